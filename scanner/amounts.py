@@ -1,0 +1,69 @@
+"""Exact amounts: Decimal in coin units at the edges, integers in base units inside.
+
+Arithmetic runs in a context that traps ``Inexact``: a sum that would round raises instead.
+"""
+
+from __future__ import annotations
+
+from decimal import Context, Decimal, Inexact, InvalidOperation, ROUND_DOWN, ROUND_HALF_UP
+
+EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
+_ROUNDING = Context(prec=200)  # for deliberate rounding to a published precision
+
+
+class AmountError(ValueError):
+    pass
+
+
+def parse_amount(text: str) -> Decimal:
+    """Parse a published amount (leading/trailing spaces allowed); reject NaN/inf/exponents abuse."""
+    t = text.strip()
+    if not t:
+        raise AmountError("empty amount")
+    try:
+        value = Decimal(t)
+    except InvalidOperation:
+        raise AmountError(f"not a number: {t!r}") from None
+    if not value.is_finite():
+        raise AmountError(f"not a finite number: {t!r}")
+    if value.adjusted() > 60 or (value != 0 and value.adjusted() < -60):
+        raise AmountError(f"amount out of range: {t!r}")
+    return value
+
+
+def to_base_units(amount: Decimal, decimals: int) -> int | None:
+    """Coin units -> integer base units; ``None`` if the amount has more decimals than the coin."""
+    scaled = EXACT.scaleb(amount, decimals)
+    integral = scaled.to_integral_value(rounding=ROUND_DOWN)
+    if integral != scaled:
+        return None
+    return int(integral)
+
+
+def from_base_units(units: int, decimals: int) -> Decimal:
+    return EXACT.scaleb(Decimal(units), -decimals)
+
+
+def add(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.add(a, b)
+
+
+def places(text: str) -> int:
+    """Number of decimals a published figure shows (``"5436.9044"`` -> 4)."""
+    t = text.strip()
+    return len(t) - t.index(".") - 1 if "." in t else 0
+
+
+def round_to(value: Decimal, decimals: int, truncate: bool = False) -> Decimal:
+    q = Decimal(1).scaleb(-decimals)
+    return value.quantize(q, rounding=ROUND_DOWN if truncate else ROUND_HALF_UP, context=_ROUNDING)
+
+
+def fmt(value: Decimal) -> str:
+    """Plain decimal text without exponent or trailing zeros (``Decimal('1E+2')`` -> ``"100"``)."""
+    if value == 0:
+        return "0"
+    text = format(value, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text

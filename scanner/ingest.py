@@ -1,0 +1,402 @@
+"""Streaming ingest of published reserve files (OKX 7/9/11/12-column, HTX, auditor CSV).
+
+The layout is detected from header *names*, never from column counts. Cells are split on commas
+except inside ``[...]``, ``{...}`` and double quotes; cells are stripped and ``null``/``\\N`` read as
+empty. A row that cannot be read becomes a :class:`RowError` naming file, line and field; the
+rest of the file goes on. Nothing here holds more than one line (plus the summary block) at once.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterator
+
+from signatures.model import Claim
+
+from .amounts import AmountError, parse_amount
+
+EMPTY_MARKERS = frozenset({"null", "NULL", "Null", "\\N", "None"})
+
+
+class IngestError(Exception):
+    """The file as a whole cannot be read (no header, unknown layout, unreadable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    path: str
+    line: int  # physical line number, 1-based
+    field: str  # which column (or "row")
+    message: str
+    coin: str = ""
+    network: str = ""
+    address: str = ""
+    amount_text: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReserveRow:
+    line: int
+    coin: str
+    network: str
+    snapshot_height: int | None
+    address: str
+    amount: Decimal | None  # as published: coin units, or base units when ``amount_in_base_units``; None if the file has no amount column
+    amount_text: str
+    amount_in_base_units: bool
+    message: str
+    signature1: str
+    signature2: str
+    script_or_pubkey: str
+    eoa1: str
+    eoa2: str
+    type: str
+    status_column: str = ""
+
+    def claim(self) -> Claim:
+        return Claim(self.coin, self.network, self.address, self.message, self.signature1,
+                     self.signature2, self.script_or_pubkey, self.eoa1, self.eoa2, self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryRow:
+    line: int
+    coin: str  # e.g. "ETH", "USDT-TRC20", or the asset of an aggregate row
+    aggregate: bool  # "<ASSET>(ALL)" rows
+    snapshot_height: int | None
+    amount: Decimal
+    amount_text: str
+
+
+# canonical field <- normalised header names
+_HEADER_NAMES: dict[str, str] = {
+    "coin": "coin", "digitalasset": "coin", "asset": "coin",
+    "network": "network", "chain": "network",
+    "snapshot height": "snapshot_height", "snapshot_height": "snapshot_height", "height": "snapshot_height",
+    "address": "address", "wallet address": "address",
+    "amount": "amount", "balance": "amount",
+    "message": "message",
+    "signature1": "signature1", "signedmessage": "signature1", "signature": "signature1",
+    "signature2": "signature2", "signedmessage2": "signature2",
+    "redeem script/ public key": "script", "redeem script/public key": "script", "redeem_script": "script",
+    "redeem script": "script", "publickey": "script", "public key": "script",
+    "eoa1": "eoa1", "owner1": "eoa1", "eoa2": "eoa2", "owner2": "eoa2",
+    "type": "type", "status": "status",
+}
+_REQUIRED = ("coin", "address", "amount", "message", "signature1")
+
+
+def normalise_header(cell: str) -> str:
+    return " ".join(cell.strip().strip('"').lower().split())
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    name: str  # okx-7 | okx-9 | okx-11 | okx-12 | auditor | custom-N
+    columns: dict[str, int]  # canonical field -> index
+    width: int  # header cell count
+    min_fields: int  # a row needs at least this many fields (through the last required column)
+    keyed_by_network: bool  # auditor files: the network column selects the scheme
+    amount_in_base_units: bool  # 7-column era: integer wei/sat/sun
+
+    @classmethod
+    def from_header(cls, cells: list[str], path: str = "", line: int = 0) -> "Layout":
+        cols: dict[str, int] = {}
+        for i, cell in enumerate(cells):
+            name = _HEADER_NAMES.get(normalise_header(cell))
+            if name and name not in cols:
+                cols[name] = i
+        missing = [f for f in _REQUIRED if f not in cols and not (f == "amount" and "coin" in cols and _auditor(cells))]
+        if missing:
+            raise IngestError(f"{path}:{line}: detail header lacks column(s) {', '.join(missing)}: {','.join(cells)!r}")
+        auditor = _auditor(cells)
+        width = len(cells)
+        if auditor:
+            name = "auditor"
+        elif "type" in cols:
+            name = "okx-12" if width == 12 else f"okx-typed-{width}"
+        else:
+            name = {7: "okx-7", 9: "okx-9", 11: "okx-11"}.get(width, f"custom-{width}")
+        base_units = "network" not in cols and "snapshot_height" not in cols and not auditor
+        needed = max(cols[f] for f in _REQUIRED if f in cols) + 1
+        return cls(name, cols, width, needed, auditor, base_units)
+
+
+def _auditor(cells: list[str]) -> bool:
+    names = {normalise_header(c) for c in cells}
+    return "digitalasset" in names or "signedmessage" in names
+
+
+def split_cells(line: str) -> list[str]:
+    """Split on commas outside ``[...]``, ``{...}`` and double quotes; unquote quoted cells."""
+    if '"' not in line and "[" not in line and "{" not in line:
+        return line.split(",")
+    cells: list[str] = []
+    buf: list[str] = []
+    depth = 0
+    quoted = False
+    i = 0
+    n = len(line)
+    while i < n:
+        ch = line[i]
+        if quoted:
+            if ch == '"':
+                if i + 1 < n and line[i + 1] == '"':
+                    buf.append('"')
+                    i += 1
+                else:
+                    quoted = False
+            else:
+                buf.append(ch)
+        elif ch == '"' and not "".join(buf).strip():
+            quoted = True
+            buf = []
+        elif ch in "[{":
+            depth += 1
+            buf.append(ch)
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+            buf.append(ch)
+        elif ch == "," and depth == 0:
+            cells.append("".join(buf))
+            buf = []
+        else:
+            buf.append(ch)
+        i += 1
+    cells.append("".join(buf))
+    return cells
+
+
+def clean(cell: str) -> str:
+    c = cell.strip()
+    return "" if c in EMPTY_MARKERS else c
+
+
+def parse_height(text: str) -> int | None:
+    t = text.strip()
+    if t in ("", "-") or t in EMPTY_MARKERS:
+        return None
+    if not t.isdigit() or len(t) > 19:
+        raise ValueError(f"not a block height: {t!r}")
+    return int(t)
+
+
+def parse_detail_line(line: str, lineno: int, layout: Layout, path: str = "",
+                      heights: dict[str, int] | None = None) -> ReserveRow | RowError:
+    """One detail line -> ReserveRow or RowError (never raises)."""
+    raw = split_cells(line)
+    cells = [clean(c) for c in raw]
+    cols = layout.columns
+
+    def get(name: str) -> str:
+        i = cols.get(name)
+        return cells[i] if i is not None and i < len(cells) else ""
+
+    if len(cells) < layout.min_fields:
+        return RowError(path, lineno, "row", f"row has {len(cells)} fields, layout {layout.name} needs at least {layout.min_fields}",
+                        get("coin"), get("network"), get("address"))
+    if len(cells) > layout.width and any(cells[layout.width:]):
+        return RowError(path, lineno, "row", f"row has {len(cells)} fields, header has {layout.width} (unquoted comma?)",
+                        get("coin"), get("network"), get("address"))
+    coin = get("coin")
+    network = get("network")
+    address = get("address")
+    amount_text = get("amount")
+    for name in ("coin", "address"):
+        if not get(name):
+            return RowError(path, lineno, name, f"{name} is empty", coin, network, address, amount_text)
+    if "amount" in cols:
+        try:
+            amount = parse_amount(amount_text)
+        except AmountError as exc:
+            return RowError(path, lineno, "amount", str(exc), coin, network, address, amount_text)
+        if layout.amount_in_base_units and amount != amount.to_integral_value():
+            return RowError(path, lineno, "amount", f"{amount_text!r} is not an integer of base units (7-column layout)",
+                            coin, network, address, amount_text)
+    else:
+        amount = None
+    try:
+        height = parse_height(get("snapshot_height"))
+    except ValueError as exc:
+        return RowError(path, lineno, "snapshot_height", str(exc), coin, network, address, amount_text)
+    if height is None and heights:
+        height = heights.get(coin.upper())
+    return ReserveRow(lineno, coin, network, height, address, amount, amount_text.strip(),
+                      layout.amount_in_base_units, get("message"), get("signature1"), get("signature2"),
+                      get("script"), get("eoa1"), get("eoa2"), get("type"), get("status"))
+
+
+@dataclass(slots=True)
+class FileHead:
+    """What precedes the detail rows: the summary block and the detail header."""
+
+    path: str
+    size: int
+    summary_header: list[str] = field(default_factory=list)
+    summary: list[SummaryRow] = field(default_factory=list)
+    summary_errors: list[RowError] = field(default_factory=list)
+    layout: Layout | None = None
+    header_line: int = 0
+    data_offset: int = 0  # byte offset of the first detail line
+    data_line: int = 0  # its physical line number
+    bom: bool = False
+
+    @property
+    def heights(self) -> dict[str, int]:
+        return {s.coin.upper(): s.snapshot_height for s in self.summary if s.snapshot_height is not None and not s.aggregate}
+
+
+def _decode(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def read_head(path: str | os.PathLike) -> FileHead:
+    """Read the summary block and the detail header; stops at the first detail row."""
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        fh = open(path, "rb")
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    head = FileHead(path, size)
+    with fh:
+        offset = 0
+        lineno = 0
+        state = "first"
+        summary_cols: dict[str, int] = {}
+        while True:
+            raw = fh.readline()
+            if not raw:
+                break
+            lineno += 1
+            if lineno == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                head.bom = True
+                offset += 3
+                raw = raw[3:]
+            start = offset
+            offset += len(raw)
+            text = _decode(raw)
+            if not text.strip():
+                if state == "summary":
+                    state = "need_header"
+                continue
+            cells = split_cells(text.strip())
+            names = {_HEADER_NAMES.get(normalise_header(c)) for c in cells}
+            if state in ("first", "need_header", "summary") and "address" in names:
+                head.layout = Layout.from_header(cells, path, lineno)
+                head.header_line = lineno
+                head.data_offset = offset
+                head.data_line = lineno + 1
+                return head
+            if state == "first":
+                head.summary_header = cells
+                summary_cols = {}
+                for i, c in enumerate(cells):
+                    n = _HEADER_NAMES.get(normalise_header(c))
+                    if n and n not in summary_cols:
+                        summary_cols[n] = i
+                if "coin" not in summary_cols or "amount" not in summary_cols:
+                    raise IngestError(f"{path}:{lineno}: first line is neither a summary header (coin,...,amount) "
+                                      f"nor a detail header (with an address column): {text[:120]!r}")
+                state = "summary"
+                continue
+            if state == "summary":
+                head.summary.append(_summary_row(cells, summary_cols, lineno, path, head))
+                continue
+            raise IngestError(f"{path}:{lineno}: expected the detail header (with an address column) after the summary block, got {text[:120]!r}")
+    raise IngestError(f"{path}: no detail header found (a line naming coin, address, amount, message, signature1)")
+
+
+def _summary_row(cells: list[str], cols: dict[str, int], lineno: int, path: str, head: FileHead) -> SummaryRow:
+    def get(name: str) -> str:
+        i = cols.get(name)
+        return clean(cells[i]) if i is not None and i < len(cells) else ""
+
+    coin = get("coin")
+    aggregate = coin.upper().endswith("(ALL)")
+    if aggregate:
+        coin = coin[: -len("(ALL)")].strip()
+    amount_text = get("amount")
+    try:
+        amount = parse_amount(amount_text)
+    except AmountError as exc:
+        head.summary_errors.append(RowError(path, lineno, "amount", str(exc), coin))
+        amount = Decimal(0)
+    try:
+        height = parse_height(get("snapshot_height"))
+    except ValueError as exc:
+        head.summary_errors.append(RowError(path, lineno, "snapshot_height", str(exc), coin))
+        height = None
+    return SummaryRow(lineno, coin, aggregate, height, amount, amount_text)
+
+
+def iter_lines(path: str, offset: int, length: int, first_line: int) -> Iterator[tuple[int, str]]:
+    """Physical lines of ``path[offset:offset+length]`` with their line numbers (blank lines skipped)."""
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        data = fh.read(length)
+    text = data.decode("utf-8", errors="replace")
+    lineno = first_line
+    for line in text.split("\n"):
+        if line.strip():
+            yield lineno, line.rstrip("\r")
+        lineno += 1
+
+
+def iter_rows(path: str | os.PathLike, head: FileHead | None = None) -> Iterator[ReserveRow | RowError]:
+    """Stream every detail row of a file (single process; the verify pipeline splits into chunks)."""
+    head = head or read_head(path)
+    assert head.layout is not None
+    heights = head.heights
+    for start, length, first in iter_chunks(head):
+        for lineno, line in iter_lines(head.path, start, length, first):
+            yield parse_detail_line(line.strip(), lineno, head.layout, head.path, heights)
+
+
+def iter_chunks(head: FileHead, chunk_bytes: int = 1 << 20, hasher=None) -> Iterator[tuple[int, int, int]]:
+    """Cut the detail block into ``(offset, length, first_line)`` ranges ending at newlines.
+
+    Reads the file once (feeding ``hasher`` with every byte, BOM and head included) but holds
+    only one block in memory.
+    """
+    with open(head.path, "rb") as fh:
+        if hasher is not None:
+            remaining = head.data_offset
+            while remaining:
+                block = fh.read(min(remaining, 1 << 20))
+                if not block:
+                    break
+                hasher.update(block)
+                remaining -= len(block)
+        fh.seek(head.data_offset)
+        offset = head.data_offset
+        line = head.data_line
+        carry = b""
+        while True:
+            block = fh.read(chunk_bytes)
+            if hasher is not None and block:
+                hasher.update(block)
+            if not block:
+                if carry:
+                    yield offset, len(carry), line
+                return
+            data = carry + block
+            cut = data.rfind(b"\n")
+            if cut < 0:
+                carry = data
+                continue
+            piece = data[: cut + 1]
+            yield offset, len(piece), line
+            offset += len(piece)
+            line += piece.count(b"\n")
+            carry = data[cut + 1 :]
+
+
+__all__ = ["IngestError", "Layout", "ReserveRow", "RowError", "SummaryRow", "FileHead", "read_head",
+           "iter_rows", "iter_chunks", "iter_lines", "parse_detail_line", "split_cells", "io"]

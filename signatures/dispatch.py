@@ -1,0 +1,75 @@
+"""One entry point: pick the scheme for a row's (coin, network) and run it, never raising."""
+
+from __future__ import annotations
+
+from .encoding import EncodingError
+from .model import Claim, Status, Verdict, failed, key_only, unsupported
+from .registry import SchemeRef, resolve
+
+
+def _starknet(claim: Claim, addr_type: str) -> Verdict:
+    from .starknet import verify_starknet_row  # local: pure-Python curve maths, rare rows
+
+    if not claim.script_or_pubkey:
+        return failed("starknet-typed-data-rev0", "no public key given")
+    if not verify_starknet_row(claim.address, claim.message, claim.signature1, claim.script_or_pubkey):
+        return failed("starknet-typed-data-rev0", "STARK signature does not verify under the given key")
+    return key_only("starknet-typed-data-rev0", "signature proves the key; the account contract's signer is on-chain state, not checked")
+
+
+def _family(name: str):
+    if name == "evm":
+        from .evm import verify_evm as f
+    elif name == "tron":
+        from .tron import verify_tron as f
+    elif name == "utxo":
+        from .utxo import verify_utxo as f
+    elif name == "okx_ecdsa":
+        from .okx_ecdsa import verify_okx_ecdsa as f
+    elif name == "ed25519":
+        from .ed25519 import verify_ed25519 as f
+    elif name == "eos":
+        from .eos import verify_eos as f
+    elif name == "bls":
+        from .bls import verify_bls as f
+    elif name == "starknet":
+        f = _starknet
+    else:  # pragma: no cover - table and code are kept in step by tests
+        raise KeyError(name)
+    return f
+
+
+_FAMILIES: dict[str, object] = {}
+
+
+def _unknown_coin(claim: Claim) -> Verdict:
+    """No scheme for the coin: a secp256k1 key in the key column still allows OKX-ECDSA key mode."""
+    why = f"no signature scheme known for coin {claim.coin!r} network {claim.network!r}"
+    if claim.script_or_pubkey and claim.signature1[:2] in ("0x", "0X"):
+        from .okx_ecdsa import verify_okx_ecdsa
+
+        try:
+            verdict = verify_okx_ecdsa(claim, "")
+        except EncodingError:
+            verdict = None
+        if verdict is not None and verdict.status is Status.KEY_ONLY:
+            return key_only(verdict.scheme, f"{why}; {verdict.reason}")
+        return unsupported("unknown", f"{why}; the signature is not OKX-ECDSA by the given key either")
+    return unsupported("unknown", why)
+
+
+def verify_claim(claim: Claim, keyed_by_network: bool = False, scheme: SchemeRef | None = None) -> Verdict:
+    """Check one row's ownership claim. Pure; returns a Verdict for any input, never raises."""
+    if scheme is None:
+        scheme, _ = resolve(claim.coin, claim.network, keyed_by_network)
+    if scheme is None:
+        return _unknown_coin(claim)
+    fn = _FAMILIES.get(scheme.family)
+    if fn is None:
+        fn = _FAMILIES[scheme.family] = _family(scheme.family)
+    try:
+        return fn(claim, scheme.addr_type)  # type: ignore[operator]
+    except EncodingError as exc:
+        return failed(scheme.family, f"malformed input: {exc}")
+    except Exception as exc:  # a verifier bug must not stop the run, and must not pass the row
+        return failed(scheme.family, f"verifier error {type(exc).__name__}: {exc}")

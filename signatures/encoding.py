@@ -1,0 +1,244 @@
+"""Text encodings of keys, addresses and signatures: hex, base58(check), bech32(m), CashAddr.
+
+Every decoder raises :class:`EncodingError` (a ``ValueError``) on malformed input; none of them
+guesses or silently truncates.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from .hashing import sha256d
+
+
+class EncodingError(ValueError):
+    """Input is not a valid instance of the expected encoding."""
+
+
+# --------------------------------------------------------------------------------------------
+# hex
+
+
+def parse_hex(text: str) -> bytes:
+    """Hex with or without ``0x``/``0X``; odd length or non-hex characters raise."""
+    if text[:2] in ("0x", "0X"):
+        text = text[2:]
+    if len(text) & 1:
+        raise EncodingError("odd-length hex")
+    try:
+        return binascii.unhexlify(text)
+    except (binascii.Error, ValueError) as exc:
+        raise EncodingError("not hex") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# base58
+
+B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_B58_INDEX = {c: i for i, c in enumerate(B58_ALPHABET)}
+
+
+def b58decode(text: str) -> bytes:
+    n = 0
+    index = _B58_INDEX
+    try:
+        for ch in text:
+            n = n * 58 + index[ch]
+    except KeyError as exc:
+        raise EncodingError(f"invalid base58 character {exc.args[0]!r}") from None
+    pad = len(text) - len(text.lstrip("1"))
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\x00" * pad + body
+
+
+def b58encode(data: bytes) -> str:
+    n = int.from_bytes(data, "big")
+    out = []
+    alphabet = B58_ALPHABET
+    while n:
+        n, r = divmod(n, 58)
+        out.append(alphabet[r])
+    pad = len(data) - len(data.lstrip(b"\x00"))
+    return "1" * pad + "".join(reversed(out))
+
+
+def b58check_decode(text: str) -> bytes:
+    raw = b58decode(text)
+    if len(raw) < 5:
+        raise EncodingError("base58check payload too short")
+    payload, checksum = raw[:-4], raw[-4:]
+    if sha256d(payload)[:4] != checksum:
+        raise EncodingError("base58check checksum mismatch")
+    return payload
+
+
+def b58check_encode(payload: bytes) -> str:
+    return b58encode(payload + sha256d(payload)[:4])
+
+
+# --------------------------------------------------------------------------------------------
+# bech32 / bech32m (BIP-173 / BIP-350)
+
+BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+_BECH32_INDEX = {c: i for i, c in enumerate(BECH32_CHARSET)}
+BECH32_CONST = 1
+BECH32M_CONST = 0x2BC830A3
+_GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
+
+
+def _polymod(values) -> int:
+    chk = 1
+    for v in values:
+        b = chk >> 25
+        chk = ((chk & 0x1FFFFFF) << 5) ^ v
+        for i in range(5):
+            if (b >> i) & 1:
+                chk ^= _GEN[i]
+    return chk
+
+
+def _hrp_expand(hrp: str) -> list[int]:
+    return [ord(x) >> 5 for x in hrp] + [0] + [ord(x) & 31 for x in hrp]
+
+
+def convertbits(data, frombits: int, tobits: int, pad: bool = True) -> list[int]:
+    acc = 0
+    bits = 0
+    ret: list[int] = []
+    maxv = (1 << tobits) - 1
+    for value in data:
+        if value < 0 or value >> frombits:
+            raise EncodingError("value out of range in convertbits")
+        acc = (acc << frombits) | value
+        bits += frombits
+        while bits >= tobits:
+            bits -= tobits
+            ret.append((acc >> bits) & maxv)
+    if pad:
+        if bits:
+            ret.append((acc << (tobits - bits)) & maxv)
+    elif bits >= frombits or ((acc << (tobits - bits)) & maxv):
+        raise EncodingError("invalid padding in convertbits")
+    return ret
+
+
+def bech32_encode(hrp: str, data5: list[int], const: int = BECH32_CONST) -> str:
+    values = _hrp_expand(hrp) + list(data5)
+    polymod = _polymod(values + [0, 0, 0, 0, 0, 0]) ^ const
+    checksum = [(polymod >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(BECH32_CHARSET[d] for d in list(data5) + checksum)
+
+
+def bech32_decode(text: str, max_length: int = 90) -> tuple[str, list[int], int]:
+    """Decode bech32 or bech32m; returns ``(hrp, data5 without checksum, const)``."""
+    if len(text) > max_length:
+        raise EncodingError("bech32 string too long")
+    if text.lower() != text and text.upper() != text:
+        raise EncodingError("mixed-case bech32")
+    text = text.lower()
+    pos = text.rfind("1")
+    if pos < 1 or pos + 7 > len(text):
+        raise EncodingError("no bech32 separator")
+    hrp = text[:pos]
+    if any(ord(c) < 33 or ord(c) > 126 for c in hrp):
+        raise EncodingError("invalid bech32 hrp")
+    try:
+        data = [_BECH32_INDEX[c] for c in text[pos + 1 :]]
+    except KeyError as exc:
+        raise EncodingError(f"invalid bech32 character {exc.args[0]!r}") from None
+    const = _polymod(_hrp_expand(hrp) + data)
+    if const not in (BECH32_CONST, BECH32M_CONST):
+        raise EncodingError("bech32 checksum mismatch")
+    return hrp, data[:-6], const
+
+
+def bech32_encode_bytes(hrp: str, payload: bytes, const: int = BECH32_CONST) -> str:
+    """bech32 of raw bytes (cosmos, OKC ``ex1``, LAT, ADA, EGLD): no witness version."""
+    return bech32_encode(hrp, convertbits(payload, 8, 5), const)
+
+
+def bech32_decode_bytes(text: str, max_length: int = 1023) -> tuple[str, bytes]:
+    hrp, data, const = bech32_decode(text, max_length)
+    if const != BECH32_CONST:
+        raise EncodingError("expected bech32, got bech32m")
+    return hrp, bytes(convertbits(data, 5, 8, pad=False))
+
+
+def segwit_encode(hrp: str, version: int, program: bytes) -> str:
+    const = BECH32_CONST if version == 0 else BECH32M_CONST
+    return bech32_encode(hrp, [version] + convertbits(program, 8, 5), const)
+
+
+def segwit_decode(hrp_expected: str, text: str) -> tuple[int, bytes]:
+    """Decode a segwit address for ``hrp_expected``; returns ``(witness version, program)``."""
+    hrp, data, const = bech32_decode(text)
+    if hrp != hrp_expected:
+        raise EncodingError(f"segwit hrp {hrp!r}, expected {hrp_expected!r}")
+    if not data:
+        raise EncodingError("empty segwit data")
+    version = data[0]
+    program = bytes(convertbits(data[1:], 5, 8, pad=False))
+    if version > 16 or not 2 <= len(program) <= 40:
+        raise EncodingError("invalid witness program")
+    if version == 0 and len(program) not in (20, 32):
+        raise EncodingError("invalid v0 witness program length")
+    if (version == 0) != (const == BECH32_CONST):
+        raise EncodingError("wrong bech32 variant for witness version")
+    return version, program
+
+
+# --------------------------------------------------------------------------------------------
+# CashAddr (Bitcoin Cash / eCash)
+
+_CASH_GEN = (0x98F2BC8E61, 0x79B76D99E2, 0xF33E5FB3C4, 0xAE2EABE2A8, 0x1E4F43E470)
+
+
+def cashaddr_polymod(values) -> int:
+    c = 1
+    for d in values:
+        c0 = c >> 35
+        c = ((c & 0x07FFFFFFFF) << 5) ^ d
+        for i in range(5):
+            if (c0 >> i) & 1:
+                c ^= _CASH_GEN[i]
+    return c ^ 1
+
+
+def cashaddr_decode(text: str, default_prefix: str = "bitcoincash") -> tuple[str, int, bytes]:
+    """Decode CashAddr (``prefix:q...``/``p...`` or bare); returns ``(prefix, type, hash)``.
+
+    ``type`` is 0 for P2PKH and 1 for P2SH. The checksum is verified.
+    """
+    if text.lower() != text and text.upper() != text:
+        raise EncodingError("mixed-case cashaddr")
+    text = text.lower()
+    if ":" in text:
+        prefix, payload = text.split(":", 1)
+    else:
+        prefix, payload = default_prefix, text
+    try:
+        data = [_BECH32_INDEX[c] for c in payload]
+    except KeyError as exc:
+        raise EncodingError(f"invalid cashaddr character {exc.args[0]!r}") from None
+    if len(data) < 9:
+        raise EncodingError("cashaddr too short")
+    if cashaddr_polymod([ord(c) & 31 for c in prefix] + [0] + data) != 0:
+        raise EncodingError("cashaddr checksum mismatch")
+    raw = bytes(convertbits(data[:-8], 5, 8, pad=False))
+    version = raw[0]
+    addr_type = (version >> 3) & 0x0F
+    size_code = version & 7
+    sizes = (20, 24, 28, 32, 40, 48, 56, 64)
+    body = raw[1:]
+    if len(body) != sizes[size_code]:
+        raise EncodingError("cashaddr hash length mismatch")
+    return prefix, addr_type, body
+
+
+def cashaddr_encode(prefix: str, addr_type: int, body: bytes) -> str:
+    sizes = {20: 0, 24: 1, 28: 2, 32: 3, 40: 4, 48: 5, 56: 6, 64: 7}
+    version = (addr_type << 3) | sizes[len(body)]
+    data = convertbits(bytes((version,)) + body, 8, 5)
+    poly = cashaddr_polymod([ord(c) & 31 for c in prefix] + [0] + data + [0] * 8)
+    checksum = [(poly >> 5 * (7 - i)) & 31 for i in range(8)]
+    return prefix + ":" + "".join(BECH32_CHARSET[d] for d in data + checksum)

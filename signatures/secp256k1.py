@@ -1,0 +1,87 @@
+"""secp256k1 public-key recovery over coincurve's libsecp256k1 bindings (the hot path).
+
+All functions take raw bytes and return raw bytes or ``None``; nothing here knows about coins.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from coincurve._libsecp256k1 import ffi, lib  # type: ignore[attr-defined]
+from coincurve.context import GLOBAL_CONTEXT
+
+from .encoding import EncodingError, parse_hex
+
+N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+HALF_N = N // 2
+
+_CTX = GLOBAL_CONTEXT.ctx
+_UNCOMPRESSED = lib.SECP256K1_EC_UNCOMPRESSED
+_COMPRESSED = lib.SECP256K1_EC_COMPRESSED
+
+
+def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> bytes | None:
+    """Recover the public key that signed ``digest`` (32 bytes) with ``r||s`` and ``recid``.
+
+    Returns the 65-byte uncompressed (or 33-byte compressed) SEC key, or ``None`` when no key
+    recovers (invalid r/s, point not on the curve, ...).
+    """
+    if len(rs) != 64 or len(digest) != 32 or not 0 <= recid <= 3:
+        return None
+    rsig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
+    if not lib.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, rsig, rs, recid):
+        return None
+    pub = ffi.new("secp256k1_pubkey *")
+    if not lib.secp256k1_ecdsa_recover(_CTX, pub, rsig, digest):
+        return None
+    size = 33 if compressed else 65
+    out = ffi.new("unsigned char[]", size)
+    outlen = ffi.new("size_t *", size)
+    lib.secp256k1_ec_pubkey_serialize(_CTX, out, outlen, pub, _COMPRESSED if compressed else _UNCOMPRESSED)
+    return bytes(ffi.buffer(out, size))
+
+
+def is_low_s(rs: bytes) -> bool:
+    return int.from_bytes(rs[32:64], "big") <= HALF_N
+
+
+def compress(pubkey: bytes) -> bytes:
+    """65-byte (04||X||Y) or 64-byte (X||Y) key -> 33-byte compressed; 33-byte keys pass through."""
+    if len(pubkey) == 33 and pubkey[0] in (2, 3):
+        return pubkey
+    if len(pubkey) == 65 and pubkey[0] == 4:
+        pubkey = pubkey[1:]
+    if len(pubkey) != 64:
+        raise EncodingError("public key must be 33, 64 or 65 bytes")
+    return bytes((2 | (pubkey[63] & 1),)) + pubkey[:32]
+
+
+def decompress(pubkey33: bytes) -> bytes | None:
+    """33-byte compressed key -> 65-byte uncompressed, or ``None`` if not a curve point."""
+    pub = ffi.new("secp256k1_pubkey *")
+    if not lib.secp256k1_ec_pubkey_parse(_CTX, pub, pubkey33, len(pubkey33)):
+        return None
+    out = ffi.new("unsigned char[65]")
+    outlen = ffi.new("size_t *", 65)
+    lib.secp256k1_ec_pubkey_serialize(_CTX, out, outlen, pub, _UNCOMPRESSED)
+    return bytes(ffi.buffer(out, 65))
+
+
+def parse_rsv_hex(text: str) -> tuple[bytes, int]:
+    """``0x`` + 65-byte hex R||S||V -> (r||s, V). Raises EncodingError on bad length/hex."""
+    raw = parse_hex(text)
+    if len(raw) != 65:
+        raise EncodingError(f"signature is {len(raw)} bytes, expected 65")
+    return raw[:64], raw[64]
+
+
+def parse_compact_b64(text: str) -> tuple[int, bytes]:
+    """BIP-137 base64 compact signature -> (header byte, r||s)."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise EncodingError("signature is not base64") from exc
+    if len(raw) != 65:
+        raise EncodingError(f"compact signature is {len(raw)} bytes, expected 65")
+    return raw[0], raw[1:]
