@@ -32,6 +32,20 @@ def signed_bytes(message: str) -> bytes:
     return m
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def hex_or_base58(text: str, size: int) -> bytes:
+    """Hex (with or without 0x) when it is exactly ``size`` bytes of hex, else base58 (2022 files)."""
+    t = text.strip()
+    body = t[2:] if t[:2] in ("0x", "0X") else t
+    if len(body) == 2 * size and _HEX.issuperset(body):
+        return parse_hex(body)
+    if t[:2] in ("0x", "0X"):
+        return parse_hex(t)
+    return b58decode(t)
+
+
 def ed25519_verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:
     if len(pubkey) != 32 or len(signature) != 64:
         return False
@@ -116,11 +130,11 @@ def verify_ed25519(claim: Claim, addr_type: str) -> Verdict:
     scheme = f"{SCHEME}-{addr_type.split(':')[0].lower()}" if addr_type else SCHEME
     if not claim.signature1:
         return failed(scheme, "no signature")
-    sig = parse_hex(claim.signature1)
+    sig = hex_or_base58(claim.signature1, 64)
     if len(sig) != 64:
         return failed(scheme, f"signature is {len(sig)} bytes, expected 64")
     if claim.script_or_pubkey:
-        pub = parse_hex(claim.script_or_pubkey)
+        pub = hex_or_base58(claim.script_or_pubkey, 32)
         if len(pub) != 32:
             return failed(scheme, f"public key is {len(pub)} bytes, expected 32")
     elif addr_type == "SOL":

@@ -19,6 +19,8 @@ SCHEME_OKX = "evm-okx-keccak"
 SCHEME_EIP191 = "evm-personal-sign"
 
 _digest_cache: dict[tuple[str, str], bytes] = {}
+# digests in the order tried; whichever matched last goes first (the result never depends on it)
+_ORDER = (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191))
 
 
 def okx_evm_digest(message: bytes) -> bytes:
@@ -71,13 +73,16 @@ def check_signer(signature: str, message: str, expected: bytes) -> tuple[bool, s
     rs, v = parse_rsv_hex(signature)
     recid = recid_from_v(v)
     seen = []
-    for kind, scheme in (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191)):
+    global _ORDER
+    for kind, scheme in _ORDER:
         pub = recover(rs, recid, _digest(kind, message))
         if pub is None:
             seen.append(f"{scheme}: no key recovers")
             continue
         addr = address_from_pubkey(pub)
         if addr == expected:
+            if kind != _ORDER[0][0]:  # files are homogeneous: try this digest first next time
+                _ORDER = (_ORDER[1], _ORDER[0])
             if not is_low_s(rs):
                 return False, scheme, "high-S signature (s > n/2) rejected by the low-S rule"
             return True, scheme, ""

@@ -1,0 +1,170 @@
+"""The ``porscan`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Sequence
+
+from . import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+MAIN_HELP = """\
+porscan checks an exchange's proof-of-reserves claims instead of trusting them.
+
+An exchange publishes every reserve wallet it holds (a CSV of coin, network, snapshot height,
+address, amount and a signed message per address). porscan reads that file and tells you, row
+by row, what the signatures really prove, then (in later stages) reads the balances on chain at
+the snapshot heights and sets them against the exchange's liabilities.
+
+Statuses every row can get:
+  verified     the signature(s) prove control of the published address
+  failed       a check was made and did not hold (the reason says which)
+  key_only     the signature proves a key, but the address is not derived from it offline
+  owner_only   owners of a contract wallet / validator signed; the owner->address link needs chain data
+  unsupported  porscan has no rule for this scheme or address kind (the reason says which)
+  skipped      not checked on purpose (filtered out)
+  invalid_row  the row could not be read (file, line and field are named)
+"""
+
+VERIFY_HELP = """\
+Verify the ownership signature of every row of a published reserve file, offline.
+
+Reads OKX's formats (7, 9, 11 and 12 columns, with or without the summary block), HTX's file
+(same shape) and the auditor CSV (digitalAsset,network,address,signedMessage,...), streaming,
+on all cores. Prints a table per coin and checks the file's own summary block against the sums
+of its detail rows.
+
+examples:
+  porscan verify okx_por.csv
+  porscan verify okx_por.csv --json report.json --failures-csv failures.csv
+  porscan verify okx_por.csv --coin BTC --coin USDT-TRC20 --workers 2
+
+exit codes: 0 = no row failed, 1 = a row failed or could not be read, 2 = usage error or unreadable file
+"""
+
+
+def _split_multi(values: list[str] | None) -> frozenset[str]:
+    out: set[str] = set()
+    for v in values or []:
+        out.update(p.strip().upper() for p in v.split(",") if p.strip())
+    return frozenset(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="porscan", description=MAIN_HELP, formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"porscan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    v = sub.add_parser("verify", help="verify ownership signatures of a reserve file (offline)",
+                       description=VERIFY_HELP, formatter_class=fmt)
+    v.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
+    v.add_argument("--json", metavar="PATH", help='write the full report as JSON ("schema": "porscan.verify/1")')
+    v.add_argument("--failures-csv", metavar="PATH", help="write failed and unreadable rows as CSV")
+    v.add_argument("--coin", action="append", metavar="COIN", help="only check these coin keys (repeat or comma-separate); other rows are 'skipped'")
+    v.add_argument("--network", action="append", metavar="NET", help="only check rows of these networks")
+    v.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
+    v.add_argument("--chunk-bytes", type=int, default=1 << 20, metavar="B", help="bytes of input per work unit (default 1 MiB)")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    v.set_defaults(func=cmd_verify)
+    return parser
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from .assets import default_book
+    from .ingest import IngestError, read_head
+    from .reports import (VERIFY_SCHEMA, FailuresCsvWriter, JsonRowsWriter, Tee, input_info, render_verify,
+                          tool_info, verify_summary)
+    from .verify import Filters, run_verify
+
+    console = Console(stderr=False, highlight=False)
+    err = Console(stderr=True, highlight=False)
+    if args.workers is not None and args.workers < 1:
+        err.print("porscan verify: --workers must be at least 1")
+        return EXIT_USAGE
+    try:
+        head = read_head(args.file)
+    except IngestError as exc:
+        err.print(f"porscan verify: {exc}", markup=False)
+        return EXIT_USAGE
+    try:
+        book = default_book()
+    except (OSError, ValueError) as exc:
+        err.print(f"porscan verify: cannot load asset config: {exc}", markup=False)
+        return EXIT_USAGE
+    json_sink = failures_sink = None
+    try:
+        if args.json:
+            json_sink = JsonRowsWriter(args.json, VERIFY_SCHEMA, {"tool": tool_info(), "command": "verify"})
+        if args.failures_csv:
+            failures_sink = FailuresCsvWriter(args.failures_csv)
+    except OSError as exc:
+        err.print(f"porscan verify: cannot write output: {exc}", markup=False)
+        return EXIT_USAGE
+    filters = Filters(_split_multi(args.coin), _split_multi(args.network))
+    show_progress = not (args.no_progress or args.quiet) and err.is_terminal
+    started = time.perf_counter()
+    total_bytes = max(1, head.size - head.data_offset)
+    try:
+        if show_progress:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            progress = Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                                TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn(), console=err)
+            task = progress.add_task("verify", total=total_bytes, rows=0)
+            counted = {"rows": 0}
+
+            def on_progress(nbytes: int, nrows: int) -> None:
+                counted["rows"] += nrows
+                progress.update(task, advance=nbytes, rows=counted["rows"])
+
+            with progress:
+                outcome = run_verify(head, workers=args.workers, filters=filters, sink=Tee(json_sink, failures_sink),
+                                     want_rows=json_sink is not None, want_failures=failures_sink is not None,
+                                     chunk_bytes=args.chunk_bytes, on_progress=on_progress)
+        else:
+            outcome = run_verify(head, workers=args.workers, filters=filters, sink=Tee(json_sink, failures_sink),
+                                 want_rows=json_sink is not None, want_failures=failures_sink is not None,
+                                 chunk_bytes=args.chunk_bytes)
+    except OSError as exc:
+        if json_sink:
+            json_sink.abort()
+        err.print(f"porscan verify: {exc}", markup=False)
+        return EXIT_USAGE
+    elapsed = time.perf_counter() - started
+    summary = verify_summary(outcome, book)
+    info = input_info(outcome)
+    if json_sink:
+        json_sink.close({"input": info, "summary": summary, "elapsed_seconds": round(elapsed, 3)})
+    if failures_sink:
+        failures_sink.close()
+    if args.quiet:
+        t = summary["by_status"]
+        console.print(f"{outcome.rows} rows: " + ", ".join(f"{k} {v}" for k, v in t.items()), markup=False)
+    else:
+        render_verify(summary, info, console, elapsed)
+    return EXIT_FAILED if outcome.any_failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("porscan: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,233 @@
+"""``porscan verify``: ownership verification of a whole reserve file, on every core.
+
+The file is cut into ~1 MB chunks at line boundaries; each worker process reads its chunk, parses
+and verifies the rows and returns compact per-(coin, network) tallies plus the already-encoded
+report lines. The parent only writes bytes in file order, so memory stays bounded whatever the
+file size and the report is streamed.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from decimal import Decimal
+import multiprocessing
+
+from signatures.dispatch import verify_claim
+from signatures.model import STATUS_ORDER, Status
+from signatures.registry import resolve
+
+from .amounts import EXACT
+from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, parse_detail_line
+
+_STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
+_I_INVALID = _STATUS_INDEX[Status.INVALID_ROW]
+_I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
+_I_FAILED = _STATUS_INDEX[Status.FAILED]
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+FAILURE_COLUMNS = ("line", "coin", "network", "address", "amount", "status", "scheme", "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    coins: frozenset[str] = frozenset()  # upper-case coin keys; empty = all
+    networks: frozenset[str] = frozenset()
+
+    def reason(self, coin: str, network: str) -> str:
+        if self.coins and coin.upper() not in self.coins:
+            return "filtered out by --coin"
+        if self.networks and network.upper() not in self.networks:
+            return "filtered out by --network"
+        return ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkTask:
+    path: str
+    offset: int
+    length: int
+    first_line: int
+    layout: Layout
+    heights: dict[str, int]
+    filters: Filters
+    want_rows: bool
+    want_failures: bool
+
+
+@dataclass(slots=True)
+class Tally:
+    """Counts per status (in STATUS_ORDER) and the published amount sum of one (coin, network)."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(STATUS_ORDER))
+    amount: Decimal = Decimal(0)
+    amount_rows: int = 0  # rows whose amount entered ``amount``
+    heights: set[int] = field(default_factory=set)
+
+    def merge(self, other: "Tally") -> None:
+        for i, n in enumerate(other.counts):
+            self.counts[i] += n
+        self.amount = EXACT.add(self.amount, other.amount)
+        self.amount_rows += other.amount_rows
+        self.heights |= other.heights
+
+    @property
+    def rows(self) -> int:
+        return sum(self.counts)
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    first_line: int
+    length: int
+    rows: int
+    tallies: dict[tuple[str, str], Tally]
+    row_json: str  # comma-prefixed JSON objects, one per line
+    failures_csv: str
+    invalid_lines: list[tuple[int, str]]  # first few parse errors for the terminal
+
+
+def process_chunk(task: ChunkTask) -> ChunkResult:
+    """Parse and verify one chunk. Runs in a worker process; pure apart from reading the file."""
+    tallies: dict[tuple[str, str], Tally] = {}
+    out_rows: list[str] = []
+    fail_buf = io.StringIO()
+    fail_writer = csv.writer(fail_buf, lineterminator="\n")
+    invalid: list[tuple[int, str]] = []
+    layout = task.layout
+    keyed = layout.keyed_by_network
+    filters = task.filters
+    filtering = bool(filters.coins or filters.networks)
+    want_rows = task.want_rows
+    want_failures = task.want_failures
+    n = 0
+    add = EXACT.add
+    for lineno, line in iter_lines(task.path, task.offset, task.length, task.first_line):
+        n += 1
+        row = parse_detail_line(line.strip(), lineno, layout, task.path, task.heights)
+        if type(row) is RowError:
+            coin, network, address = row.coin, row.network, row.address
+            status_i, scheme, reason = _I_INVALID, "", f"{row.field}: {row.message}"
+            amount_text, height, amount = row.amount_text, None, None
+            if len(invalid) < 20:
+                invalid.append((lineno, str(row)))
+        else:
+            coin, network, address = row.coin, row.network, row.address
+            amount_text, height, amount = row.amount_text, row.snapshot_height, row.amount
+            skip = filters.reason(coin, network) if filtering else ""
+            if not skip and row.status_column and row.status_column != "5":
+                skip = f"auditor status column is {row.status_column!r}, not 5"
+            if skip:
+                status_i, scheme, reason = _I_SKIPPED, "", skip
+            else:
+                verdict = verify_claim(row.claim(), keyed)
+                status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
+        key = (coin, network)
+        t = tallies.get(key)
+        if t is None:
+            t = tallies[key] = Tally()
+        t.counts[status_i] += 1
+        if amount is not None:
+            t.amount = add(t.amount, amount)
+            t.amount_rows += 1
+        if height is not None:
+            t.heights.add(height)
+        if want_rows:
+            out_rows.append(_encode({
+                "line": lineno, "coin": coin, "network": network, "address": address,
+                "status": STATUS_ORDER[status_i].value, "scheme": scheme, "reason": reason,
+                "amount": amount_text, "snapshot_height": height,
+            }))
+        if want_failures and (status_i == _I_FAILED or status_i == _I_INVALID):
+            fail_writer.writerow((lineno, coin, network, address, amount_text,
+                                  STATUS_ORDER[status_i].value, scheme, reason))
+    return ChunkResult(task.first_line, task.length, n, tallies,
+                       ",\n".join(out_rows), fail_buf.getvalue(), invalid)
+
+
+@dataclass(slots=True)
+class VerifyOutcome:
+    head: FileHead
+    rows: int
+    tallies: dict[tuple[str, str], Tally]
+    sha256: str
+    invalid_samples: list[tuple[int, str]]
+
+    def status_totals(self) -> dict[str, int]:
+        totals = [0] * len(STATUS_ORDER)
+        for t in self.tallies.values():
+            for i, c in enumerate(t.counts):
+                totals[i] += c
+        return {s.value: totals[i] for i, s in enumerate(STATUS_ORDER)}
+
+    @property
+    def any_failed(self) -> bool:
+        totals = self.status_totals()
+        return totals["failed"] > 0 or totals["invalid_row"] > 0
+
+
+class RowSink:
+    """Receives each chunk's encoded output in file order."""
+
+    def rows(self, text: str) -> None: ...
+    def failures(self, text: str) -> None: ...
+
+
+def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters = Filters(),
+               sink: RowSink | None = None, want_rows: bool = False, want_failures: bool = False,
+               chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None) -> VerifyOutcome:
+    """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``."""
+    assert head.layout is not None
+    workers = max(1, workers or os.cpu_count() or 1)
+    hasher = hashlib.sha256()
+    heights = head.heights
+    tasks = (ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures)
+             for off, length, first in iter_chunks(head, chunk_bytes, hasher))
+    tallies: dict[tuple[str, str], Tally] = {}
+    rows = 0
+    samples: list[tuple[int, str]] = []
+    data_bytes = head.size - head.data_offset
+
+    def consume(res: ChunkResult) -> None:
+        nonlocal rows
+        rows += res.rows
+        for key, t in res.tallies.items():
+            mine = tallies.get(key)
+            if mine is None:
+                tallies[key] = t
+            else:
+                mine.merge(t)
+        if len(samples) < 20:
+            samples.extend(res.invalid_lines[: 20 - len(samples)])
+        if sink is not None:
+            if res.row_json:
+                sink.rows(res.row_json)
+            if res.failures_csv:
+                sink.failures(res.failures_csv)
+        if on_progress:
+            on_progress(res.length, res.rows)
+
+    if workers == 1 or data_bytes <= chunk_bytes:
+        for task in tasks:
+            consume(process_chunk(task))
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            window: list[Future[ChunkResult]] = []
+            for task in tasks:
+                window.append(pool.submit(process_chunk, task))
+                if len(window) >= workers * 3:
+                    consume(window.pop(0).result())
+            for fut in window:
+                consume(fut.result())
+    return VerifyOutcome(head, rows, tallies, hasher.hexdigest(), samples)
+
+
+def schemes_available(coins: Iterable[str]) -> dict[str, bool]:  # pragma: no cover - used by --dry
+    return {c: resolve(c, "")[0] is not None for c in coins}

@@ -1,0 +1,42 @@
+"""Shared test helpers: the ../shared/vectors folder (optional) and small file builders."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_VECTORS = ROOT.parent / "shared" / "vectors"
+
+os.environ.setdefault("BCL_DATA_DIR", str(ROOT / ".cache" / "bcl"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared/vectors, or skip the test when the folder is absent (fresh clone)."""
+    path = SHARED_VECTORS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared vectors not available ({path})")
+    return path
+
+
+def load_vectors(name: str) -> list[dict]:
+    path = SHARED_VECTORS / "okx" / name
+    if not path.exists():
+        return []
+    with open(path) as fh:
+        return json.load(fh)
+
+
+@pytest.fixture
+def write_csv(tmp_path):
+    """Write text (exact bytes, no newline translation) to a temp file and return its path."""
+
+    def _write(text: str | bytes, name: str = "reserves.csv") -> Path:
+        p = tmp_path / name
+        p.write_bytes(text.encode() if isinstance(text, str) else text)
+        return p
+
+    return _write
