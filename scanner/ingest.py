@@ -90,6 +90,8 @@ _HEADER_NAMES: dict[str, str] = {
     "type": "type", "status": "status",
 }
 _REQUIRED = ("coin", "address", "amount", "message", "signature1")
+_FIELDS = ("coin", "network", "snapshot_height", "address", "amount", "message", "signature1", "signature2",
+           "script", "eoa1", "eoa2", "type", "status")
 
 
 def normalise_header(cell: str) -> str:
@@ -104,6 +106,11 @@ class Layout:
     min_fields: int  # a row needs at least this many fields (through the last required column)
     keyed_by_network: bool  # auditor files: the network column selects the scheme
     amount_in_base_units: bool  # 7-column era: integer wei/sat/sun
+    field_index: tuple[int, ...] = ()  # cell index per name in _FIELDS; -1 = column absent
+
+    @property
+    def has_amount(self) -> bool:
+        return "amount" in self.columns
 
     @classmethod
     def from_header(cls, cells: list[str], path: str = "", line: int = 0) -> "Layout":
@@ -125,7 +132,7 @@ class Layout:
             name = {7: "okx-7", 9: "okx-9", 11: "okx-11"}.get(width, f"custom-{width}")
         base_units = "network" not in cols and "snapshot_height" not in cols and not auditor
         needed = max(cols[f] for f in _REQUIRED if f in cols) + 1
-        return cls(name, cols, width, needed, auditor, base_units)
+        return cls(name, cols, width, needed, auditor, base_units, tuple(cols.get(f, -1) for f in _FIELDS))
 
 
 def _auditor(cells: list[str]) -> bool:
@@ -191,27 +198,22 @@ def parse_detail_line(line: str, lineno: int, layout: Layout, path: str = "",
                       heights: dict[str, int] | None = None) -> ReserveRow | RowError:
     """One detail line -> ReserveRow or RowError (never raises)."""
     raw = split_cells(line)
-    cells = [clean(c) for c in raw]
-    cols = layout.columns
-
-    def get(name: str) -> str:
-        i = cols.get(name)
-        return cells[i] if i is not None and i < len(cells) else ""
-
-    if len(cells) < layout.min_fields:
-        return RowError(path, lineno, "row", f"row has {len(cells)} fields, layout {layout.name} needs at least {layout.min_fields}",
-                        get("coin"), get("network"), get("address"))
-    if len(cells) > layout.width and any(cells[layout.width:]):
-        return RowError(path, lineno, "row", f"row has {len(cells)} fields, header has {layout.width} (unquoted comma?)",
-                        get("coin"), get("network"), get("address"))
-    coin = get("coin")
-    network = get("network")
-    address = get("address")
-    amount_text = get("amount")
-    for name in ("coin", "address"):
-        if not get(name):
-            return RowError(path, lineno, name, f"{name} is empty", coin, network, address, amount_text)
-    if "amount" in cols:
+    n = len(raw)
+    cells = [("" if c in EMPTY_MARKERS else c) for c in map(str.strip, raw)]
+    cells.append("")  # index -1: the value of a column the layout does not have
+    (coin, network, height_text, address, amount_text, message, sig1, sig2, script, eoa1, eoa2, typ,
+     status) = [cells[i] if i < n else "" for i in layout.field_index]
+    if n < layout.min_fields:
+        return RowError(path, lineno, "row", f"row has {n} fields, layout {layout.name} needs at least {layout.min_fields}",
+                        coin, network, address)
+    if n > layout.width and any(cells[layout.width:]):
+        return RowError(path, lineno, "row", f"row has {n} fields, header has {layout.width} (unquoted comma?)",
+                        coin, network, address)
+    if not coin:
+        return RowError(path, lineno, "coin", "coin is empty", coin, network, address, amount_text)
+    if not address:
+        return RowError(path, lineno, "address", "address is empty", coin, network, address, amount_text)
+    if layout.has_amount:
         try:
             amount = parse_amount(amount_text)
         except AmountError as exc:
@@ -221,15 +223,17 @@ def parse_detail_line(line: str, lineno: int, layout: Layout, path: str = "",
                             coin, network, address, amount_text)
     else:
         amount = None
-    try:
-        height = parse_height(get("snapshot_height"))
-    except ValueError as exc:
-        return RowError(path, lineno, "snapshot_height", str(exc), coin, network, address, amount_text)
+    if height_text:
+        try:
+            height = parse_height(height_text)
+        except ValueError as exc:
+            return RowError(path, lineno, "snapshot_height", str(exc), coin, network, address, amount_text)
+    else:
+        height = None
     if height is None and heights:
         height = heights.get(coin.upper())
-    return ReserveRow(lineno, coin, network, height, address, amount, amount_text.strip(),
-                      layout.amount_in_base_units, get("message"), get("signature1"), get("signature2"),
-                      get("script"), get("eoa1"), get("eoa2"), get("type"), get("status"))
+    return ReserveRow(lineno, coin, network, height, address, amount, amount_text,
+                      layout.amount_in_base_units, message, sig1, sig2, script, eoa1, eoa2, typ, status)
 
 
 @dataclass(slots=True)

@@ -86,14 +86,25 @@ BECH32M_CONST = 0x2BC830A3
 _GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
 
 
-def _polymod(values) -> int:
-    chk = 1
-    for v in values:
-        b = chk >> 25
-        chk = ((chk & 0x1FFFFFF) << 5) ^ v
+def _gen_table() -> tuple[int, ...]:
+    table = []
+    for b in range(32):
+        x = 0
         for i in range(5):
             if (b >> i) & 1:
-                chk ^= _GEN[i]
+                x ^= _GEN[i]
+        table.append(x)
+    return tuple(table)
+
+
+_GEN_TABLE = _gen_table()  # XOR of the generators selected by each 5-bit top value
+
+
+def _polymod(values) -> int:
+    chk = 1
+    table = _GEN_TABLE
+    for v in values:
+        chk = (((chk & 0x1FFFFFF) << 5) ^ v) ^ table[chk >> 25]
     return chk
 
 
