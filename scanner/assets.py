@@ -54,6 +54,9 @@ class AssetBook:
         info = self.get(coin)
         return info.decimals if info else None
 
+    def decimals_map(self) -> dict[str, int]:
+        return {k: c.decimals for k, c in self._coins.items()}
+
     def coins_of(self, asset: str) -> list[str]:
         return [c.coin for c in self._coins.values() if c.asset == asset]
 

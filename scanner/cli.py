@@ -148,11 +148,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 progress.update(task, advance=nbytes, rows=counted["rows"])
 
             with progress:
-                outcome = run_verify(head, workers=args.workers, filters=filters, sink=Tee(json_sink, failures_sink),
+                outcome = run_verify(head, workers=args.workers, filters=filters, decimals=book.decimals_map(), sink=Tee(json_sink, failures_sink),
                                      want_rows=json_sink is not None, want_failures=failures_sink is not None,
                                      chunk_bytes=args.chunk_bytes, on_progress=on_progress)
         else:
-            outcome = run_verify(head, workers=args.workers, filters=filters, sink=Tee(json_sink, failures_sink),
+            outcome = run_verify(head, workers=args.workers, filters=filters, decimals=book.decimals_map(), sink=Tee(json_sink, failures_sink),
                                  want_rows=json_sink is not None, want_failures=failures_sink is not None,
                                  chunk_bytes=args.chunk_bytes)
     except OSError as exc:

@@ -16,7 +16,7 @@ from typing import IO, Any
 from signatures.model import STATUS_ORDER, Status
 
 from . import __version__
-from .amounts import EXACT, fmt
+from .amounts import EXACT, fmt, to_base_units
 from .assets import AssetBook
 from .reconcile import check_summary, detail_sums_in_coin_units
 from .verify import FAILURE_COLUMNS, RowSink, VerifyOutcome
@@ -50,7 +50,15 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
         value, rows = coin_units.get(key, (None, 0))
         raw, _ = sums.get(key, (Decimal(0), 0))
         entry["published_amount"] = fmt(value) if value is not None else None
-        entry["published_amount_base_units"] = str(int(raw)) if base_units else None
+        decimals = book.decimals(key)
+        if base_units:
+            entry["published_amount_base_units"] = str(int(raw))
+        elif decimals is not None and value is not None:
+            units = to_base_units(value, decimals)
+            entry["published_amount_base_units"] = None if units is None else str(units)
+        else:
+            entry["published_amount_base_units"] = None
+        entry["decimals"] = decimals
         entry["amount_rows"] = rows
         entry["asset"] = book.asset_of(key)
         entry["snapshot_heights"] = sorted(entry["snapshot_heights"])

@@ -23,7 +23,7 @@ from signatures.dispatch import verify_claim
 from signatures.model import STATUS_ORDER, Status
 from signatures.registry import resolve
 
-from .amounts import EXACT
+from .amounts import EXACT, to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, parse_detail_line
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
@@ -59,6 +59,7 @@ class ChunkTask:
     filters: Filters
     want_rows: bool
     want_failures: bool
+    decimals: dict[str, int] = field(default_factory=dict)  # coin key (upper) -> base-unit exponent
 
 
 @dataclass(slots=True)
@@ -108,6 +109,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     want_failures = task.want_failures
     n = 0
     add = EXACT.add
+    decimals = task.decimals
+    base_unit_file = layout.amount_in_base_units
     for lineno, line in iter_lines(task.path, task.offset, task.length, task.first_line):
         n += 1
         row = parse_detail_line(line.strip(), lineno, layout, task.path, task.heights)
@@ -139,10 +142,19 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         if height is not None:
             t.heights.add(height)
         if want_rows:
+            base_units = None
+            if amount is not None:
+                if base_unit_file:
+                    base_units = str(int(amount))
+                else:
+                    d = decimals.get(coin.upper())
+                    if d is not None:
+                        units = to_base_units(amount, d)
+                        base_units = None if units is None else str(units)
             out_rows.append(_encode({
                 "line": lineno, "coin": coin, "network": network, "address": address,
                 "status": STATUS_ORDER[status_i].value, "scheme": scheme, "reason": reason,
-                "amount": amount_text, "snapshot_height": height,
+                "amount": amount_text, "amount_base_units": base_units, "snapshot_height": height,
             }))
         if want_failures and (status_i == _I_FAILED or status_i == _I_INVALID):
             fail_writer.writerow((lineno, coin, network, address, amount_text,
@@ -180,6 +192,7 @@ class RowSink:
 
 
 def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters = Filters(),
+               decimals: dict[str, int] | None = None,
                sink: RowSink | None = None, want_rows: bool = False, want_failures: bool = False,
                chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``."""
@@ -187,7 +200,8 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
     workers = max(1, workers or os.cpu_count() or 1)
     hasher = hashlib.sha256()
     heights = head.heights
-    tasks = (ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures)
+    decimals = decimals or {}
+    tasks = (ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures, decimals)
              for off, length, first in iter_chunks(head, chunk_bytes, hasher))
     tallies: dict[tuple[str, str], Tally] = {}
     rows = 0
