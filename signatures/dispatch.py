@@ -63,7 +63,10 @@ def verify_claim(claim: Claim, keyed_by_network: bool = False, scheme: SchemeRef
     if scheme is None:
         scheme, _ = resolve(claim.coin, claim.network, keyed_by_network)
     if scheme is None:
-        return _unknown_coin(claim)
+        try:
+            return _unknown_coin(claim)
+        except Exception as exc:  # same promise as below: never raise, never pass
+            return unsupported("unknown", f"no scheme for coin {claim.coin!r}; verifier error {type(exc).__name__}")
     fn = _FAMILIES.get(scheme.family)
     if fn is None:
         fn = _FAMILIES[scheme.family] = _family(scheme.family)

@@ -168,9 +168,10 @@ def verify_ed25519(claim: Claim, addr_type: str) -> Verdict:
         except EncodingError:
             match = False
     elif addr_type == "NEAR":
-        if address.lower() != expected:
+        implicit = len(address) == 64 and _HEX.issuperset(address)
+        if not implicit:
             return key_only(scheme, f"signature proves key {pub.hex()}; {address} is a named NEAR account (keys are on chain)")
-        match = True
+        match = address.lower() == expected
     elif addr_type in _CASE_INSENSITIVE:
         match = address.lower() == expected
     else:

@@ -19,7 +19,7 @@ from .encoding import (
 )
 from .evm import recid_from_v
 from .hashing import blake2b, hash160, keccak256, sha256d, sha3_256
-from .model import Claim, Verdict, failed, key_only, owner_only, verified
+from .model import Claim, Verdict, failed, key_only, owner_only, unsupported, verified
 from .secp256k1 import compress, parse_rsv_hex, recover
 from .utxo import okx_ecdsa_digest
 
@@ -133,7 +133,8 @@ def verify_okx_ecdsa(claim: Claim, addr_type: str) -> Verdict:
         reason = NO_ADDRESS_RULE.get(addr_type, f"no address rule for {addr_type}")
         if given:
             return key_only(SCHEME + "-pubkey", f"signature proves key {compress(pub).hex()}; {reason}")
-        return key_only(SCHEME, f"signature proves key {compress(pub).hex()}; {reason}")
+        # any well-formed signature recovers *some* key: without a key to compare, nothing is proven
+        return unsupported(SCHEME, f"{reason} and no public key given to check the signature against")
     want = _normalise(addr_type, claim.address)
     candidates = derive_addresses(pub, addr_type)
     for cand in candidates:
