@@ -1,0 +1,412 @@
+"""EVM balances at a snapshot block: one adapter for every EVM chain.
+
+Three ways to read, chosen per endpoint by a one-time probe, falling back on error:
+
+1. ``state-override-reader``: porscan's own BalanceReader contract (contracts/BalanceReader.sol)
+   injected with an ``eth_call`` state override at the snapshot block: thousands of native
+   balances or ``balanceOf`` results per call, at any historical block, nothing deployed.
+2. ``multicall3``: ``aggregate3`` where Multicall3 has code at that block.
+3. ``batched-calls``: plain JSON-RPC batches of ``eth_getBalance`` / ``eth_call balanceOf``.
+
+Every read is pinned to the block *hash* of the snapshot height (EIP-1898) when the endpoint
+accepts it, so all results come from one block. Batches that are too big (gas, payload) are split
+in half and retried; an endpoint that fails or lacks the historical state hands over to the next.
+An address whose read failed everywhere gets an error result, never a zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from eth_abi import decode as abi_decode
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
+from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef, NotArchiveError
+
+_ARTIFACT = json.loads((Path(__file__).parent / "data" / "balance_reader.json").read_text())
+READER_RUNTIME = _ARTIFACT["contracts"]["BalanceReader"]["runtime"]
+READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"  # where the override puts it (no real code there)
+MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
+UINT256_MAX = 2**256 - 1
+
+SEL_NATIVE = keccak(text="nativeBalances(address[])")[:4].hex()
+SEL_TOKEN = keccak(text="tokenBalances(address,address[])")[:4].hex()
+SEL_BALANCE_OF = "70a08231"
+SEL_DECIMALS = "313ce567"
+SEL_GET_ETH_BALANCE = keccak(text="getEthBalance(address)")[:4]
+SEL_AGGREGATE3 = keccak(text="aggregate3((address,bool,bytes)[])")[:4]
+
+STRATEGIES = ("state-override-reader", "multicall3", "batched-calls")
+
+# error texts that mean "this node has no state for that block"
+_NOT_ARCHIVE = ("missing trie node", "header not found", "state not available", "pruned", "historical state",
+                "state is not available", "unknown block", "state histories haven't been fully indexed",
+                "required historical state unavailable", "block not found")
+# error texts that mean "the request is too big: split it"
+_TOO_BIG = ("out of gas", "gas required exceeds", "gas limit", "exceeds block gas", "too large", "payload",
+            "response size", "limit exceeded", "request entity", "timeout", "413")
+
+
+def _is(err: Exception, words: Sequence[str]) -> bool:
+    text = str(err).lower()
+    return any(w in text for w in words)
+
+
+def parse_address(text: str) -> bytes | None:
+    t = text.strip()
+    if t[:2] in ("0x", "0X"):
+        t = t[2:]
+    if len(t) != 40:
+        return None
+    try:
+        return bytes.fromhex(t)
+    except ValueError:
+        return None
+
+
+def encode_native_call(addrs: Sequence[bytes]) -> str:
+    return "0x" + SEL_NATIVE + f"{32:064x}{len(addrs):064x}" + "".join("0" * 24 + a.hex() for a in addrs)
+
+
+def encode_token_call(token: bytes, addrs: Sequence[bytes]) -> str:
+    return ("0x" + SEL_TOKEN + "0" * 24 + token.hex() + f"{64:064x}{len(addrs):064x}"
+            + "".join("0" * 24 + a.hex() for a in addrs))
+
+
+def decode_uint_array(result_hex: str, expected: int) -> list[int]:
+    raw = bytes.fromhex(result_hex[2:] if result_hex[:2] == "0x" else result_hex)
+    if len(raw) < 64:
+        raise ValueError(f"reader returned {len(raw)} bytes")
+    off = int.from_bytes(raw[0:32], "big")
+    n = int.from_bytes(raw[off:off + 32], "big")
+    if n != expected or len(raw) < off + 32 + 32 * n:
+        raise ValueError(f"reader returned {n} values for {expected} addresses")
+    base = off + 32
+    return [int.from_bytes(raw[base + 32 * i: base + 32 * i + 32], "big") for i in range(n)]
+
+
+def decode_uint(result_hex: Any) -> int:
+    if not isinstance(result_hex, str) or not result_hex.startswith("0x"):
+        raise ValueError(f"not a hex quantity: {str(result_hex)[:40]!r}")
+    body = result_hex[2:]
+    if body == "":
+        raise ValueError("empty return data")
+    return int(body[:64] if len(body) > 64 else body, 16)
+
+
+@dataclass(slots=True)
+class _EndpointState:
+    client: JsonRpcClient
+    strategy: str | None = None  # chosen by the probe
+    block_param_style: str | None = None  # "hash" (EIP-1898) or "number"
+    batch: dict[str, int] = field(default_factory=dict)  # current chunk size per (strategy:native|token)
+    failed_strategies: set[str] = field(default_factory=set)
+
+
+class EvmAdapter:
+    """Balances of native coins and ERC-20 tokens on one EVM network, at a block height."""
+
+    def __init__(self, network: str, endpoints: Sequence[Endpoint], *, force_strategy: str | None = None,
+                 reader_batch: int = 5000, token_batch: int = 2500, call_batch: int = 1000,
+                 cross_check: int = 0, attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
+                 seed: int | None = None):
+        if not endpoints:
+            raise AdapterError(f"network {network}: no endpoints configured")
+        if force_strategy and force_strategy not in STRATEGIES:
+            raise AdapterError(f"unknown strategy {force_strategy!r}; choose from {', '.join(STRATEGIES)}")
+        self.network = network
+        self._states = [_EndpointState(JsonRpcClient(e, attempts=attempts, backoff_min=backoff_min,
+                                                     backoff_max=backoff_max)) for e in endpoints]
+        self.force_strategy = force_strategy
+        self.initial = {"state-override-reader:native": reader_batch, "state-override-reader:token": token_batch,
+                        "multicall3:native": call_batch, "multicall3:token": call_batch,
+                        "batched-calls:native": call_batch, "batched-calls:token": call_batch}
+        self.cross_check = cross_check
+        self._rng = random.Random(seed)
+        self._decimals_checked: dict[tuple[str, str], str | None] = {}
+
+    @property
+    def requests(self) -> int:
+        return sum(s.client.requests for s in self._states)
+
+    def provider_errors(self) -> dict[str, dict[str, int]]:
+        return {s.client.label: dict(s.client.errors) for s in self._states}
+
+    async def close(self) -> None:
+        for s in self._states:
+            await s.client.close()
+
+    # ------------------------------------------------------------------ block and probing
+
+    async def _block(self, st: _EndpointState, height: int | None) -> BlockRef:
+        c = st.client
+        if height is None:
+            number = int(await c.call("eth_blockNumber", []), 16)
+            blk = await c.call("eth_getBlockByNumber", [hex(number), False])
+            return BlockRef(number, blk.get("hash") if blk else None, at_snapshot=False)
+        blk = await c.call("eth_getBlockByNumber", [hex(height), False])
+        if not blk:
+            raise AdapterError(f"{c.label}: block {height} not known (beyond the head?)")
+        return BlockRef(height, blk.get("hash"), at_snapshot=True)
+
+    def _block_param(self, st: _EndpointState, block: BlockRef) -> Any:
+        if st.block_param_style == "hash" and block.hash:
+            return {"blockHash": block.hash}
+        return hex(block.number)
+
+    async def _probe(self, st: _EndpointState, block: BlockRef, asset: Asset) -> None:
+        """Pick the block parameter style and the fastest strategy this endpoint supports."""
+        c = st.client
+        probe_addr = bytes(20)
+        if st.block_param_style is None:
+            st.block_param_style = "number"
+            if block.hash:
+                try:
+                    await c.call("eth_getBalance", ["0x" + probe_addr.hex(), {"blockHash": block.hash}])
+                    st.block_param_style = "hash"
+                except RpcError as exc:
+                    if _is(exc, _NOT_ARCHIVE):
+                        raise NotArchiveError(f"{c.label}: no state for block {block.number}: {exc.message}") from None
+        # archive check: state at the block must be readable
+        try:
+            await c.call("eth_getBalance", ["0x" + probe_addr.hex(), self._block_param(st, block)])
+        except RpcError as exc:
+            if _is(exc, _NOT_ARCHIVE):
+                raise NotArchiveError(f"{c.label}: no state for block {block.number}: {exc.message}") from None
+            raise
+        if st.strategy and st.strategy not in st.failed_strategies:
+            return
+        candidates = [self.force_strategy] if self.force_strategy else [s for s in STRATEGIES if s not in st.failed_strategies]
+        for strategy in candidates:
+            if strategy == "state-override-reader":
+                try:
+                    res = await c.call("eth_call", [{"to": READER_ADDRESS, "data": encode_native_call([probe_addr])},
+                                                    self._block_param(st, block), {READER_ADDRESS: {"code": READER_RUNTIME}}])
+                    decode_uint_array(res, 1)
+                except (RpcError, ValueError):
+                    st.failed_strategies.add(strategy)
+                    continue
+            elif strategy == "multicall3":
+                try:
+                    code = await c.call("eth_getCode", [MULTICALL3, self._block_param(st, block)])
+                except RpcError:
+                    code = "0x"
+                if not code or code == "0x":
+                    st.failed_strategies.add(strategy)
+                    continue
+            st.strategy = strategy
+            return
+        raise AdapterError(f"{c.label}: no read strategy works ({', '.join(sorted(st.failed_strategies))} failed)")
+
+    async def _check_decimals(self, st: _EndpointState, asset: Asset, block: BlockRef) -> str | None:
+        """Token decimals on chain must equal the configured ones; returns an error text or None."""
+        key = (asset.contract or "", st.client.label)
+        if key in self._decimals_checked:
+            return self._decimals_checked[key]
+        problem = None
+        try:
+            res = await st.client.call("eth_call", [{"to": asset.contract, "data": "0x" + SEL_DECIMALS},
+                                                    self._block_param(st, block)])
+            on_chain = decode_uint(res)
+            if on_chain != asset.decimals:
+                problem = f"token {asset.contract} has {on_chain} decimals on chain, config says {asset.decimals}"
+        except RpcError as exc:
+            problem = f"token {asset.contract}: decimals() failed at block {block.number}: {exc.message}"
+        except ValueError as exc:
+            problem = f"token {asset.contract}: decimals() unreadable at block {block.number}: {exc}"
+        self._decimals_checked[key] = problem
+        return problem
+
+    # ------------------------------------------------------------------ reading
+
+    async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
+        parsed = [parse_address(a) for a in addresses]
+        unique: dict[bytes, None] = {}
+        for p in parsed:
+            if p is not None:
+                unique.setdefault(p, None)
+        todo = list(unique)
+        values: dict[bytes, tuple[int | None, str | None, str]] = {}
+        notes: list[str] = []
+        token = parse_address(asset.contract) if asset.contract else None
+        if asset.contract and token is None:
+            raise AdapterError(f"{asset.symbol} on {self.network}: bad token contract {asset.contract!r}")
+        block: BlockRef | None = None
+        strategy_used: list[str] = []
+        requests_before = self.requests
+        for st in self._states:
+            if not todo:
+                break
+            try:
+                blk = await self._block(st, height)
+                if block is None:
+                    block = blk
+                elif blk.hash and block.hash and blk.hash != block.hash:
+                    notes.append(f"{st.client.label}: block {blk.number} hash {blk.hash} differs from {block.hash}; skipped")
+                    continue
+                await self._probe(st, block, asset)
+                if token is not None:
+                    problem = await self._check_decimals(st, asset, block)
+                    if problem:
+                        for a in todo:
+                            values[a] = (None, problem, st.client.label)
+                        todo = []
+                        notes.append(problem)
+                        break
+            except (AdapterError, RpcError, TransportError) as exc:
+                notes.append(f"{st.client.label}: {exc}")
+                continue
+            strategy_used.append(f"{st.client.label}:{st.strategy}")
+            got = await self._read_all(st, block, token, todo)
+            values.update(got)
+            todo = [a for a in todo if values.get(a, (None,))[0] is None]
+        if self.cross_check and block is not None and len(self._states) > 1:
+            notes.extend(await self._cross_check(block, token, values))
+        results = []
+        for text, p in zip(addresses, parsed):
+            if p is None:
+                results.append(BalanceResult(text, None, None, "not an EVM address"))
+                continue
+            amount, err, label = values.get(p, (None, "no endpoint could read it", ""))
+            results.append(BalanceResult(text, amount, block if amount is not None else block, err, label))
+        return BalanceBatch(asset, height, tuple(results), ",".join(strategy_used), self.requests - requests_before,
+                            tuple(notes))
+
+    async def _read_all(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+                        addrs: list[bytes]) -> dict[bytes, tuple[int | None, str | None, str]]:
+        kind = "token" if token is not None else "native"
+        out: dict[bytes, tuple[int | None, str | None, str]] = {}
+        key = f"{st.strategy}:{kind}"
+        size = st.batch.get(key) or self.initial[key]
+        chunks = [addrs[i:i + size] for i in range(0, len(addrs), size)]
+        sem = asyncio.Semaphore(max(1, st.client.endpoint.concurrency))
+
+        async def run(chunk: list[bytes]) -> None:
+            async with sem:
+                await self._read_chunk(st, block, token, chunk, out, key)
+
+        await asyncio.gather(*(run(c) for c in chunks))
+        return out
+
+    async def _read_chunk(self, st: _EndpointState, block: BlockRef, token: bytes | None, chunk: list[bytes],
+                          out: dict, key: str) -> None:
+        label = st.client.label
+        try:
+            if st.strategy == "state-override-reader":
+                values = await self._read_reader(st, block, token, chunk)
+            elif st.strategy == "multicall3":
+                values = await self._read_multicall(st, block, token, chunk)
+            else:
+                values = await self._read_batched(st, block, token, chunk)
+        except RpcError as exc:
+            if len(chunk) > 1 and _is(exc, _TOO_BIG):
+                half = len(chunk) // 2
+                st.batch[key] = max(1, half)
+                await self._read_chunk(st, block, token, chunk[:half], out, key)
+                await self._read_chunk(st, block, token, chunk[half:], out, key)
+                return
+            why = f"{exc.message}" if not _is(exc, _NOT_ARCHIVE) else f"not an archive node for block {block.number}: {exc.message}"
+            for a in chunk:
+                out[a] = (None, why, label)
+            return
+        except TransportError as exc:
+            if len(chunk) > 1 and _is(exc, ("timeout", "413", "payload")):
+                half = len(chunk) // 2
+                st.batch[key] = max(1, half)
+                await self._read_chunk(st, block, token, chunk[:half], out, key)
+                await self._read_chunk(st, block, token, chunk[half:], out, key)
+                return
+            for a in chunk:
+                out[a] = (None, str(exc), label)
+            return
+        except ValueError as exc:  # malformed result
+            for a in chunk:
+                out[a] = (None, f"unreadable result: {exc}", label)
+            return
+        for a, v in zip(chunk, values):
+            out[a] = v if isinstance(v, tuple) else (v, None, label)
+
+    async def _read_reader(self, st, block, token, chunk):
+        data = encode_token_call(token, chunk) if token is not None else encode_native_call(chunk)
+        res = await st.client.call("eth_call", [{"to": READER_ADDRESS, "data": data}, self._block_param(st, block),
+                                                {READER_ADDRESS: {"code": READER_RUNTIME}}])
+        values = decode_uint_array(res, len(chunk))
+        if token is None:
+            return values
+        label = st.client.label
+        return [(None, "balanceOf reverted or returned no data", label) if v == UINT256_MAX else v for v in values]
+
+    async def _read_multicall(self, st, block, token, chunk):
+        calls = []
+        for a in chunk:
+            if token is None:
+                calls.append((MULTICALL3, True, SEL_GET_ETH_BALANCE + bytes(12) + a))
+            else:
+                calls.append(("0x" + token.hex(), True, bytes.fromhex(SEL_BALANCE_OF) + bytes(12) + a))
+        data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
+        res = await st.client.call("eth_call", [{"to": MULTICALL3, "data": data}, self._block_param(st, block)])
+        (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
+        if len(decoded) != len(chunk):
+            raise ValueError(f"multicall returned {len(decoded)} results for {len(chunk)} calls")
+        label = st.client.label
+        out = []
+        for ok, ret in decoded:
+            if ok and len(ret) >= 32:
+                out.append(int.from_bytes(ret[:32], "big"))
+            else:
+                out.append((None, "balanceOf reverted or returned no data", label))
+        return out
+
+    async def _read_batched(self, st, block, token, chunk):
+        bp = self._block_param(st, block)
+        if token is None:
+            calls = [("eth_getBalance", ["0x" + a.hex(), bp]) for a in chunk]
+        else:
+            tok = "0x" + token.hex()
+            calls = [("eth_call", [{"to": tok, "data": "0x" + SEL_BALANCE_OF + "0" * 24 + a.hex()}, bp]) for a in chunk]
+        results = await st.client.batch(calls)
+        label = st.client.label
+        out = []
+        for r in results:
+            if isinstance(r, RpcError):
+                out.append((None, r.message, label))
+            elif isinstance(r, Exception):
+                out.append((None, str(r), label))
+            else:
+                try:
+                    out.append(decode_uint(r))
+                except ValueError as exc:
+                    out.append((None, f"unreadable result: {exc}", label))
+        return out
+
+    async def _cross_check(self, block: BlockRef, token: bytes | None, values: dict) -> list[str]:
+        """Re-read a random sample on the second endpoint; report any disagreement."""
+        read = [a for a, v in values.items() if v[0] is not None]
+        if not read:
+            return []
+        sample = self._rng.sample(read, min(self.cross_check, len(read)))
+        primary = values[sample[0]][2]
+        other = next((s for s in self._states if s.client.label != primary), None)
+        if other is None:
+            return []
+        try:
+            await self._probe(other, block, Asset(self.network, "", 0))
+            got = await self._read_all(other, block, token, sample)
+        except (AdapterError, RpcError, TransportError) as exc:
+            return [f"cross-check on {other.client.label} not possible: {exc}"]
+        notes = []
+        bad = [a for a in sample if got.get(a, (None,))[0] is not None and got[a][0] != values[a][0]]
+        unread = [a for a in sample if got.get(a, (None,))[0] is None]
+        notes.append(f"cross-check: {len(sample) - len(bad) - len(unread)}/{len(sample)} sampled balances agree on "
+                     f"{other.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
+        for a in bad[:20]:
+            notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: {values[a][2]} says {values[a][0]}, "
+                         f"{other.client.label} says {got[a][0]}")
+        return notes

@@ -1,0 +1,268 @@
+"""Raw JSON-RPC over aiohttp: batches, rate limits, retries, and no secrets in messages.
+
+web3.py's high-level batch API is ~40x slower than this; the adapters build and parse the
+payloads themselves. A batch comes back as one result per call, each either the value or an
+:class:`RpcError`; transport failures (timeouts, 429, 5xx, malformed JSON, items missing from a
+batch reply) are retried with exponential backoff and jitter, and what is still missing after
+the last attempt comes back as a :class:`TransportError` result, never as a value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# JSON-RPC error codes and messages that mean "slow down" rather than "wrong request"
+_RATE_LIMIT_CODES = {-32005, -32090, 429}
+_RATE_LIMIT_WORDS = ("rate limit", "too many requests", "exceeded", "throttl", "capacity")
+
+
+class ConfigError(ValueError):
+    """An endpoint cannot be used as configured (e.g. its API key variable is not set)."""
+
+
+class RpcError(Exception):
+    """A JSON-RPC error object for one call."""
+
+    def __init__(self, code: int, message: str, data: Any = None):
+        super().__init__(f"JSON-RPC error {code}: {message}")
+        self.code = code
+        self.message = message
+        self.data = data
+
+    @property
+    def rate_limited(self) -> bool:
+        text = self.message.lower()
+        return self.code in _RATE_LIMIT_CODES or any(w in text for w in _RATE_LIMIT_WORDS)
+
+
+class TransportError(Exception):
+    """The request did not get a usable answer (retryable)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One provider URL with its limits. ``url`` may reference ``${ENV_VAR}`` for API keys."""
+
+    label: str  # printed in logs and reports instead of the URL
+    url: str
+    requests_per_second: float | None = None
+    concurrency: int = 4
+    max_batch: int = 1000  # JSON-RPC calls per HTTP request
+    timeout: float = 60.0
+    archive: bool = True  # declared; the adapter still checks
+
+    def resolved_url(self) -> str:
+        def sub(m: re.Match[str]) -> str:
+            value = os.environ.get(m.group(1))
+            if value is None:
+                raise ConfigError(f"endpoint {self.label}: environment variable {m.group(1)} is not set")
+            return value
+
+        return _ENV_REF.sub(sub, self.url)
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in a message: the resolved URL and referenced variables."""
+        out = [os.environ[m] for m in _ENV_REF.findall(self.url) if os.environ.get(m)]
+        try:
+            out.append(self.resolved_url())
+        except ConfigError:
+            pass
+        return [s for s in out if s]
+
+
+class RateLimiter:
+    """Token bucket: at most ``rate`` acquisitions per second (bursts up to one second's worth)."""
+
+    def __init__(self, rate: float | None):
+        self.rate = rate
+        self._tokens = rate or 0.0
+        self._last = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if not self.rate:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+                self._last = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+class JsonRpcClient:
+    """Batched JSON-RPC client for one endpoint."""
+
+    def __init__(self, endpoint: Endpoint, session: aiohttp.ClientSession | None = None,
+                 attempts: int = 6, backoff_max: float = 8.0, backoff_min: float = 0.05):
+        self.endpoint = endpoint
+        self._url = endpoint.resolved_url()
+        self._secrets = endpoint.secrets()
+        self._own_session = session is None
+        self._session = session
+        self._sem = asyncio.Semaphore(max(1, endpoint.concurrency))
+        self._limiter = RateLimiter(endpoint.requests_per_second)
+        self._ids = itertools.count(1)
+        self.attempts = attempts
+        self.backoff_max = backoff_max
+        self.backoff_min = backoff_min
+        self.requests = 0  # HTTP requests sent
+        self.retries = 0
+        self.errors: dict[str, int] = {}
+
+    @property
+    def label(self) -> str:
+        return self.endpoint.label
+
+    def redact(self, text: str) -> str:
+        for s in self._secrets:
+            text = text.replace(s, f"<{self.endpoint.label}>")
+        return text
+
+    async def _get_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            # TLS verification stays on (aiohttp's default); no proxies from the environment.
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.endpoint.timeout),
+                connector=aiohttp.TCPConnector(limit=max(4, self.endpoint.concurrency * 2)),
+                json_serialize=json.dumps,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _count(self, kind: str) -> None:
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    async def _post(self, payload: bytes) -> Any:
+        session = await self._get_session()
+        await self._limiter.acquire()
+        async with self._sem:
+            self.requests += 1
+            try:
+                async with session.post(self._url, data=payload, headers={"content-type": "application/json"}) as resp:
+                    body = await resp.read()
+                    if resp.status == 429:
+                        self._count("http-429")
+                        raise TransportError("HTTP 429 Too Many Requests")
+                    if resp.status >= 500:
+                        self._count(f"http-{resp.status}")
+                        raise TransportError(f"HTTP {resp.status}")
+                    if resp.status >= 400:
+                        self._count(f"http-{resp.status}")
+                        raise TransportError(f"HTTP {resp.status}: {self.redact(body[:200].decode(errors='replace'))}")
+            except asyncio.TimeoutError:
+                self._count("timeout")
+                raise TransportError("timeout") from None
+            except aiohttp.ClientError as exc:
+                self._count(type(exc).__name__)
+                raise TransportError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+        try:
+            return json.loads(body)
+        except ValueError:
+            self._count("malformed-json")
+            raise TransportError("malformed JSON in reply") from None
+
+    async def call(self, method: str, params: Sequence[Any]) -> Any:
+        """One call; raises RpcError or TransportError."""
+        (result,) = await self.batch([(method, params)])
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    async def batch(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Send calls (split into ``max_batch`` HTTP requests); one value or exception per call."""
+        size = max(1, self.endpoint.max_batch)
+        if len(calls) <= size:
+            return await self._batch_one(calls)
+        parts = await asyncio.gather(*(self._batch_one(calls[i:i + size]) for i in range(0, len(calls), size)))
+        return [r for part in parts for r in part]
+
+    async def _batch_one(self, calls: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        results: list[Any] = [None] * len(calls)
+        pending = list(range(len(calls)))
+        last_error = "no attempt made"
+        attempt = 0
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max),
+            retry=retry_if_exception_type(TransportError),
+            reraise=True,
+        )
+        try:
+            async for attempt_ctx in retrying:
+                with attempt_ctx:
+                    attempt += 1
+                    if attempt > 1:
+                        self.retries += 1
+                    pending, last_error = await self._send(calls, pending, results)
+                    if pending:
+                        raise TransportError(last_error)
+        except TransportError as exc:
+            last_error = str(exc)
+        for i in pending:
+            results[i] = TransportError(f"{last_error} (after {attempt} attempts)")
+        return results
+
+    async def _send(self, calls, pending: list[int], results: list[Any]) -> tuple[list[int], str]:
+        ids = {}
+        payload = []
+        for i in pending:
+            rid = next(self._ids)
+            ids[rid] = i
+            method, params = calls[i]
+            payload.append({"jsonrpc": "2.0", "id": rid, "method": method, "params": list(params)})
+        reply = await self._post(json.dumps(payload, separators=(",", ":")).encode())
+        if isinstance(reply, dict):  # some servers answer a batch with one error object
+            err = reply.get("error") or {}
+            self._count("batch-rejected")
+            raise TransportError(f"batch rejected: {err.get('message', 'not a list')}")
+        if not isinstance(reply, list):
+            self._count("malformed-json")
+            raise TransportError("reply is not a JSON-RPC batch")
+        still: list[int] = []
+        note = ""
+        seen: set[int] = set()
+        for item in reply:
+            if not isinstance(item, dict):
+                continue
+            i = ids.get(item.get("id"))  # type: ignore[arg-type]
+            if i is None or i in seen:
+                continue
+            seen.add(i)
+            if "error" in item and item["error"] is not None:
+                e = item["error"] if isinstance(item["error"], dict) else {"code": -1, "message": str(item["error"])}
+                err = RpcError(int(e.get("code", -1)), self.redact(str(e.get("message", ""))), e.get("data"))
+                if err.rate_limited:
+                    self._count("rpc-rate-limit")
+                    still.append(i)
+                    note = err.message
+                else:
+                    results[i] = err
+            elif "result" in item:
+                results[i] = item["result"]
+            else:
+                still.append(i)
+                note = "reply item without result or error"
+        missing = [i for i in pending if i not in seen]
+        if missing:
+            self._count("batch-items-missing")
+            note = f"{len(missing)} item(s) missing from the batch reply"
+        return still + missing, note
