@@ -39,3 +39,31 @@ contract RevertingToken {
         revert("nope");
     }
 }
+
+/// Test double with Multicall3's ABI (aggregate3, getEthBalance), placed at Multicall3's address
+/// on anvil with anvil_setCode, so the multicall3 read path runs against a real EVM.
+contract Multicall3Compatible {
+    struct Call3 {
+        address target;
+        bool allowFailure;
+        bytes callData;
+    }
+
+    struct Result {
+        bool success;
+        bytes returnData;
+    }
+
+    function aggregate3(Call3[] calldata calls) external payable returns (Result[] memory returnData) {
+        returnData = new Result[](calls.length);
+        for (uint256 i = 0; i < calls.length; ++i) {
+            (bool ok, bytes memory ret) = calls[i].target.call(calls[i].callData);
+            require(ok || calls[i].allowFailure, "Multicall3: call failed");
+            returnData[i] = Result(ok, ret);
+        }
+    }
+
+    function getEthBalance(address addr) external view returns (uint256) {
+        return addr.balance;
+    }
+}

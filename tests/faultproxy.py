@@ -19,12 +19,14 @@ FAULTS = ("http429", "http500", "timeout", "malformed", "missing-items", "rpc-ra
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, rate: float, seed: int = 1, faults=FAULTS, timeout_sleep: float = 3.0):
+    def __init__(self, upstream: str, rate: float, seed: int = 1, faults=FAULTS, timeout_sleep: float = 3.0,
+                 min_items: int = 0):
         self.upstream = upstream
         self.rate = rate
         self.rng = random.Random(seed)
         self.faults = tuple(faults)
         self.timeout_sleep = timeout_sleep
+        self.min_items = min_items  # only requests with at least this many JSON-RPC calls get faults
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
         self.port: int | None = None
@@ -39,7 +41,9 @@ class FaultProxy:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        fault = self.rng.choice(self.faults) if self.rng.random() < self.rate else None
+        items = body.count(b'"jsonrpc"') if self.min_items else 0
+        eligible = items >= self.min_items
+        fault = self.rng.choice(self.faults) if eligible and self.rng.random() < self.rate else None
         if fault:
             self.injected[fault] += 1
         if fault == "http429":
