@@ -47,6 +47,26 @@ exit codes: 0 = no row failed, 1 = a row failed or could not be read, 2 = usage 
 """
 
 
+BALANCES_HELP = """\
+Read the balance of every row at its snapshot height and compare it with the published amount,
+exactly, in base units (after the coin's decimals).
+
+EVM chains are read through raw JSON-RPC batches: porscan's own reader contract injected with an
+eth_call state override at the snapshot block (thousands of addresses per call), Multicall3, or
+plain batched calls, chosen per endpoint by a probe. Endpoints, rate limits and API keys (as
+${ENV_VAR} references) live in config/networks.toml; coin keys map to networks and token
+contracts in config/coins.toml. A read that fails is reported as unread, never as zero, and
+every figure names the block (number and hash) it was read at.
+
+examples:
+  porscan balances okx_por.csv --coin USDT-ERC20 --json balances.json
+  ALCHEMY_API_KEY=... porscan balances okx_por.csv --network ethereum --cross-check 50
+  porscan balances reserves.csv --rpc ethereum=http://127.0.0.1:8545
+
+exit codes: 0 = every supported row read and matched, 1 = a mismatch or an unread row, 2 = usage error
+"""
+
+
 def _split_multi(values: list[str] | None) -> frozenset[str]:
     out: set[str] = set()
     for v in values or []:
@@ -73,6 +93,24 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     v.set_defaults(func=cmd_verify)
 
+    b = sub.add_parser("balances", help="read balances at the snapshot heights and compare with the file",
+                       description=BALANCES_HELP, formatter_class=fmt)
+    b.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
+    b.add_argument("--json", metavar="PATH", help='write the full report as JSON ("schema": "porscan.balances/1")')
+    b.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
+    b.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (network ids or file labels)")
+    b.add_argument("--config", metavar="PATH", help="networks and endpoints (default config/networks.toml)")
+    b.add_argument("--coins", metavar="PATH", help="coin-key map (default config/coins.toml)")
+    b.add_argument("--rpc", action="append", default=[], metavar="NETWORK=URL",
+                   help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
+    b.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
+                   help="force one EVM read strategy (default: probe each endpoint)")
+    b.add_argument("--cross-check", type=int, default=0, metavar="N",
+                   help="re-read N random balances on a second endpoint and report disagreements")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar")
+    b.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    b.set_defaults(func=cmd_balances)
+
     s = sub.add_parser("sample", help="write a signed sample reserve file (porscan's own keys)",
                        description="Write a realistic sample reserve file in OKX's 11-column layout, signed with "
                                    "porscan's own deterministic keys: EVM EOAs and a contract wallet, TRON, Bitcoin "
@@ -83,6 +121,76 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--clean", action="store_true", help="leave out the deliberately bad rows")
     s.set_defaults(func=cmd_sample)
     return parser
+
+
+def cmd_balances(args: argparse.Namespace) -> int:
+    import asyncio
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from .balances import check_balances
+    from .ingest import IngestError, ReserveRow, iter_rows, read_head
+    from .netconfig import NetConfigError, load_coins, load_networks, with_overrides
+    from .reports import render_balances, tool_info
+
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    err = Console(stderr=True, highlight=False)
+    try:
+        head = read_head(args.file)
+        networks = with_overrides(load_networks(Path(args.config) if args.config else None), args.rpc)
+        coins = load_coins(Path(args.coins) if args.coins else None)
+    except (IngestError, NetConfigError) as exc:
+        err.print(f"porscan balances: {exc}", markup=False)
+        return EXIT_USAGE
+    coin_filter, net_filter = _split_multi(args.coin), _split_multi(args.network)
+
+    def wanted(row) -> bool:
+        if coin_filter and row.coin.upper() not in coin_filter:
+            return False
+        if net_filter:
+            target = coins.get(row.coin.upper())
+            names = {row.network.upper()} | ({target.network.upper()} if target else set())
+            return bool(names & net_filter)
+        return True
+
+    rows = [r for r in iter_rows(args.file, head) if wanted(r)]
+    options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
+    show = not (args.no_progress or args.quiet) and err.is_terminal
+    try:
+        if show:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            progress = Progress(TextColumn("reading balances"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                console=err)
+            task = progress.add_task("balances", total=None)
+            with progress:
+                checks, summaries = asyncio.run(check_balances(
+                    rows, coins, networks, adapter_options=options,
+                    on_plan=lambda n: progress.update(task, total=n),
+                    on_progress=lambda n: progress.update(task, advance=n)))
+        else:
+            checks, summaries = asyncio.run(check_balances(rows, coins, networks, adapter_options=options))
+    except NetConfigError as exc:
+        err.print(f"porscan balances: {exc}", markup=False)
+        return EXIT_USAGE
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[c.status] = counts.get(c.status, 0) + 1
+    if args.json:
+        report = {"schema": "porscan.balances/1", "tool": tool_info(),
+                  "input": {"path": head.path, "bytes": head.size, "layout": head.layout.name if head.layout else None},
+                  "summary": {"rows": len(checks), "by_status": counts},
+                  "networks": [summaries[k].as_json() for k in sorted(summaries)],
+                  "rows": [c.as_json() for c in checks]}
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+    if args.quiet:
+        console.print(f"{len(checks)} rows: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
+    else:
+        render_balances(summaries, counts, console)
+    bad = counts.get("mismatch", 0) + counts.get("unread", 0) + counts.get("invalid_row", 0)
+    return EXIT_FAILED if bad else EXIT_OK
 
 
 def cmd_sample(args: argparse.Namespace) -> int:

@@ -203,3 +203,28 @@ def _cell(n: int, kind: str) -> str:
 
 def tool_info() -> dict[str, str]:
     return {"name": "porscan", "version": __version__}
+
+
+def render_balances(summaries: dict, counts: dict[str, int], console) -> None:
+    from rich.table import Table
+
+    table = Table(title="Balances at the snapshot heights", title_justify="left")
+    for c in ("network", "coin", "rows read / expected", "unread", "mismatched", "on-chain total", "published total",
+              "blocks", "strategy"):
+        table.add_column(c, justify="right" if c in ("unread", "mismatched") else "left")
+    for nid in sorted(summaries):
+        s = summaries[nid].as_json()
+        blocks = ", ".join(f"{b['number']}" + ("" if b["at_snapshot"] else " (latest!)") for b in s["blocks"][:3])
+        if not s["coins"]:
+            table.add_row(nid, "-", f"{s['rows_read']} / {s['rows_expected']}", str(s["unread"]), str(s["mismatched"]),
+                          "-", "-", blocks, "")
+        for i, c in enumerate(s["coins"]):
+            table.add_row(nid if i == 0 else "", c["coin"], f"{s['rows_read']} / {s['rows_expected']}" if i == 0 else "",
+                          str(s["unread"]) if i == 0 else "", str(s["mismatched"]) if i == 0 else "",
+                          c["onchain_total"] or c["onchain_total_base_units"], c["published_total"] or c["published_total_base_units"],
+                          blocks if i == 0 else "", ",".join(s["strategies"]) if i == 0 else "")
+    console.print(table)
+    for nid in sorted(summaries):
+        for note in summaries[nid].notes[:10]:
+            console.print(f"  {nid}: {note}", markup=False)
+    console.print(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no rows", markup=False)

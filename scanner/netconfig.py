@@ -1,0 +1,105 @@
+"""Networks, endpoints and coin keys as data: ``config/networks.toml`` and ``config/coins.toml``.
+
+An endpoint URL may reference ``${ENV_VAR}`` (API keys); the value is read from the environment
+when the endpoint is used and never printed: endpoints are shown by their ``label``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from chains.jsonrpc import Endpoint
+from chains.protocol import Asset
+
+from .assets import config_dir
+
+
+class NetConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    id: str
+    kind: str  # "evm", later "bitcoin", "tron", "solana"
+    chain_id: int | None
+    native_symbol: str
+    native_decimals: int
+    endpoints: tuple[Endpoint, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CoinTarget:
+    """What a reserve file's coin key means on chain."""
+
+    coin: str  # coin key, upper-case
+    network: str  # network id
+    asset: str  # asset symbol (USDT for USDT-TRC20)
+    contract: str | None
+    decimals: int
+
+    def to_asset(self) -> Asset:
+        return Asset(self.network, self.asset, self.decimals, self.contract)
+
+
+def _load(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise NetConfigError(f"{path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NetConfigError(f"{path}: {exc}") from None
+
+
+def load_networks(path: Path | None = None) -> dict[str, Network]:
+    path = path or config_dir() / "networks.toml"
+    data = _load(path)
+    out: dict[str, Network] = {}
+    for nid, spec in data.get("networks", {}).items():
+        try:
+            eps = tuple(
+                Endpoint(label=e.get("label") or f"{nid}-{i}", url=e["url"],
+                         requests_per_second=e.get("requests_per_second"), concurrency=int(e.get("concurrency", 4)),
+                         max_batch=int(e.get("max_batch", 1000)), timeout=float(e.get("timeout", 60)),
+                         archive=bool(e.get("archive", True)))
+                for i, e in enumerate(spec.get("endpoints", []))
+            )
+            out[nid] = Network(nid, spec.get("kind", "evm"), spec.get("chain_id"), spec.get("native_symbol", nid.upper()),
+                               int(spec.get("native_decimals", 18)), eps)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NetConfigError(f"{path}: network {nid}: {exc!r}") from None
+    return out
+
+
+def load_coins(path: Path | None = None) -> dict[str, CoinTarget]:
+    path = path or config_dir() / "coins.toml"
+    data = _load(path)
+    out: dict[str, CoinTarget] = {}
+    for key, spec in data.items():
+        if not isinstance(spec, dict) or "network" not in spec:
+            continue
+        try:
+            out[key.upper()] = CoinTarget(key.upper(), spec["network"], spec["asset"], spec.get("contract") or None,
+                                          int(spec["decimals"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NetConfigError(f"{path}: coin {key}: {exc!r}") from None
+    return out
+
+
+def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[str, Network]:
+    """``NETWORK=URL`` pairs replace a network's endpoints (``--rpc`` on the command line)."""
+    out = dict(networks)
+    for item in overrides:
+        if "=" not in item:
+            raise NetConfigError(f"--rpc {item!r}: expected NETWORK=URL")
+        nid, url = item.split("=", 1)
+        base = out.get(nid)
+        ep = Endpoint(label=f"{nid}-cli", url=url, concurrency=8, max_batch=1000)
+        if base is None:
+            out[nid] = Network(nid, "evm", None, nid.upper(), 18, (ep,))
+        else:
+            out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,))
+    return out
