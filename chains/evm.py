@@ -116,12 +116,13 @@ class EvmAdapter:
     def __init__(self, network: str, endpoints: Sequence[Endpoint], *, force_strategy: str | None = None,
                  reader_batch: int = 5000, token_batch: int = 2500, call_batch: int = 1000,
                  cross_check: int = 0, attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
-                 seed: int | None = None):
+                 seed: int | None = None, multicall3: str | None = None):
         if not endpoints:
             raise AdapterError(f"network {network}: no endpoints configured")
         if force_strategy and force_strategy not in STRATEGIES:
             raise AdapterError(f"unknown strategy {force_strategy!r}; choose from {', '.join(STRATEGIES)}")
         self.network = network
+        self.multicall3 = multicall3 or MULTICALL3  # zkSync Era has its own address
         self._states = [_EndpointState(JsonRpcClient(e, attempts=attempts, backoff_min=backoff_min,
                                                      backoff_max=backoff_max)) for e in endpoints]
         self.force_strategy = force_strategy
@@ -195,7 +196,7 @@ class EvmAdapter:
                     continue
             elif strategy == "multicall3":
                 try:
-                    code = await c.call("eth_getCode", [MULTICALL3, self._block_param(st, block)])
+                    code = await c.call("eth_getCode", [self.multicall3, self._block_param(st, block)])
                 except RpcError:
                     code = "0x"
                 if not code or code == "0x":
@@ -347,11 +348,11 @@ class EvmAdapter:
         calls = []
         for a in chunk:
             if token is None:
-                calls.append((MULTICALL3, True, SEL_GET_ETH_BALANCE + bytes(12) + a))
+                calls.append((self.multicall3, True, SEL_GET_ETH_BALANCE + bytes(12) + a))
             else:
                 calls.append(("0x" + token.hex(), True, bytes.fromhex(SEL_BALANCE_OF) + bytes(12) + a))
         data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
-        res = await st.client.call("eth_call", [{"to": MULTICALL3, "data": data}, self._block_param(st, block)])
+        res = await st.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(st, block)])
         (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
         if len(decoded) != len(chunk):
             raise ValueError(f"multicall returned {len(decoded)} results for {len(chunk)} calls")

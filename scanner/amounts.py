@@ -5,6 +5,7 @@ Arithmetic runs in a context that traps ``Inexact``: a sum that would round rais
 
 from __future__ import annotations
 
+import re
 from decimal import Context, Decimal, Inexact, InvalidOperation, ROUND_DOWN, ROUND_HALF_UP
 
 EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
@@ -15,11 +16,23 @@ class AmountError(ValueError):
     pass
 
 
+MAX_DIGITS = 90  # 78 digits hold any uint256; more is not an amount
+_PLAIN_NUMBER = re.compile(r"\+?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")  # ASCII digits only
+_EXPONENT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][+-]?[0-9]+")
+
+
 def parse_amount(text: str) -> Decimal:
     """Parse a published amount (leading/trailing spaces allowed); reject NaN/inf/exponents abuse."""
     t = text.strip()
     if not t:
         raise AmountError("empty amount")
+    if not _PLAIN_NUMBER.fullmatch(t):
+        if t[:1] == "-" and _PLAIN_NUMBER.fullmatch(t[1:]):
+            raise AmountError(f"negative amount: {t!r}")
+        if not any(w in t.lower() for w in ("nan", "inf")) and not _EXPONENT.fullmatch(t):
+            raise AmountError(f"not a number: {t!r}")
+    if sum(c.isdigit() for c in t) > MAX_DIGITS:
+        raise AmountError(f"amount has more than {MAX_DIGITS} digits: {t[:30]!r}...")
     try:
         value = Decimal(t)
     except InvalidOperation:

@@ -103,7 +103,7 @@ def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | Non
 def make_adapter(network: Network, **kw) -> EvmAdapter:
     if network.kind != "evm":
         raise AdapterError(f"network {network.id}: no adapter for kind {network.kind!r} yet")
-    return EvmAdapter(network.id, network.endpoints, **kw)
+    return EvmAdapter(network.id, network.endpoints, multicall3=network.multicall3, **kw)
 
 
 async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str, CoinTarget],
@@ -129,7 +129,10 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
         net = networks.get(target.network) if target else None
         if target is None or net is None or net.kind != "evm" or not net.endpoints:
             why = (f"no balance adapter for coin {row.coin}" if target is None else
-                   f"network {target.network} has no configured endpoints" if net is None or not net.endpoints else
+                   f"network {target.network} is not configured" if net is None else
+                   f"network {target.network} has no usable endpoint"
+                   + (f" (left out: {'; '.join(net.skipped_endpoints)})" if net.skipped_endpoints else "")
+                   if not net.endpoints else
                    f"no adapter for {net.kind} networks yet")
             nid = target.network if target else (row.network or "?")
             s = summary(nid)

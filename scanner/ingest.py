@@ -189,7 +189,7 @@ def parse_height(text: str) -> int | None:
     t = text.strip()
     if t in ("", "-") or t in EMPTY_MARKERS:
         return None
-    if not t.isdigit() or len(t) > 19:
+    if not (t.isascii() and t.isdigit()) or len(t) > 19:
         raise ValueError(f"not a block height: {t!r}")
     return int(t)
 

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from chains.jsonrpc import Endpoint
+from chains.jsonrpc import ConfigError, Endpoint
 from chains.protocol import Asset
 
 from .assets import config_dir
@@ -28,6 +28,8 @@ class Network:
     native_symbol: str
     native_decimals: int
     endpoints: tuple[Endpoint, ...]
+    multicall3: str | None = None
+    skipped_endpoints: tuple[str, ...] = ()  # labels left out (e.g. their API key variable is unset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +62,21 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
     out: dict[str, Network] = {}
     for nid, spec in data.get("networks", {}).items():
         try:
-            eps = tuple(
-                Endpoint(label=e.get("label") or f"{nid}-{i}", url=e["url"],
-                         requests_per_second=e.get("requests_per_second"), concurrency=int(e.get("concurrency", 4)),
-                         max_batch=int(e.get("max_batch", 1000)), timeout=float(e.get("timeout", 60)),
-                         archive=bool(e.get("archive", True)))
-                for i, e in enumerate(spec.get("endpoints", []))
-            )
+            eps = []
+            skipped = []
+            for i, e in enumerate(spec.get("endpoints", [])):
+                ep = Endpoint(label=e.get("label") or f"{nid}-{i}", url=e["url"],
+                              requests_per_second=e.get("requests_per_second"), concurrency=int(e.get("concurrency", 4)),
+                              max_batch=int(e.get("max_batch", 1000)), timeout=float(e.get("timeout", 60)),
+                              archive=bool(e.get("archive", True)))
+                try:
+                    ep.resolved_url()
+                except ConfigError as exc:  # an API key that is not set: leave the endpoint out, say so
+                    skipped.append(f"{ep.label} ({exc})")
+                    continue
+                eps.append(ep)
             out[nid] = Network(nid, spec.get("kind", "evm"), spec.get("chain_id"), spec.get("native_symbol", nid.upper()),
-                               int(spec.get("native_decimals", 18)), eps)
+                               int(spec.get("native_decimals", 18)), tuple(eps), spec.get("multicall3"), tuple(skipped))
         except (KeyError, TypeError, ValueError) as exc:
             raise NetConfigError(f"{path}: network {nid}: {exc!r}") from None
     return out
@@ -101,5 +109,6 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
         if base is None:
             out[nid] = Network(nid, "evm", None, nid.upper(), 18, (ep,))
         else:
-            out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,))
+            out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
+                               base.multicall3)
     return out
