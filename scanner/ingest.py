@@ -9,10 +9,11 @@ rest of the file goes on. Nothing here holds more than one line (plus the summar
 from __future__ import annotations
 
 import io
+import operator
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from signatures.model import Claim
 
@@ -40,8 +41,10 @@ class RowError:
         return f"{self.path}:{self.line}: {self.field}: {self.message}"
 
 
-@dataclass(frozen=True, slots=True)
-class ReserveRow:
+class ReserveRow(NamedTuple):
+    """One detail row. A NamedTuple rather than a frozen dataclass: it is built 600k times per file
+    and a tuple is ~6x cheaper to create; it is just as immutable and typed."""
+
     line: int
     coin: str
     network: str
@@ -90,6 +93,7 @@ _HEADER_NAMES: dict[str, str] = {
     "type": "type", "status": "status",
 }
 _REQUIRED = ("coin", "address", "amount", "message", "signature1")
+_GETTERS: dict[tuple[int, ...], "operator.itemgetter"] = {}
 _FIELDS = ("coin", "network", "snapshot_height", "address", "amount", "message", "signature1", "signature2",
            "script", "eoa1", "eoa2", "type", "status")
 
@@ -107,6 +111,14 @@ class Layout:
     keyed_by_network: bool  # auditor files: the network column selects the scheme
     amount_in_base_units: bool  # 7-column era: integer wei/sat/sun
     field_index: tuple[int, ...] = ()  # cell index per name in _FIELDS; -1 = column absent
+
+    @property
+    def getter(self):
+        """``itemgetter`` of the _FIELDS cells (built once per layout)."""
+        g = _GETTERS.get(self.field_index)
+        if g is None:
+            g = _GETTERS[self.field_index] = operator.itemgetter(*self.field_index)
+        return g
 
     @property
     def has_amount(self) -> bool:
@@ -199,10 +211,12 @@ def parse_detail_line(line: str, lineno: int, layout: Layout, path: str = "",
     """One detail line -> ReserveRow or RowError (never raises)."""
     raw = split_cells(line)
     n = len(raw)
-    cells = [("" if c in EMPTY_MARKERS else c) for c in map(str.strip, raw)]
+    cells = [c if len(c) > 4 or c not in EMPTY_MARKERS else "" for c in map(str.strip, raw)]
+    if n < layout.width:
+        cells.extend([""] * (layout.width - n))  # short rows: missing trailing cells are empty
     cells.append("")  # index -1: the value of a column the layout does not have
     (coin, network, height_text, address, amount_text, message, sig1, sig2, script, eoa1, eoa2, typ,
-     status) = [cells[i] if i < n else "" for i in layout.field_index]
+     status) = layout.getter(cells)
     if n < layout.min_fields:
         return RowError(path, lineno, "row", f"row has {n} fields, layout {layout.name} needs at least {layout.min_fields}",
                         coin, network, address)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
+from json.encoder import encode_basestring
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -23,15 +23,16 @@ from signatures.dispatch import verify_claim
 from signatures.model import STATUS_ORDER, Status
 from signatures.registry import resolve
 
-from .amounts import EXACT, to_base_units
+from .amounts import EXACT, text_to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, parse_detail_line
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
 _I_INVALID = _STATUS_INDEX[Status.INVALID_ROW]
 _I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
 _I_FAILED = _STATUS_INDEX[Status.FAILED]
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
 
+_UNRESOLVED = object()
 FAILURE_COLUMNS = ("line", "coin", "network", "address", "amount", "status", "scheme", "reason")
 
 
@@ -110,6 +111,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     n = 0
     add = EXACT.add
     decimals = task.decimals
+    coin_decimals: dict[str, int | None] = {}  # per coin text as written, to skip .upper() per row
+    schemes: dict[tuple[str, str], object] = {}
     base_unit_file = layout.amount_in_base_units
     for lineno, line in iter_lines(task.path, task.offset, task.length, task.first_line):
         n += 1
@@ -129,7 +132,12 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             if skip:
                 status_i, scheme, reason = _I_SKIPPED, "", skip
             else:
-                verdict = verify_claim(row.claim(), keyed)
+                ckey = (coin, network)
+                scheme_ref = schemes.get(ckey, _UNRESOLVED)
+                if scheme_ref is _UNRESOLVED:
+                    scheme_ref = schemes[ckey] = resolve(coin, network, keyed)[0]
+                # a ReserveRow has every field a Claim has; the scheme is resolved once per coin
+                verdict = verify_claim(row, keyed, scheme_ref) if scheme_ref is not None else verify_claim(row, keyed)
                 status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
         key = (coin, network)
         t = tallies.get(key)
@@ -142,20 +150,23 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         if height is not None:
             t.heights.add(height)
         if want_rows:
-            base_units = None
+            base_units = "null"
             if amount is not None:
                 if base_unit_file:
-                    base_units = str(int(amount))
+                    base_units = f'"{int(amount)}"'
                 else:
-                    d = decimals.get(coin.upper())
+                    d = coin_decimals.get(coin, -1)
+                    if d == -1:
+                        d = coin_decimals[coin] = decimals.get(coin.upper())
                     if d is not None:
-                        units = to_base_units(amount, d)
-                        base_units = None if units is None else str(units)
-            out_rows.append(_encode({
-                "line": lineno, "coin": coin, "network": network, "address": address,
-                "status": STATUS_ORDER[status_i].value, "scheme": scheme, "reason": reason,
-                "amount": amount_text, "amount_base_units": base_units, "snapshot_height": height,
-            }))
+                        units = text_to_base_units(amount_text, d)
+                        if units is not None:
+                            base_units = f'"{units}"'
+            out_rows.append(
+                f'{{"line":{lineno},"coin":{esc(coin)},"network":{esc(network)},"address":{esc(address)},'
+                f'"status":"{STATUS_ORDER[status_i].value}","scheme":{esc(scheme)},"reason":{esc(reason)},'
+                f'"amount":{esc(amount_text)},"amount_base_units":{base_units},'
+                f'"snapshot_height":{"null" if height is None else height}}}')
         if want_failures and (status_i == _I_FAILED or status_i == _I_INVALID):
             fail_writer.writerow((lineno, coin, network, address, amount_text,
                                   STATUS_ORDER[status_i].value, scheme, reason))

@@ -59,7 +59,11 @@ def _unknown_coin(claim: Claim) -> Verdict:
 
 
 def verify_claim(claim: Claim, keyed_by_network: bool = False, scheme: SchemeRef | None = None) -> Verdict:
-    """Check one row's ownership claim. Pure; returns a Verdict for any input, never raises."""
+    """Check one row's ownership claim. Pure; returns a Verdict for any input, never raises.
+
+    ``claim`` is a :class:`Claim` or any object with the same attributes (the ingest's
+    ``ReserveRow`` is passed as is, saving a copy per row on the hot path).
+    """
     if scheme is None:
         scheme, _ = resolve(claim.coin, claim.network, keyed_by_network)
     if scheme is None:

@@ -39,8 +39,11 @@ def hex_or_base58(text: str, size: int) -> bytes:
     """Hex (with or without 0x) when it is exactly ``size`` bytes of hex, else base58 (2022 files)."""
     t = text.strip()
     body = t[2:] if t[:2] in ("0x", "0X") else t
-    if len(body) == 2 * size and _HEX.issuperset(body):
-        return parse_hex(body)
+    if len(body) == 2 * size:
+        try:
+            return bytes.fromhex(body)
+        except ValueError:
+            pass
     if t[:2] in ("0x", "0X"):
         return parse_hex(t)
     return b58decode(t)

@@ -81,6 +81,7 @@ def b58check_encode(payload: bytes) -> str:
 
 BECH32_CHARSET = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
 _BECH32_INDEX = {c: i for i, c in enumerate(BECH32_CHARSET)}
+_BECH32_TRANSLATE = bytes(_BECH32_INDEX.get(chr(b), 255) for b in range(256))
 BECH32_CONST = 1
 BECH32M_CONST = 0x2BC830A3
 _GEN = (0x3B6A57B2, 0x26508E6D, 0x1EA119FA, 0x3D4233DD, 0x2A1462B3)
@@ -100,16 +101,44 @@ def _gen_table() -> tuple[int, ...]:
 _GEN_TABLE = _gen_table()  # XOR of the generators selected by each 5-bit top value
 
 
+def _gen_table2() -> tuple[int, ...]:
+    """Two polymod steps at once: the effect of the top 10 bits of the checksum state."""
+    out = []
+    for top in range(1024):
+        chk = top << 20
+        for _ in range(2):
+            chk = ((chk & 0x1FFFFFF) << 5) ^ _GEN_TABLE[chk >> 25]
+        out.append(chk)
+    return tuple(out)
+
+
+_GEN_TABLE2 = _gen_table2()
+
+
 def _polymod(values) -> int:
+    """BIP-173 checksum state; two symbols per step (the step is linear over GF(2))."""
     chk = 1
-    table = _GEN_TABLE
-    for v in values:
-        chk = (((chk & 0x1FFFFFF) << 5) ^ v) ^ table[chk >> 25]
+    table, table2 = _GEN_TABLE, _GEN_TABLE2
+    n = len(values)
+    i = 0
+    while i + 1 < n:
+        chk = table2[chk >> 20] ^ ((chk & 0xFFFFF) << 10) ^ (values[i] << 5) ^ values[i + 1]
+        i += 2
+    if i < n:
+        chk = (((chk & 0x1FFFFFF) << 5) ^ values[i]) ^ table[chk >> 25]
     return chk
 
 
+_HRP_CACHE: dict[str, list[int]] = {}
+
+
 def _hrp_expand(hrp: str) -> list[int]:
-    return [ord(x) >> 5 for x in hrp] + [0] + [ord(x) & 31 for x in hrp]
+    out = _HRP_CACHE.get(hrp)
+    if out is None:
+        out = [ord(x) >> 5 for x in hrp] + [0] + [ord(x) & 31 for x in hrp]
+        if len(_HRP_CACHE) < 256:
+            _HRP_CACHE[hrp] = out
+    return out
 
 
 def convertbits(data, frombits: int, tobits: int, pad: bool = True) -> list[int]:
@@ -133,6 +162,36 @@ def convertbits(data, frombits: int, tobits: int, pad: bool = True) -> list[int]
     return ret
 
 
+def from_5bit(data) -> bytes:
+    """5-bit groups -> bytes with strict (zero, < 5 bits) padding; the fast path of convertbits."""
+    n = 0
+    for d in data:
+        n = (n << 5) | d
+    bits = 5 * len(data)
+    pad = bits & 7
+    if pad >= 5 or n & ((1 << pad) - 1):
+        raise EncodingError("invalid padding in convertbits")
+    return (n >> pad).to_bytes(bits >> 3, "big")
+
+
+# bech32 symbol -> the digit of the same value in base 32 ("0".."9", "a".."v"), for int(text, 32)
+_TO_BASE32_DIGITS = str.maketrans(BECH32_CHARSET + BECH32_CHARSET.upper(), "0123456789abcdefghijklmnopqrstuv" * 2)
+
+
+def _b32_program(text: str, data: list[int]) -> bytes:
+    """Witness program bytes of a checked segwit address: the 5-bit symbols read as one base-32
+    integer by ``int(.., 32)`` (C speed), strict zero padding."""
+    n = len(data) - 1  # 5-bit groups after the witness version
+    if n == 0:
+        return b""
+    bits = 5 * n
+    pad = bits & 7
+    if pad >= 5 or data[-1] & ((1 << pad) - 1):
+        raise EncodingError("invalid padding in witness program")
+    value = int(text[len(text) - 6 - n: len(text) - 6].translate(_TO_BASE32_DIGITS), 32)
+    return (value >> pad).to_bytes(bits >> 3, "big")
+
+
 def bech32_encode(hrp: str, data5: list[int], const: int = BECH32_CONST) -> str:
     values = _hrp_expand(hrp) + list(data5)
     polymod = _polymod(values + [0, 0, 0, 0, 0, 0]) ^ const
@@ -154,9 +213,12 @@ def bech32_decode(text: str, max_length: int = 90) -> tuple[str, list[int], int]
     if any(ord(c) < 33 or ord(c) > 126 for c in hrp):
         raise EncodingError("invalid bech32 hrp")
     try:
-        data = [_BECH32_INDEX[c] for c in text[pos + 1 :]]
-    except KeyError as exc:
-        raise EncodingError(f"invalid bech32 character {exc.args[0]!r}") from None
+        data = list(text[pos + 1 :].encode("ascii").translate(_BECH32_TRANSLATE))
+    except UnicodeEncodeError:
+        data = [255]
+    if 255 in data:
+        bad = next(c for c in text[pos + 1:] if c not in _BECH32_INDEX)
+        raise EncodingError(f"invalid bech32 character {bad!r}")
     const = _polymod(_hrp_expand(hrp) + data)
     if const not in (BECH32_CONST, BECH32M_CONST):
         raise EncodingError("bech32 checksum mismatch")
@@ -188,7 +250,7 @@ def segwit_decode(hrp_expected: str, text: str) -> tuple[int, bytes]:
     if not data:
         raise EncodingError("empty segwit data")
     version = data[0]
-    program = bytes(convertbits(data[1:], 5, 8, pad=False))
+    program = _b32_program(text, data)
     if version > 16 or not 2 <= len(program) <= 40:
         raise EncodingError("invalid witness program")
     if version == 0 and len(program) not in (20, 32):

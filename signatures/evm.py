@@ -110,9 +110,9 @@ def _target(claim_address: str, addr_type: str) -> tuple[bytes | None, str]:
 
 def verify_evm(claim: Claim, addr_type: str) -> Verdict:
     msg = claim.message
-    staking = claim.type.strip().lower()
     # Owner mode: owners sign instead of the (contract / validator) address.
     if claim.eoa1:
+        staking = claim.type.strip().lower()
         eoa2 = claim.eoa2
         sig2 = claim.signature2
         note = ""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 
 from coincurve._libsecp256k1 import ffi, lib  # type: ignore[attr-defined]
 from coincurve.context import GLOBAL_CONTEXT
@@ -21,6 +22,23 @@ _UNCOMPRESSED = lib.SECP256K1_EC_UNCOMPRESSED
 _COMPRESSED = lib.SECP256K1_EC_COMPRESSED
 
 
+class _Buffers(threading.local):
+    """Per-thread scratch space for the C calls (cffi releases the GIL during them)."""
+
+    def __init__(self) -> None:
+        self.rsig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
+        self.pub = ffi.new("secp256k1_pubkey *")
+        self.out = ffi.new("unsigned char[65]")
+        self.outlen = ffi.new("size_t *")
+
+
+_BUF = _Buffers()
+_parse_compact = lib.secp256k1_ecdsa_recoverable_signature_parse_compact
+_recover = lib.secp256k1_ecdsa_recover
+_serialize = lib.secp256k1_ec_pubkey_serialize
+_buffer = ffi.buffer
+
+
 def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> bytes | None:
     """Recover the public key that signed ``digest`` (32 bytes) with ``r||s`` and ``recid``.
 
@@ -29,17 +47,15 @@ def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> b
     """
     if len(rs) != 64 or len(digest) != 32 or not 0 <= recid <= 3:
         return None
-    rsig = ffi.new("secp256k1_ecdsa_recoverable_signature *")
-    if not lib.secp256k1_ecdsa_recoverable_signature_parse_compact(_CTX, rsig, rs, recid):
+    buf = _BUF
+    if not _parse_compact(_CTX, buf.rsig, rs, recid):
         return None
-    pub = ffi.new("secp256k1_pubkey *")
-    if not lib.secp256k1_ecdsa_recover(_CTX, pub, rsig, digest):
+    if not _recover(_CTX, buf.pub, buf.rsig, digest):
         return None
     size = 33 if compressed else 65
-    out = ffi.new("unsigned char[]", size)
-    outlen = ffi.new("size_t *", size)
-    lib.secp256k1_ec_pubkey_serialize(_CTX, out, outlen, pub, _COMPRESSED if compressed else _UNCOMPRESSED)
-    return bytes(ffi.buffer(out, size))
+    buf.outlen[0] = size
+    _serialize(_CTX, buf.out, buf.outlen, buf.pub, _COMPRESSED if compressed else _UNCOMPRESSED)
+    return _buffer(buf.out, size)[:]
 
 
 def is_low_s(rs: bytes) -> bool:
