@@ -27,6 +27,7 @@ from .amounts import EXACT, text_to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, parse_detail_line
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
+_STATUS_TEXT = tuple(s.value for s in STATUS_ORDER)
 _I_INVALID = _STATUS_INDEX[Status.INVALID_ROW]
 _I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
 _I_FAILED = _STATUS_INDEX[Status.FAILED]
@@ -132,10 +133,9 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             if skip:
                 status_i, scheme, reason = _I_SKIPPED, "", skip
             else:
-                ckey = (coin, network)
-                scheme_ref = schemes.get(ckey, _UNRESOLVED)
+                scheme_ref = schemes.get((coin, network), _UNRESOLVED)
                 if scheme_ref is _UNRESOLVED:
-                    scheme_ref = schemes[ckey] = resolve(coin, network, keyed)[0]
+                    scheme_ref = schemes[(coin, network)] = resolve(coin, network, keyed)[0]
                 # a ReserveRow has every field a Claim has; the scheme is resolved once per coin
                 verdict = verify_claim(row, keyed, scheme_ref) if scheme_ref is not None else verify_claim(row, keyed)
                 status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
@@ -164,12 +164,12 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                             base_units = f'"{units}"'
             out_rows.append(
                 f'{{"line":{lineno},"coin":{esc(coin)},"network":{esc(network)},"address":{esc(address)},'
-                f'"status":"{STATUS_ORDER[status_i].value}","scheme":{esc(scheme)},"reason":{esc(reason)},'
+                f'"status":"{_STATUS_TEXT[status_i]}","scheme":{esc(scheme)},"reason":{esc(reason)},'
                 f'"amount":{esc(amount_text)},"amount_base_units":{base_units},'
                 f'"snapshot_height":{"null" if height is None else height}}}')
         if want_failures and (status_i == _I_FAILED or status_i == _I_INVALID):
             fail_writer.writerow((lineno, coin, network, address, amount_text,
-                                  STATUS_ORDER[status_i].value, scheme, reason))
+                                  _STATUS_TEXT[status_i], scheme, reason))
     return ChunkResult(task.first_line, task.length, n, tallies,
                        ",\n".join(out_rows), fail_buf.getvalue(), invalid)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from .encoding import EncodingError, b58check_decode, cashaddr_decode, segwit_decode, parse_hex
 from .hashing import hash160, keccak256, sha256, sha256d, varstr
@@ -103,8 +104,7 @@ def okx_ecdsa_digest(message: str) -> bytes:
     return d
 
 
-@dataclass(frozen=True, slots=True)
-class Recovered:
+class Recovered(NamedTuple):
     pubkey: bytes  # SEC encoding as the signature's header implies (33 or 65 bytes)
     scheme: str  # bip137 | okx-mpc
     header: int
