@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from chains.evm import EvmAdapter
-from chains.protocol import AdapterError, BalanceBatch, BlockRef
+from chains.protocol import AdapterError, BalanceBatch, BlockRef, ChainAdapter
 
+from .adapters import make_adapter, supported_kinds
 from .amounts import from_base_units, to_base_units
 from .ingest import ReserveRow, RowError
 from .netconfig import CoinTarget, Network
@@ -100,12 +100,6 @@ def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | Non
     return units, ""
 
 
-def make_adapter(network: Network, **kw) -> EvmAdapter:
-    if network.kind != "evm":
-        raise AdapterError(f"network {network.id}: no adapter for kind {network.kind!r} yet")
-    return EvmAdapter(network.id, network.endpoints, multicall3=network.multicall3, **kw)
-
-
 async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str, CoinTarget],
                          networks: dict[str, Network], *, adapter_options: dict | None = None,
                          on_progress: Callable[[int], None] | None = None,
@@ -120,6 +114,7 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
             s = summaries[nid] = NetworkSummary(nid)
         return s
 
+    kinds = supported_kinds()
     for row in rows:
         if isinstance(row, RowError):
             checks.append(BalanceCheck(row.line, row.coin, row.network, row.address, None, None, None, None,
@@ -127,7 +122,7 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
             continue
         target = coins.get(row.coin.upper())
         net = networks.get(target.network) if target else None
-        if target is None or net is None or net.kind != "evm" or not net.endpoints:
+        if target is None or net is None or net.kind not in kinds or not net.endpoints:
             why = (f"no balance adapter for coin {row.coin}" if target is None else
                    f"network {target.network} is not configured" if net is None else
                    f"network {target.network} has no usable endpoint"
@@ -145,7 +140,7 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
     total = sum(len(v) for v in groups.values())
     if on_plan:
         on_plan(total)
-    adapters: dict[str, EvmAdapter] = {}
+    adapters: dict[str, ChainAdapter] = {}
     try:
         for (coin, _), items in groups.items():
             nid = coins[coin].network
@@ -179,8 +174,9 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
 
         await asyncio.gather(*(run_network(jobs) for jobs in by_network.values()))
         for nid, ad in adapters.items():
-            summaries[nid].requests = ad.requests
-            for label, errs in ad.provider_errors().items():
+            summaries[nid].requests = getattr(ad, "requests", 0)
+            errors_of = getattr(ad, "provider_errors", None)
+            for label, errs in (errors_of() if errors_of else {}).items():
                 if errs:
                     summaries[nid].notes.append(f"provider errors on {label}: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
     finally:

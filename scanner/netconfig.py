@@ -7,7 +7,7 @@ when the endpoint is used and never printed: endpoints are shown by their ``labe
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from chains.jsonrpc import ConfigError, Endpoint
@@ -30,6 +30,10 @@ class Network:
     endpoints: tuple[Endpoint, ...]
     multicall3: str | None = None
     skipped_endpoints: tuple[str, ...] = ()  # labels left out (e.g. their API key variable is unset)
+    # kind-specific settings: the network table's other keys (e.g. address_format for bitcoin kinds)
+    options: dict = field(default_factory=dict, compare=False, hash=False)
+    # per endpoint, its TOML table (same order as ``endpoints``): kind-specific keys such as protocol
+    endpoint_options: tuple[dict, ...] = field(default=(), compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +60,9 @@ def _load(path: Path) -> dict:
         raise NetConfigError(f"{path}: {exc}") from None
 
 
+_NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals", "multicall3", "endpoints"})
+
+
 def load_networks(path: Path | None = None) -> dict[str, Network]:
     path = path or config_dir() / "networks.toml"
     data = _load(path)
@@ -63,6 +70,7 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
     for nid, spec in data.get("networks", {}).items():
         try:
             eps = []
+            ep_opts = []
             skipped = []
             for i, e in enumerate(spec.get("endpoints", [])):
                 ep = Endpoint(label=e.get("label") or f"{nid}-{i}", url=e["url"],
@@ -75,8 +83,11 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
                     skipped.append(f"{ep.label} ({exc})")
                     continue
                 eps.append(ep)
+                ep_opts.append(dict(e))
+            options = {k: v for k, v in spec.items() if k not in _NETWORK_KEYS}
             out[nid] = Network(nid, spec.get("kind", "evm"), spec.get("chain_id"), spec.get("native_symbol", nid.upper()),
-                               int(spec.get("native_decimals", 18)), tuple(eps), spec.get("multicall3"), tuple(skipped))
+                               int(spec.get("native_decimals", 18)), tuple(eps), spec.get("multicall3"), tuple(skipped),
+                               options, tuple(ep_opts))
         except (KeyError, TypeError, ValueError) as exc:
             raise NetConfigError(f"{path}: network {nid}: {exc!r}") from None
     return out
@@ -110,5 +121,5 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
             out[nid] = Network(nid, "evm", None, nid.upper(), 18, (ep,))
         else:
             out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
-                               base.multicall3)
+                               base.multicall3, (), base.options, ({"label": ep.label, "url": url},))
     return out
