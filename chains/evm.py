@@ -60,6 +60,11 @@ def _is(err: Exception, words: Sequence[str]) -> bool:
 
 
 def parse_address(text: str) -> bytes | None:
+    if len(text) == 42 and text[1] in "xX" and text[0] == "0":  # the common case, without copies
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            return None
     t = text.strip()
     if t[:2] in ("0x", "0X"):
         t = t[2:]
@@ -72,12 +77,20 @@ def parse_address(text: str) -> bytes | None:
 
 
 def encode_native_call(addrs: Sequence[bytes]) -> str:
-    return "0x" + SEL_NATIVE + f"{32:064x}{len(addrs):064x}" + "".join("0" * 24 + a.hex() for a in addrs)
+    return "0x" + SEL_NATIVE + f"{32:064x}{len(addrs):064x}" + _pad_words(addrs)
+
+
+def _pad_words(addrs: Sequence[bytes]) -> str:
+    """20-byte addresses as 32-byte ABI words, hex, in one pass."""
+    return (_ZERO12 + _ZERO12.join(addrs)).hex() if addrs else ""
+
+
+_ZERO12 = bytes(12)
 
 
 def encode_token_call(token: bytes, addrs: Sequence[bytes]) -> str:
     return ("0x" + SEL_TOKEN + "0" * 24 + token.hex() + f"{64:064x}{len(addrs):064x}"
-            + "".join("0" * 24 + a.hex() for a in addrs))
+            + _pad_words(addrs))
 
 
 def decode_uint_array(result_hex: str, expected: int) -> list[int]:
@@ -89,7 +102,9 @@ def decode_uint_array(result_hex: str, expected: int) -> list[int]:
     if n != expected or len(raw) < off + 32 + 32 * n:
         raise ValueError(f"reader returned {n} values for {expected} addresses")
     base = off + 32
-    return [int.from_bytes(raw[base + 32 * i: base + 32 * i + 32], "big") for i in range(n)]
+    view = memoryview(raw)
+    frm = int.from_bytes
+    return [frm(view[i:i + 32], "big") for i in range(base, base + 32 * n, 32)]
 
 
 def decode_uint(result_hex: Any) -> int:
@@ -228,13 +243,13 @@ class EvmAdapter:
     # ------------------------------------------------------------------ reading
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
-        parsed = [parse_address(a) for a in addresses]
-        unique: dict[bytes, None] = {}
-        for p in parsed:
-            if p is not None:
-                unique.setdefault(p, None)
-        todo = list(unique)
-        values: dict[bytes, tuple[int | None, str | None, str]] = {}
+        parsed = list(map(parse_address, addresses))
+        todo = list(dict.fromkeys(parsed))
+        if None in todo:
+            todo.remove(None)
+        # address -> amount (int, read) or (None, error, endpoint label); ints keep per-address work low
+        values: dict[bytes, int | tuple[None, str, str]] = {}
+        read_on: list[tuple[str, list[bytes] | None]] = []  # endpoint label, addresses it read (None: all of the first)
         notes: list[str] = []
         token = parse_address(asset.contract) if asset.contract else None
         if asset.contract and token is None:
@@ -267,23 +282,31 @@ class EvmAdapter:
             strategy_used.append(f"{st.client.label}:{st.strategy}")
             got = await self._read_all(st, block, token, todo)
             values.update(got)
-            todo = [a for a in todo if values.get(a, (None,))[0] is None]
+            read_on.append((st.client.label, None if not read_on else [a for a, v in got.items() if type(v) is int]))
+            todo = [a for a in todo if type(values.get(a)) is not int]
         if self.cross_check and block is not None and len(self._states) > 1:
-            notes.extend(await self._cross_check(block, token, values))
+            notes.extend(await self._cross_check(block, token, values, read_on[0][0] if read_on else ""))
         results = []
+        append = results.append
+        missing = (None, "no endpoint could read it", "")
+        first = read_on[0][0] if read_on else ""
+        label_of = {a: label for label, addrs in read_on[1:] for a in addrs or ()}
         for text, p in zip(addresses, parsed):
             if p is None:
-                results.append(BalanceResult(text, None, None, "not an EVM address"))
+                append(BalanceResult(text, None, None, "not an EVM address"))
                 continue
-            amount, err, label = values.get(p, (None, "no endpoint could read it", ""))
-            results.append(BalanceResult(text, amount, block if amount is not None else block, err, label))
+            v = values.get(p, missing)
+            if type(v) is int:
+                append(BalanceResult(text, v, block, None, label_of.get(p, first) if label_of else first))
+            else:
+                append(BalanceResult(text, None, block, v[1], v[2]))
         return BalanceBatch(asset, height, tuple(results), ",".join(strategy_used), self.requests - requests_before,
                             tuple(notes))
 
     async def _read_all(self, st: _EndpointState, block: BlockRef, token: bytes | None,
-                        addrs: list[bytes]) -> dict[bytes, tuple[int | None, str | None, str]]:
+                        addrs: list[bytes]) -> dict[bytes, int | tuple[None, str, str]]:
         kind = "token" if token is not None else "native"
-        out: dict[bytes, tuple[int | None, str | None, str]] = {}
+        out: dict[bytes, int | tuple[None, str, str]] = {}
         key = f"{st.strategy}:{kind}"
         size = st.batch.get(key) or self.initial[key]
         chunks = [addrs[i:i + size] for i in range(0, len(addrs), size)]
@@ -331,8 +354,7 @@ class EvmAdapter:
             for a in chunk:
                 out[a] = (None, f"unreadable result: {exc}", label)
             return
-        for a, v in zip(chunk, values):
-            out[a] = v if isinstance(v, tuple) else (v, None, label)
+        out.update(zip(chunk, values))  # ints (read) or (None, error, label)
 
     async def _read_reader(self, st, block, token, chunk):
         data = encode_token_call(token, chunk) if token is not None else encode_native_call(chunk)
@@ -387,13 +409,12 @@ class EvmAdapter:
                     out.append((None, f"unreadable result: {exc}", label))
         return out
 
-    async def _cross_check(self, block: BlockRef, token: bytes | None, values: dict) -> list[str]:
+    async def _cross_check(self, block: BlockRef, token: bytes | None, values: dict, primary: str) -> list[str]:
         """Re-read a random sample on the second endpoint; report any disagreement."""
-        read = [a for a, v in values.items() if v[0] is not None]
+        read = [a for a, v in values.items() if type(v) is int]
         if not read:
             return []
         sample = self._rng.sample(read, min(self.cross_check, len(read)))
-        primary = values[sample[0]][2]
         other = next((s for s in self._states if s.client.label != primary), None)
         if other is None:
             return []
@@ -403,11 +424,11 @@ class EvmAdapter:
         except (AdapterError, RpcError, TransportError) as exc:
             return [f"cross-check on {other.client.label} not possible: {exc}"]
         notes = []
-        bad = [a for a in sample if got.get(a, (None,))[0] is not None and got[a][0] != values[a][0]]
-        unread = [a for a in sample if got.get(a, (None,))[0] is None]
+        bad = [a for a in sample if type(got.get(a)) is int and got[a] != values[a]]
+        unread = [a for a in sample if type(got.get(a)) is not int]
         notes.append(f"cross-check: {len(sample) - len(bad) - len(unread)}/{len(sample)} sampled balances agree on "
                      f"{other.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
         for a in bad[:20]:
-            notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: {values[a][2]} says {values[a][0]}, "
+            notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: {primary} says {values[a]}, "
                          f"{other.client.label} says {got[a][0]}")
         return notes

@@ -8,7 +8,7 @@ amount in base units *or* an error, and the block actually read. A failed read i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import NamedTuple, Protocol, Sequence
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +36,9 @@ class BlockRef:
         return f"{self.number}" if self.at_snapshot else f"{self.number} (latest, not the snapshot)"
 
 
-@dataclass(frozen=True, slots=True)
-class BalanceResult:
+class BalanceResult(NamedTuple):
+    """One address's read. A tuple (immutable, cheap: adapters make hundreds of thousands)."""
+
     address: str
     amount_base_units: int | None  # None = not read (see error)
     block: BlockRef | None
