@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from chains.protocol import AdapterError, BalanceBatch, BlockRef, ChainAdapter
 
@@ -100,72 +101,127 @@ def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | Non
     return units, ""
 
 
+class Job(NamedTuple):
+    """One row to read: its line, coin key as written, address and the published amount in base units."""
+
+    line: int
+    coin: str
+    address: str
+    published: int | None
+    why: str  # why ``published`` is None, if it is
+
+
+Groups = dict[tuple[str, int | None], list[Job]]  # (coin key upper, snapshot height) -> rows in file order
+
+
+def unsupported_reason(coin: str, coins: dict[str, CoinTarget], networks: dict[str, Network],
+                       kinds: frozenset[str]) -> tuple[str, str] | None:
+    """(network id, reason) when the coin's balance cannot be read with this configuration, else None."""
+    target = coins.get(coin.upper())
+    net = networks.get(target.network) if target else None
+    if target is not None and net is not None and net.kind in kinds and net.endpoints:
+        return None
+    why = (f"no balance adapter for coin {coin}" if target is None else
+           f"network {target.network} is not configured" if net is None else
+           f"no adapter for {net.kind} networks yet" if net.kind not in kinds else
+           f"network {target.network} has no usable endpoint"
+           + (f" (left out: {'; '.join(net.skipped_endpoints)})" if net.skipped_endpoints else ""))
+    return (target.network if target else ""), why
+
+
+def slice_key(coin: str, height: int | None, index: int) -> str:
+    """Checkpoint key of one slice of a (coin, height) group: stable for the same file and SLICE."""
+    return f"{coin}@{'latest' if height is None else height}#{index}"
+
+
 async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str, CoinTarget],
                          networks: dict[str, Network], *, adapter_options: dict | None = None,
                          on_progress: Callable[[int], None] | None = None,
                          on_plan: Callable[[int], None] | None = None) -> tuple[list[BalanceCheck], dict[str, NetworkSummary]]:
+    """``porscan balances``: every row of a file, checked, in file order."""
     checks: list[BalanceCheck] = []
     summaries: dict[str, NetworkSummary] = {}
-    groups: dict[tuple[str, int | None], list[tuple[ReserveRow, int | None, str]]] = defaultdict(list)
-
-    def summary(nid: str) -> NetworkSummary:
-        s = summaries.get(nid)
-        if s is None:
-            s = summaries[nid] = NetworkSummary(nid)
-        return s
-
+    groups: Groups = defaultdict(list)
     kinds = supported_kinds()
     for row in rows:
         if isinstance(row, RowError):
             checks.append(BalanceCheck(row.line, row.coin, row.network, row.address, None, None, None, None,
                                        "invalid_row", f"{row.field}: {row.message}"))
             continue
-        target = coins.get(row.coin.upper())
-        net = networks.get(target.network) if target else None
-        if target is None or net is None or net.kind not in kinds or not net.endpoints:
-            why = (f"no balance adapter for coin {row.coin}" if target is None else
-                   f"network {target.network} is not configured" if net is None else
-                   f"network {target.network} has no usable endpoint"
-                   + (f" (left out: {'; '.join(net.skipped_endpoints)})" if net.skipped_endpoints else "")
-                   if not net.endpoints else
-                   f"no adapter for {net.kind} networks yet")
-            nid = target.network if target else (row.network or "?")
-            s = summary(nid)
+        bad = unsupported_reason(row.coin, coins, networks, kinds)
+        if bad is not None:
+            nid = bad[0] or row.network or "?"
+            s = _summary(summaries, nid)
             s.rows += 1
             s.unsupported += 1
-            checks.append(BalanceCheck(row.line, row.coin, nid, row.address, None, None, None, None, "unsupported", why))
+            checks.append(BalanceCheck(row.line, row.coin, nid, row.address, None, None, None, None, "unsupported", bad[1]))
             continue
-        published, why = published_base_units(row, target)
-        groups[(row.coin.upper(), row.snapshot_height)].append((row, published, why))
-    total = sum(len(v) for v in groups.values())
+        published, why = published_base_units(row, coins[row.coin.upper()])
+        groups[(row.coin.upper(), row.snapshot_height)].append(Job(row.line, row.coin, row.address, published, why))
+
+    async def collect(_key: str, part: list[BalanceCheck]) -> None:
+        checks.extend(part)
+
+    await read_groups(groups, coins, networks, adapter_options=adapter_options, on_slice=collect,
+                      on_progress=on_progress, on_plan=on_plan, summaries=summaries)
+    checks.sort(key=lambda c: c.line)
+    return checks, summaries
+
+
+def _summary(summaries: dict[str, NetworkSummary], nid: str) -> NetworkSummary:
+    s = summaries.get(nid)
+    if s is None:
+        s = summaries[nid] = NetworkSummary(nid)
+    return s
+
+
+async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: dict[str, Network], *,
+                      on_slice: Callable[[str, list[BalanceCheck]], Awaitable[None]],
+                      adapter_options: dict | None = None, done: set[str] | frozenset[str] = frozenset(),
+                      on_progress: Callable[[int], None] | None = None,
+                      on_plan: Callable[[int], None] | None = None,
+                      summaries: dict[str, NetworkSummary] | None = None) -> dict[str, NetworkSummary]:
+    """Read every group in slices of ``SLICE`` rows; each slice's checks go to ``on_slice(key, checks)``
+    (a checkpoint for ``porscan scan``). Slices whose key is in ``done`` are not read again. Networks
+    run concurrently; a network's groups run one after the other."""
+    summaries = {} if summaries is None else summaries
+    todo = {k: v for k, v in groups.items()}
+    total = sum(len(v) for v in todo.values())
     if on_plan:
         on_plan(total)
     adapters: dict[str, ChainAdapter] = {}
     try:
-        for (coin, _), items in groups.items():
+        for (coin, _), items in todo.items():
             nid = coins[coin].network
             if nid not in adapters:
                 adapters[nid] = make_adapter(networks[nid], **(adapter_options or {}))
 
-        async def run_group(coin: str, height: int | None, items) -> None:
+        async def run_group(coin: str, height: int | None, items: list[Job]) -> None:
             target = coins[coin]
             asset = target.to_asset()
             adapter = adapters[target.network]
-            s = summary(target.network)
+            s = _summary(summaries, target.network)
             s.decimals[coin] = target.decimals
-            for i in range(0, len(items), SLICE):
+            for index, i in enumerate(range(0, len(items), SLICE)):
                 part = items[i:i + SLICE]
+                key = slice_key(coin, height, index)
+                if key in done:
+                    if on_progress:
+                        on_progress(len(part))
+                    continue
                 try:
-                    batch = await adapter.balances(asset, [r.address for r, _, _ in part], height)
+                    batch = await adapter.balances(asset, [j.address for j in part], height)
                 except AdapterError as exc:
                     batch = None
                     s.notes.append(str(exc))
-                _record(part, batch, coin, target, height, s, checks)
+                out: list[BalanceCheck] = []
+                _record(part, batch, coin, target, height, s, out)
+                await on_slice(key, out)
                 if on_progress:
                     on_progress(len(part))
 
         by_network: dict[str, list] = defaultdict(list)
-        for (coin, height), items in groups.items():
+        for (coin, height), items in todo.items():
             by_network[coins[coin].network].append((coin, height, items))
 
         async def run_network(jobs) -> None:
@@ -182,16 +238,15 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
     finally:
         for ad in adapters.values():
             await ad.close()
-    checks.sort(key=lambda c: c.line)
-    return checks, summaries
+    return summaries
 
 
-def _record(part, batch: BalanceBatch | None, coin: str, target: CoinTarget, height, s: NetworkSummary,
+def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: CoinTarget, height, s: NetworkSummary,
             checks: list[BalanceCheck]) -> None:
     if batch is not None:
         s.strategies.update(x for x in batch.strategy.split(",") if x)
         s.notes.extend(n for n in batch.notes if n not in s.notes)
-    for idx, (row, published, why) in enumerate(part):
+    for idx, (line, row_coin, address, published, why) in enumerate(part):
         res = batch.results[idx] if batch is not None else None
         s.rows += 1
         if published is not None:
@@ -199,7 +254,7 @@ def _record(part, batch: BalanceBatch | None, coin: str, target: CoinTarget, hei
         if res is None or res.amount_base_units is None:
             s.unread += 1
             reason = (res.error if res is not None else "adapter failed") or "not read"
-            checks.append(BalanceCheck(row.line, row.coin, target.network, row.address, height, published, None,
+            checks.append(BalanceCheck(line, row_coin, target.network, address, height, published, None,
                                        res.block if res else None, "unread", reason, res.endpoint if res else ""))
             continue
         s.read += 1
@@ -219,7 +274,7 @@ def _record(part, batch: BalanceBatch | None, coin: str, target: CoinTarget, hei
                 reason = f"on chain {res.amount_base_units}, published {published} (difference {diff:+d} base units)"
         if res.block is not None and not res.block.at_snapshot:
             reason = (reason + "; " if reason else "") + f"read at block {res.block.number}, not at the snapshot"
-        checks.append(BalanceCheck(row.line, row.coin, target.network, row.address, height, published,
+        checks.append(BalanceCheck(line, row_coin, target.network, address, height, published,
                                    res.amount_base_units, res.block, status, reason, res.endpoint))
 
 

@@ -62,6 +62,7 @@ class ChunkTask:
     want_rows: bool
     want_failures: bool
     decimals: dict[str, int] = field(default_factory=dict)  # coin key (upper) -> base-unit exponent
+    want_records: bool = False  # per-row tuples for storage (``porscan scan``)
 
 
 @dataclass(slots=True)
@@ -94,6 +95,9 @@ class ChunkResult:
     row_json: str  # comma-prefixed JSON objects, one per line
     failures_csv: str
     invalid_lines: list[tuple[int, str]]  # first few parse errors for the terminal
+    # with ``want_records``: (line, coin, network, address, snapshot_height, amount_text,
+    # amount_base_units, status, scheme, reason) per row, in file order
+    records: list[tuple] = field(default_factory=list)
 
 
 def process_chunk(task: ChunkTask) -> ChunkResult:
@@ -109,6 +113,9 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     filtering = bool(filters.coins or filters.networks)
     want_rows = task.want_rows
     want_failures = task.want_failures
+    want_records = task.want_records
+    want_units = want_rows or want_records
+    records: list[tuple] = []
     n = 0
     add = EXACT.add
     decimals = task.decimals
@@ -149,19 +156,22 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             t.amount_rows += 1
         if height is not None:
             t.heights.add(height)
-        if want_rows:
-            base_units = "null"
+        if want_units:
+            units = None
             if amount is not None:
                 if base_unit_file:
-                    base_units = f'"{int(amount)}"'
+                    units = int(amount)
                 else:
                     d = coin_decimals.get(coin, -1)
                     if d == -1:
                         d = coin_decimals[coin] = decimals.get(coin.upper())
                     if d is not None:
                         units = text_to_base_units(amount_text, d)
-                        if units is not None:
-                            base_units = f'"{units}"'
+            if want_records:
+                records.append((lineno, coin, network, address, height, amount_text, units,
+                                _STATUS_TEXT[status_i], scheme, reason))
+        if want_rows:
+            base_units = "null" if units is None else f'"{units}"'
             out_rows.append(
                 f'{{"line":{lineno},"coin":{esc(coin)},"network":{esc(network)},"address":{esc(address)},'
                 f'"status":"{_STATUS_TEXT[status_i]}","scheme":{esc(scheme)},"reason":{esc(reason)},'
@@ -171,7 +181,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             fail_writer.writerow((lineno, coin, network, address, amount_text,
                                   _STATUS_TEXT[status_i], scheme, reason))
     return ChunkResult(task.first_line, task.length, n, tallies,
-                       ",\n".join(out_rows), fail_buf.getvalue(), invalid)
+                       ",\n".join(out_rows), fail_buf.getvalue(), invalid, records)
 
 
 @dataclass(slots=True)
@@ -205,15 +215,33 @@ class RowSink:
 def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters = Filters(),
                decimals: dict[str, int] | None = None,
                sink: RowSink | None = None, want_rows: bool = False, want_failures: bool = False,
-               chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None) -> VerifyOutcome:
-    """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``."""
+               chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None,
+               want_records: bool = False, skip_chunks: frozenset[int] | set[int] = frozenset(),
+               on_chunk: Callable[[ChunkResult], None] | None = None) -> VerifyOutcome:
+    """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
+
+    ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
+    tuples); chunks whose first line is in ``skip_chunks`` (already stored by an interrupted run)
+    are not verified again, only counted in progress."""
     assert head.layout is not None
     workers = max(1, workers or os.cpu_count() or 1)
     hasher = hashlib.sha256()
     heights = head.heights
     decimals = decimals or {}
-    tasks = (ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures, decimals)
-             for off, length, first in iter_chunks(head, chunk_bytes, hasher))
+    skipped_bytes = 0
+
+    def make_tasks():
+        nonlocal skipped_bytes
+        for off, length, first in iter_chunks(head, chunk_bytes, hasher):
+            if first in skip_chunks:
+                skipped_bytes += length
+                if on_progress:
+                    on_progress(length, 0)
+                continue
+            yield ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures,
+                            decimals, want_records)
+
+    tasks = make_tasks()
     tallies: dict[tuple[str, str], Tally] = {}
     rows = 0
     samples: list[tuple[int, str]] = []
@@ -235,6 +263,8 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                 sink.rows(res.row_json)
             if res.failures_csv:
                 sink.failures(res.failures_csv)
+        if on_chunk is not None:
+            on_chunk(res)
         if on_progress:
             on_progress(res.length, res.rows)
 
