@@ -16,7 +16,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -108,8 +108,10 @@ class JsonRpcClient:
     """Batched JSON-RPC client for one endpoint."""
 
     def __init__(self, endpoint: Endpoint, session: aiohttp.ClientSession | None = None,
-                 attempts: int = 6, backoff_max: float = 8.0, backoff_min: float = 0.05):
+                 attempts: int = 6, backoff_max: float = 8.0, backoff_min: float = 0.05,
+                 json_loads: Callable[[bytes], Any] = json.loads):
         self.endpoint = endpoint
+        self._loads = json_loads  # e.g. Bitcoin Core amounts: functools.partial(json.loads, parse_float=Decimal)
         self._url = endpoint.resolved_url()
         self._secrets = endpoint.secrets()
         self._own_session = session is None
@@ -151,13 +153,15 @@ class JsonRpcClient:
     def _count(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
-    async def _post(self, payload: bytes) -> Any:
+    async def _post(self, payload: bytes | None, *, path: str = "", method: str = "POST", raw: bool = False) -> Any:
+        """One HTTP request to the endpoint URL (+ ``path``); the parsed JSON reply (``raw``: the bytes)."""
         session = await self._get_session()
         await self._limiter.acquire()
         async with self._sem:
             self.requests += 1
             try:
-                async with session.post(self._url, data=payload, headers={"content-type": "application/json"}) as resp:
+                headers = {"content-type": "application/json"} if payload is not None else None
+                async with session.request(method, self._url + path, data=payload, headers=headers) as resp:
                     body = await resp.read()
                     if resp.status == 429:
                         self._count("http-429")
@@ -174,8 +178,10 @@ class JsonRpcClient:
             except aiohttp.ClientError as exc:
                 self._count(type(exc).__name__)
                 raise TransportError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+        if raw:
+            return body
         try:
-            return json.loads(body)
+            return self._loads(body)
         except ValueError:
             self._count("malformed-json")
             raise TransportError("malformed JSON in reply") from None

@@ -1,0 +1,209 @@
+"""Bitcoin-family basics shared by the UTXO adapters, as pure functions (no I/O).
+
+* network parameters per coin and chain (mainnet / testnet / regtest address prefixes),
+* address -> scriptPubKey (P2PKH, P2SH, segwit v0/v1+, CashAddr), Electrum script hashes,
+* a raw-transaction decoder (legacy and segwit serialization) that also checks the txid,
+* exact BTC-decimal -> satoshi conversion for JSON amounts.
+
+Address decoding reuses :func:`signatures.utxo.decode_address` (the same rules the ownership
+check applies), with prefixes for the test chains added here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Iterable
+
+from signatures.encoding import EncodingError
+from signatures.hashing import sha256, sha256d
+from signatures.utxo import PARAMS as _SIG_PARAMS
+from signatures.utxo import UtxoParams, decode_address
+
+COIN = 100_000_000  # satoshis per coin, for every coin here (8 decimals)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParams:
+    coin: str  # BTC, LTC, DOGE, BCH, DASH
+    chain: str  # main | test | regtest
+    address: UtxoParams  # prefixes used to decode addresses
+    header_hash: str = "sha256d"  # how a block hash is computed from its header ("" = not computable here)
+
+    @property
+    def key(self) -> str:
+        return f"{self.coin}/{self.chain}"
+
+
+def _p(coin: str, p2pkh: bytes, p2sh: tuple[bytes, ...], hrp: str = "", cash: tuple[str, ...] = ()) -> UtxoParams:
+    return UtxoParams(coin, _SIG_PARAMS[coin].magic, (p2pkh,), p2sh, hrp, cash)
+
+
+_TEST = b"\x6f"
+_TEST_P2SH = b"\xc4"
+CHAINS: dict[tuple[str, str], ChainParams] = {
+    ("BTC", "main"): ChainParams("BTC", "main", _SIG_PARAMS["BTC"]),
+    ("BTC", "test"): ChainParams("BTC", "test", _p("BTC", _TEST, (_TEST_P2SH,), "tb")),  # testnet3/4, signet
+    ("BTC", "regtest"): ChainParams("BTC", "regtest", _p("BTC", _TEST, (_TEST_P2SH,), "bcrt")),
+    ("LTC", "main"): ChainParams("LTC", "main", _SIG_PARAMS["LTC"]),
+    ("LTC", "test"): ChainParams("LTC", "test", _p("LTC", _TEST, (b"\x3a", _TEST_P2SH), "tltc")),
+    ("LTC", "regtest"): ChainParams("LTC", "regtest", _p("LTC", _TEST, (b"\x3a", _TEST_P2SH), "rltc")),
+    ("DOGE", "main"): ChainParams("DOGE", "main", _SIG_PARAMS["DOGE"]),
+    ("DOGE", "test"): ChainParams("DOGE", "test", _p("DOGE", b"\x71", (_TEST_P2SH,))),
+    ("DOGE", "regtest"): ChainParams("DOGE", "regtest", _p("DOGE", _TEST, (_TEST_P2SH,))),
+    ("BCH", "main"): ChainParams("BCH", "main", _SIG_PARAMS["BCH"]),
+    ("BCH", "test"): ChainParams("BCH", "test", _p("BCH", _TEST, (_TEST_P2SH,), "", ("bchtest",))),
+    ("BCH", "regtest"): ChainParams("BCH", "regtest", _p("BCH", _TEST, (_TEST_P2SH,), "", ("bchreg",))),
+    # Dash block hashes are X11, not sha256d: the Electrum adapter cannot derive them from a header
+    ("DASH", "main"): ChainParams("DASH", "main", _SIG_PARAMS["DASH"], header_hash=""),
+    ("DASH", "test"): ChainParams("DASH", "test", _p("DASH", b"\x8c", (b"\x13",)), header_hash=""),
+    ("DASH", "regtest"): ChainParams("DASH", "regtest", _p("DASH", b"\x8c", (b"\x13",)), header_hash=""),
+}
+# what Bitcoin Core / Litecoin Core call their chains in getblockchaininfo
+CORE_CHAIN_NAMES = {"main": {"main"}, "test": {"test", "testnet4", "signet"}, "regtest": {"regtest"}}
+
+
+def chain_params(coin: str, chain: str = "main") -> ChainParams:
+    coin = coin.upper()
+    coin = {"BCHN": "BCH", "XBT": "BTC"}.get(coin, coin)
+    try:
+        return CHAINS[(coin, chain)]
+    except KeyError:
+        known = ", ".join(sorted({f"{c}/{n}" for c, n in CHAINS}))
+        raise ValueError(f"no UTXO chain parameters for {coin}/{chain} (known: {known})") from None
+
+
+def script_pubkey(address: str, params: ChainParams) -> bytes:
+    """The output script an address stands for; raises ``EncodingError`` (a ValueError) if it is not one."""
+    a = decode_address(address, params.address)
+    if a.kind == "p2pkh":
+        return b"\x76\xa9\x14" + a.payload + b"\x88\xac"
+    if a.kind == "p2sh":
+        return b"\xa9\x14" + a.payload + b"\x87"
+    # segwit: OP_0 / OP_1..OP_16, then the program as one push
+    op = 0 if a.version == 0 else 0x50 + a.version
+    return bytes((op, len(a.payload))) + a.payload
+
+
+def electrum_scripthash(spk: bytes) -> str:
+    """Electrum protocol script hash: sha256 of the scriptPubKey, byte-reversed, hex."""
+    return sha256(spk)[::-1].hex()
+
+
+def block_hash_from_header(header: bytes, params: ChainParams) -> str | None:
+    if params.header_hash != "sha256d" or len(header) < 80:
+        return None
+    return sha256d(header[:80])[::-1].hex()
+
+
+def btc_to_sats(value) -> int:
+    """A JSON amount in coins (parse JSON with ``parse_float=Decimal``) -> satoshis, exactly."""
+    if isinstance(value, float):
+        raise TypeError("amount parsed as float: parse the JSON with parse_float=decimal.Decimal")
+    d = Decimal(value) if not isinstance(value, Decimal) else value
+    sats = d * COIN
+    if sats != sats.to_integral_value():
+        raise ValueError(f"amount {value} has more than 8 decimals")
+    return int(sats)
+
+
+# ------------------------------------------------------------------------------------------ raw transactions
+
+
+@dataclass(frozen=True, slots=True)
+class TxOut:
+    value: int  # satoshis
+    script: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Tx:
+    txid: str  # hex, display order
+    inputs: tuple[tuple[str, int], ...]  # (previous txid hex, vout); coinbase inputs are left out
+    outputs: tuple[TxOut, ...]
+
+
+class TxDecodeError(ValueError):
+    pass
+
+
+def _varint(raw: bytes, i: int) -> tuple[int, int]:
+    if i >= len(raw):
+        raise TxDecodeError("truncated")
+    b = raw[i]
+    if b < 0xFD:
+        return b, i + 1
+    size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[b]
+    if i + 1 + size > len(raw):
+        raise TxDecodeError("truncated varint")
+    return int.from_bytes(raw[i + 1:i + 1 + size], "little"), i + 1 + size
+
+
+def decode_tx(raw: bytes, expected_txid: str | None = None) -> Tx:
+    """Decode a serialized transaction (legacy or BIP-144 segwit). Extra bytes after the lock time
+    (Dash special-transaction payloads) are allowed. With ``expected_txid`` the txid is checked."""
+    try:
+        n = len(raw)
+        if n < 10:
+            raise TxDecodeError("too short")
+        i = 4
+        segwit = raw[4] == 0 and raw[5] == 1
+        if segwit:
+            i = 6
+        start_in = i
+        n_in, i = _varint(raw, i)
+        inputs = []
+        for _ in range(n_in):
+            prev = raw[i:i + 32]
+            vout = int.from_bytes(raw[i + 32:i + 36], "little")
+            slen, j = _varint(raw, i + 36)
+            i = j + slen + 4
+            if i > n:
+                raise TxDecodeError("truncated input")
+            if not (prev == bytes(32) and vout == 0xFFFFFFFF):
+                inputs.append((prev[::-1].hex(), vout))
+        n_out, i = _varint(raw, i)
+        outputs = []
+        for _ in range(n_out):
+            if i + 8 > n:
+                raise TxDecodeError("truncated output")
+            value = int.from_bytes(raw[i:i + 8], "little")
+            slen, j = _varint(raw, i + 8)
+            if j + slen > n:
+                raise TxDecodeError("truncated output script")
+            outputs.append(TxOut(value, raw[j:j + slen]))
+            i = j + slen
+        end_out = i
+        if segwit:
+            for _ in range(n_in):
+                items, i = _varint(raw, i)
+                for _ in range(items):
+                    ln, i = _varint(raw, i)
+                    i += ln
+        if i + 4 > n:
+            raise TxDecodeError("truncated lock time")
+        stripped = raw[:4] + raw[start_in:end_out] + raw[i:] if segwit else raw
+    except (IndexError, KeyError) as exc:
+        raise TxDecodeError(f"malformed transaction: {exc}") from None
+    txid = sha256d(stripped)[::-1].hex()
+    if expected_txid is not None and txid != expected_txid.lower():
+        raise TxDecodeError(f"transaction data hashes to {txid}, not {expected_txid}")
+    return Tx(txid, tuple(inputs), tuple(outputs))
+
+
+def balance_from_history(spk: bytes, txs: Iterable[Tx]) -> int:
+    """What ``spk`` holds after ``txs`` (all transactions touching it up to some height): its outputs
+    that no input among ``txs`` spends. Every spend of such an output is itself in the history."""
+    funded: dict[tuple[str, int], int] = {}
+    spent: set[tuple[str, int]] = set()
+    for tx in txs:
+        for vout, out in enumerate(tx.outputs):
+            if out.script == spk:
+                funded[(tx.txid, vout)] = out.value
+        spent.update(tx.inputs)
+    return sum(v for k, v in funded.items() if k not in spent)
+
+
+__all__ = ["COIN", "CHAINS", "CORE_CHAIN_NAMES", "ChainParams", "EncodingError", "Tx", "TxDecodeError", "TxOut",
+           "balance_from_history", "block_hash_from_header", "btc_to_sats", "chain_params", "decode_tx",
+           "electrum_scripthash", "script_pubkey"]
