@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pg import postgres_db, postgres_dsn, postgres_server  # noqa: F401  (PostgreSQL fixtures: tests/pg.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VECTORS = ROOT.parent / "shared" / "vectors"

@@ -1,0 +1,488 @@
+"""The Store: every query written once; each backend supplies execution and value conversion.
+
+SQL here uses ``?`` placeholders (the PostgreSQL backend numbers them). A backend implements
+``_fetch`` (one statement, autocommitted), ``_transaction`` (several statements, each run over a
+list of argument tuples, in one transaction), ``_save_chunk`` (checkpoint first, then bulk rows, one
+transaction) and the ``_in_*``/``_out_*`` value converters. Converters keep amounts exact.
+"""
+
+from __future__ import annotations
+
+import abc
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any, AsyncIterator, Sequence
+
+from .migrations import BALANCE_COLUMNS, VERIFICATION_COLUMNS
+from .model import (FAILED_BALANCE_STATUSES, FAILED_ROW_STATUSES, STAGE_BALANCES, STAGE_VERIFY, AddressObservation,
+                    AlertInfo, AssetTotal, BalanceRecord, ExchangeInfo, Failure, LiabilityRecord, RatioPoint,
+                    RatioRecord, RowRecord, RunInfo, RunSpec, StoreError, params_key)
+
+RUN_COLUMNS = ("id, exchange, status, started_at, finished_at, input_path, input_sha256, liabilities_path, "
+               "liabilities_sha256, params, tool_version, snapshot_date, summary")
+ROW_SELECT = ", ".join(VERIFICATION_COLUMNS[1:])
+BALANCE_SELECT = ", ".join(BALANCE_COLUMNS[1:])
+TOTAL_COLUMNS = ("asset, network, rows_total, rows_expected, rows_read, published, onchain, proven, owner_only, "
+                 "key_only, unverified, unread_published, blocks")
+RATIO_COLUMNS = ("asset, liabilities, proven_reserves, with_unproven_reserves, proven_ratio, with_unproven_ratio, "
+                 "provenance, coverage")
+ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at, "
+                 "resolved_at, notified_at")
+_FAILED_ROWS_SQL = ", ".join(f"'{s}'" for s in FAILED_ROW_STATUSES)
+_FAILED_BALANCES_SQL = ", ".join(f"'{s}'" for s in FAILED_BALANCE_STATUSES)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso_utc(dt: datetime) -> str:
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _check_date(text: str | None, what: str = "snapshot_date") -> str | None:
+    """``text`` if it is a YYYY-MM-DD date (or None), else StoreError."""
+    if text is None:
+        return None
+    try:
+        if isinstance(text, str) and len(text) == 10 and date.fromisoformat(text).isoformat() == text:
+            return text
+    except ValueError:
+        pass
+    raise StoreError(f"{what} must be a YYYY-MM-DD date, got {text!r}")
+
+
+def _limits(limit: int, offset: int) -> tuple[int, int]:
+    if not (isinstance(limit, int) and isinstance(offset, int)) or limit < 0 or offset < 0:
+        raise StoreError(f"limit and offset must be non-negative integers, got {limit!r}, {offset!r}")
+    return limit, offset
+
+
+class Store(abc.ABC):
+    """A run store (SQLite or PostgreSQL); open with ``scanner.storage.open_store``."""
+
+    backend: str = ""
+    url: str = ""  # password redacted
+
+    # ---- what a backend provides -------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def _fetch(self, sql: str, *args) -> list[Sequence]:
+        """Run one statement (autocommitted) and return its rows as positional sequences."""
+
+    @abc.abstractmethod
+    async def _transaction(self, steps: Sequence[tuple[str, Sequence[tuple]]]) -> None:
+        """Run each ``(sql, [args, ...])`` step over its argument tuples, all in one transaction."""
+
+    @abc.abstractmethod
+    async def _save_chunk(self, run_id: int, stage: str, chunk_key: str, table: str, columns: Sequence[str],
+                          records: Sequence) -> bool:
+        """Checkpoint (only if new and the run is running) and bulk-insert ``_encode_chunk`` rows,
+        in one transaction. False when the checkpoint already existed (nothing written)."""
+
+    @abc.abstractmethod
+    async def schema_version(self) -> int:
+        """The highest migration applied."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # value converters: Python -> database (_in_*) and back (_out_*)
+    _run_date_sql: str = ""  # SQL expression: the run's snapshot date, else its UTC start date
+
+    def _in_units(self, v: int | None):
+        if v is None or v.__class__ is int:
+            return v
+        raise StoreError(f"base-unit amount must be an int, got {type(v).__name__} {v!r}")
+
+    def _in_dec(self, v: Decimal | None):
+        if v is None or isinstance(v, (Decimal, int)) and not isinstance(v, bool):
+            return v
+        raise StoreError(f"coin amount must be a Decimal (never a float), got {type(v).__name__} {v!r}")
+
+    @abc.abstractmethod
+    def _in_json(self, v): ...
+
+    @abc.abstractmethod
+    def _in_ts(self, v: datetime): ...
+
+    @abc.abstractmethod
+    def _in_date(self, v: str | None): ...
+
+    def _in_bool(self, v: bool | None):
+        return v
+
+    @abc.abstractmethod
+    def _out_units(self, v) -> int | None: ...
+
+    @abc.abstractmethod
+    def _out_dec(self, v) -> Decimal | None: ...
+
+    @abc.abstractmethod
+    def _out_json(self, v): ...
+
+    @abc.abstractmethod
+    def _out_ts(self, v) -> str | None: ...
+
+    @abc.abstractmethod
+    def _out_date(self, v) -> str | None: ...
+
+    def _out_bool(self, v) -> bool | None:
+        return None if v is None else bool(v)
+
+    # ---- record encoding -----------------------------------------------------------------------
+
+    def _encode_chunk(self, run_id: int, kind: str, records: Sequence) -> list[tuple]:
+        u = self._in_units
+        if kind == STAGE_VERIFY:
+            return [(run_id, r.line, r.coin, r.network, r.address, r.snapshot_height, r.amount_text,
+                     u(r.amount_base_units), r.status, r.scheme, r.reason) for r in records]
+        b = self._in_bool
+        return [(run_id, r.line, r.coin, r.network, r.asset, r.address, r.snapshot_height, u(r.published_base_units),
+                 u(r.onchain_base_units), r.decimals, r.block_number, r.block_hash, b(r.at_snapshot), r.status,
+                 r.reason, r.endpoint) for r in records]
+
+    def _run(self, r) -> RunInfo:
+        return RunInfo(id=int(r[0]), exchange=r[1], status=r[2], started_at=self._out_ts(r[3]),
+                       finished_at=self._out_ts(r[4]), input_path=r[5], input_sha256=r[6], liabilities_path=r[7],
+                       liabilities_sha256=r[8], params=self._out_json(r[9]), tool_version=r[10],
+                       snapshot_date=self._out_date(r[11]),
+                       summary=None if r[12] is None else self._out_json(r[12]))
+
+    def _row(self, r) -> RowRecord:
+        return RowRecord(r[0], r[1], r[2], r[3], r[4], r[5], self._out_units(r[6]), r[7], r[8], r[9])
+
+    def _balance(self, r) -> BalanceRecord:
+        u = self._out_units
+        return BalanceRecord(r[0], r[1], r[2], r[3], r[4], r[5], u(r[6]), u(r[7]), r[8], r[9], r[10],
+                             self._out_bool(r[11]), r[12], r[13], r[14])
+
+    def _total(self, r) -> AssetTotal:
+        d = self._out_dec
+        return AssetTotal(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), d(r[5]), d(r[6]), d(r[7]), d(r[8]), d(r[9]),
+                          d(r[10]), d(r[11]), self._out_json(r[12]))
+
+    def _ratio(self, r) -> RatioRecord:
+        d = self._out_dec
+        return RatioRecord(r[0], d(r[1]), d(r[2]), d(r[3]), d(r[4]), d(r[5]), r[6], d(r[7]))
+
+    def _alert(self, r) -> AlertInfo:
+        t = self._out_ts
+        return AlertInfo(int(r[0]), r[1], r[2], r[3], self._out_json(r[4]), r[5], r[6], t(r[7]), t(r[8]), t(r[9]),
+                         t(r[10]))
+
+    # ---- runs ----------------------------------------------------------------------------------
+
+    async def find_resumable(self, spec: RunSpec) -> RunInfo | None:
+        """The newest unfinished (running or failed) run with the same exchange, input hash,
+        liabilities hash and parameters."""
+        rows = await self._fetch(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE exchange = ? AND input_sha256 = ? AND params_key = ? "
+            "AND liabilities_sha256 IS NOT DISTINCT FROM ? AND status <> 'done' ORDER BY id DESC LIMIT 1",
+            spec.exchange, spec.input_sha256, params_key(spec.params), spec.liabilities_sha256)
+        return self._run(rows[0]) if rows else None
+
+    async def start_run(self, spec: RunSpec) -> RunInfo:
+        if not spec.exchange or not spec.input_sha256:
+            raise StoreError("a run needs an exchange and the input file's sha256")
+        snapshot = _check_date(spec.snapshot_date)
+        key = params_key(spec.params)  # also checks that params are JSON-able
+        rows = await self._fetch(
+            "INSERT INTO runs (exchange, status, started_at, input_path, input_sha256, liabilities_path, "
+            "liabilities_sha256, params, params_key, tool_version, snapshot_date) "
+            f"VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {RUN_COLUMNS}",
+            spec.exchange, self._in_ts(utc_now()), spec.input_path, spec.input_sha256, spec.liabilities_path,
+            spec.liabilities_sha256, self._in_json(spec.params), key, spec.tool_version, self._in_date(snapshot))
+        return self._run(rows[0])
+
+    async def get_run(self, run_id: int) -> RunInfo:
+        rows = await self._fetch(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", run_id)
+        if not rows:
+            raise StoreError(f"no run {run_id} in {self.url}")
+        return self._run(rows[0])
+
+    async def list_runs(self, exchange: str | None = None, limit: int = 50, offset: int = 0,
+                        status: str | None = None) -> list[RunInfo]:
+        """Runs, newest first; optionally of one exchange and/or one status."""
+        where, args = [], []
+        for column, value in (("exchange", exchange), ("status", status)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = f"SELECT {RUN_COLUMNS} FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = await self._fetch(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", *args, *_limits(limit, offset))
+        return [self._run(r) for r in rows]
+
+    async def count_runs(self, exchange: str | None = None) -> int:
+        if exchange is None:
+            rows = await self._fetch("SELECT count(*) FROM runs")
+        else:
+            rows = await self._fetch("SELECT count(*) FROM runs WHERE exchange = ?", exchange)
+        return int(rows[0][0])
+
+    async def resume_run(self, run_id: int) -> RunInfo:
+        """Mark an unfinished (running or failed) run as running again; StoreError if it is done."""
+        rows = await self._fetch(f"UPDATE runs SET status = 'running', finished_at = NULL "
+                                 f"WHERE id = ? AND status <> 'done' RETURNING {RUN_COLUMNS}", run_id)
+        if not rows:
+            run = await self.get_run(run_id)  # raises for an unknown run
+            raise StoreError(f"run {run.id} is already {run.status}; it cannot be resumed")
+        return self._run(rows[0])
+
+    async def set_snapshot_date(self, run_id: int, snapshot_date: str | None) -> None:
+        """Record the snapshot date once known (e.g. read from the file after the run started)."""
+        day = self._in_date(_check_date(snapshot_date))
+        if not await self._fetch("UPDATE runs SET snapshot_date = ? WHERE id = ? RETURNING id", day, run_id):
+            await self.get_run(run_id)
+
+    async def finish_run(self, run_id: int, status: str, summary: dict) -> None:
+        if status not in ("done", "failed"):
+            raise StoreError(f"a run finishes as 'done' or 'failed', not {status!r}")
+        rows = await self._fetch("UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ? RETURNING id",
+                                 status, self._in_ts(utc_now()), self._in_json(summary), run_id)
+        if not rows:
+            await self.get_run(run_id)
+
+    async def delete_run(self, run_id: int) -> None:
+        """Remove a run and everything stored for it (retention)."""
+        await self.get_run(run_id)
+        one = [(run_id,)]
+        await self._transaction(
+            [(f"DELETE FROM {t} WHERE run_id = ?", one)
+             for t in ("verifications", "balances", "checkpoints", "asset_totals", "liabilities", "ratios")]
+            + [(f"UPDATE alerts SET {c} = NULL WHERE {c} = ?", one) for c in ("first_run_id", "last_run_id")]
+            + [("DELETE FROM runs WHERE id = ?", one)])
+
+    # ---- per-row data, checkpointed per chunk --------------------------------------------------
+
+    async def done_chunks(self, run_id: int, stage: str) -> set[str]:
+        rows = await self._fetch("SELECT chunk_key FROM checkpoints WHERE run_id = ? AND stage = ?", run_id, stage)
+        return {r[0] for r in rows}
+
+    async def save_rows(self, run_id: int, chunk_key: str, rows: Sequence[RowRecord]) -> None:
+        """Rows plus checkpoint ("verify", chunk_key) in one transaction; a saved chunk is a no-op."""
+        await self._save_chunk(run_id, STAGE_VERIFY, chunk_key, "verifications", VERIFICATION_COLUMNS, rows)
+
+    async def save_balances(self, run_id: int, chunk_key: str, balances: Sequence[BalanceRecord]) -> None:
+        """Balances plus checkpoint ("balances", chunk_key) in one transaction; a saved chunk is a no-op."""
+        await self._save_chunk(run_id, STAGE_BALANCES, chunk_key, "balances", BALANCE_COLUMNS, balances)
+
+    async def _chunk_refused(self, run_id: int, stage: str, chunk_key: str) -> None:
+        """After a checkpoint insert did nothing: fine if the chunk is saved, else say why."""
+        if chunk_key in await self.done_chunks(run_id, stage):
+            return
+        run = await self.get_run(run_id)
+        raise StoreError(f"run {run.id} is {run.status}: resume it before saving more {stage} data")
+
+    def _overlap(self, run_id: int, stage: str, chunk_key: str, exc: Exception) -> StoreError:
+        return StoreError(f"run {run_id}: {stage} chunk {chunk_key!r} repeats a line already saved by another chunk "
+                          f"(nothing of it was written): {exc}")
+
+    async def iter_rows(self, run_id: int, batch: int = 50_000) -> AsyncIterator[list[RowRecord]]:
+        """A run's verified rows in line order, ``batch`` at a time (keyset pagination)."""
+        last = -(2**62)
+        while True:
+            rows = await self._fetch(f"SELECT {ROW_SELECT} FROM verifications WHERE run_id = ? AND line > ? "
+                                     "ORDER BY line LIMIT ?", run_id, last, batch)
+            if not rows:
+                return
+            out = [self._row(r) for r in rows]
+            last = out[-1].line
+            yield out
+            if len(rows) < batch:
+                return
+
+    async def iter_balances(self, run_id: int, batch: int = 50_000) -> AsyncIterator[list[BalanceRecord]]:
+        """A run's balances in (line, asset) order, ``batch`` at a time."""
+        last: tuple[int, str] = (-(2**62), "")
+        while True:
+            rows = await self._fetch(f"SELECT {BALANCE_SELECT} FROM balances WHERE run_id = ? AND (line, asset) > "
+                                     "(?, ?) ORDER BY line, asset LIMIT ?", run_id, *last, batch)
+            if not rows:
+                return
+            out = [self._balance(r) for r in rows]
+            last = (out[-1].line, out[-1].asset)
+            yield out
+            if len(rows) < batch:
+                return
+
+    async def _count_by_status(self, table: str, run_id: int) -> dict[str, int]:
+        rows = await self._fetch(f"SELECT status, count(*) FROM {table} WHERE run_id = ? GROUP BY status", run_id)
+        return {r[0]: int(r[1]) for r in rows}
+
+    async def count_rows(self, run_id: int) -> dict[str, int]:
+        """Verified rows of a run by status."""
+        return await self._count_by_status("verifications", run_id)
+
+    async def count_balances(self, run_id: int) -> dict[str, int]:
+        """Balance reads of a run by status."""
+        return await self._count_by_status("balances", run_id)
+
+    # ---- results -------------------------------------------------------------------------------
+
+    async def save_results(self, run_id: int, totals: Sequence[AssetTotal], liabilities: Sequence[LiabilityRecord],
+                           ratios: Sequence[RatioRecord]) -> None:
+        """Replace the run's totals, liabilities and ratios (one transaction; order is kept)."""
+        await self.get_run(run_id)
+        d, one = self._in_dec, [(run_id,)]
+        await self._transaction([
+            *((f"DELETE FROM {t} WHERE run_id = ?", one) for t in ("asset_totals", "liabilities", "ratios")),
+            (f"INSERT INTO asset_totals (run_id, seq, {TOTAL_COLUMNS}) VALUES ({', '.join(['?'] * 15)})",
+             [(run_id, i, t.asset, t.network, t.rows, t.rows_expected, t.rows_read, d(t.published), d(t.onchain),
+               d(t.proven), d(t.owner_only), d(t.key_only), d(t.unverified), d(t.unread_published),
+               self._in_json(t.blocks)) for i, t in enumerate(totals)]),
+            ("INSERT INTO liabilities (run_id, seq, asset, amount, provenance, source, file, detail) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             [(run_id, i, x.asset, d(x.amount), x.provenance, x.source, x.file, x.detail)
+              for i, x in enumerate(liabilities)]),
+            (f"INSERT INTO ratios (run_id, seq, {RATIO_COLUMNS}) VALUES ({', '.join(['?'] * 10)})",
+             [(run_id, i, q.asset, d(q.liabilities), d(q.proven_reserves), d(q.with_unproven_reserves),
+               d(q.proven_ratio), d(q.with_unproven_ratio), q.provenance, d(q.coverage))
+              for i, q in enumerate(ratios)]),
+        ])
+
+    async def load_totals(self, run_id: int, asset: str | None = None, network: str | None = None
+                          ) -> list[AssetTotal]:
+        """A run's totals in saved order; ``network='*'`` gives the all-network lines, a network name the
+        per-network breakdown."""
+        where, args = ["run_id = ?"], [run_id]
+        for column, value in (("asset", asset), ("network", network)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        rows = await self._fetch(f"SELECT {TOTAL_COLUMNS} FROM asset_totals WHERE {' AND '.join(where)} ORDER BY seq",
+                                 *args)
+        return [self._total(r) for r in rows]
+
+    async def load_ratios(self, run_id: int) -> list[RatioRecord]:
+        rows = await self._fetch(f"SELECT {RATIO_COLUMNS} FROM ratios WHERE run_id = ? ORDER BY seq", run_id)
+        return [self._ratio(r) for r in rows]
+
+    async def load_results(self, run_id: int) -> tuple[list[AssetTotal], list[LiabilityRecord], list[RatioRecord]]:
+        rows = await self._fetch("SELECT asset, amount, provenance, source, file, detail FROM liabilities "
+                                 "WHERE run_id = ? ORDER BY seq", run_id)
+        liabilities = [LiabilityRecord(r[0], self._out_dec(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+        return await self.load_totals(run_id), liabilities, await self.load_ratios(run_id)
+
+    # ---- feed queries (issue 7) ----------------------------------------------------------------
+
+    async def exchanges(self) -> list[ExchangeInfo]:
+        rows = await self._fetch(
+            "SELECT exchange, count(*), sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END), max(id), "
+            "max(CASE WHEN status = 'done' THEN id END), max(CASE WHEN status = 'done' THEN snapshot_date END) "
+            "FROM runs GROUP BY exchange ORDER BY exchange")
+        return [ExchangeInfo(r[0], int(r[1]), int(r[2]), int(r[3]), r[4], self._out_date(r[5])) for r in rows]
+
+    async def latest_run(self, exchange: str, status: str = "done") -> RunInfo | None:
+        """The run with the newest snapshot date (else start date), newest id first among equals."""
+        rows = await self._fetch(f"SELECT {RUN_COLUMNS} FROM runs WHERE exchange = ? AND status = ? "
+                                 f"ORDER BY {self._run_date_sql} DESC, id DESC LIMIT 1", exchange, status)
+        return self._run(rows[0]) if rows else None
+
+    async def latest_ratios(self, exchange: str) -> tuple[RunInfo, list[RatioRecord]] | None:
+        """The latest done run of an exchange and its per-asset ratios."""
+        run = await self.latest_run(exchange)
+        return None if run is None else (run, await self.load_ratios(run.id))
+
+    async def ratio_series(self, exchange: str, asset: str, since: str | None = None, until: str | None = None,
+                           limit: int = 10_000) -> list[RatioPoint]:
+        """One point per snapshot date (the newest done run of that date), oldest first."""
+        day = self._run_date_sql
+        where, args = ["exchange = ?", "status = 'done'"], [exchange]
+        for op, value in ((">=", since), ("<=", until)):
+            if value is not None:
+                where.append(f"{day} {op} ?")
+                args.append(self._in_date(_check_date(value, "date")))
+        cond = " AND ".join(where)
+        rows = await self._fetch(
+            f"SELECT runs.id, {day}, runs.finished_at, {', '.join('q.' + c for c in RATIO_COLUMNS.split(', '))} "
+            f"FROM runs JOIN ratios q ON q.run_id = runs.id WHERE q.asset = ? AND runs.id IN "
+            f"(SELECT max(id) FROM runs WHERE {cond} GROUP BY {day}) ORDER BY 2 LIMIT ?",
+            asset, *args, _limits(limit, 0)[0])
+        return [RatioPoint(int(r[0]), self._out_date(r[1]), self._out_ts(r[2]), self._ratio(r[3:])) for r in rows]
+
+    async def address_history(self, address: str, exchange: str | None = None, limit: int = 100,
+                              offset: int = 0) -> list[AddressObservation]:
+        """One address across runs (newest run first): its row status and, when read, its balance."""
+        sql = ("SELECT v.run_id, runs.exchange, runs.snapshot_date, runs.started_at, v.line, v.coin, v.network, "
+               "v.status, v.scheme, v.reason, v.amount_text, v.amount_base_units, b.status, b.asset, "
+               "b.onchain_base_units, b.decimals, b.block_number, b.block_hash, b.at_snapshot "
+               "FROM verifications v JOIN runs ON runs.id = v.run_id "
+               "LEFT JOIN balances b ON b.run_id = v.run_id AND b.line = v.line WHERE v.address = ?")
+        args: list[Any] = [address]
+        if exchange is not None:
+            sql += " AND runs.exchange = ?"
+            args.append(exchange)
+        rows = await self._fetch(sql + " ORDER BY v.run_id DESC, v.line, b.asset LIMIT ? OFFSET ?", *args,
+                                 *_limits(limit, offset))
+        u = self._out_units
+        return [AddressObservation(int(r[0]), r[1], self._out_date(r[2]), self._out_ts(r[3]), r[4], r[5], r[6], r[7],
+                                   r[8], r[9], r[10], u(r[11]), r[12], r[13], u(r[14]), r[15], r[16], r[17],
+                                   self._out_bool(r[18])) for r in rows]
+
+    async def failures(self, run_id: int, limit: int = 100, offset: int = 0) -> list[Failure]:
+        """A run's failed rows (verify: failed/invalid_row; balances: mismatch/unread/invalid_row), by line."""
+        rows = await self._fetch(
+            "SELECT stage, line, coin, network, address, status, reason FROM ("
+            "SELECT 'verify' AS stage, line, coin, network, address, status, reason FROM verifications "
+            f"WHERE run_id = ? AND status IN ({_FAILED_ROWS_SQL}) UNION ALL "
+            "SELECT 'balances' AS stage, line, coin, network, address, status, reason FROM balances "
+            f"WHERE run_id = ? AND status IN ({_FAILED_BALANCES_SQL})) f ORDER BY line, stage DESC LIMIT ? OFFSET ?",
+            run_id, run_id, *_limits(limit, offset))
+        return [Failure(*r) for r in rows]
+
+    async def count_failures(self, run_id: int) -> dict[str, int]:
+        """How many failures ``failures`` lists, by stage (for pagination)."""
+        rows = await self._fetch(
+            f"SELECT 'verify', count(*) FROM verifications WHERE run_id = ? AND status IN ({_FAILED_ROWS_SQL}) "
+            f"UNION ALL SELECT 'balances', count(*) FROM balances WHERE run_id = ? AND status IN "
+            f"({_FAILED_BALANCES_SQL})", run_id, run_id)
+        return {r[0]: int(r[1]) for r in rows}
+
+    # ---- alerts: one open alert per (exchange, condition key) ----------------------------------
+
+    async def raise_alert(self, exchange: str, key: str, message: str, detail: dict | None = None,
+                          run_id: int | None = None) -> tuple[AlertInfo, bool]:
+        """Open the alert, or refresh it if already open. True when it is new (notify once)."""
+        now, detail_db = self._in_ts(utc_now()), self._in_json(detail or {})
+        rows = await self._fetch(
+            "INSERT INTO alerts (exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (exchange, key) WHERE resolved_at IS NULL "
+            f"DO NOTHING RETURNING {ALERT_COLUMNS}", exchange, key, message, detail_db, run_id, run_id, now, now)
+        if rows:
+            return self._alert(rows[0]), True
+        rows = await self._fetch(
+            "UPDATE alerts SET message = ?, detail = ?, last_run_id = coalesce(?, last_run_id), last_seen_at = ? "
+            f"WHERE exchange = ? AND key = ? AND resolved_at IS NULL RETURNING {ALERT_COLUMNS}",
+            message, detail_db, run_id, now, exchange, key)
+        if not rows:  # resolved between the two statements: open it again
+            return await self.raise_alert(exchange, key, message, detail, run_id)
+        return self._alert(rows[0]), False
+
+    async def resolve_alert(self, exchange: str, key: str) -> bool:
+        """Close the open alert for this condition; False if none was open."""
+        rows = await self._fetch("UPDATE alerts SET resolved_at = ? WHERE exchange = ? AND key = ? "
+                                 "AND resolved_at IS NULL RETURNING id", self._in_ts(utc_now()), exchange, key)
+        return bool(rows)
+
+    async def mark_alert_notified(self, alert_id: int) -> None:
+        await self._fetch("UPDATE alerts SET notified_at = ? WHERE id = ?", self._in_ts(utc_now()), alert_id)
+
+    async def list_alerts(self, exchange: str | None = None, open_only: bool = False, limit: int = 50,
+                          offset: int = 0) -> list[AlertInfo]:
+        """Alerts, newest first."""
+        where, args = [], []
+        if exchange is not None:
+            where.append("exchange = ?")
+            args.append(exchange)
+        if open_only:
+            where.append("resolved_at IS NULL")
+        sql = f"SELECT {ALERT_COLUMNS} FROM alerts" + (" WHERE " + " AND ".join(where) if where else "")
+        rows = await self._fetch(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", *args, *_limits(limit, offset))
+        return [self._alert(r) for r in rows]
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.close()

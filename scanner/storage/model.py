@@ -1,0 +1,230 @@
+"""What the store keeps: plain frozen records, exact amounts (int base units, Decimal coin units)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlsplit, urlunsplit
+
+RUN_STATUSES = ("running", "done", "failed")
+STAGE_VERIFY = "verify"
+STAGE_BALANCES = "balances"
+# what the feed lists as a run's failures (issue 7), by stage
+FAILED_ROW_STATUSES = ("failed", "invalid_row")
+FAILED_BALANCE_STATUSES = ("mismatch", "unread", "invalid_row")
+
+
+class StoreError(Exception):
+    """A storage problem, with a message fit for the user (database passwords are never included)."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (if any) replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
+def params_key(params: dict) -> str:
+    """Canonical hash of a run's parameters (what ``find_resumable`` compares)."""
+    return hashlib.sha256(canonical_json(params).encode()).hexdigest()
+
+
+def canonical_json(value) -> str:
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"value is not JSON-able: {exc}") from None
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    exchange: str
+    input_path: str
+    input_sha256: str
+    liabilities_path: str | None
+    liabilities_sha256: str | None
+    params: dict  # JSON-able: filters, config hash, ...
+    tool_version: str
+    snapshot_date: str | None = None  # YYYY-MM-DD when known
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    exchange: str
+    status: str  # running | done | failed
+    started_at: str  # ISO 8601, UTC
+    finished_at: str | None
+    input_path: str
+    input_sha256: str
+    liabilities_path: str | None
+    liabilities_sha256: str | None
+    params: dict
+    tool_version: str
+    snapshot_date: str | None
+    summary: dict | None  # JSON stored at finish
+
+
+@dataclass(frozen=True, slots=True)
+class RowRecord:
+    """One row's ownership verification."""
+
+    line: int
+    coin: str
+    network: str
+    address: str
+    snapshot_height: int | None
+    amount_text: str
+    amount_base_units: int | None
+    status: str
+    scheme: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceRecord:
+    """One row's on-chain balance read; unique per (run, line, asset)."""
+
+    line: int
+    coin: str
+    network: str
+    asset: str
+    address: str
+    snapshot_height: int | None
+    published_base_units: int | None
+    onchain_base_units: int | None
+    decimals: int | None
+    block_number: int | None
+    block_hash: str | None
+    at_snapshot: bool | None
+    status: str
+    reason: str
+    endpoint: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssetTotal:
+    """Per-asset (network '*') or per-asset-and-network totals, in coin units."""
+
+    asset: str
+    network: str
+    rows: int
+    rows_expected: int
+    rows_read: int
+    published: Decimal
+    onchain: Decimal
+    proven: Decimal
+    owner_only: Decimal
+    key_only: Decimal
+    unverified: Decimal
+    unread_published: Decimal
+    blocks: list  # [{"number", "hash", "at_snapshot"}]
+
+
+@dataclass(frozen=True, slots=True)
+class LiabilityRecord:
+    asset: str
+    amount: Decimal
+    provenance: str
+    source: str
+    file: str
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class RatioRecord:
+    asset: str
+    liabilities: Decimal | None
+    proven_reserves: Decimal
+    with_unproven_reserves: Decimal
+    proven_ratio: Decimal | None
+    with_unproven_ratio: Decimal | None
+    provenance: str
+    coverage: Decimal | None
+
+
+# --- feed-side read models (issue 7) ---
+
+@dataclass(frozen=True, slots=True)
+class ExchangeInfo:
+    exchange: str
+    runs: int
+    done_runs: int
+    latest_run_id: int  # newest run of any status
+    latest_done_run_id: int | None
+    latest_snapshot_date: str | None  # newest snapshot date among done runs
+
+
+@dataclass(frozen=True, slots=True)
+class RatioPoint:
+    """One point of a ratio time series: the newest done run of one snapshot date."""
+
+    run_id: int
+    snapshot_date: str  # the run's snapshot date, else the UTC date it started
+    finished_at: str | None
+    ratio: RatioRecord
+
+
+@dataclass(frozen=True, slots=True)
+class AddressObservation:
+    """One address in one run: its verification and (when read) its balance."""
+
+    run_id: int
+    exchange: str
+    snapshot_date: str | None
+    started_at: str
+    line: int
+    coin: str
+    network: str
+    row_status: str
+    scheme: str
+    reason: str
+    amount_text: str
+    amount_base_units: int | None
+    balance_status: str | None
+    asset: str | None
+    onchain_base_units: int | None
+    decimals: int | None
+    block_number: int | None
+    block_hash: str | None
+    at_snapshot: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A row that failed a stage: verify (signature/row) or balances (mismatch/unread)."""
+
+    stage: str
+    line: int
+    coin: str
+    network: str
+    address: str
+    status: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertInfo:
+    """An alert condition for an exchange; open until resolved, raised once per condition."""
+
+    id: int
+    exchange: str
+    key: str  # the condition, e.g. "proven_ratio_below:USDT:1.0"
+    message: str
+    detail: dict
+    first_run_id: int | None
+    last_run_id: int | None
+    opened_at: str
+    last_seen_at: str
+    resolved_at: str | None
+    notified_at: str | None

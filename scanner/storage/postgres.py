@@ -1,0 +1,159 @@
+"""PostgreSQL backend through an asyncpg pool.
+
+Chunks go in with ``copy_records_to_table`` straight into the final tables, after the checkpoint
+row, in one transaction. Amounts are ``numeric(78,0)`` (base units) and ``numeric`` (coin units);
+JSON is jsonb; times are timestamptz, returned as ISO 8601 UTC text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import json
+import re
+from datetime import date
+from typing import Sequence
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from . import migrations
+from .base import Store, iso_utc
+from .model import StoreError, canonical_json, redact_url
+
+_MIGRATION_LOCK = 0x706F7273  # pg_advisory_xact_lock key: one migrator at a time
+
+
+@functools.lru_cache(maxsize=1024)
+def numbered(sql: str) -> str:
+    """``?`` placeholders -> ``$1, $2, ...``."""
+    counter = itertools.count(1)
+    return re.sub(r"\?", lambda _: f"${next(counter)}", sql)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=canonical_json, decoder=json.loads, schema="pg_catalog")
+
+
+class PostgresStore(Store):
+    backend = "postgresql"
+    _run_date_sql = "coalesce(snapshot_date, (started_at AT TIME ZONE 'UTC')::date)"
+
+    def __init__(self, url: str) -> None:
+        self.url = redact_url(url)
+        self._password = urlsplit(url).password if "://" in url else None
+        self._pool: asyncpg.Pool | None = None
+
+    @classmethod
+    async def open(cls, url: str, upto_version: int | None = None, max_connections: int = 4,
+                   timeout: float = 15.0) -> "PostgresStore":
+        store = cls(url)
+        try:
+            store._pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections, timeout=timeout,
+                                                    init=_init_connection)
+        except (OSError, asyncio.TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StoreError(f"cannot connect to the PostgreSQL store {store.url}: {store._scrub(exc)}") from None
+        try:
+            await store._migrate(upto_version)
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    def _scrub(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        return text.replace(self._password, "***") if self._password else text
+
+    def _error(self, exc: Exception) -> StoreError:
+        return StoreError(f"{self.url}: {self._scrub(exc)}")
+
+    async def _migrate(self, upto_version: int | None) -> None:
+        try:
+            async with self._pool.acquire() as c, c.transaction():
+                await c.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
+                await c.execute(migrations.tracking_table("timestamptz"))
+                applied = [r[0] for r in await c.fetch("SELECT version FROM schema_migrations")]
+                for m in migrations.pending(migrations.POSTGRES, applied, upto_version, self.url):
+                    await c.execute(m.sql)
+                    await c.execute("INSERT INTO schema_migrations VALUES ($1, $2, now())", m.version, m.name)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc) from None
+
+    async def schema_version(self) -> int:
+        rows = await self._fetch("SELECT max(version) FROM schema_migrations")
+        return int(rows[0][0] or 0)
+
+    def _acquire(self):
+        if self._pool is None:
+            raise StoreError(f"{self.url} is closed")
+        return self._pool.acquire()
+
+    async def _fetch(self, sql: str, *args) -> list[Sequence]:
+        try:
+            async with self._acquire() as c:
+                return await c.fetch(numbered(sql), *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc) from None
+
+    async def _transaction(self, steps: Sequence[tuple[str, Sequence[tuple]]]) -> None:
+        try:
+            async with self._acquire() as c, c.transaction():
+                for sql, arg_list in steps:
+                    if arg_list:
+                        await c.executemany(numbered(sql), arg_list)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc) from None
+
+    async def _save_chunk(self, run_id, stage, chunk_key, table, columns, records) -> bool:
+        values = self._encode_chunk(run_id, stage, records)
+        try:
+            async with self._acquire() as c, c.transaction():
+                # checkpoint first: a concurrent save of the same chunk waits on this row, then does nothing
+                saved = await c.fetchval(
+                    "INSERT INTO checkpoints (run_id, stage, chunk_key, items, saved_at) SELECT id, $2::text, "
+                    "$3::text, $4::integer, now() FROM runs WHERE id = $1 AND status = 'running' "
+                    "ON CONFLICT DO NOTHING RETURNING 1", run_id, stage, chunk_key, len(values))
+                if saved and values:
+                    try:
+                        await c.copy_records_to_table(table, records=values, columns=columns)
+                    except asyncpg.UniqueViolationError as exc:
+                        raise self._overlap(run_id, stage, chunk_key, exc) from None
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc) from None
+        if not saved:
+            await self._chunk_refused(run_id, stage, chunk_key)
+        return bool(saved)
+
+    # value conversion: asyncpg takes int/Decimal for numeric, dict for jsonb (codec above)
+    def _in_json(self, v):
+        return v
+
+    def _in_ts(self, v):
+        return v
+
+    def _in_date(self, v):
+        return None if v is None else date.fromisoformat(v)
+
+    def _out_units(self, v):
+        return None if v is None else int(v)
+
+    def _out_dec(self, v):
+        return v
+
+    def _out_json(self, v):
+        return v
+
+    def _out_ts(self, v):
+        return None if v is None else iso_utc(v)
+
+    def _out_date(self, v):
+        return None if v is None else v.isoformat()
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), 10)
+            except asyncio.TimeoutError:
+                pool.terminate()
