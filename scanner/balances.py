@@ -180,8 +180,9 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
                       adapter_options: dict | None = None, done: set[str] | frozenset[str] = frozenset(),
                       on_progress: Callable[[int], None] | None = None,
                       on_plan: Callable[[int], None] | None = None,
-                      summaries: dict[str, NetworkSummary] | None = None) -> dict[str, NetworkSummary]:
-    """Read every group in slices of ``SLICE`` rows; each slice's checks go to ``on_slice(key, checks)``
+                      summaries: dict[str, NetworkSummary] | None = None,
+                      slice_rows: int = SLICE) -> dict[str, NetworkSummary]:
+    """Read every group in slices of ``slice_rows`` rows; each slice's checks go to ``on_slice(key, checks)``
     (a checkpoint for ``porscan scan``). Slices whose key is in ``done`` are not read again. Networks
     run concurrently; a network's groups run one after the other."""
     summaries = {} if summaries is None else summaries
@@ -202,8 +203,8 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
             adapter = adapters[target.network]
             s = _summary(summaries, target.network)
             s.decimals[coin] = target.decimals
-            for index, i in enumerate(range(0, len(items), SLICE)):
-                part = items[i:i + SLICE]
+            for index, i in enumerate(range(0, len(items), slice_rows)):
+                part = items[i:i + slice_rows]
                 key = slice_key(coin, height, index)
                 if key in done:
                     if on_progress:

@@ -17,8 +17,15 @@ porscan checks an exchange's proof-of-reserves claims instead of trusting them.
 
 An exchange publishes every reserve wallet it holds (a CSV of coin, network, snapshot height,
 address, amount and a signed message per address). porscan reads that file and tells you, row
-by row, what the signatures really prove, then (in later stages) reads the balances on chain at
-the snapshot heights and sets them against the exchange's liabilities.
+by row, what the signatures really prove, reads the balances on chain at the snapshot heights and
+sets them against the exchange's liabilities.
+
+Commands, in the order of the job:
+  verify     ownership proofs only, offline
+  balances   on-chain balances at the snapshot heights vs the published amounts
+  scan       the whole job: verify + balances + per-asset totals + liabilities -> reserve ratios,
+             stored and resumable; `porscan runs` lists stored scans, `porscan report ID` shows one
+  sample     write a signed sample reserve file (porscan's own keys)
 
 Statuses every row can get:
   verified     the signature(s) prove control of the published address
@@ -120,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=7, help="key seed (default 7)")
     s.add_argument("--clean", action="store_true", help="leave out the deliberately bad rows")
     s.set_defaults(func=cmd_sample)
+
+    from .cli_scan import add_commands
+
+    add_commands(sub, fmt)
     return parser
 
 

@@ -74,12 +74,16 @@ def bad_rows(seed: int = 7) -> list[tuple[g.SampleRow | str, str]]:
     ]
 
 
-def write_sample(path: str | Path, seed: int = 7, with_bad_rows: bool = True) -> dict[str, int]:
-    rows = build_rows(seed)
+def write_sample(path: str | Path, seed: int = 7, with_bad_rows: bool = True, heights: dict[str, int] | None = None,
+                 rows: list[g.SampleRow] | None = None) -> dict[str, int]:
+    """Write the sample file; ``heights`` overrides snapshot heights per coin (local chains),
+    ``rows`` replaces the generated rows (bad rows are still appended)."""
+    heights_of = {**HEIGHTS, **(heights or {})}
+    rows = build_rows(seed) if rows is None else rows
     extra = bad_rows(seed) if with_bad_rows else []
-    lines = [g.okx11_line(r, HEIGHTS[r.coin]) for r in rows]
+    lines = [g.okx11_line(r, heights_of[r.coin]) for r in rows]
     for item, _ in extra:
-        lines.append(item if isinstance(item, str) else g.okx11_line(item, HEIGHTS[item.coin]))
+        lines.append(item if isinstance(item, str) else g.okx11_line(item, heights_of[item.coin]))
     sums: dict[str, Decimal] = {}
     for r in rows + [i for i, _ in extra if not isinstance(i, str)]:
         sums[r.coin] = sums.get(r.coin, Decimal(0)) + Decimal(r.amount)
@@ -89,7 +93,7 @@ def write_sample(path: str | Path, seed: int = 7, with_bad_rows: bool = True) ->
         total = sum((sums.get(c, Decimal(0)) for c in coins), Decimal(0))
         head.append(f"{asset}(ALL),-,{int(total)}")
     for coin in sorted(sums):
-        head.append(f"{coin},{HEIGHTS[coin]},{sums[coin].quantize(Decimal('0.0001'))}")
+        head.append(f"{coin},{heights_of[coin]},{sums[coin].quantize(Decimal('0.0001'))}")
     text = "\n".join(head) + "\n\n" + g.OKX11_HEADER + "\n" + "\n".join(lines) + "\n"
     Path(path).write_text(text)
     return {"rows": len(lines), "bad_rows": len(extra)}

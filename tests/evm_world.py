@@ -17,7 +17,7 @@ from eth_utils import keccak, to_checksum_address
 
 from scanner.localnodes import rpc
 
-ARTIFACTS = json.loads((Path(__file__).parent / "data" / "test_contracts.json").read_text())["contracts"]
+ARTIFACTS = json.loads((Path(__file__).resolve().parents[1] / "chains" / "data" / "test_contracts.json").read_text())["contracts"]
 MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
 
 

@@ -1,0 +1,172 @@
+"""Per-asset and per-network totals of a scan, from its stored rows and balance reads. Pure.
+
+Coin keys map to assets (USDT-ERC20 + USDT-TRC20 + ... -> USDT). Sums are kept as integers in each
+coin key's base units and turned into exact Decimal coin units only at the end. On-chain amounts
+are split by the row's ownership status, never silently merged:
+
+  proven      read on chain, ownership ``verified``
+  owner_only  read on chain, owners of a contract wallet proven, not the link
+  key_only    read on chain, a key proven, not the address
+  unverified  read on chain, ownership failed / unsupported / not checked
+  unread_published  the published amount of rows whose balance could not be read (not a zero)
+
+An address listed twice for the same coin and height is counted once on chain (in its best
+status); the published sum keeps every row, as published, and the duplicates are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from .amounts import EXACT, from_base_units, parse_amount
+from .storage import AssetTotal, BalanceRecord, RowRecord
+
+CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
+_CATEGORY_OF = {"verified": 0, "owner_only": 1, "key_only": 2}  # anything else: unverified (3)
+NOT_AGGREGATED = frozenset({"invalid_row", "skipped"})
+
+
+@dataclass(frozen=True, slots=True)
+class CoinPlace:
+    """Where a coin key's amounts go: its asset, network id and decimals (None if unknown)."""
+
+    asset: str
+    network: str
+    decimals: int | None
+
+
+@dataclass(slots=True)
+class _CoinAcc:
+    rows: int = 0
+    rows_read: int = 0
+    published_units: int = 0
+    published_text: Decimal = Decimal(0)  # coin units, for rows without base units (decimals unknown)
+    published_rows: int = 0
+    unread_units: int = 0
+    unread_text: Decimal = Decimal(0)
+    onchain: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # per CATEGORIES, base units
+    blocks: set[tuple[int, str | None, bool]] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Aggregation:
+    """Fed row by row (``add``), in any order; ``totals()`` gives the per-asset records."""
+
+    place_of: Callable[[str], CoinPlace]
+    base_unit_file: bool = False  # amounts published in base units (OKX's 7-column era)
+    coins: dict[str, _CoinAcc] = field(default_factory=dict)
+    seen: dict[tuple[str, str, int | None], tuple[int, int]] = field(default_factory=dict)  # -> (category, units)
+    duplicates: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    invalid_by_coin: dict[str, int] = field(default_factory=dict)
+    coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
+    no_decimals: set[str] = field(default_factory=set)  # base-unit coins whose decimals are unknown: left out of sums
+    _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def add(self, row: RowRecord, bal: BalanceRecord | None) -> None:
+        self.by_status[row.status] = self.by_status.get(row.status, 0) + 1
+        coin = row.coin.strip().upper()
+        if row.status == "invalid_row":
+            self.invalid_by_coin[coin] = self.invalid_by_coin.get(coin, 0) + 1
+            return
+        if row.status in NOT_AGGREGATED:
+            return
+        acc = self.coins.get(coin)
+        if acc is None:
+            acc = self.coins[coin] = _CoinAcc()
+        acc.rows += 1
+        place = self.place_of(coin)
+        published_units = row.amount_base_units
+        published_text = None
+        if place.decimals is None:
+            published_units = None  # base units of unknown size cannot be put in coin units
+            if self.base_unit_file:
+                self.no_decimals.add(coin)
+            elif row.amount_text.strip():
+                try:
+                    published_text = parse_amount(row.amount_text)
+                except ValueError:
+                    published_text = None
+        if published_units is not None:
+            acc.published_units += published_units
+            acc.published_rows += 1
+        elif published_text is not None:
+            acc.published_text = EXACT.add(acc.published_text, published_text)
+            acc.published_rows += 1
+        self._summary_sum(coin, published_units, published_text, place.decimals)
+        onchain = bal.onchain_base_units if bal is not None else None
+        if onchain is None:
+            if published_units is not None:
+                acc.unread_units += published_units
+            elif published_text is not None:
+                acc.unread_text = EXACT.add(acc.unread_text, published_text)
+            return
+        acc.rows_read += 1
+        if bal.block_number is not None:
+            acc.blocks.add((bal.block_number, bal.block_hash, bool(bal.at_snapshot)))
+        category = _CATEGORY_OF.get(row.status, 3)
+        key = (coin, bal.address.strip().lower() if bal.address.startswith(("0x", "0X")) else bal.address.strip(),
+               row.snapshot_height)
+        before = self.seen.get(key)
+        if before is None:
+            self.seen[key] = (category, onchain)
+            acc.onchain[category] += onchain
+            return
+        self.duplicates += 1
+        if category < before[0]:  # the same balance, now with a better proof: move it
+            acc.onchain[before[0]] -= before[1]
+            acc.onchain[category] += before[1]
+            self.seen[key] = (category, before[1])
+
+    def _summary_sum(self, coin: str, units: int | None, text: Decimal | None, decimals: int | None) -> None:
+        entry = self.coin_sums.setdefault(coin, [Decimal(0), 0])
+        entry[1] += 1
+        if entry[0] is None:
+            return
+        if units is not None and decimals is not None:
+            entry[0] = EXACT.add(entry[0], from_base_units(units, decimals))
+        elif text is not None:
+            entry[0] = EXACT.add(entry[0], text)
+        else:
+            entry[0] = None  # some amount of this coin cannot be put in coin units
+
+    def totals(self) -> list[AssetTotal]:
+        """One record per (asset, network) and one per asset with network ``*``, sorted."""
+        groups: dict[tuple[str, str], list] = {}
+        coins_of: dict[tuple[str, str], list[str]] = {}
+        for coin, acc in self.coins.items():
+            place = self.place_of(coin)
+            for key in ((place.asset, place.network), (place.asset, "*")):
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = [0, 0, Decimal(0), [Decimal(0)] * 4, Decimal(0), set()]
+                    coins_of[key] = []
+                coins_of[key].append(coin)
+                g[0] += acc.rows
+                g[1] += acc.rows_read
+                g[2] = EXACT.add(g[2], _units(acc.published_units, place.decimals) + acc.published_text)
+                g[3] = [EXACT.add(a, _units(b, place.decimals)) for a, b in zip(g[3], acc.onchain)]
+                g[4] = EXACT.add(g[4], _units(acc.unread_units, place.decimals) + acc.unread_text)
+                g[5] |= acc.blocks
+        out = []
+        for (asset, network), (rows, read, published, cats, unread, blocks) in sorted(groups.items()):
+            onchain = sum(cats, Decimal(0))
+            out.append(AssetTotal(
+                asset=asset, network=network, rows=rows, rows_expected=rows, rows_read=read,
+                published=published, onchain=onchain, proven=cats[0], owner_only=cats[1], key_only=cats[2],
+                unverified=cats[3], unread_published=unread,
+                blocks=[{"number": n, "hash": h, "at_snapshot": s} for n, h, s in sorted(blocks, key=lambda b: (b[0], str(b[1])))]))
+        self._coins_of = coins_of
+        return out
+
+    def coins_in(self, asset: str, network: str) -> list[str]:
+        """Coin keys that fed one (asset, network) total (after ``totals()``)."""
+        return sorted(self._coins_of.get((asset, network), []))
+
+
+def _units(units: int, decimals: int | None) -> Decimal:
+    # decimals None: only zero can reach here (published units are dropped for such coins); on-chain
+    # reads always come with the coin's configured decimals
+    return Decimal(units) if decimals is None else from_base_units(units, decimals)

@@ -1,0 +1,290 @@
+"""``porscan scan``, ``porscan runs`` and ``porscan report``: the whole job, its history and re-rendering."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+SCAN_HELP = """\
+The whole job in one command: verify every row's ownership proof, read every balance at the
+snapshot heights, sum per asset across chains and set the sums against the liabilities.
+
+Stages: ingest -> verify (all cores) -> balances (every configured adapter, networks in parallel)
+-> aggregate per asset and network -> liabilities and reserve ratios -> store -> report.
+
+Every figure says where it comes from and how complete it is:
+  proven       on-chain amount of rows whose ownership porscan verified
+  owner_only   contract wallets whose owners signed (owner->wallet link not proven)
+  key_only     a key signed, the address is not derived from it offline
+  unverified   read on chain, ownership not proven (failed, unsupported)
+  unread       published amount of rows whose balance could not be read (never counted as 0)
+  coverage     rows read / rows expected; blocks are named, and a read at the latest block
+               instead of the snapshot is labelled so
+Ratios are shown twice: proven reserves / liabilities, and with the unproven amounts added.
+Liabilities carry their provenance (zk-proven, merkle-sum, self-reported).
+
+Runs are stored (SQLite by default, PostgreSQL with --db postgresql://...), checkpointed per
+chunk: if a scan is interrupted, the same command continues where it stopped (or --resume ID).
+
+examples:
+  porscan scan okx_por.csv --liabilities sum_proof_data.json --html report.html
+  porscan scan okx_por.csv --dry                      # the plan: rows per network, endpoints, requests
+  porscan scan okx_por.csv --db postgresql://porscan@localhost/porscan --min-ratio 1
+  porscan scan okx_por.csv --rpc ethereum=http://127.0.0.1:8545 --coin ETH,USDT-ERC20
+
+exit codes: 0 = all checks held, 1 = a proven ratio is below --min-ratio, or a row failed, was
+unreadable, mismatched or could not be read, 2 = usage error, unreadable input or database error
+"""
+
+RUNS_HELP = """\
+List stored scans, newest first: id, exchange, status, when, input file and the headline figures.
+
+examples:
+  porscan runs
+  porscan runs --exchange OKX --db postgresql://porscan@localhost/porscan --json
+"""
+
+REPORT_HELP = """\
+Show a stored scan again, or write it as JSON, CSV or HTML. Nothing is read on chain.
+
+examples:
+  porscan report 12
+  porscan report 12 --html report.html --json report.json --csv assets.csv
+"""
+
+
+def add_commands(sub, fmt) -> None:
+    s = sub.add_parser("scan", help="the whole job: ownership, balances, per-asset totals and reserve ratios",
+                       description=SCAN_HELP, formatter_class=fmt)
+    s.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
+    s.add_argument("--liabilities", metavar="FILE", help="liabilities file (OKX zk-STARK v1 sums, OKX v2 sum proof, "
+                   "Binance CexAssetsInfo, Merkle-sum tree, or porscan's simple CSV/JSON)")
+    s.add_argument("--liabilities-format", metavar="FMT", help="force the liabilities format instead of detecting it")
+    s.add_argument("--db", metavar="URL", help="where runs are stored: a SQLite path or sqlite:///path, or "
+                   "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
+    s.add_argument("--snapshot-date", metavar="YYYY-MM-DD", help="snapshot date to tag the run with")
+    s.add_argument("--resume", type=int, metavar="RUN_ID", help="continue this interrupted run")
+    s.add_argument("--fresh", action="store_true", help="start a new run even if an unfinished one has the same inputs")
+    s.add_argument("--config", metavar="PATH", help="networks and endpoints (default config/networks.toml)")
+    s.add_argument("--coins", metavar="PATH", help="coin-key map (default config/coins.toml)")
+    s.add_argument("--rpc", action="append", default=[], metavar="NETWORK=URL",
+                   help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
+    s.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
+    s.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (file labels)")
+    s.add_argument("--workers", type=int, metavar="N", help="verification processes (default: all cores)")
+    s.add_argument("--chunk-bytes", type=int, default=1 << 20, metavar="B", help="input bytes per checkpointed chunk")
+    s.add_argument("--slice-rows", type=int, default=50_000, metavar="N", help="rows per checkpointed balance read")
+    s.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
+                   help="force one EVM read strategy (default: probe each endpoint)")
+    s.add_argument("--cross-check", type=int, default=0, metavar="N",
+                   help="re-read N random balances per group on a second endpoint and report disagreements")
+    s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
+                   "requests expected) and stop; nothing is read on chain or stored")
+    s.add_argument("--json", metavar="PATH", help='write the report as JSON ("schema": "porscan.scan/1")')
+    s.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
+    s.add_argument("--html", metavar="PATH", help="write a standalone HTML report with charts")
+    s.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X (e.g. 1.0)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    s.set_defaults(func=cmd_scan)
+
+    r = sub.add_parser("runs", help="list stored scans", description=RUNS_HELP, formatter_class=fmt)
+    r.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    r.add_argument("--exchange", metavar="NAME", help="only this exchange's runs")
+    r.add_argument("--limit", type=int, default=50, metavar="N")
+    r.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    r.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("report", help="show or export a stored scan", description=REPORT_HELP, formatter_class=fmt)
+    p.add_argument("run_id", type=int, metavar="RUN_ID")
+    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    p.add_argument("--json", metavar="PATH", help="write the stored report as JSON")
+    p.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
+    p.add_argument("--html", metavar="PATH", help="write the standalone HTML report")
+    p.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X")
+    p.set_defaults(func=cmd_report)
+
+
+def _consoles():
+    from rich.console import Console
+
+    return (Console(highlight=False, width=None if sys.stdout.isatty() else 160),
+            Console(stderr=True, highlight=False))
+
+
+def _min_ratio(text: str | None, err) -> tuple[bool, Decimal | None]:
+    if text is None:
+        return True, None
+    try:
+        value = Decimal(text)
+        if not value.is_finite() or value < 0:
+            raise InvalidOperation
+        return True, value
+    except InvalidOperation:
+        err.print(f"porscan: --min-ratio {text!r} is not a non-negative number", markup=False)
+        return False, None
+
+
+def _split(values: list[str] | None) -> frozenset[str]:
+    return frozenset(p.strip().upper() for v in values or [] for p in v.split(",") if p.strip())
+
+
+class _RichUI:
+    """Progress bars per stage on stderr."""
+
+    def __init__(self, console, show: bool):
+        self.console = console
+        self.show = show
+        self.progress = None
+        self.task = None
+
+    def stage(self, name: str, total: int | None, done: int = 0) -> None:
+        self.end_stage()
+        if not self.show:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        cols = [TextColumn(f"{name:<10}"), BarColumn()]
+        cols.append(TextColumn("{task.percentage:>3.0f}%") if name == "verify" else MofNCompleteColumn())
+        self.progress = Progress(*cols, TimeElapsedColumn(), console=self.console, transient=False)
+        self.task = self.progress.add_task(name, total=total, completed=done)
+        self.progress.start()
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=n)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"porscan scan: {text}", markup=False)
+
+    def end_stage(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import ScanError, ScanOptions, plan_scan, run_scan
+
+    out, err = _consoles()
+    ok, min_ratio = _min_ratio(args.min_ratio, err)
+    if not ok:
+        return EXIT_USAGE
+    if args.workers is not None and args.workers < 1:
+        err.print("porscan scan: --workers must be at least 1")
+        return EXIT_USAGE
+    options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
+    opts = ScanOptions(file=args.file, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
+                       db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
+                       fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
+                       coins=_split(args.coin), networks=_split(args.network), workers=args.workers,
+                       chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v})
+    try:
+        if args.dry:
+            plan = plan_scan(opts)
+            from .scan_render import render_plan
+
+            render_plan(plan, out)
+            return EXIT_OK
+        ui = _RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
+        outcome = asyncio.run(run_scan(opts, ui))
+        ui.end_stage()
+    except ScanError as exc:
+        err.print(f"porscan scan: {exc}", markup=False)
+        return EXIT_USAGE
+    return _emit(outcome.report, args, out, err, min_ratio)
+
+
+def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
+    from .scan import below, csv_rows
+    from .scan_render import render_scan
+
+    try:
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        if args.csv:
+            with open(args.csv, "w", newline="") as fh:
+                csv.writer(fh).writerows(csv_rows(report))
+        if args.html:
+            from .html_report import render_html
+
+            Path(args.html).write_text(render_html(report))
+    except OSError as exc:
+        err.print(f"porscan: cannot write output: {exc}", markup=False)
+        return EXIT_USAGE
+    if getattr(args, "quiet", False):
+        assets = ", ".join(f"{a['asset']} {a['proven_ratio'] or '-'}" for a in report["assets"])
+        out.print(f"run {report['run']['id']}: proven ratios: {assets or 'none'}", markup=False)
+    else:
+        render_scan(report, out)
+    low = below(report, min_ratio) if min_ratio is not None else []
+    if low:
+        err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(low)}", markup=False)
+        return EXIT_FAILED
+    v = report["verification"]["by_status"]
+    b = report.get("balances", {}).get("by_status", {})
+    if v.get("failed") or v.get("invalid_row") or b.get("mismatch") or b.get("unread"):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _with_store(db: str | None, fn):
+    from .scan import default_db
+    from .storage import open_store
+
+    store = await open_store(db or default_db())
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from .storage import StoreError
+
+    out, err = _consoles()
+    try:
+        runs = asyncio.run(_with_store(args.db, lambda s: s.list_runs(args.exchange, args.limit)))
+    except StoreError as exc:
+        err.print(f"porscan runs: {exc}", markup=False)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps([_run_json(r) for r in runs], indent=1))
+        return EXIT_OK
+    from .scan_render import render_runs
+
+    render_runs(runs, out)
+    return EXIT_OK
+
+
+def _run_json(r) -> dict:
+    return {"id": r.id, "exchange": r.exchange, "status": r.status, "started_at": r.started_at,
+            "finished_at": r.finished_at, "input_path": r.input_path, "input_sha256": r.input_sha256,
+            "liabilities_path": r.liabilities_path, "snapshot_date": r.snapshot_date, "tool_version": r.tool_version}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .storage import StoreError
+
+    out, err = _consoles()
+    ok, min_ratio = _min_ratio(args.min_ratio, err)
+    if not ok:
+        return EXIT_USAGE
+    try:
+        run = asyncio.run(_with_store(args.db, lambda s: s.get_run(args.run_id)))
+    except StoreError as exc:
+        err.print(f"porscan report: {exc}", markup=False)
+        return EXIT_USAGE
+    if run.status != "done" or not run.summary:
+        err.print(f"porscan report: run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
+                  f"{run.input_path}`", markup=False)
+        return EXIT_USAGE
+    return _emit(run.summary, args, out, err, min_ratio)

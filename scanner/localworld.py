@@ -1,0 +1,199 @@
+"""A sample exchange on local chains: what the README's main job and the end-to-end tests scan.
+
+Starts real local nodes (two anvil chains standing for Ethereum and Arbitrum; Bitcoin Knots regtest
+when the Bitcoin adapter and node are available), writes a reserve file signed with porscan's own
+keys whose snapshot heights are the local chains' snapshot blocks, funds every address at the
+snapshot (native coins with anvil's balance cheat code, the USDT token through real mint
+transactions), then moves money after the snapshot so that only reads at the snapshot match.
+A few rows are wrong on purpose (a published amount the chain does not hold, a bad signature, an
+unreadable row), and a liabilities file (porscan's simple format) sets one asset below 100%.
+
+Everything it writes goes to one folder: reserves.csv, liabilities.csv, networks.toml, coins.toml
+and expected.json (the snapshot totals per coin, computed from the world's own bookkeeping).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+
+from .amounts import fmt, from_base_units, to_base_units
+from .localnodes import Anvil, anvil_binary, rpc
+from .sample_exchange import DECIMALS, build_rows, write_sample
+
+_ARTIFACTS = Path(__file__).resolve().parents[1] / "chains" / "data" / "test_contracts.json"
+MISMATCH_NOTE = "published amount deliberately above the chain's balance"
+
+
+@dataclass
+class LocalExchange:
+    folder: Path
+    reserves: Path
+    liabilities: Path
+    networks: Path
+    coins: Path
+    expected: dict[str, dict[str, int]]  # coin -> {"onchain": base units at the snapshot (distinct addresses), "rows": n}
+    nodes: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for n in self.nodes:
+            n.stop()
+        self.nodes.clear()
+
+    def __enter__(self) -> "LocalExchange":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _post(url: str, calls: list[tuple[str, list]]) -> list:
+    import urllib.request
+
+    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]).encode()
+    req = urllib.request.Request(url, body, {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=300) as resp:
+        reply = json.loads(resp.read())
+    for item in reply:
+        if "error" in item:
+            raise RuntimeError(f"{calls[item['id']][0]}: {item['error']}")
+    return [i.get("result") for i in sorted(reply, key=lambda i: i["id"])]
+
+
+def _deploy_token(url: str, decimals: int) -> str:
+    import time
+
+    art = json.loads(_ARTIFACTS.read_text())["contracts"]["TestToken"]
+    dev = rpc(url, "eth_accounts")[0]
+    data = art["bytecode"] + abi_encode(["string", "string", "uint8"], ["Tether USD (local)", "USDT", decimals]).hex()
+    h = rpc(url, "eth_sendTransaction", [{"from": dev, "data": data, "gas": hex(5_000_000)}])
+    for _ in range(500):
+        r = rpc(url, "eth_getTransactionReceipt", [h])
+        if r:
+            return to_checksum_address(r["contractAddress"])
+        time.sleep(0.02)
+    raise TimeoutError("token deployment not mined")
+
+
+def _mint_calls(url: str, token: str, dev: str, holders: dict[str, int]) -> list[tuple[str, list]]:
+    """Real mint transactions, numbered explicitly so that a batch of them is not a nonce race."""
+    sel = keccak(text="mint(address,uint256)")[:4]
+    nonce = int(rpc(url, "eth_getTransactionCount", [dev, "pending"]), 16)
+    return [("eth_sendTransaction", [{"from": dev, "to": token, "gas": hex(200_000), "nonce": hex(nonce + i),
+                                      "data": "0x" + (sel + abi_encode(["address", "uint256"], [h, v])).hex()}])
+            for i, (h, v) in enumerate(holders.items())]
+
+
+def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1) -> LocalExchange:
+    """Start the local chains, fund the sample exchange and write its files. Call ``stop()`` after.
+    ``scale`` multiplies the number of rows (30 EVM, 12 TRON, 10 Bitcoin multisig per unit)."""
+    if anvil_binary() is None:
+        raise RuntimeError("anvil is not installed (scripts/node-tools.sh installs it)")
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    eth, arb = Anvil.start(), Anvil.start()
+    world = LocalExchange(folder, folder / "reserves.csv", folder / "liabilities.csv", folder / "networks.toml",
+                          folder / "coins.toml", {}, [eth, arb])
+    try:
+        rows = build_rows(seed, evm=30 * scale, tron=12 * scale, btc=10 * scale)
+        for node, blocks in ((eth, 120), (arb, 45)):  # some history before the snapshot
+            rpc(node.url, "anvil_mine", [hex(blocks)])
+        token = _deploy_token(eth.url, DECIMALS["USDT-ERC20"])
+        # the chains' balances at the snapshot: what each row publishes, except a deliberate mismatch
+        native = {"ETH": {}, "ETH-ARBITRUM": {}}
+        usdt: dict[str, int] = {}
+        mismatch_line_coin = None
+        for i, r in enumerate(rows):
+            if r.coin not in ("ETH", "ETH-ARBITRUM", "USDT-ERC20"):
+                continue
+            units = to_base_units(Decimal(r.amount), DECIMALS[r.coin])
+            if mismatch_line_coin is None and r.coin == "ETH" and i > 3:
+                units -= 10**15  # 0.001 ETH less on chain than published
+                mismatch_line_coin = (r.address, r.coin)
+            bucket = usdt if r.coin == "USDT-ERC20" else native[r.coin]
+            bucket[r.address] = bucket.get(r.address, 0) + units
+        _post(eth.url, [("anvil_setBalance", [a, hex(v)]) for a, v in native["ETH"].items()])
+        _post(arb.url, [("anvil_setBalance", [a, hex(v)]) for a, v in native["ETH-ARBITRUM"].items()])
+        dev = rpc(eth.url, "eth_accounts")[0]
+        _post(eth.url, _mint_calls(eth.url, token, dev, usdt))
+        rpc(eth.url, "evm_mine")
+        # the snapshot: each chain's head after all writes, sealed by mining
+        heights = {}
+        for coin, node in (("ETH", eth), ("USDT-ERC20", eth), ("ETH-ARBITRUM", arb)):
+            heights[coin] = int(rpc(node.url, "eth_blockNumber"), 16)
+        for node in (eth, arb):
+            rpc(node.url, "evm_mine")
+        # after the snapshot, money moves: a read at "latest" would not match
+        movers = list(native["ETH"])[:3]
+        _post(eth.url, [("anvil_setBalance", [a, hex(rng.randrange(1, 10**18))]) for a in movers])
+        _post(arb.url, [("anvil_setBalance", [a, "0x0"]) for a in list(native["ETH-ARBITRUM"])[:2]])
+        if usdt:
+            first = next(iter(usdt))
+            _post(eth.url, _mint_calls(eth.url, token, dev, {first: 777_000_000}))
+        for node in (eth, arb):
+            rpc(node.url, "evm_mine")
+        write_sample(world.reserves, seed, with_bad_rows=True, heights=heights, rows=rows)
+        world.expected = {
+            "ETH": {"onchain": sum(native["ETH"].values()), "addresses": len(native["ETH"])},
+            "ETH-ARBITRUM": {"onchain": sum(native["ETH-ARBITRUM"].values()), "addresses": len(native["ETH-ARBITRUM"])},
+            "USDT-ERC20": {"onchain": sum(usdt.values()), "addresses": len(usdt)},
+        }
+        (folder / "expected.json").write_text(json.dumps({"heights": heights, "coins": world.expected,
+                                                          "mismatch": mismatch_line_coin}, indent=1))
+        _write_config(world, eth.url, arb.url, token)
+        _write_liabilities(world, native, usdt)
+        return world
+    except BaseException:
+        world.stop()
+        raise
+
+
+def _write_config(world: LocalExchange, eth_url: str, arb_url: str, token: str) -> None:
+    sections = ["# Local chains of the sample exchange (written by porscan's local world; not real networks)"]
+    for nid, url in (("ethereum", eth_url), ("arbitrum", arb_url)):
+        sections.append(f'''[networks.{nid}]
+kind = "evm"
+chain_id = 31337
+native_symbol = "ETH"
+native_decimals = 18
+endpoints = [{{ label = "local-anvil-{nid}", url = "{url}", concurrency = 4 }}]
+''')
+    world.networks.write_text("\n".join(sections))
+    world.coins.write_text(f'''# Coin keys of the sample exchange on the local chains
+[ETH]
+network = "ethereum"
+asset = "ETH"
+decimals = 18
+
+["ETH-ARBITRUM"]
+network = "arbitrum"
+asset = "ETH"
+decimals = 18
+
+["USDT-ERC20"]
+network = "ethereum"
+asset = "USDT"
+contract = "{token}"
+decimals = 6
+''')
+
+
+def _write_liabilities(world: LocalExchange, native: dict, usdt: dict) -> None:
+    eth = from_base_units(sum(native["ETH"].values()) + sum(native["ETH-ARBITRUM"].values()), 18)
+    usd = from_base_units(sum(usdt.values()), 6)
+    lines = ["asset,amount,source,proven",
+             f"ETH,{fmt((eth * Decimal('0.9')).quantize(Decimal('0.00000001')))},sample exchange ledger,false",
+             # more USDT owed than held on the chains porscan reads: a ratio below 100% on purpose
+             f"USDT,{fmt((usd * Decimal('1.25')).quantize(Decimal('0.01')))},sample exchange ledger,false",
+             "BTC,2500,sample exchange ledger,false"]
+    world.liabilities.write_text("\n".join(lines) + "\n")
+
+
+__all__ = ["LocalExchange", "build_local_exchange"]

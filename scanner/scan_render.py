@@ -1,0 +1,104 @@
+"""Terminal rendering of ``porscan scan`` reports, plans and run lists (rich)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+
+def _ratio(text: str | None) -> str:
+    if text is None:
+        return "-"
+    value = Decimal(text)
+    shown = f"{value * 100:.2f}%"
+    return f"[red]{shown}" if value < 1 else f"[green]{shown}"
+
+
+def _num(text: str | None) -> str:
+    if text is None:
+        return "-"
+    if "." in text:
+        whole, frac = text.split(".", 1)
+        return f"{int(whole):,}.{frac[:8]}" if whole.lstrip("-").isdigit() else text
+    return f"{int(text):,}" if text.lstrip("-").isdigit() else text
+
+
+def render_scan(report: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    run = report["run"]
+    console.print(f"porscan scan: run {run['id']} ({run['exchange']}), {report['verification']['rows']:,} rows"
+                  + (" (resumed)" if run.get("resumed") else ""), markup=False)
+    table = Table(title="Reserves per asset", title_justify="left")
+    for col in ("asset", "published", "on chain", "proven", "owner-only", "key-only", "unverified", "unread (published)",
+                "liabilities", "proven ratio", "with unproven", "coverage"):
+        table.add_column(col, justify="left" if col == "asset" else "right")
+    for a in report["assets"]:
+        prov = a.get("liabilities_provenance")
+        table.add_row(a["asset"], _num(a["published"]), _num(a["onchain"]), _num(a["proven"]), _num(a["owner_only"]),
+                      _num(a["key_only"]), _num(a["unverified"]), _num(a["unread_published"]),
+                      (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-",
+                      _ratio(a["proven_ratio"]), _ratio(a["with_unproven_ratio"]),
+                      f"{a['rows_read']}/{a['rows_expected']}")
+    console.print(table)
+    net = Table(title="Per network", title_justify="left")
+    for col in ("asset", "network", "coins", "on chain", "proven", "rows read", "blocks"):
+        net.add_column(col)
+    for a in report["assets"]:
+        for n in a["networks"]:
+            blocks = ", ".join(f"{b['number']}" + ("" if b["at_snapshot"] else " (latest, not the snapshot)")
+                               for b in n["blocks"][:3]) + (" ..." if len(n["blocks"]) > 3 else "")
+            net.add_row(a["asset"], n["network"], " ".join(n["coins"]), _num(n["onchain"]), _num(n["proven"]),
+                        f"{n['rows_read']}/{n['rows_expected']}", blocks or "-")
+    console.print(net)
+    v = report["verification"]["by_status"]
+    console.print("ownership: " + ", ".join(f"{k} {n:,}" for k, n in v.items()), markup=False)
+    b = report.get("balances", {}).get("by_status", {})
+    if b:
+        console.print("balances: " + ", ".join(f"{k} {n:,}" for k, n in b.items()), markup=False)
+    sb = report.get("summary_block") or {}
+    if sb.get("mismatches"):
+        console.print(f"[red]summary block disagrees with the detail rows for {', '.join(sb['mismatches'])}")
+    for note in report.get("notes", [])[:30]:
+        console.print(f"  note: {note}", markup=False)
+    liab = report.get("liabilities")
+    if liab:
+        for w in liab.get("warnings", [])[:10]:
+            console.print(f"  liabilities: {w}", markup=False)
+
+
+def render_plan(plan: dict[str, Any], console) -> None:
+    from rich.table import Table
+
+    console.print(f"plan for {plan['file']} ({plan['layout']}, {plan['rows']:,} rows, "
+                  f"{plan['invalid_rows']} unreadable; sha256 {plan['sha256'][:16]}...)", markup=False)
+    table = Table(title="Balances to read (nothing is read in a dry run)", title_justify="left")
+    for col in ("network", "kind", "rows", "coins", "heights", "endpoints", "requests (est.)"):
+        table.add_column(col)
+    for n in plan["networks"]:
+        table.add_row(n["network"], n["kind"], f"{n['rows']:,}", ", ".join(f"{c} {k:,}" for c, k in n["coins"].items()),
+                      ", ".join(str(h) for h in n["heights"][:4]) + (" ..." if len(n["heights"]) > 4 else ""),
+                      ", ".join(n["endpoints"]) + (f" (left out: {len(n['left_out'])})" if n["left_out"] else ""),
+                      "-" if n["requests"] is None else f"{n['requests']:,}")
+    console.print(table)
+    for u in plan["unsupported"]:
+        console.print(f"  not read: {u['coin']} ({u['rows']:,} rows): {u['reason']}", markup=False)
+    if plan.get("liabilities"):
+        console.print(f"liabilities: {plan['liabilities']['format']}, {plan['liabilities']['assets']} asset figures",
+                      markup=False)
+    console.print(f"database: {plan['db']}", markup=False)
+
+
+def render_runs(runs, console) -> None:
+    from rich.table import Table
+
+    table = Table(title="Stored runs", title_justify="left")
+    for col in ("id", "exchange", "status", "started", "snapshot", "input", "assets below 100%"):
+        table.add_column(col)
+    for r in runs:
+        low = ""
+        if r.summary:
+            low = ", ".join(a["asset"] for a in r.summary.get("assets", [])
+                            if a.get("proven_ratio") is not None and Decimal(a["proven_ratio"]) < 1) or "none"
+        table.add_row(str(r.id), r.exchange, r.status, r.started_at, r.snapshot_date or "-", r.input_path, low)
+    console.print(table)
