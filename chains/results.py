@@ -1,0 +1,56 @@
+"""Pieces shared by adapters that read address by address and fail over between endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
+
+# per parsed address: (amount or None, error or None, endpoint label, block read or None)
+Value = tuple[int | None, str | None, str, BlockRef | None]
+
+
+def parse_inputs(network: str, asset: Asset, addresses: Sequence[str], parse: Callable[[str], Any],
+                 contract_kind: str) -> tuple[list, list, Any]:
+    """(key per address or None, unique keys to read, parsed token contract or None)."""
+    keys = [parse(a) for a in addresses]
+    todo = list(dict.fromkeys(k for k in keys if k is not None))
+    contract = None
+    if asset.contract:
+        contract = parse(asset.contract)
+        if contract is None:
+            raise AdapterError(f"{asset.symbol} on {network}: bad {contract_kind} {asset.contract!r}")
+    return keys, todo, contract
+
+
+def assemble(asset: Asset, height: int | None, addresses: Sequence[str], keys: Sequence[Hashable | None],
+             values: Mapping[Hashable, Value], not_an_address: str, strategies: Sequence[str], requests: int,
+             notes: Sequence[str]) -> BalanceBatch:
+    """One result per input address, in input order (duplicates share their key's value)."""
+    results = []
+    for text, key in zip(addresses, keys):
+        if key is None:
+            results.append(BalanceResult(text, None, None, not_an_address))
+            continue
+        amount, err, label, block = values.get(key, (None, "no endpoint could read it", "", None))
+        results.append(BalanceResult(text, amount, block, err, label))
+    return BalanceBatch(asset, height, tuple(results), ",".join(strategies), requests, tuple(notes))
+
+
+class ClientsMixin:
+    """``requests``, ``provider_errors()`` and ``close()`` over the adapter's ``_client_list()``."""
+
+    def _client_list(self) -> list:
+        raise NotImplementedError
+
+    @property
+    def requests(self) -> int:
+        return sum(c.requests for c in self._client_list())
+
+    def provider_errors(self) -> dict[str, dict[str, int]]:
+        return {c.label: dict(c.errors) for c in self._client_list()}
+
+    async def close(self) -> None:
+        for c in self._client_list():
+            await c.close()

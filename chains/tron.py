@@ -1,0 +1,340 @@
+"""TRON balances (TRX and TRC-20) through the TRON HTTP API of java-tron / TronGrid.
+
+What a TRON node can answer, and what porscan does with it:
+
+* **TRX at the snapshot block**: ``POST /wallet/getaccountbalance`` with ``account_identifier`` and a
+  ``block_identifier`` (hash *and* number, from ``/wallet/getblockbynum``). Only nodes started with
+  ``storage.balance.history.lookup = true`` keep that history; every other node answers
+  ``{"balance": 0}`` with the block echoed, *not an error*. porscan therefore uses it only on endpoints
+  declared ``balance_history = true`` in config/networks.toml, and only after a probe: an account that
+  holds TRX now (``/wallet/getaccount``) must get the same non-zero balance from ``getaccountbalance``
+  at the current head. An endpoint that answers 0 there is marked "no balance history" and read at the
+  latest block instead; a probe that finds no non-zero account cannot prove anything and is treated
+  the same way (never trust a zero that the node would also give without history).
+* **TRX at the latest block**: ``/wallet/getaccount`` per address (the HTTP API has no batch call),
+  ``concurrency`` in flight and ``requests_per_second`` per endpoint. The head is read with
+  ``/wallet/getnowblock`` before and after; every figure carries ``BlockRef(<head before>,
+  at_snapshot=False)`` and the batch notes give the block range actually read.
+* **TRC-20** (USDT, USDC): ``/wallet/triggerconstantcontract`` ``balanceOf(address)``. java-tron runs
+  constant calls on the current state only (TRON's JSON-RPC ``eth_call``/``eth_getBalance`` accept only
+  ``"latest"`` too), so token balances are always read at the latest block and labelled so. Token
+  ``decimals()`` is checked against the configuration once per endpoint.
+
+**Absent accounts.** ``getaccount`` answers ``{}`` for an address that was never activated. An account
+is activated by its first incoming TRX (or TRC-10) transfer, so a well-formed ``{}`` (HTTP 200, valid
+JSON, no ``Error`` key) means "no TRX": the balance is 0. Every other answer that is not an account
+object for the address asked (an ``Error`` key, another address, a non-integer balance) is an error,
+never a zero.
+
+Addresses may be base58check (``T...``) or hex (``41...``); requests use the hex form
+(``visible`` false). Endpoints are tried in order (history-capable ones first when a height is asked);
+what one could not read goes to the next.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from signatures.encoding import EncodingError, b58check_encode
+from signatures.tron import parse_tron_address
+
+from .httpapi import HttpApiClient, bounded_map
+from .jsonrpc import ConfigError, Endpoint, TransportError
+from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
+from .results import ClientsMixin, Value, assemble, parse_inputs
+
+PATH_ACCOUNT = "/wallet/getaccount"
+PATH_ACCOUNT_BALANCE = "/wallet/getaccountbalance"
+PATH_NOW_BLOCK = "/wallet/getnowblock"
+PATH_BLOCK_BY_NUM = "/wallet/getblockbynum"
+PATH_CONSTANT = "/wallet/triggerconstantcontract"
+PROBE_CANDIDATES = 8  # addresses of the batch tried as witnesses for the history probe
+
+Read = tuple[int | None, str | None]  # (amount, error)
+
+
+def tron_address(text: str) -> bytes | None:
+    """``T...`` or ``41...`` -> the 21-byte address (0x41 prefix), None when it is not one."""
+    try:
+        return b"\x41" + parse_tron_address(text)
+    except (EncodingError, ValueError):
+        return None
+
+
+def to_base58(raw: bytes) -> str:
+    return b58check_encode(raw)
+
+
+def _uint(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
+def parse_account(reply: Any, address: bytes) -> Read:
+    """A ``/wallet/getaccount`` answer -> TRX balance in sun (see the module note on ``{}``)."""
+    if not isinstance(reply, dict):
+        return None, "getaccount: the reply is not a JSON object"
+    if "Error" in reply:
+        return None, f"getaccount: {str(reply['Error'])[:200]}"
+    if not reply:
+        return 0, None  # never activated: holds no TRX
+    addr = reply.get("address")
+    if not isinstance(addr, str) or tron_address(addr) != address:
+        return None, f"getaccount: answer for another address ({str(addr)[:44]})"
+    balance = _uint(reply.get("balance", 0))  # protobuf JSON omits a zero balance
+    if balance is None:
+        return None, f"getaccount: balance is not a non-negative integer: {reply.get('balance')!r}"
+    return balance, None
+
+
+def parse_account_balance(reply: Any, block: BlockRef) -> Read:
+    """A ``/wallet/getaccountbalance`` answer at ``block`` -> sun."""
+    if not isinstance(reply, dict):
+        return None, "getaccountbalance: the reply is not a JSON object"
+    if "Error" in reply:
+        return None, f"getaccountbalance: {str(reply['Error'])[:200]}"
+    ident = reply.get("block_identifier")
+    number = _uint(ident.get("number")) if isinstance(ident, dict) else None
+    if number is None:
+        return None, "getaccountbalance: no block_identifier in the reply"
+    if number > block.number:
+        return None, f"getaccountbalance: answered for block {number}, after the block asked ({block.number})"
+    balance = _uint(reply.get("balance", 0))
+    if balance is None:
+        return None, f"getaccountbalance: balance is not a non-negative integer: {reply.get('balance')!r}"
+    return balance, None
+
+
+def parse_block(reply: Any) -> BlockRef | None:
+    """``getnowblock`` / ``getblockbynum`` -> BlockRef (``{}`` = no such block -> None)."""
+    if not isinstance(reply, dict) or "Error" in reply:
+        raise TransportError(f"block query failed: {str(reply)[:200]}")
+    if not reply:
+        return None
+    try:
+        number = reply["block_header"]["raw_data"]["number"]
+        block_id = reply["blockID"]
+    except (KeyError, TypeError):
+        raise TransportError("block reply without blockID / block_header.raw_data.number") from None
+    if _uint(number) is None or not isinstance(block_id, str):
+        raise TransportError("block reply with a malformed number or blockID")
+    return BlockRef(number, block_id, at_snapshot=False)
+
+
+def _hex_text(message: Any) -> str:
+    if not isinstance(message, str):
+        return ""
+    try:
+        return bytes.fromhex(message).decode("utf-8", "replace")
+    except ValueError:
+        return message
+
+
+def parse_constant_result(reply: Any) -> Read:
+    """A ``/wallet/triggerconstantcontract`` answer -> the first 32-byte word as an integer."""
+    if not isinstance(reply, dict):
+        return None, "triggerconstantcontract: the reply is not a JSON object"
+    if "Error" in reply:
+        return None, f"triggerconstantcontract: {str(reply['Error'])[:200]}"
+    result = reply.get("result")
+    if not isinstance(result, dict) or result.get("result") is not True or result.get("code"):
+        code = result.get("code", "no result") if isinstance(result, dict) else "no result"
+        message = _hex_text(result.get("message")) if isinstance(result, dict) else ""
+        return None, f"triggerconstantcontract: {code} {message}".strip()
+    tx = reply.get("transaction")
+    for ret in (tx.get("ret") or []) if isinstance(tx, dict) else []:
+        outcome = ret.get("contractRet") or ret.get("ret") if isinstance(ret, dict) else None
+        if outcome and outcome != "SUCCESS":
+            return None, f"call did not succeed: {outcome}"
+    words = reply.get("constant_result")
+    if not isinstance(words, list) or not words or not isinstance(words[0], str) or len(words[0]) < 64:
+        return None, "call returned no data (not a TRC-20 contract?)"
+    try:
+        return int(words[0][:64], 16), None
+    except ValueError:
+        return None, "call returned non-hex data"
+
+
+@dataclass(slots=True)
+class _Endpoint:
+    client: HttpApiClient
+    history: bool  # declared balance_history = true
+    history_problem: str | None = None  # set once the probe proved history unusable
+    history_verified: bool = False
+
+
+class TronAdapter(ClientsMixin):
+    """TRX and TRC-20 balances on TRON (see the module docstring for what is read where)."""
+
+    def __init__(self, network: str, endpoints: Sequence[Endpoint], endpoint_options: Sequence[Mapping] = (), *,
+                 probe_addresses: Sequence[str] = (), attempts: int = 6, backoff_min: float = 0.05,
+                 backoff_max: float = 8.0):
+        self.network = network
+        self._eps: list[_Endpoint] = []
+        self._skipped: list[str] = []
+        for i, ep in enumerate(endpoints):
+            opts = endpoint_options[i] if i < len(endpoint_options) else {}
+            try:
+                client = HttpApiClient(ep, opts.get("headers"), attempts=attempts, backoff_min=backoff_min,
+                                       backoff_max=backoff_max)
+            except ConfigError as exc:  # an API-key header whose variable is unset: leave it out, say so
+                self._skipped.append(f"{ep.label} left out: {exc}")
+                continue
+            self._eps.append(_Endpoint(client, bool(opts.get("balance_history", False))))
+        if not self._eps:
+            raise AdapterError(f"network {network}: no usable endpoint" + (f" ({'; '.join(self._skipped)})" if self._skipped else ""))
+        self._probe = [a for a in (tron_address(p) for p in probe_addresses) if a is not None]
+        self._decimals: dict[tuple[bytes, str], str | None] = {}
+
+    def _client_list(self) -> list[HttpApiClient]:
+        return [e.client for e in self._eps]
+
+    # ------------------------------------------------------------------ single calls
+
+    async def _head(self, ep: _Endpoint) -> BlockRef:
+        block = parse_block(await ep.client.post(PATH_NOW_BLOCK, {}))
+        if block is None:
+            raise TransportError("getnowblock returned no block")
+        return block
+
+    async def _account(self, ep: _Endpoint, address: bytes) -> Read:
+        try:
+            return parse_account(await ep.client.post(PATH_ACCOUNT, {"address": address.hex()}), address)
+        except TransportError as exc:
+            return None, str(exc)
+
+    async def _account_at(self, ep: _Endpoint, address: bytes, block: BlockRef) -> Read:
+        body = {"account_identifier": {"address": address.hex()},
+                "block_identifier": {"hash": block.hash, "number": block.number}}
+        try:
+            return parse_account_balance(await ep.client.post(PATH_ACCOUNT_BALANCE, body), block)
+        except TransportError as exc:
+            return None, str(exc)
+
+    async def _constant(self, ep: _Endpoint, token: bytes, selector: str, parameter: str, owner: bytes) -> Read:
+        """A constant call; raises TransportError when no answer came."""
+        body = {"owner_address": owner.hex(), "contract_address": token.hex(), "function_selector": selector,
+                "parameter": parameter}
+        return parse_constant_result(await ep.client.post(PATH_CONSTANT, body))
+
+    async def _token_balance(self, ep: _Endpoint, token: bytes, holder: bytes) -> Read:
+        try:
+            return await self._constant(ep, token, "balanceOf(address)", "0" * 24 + holder[1:].hex(), holder)
+        except TransportError as exc:
+            return None, str(exc)
+
+    async def _check_decimals(self, ep: _Endpoint, token: bytes, asset: Asset) -> str | None:
+        key = (token, ep.client.label)
+        if key not in self._decimals:  # a TransportError propagates: not cached, the next endpoint tries
+            value, err = await self._constant(ep, token, "decimals()", "", token)
+            self._decimals[key] = (f"token {to_base58(token)}: decimals() failed: {err}" if err else
+                                   f"token {to_base58(token)} has {value} decimals on chain, config says {asset.decimals}"
+                                   if value != asset.decimals else None)
+        return self._decimals[key]
+
+    # ------------------------------------------------------------------ balance history probe
+
+    async def _history_problem(self, ep: _Endpoint, addrs: list[bytes]) -> str | None:
+        """None when this endpoint is proven to answer getaccountbalance from history."""
+        if ep.history_problem or ep.history_verified:
+            return ep.history_problem
+        head = await self._head(ep)
+        for address in self._probe + addrs[:PROBE_CANDIDATES]:
+            now, err = await self._account(ep, address)
+            if err or not now:
+                continue
+            past, err = await self._account_at(ep, address, head)
+            if err:
+                ep.history_problem = f"getaccountbalance fails: {err}"
+                return ep.history_problem
+            if past == now:
+                ep.history_verified = True
+                return None
+            if past == 0:
+                again, _ = await self._account(ep, address)
+                if again == now:
+                    ep.history_problem = (f"getaccountbalance answers 0 for {to_base58(address)}, which holds {now} sun "
+                                          f"at block {head.number}: the node keeps no balance history")
+                    return ep.history_problem
+        return "balance history could not be verified (no probe account with a non-zero TRX balance)"
+
+    # ------------------------------------------------------------------ reading
+
+    async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
+        parsed, todo, token = parse_inputs(self.network, asset, addresses, tron_address, "TRC-20 contract")
+        values: dict[bytes, Value] = {}
+        notes: list[str] = list(self._skipped)
+        strategies: list[str] = []
+        requests_before = self.requests
+        want_history = token is None and height is not None
+        snapshot_hash: str | None = None
+        for ep in sorted(self._eps, key=lambda e: not (want_history and e.history)):
+            if not todo:
+                break
+            label = ep.client.label
+            try:
+                if want_history and ep.history:
+                    problem = await self._history_problem(ep, todo)
+                    if problem is None:
+                        got, snapshot_hash = await self._read_history(ep, todo, height, snapshot_hash, notes)
+                        if got is not None:
+                            strategies.append(f"{label}:getaccountbalance")
+                            values.update(got)
+                            todo = [a for a in todo if values[a][0] is None]
+                            continue
+                    else:
+                        notes.append(f"{label}: not used for block {height}: {problem}; reading at the latest block")
+                got = await self._read_latest(ep, todo, height, token, asset, notes)
+            except TransportError as exc:
+                notes.append(f"{label}: {exc}")
+                continue
+            strategies.append(f"{label}:{'triggerconstantcontract' if token else 'getaccount'}@latest")
+            values.update(got)
+            todo = [a for a in todo if values[a][0] is None]
+        return assemble(asset, height, addresses, parsed, values, "not a TRON address", strategies,
+                        self.requests - requests_before, notes)
+
+    async def _read_history(self, ep: _Endpoint, addrs: list[bytes], height: int, snapshot_hash: str | None,
+                            notes: list[str]):
+        label = ep.client.label
+        block = parse_block(await ep.client.post(PATH_BLOCK_BY_NUM, {"num": height}))
+        if block is None or block.number != height:
+            notes.append(f"{label}: block {height} not known; reading at the latest block")
+            return None, snapshot_hash
+        if snapshot_hash is not None and block.hash != snapshot_hash:
+            notes.append(f"{label}: block {height} hash {block.hash} differs from {snapshot_hash}; skipped")
+            return None, snapshot_hash
+        block = BlockRef(height, block.hash, at_snapshot=True)
+        reads = await bounded_map(addrs, lambda a: self._account_at(ep, a, block), ep.client.endpoint.concurrency)
+        notes.append(f"{label}: TRX read at snapshot block {height} ({block.hash}) with getaccountbalance "
+                     f"(balance history verified on this endpoint)")
+        return {a: (v, e, label, block) for a, (v, e) in zip(addrs, reads)}, block.hash
+
+    async def _read_latest(self, ep: _Endpoint, addrs: list[bytes], height: int | None, token: bytes | None,
+                           asset: Asset, notes: list[str]):
+        label = ep.client.label
+        before = await self._head(ep)
+        if token is not None:
+            problem = await self._check_decimals(ep, token, asset)
+            if problem:
+                notes.append(problem)
+                return {a: (None, problem, label, None) for a in addrs}
+            reads = await bounded_map(addrs, lambda a: self._token_balance(ep, token, a), ep.client.endpoint.concurrency)
+        else:
+            reads = await bounded_map(addrs, lambda a: self._account(ep, a), ep.client.endpoint.concurrency)
+        try:
+            after = await self._head(ep)
+        except TransportError as exc:
+            after = None
+            notes.append(f"{label}: head after reading unknown ({exc})")
+        at_snapshot = height is not None and after is not None and before.number == after.number == height
+        block = BlockRef(before.number, before.hash, at_snapshot=at_snapshot)
+        what = f"TRC-20 {asset.symbol}" if token is not None else "TRX"
+        span = f"{before.number}..{after.number}" if after is not None else f"{before.number}.."
+        why = ("TRC-20 balances exist only at the latest block" if token is not None else
+               "no usable balance history on this endpoint")
+        if height is None:
+            notes.append(f"{label}: {what} read at the latest state, blocks {span}")
+        elif not at_snapshot:
+            notes.append(f"{label}: {what} read at the latest state, blocks {span}, NOT at snapshot block {height} ({why})")
+        return {a: (v, e, label, block) for a, (v, e) in zip(addrs, reads)}
