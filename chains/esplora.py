@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import random
-from typing import Any, Sequence
+import re
+from typing import Any, Callable, Sequence
 
 from .jsonrpc import Endpoint, JsonRpcClient, TransportError
 from .failover import OneEndpoint
@@ -25,6 +26,7 @@ from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
 from .utxo import chain_params, script_pubkey
 
 PAGE = 25  # Esplora's page size for /txs/chain
+_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 class _Permanent(Exception):
@@ -38,19 +40,36 @@ class EsploraClient(JsonRpcClient):
         super().__init__(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
         self._url = self._url.rstrip("/")
 
-    async def get(self, path: str, raw: bool = False) -> Any:
+    async def get(self, path: str, parse: Callable[[bytes], Any] | None = None) -> Any:
+        """GET ``path``: the JSON reply, or ``parse(body)`` for plain-text replies (a ValueError
+        from ``parse`` counts as a malformed reply and is retried)."""
         last = "no attempt made"
         for attempt in range(1, self.attempts + 1):
             if attempt > 1:
                 self.retries += 1
                 await asyncio.sleep(random.uniform(0, min(self.backoff_max, self.backoff_min * 2 ** attempt)))
             try:
-                return await self._post(None, path=path, method="GET", raw=raw)
+                body = await self._post(None, path=path, method="GET", raw=parse is not None)
+                return body if parse is None else parse(body)
+            except ValueError as exc:
+                self._count("malformed-reply")
+                last = f"malformed reply: {exc}"
             except TransportError as exc:
                 last = str(exc)
                 if last.startswith("HTTP 4") and not last.startswith("HTTP 429"):
                     raise _Permanent(last) from None
         raise TransportError(f"{last} (after {self.attempts} attempts)")
+
+
+def _height(body: bytes) -> int:
+    return int(body.decode().strip())
+
+
+def _block_hash(body: bytes) -> str:
+    text = body.decode().strip().lower()
+    if not _HASH.fullmatch(text):
+        raise ValueError(f"not a block hash: {text[:70]!r}")
+    return text
 
 
 def tx_effect(tx: dict, spk_hex: str) -> int:
@@ -76,11 +95,11 @@ class EsploraAdapter(OneEndpoint):
         self.max_pages = int((options or {}).get("max_pages", max_pages))
 
     async def _block(self, height: int | None) -> BlockRef:
-        tip = int((await self.client.get("/blocks/tip/height", raw=True)).decode().strip())
+        tip = await self.client.get("/blocks/tip/height", _height)
         h = tip if height is None else height
         if h > tip:
             raise AdapterError(f"{self.label}: server is at height {tip}, behind the snapshot height {h}")
-        block_hash = (await self.client.get(f"/block-height/{h}", raw=True)).decode().strip()
+        block_hash = await self.client.get(f"/block-height/{h}", _block_hash)
         return BlockRef(h, block_hash, height is not None)
 
     async def _stats(self, address: str) -> tuple:

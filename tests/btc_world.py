@@ -324,7 +324,7 @@ def build_world(node: CoreNode) -> BtcWorld:
 
     def pay(wallet: str, outputs: dict[str, int]) -> str:
         txid = node.rpc("sendmany", "", {a: btc(v) for a, v in outputs.items()}, wallet=wallet)
-        tx = node.rpc("getrawtransaction", txid, True)
+        tx = node.rpc("decoderawtransaction", node.rpc("gettransaction", txid, wallet=wallet)["hex"])
         for o in tx["vout"]:
             a = o["scriptPubKey"].get("address")
             if a in book:
@@ -337,7 +337,7 @@ def build_world(node: CoreNode) -> BtcWorld:
                        {"inputs": [{"txid": outpoint[0], "vout": outpoint[1]}], "add_inputs": False,
                         "change_address": change}, wallet="holder")
         del book[owner][outpoint]
-        tx = node.rpc("getrawtransaction", res["txid"], True)
+        tx = node.rpc("decoderawtransaction", node.rpc("gettransaction", res["txid"], wallet="holder")["hex"])
         for o in tx["vout"]:
             a = o["scriptPubKey"].get("address")
             if a in book:
@@ -375,6 +375,8 @@ def build_world(node: CoreNode) -> BtcWorld:
     spend(next(iter(book[p2tr])), p2tr, late[0], 2_500_000)
     spend(next(iter(book[w.by_kind["multisig-p2sh"]])), w.by_kind["multisig-p2sh"], miner, 999_999)
     pay("funder", {w.by_kind["p2sh-p2wpkh"]: 4_444_444, w.by_kind["multisig-p2wsh"]: 5_555_555, late[1]: 777})
+    for i in range(30):  # more than one Esplora page (25) of history after H
+        pay("funder", {w.by_kind["p2sh-p2wpkh"]: 1_000 + i})
     node.rpc("generatetoaddress", 2, miner)
     pay("funder", {w.by_kind["p2wpkh"]: 123_456, w.by_kind["multisig-p2sh-p2wsh"]: 654_321})  # stays in the mempool
     w.unconfirmed = [w.by_kind["p2wpkh"], w.by_kind["multisig-p2sh-p2wsh"]]

@@ -1,0 +1,300 @@
+"""Bitcoin balances at the snapshot height on a real Bitcoin Knots regtest node, through every
+adapter: Core/Knots JSON-RPC (UTXO dump at H, scan at the tip, invalidateblock rollback),
+ElectrumX on top of the same node, and Esplora (a FAKE server fed with that node's blocks).
+
+The fixture (tests/btc_world.py) has every address type, funds moving after H, addresses funded
+only after H, addresses with no history and an unconfirmed payment; its expected balances come
+from its own bookkeeping, cross-checked with the wallet. Fault injection: 20 % faults through
+tests/faultproxy.py (Core) and the FAKE Esplora's own faults: totals stay exact, and when retries
+run out the results are errors (completeness < 100 %), never zeros.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from btc_world import BtcWorld, ElectrumX, Knots, build_world, electrumx_bin, knots_root, tool_missing
+from chains.bitcoin_core import BitcoinCoreAdapter
+from chains.electrum import ElectrumAdapter
+from chains.esplora import EsploraAdapter
+from chains.failover import FailoverAdapter
+from chains.jsonrpc import Endpoint
+from chains.protocol import AdapterError, Asset
+from chains.utxo import chain_params, decode_tx, script_pubkey
+from fake_esplora import LABEL, FakeEsplora, chain_data_from_node
+from faultproxy import FaultProxy
+
+BTC = Asset("btc-regtest", "BTC", 8)
+
+
+def _need(tool: str, path) -> None:
+    why = tool_missing(tool, path)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def knots():
+    _need("knots", knots_root() / "usr" / "bin" / "bitcoind")
+    node = Knots.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def world(knots) -> BtcWorld:
+    return build_world(knots)
+
+
+@pytest.fixture(scope="module")
+def electrumx(knots, world):
+    _need("electrumx", electrumx_bin())
+    ex = ElectrumX.start(knots.url)
+    ex.wait_synced(world.tip)
+    yield ex
+    ex.stop()
+
+
+@pytest.fixture(scope="module")
+def esplora_data(knots, world):
+    return chain_data_from_node(knots)
+
+
+def _valid(a: str) -> bool:
+    try:
+        script_pubkey(a, chain_params("BTC", "regtest"))
+        return True
+    except ValueError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def esplora(esplora_data):
+    fake = FakeEsplora(esplora_data, valid_address=_valid).start()
+    yield fake
+    fake.stop()
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def read(adapter, addresses, height):
+    try:
+        return await adapter.balances(BTC, addresses, height)
+    finally:
+        await adapter.close()
+
+
+def core(node: Knots, url: str | None = None, **opts) -> BitcoinCoreAdapter:
+    kw = {k: opts.pop(k) for k in ("attempts", "backoff_min", "backoff_max") if k in opts}
+    return BitcoinCoreAdapter("btc-regtest", Endpoint("knots", url or node.url, timeout=opts.pop("timeout", 60)),
+                              opts, coin="BTC", chain="regtest", **kw)
+
+
+def dump_opts(node: Knots) -> dict:
+    return {"dump_dir": node.dump_dir, "dump_dir_local": node.dump_dir_local}
+
+
+def amounts(batch) -> dict[str, int | None]:
+    return {r.address: r.amount_base_units for r in batch.results}
+
+
+def assert_exact(batch, world: BtcWorld) -> None:
+    assert batch.complete, [(r.address, r.error) for r in batch.results if not r.ok]
+    assert amounts(batch) == world.expected
+    assert all(r.block.number == world.snapshot and r.block.hash == world.snapshot_hash and r.block.at_snapshot
+               for r in batch.results)
+
+
+# ------------------------------------------------------------------------------------------ Core / Knots
+
+
+def test_fixture_has_every_kind_and_moves_after_the_snapshot(world):
+    assert set(world.by_kind) == {"p2pkh", "p2sh-p2wpkh", "p2wpkh", "p2tr", "multisig-p2sh", "multisig-p2sh-p2wsh",
+                                  "multisig-p2wsh"}
+    assert all(world.expected[a] > 0 for a in world.by_kind.values())
+    assert world.tip > world.snapshot and world.moved_after and world.funded_after_only and world.empty
+
+
+def test_core_dump_at_snapshot(knots, world):
+    batch = run(read(core(knots, **dump_opts(knots)), world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert batch.strategy == "knots:dumptxoutset-rollback"
+    assert knots.rpc("getblockcount") == world.tip  # the node is back at its tip
+    assert not os.listdir(knots.dump_dir_local)  # the dump file was removed
+
+
+def test_core_requests_do_not_grow_with_addresses(knots, world):
+    small = run(read(core(knots, **dump_opts(knots)), world.addresses[:2], world.snapshot))
+    big = run(read(core(knots, **dump_opts(knots)), world.addresses * 50, world.snapshot))
+    assert small.complete and big.complete and small.requests == big.requests <= 4
+
+
+def test_core_scan_at_tip_agrees_with_dump_at_tip(knots, world):
+    scan = run(read(core(knots, mode="scan"), world.addresses, world.tip))
+    dump = run(read(core(knots, mode="dump", **dump_opts(knots)), world.addresses, world.tip))
+    assert scan.complete and dump.complete and scan.strategy.endswith("scantxoutset")
+    assert amounts(scan) == amounts(dump)
+    assert amounts(scan) != world.expected  # the tip differs from the snapshot: the test can fail
+    assert {r.block.hash for r in scan.results} == {knots.rpc("getblockhash", world.tip)}
+
+
+def test_core_latest_is_marked_not_at_snapshot(knots, world):
+    batch = run(read(core(knots, mode="scan"), world.addresses[:3], None))
+    assert batch.complete and all(r.block.number == world.tip and not r.block.at_snapshot for r in batch.results)
+
+
+def test_core_without_a_way_to_reach_the_snapshot_reads_nothing(knots, world):
+    batch = run(read(core(knots), world.addresses, world.snapshot))
+    assert batch.read == 0 and not batch.complete
+    assert all(r.amount_base_units is None and "invalidateblock" in r.error for r in batch.results)
+
+
+def test_core_invalidateblock_rollback(knots, world):
+    tip_hash = knots.rpc("getbestblockhash")
+    batch = run(read(core(knots, mode="rollback", allow_rollback=True), world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert batch.strategy.endswith("invalidateblock-rollback")
+    assert knots.rpc("getbestblockhash") == tip_hash and knots.rpc("getnetworkinfo")["networkactive"]
+
+
+def test_core_height_beyond_tip_and_wrong_chain(knots, world):
+    batch = run(read(core(knots, mode="scan"), world.addresses[:2], world.tip + 5))
+    assert batch.read == 0 and "behind the snapshot" in batch.results[0].error
+    main = BitcoinCoreAdapter("btc", Endpoint("knots", knots.url), {"mode": "scan"}, coin="BTC", chain="main")
+    batch = run(read(main, ["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"], world.tip))
+    assert batch.read == 0 and "regtest" in batch.results[0].error
+
+
+def test_invalid_addresses_are_errors_not_zeros(knots, world):
+    bad = ["1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa", "bcrt1qnotanaddress", "hello"]  # mainnet, garbage, garbage
+    batch = run(read(core(knots, **dump_opts(knots)), world.addresses[:2] + bad, world.snapshot))
+    assert batch.read == 2
+    assert all(r.amount_base_units is None and "not a BTC regtest address" in r.error for r in batch.results[2:])
+
+
+def test_core_through_faults_is_exact_or_unread(knots, world):
+    """20 % faults on every request: each read is exact, or an error; never a wrong number."""
+    with FaultProxy(knots.url, 0.2, seed=7, timeout_sleep=1.5) as proxy:  # the proxy adds the node's auth
+        url = proxy.url + "/"
+        outcomes = []
+        for i in range(6):
+            opts = dump_opts(knots) if i % 2 == 0 else {"mode": "rollback", "allow_rollback": True}
+            batch = run(read(core(knots, url, timeout=1, backoff_max=0.2, **opts), world.addresses, world.snapshot))
+            for r in batch.results:
+                assert r.amount_base_units is None or r.amount_base_units == world.expected[r.address]
+                assert r.amount_base_units is not None or r.error
+            outcomes.append(batch.complete)
+        assert sum(proxy.injected.values()) > 0
+        assert any(outcomes)
+    assert knots.rpc("getblockcount") == world.tip
+
+
+def test_core_retries_run_out(knots, world):
+    with FaultProxy(knots.url, 1.0, seed=3, faults=("http500", "http429")) as proxy:
+        url = proxy.url + "/"
+        batch = run(read(core(knots, url, attempts=2, backoff_max=0.01, **dump_opts(knots)), world.addresses,
+                         world.snapshot))
+    assert batch.read == 0 and batch.expected == len(world.addresses) and not batch.complete
+    assert all(r.amount_base_units is None and "HTTP" in r.error for r in batch.results)
+
+
+# ------------------------------------------------------------------------------------------ Electrum
+
+
+def test_electrum_at_snapshot_agrees_with_core(knots, world, electrumx):
+    e = run(read(ElectrumAdapter("btc-regtest", Endpoint("electrumx", electrumx.url, max_batch=5, concurrency=2),
+                                 coin="BTC", chain="regtest"), world.addresses, world.snapshot))
+    assert_exact(e, world)
+    c = run(read(core(knots, **dump_opts(knots)), world.addresses, world.snapshot))
+    assert amounts(e) == amounts(c)
+    assert {r.block for r in e.results} == {r.block for r in c.results}
+
+
+def test_electrum_skips_mempool_and_later_blocks(world, electrumx):
+    at_tip = run(read(ElectrumAdapter("b", Endpoint("ex", electrumx.url), coin="BTC", chain="regtest"),
+                      world.unconfirmed + world.funded_after_only, world.tip))
+    assert at_tip.complete
+    at_h = run(read(ElectrumAdapter("b", Endpoint("ex", electrumx.url), coin="BTC", chain="regtest"),
+                    world.funded_after_only, world.snapshot))
+    assert [r.amount_base_units for r in at_h.results] == [0, 0]
+    assert all(r.amount_base_units > 0 for r in at_tip.results[len(world.unconfirmed):])
+
+
+def test_electrum_server_gone_is_unread(world):
+    from scanner.localnodes import free_port
+
+    ad = ElectrumAdapter("b", Endpoint("nowhere", f"tcp://127.0.0.1:{free_port()}", timeout=2), coin="BTC",
+                         chain="regtest", attempts=2, backoff_max=0.01)
+    with pytest.raises(AdapterError, match="cannot"):
+        run(read(ad, world.addresses, world.snapshot))
+
+
+def test_raw_transactions_decode_like_the_node(knots, world):
+    """The pure decoder against the node's own decoding, on segwit, taproot and multisig spends."""
+    block = knots.rpc("getblock", world.snapshot_hash, 2)
+    for h in range(world.snapshot - 3, world.tip + 1):
+        for txid in knots.rpc("getblock", knots.rpc("getblockhash", h))["tx"]:
+            raw = knots.rpc("getrawtransaction", txid)
+            node_tx = knots.rpc("decoderawtransaction", raw)
+            tx = decode_tx(bytes.fromhex(raw), txid)
+            assert [o.script.hex() for o in tx.outputs] == [o["scriptPubKey"]["hex"] for o in node_tx["vout"]]
+            assert [o.value for o in tx.outputs] == [int(o["value"] * 100_000_000) for o in node_tx["vout"]]
+            assert list(tx.inputs) == [(i["txid"], i["vout"]) for i in node_tx["vin"] if "txid" in i]
+    with pytest.raises(ValueError):
+        decode_tx(bytes.fromhex(knots.rpc("getrawtransaction", block["tx"][0]["txid"])), "00" * 32)
+
+
+# ------------------------------------------------------------------------------------------ Esplora (FAKE)
+
+
+def esplora_adapter(url: str, **kw) -> EsploraAdapter:
+    return EsploraAdapter("btc-regtest", Endpoint(LABEL, url, concurrency=8, timeout=kw.pop("timeout", 30)),
+                          coin="BTC", chain="regtest", **kw)
+
+
+def test_esplora_at_snapshot(world, esplora):
+    batch = run(read(esplora_adapter(esplora.url), world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert all(r.endpoint == LABEL for r in batch.results)
+    busy = world.by_kind["p2sh-p2wpkh"]  # 30+ transactions after H: the delta spans two pages
+    assert len(esplora.data.by_address[busy]) > 25
+
+
+def test_esplora_with_faults_is_exact(world, esplora_data):
+    with_faults = FakeEsplora(esplora_data, fault_rate=0.2, seed=11, timeout_sleep=1.5, valid_address=_valid).start()
+    try:
+        batch = run(read(esplora_adapter(with_faults.url, timeout=1, backoff_max=0.05, attempts=8), world.addresses,
+                         world.snapshot))
+        assert sum(with_faults.injected.values()) > 5
+    finally:
+        with_faults.stop()
+    assert_exact(batch, world)
+
+
+def test_esplora_retries_run_out(world, esplora_data):
+    failing = FakeEsplora(esplora_data, fault_rate=1.0, valid_address=_valid, fault_prefix="/address").start()
+    try:
+        batch = run(read(esplora_adapter(failing.url, attempts=2, backoff_max=0.01, timeout=1), world.addresses,
+                         world.snapshot))
+    finally:
+        failing.stop()
+    assert batch.read == 0 and not batch.complete
+    assert all(r.amount_base_units is None and r.error for r in batch.results)
+
+
+# ------------------------------------------------------------------------------------------ failover
+
+
+def test_failover_core_then_electrum(knots, world, electrumx):
+    dead = core(knots, "http://u:p@127.0.0.1:9/", attempts=1, **dump_opts(knots))
+    e = ElectrumAdapter("btc-regtest", Endpoint("electrumx", electrumx.url), coin="BTC", chain="regtest")
+    batch = run(read(FailoverAdapter("btc-regtest", [dead, e]), world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert batch.strategy == "electrumx:electrum-history" and any("knots" in n for n in batch.notes)
