@@ -298,3 +298,54 @@ def test_failover_core_then_electrum(knots, world, electrumx):
     batch = run(read(FailoverAdapter("btc-regtest", [dead, e]), world.addresses, world.snapshot))
     assert_exact(batch, world)
     assert batch.strategy == "electrumx:electrum-history" and any("knots" in n for n in batch.notes)
+
+
+# ------------------------------------------------------------------------------------------ porscan balances
+
+
+def test_porscan_balances_on_btc_rows(knots, world, electrumx, tmp_path):
+    import json
+
+    from scanner.amounts import fmt, from_base_units
+    from scanner.cli import main
+    from scanner.samplegen import OKX11_HEADER
+
+    (tmp_path / "networks.toml").write_text(f'''
+[networks.btc-regtest]
+kind = "bitcoin"
+coin = "BTC"
+chain = "regtest"
+native_symbol = "BTC"
+native_decimals = 8
+[[networks.btc-regtest.endpoints]]
+label = "local-knots"
+url = "{knots.url}"
+protocol = "core"
+dump_dir = "{knots.dump_dir}"
+dump_dir_local = "{knots.dump_dir_local}"
+''')
+    (tmp_path / "coins.toml").write_text('[BTC]\nnetwork = "btc-regtest"\nasset = "BTC"\ndecimals = 8\n')
+    lines = [f"BTC,BTC,{world.snapshot},{a},{fmt(from_base_units(v, 8))},msg,sig,," for a, v in world.expected.items()]
+    first = next(iter(world.expected))
+    lines.append(f"BTC,BTC,{world.snapshot},{first},21000000,msg,sig,,")  # published amount is wrong
+    lines.append(f"BTC,BTC,{world.snapshot},bc1qnotmine,1,msg,sig,,")  # not a regtest address: unread
+    f = tmp_path / "reserves.csv"
+    f.write_text(OKX11_HEADER + "\n" + "\n".join(lines) + "\n")
+    base = ["balances", str(f), "--config", str(tmp_path / "networks.toml"), "--coins", str(tmp_path / "coins.toml"),
+            "-q"]
+    assert main(base + ["--json", str(tmp_path / "a.json")]) == 1
+    rep = json.loads((tmp_path / "a.json").read_text())
+    assert rep["summary"]["by_status"] == {"match": len(world.expected), "mismatch": 1, "unread": 1}
+    (net,) = rep["networks"]
+    assert net["blocks"] == [{"number": world.snapshot, "hash": world.snapshot_hash, "at_snapshot": True}]
+    assert net["strategies"] == ["local-knots:dumptxoutset-rollback"] and net["requests"] <= 4
+    btc = net["coins"][0]
+    assert int(btc["onchain_total_base_units"]) == sum(world.expected.values()) + world.expected[first]
+    unread = next(r for r in rep["rows"] if r["status"] == "unread")
+    assert unread["onchain_base_units"] is None and "not a BTC regtest address" in unread["reason"]
+    # the same file through ElectrumX, chosen by the URL scheme of --rpc
+    assert main(base + ["--rpc", f"btc-regtest={electrumx.url}", "--json", str(tmp_path / "b.json")]) == 1
+    rep2 = json.loads((tmp_path / "b.json").read_text())
+    assert rep2["summary"]["by_status"] == rep["summary"]["by_status"]
+    assert rep2["networks"][0]["strategies"] == ["btc-regtest-cli:electrum-history"]
+    assert [r["onchain_base_units"] for r in rep2["rows"]] == [r["onchain_base_units"] for r in rep["rows"]]
