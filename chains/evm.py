@@ -129,7 +129,7 @@ class EvmAdapter:
     """Balances of native coins and ERC-20 tokens on one EVM network, at a block height."""
 
     def __init__(self, network: str, endpoints: Sequence[Endpoint], *, force_strategy: str | None = None,
-                 reader_batch: int = 5000, token_batch: int = 2500, call_batch: int = 1000,
+                 reader_batch: int = 10000, token_batch: int = 5000, call_batch: int = 1000,
                  cross_check: int = 0, attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
                  seed: int | None = None, multicall3: str | None = None):
         if not endpoints:

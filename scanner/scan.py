@@ -520,8 +520,8 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
         else:
             groups[(coin, row.snapshot_height)] += 1
     networks: dict[str, dict] = {}
-    reader = {"native": int(opts.adapter_options.get("reader_batch", 5000)),
-              "token": int(opts.adapter_options.get("token_batch", 2500))}
+    reader = {"native": int(opts.adapter_options.get("reader_batch", 10000)),
+              "token": int(opts.adapter_options.get("token_batch", 5000))}
     for (coin, height), n in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
         target = ctx.coins[coin]
         net = ctx.networks[target.network]
