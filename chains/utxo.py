@@ -11,7 +11,7 @@ check applies), with prefixes for the test chains added here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable
 
@@ -121,6 +121,14 @@ class Tx:
     txid: str  # hex, display order
     inputs: tuple[tuple[str, int], ...]  # (previous txid hex, vout); coinbase inputs are left out
     outputs: tuple[TxOut, ...]
+    by_script: dict = field(default_factory=dict, compare=False, repr=False)  # script -> [(vout, value)]
+
+    def outputs_to(self, spk: bytes) -> list[tuple[int, int]]:
+        """(vout, value) of the outputs paying ``spk`` (indexed once: payout transactions have thousands)."""
+        if not self.by_script and self.outputs:
+            for n, o in enumerate(self.outputs):
+                self.by_script.setdefault(o.script, []).append((n, o.value))
+        return self.by_script.get(spk, [])
 
 
 class TxDecodeError(ValueError):
@@ -197,9 +205,8 @@ def balance_from_history(spk: bytes, txs: Iterable[Tx]) -> int:
     funded: dict[tuple[str, int], int] = {}
     spent: set[tuple[str, int]] = set()
     for tx in txs:
-        for vout, out in enumerate(tx.outputs):
-            if out.script == spk:
-                funded[(tx.txid, vout)] = out.value
+        for vout, value in tx.outputs_to(spk):
+            funded[(tx.txid, vout)] = value
         spent.update(tx.inputs)
     return sum(v for k, v in funded.items() if k not in spent)
 

@@ -33,6 +33,7 @@ class ChainData:
     hashes: list[str] = field(default_factory=list)
     txs: list[dict] = field(default_factory=list)  # chain order
     by_address: dict[str, list[int]] = field(default_factory=dict)  # address -> indices into txs
+    sums: dict[str, list[int]] = field(default_factory=dict)  # address -> [funded, spent] satoshis
 
 
 def chain_data_from_node(node: CoreNode) -> ChainData:
@@ -53,12 +54,14 @@ def chain_data_from_node(node: CoreNode) -> ChainData:
                     "scriptpubkey": p["hex"], "scriptpubkey_address": p.get("address"), "value": sats(i["prevout"]["value"])}})
                 if p.get("address"):
                     touched.add(p["address"])
+                    d.sums.setdefault(p["address"], [0, 0])[1] += sats(i["prevout"]["value"])
             vout = []
             for o in tx["vout"]:
                 s = o["scriptPubKey"]
                 vout.append({"scriptpubkey": s["hex"], "scriptpubkey_address": s.get("address"), "value": sats(o["value"])})
                 if s.get("address"):
                     touched.add(s["address"])
+                    d.sums.setdefault(s["address"], [0, 0])[0] += sats(o["value"])
             d.txs.append({"txid": tx["txid"], "vin": vin, "vout": vout,
                           "status": {"confirmed": True, "block_height": h, "block_hash": bh}})
             for a in touched:
@@ -126,12 +129,8 @@ class FakeEsplora:
         a = request.match_info["a"]
         if not self.valid_address(a):
             return web.Response(status=400, text="Invalid Bitcoin address")
-        funded = spent = 0
+        funded, spent = self.data.sums.get(a, (0, 0))
         idx = self.data.by_address.get(a, [])
-        for i in idx:
-            tx = self.data.txs[i]
-            funded += sum(o["value"] for o in tx["vout"] if o["scriptpubkey_address"] == a)
-            spent += sum(v["prevout"]["value"] for v in tx["vin"] if v["prevout"] and v["prevout"]["scriptpubkey_address"] == a)
         stats = {"funded_txo_count": 0, "funded_txo_sum": funded, "spent_txo_count": 0, "spent_txo_sum": spent,
                  "tx_count": len(idx)}
         return await self._reply(request, {"address": a, "chain_stats": stats, "mempool_stats": {
