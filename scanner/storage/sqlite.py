@@ -66,7 +66,7 @@ class SqliteStore(Store):
             conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open {self.url}: {exc}") from None
-        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=60000", "cache_size=-131072",
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=60000", "cache_size=-65536",
                        "temp_store=MEMORY"):
             conn.execute(f"PRAGMA {pragma}")
         self._conn = conn
