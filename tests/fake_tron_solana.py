@@ -648,9 +648,13 @@ def main() -> None:
     p.add_argument("--accounts", type=int, default=100_000)
     p.add_argument("--seed", default="bench")
     p.add_argument("--mine-every", type=int, default=0)
+    p.add_argument("--no-history", action="store_true", help="no balance history (getaccountbalance answers 0)")
+    p.add_argument("--fault-rate", type=float, default=0.0)
     args = p.parse_args()
-    fake = FakeTron(mine_every=args.mine_every)
+    fake = FakeTron(mine_every=args.mine_every, history_lookup=not args.no_history,
+                    faults=Faults(args.fault_rate, timeout_sleep=2.0))
     tron_generated(fake, args.accounts, args.seed)
+    fake.mine()  # the balances were written at the block before the head
 
     async def run() -> None:
         runner = web.AppRunner(fake.app(), access_log=None)
