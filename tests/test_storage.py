@@ -8,8 +8,13 @@ saved (also concurrently), and a resumed run finds its chunks.
 from __future__ import annotations
 
 import asyncio
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -486,3 +491,54 @@ def test_default_and_bare_paths(tmp_path, monkeypatch):
             assert await s.list_runs() == []
     run(body())
     assert (tmp_path / "home" / "porscan.db").exists()
+
+
+# ------------------------------------------------------------------------------ SIGKILL and resume
+
+KILL_WRITER = """
+import asyncio, sys
+sys.path[:0] = [sys.argv[2], sys.argv[2] + "/tests"]
+from test_storage import row, spec
+from scanner.storage import open_store
+
+async def main(url):
+    s = await open_store(url)
+    r = await s.find_resumable(spec()) or await s.start_run(spec())
+    print(r.id, flush=True)
+    for k in range(0, 60_000, 6_000):  # the parent kills us somewhere in here
+        await s.save_rows(r.id, str(k), [row(i) for i in range(k, k + 6_000)])
+        print(k, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main(sys.argv[1]))
+"""
+
+
+@pytest.mark.parametrize("after_chunks, delay", [(1, 0.0), (3, 0.01), (6, 0.03)])
+def test_sigkill_mid_write_then_resume(url, after_chunks, delay, tmp_path):
+    script = tmp_path / "writer.py"
+    script.write_text(KILL_WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), url, str(Path(__file__).resolve().parents[1])],
+                            stdout=subprocess.PIPE, text=True)
+    run_id = int(proc.stdout.readline())
+    for _ in range(after_chunks):
+        proc.stdout.readline()
+    time.sleep(delay)  # the next chunk's transaction is under way
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    async def body():
+        async with await open_store(url) as s:
+            done = await s.done_chunks(run_id, "verify")
+            rows = await all_rows(s, run_id)
+            assert after_chunks <= len(done) < 10
+            assert len(rows) == 6_000 * len(done)  # whole chunks only: each with its checkpoint
+            assert {str(r.line - r.line % 6_000) for r in rows} == done
+            r = await s.find_resumable(spec())
+            assert r.id == run_id
+            await s.resume_run(run_id)
+            for k in range(0, 60_000, 6_000):
+                if str(k) not in done:
+                    await s.save_rows(run_id, str(k), [row(i) for i in range(k, k + 6_000)])
+            assert await all_rows(s, run_id) == [row(i) for i in range(60_000)]
+    run(body())
