@@ -330,3 +330,41 @@ def test_porscan_balances_cli_with_tron_and_solana_fakes(tmp_path):
     sol_usdt = next(c for c in nets["solana"]["coins"] if c["coin"] == "USDT-SPL")
     assert int(sol_usdt["onchain_total_base_units"]) == sum(sw["usdt"].values())
     assert any("FAKE-SOLANA" in n for n in nets["solana"]["notes"])
+
+
+def test_config_tron_and_solana_entries_build_adapters():
+    """The shipped config: TRON contracts are base58check 0x41 addresses (the hex forms published with
+    them), Solana mints 32-byte keys, and both kinds build adapters with their endpoint options."""
+    from chains.solana import SolanaAdapter, solana_pubkey
+    from scanner.adapters import make_adapter
+    from scanner.netconfig import load_coins, load_networks
+
+    coins, networks = load_coins(), load_networks()
+    assert tron_address(coins["USDT-TRC20"].contract).hex() == "41a614f803b6fd780986a42c78ec9c7f77e6ded13c"
+    assert tron_address(coins["USDC-TRC"].contract).hex() == "413487b63d30b5b2c87fb7ffa8bcfade38eaac1abe"
+    for key in ("TRX", "TRON", "USDT-TRC20", "USDC-TRC", "SOL", "USDT-SPL", "USDC-SPL"):
+        t = coins[key]
+        assert networks[t.network].kind in ("tron", "solana"), key
+        if t.contract:
+            ok = tron_address(t.contract) if t.network == "tron" else solana_pubkey(t.contract) == t.contract
+            assert ok, key
+    tron = make_adapter(networks["tron"])
+    solana = make_adapter(networks["solana"])
+    try:
+        assert isinstance(tron, TronAdapter) and isinstance(solana, SolanaAdapter)
+        assert all(ep.url.startswith("https://") for n in ("tron", "solana") for ep in networks[n].endpoints)
+    finally:
+        asyncio.run(tron.close())
+        asyncio.run(solana.close())
+
+
+def test_requests_per_second_is_honoured(history_node):
+    """One HTTP request per address on TRON: the endpoint's rate limit paces them (token bucket)."""
+    import time
+
+    _, world, url = history_node
+    addrs = list(world["trx"])  # 24 addresses + 2 head reads = 26 requests; burst 10, then 10/s
+    t = time.perf_counter()
+    batch, _ = read([Endpoint("FAKE-TRON-limited", url, requests_per_second=10, concurrency=8)], TRX, addrs, None)
+    assert batch.complete and batch.requests == 26
+    assert time.perf_counter() - t >= 1.4
