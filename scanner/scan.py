@@ -82,12 +82,10 @@ class ScanOutcome:
 
 
 def default_db() -> str:
-    """``$PORSCAN_DB``, else a SQLite file in the user's data folder."""
-    env = os.environ.get("PORSCAN_DB")
-    if env:
-        return env
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return str(base / "porscan" / "porscan.db")
+    """``$PORSCAN_DB``, else a SQLite file in the user's data folder (the store's own default)."""
+    from .storage import default_db_path
+
+    return str(default_db_path())
 
 
 def guess_exchange(path: str) -> str:
