@@ -24,7 +24,8 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # JSON-RPC error codes and messages that mean "slow down" rather than "wrong request"
 _RATE_LIMIT_CODES = {-32005, -32090, 429}
-_RATE_LIMIT_WORDS = ("rate limit", "too many requests", "exceeded", "throttl", "capacity")
+_RATE_LIMIT_WORDS = ("rate limit", "too many requests", "exceeded", "throttl", "capacity", "server busy",
+                     "excessive resource usage")  # the last two: ElectrumX
 
 
 class ConfigError(ValueError):

@@ -349,3 +349,30 @@ dump_dir_local = "{knots.dump_dir_local}"
     assert rep2["summary"]["by_status"] == rep["summary"]["by_status"]
     assert rep2["networks"][0]["strategies"] == ["btc-regtest-cli:electrum-history"]
     assert [r["onchain_base_units"] for r in rep2["rows"]] == [r["onchain_base_units"] for r in rep["rows"]]
+
+
+def test_electrum_through_faults_is_exact(world, electrumx):
+    """20 % faults on the Electrum connection (drops, garbage, stalls, missing items, busy errors)."""
+    from tcpfaults import TcpFaultProxy
+
+    with TcpFaultProxy(electrumx.port, 0.2, seed=5, stall=1.5) as proxy:
+        ad = ElectrumAdapter("btc-regtest", Endpoint("electrumx-faulty", proxy.url, max_batch=4, concurrency=2,
+                                                     timeout=1), coin="BTC", chain="regtest", attempts=8,
+                             backoff_max=0.05)
+        batch = run(read(ad, world.addresses, world.snapshot))
+        assert sum(proxy.injected.values()) >= 3
+    assert_exact(batch, world)
+    assert sum(ad.client.errors.values()) >= 3
+
+
+def test_electrum_retries_run_out(world, electrumx):
+    from tcpfaults import TcpFaultProxy
+
+    # every history request answered "busy" for one item: those addresses stay unread, the others are exact
+    with TcpFaultProxy(electrumx.port, 1.0, seed=2, faults=("busy",), match=b"get_history") as proxy:
+        ad = ElectrumAdapter("btc-regtest", Endpoint("electrumx-busy", proxy.url, max_batch=3, timeout=2),
+                             coin="BTC", chain="regtest", attempts=2, backoff_max=0.01)
+        batch = run(read(ad, world.addresses, world.snapshot))
+    assert batch.expected == len(world.addresses) and 0 < batch.read < batch.expected and not batch.complete
+    assert all("busy" in r.error for r in batch.results if not r.ok)
+    assert all(r.amount_base_units == world.expected[r.address] for r in batch.results if r.ok)

@@ -1,0 +1,117 @@
+"""A fault-injecting proxy for line-delimited JSON-RPC over TCP (the Electrum protocol), in front of a
+real server. At ``rate``, a request line gets one of: the connection dropped, a garbage line, a
+stall past the client's timeout, a batch reply with one item missing, or one item replaced by a
+"server busy" error. Everything else is forwarded unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from collections import Counter
+
+FAULTS = ("drop", "garbage", "stall", "missing-item", "busy")
+
+
+class TcpFaultProxy:
+    def __init__(self, upstream_port: int, rate: float, seed: int = 1, faults=FAULTS, stall: float = 2.0,
+                 match: bytes = b""):
+        self.upstream_port = upstream_port
+        self.rate = rate
+        self.rng = random.Random(seed)
+        self.faults = tuple(faults)
+        self.stall = stall
+        self.match = match  # only lines containing this get faults
+        self.injected: Counter[str] = Counter()
+        self.port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"tcp://127.0.0.1:{self.port}"
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port, limit=2**24)
+        except OSError:
+            writer.close()
+            return
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                eligible = self.match in line
+                fault = self.rng.choice(self.faults) if eligible and self.rng.random() < self.rate else None
+                if fault:
+                    self.injected[fault] += 1
+                if fault == "drop":
+                    break
+                if fault == "garbage":
+                    writer.write(b"{not json\n")
+                    await writer.drain()
+                    continue
+                if fault == "stall":
+                    await asyncio.sleep(self.stall)
+                    break
+                up_w.write(line)
+                await up_w.drain()
+                reply = await up_r.readline()
+                if fault in ("missing-item", "busy"):
+                    msg = json.loads(reply)
+                    if isinstance(msg, list) and msg:
+                        k = self.rng.randrange(len(msg))
+                        if fault == "missing-item":
+                            del msg[k]
+                        else:
+                            msg[k] = {"jsonrpc": "2.0", "id": msg[k].get("id"),
+                                      "error": {"code": -102, "message": "server busy - request timed out"}}
+                        reply = json.dumps(msg).encode() + b"\n"
+                writer.write(reply)
+                await writer.drain()
+        except (OSError, ValueError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            up_w.close()
+            writer.close()
+
+    def start(self) -> "TcpFaultProxy":
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+
+            async def boot() -> None:
+                self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=2**24)
+                self.port = self._server.sockets[0].getsockname()[1]
+                self._ready.set()
+
+            loop.run_until_complete(boot())
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> None:
+        if not self._loop:
+            return
+
+        async def shutdown() -> None:
+            self._server.close()  # type: ignore[union-attr]
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread:
+            self._thread.join(10)
+
+    def __enter__(self) -> "TcpFaultProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
