@@ -19,13 +19,32 @@ def test_coins_agree_with_assets_and_networks():
         assert book.decimals(key) == t.decimals, key
         assert t.network in networks, key
         if t.contract:
-            assert is_checksum_address(t.contract), key
+            assert _valid_contract(networks[t.network].kind, t.contract), key
 
 
-def test_networks_have_chain_ids_and_labels():
+def _valid_contract(kind: str, contract: str) -> bool:
+    """A token contract in its chain's own address format."""
+    import base58
+
+    if kind == "evm":
+        return is_checksum_address(contract)
+    if kind == "tron":  # base58check of 0x41 + 20 bytes
+        raw = base58.b58decode_check(contract)
+        return len(raw) == 21 and raw[0] == 0x41
+    if kind == "solana":  # a 32-byte public key (the mint)
+        return len(base58.b58decode(contract)) == 32
+    return False  # no token contracts expected on other kinds
+
+
+def test_networks_have_known_kinds_and_labels():
+    from scanner.adapters import supported_kinds
+
     networks = load_networks()
+    kinds = supported_kinds()
     for nid, n in networks.items():
-        assert n.kind == "evm" and isinstance(n.chain_id, int), nid
+        assert n.kind in kinds, nid
+        if n.kind == "evm":
+            assert isinstance(n.chain_id, int), nid
         for ep in n.endpoints:
             assert ep.label and "${" not in ep.label
 
