@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .cli_scan import add_commands
 
     add_commands(sub, fmt)
+    from .cli_feed import add_commands as add_feed_commands
+
+    add_feed_commands(sub, fmt)
     return parser
 
 

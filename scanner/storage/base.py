@@ -481,6 +481,28 @@ class Store(abc.ABC):
         rows = await self._fetch(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", *args, *_limits(limit, offset))
         return [self._alert(r) for r in rows]
 
+    # ---- feed server and scheduled job (issue 7): additions ------------------------------------
+
+    async def feed_state(self) -> tuple:
+        """A cheap fingerprint of what the feed shows: it changes whenever a run starts, finishes or
+        changes status, and whenever an alert is opened, refreshed or resolved (the feed's cache key)."""
+        rows = await self._fetch(
+            "SELECT (SELECT coalesce(max(id), 0) FROM runs), "
+            "(SELECT sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END) FROM runs), "
+            "(SELECT count(finished_at) FROM runs), (SELECT max(finished_at) FROM runs), "
+            "(SELECT coalesce(max(id), 0) FROM alerts), (SELECT count(resolved_at) FROM alerts), "
+            "(SELECT max(last_seen_at) FROM alerts)")
+        r = rows[0]
+        return (int(r[0]), int(r[1] or 0), int(r[2] or 0), self._out_ts(r[3]), int(r[4]), int(r[5] or 0),
+                self._out_ts(r[6]))
+
+    async def unread_by_endpoint(self, run_id: int) -> list[tuple[str, str, int]]:
+        """A run's balance reads that failed (status ``unread``), counted per network and endpoint
+        label: the provider errors the feed's /metrics shows."""
+        rows = await self._fetch("SELECT network, endpoint, count(*) FROM balances WHERE run_id = ? AND "
+                                 "status = 'unread' GROUP BY network, endpoint ORDER BY network, endpoint", run_id)
+        return [(r[0], r[1], int(r[2])) for r in rows]
+
     async def __aenter__(self) -> "Store":
         return self
 
