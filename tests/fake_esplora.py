@@ -15,13 +15,13 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from btc_world import CoreNode, sats
+from loopthread import LoopThread
 
 LABEL = "FAKE-esplora"
 FAULTS = ("http429", "http500", "timeout", "truncated")
@@ -83,10 +83,8 @@ class FakeEsplora:
         self.injected: Counter[str] = Counter()
         self.served = 0
         self.port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
+        self._lt = LoopThread()
 
     @property
     def url(self) -> str:
@@ -150,40 +148,21 @@ class FakeEsplora:
         return await self._reply(request, newest_first[:25])
 
     def start(self) -> "FakeEsplora":
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
+        async def boot() -> None:
+            app = web.Application()
+            app.router.add_get("/blocks/tip/height", self.tip)
+            app.router.add_get("/block-height/{h}", self.block_height)
+            app.router.add_get("/address/{a}", self.address)
+            app.router.add_get("/address/{a}/txs/chain", self.txs_chain)
+            app.router.add_get("/address/{a}/txs/chain/{last}", self.txs_chain)
+            self._runner = web.AppRunner(app, access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
-            async def boot() -> None:
-                app = web.Application()
-                app.router.add_get("/blocks/tip/height", self.tip)
-                app.router.add_get("/block-height/{h}", self.block_height)
-                app.router.add_get("/address/{a}", self.address)
-                app.router.add_get("/address/{a}/txs/chain", self.txs_chain)
-                app.router.add_get("/address/{a}/txs/chain/{last}", self.txs_chain)
-                self._runner = web.AppRunner(app, access_log=None)
-                await self._runner.setup()
-                site = web.TCPSite(self._runner, "127.0.0.1", 0)
-                await site.start()
-                self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-                self._ready.set()
-
-            loop.run_until_complete(boot())
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        self._lt.start(boot)
         return self
 
     def stop(self) -> None:
-        if not self._loop:
-            return
-        fut = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)  # type: ignore[union-attr]
-        try:
-            fut.result(10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread:
-                self._thread.join(10)
+        self._lt.stop(self._runner.cleanup if self._runner else None)

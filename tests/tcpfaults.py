@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 from collections import Counter
+
+from loopthread import LoopThread
 
 FAULTS = ("drop", "garbage", "stall", "missing-item", "busy")
 
@@ -25,10 +26,8 @@ class TcpFaultProxy:
         self.match = match  # only lines containing this get faults
         self.injected: Counter[str] = Counter()
         self.port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
+        self._lt = LoopThread()
 
     @property
     def url(self) -> str:
@@ -80,35 +79,19 @@ class TcpFaultProxy:
             writer.close()
 
     def start(self) -> "TcpFaultProxy":
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
+        async def boot() -> None:
+            self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=2**24)
+            self.port = self._server.sockets[0].getsockname()[1]
 
-            async def boot() -> None:
-                self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=2**24)
-                self.port = self._server.sockets[0].getsockname()[1]
-                self._ready.set()
-
-            loop.run_until_complete(boot())
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        self._lt.start(boot)
         return self
 
     def stop(self) -> None:
-        if not self._loop:
-            return
-
         async def shutdown() -> None:
-            self._server.close()  # type: ignore[union-attr]
+            if self._server is not None:
+                self._server.close()
 
-        asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread:
-            self._thread.join(10)
+        self._lt.stop(shutdown)
 
     def __enter__(self) -> "TcpFaultProxy":
         return self.start()
