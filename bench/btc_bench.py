@@ -5,6 +5,7 @@ Pays N distinct P2WPKH addresses (plus a share of P2TR and 2-of-3 P2WSH multisig
 (more blocks, some addresses paid again) so H is in the past. Then reads all N at H with:
 
 * the Core/Knots adapter, ``dumptxoutset ... rollback`` CSV: one UTXO-set pass (requests stay flat),
+  and the same dump in Bitcoin Core's compact binary snapshot format,
 * the Core adapter with ``scantxoutset`` (only possible at the tip, so it reads at the tip height),
 * the Electrum adapter against ElectrumX synced to the node,
 * the Esplora adapter against the FAKE Esplora fed from the node, on a sample (--esplora-sample):
@@ -27,11 +28,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from btc_world import ElectrumX, Knots, btc, electrumx_bin, knots_root, tool_missing  # noqa: E402
-from chains.bitcoin_core import BitcoinCoreAdapter  # noqa: E402
+from chains.bitcoin_core import BitcoinCoreAdapter, parse_dump  # noqa: E402
 from chains.electrum import ElectrumAdapter  # noqa: E402
 from chains.esplora import EsploraAdapter  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
+from chains.utxo import script_pubkey  # noqa: E402
 from signatures.encoding import segwit_encode  # noqa: E402
 
 BTC = Asset("bench", "BTC", 8)
@@ -108,6 +110,22 @@ def main() -> None:
         core = BitcoinCoreAdapter("bench", Endpoint("knots", node.url, timeout=600), opts, coin="BTC", chain="regtest")
         dt, b = asyncio.run(timed(core, addrs, h))
         report("core: dumptxoutset rollback (H)", dt, b, truth)
+        binary = BitcoinCoreAdapter("bench", Endpoint("knots", node.url, timeout=600), dict(opts, dump_format="binary"),
+                                    coin="BTC", chain="regtest")
+        dt, b = asyncio.run(timed(binary, addrs, h))
+        report("core: Core binary snapshot (H)", dt, b, truth)
+        # parse speed per coin, which is what a mainnet dump (~170M coins) costs on the porscan side
+        for fmt in ("csv", "binary"):
+            keep = BitcoinCoreAdapter("bench", Endpoint("knots", node.url, timeout=600),
+                                      dict(opts, dump_format=fmt, keep_dump=True), coin="BTC", chain="regtest")
+            asyncio.run(timed(keep, addrs[:10], h))
+            (path,) = [p for p in Path(node.dump_dir_local).iterdir()]
+            t = time.perf_counter()
+            _, coins, _ = parse_dump(path, {script_pubkey(x, keep.params).hex() for x in addrs})
+            dt = time.perf_counter() - t
+            path.unlink()
+            print(f"   {fmt:6s} dump parse: {coins / dt:,.0f} coins/s "
+                  f"(~{170e6 / (coins / dt) / 60:.0f} min for a ~170M-coin mainnet UTXO set)", flush=True)
         scan = BitcoinCoreAdapter("bench", Endpoint("knots", node.url, timeout=600), {"mode": "scan"}, coin="BTC",
                                   chain="regtest")
         dt, b = asyncio.run(timed(scan, addrs, tip))

@@ -8,7 +8,9 @@ in this order (per endpoint; ``mode`` in the endpoint options restricts them):
    ``format``/``show_header``/``separator``) and returns to its tip by itself. The file is written
    on the node's machine (``dump_dir``) and read by porscan from ``dump_dir_local`` (the same folder
    as mounted here, e.g. over NFS or a chroot path); values are satoshis, the header carries the
-   block hash of H, and the number of coins read must equal ``coins_written``.
+   block hash of H, and the number of coins read must equal ``coins_written``. With
+   ``dump_format = "binary"`` the same call without ``format`` works on Bitcoin Core >= 28, whose
+   compact snapshot format (compressed amounts and scripts) is parsed here.
 2. ``scantxoutset`` with ``raw(<scriptPubKey>)`` descriptors when the node's tip *is* H (the result
    says at which height and block it scanned; anything else is refused).
 3. ``invalidateblock`` rollback, only when the endpoint sets ``allow_rollback = true`` (it changes
@@ -96,6 +98,100 @@ def parse_dump_csv(path: Path, wanted: set[str]) -> tuple[str, int, dict[str, in
     return block_hash, coins, {k.decode(): v for k, v in totals.items()}
 
 
+SNAPSHOT_MAGIC = b"utxo\xff"
+
+
+def _varint(buf, i: int) -> tuple[int, int]:
+    """Bitcoin Core's VARINT (base-128, MSB first, +1 per continuation): (value, next index)."""
+    n = 0
+    while True:
+        ch = buf[i]
+        i += 1
+        n = (n << 7) | (ch & 0x7F)
+        if ch & 0x80:
+            n += 1
+        else:
+            return n, i
+
+
+def _compact(buf, i: int) -> tuple[int, int]:
+    b = buf[i]
+    if b < 0xFD:
+        return b, i + 1
+    size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[b]
+    return int.from_bytes(buf[i + 1:i + 1 + size], "little"), i + 1 + size
+
+
+def decompress_amount(x: int) -> int:
+    """Core's CTxOutCompressor::DecompressAmount."""
+    if x == 0:
+        return 0
+    x -= 1
+    e = x % 10
+    x //= 10
+    if e < 9:
+        d = x % 9 + 1
+        x //= 9
+        n = x * 10 + d
+    else:
+        n = x + 1
+    return n * 10 ** e
+
+
+def parse_dump_binary(path: Path, wanted: set[str]) -> tuple[str, int, dict[str, int]]:
+    """Bitcoin Core's UTXO snapshot (``dumptxoutset`` without ``format``; version 2, Core >= 28):
+    (block hash, coins, satoshis per wanted scriptPubKey hex). P2PK outputs (compressed script
+    types 2-5) stand for no address and are skipped."""
+    import mmap
+
+    want = {bytes.fromhex(w) for w in wanted}
+    totals: dict[bytes, int] = {}
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        if buf[:5] != SNAPSHOT_MAGIC:
+            raise AdapterError(f"dump {path.name}: not a UTXO snapshot (magic {buf[:5]!r})")
+        version = int.from_bytes(buf[5:7], "little")
+        if version != 2:
+            raise AdapterError(f"dump {path.name}: snapshot version {version} is not supported (2 is)")
+        block_hash = buf[11:43][::-1].hex()
+        coins = int.from_bytes(buf[43:51], "little")
+        i, seen, end = 51, 0, len(buf)
+        while seen < coins:
+            if i + 32 > end:
+                raise AdapterError(f"dump {path.name}: truncated after {seen} of {coins} coins")
+            i += 32  # txid
+            n, i = _compact(buf, i)
+            for _ in range(n):
+                _, i = _compact(buf, i)  # vout
+                _, i = _varint(buf, i)  # height * 2 + coinbase
+                amount, i = _varint(buf, i)
+                kind, i = _varint(buf, i)
+                if kind == 0:
+                    script = b"\x76\xa9\x14" + buf[i:i + 20] + b"\x88\xac"
+                    i += 20
+                elif kind == 1:
+                    script = b"\xa9\x14" + buf[i:i + 20] + b"\x87"
+                    i += 20
+                elif kind < 6:
+                    i += 32
+                    continue
+                else:
+                    script = buf[i:i + kind - 6]
+                    i += kind - 6
+                if script in want:
+                    totals[script] = totals.get(script, 0) + decompress_amount(amount)
+            seen += n
+        if i != end:
+            raise AdapterError(f"dump {path.name}: {end - i} bytes after the last of {coins} coins")
+    return block_hash, seen, {k.hex(): v for k, v in totals.items()}
+
+
+def parse_dump(path: Path, wanted: set[str]) -> tuple[str, int, dict[str, int]]:
+    """A Knots CSV dump or a Core binary snapshot, by its first bytes."""
+    with open(path, "rb") as fh:
+        head = fh.read(5)
+    return (parse_dump_binary if head == SNAPSHOT_MAGIC else parse_dump_csv)(path, wanted)
+
+
 class BitcoinCoreAdapter:
     """Balances at a height from one Core/Knots-compatible JSON-RPC endpoint."""
 
@@ -111,6 +207,9 @@ class BitcoinCoreAdapter:
         self.dump_dir_local = Path(opts.get("dump_dir_local") or self.dump_dir) if self.dump_dir else None
         self.allow_rollback = bool(opts.get("allow_rollback", False))
         self.keep_dump = bool(opts.get("keep_dump", False))
+        self.dump_format = str(opts.get("dump_format", "csv"))  # csv (Knots) | binary (Bitcoin Core >= 28)
+        if self.dump_format not in ("csv", "binary"):
+            raise AdapterError(f"{endpoint.label}: dump_format {self.dump_format!r} is not csv or binary")
         self.attempts = attempts
         self.client = JsonRpcClient(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max,
                                     json_loads=_loads)
@@ -191,20 +290,22 @@ class BitcoinCoreAdapter:
         assert self.dump_dir and self.dump_dir_local
         last: Exception | None = None
         for _ in range(max(1, self.attempts)):
-            name = f"porscan-{self.network}-{block.number}-{uuid.uuid4().hex[:12]}.csv"
+            ext = "csv" if self.dump_format == "csv" else "dat"
+            name = f"porscan-{self.network}-{block.number}-{uuid.uuid4().hex[:12]}.{ext}"
             remote = f"{self.dump_dir.rstrip('/')}/{name}"
             local = self.dump_dir_local / name
             try:
-                res = await self.dumper.call("dumptxoutset", [remote, "rollback", {
-                    "rollback": block.number, "format": ["scriptPubKey", "value"], "show_header": True,
-                    "separator": ","}])
+                options: dict[str, Any] = {"rollback": block.number}
+                if self.dump_format == "csv":
+                    options.update(format=["scriptPubKey", "value"], show_header=True, separator=",")
+                res = await self.dumper.call("dumptxoutset", [remote, "rollback", options])
                 if res.get("base_height") != block.number or res.get("base_hash") != block.hash:
                     raise AdapterError(f"dump is of block {res.get('base_height')} {res.get('base_hash')}, "
                                        f"expected {block.number} {block.hash}")
                 if not local.exists():
                     raise AdapterError(f"dump written on the node as {remote} but not found at {local}: "
                                        "check dump_dir_local")
-                file_hash, coins, totals = await asyncio.to_thread(parse_dump_csv, local, wanted)
+                file_hash, coins, totals = await asyncio.to_thread(parse_dump, local, wanted)
                 if file_hash != block.hash:
                     raise AdapterError(f"dump header says block {file_hash}, expected {block.hash}")
                 if coins != int(res.get("coins_written", -1)):

@@ -130,6 +130,13 @@ def test_core_dump_at_snapshot(knots, world):
     assert not os.listdir(knots.dump_dir_local)  # the dump file was removed
 
 
+def test_core_binary_snapshot_at_snapshot(knots, world):
+    """Bitcoin Core's compact snapshot format (no CSV): the same exact balances."""
+    batch = run(read(core(knots, dump_format="binary", **dump_opts(knots)), world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert batch.strategy == "knots:dumptxoutset-rollback"
+
+
 def test_core_requests_do_not_grow_with_addresses(knots, world):
     small = run(read(core(knots, **dump_opts(knots)), world.addresses[:2], world.snapshot))
     big = run(read(core(knots, **dump_opts(knots)), world.addresses * 50, world.snapshot))

@@ -72,3 +72,11 @@ def test_amounts_are_exact():
         btc_to_sats(0.1)
     with pytest.raises(ValueError):
         btc_to_sats(Decimal("0.000000001"))
+
+
+def test_core_snapshot_amount_decompression():
+    from chains.bitcoin_core import decompress_amount
+
+    # Bitcoin Core src/test/compress_tests.cpp: CompressAmount(0/1/CENT/COIN/50 COIN/21M COIN)
+    assert [decompress_amount(x) for x in (0, 1, 7, 9, 50, 21_000_000)] == [
+        0, 1, 1_000_000, 100_000_000, 5_000_000_000, 2_100_000_000_000_000]
