@@ -37,7 +37,7 @@ from typing import Any, Sequence
 
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
-from .utxo import CORE_CHAIN_NAMES, ChainParams, btc_to_sats, chain_params, script_pubkey
+from .utxo import CORE_CHAIN_NAMES, ChainParams, btc_to_sats, chain_params, read_compact_size, script_pubkey
 
 _loads = functools.partial(json.loads, parse_float=Decimal)
 MODES = ("auto", "dump", "scan", "rollback")
@@ -114,14 +114,6 @@ def _varint(buf, i: int) -> tuple[int, int]:
             return n, i
 
 
-def _compact(buf, i: int) -> tuple[int, int]:
-    b = buf[i]
-    if b < 0xFD:
-        return b, i + 1
-    size = {0xFD: 2, 0xFE: 4, 0xFF: 8}[b]
-    return int.from_bytes(buf[i + 1:i + 1 + size], "little"), i + 1 + size
-
-
 def decompress_amount(x: int) -> int:
     """Core's CTxOutCompressor::DecompressAmount."""
     if x == 0:
@@ -159,9 +151,9 @@ def parse_dump_binary(path: Path, wanted: set[str]) -> tuple[str, int, dict[str,
             if i + 32 > end:
                 raise AdapterError(f"dump {path.name}: truncated after {seen} of {coins} coins")
             i += 32  # txid
-            n, i = _compact(buf, i)
+            n, i = read_compact_size(buf, i)
             for _ in range(n):
-                _, i = _compact(buf, i)  # vout
+                _, i = read_compact_size(buf, i)  # vout
                 _, i = _varint(buf, i)  # height * 2 + coinbase
                 amount, i = _varint(buf, i)
                 kind, i = _varint(buf, i)
@@ -305,7 +297,10 @@ class BitcoinCoreAdapter:
                 if not local.exists():
                     raise AdapterError(f"dump written on the node as {remote} but not found at {local}: "
                                        "check dump_dir_local")
-                file_hash, coins, totals = await asyncio.to_thread(parse_dump, local, wanted)
+                try:
+                    file_hash, coins, totals = await asyncio.to_thread(parse_dump, local, wanted)
+                except (ValueError, IndexError, OSError) as exc:  # truncated or malformed file
+                    raise AdapterError(f"dump {local.name} unreadable: {exc!r}") from None
                 if file_hash != block.hash:
                     raise AdapterError(f"dump header says block {file_hash}, expected {block.hash}")
                 if coins != int(res.get("coins_written", -1)):

@@ -135,7 +135,8 @@ class TxDecodeError(ValueError):
     pass
 
 
-def _varint(raw: bytes, i: int) -> tuple[int, int]:
+def read_compact_size(raw, i: int) -> tuple[int, int]:
+    """Bitcoin's CompactSize at ``raw[i]``: (value, next index)."""
     if i >= len(raw):
         raise TxDecodeError("truncated")
     b = raw[i]
@@ -159,24 +160,24 @@ def decode_tx(raw: bytes, expected_txid: str | None = None) -> Tx:
         if segwit:
             i = 6
         start_in = i
-        n_in, i = _varint(raw, i)
+        n_in, i = read_compact_size(raw, i)
         inputs = []
         for _ in range(n_in):
             prev = raw[i:i + 32]
             vout = int.from_bytes(raw[i + 32:i + 36], "little")
-            slen, j = _varint(raw, i + 36)
+            slen, j = read_compact_size(raw, i + 36)
             i = j + slen + 4
             if i > n:
                 raise TxDecodeError("truncated input")
             if not (prev == bytes(32) and vout == 0xFFFFFFFF):
                 inputs.append((prev[::-1].hex(), vout))
-        n_out, i = _varint(raw, i)
+        n_out, i = read_compact_size(raw, i)
         outputs = []
         for _ in range(n_out):
             if i + 8 > n:
                 raise TxDecodeError("truncated output")
             value = int.from_bytes(raw[i:i + 8], "little")
-            slen, j = _varint(raw, i + 8)
+            slen, j = read_compact_size(raw, i + 8)
             if j + slen > n:
                 raise TxDecodeError("truncated output script")
             outputs.append(TxOut(value, raw[j:j + slen]))
@@ -184,9 +185,9 @@ def decode_tx(raw: bytes, expected_txid: str | None = None) -> Tx:
         end_out = i
         if segwit:
             for _ in range(n_in):
-                items, i = _varint(raw, i)
+                items, i = read_compact_size(raw, i)
                 for _ in range(items):
-                    ln, i = _varint(raw, i)
+                    ln, i = read_compact_size(raw, i)
                     i += ln
         if i + 4 > n:
             raise TxDecodeError("truncated lock time")
@@ -213,4 +214,4 @@ def balance_from_history(spk: bytes, txs: Iterable[Tx]) -> int:
 
 __all__ = ["COIN", "CHAINS", "CORE_CHAIN_NAMES", "ChainParams", "EncodingError", "Tx", "TxDecodeError", "TxOut",
            "balance_from_history", "block_hash_from_header", "btc_to_sats", "chain_params", "decode_tx",
-           "electrum_scripthash", "script_pubkey"]
+           "electrum_scripthash", "read_compact_size", "script_pubkey"]

@@ -80,3 +80,16 @@ def test_core_snapshot_amount_decompression():
     # Bitcoin Core src/test/compress_tests.cpp: CompressAmount(0/1/CENT/COIN/50 COIN/21M COIN)
     assert [decompress_amount(x) for x in (0, 1, 7, 9, 50, 21_000_000)] == [
         0, 1, 1_000_000, 100_000_000, 5_000_000_000, 2_100_000_000_000_000]
+
+
+def test_truncated_dumps_are_refused(tmp_path):
+    from chains.bitcoin_core import parse_dump
+    from chains.protocol import AdapterError
+
+    snap = tmp_path / "s.dat"
+    snap.write_bytes(b"utxo\xff\x02\x00" + bytes(4) + bytes(32) + (5).to_bytes(8, "little") + bytes(32) + b"\x01")
+    with pytest.raises((AdapterError, ValueError, IndexError)):
+        parse_dump(snap, set())
+    csv = tmp_path / "c.csv"
+    csv.write_text("#(blockhash " + "ab" * 32 + " ) scriptPubKey,value\n0014aa,12\n0014aa,30\n0014bb,1\n")
+    assert parse_dump(csv, {"0014aa", "0014cc"}) == ("ab" * 32, 3, {"0014aa": 42})
