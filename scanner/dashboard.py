@@ -285,7 +285,7 @@ def render_dashboard(data: dict) -> str:
         body.append(f'<p class="meta">latest finished run #{esc(run["id"])} \u00b7 snapshot '
                     f'{esc(run.get("snapshot_date") or MISSING)} \u00b7 finished {esc(run.get("finished_at") or MISSING)}'
                     f' \u00b7 porscan {esc(run.get("tool_version") or "")}</p>')
-        body += [_cards(data), _history(data), _latest(data), _networks(data["assets"]), _alerts(data)]
+        body += [_cards(data), _alerts(data), _history(data), _latest(data), _networks(data["assets"])]
     body.append(f'<footer>porscan {esc(__version__)} feed \u00b7 JSON: <a href="/api/v1/openapi.json">'
                 '/api/v1/openapi.json</a> \u00b7 <a href="/metrics">/metrics</a> \u00b7 figures drawn without '
                 "scripts; amounts exact.</footer>")

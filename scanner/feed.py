@@ -346,7 +346,6 @@ class FeedServer:
         app = web.Application(middlewares=[self._middleware])
         for r in ROUTES:
             app.router.add_get(r.path, self._wrap(r))
-        app["feed"] = self
         return app
 
     def invalidate(self) -> None:
@@ -622,9 +621,16 @@ class FeedServer:
                     at_latest = any(b.get("at_snapshot") is False for b in t.blocks or [])
                     m.add("porscan_read_at_latest", "1 when some balance was read at the latest block, not at the "
                           "snapshot", a, 1 if at_latest else 0)
-            for network, endpoint, n in await self.store.unread_by_endpoint(run.id):
-                m.add("porscan_provider_errors", "Balance reads that failed in the latest finished run, per "
-                      "network and endpoint label", {**ex, "network": network, "endpoint": endpoint or "none"}, n)
+            errors = await self.store.unread_by_endpoint(run.id)
+            per_network = dict.fromkeys(sorted({t.network for t in await self.store.load_totals(run.id)} - {"*"}), 0)
+            for network, endpoint, n in errors:
+                per_network[network] = per_network.get(network, 0) + n
+            for network, n in per_network.items():
+                m.add("porscan_provider_errors", "Balance reads that failed (unread rows) in the latest finished run, "
+                      "per network", {**ex, "network": network}, n)
+            for network, endpoint, n in errors:
+                m.add("porscan_provider_errors_by_endpoint", "Balance reads that failed in the latest finished run, "
+                      "per network and endpoint label", {**ex, "network": network, "endpoint": endpoint or "none"}, n)
         m.add("porscan_feed_info", "Feed server build", {"version": __version__, "backend": self.store.backend}, 1)
         return m.text(), ages
 

@@ -1,0 +1,417 @@
+"""The scheduled job (``porscan schedule``): config errors that name file and key, downloads (size
+limit, checksum, conditional GET, retries) from a local HTTP server, alert rules, and the whole job
+on a sample exchange on real local chains (anvil): scanned, then skipped because the inputs did not
+change, alerts POSTed once to a local webhook server and resolved when the condition clears, while
+an exchange whose source is unreachable fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from scanner.localnodes import anvil_binary
+from scanner.schedule import (EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, Rules, ScheduleConfigError, SourceError,
+                              evaluate, fetch_source, load_config, run_pass)
+
+
+class LocalHTTP:
+    """An aiohttp server on 127.0.0.1 in a background thread (files and a recording webhook)."""
+
+    def __init__(self):
+        self.files: dict[str, bytes] = {}
+        self.hits: dict[str, int] = {}
+        self.fail_next: dict[str, list[int]] = {}  # path -> statuses to answer first
+        self.received: list[dict] = []
+        self.headers: list[dict] = []
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    async def _start(self) -> int:
+        app = web.Application()
+        app.router.add_get("/files/{name}", self._file)
+        app.router.add_post("/hook", self._hook)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        return site._server.sockets[0].getsockname()[1]
+
+    def _fail(self, path: str):
+        queue = self.fail_next.get(path)
+        if queue:
+            return web.Response(status=queue.pop(0))
+        return None
+
+    async def _file(self, request):
+        path = request.path
+        self.hits[path] = self.hits.get(path, 0) + 1
+        if (r := self._fail(path)) is not None:
+            return r
+        body = self.files.get(request.match_info["name"])
+        if body is None:
+            return web.Response(status=404)
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if request.headers.get("If-None-Match") == etag:
+            return web.Response(status=304, headers={"ETag": etag})
+        return web.Response(body=body, headers={"ETag": etag})
+
+    async def _hook(self, request):
+        self.hits["/hook"] = self.hits.get("/hook", 0) + 1
+        if (r := self._fail("/hook")) is not None:
+            return r
+        self.received.append(await request.json())
+        self.headers.append(dict(request.headers))
+        return web.json_response({"ok": True})
+
+    def close(self):
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def http():
+    s = LocalHTTP()
+    yield s
+    s.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------------------------- config errors
+
+BASE = '[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n'
+
+
+@pytest.mark.parametrize("text, key, what", [
+    ("", "exchange", "no [[exchange]] listed"),
+    ("intervall = 5\n" + BASE, "intervall", "unknown key"),
+    ("[[exchange]]\nreserves = \"r.csv\"\n", "exchange[0].name", "missing"),
+    ("[[exchange]]\nname = \"OKX\"\n", "exchange[0] (OKX).reserves", "missing"),
+    (BASE + "[[exchange]]\nname = \"OKX\"\nreserves = \"x.csv\"\n", "exchange[1] (OKX).name", "listed twice"),
+    ('[[exchange]]\nname = "OKX"\nreserves = { url = "ftp://x/r.csv" }\n', "exchange[0] (OKX).reserves.url",
+     "http:// or https://"),
+    ('[[exchange]]\nname = "OKX"\nreserves = { url = "https://x/r.csv", sha256 = "abc" }\n',
+     "exchange[0] (OKX).reserves.sha256", "64 hex digits"),
+    ('[[exchange]]\nname = "OKX"\nreserves = { url = "https://x/r.csv?k=${PORSCAN_TEST_UNSET}" }\n',
+     "exchange[0] (OKX).reserves.url", "PORSCAN_TEST_UNSET is not set"),
+    ('[[exchange]]\nname = "OKX"\nreserves = "r.csv"\nevery = "soon"\n', "exchange[0] (OKX).every", "duration"),
+    ('[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n[exchange.alerts]\nproven_ratio_below = "high"\n',
+     "exchange[0] (OKX).alerts.proven_ratio_below", "not a number"),
+    ('[alerts]\nfailed_signatures_above = 1.5\n' + BASE, "alerts.failed_signatures_above", "expected int"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nattempts = 0\n' + BASE, "webhook.attempts", "at least 1"),
+    ('[webhook]\nheaders = { X = "y" }\n' + BASE, "webhook.url", "missing"),
+    ("db = 5\n" + BASE, "db", "expected string"),
+    ("[[exchange]\n", "", "not valid TOML"),
+])
+def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
+    monkeypatch.delenv("PORSCAN_TEST_UNSET", raising=False)
+    cfg = write(tmp_path / "sched.toml", text)
+    with pytest.raises(ScheduleConfigError) as err:
+        load_config(cfg)
+    msg = str(err.value)
+    assert msg.startswith(str(cfg)) and what in msg and (f": {key}:" in msg if key else True), msg
+
+
+def test_bad_config_cli_exit_2(tmp_path, capsys):
+    from scanner.cli import main
+
+    cfg = write(tmp_path / "sched.toml", "[[exchange]]\nname = \"OKX\"\n")
+    assert main(["schedule", "--once", str(cfg)]) == 2
+    assert f"{cfg}: exchange[0] (OKX).reserves: missing" in capsys.readouterr().err
+    assert main(["schedule", "--once", str(tmp_path / "none.toml")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_config_resolves_and_checks(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HOOK_TOKEN", "tok-abcdef-123")
+    cfg = write(tmp_path / "sched.toml", f'''
+db = "runs.db"
+cache_dir = "cache"
+interval = "6h"
+networks_config = "nets.toml"
+[webhook]
+url = "https://hooks.example/porscan?key=${{HOOK_TOKEN}}"
+headers = {{ Authorization = "Bearer ${{HOOK_TOKEN}}" }}
+[alerts]
+proven_ratio_below = 1.0
+coverage_below = {{ "*" = 0.99, BTC = 0.95 }}
+failed_signatures_above = 0
+mismatch_above = "0.001"
+[[exchange]]
+name = "OKX"
+reserves = {{ url = "https://static.example/okx/por.csv", sha256 = "{'ab' * 32}" }}
+liabilities = "okx/liabilities.json"
+every = "1d"
+networks = ["eth", "TRX"]
+[exchange.alerts]
+proven_ratio_below = {{ USDT = 0.98 }}
+''')
+    c = load_config(cfg)
+    assert c.db == str(tmp_path / "runs.db") and c.cache_dir == str(tmp_path / "cache") and c.interval == 6 * 3600
+    j = c.exchanges[0]
+    assert j.reserves.url and j.reserves.sha256 == "ab" * 32
+    assert j.liabilities.path == str(tmp_path / "okx" / "liabilities.json")
+    assert j.networks_config == str(tmp_path / "nets.toml") and j.every == 86400
+    assert j.networks == frozenset({"ETH", "TRX"})
+    assert j.rules.proven_ratio_below == {"USDT": Decimal("0.98")}  # the exchange's table replaces the default
+    assert j.rules.coverage_below == {"*": Decimal("0.99"), "BTC": Decimal("0.95")}
+    assert j.rules.failed_signatures_above == 0 and j.rules.mismatch_above == {"*": Decimal("0.001")}
+    from scanner.cli import main
+
+    assert main(["schedule", "--check", str(cfg)]) == 0
+    out = capsys.readouterr().out
+    assert "tok-abcdef-123" not in out and "hooks.example/porscan?***" in out
+
+
+# ------------------------------------------------------------------------------------- rules
+
+def _report(**asset):
+    a = {"asset": "USDT", "published": "1000", "onchain": "990", "unread_published": "0", "proven_ratio": "0.97",
+         "rows_read": 9, "rows_expected": 10, "liabilities_provenance": "self-reported", **asset}
+    return {"run": {"snapshot_date": "2025-01-01"}, "assets": [a], "verification": {"by_status": {"failed": 3}}}
+
+
+def test_rules():
+    rules = Rules(proven_ratio_below={"*": Decimal(1)}, coverage_below={"*": Decimal("0.95")},
+                  failed_signatures_above=2, mismatch_above={"*": Decimal("0.005")})
+    keys = {c.key: c for c in evaluate("X", 7, _report(), rules)}
+    assert set(keys) == {"proven_ratio_below:USDT", "coverage_below:USDT", "failed_signatures_above",
+                         "mismatch_above:USDT"}
+    assert keys["proven_ratio_below:USDT"].detail["value"] == "0.97"
+    assert "run 7, snapshot 2025-01-01" in keys["coverage_below:USDT"].message
+    # unread rows are left out of the mismatch (published 1000, of which 10 unread, on chain 990: no mismatch)
+    assert not evaluate("X", 7, _report(unread_published="10", proven_ratio="1.2", rows_read=10),
+                        Rules(mismatch_above={"*": Decimal(0)}, proven_ratio_below={"USDT": Decimal(1)}))
+    # a per-asset threshold wins over "*"; no ratio (no liabilities) is no alert
+    assert not evaluate("X", 1, _report(), Rules(proven_ratio_below={"*": Decimal(1), "USDT": Decimal("0.9")}))
+    assert not evaluate("X", 1, _report(proven_ratio=None), Rules(proven_ratio_below={"*": Decimal(1)}))
+
+
+# ------------------------------------------------------------------------------------- downloads
+
+def _cfg(tmp_path, text: str):
+    return load_config(write(tmp_path / "sched.toml", f'cache_dir = "cache"\ndownload_attempts = 3\n{text}'))
+
+
+def _fetch(cfg, job=0, role="reserves"):
+    import aiohttp
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            j = cfg.exchanges[job]
+            return await fetch_source(getattr(j, role), j.name, cfg, session)
+
+    return asyncio.run(go())
+
+
+def test_download_limits_checksum_and_conditional_get(tmp_path, http):
+    body = b"coin,network,address\n" * 100
+    http.files["por.csv"] = body
+    good = hashlib.sha256(body).hexdigest()
+    cfg = _cfg(tmp_path, f'[[exchange]]\nname = "A"\nreserves = {{ url = "{http.url}/files/por.csv", sha256 = "{good}" }}\n'
+                         f'[[exchange]]\nname = "B"\nreserves = {{ url = "{http.url}/files/por.csv", max_bytes = 100 }}\n'
+                         f'[[exchange]]\nname = "C"\nreserves = {{ url = "{http.url}/files/por.csv", sha256 = "{"0" * 64}" }}\n'
+                         f'[[exchange]]\nname = "D"\nreserves = {{ url = "{http.url}/files/missing.csv" }}\n')
+    first = _fetch(cfg, 0)
+    assert first.downloaded and first.sha256 == good and Path(first.path).read_bytes() == body
+    again = _fetch(cfg, 0)  # conditional GET: 304, the cached copy is used
+    assert not again.downloaded and again.sha256 == good and again.path == first.path
+    with pytest.raises(SourceError, match="above the limit of 100"):
+        _fetch(cfg, 1)
+    with pytest.raises(SourceError, match="does not match the configured"):
+        _fetch(cfg, 2)
+    with pytest.raises(SourceError, match="HTTP 404"):
+        _fetch(cfg, 3)
+    assert not list((tmp_path / "cache").rglob("*.part"))
+    # transient errors are retried
+    http.files["flaky.csv"] = body
+    http.fail_next["/files/flaky.csv"] = [503, 502]
+    cfg2 = _cfg(tmp_path, f'[[exchange]]\nname = "E"\nreserves = "{http.url}/files/flaky.csv"\n')
+    assert _fetch(cfg2).sha256 == good and http.hits["/files/flaky.csv"] == 3
+
+
+def test_secrets_stay_out_of_logs(tmp_path, http, monkeypatch, caplog):
+    secret = "k3y-VERY-secret-99"
+    monkeypatch.setenv("PORSCAN_SRC_KEY", secret)
+    port = closed_port()
+    cfg = _cfg(tmp_path, f'[[exchange]]\nname = "A"\nreserves = "http://127.0.0.1:{port}/por.csv?apikey=${{PORSCAN_SRC_KEY}}"\n')
+    with caplog.at_level(logging.DEBUG), pytest.raises(SourceError) as err:
+        _fetch(cfg)
+    assert secret not in str(err.value) and "apikey" not in str(err.value) and f"127.0.0.1:{port}" in str(err.value)
+    assert secret not in caplog.text
+
+
+# ------------------------------------------------------------------------------------- the whole job
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    if anvil_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
+        pytest.skip("anvil not installed")
+    from scanner.localworld import build_local_exchange
+
+    w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=21)
+    yield w
+    w.stop()
+
+
+def _job_config(tmp_path, w, http, threshold="1.0", db=None) -> Path:
+    """Sample (reserves over HTTP, local liabilities) and Offline (an unreachable source); the ratio rule
+    watches USDT, whose liabilities the sample sets at 125% of its reserves."""
+    http.files["reserves.csv"] = w.reserves.read_bytes()
+    return write(tmp_path / "schedule.toml", f'''
+db = "{db or tmp_path / 'runs.db'}"
+cache_dir = "{tmp_path / 'cache'}"
+networks_config = "{w.networks}"
+coins_config = "{w.coins}"
+workers = 1
+download_attempts = 2
+
+[webhook]
+url = "{http.url}/hook?token=${{PORSCAN_HOOK_SECRET}}"
+headers = {{ "X-Porscan-Token" = "${{PORSCAN_HOOK_SECRET}}" }}
+attempts = 3
+backoff = 0.01
+
+[alerts]
+proven_ratio_below = {{ USDT = {threshold} }}
+failed_signatures_above = 100
+
+[[exchange]]
+name = "Sample"
+reserves = "{http.url}/files/reserves.csv"
+liabilities = "{w.liabilities}"
+snapshot_date = "2025-05-01"
+
+[[exchange]]
+name = "Offline"
+reserves = "http://127.0.0.1:{closed_port()}/por.csv"
+''')
+
+
+def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, http, monkeypatch, caplog):
+    from scanner.cli import main
+    from scanner.storage import open_store
+
+    secret = "hook-secret-1234567"
+    monkeypatch.setenv("PORSCAN_HOOK_SECRET", secret)
+    cfg_path = _job_config(tmp_path, world, http)
+    http.fail_next["/hook"] = [500]  # the first delivery fails once and is retried
+    caplog.set_level(logging.INFO)
+
+    # pass 1: Sample is scanned; Offline's source is unreachable and fails alone
+    assert main(["schedule", "--once", str(cfg_path)]) == EXIT_JOB_FAILED
+    cfg = load_config(cfg_path)
+    runs = asyncio.run(_runs(cfg))
+    assert [(r.exchange, r.status, r.snapshot_date) for r in runs] == [("Sample", "done", "2025-05-01")]
+    events = {(e["exchange"], e["key"], e["event"]) for e in http.received}
+    assert ("Sample", "proven_ratio_below:USDT", "opened") in events  # USDT liabilities are 125% of reserves
+    assert ("Offline", "job_failed", "opened") in events
+    assert all(e["schema"] == "porscan.alert/1" for e in http.received)
+    assert http.headers[0]["X-Porscan-Token"] == secret  # the secret reaches the webhook, not the log
+    assert secret not in caplog.text and "ALERT Sample" in caplog.text and "Offline: job failed" in caplog.text
+    usdt = next(e for e in http.received if e["key"] == "proven_ratio_below:USDT")
+    assert Decimal(usdt["detail"]["value"]) < 1 and usdt["detail"]["threshold"] == "1.0"
+    sent = len(http.received)
+
+    # pass 2: nothing changed -> Sample skipped, no new run, the open alerts are not sent again
+    result = asyncio.run(run_pass(cfg))
+    status = {r.exchange: r for r in result.results}
+    assert status["Sample"].status == "skipped" and "inputs unchanged" in status["Sample"].message
+    assert status["Offline"].status == "failed" and "cannot connect to 127.0.0.1" in status["Offline"].message
+    assert len(asyncio.run(_runs(cfg))) == 1
+    assert len(http.received) == sent and result.exit_code == EXIT_JOB_FAILED
+
+    # pass 3: the rule changes so the condition clears -> resolved, announced once; only Sample this time
+    cfg_path = _job_config(tmp_path, world, http, threshold="0.5")
+    result = asyncio.run(run_pass(load_config(cfg_path), only={"Sample"}))
+    assert [r.status for r in result.results] == ["skipped"] and result.exit_code == EXIT_OK
+    resolved = [e for e in http.received[sent:] if e["event"] == "resolved"]
+    assert [(e["exchange"], e["key"]) for e in resolved] == [("Sample", "proven_ratio_below:USDT")]
+    assert resolved[0]["resolved_at"]
+    alerts = asyncio.run(_alerts(cfg))
+    assert {(a.exchange, a.key, a.resolved_at is None) for a in alerts} == {
+        ("Sample", "proven_ratio_below:USDT", False), ("Offline", "job_failed", True)}
+
+    # pass 4: --force scans again although nothing changed; the threshold back at 1.0 opens a new alert
+    cfg_path = _job_config(tmp_path, world, http)
+    n = len(http.received)
+    assert main(["schedule", "--once", "--force", "--exchange", "Sample", str(cfg_path)]) == EXIT_ALERTS
+    assert len(asyncio.run(_runs(cfg))) == 2
+    assert [(e["key"], e["event"]) for e in http.received[n:]] == [("proven_ratio_below:USDT", "opened")]
+
+
+async def _runs(cfg):
+    from scanner.storage import open_store
+
+    store = await open_store(cfg.db_url())
+    try:
+        return await store.list_runs()
+    finally:
+        await store.close()
+
+
+async def _alerts(cfg):
+    from scanner.storage import open_store
+
+    store = await open_store(cfg.db_url())
+    try:
+        return await store.list_alerts()
+    finally:
+        await store.close()
+
+
+def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
+    """``porscan serve --schedule``: the job runs in the feed's process and the feed shows its run."""
+    import aiohttp
+
+    from scanner.feed import serve
+
+    monkeypatch.setenv("PORSCAN_HOOK_SECRET", "x" * 20)
+    cfg = load_config(_job_config(tmp_path, world, http))
+
+    async def main():
+        stop = asyncio.Event()
+        ports = []
+        task = asyncio.create_task(serve(cfg.db_url(), "127.0.0.1", 0, None, schedule=cfg, interval=3600,
+                                         ready=ports.append, stop=stop))
+        try:
+            async with aiohttp.ClientSession() as s:
+                for _ in range(600):
+                    await asyncio.sleep(0.2)
+                    if ports:
+                        async with s.get(f"http://127.0.0.1:{ports[0]}/api/v1/exchanges/Sample/ratios/latest") as r:
+                            if r.status == 200:
+                                return await r.json()
+                raise AssertionError("the in-process schedule did not store a run")
+        finally:
+            stop.set()
+            await task
+
+    latest = asyncio.run(main())
+    assert latest["run"]["snapshot_date"] == "2025-05-01"
+    assert {q["asset"] for q in latest["ratios"]} >= {"ETH", "USDT"}
