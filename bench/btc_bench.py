@@ -33,7 +33,7 @@ from chains.electrum import ElectrumAdapter  # noqa: E402
 from chains.esplora import EsploraAdapter  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
-from chains.utxo import script_pubkey  # noqa: E402
+from chains.utxo import chain_params, script_pubkey  # noqa: E402
 from signatures.encoding import segwit_encode  # noqa: E402
 
 BTC = Asset("bench", "BTC", 8)
@@ -115,13 +115,14 @@ def main() -> None:
         dt, b = asyncio.run(timed(binary, addrs, h))
         report("core: Core binary snapshot (H)", dt, b, truth)
         # parse speed per coin, which is what a mainnet dump (~170M coins) costs on the porscan side
+        wanted = {script_pubkey(x, chain_params("BTC", "regtest")).hex() for x in addrs}
         for fmt in ("csv", "binary"):
             keep = BitcoinCoreAdapter("bench", Endpoint("knots", node.url, timeout=600),
                                       dict(opts, dump_format=fmt, keep_dump=True), coin="BTC", chain="regtest")
             asyncio.run(timed(keep, addrs[:10], h))
             (path,) = [p for p in Path(node.dump_dir_local).iterdir()]
             t = time.perf_counter()
-            _, coins, _ = parse_dump(path, {script_pubkey(x, keep.params).hex() for x in addrs})
+            _, coins, _ = parse_dump(path, wanted)
             dt = time.perf_counter() - t
             path.unlink()
             print(f"   {fmt:6s} dump parse: {coins / dt:,.0f} coins/s "

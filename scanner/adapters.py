@@ -26,7 +26,8 @@ def _evm(network: Network, **options) -> ChainAdapter:
 def _bitcoin(network: Network, **options) -> ChainAdapter:
     """Bitcoin family (BTC, LTC, DOGE, BCH, DASH): network keys ``coin`` and ``chain`` (main | test |
     regtest); each endpoint says its ``protocol``: "core" (Core/Knots JSON-RPC, the default for
-    http(s) URLs), "electrum" (default for tcp:// and ssl:// URLs) or "esplora". Several endpoints fail over in the order written."""
+    http(s) URLs), "electrum" (default for tcp:// and ssl:// URLs) or "esplora". Several endpoints
+    fail over in the order written (chains/failover.py)."""
     from chains.bitcoin_core import BitcoinCoreAdapter
     from chains.electrum import ElectrumAdapter
     from chains.esplora import EsploraAdapter
