@@ -104,9 +104,32 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+MAX_JSON_DEPTH = 256
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')  # whole strings (skipped) or brackets
+
+
+def _too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Nesting beyond ``limit``: refused before parsing, because the C decoder can overflow the C
+    stack (a segfault, not a RecursionError) on hostile input such as 100k opening brackets."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for m in _JSON_TOKENS.finditer(text):
+        t = m.group()
+        if t == "[" or t == "{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif t == "]" or t == "}":
+            depth -= 1
+    return False
+
+
 def parse_json(path: Path, text: str | None = None) -> Any:
     """JSON with exact numbers: floats as Decimal, ints as int; NaN/Infinity and duplicate keys rejected."""
     text = read_text(path) if text is None else text
+    if _too_deep(text):
+        raise LiabilitiesError(str(path), None, None, f"invalid JSON: nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant,
                           object_pairs_hook=_no_duplicate_keys)
