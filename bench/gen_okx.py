@@ -17,9 +17,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from scanner import samplegen as g  # noqa: E402
+from scanner.amounts import fmt, from_base_units  # noqa: E402
 
 MIX = (("evm", 0.60), ("btc", 0.20), ("tron", 0.15), ("sol", 0.05))
 HEIGHTS = {"ETH": 21000000, "BTC": 870000, "USDT-TRC20": 66000000, "SOL": 300000000}
+# --local: heights the local chains of bench/scan are brought to (anvil, Knots regtest, the TRON and
+# Solana stand-ins), and BTC amounts small enough for a regtest wallet to fund 120k addresses
+LOCAL_HEIGHTS = {"ETH": 100, "BTC": 1000, "USDT-TRC20": 5000, "SOL": 5000}
+LOCAL_BTC_MAX_SATS = 5_000_000
 BTC_KEY_POOL = 300
 
 
@@ -32,8 +37,9 @@ def _kinds(rows: int, seed: int) -> list[str]:
     return kinds
 
 
-def _make(args: tuple[int, int, list[str], int]) -> list[str]:
-    start, seed, kinds, _ = args
+def _make(args: tuple[int, int, list[str], bool]) -> list[str]:
+    start, seed, kinds, local = args
+    heights = LOCAL_HEIGHTS if local else HEIGHTS
     rng = random.Random(seed * 1_000_003 + start)
     pool = [g.seeded_key(i, f"btc-pool-{seed}") for i in range(BTC_KEY_POOL)]
     sigcache: dict[bytes, str] = {}
@@ -50,18 +56,21 @@ def _make(args: tuple[int, int, list[str], int]) -> list[str]:
             keys = rng.sample(pool, 3)
             signers = tuple(sorted(rng.sample(range(3), 2)))
             addr, s1, s2, script = g.p2wsh_multisig(keys, signers, signatures=sigcache)
-            row = g.SampleRow("BTC", "BTC", addr, g.random_amount(rng, 8), signature1=s1, signature2=s2, script=script)
+            amount = (fmt(from_base_units(rng.randrange(1000, LOCAL_BTC_MAX_SATS), 8)) if local
+                      else g.random_amount(rng, 8))
+            row = g.SampleRow("BTC", "BTC", addr, amount, signature1=s1, signature2=s2, script=script)
         else:
             addr, sig, pub = g.sol_sign(secret)
             row = g.SampleRow("SOL", "SOL", addr, g.random_amount(rng, 9), signature1=sig, script=pub)
-        out.append(g.okx11_line(row, HEIGHTS[row.coin]))
+        out.append(g.okx11_line(row, heights[row.coin]))
     return out
 
 
-def generate(path: Path, rows: int, seed: int = 1, workers: int | None = None) -> None:
+def generate(path: Path, rows: int, seed: int = 1, workers: int | None = None, local: bool = False) -> None:
     kinds = _kinds(rows, seed)
     step = 5000
-    tasks = [(s, seed, kinds[s:s + step], rows) for s in range(0, rows, step)]
+    heights = LOCAL_HEIGHTS if local else HEIGHTS
+    tasks = [(s, seed, kinds[s:s + step], local) for s in range(0, rows, step)]
     sums: dict[str, Decimal] = {}
     tmp = path.with_suffix(".part")
     body = tmp.with_suffix(".body")
@@ -74,7 +83,7 @@ def generate(path: Path, rows: int, seed: int = 1, workers: int | None = None) -
     with open(tmp, "w") as out:
         out.write("coin,snapshot height,amount\n")
         for coin in sorted(sums):
-            out.write(f"{coin},{HEIGHTS[coin]},{sums[coin].quantize(Decimal('0.0001'))}\n")
+            out.write(f"{coin},{heights[coin]},{sums[coin].quantize(Decimal('0.0001'))}\n")
         out.write("\n" + g.OKX11_HEADER + "\n")
         with open(body) as fh:
             while chunk := fh.read(1 << 22):
@@ -88,8 +97,9 @@ def main() -> None:
     ap.add_argument("path", type=Path)
     ap.add_argument("--rows", type=int, default=600_000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--local", action="store_true", help="heights and BTC amounts for bench/scan's local chains")
     a = ap.parse_args()
-    generate(a.path, a.rows, a.seed)
+    generate(a.path, a.rows, a.seed, local=a.local)
 
 
 if __name__ == "__main__":

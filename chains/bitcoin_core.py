@@ -192,6 +192,12 @@ class BitcoinCoreAdapter:
         opts = dict(options or {})
         self.network = network
         self.params = chain_params(coin, chain)
+        # the chain the node itself runs: the addresses' chain, except in porscan's local demo and
+        # benchmarks, which replay mainnet-address scripts on a regtest node (node_chain = "regtest")
+        self.node_chain = str(opts.get("node_chain", chain))
+        if self.node_chain not in CORE_CHAIN_NAMES:
+            raise AdapterError(f"{endpoint.label}: node_chain {self.node_chain!r} is not one of "
+                               f"{', '.join(CORE_CHAIN_NAMES)}")
         self.mode = str(opts.get("mode", "auto"))
         if self.mode not in MODES:
             raise AdapterError(f"{endpoint.label}: mode {self.mode!r} is not one of {', '.join(MODES)}")
@@ -253,8 +259,8 @@ class BitcoinCoreAdapter:
     async def _read(self, wanted: set[str], height: int | None, notes: list[str]) -> tuple[BlockRef, dict[str, int], str]:
         info = await self.client.call("getblockchaininfo", [])
         chain = info.get("chain")
-        if chain not in CORE_CHAIN_NAMES[self.params.chain]:
-            raise AdapterError(f"node is on chain {chain!r}, network {self.network} expects {self.params.chain}")
+        if chain not in CORE_CHAIN_NAMES[self.node_chain]:
+            raise AdapterError(f"node is on chain {chain!r}, network {self.network} expects {self.node_chain}")
         tip = int(info["blocks"])
         at_snapshot = height is not None
         h = tip if height is None else height

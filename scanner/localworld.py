@@ -14,6 +14,7 @@ and expected.json (the snapshot totals per coin, computed from the world's own b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from dataclasses import dataclass, field
@@ -90,9 +91,53 @@ def _mint_calls(url: str, token: str, dev: str, holders: dict[str, int]) -> list
             for i, (h, v) in enumerate(holders.items())]
 
 
-def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1) -> LocalExchange:
+def regtest_address(address: str) -> str:
+    """The regtest encoding of a mainnet Bitcoin address's output script (the local world pays the
+    very scripts the reserve file names; only the address encoding differs between the chains)."""
+    from chains.utxo import chain_params, script_pubkey
+    from signatures.encoding import b58check_encode, segwit_encode
+
+    spk = script_pubkey(address, chain_params("BTC", "main"))
+    if spk[:3] == b"\x76\xa9\x14":
+        return b58check_encode(b"\x6f" + spk[3:23])
+    if spk[:2] == b"\xa9\x14":
+        return b58check_encode(b"\xc4" + spk[2:22])
+    return segwit_encode("bcrt", 0 if spk[0] == 0 else spk[0] - 0x50, spk[2:])
+
+
+def _fund_bitcoin(node, rows, rng: random.Random) -> tuple[int, dict[str, int]]:
+    """Pay every BTC row's script its published amount, mine the snapshot block, then move on."""
+    from .localbtc import btc
+
+    node.rpc("createwallet", "exchange-sample")
+    miner = node.rpc("getnewaddress", "", "bech32", wallet="exchange-sample")
+    paid: dict[str, int] = {}
+    for r in rows:
+        if r.coin == "BTC":
+            paid[r.address] = paid.get(r.address, 0) + to_base_units(Decimal(r.amount), 8)
+    node.rpc("generatetoaddress", 101, miner)
+    need = btc(sum(paid.values()) + 10**8)
+    for _ in range(40):  # mature coinbases until the wallet can pay (regtest halves every 150 blocks)
+        if Decimal(node.rpc("getbalance", wallet="exchange-sample")) >= need:
+            break
+        node.rpc("generatetoaddress", 50, miner)
+    else:
+        raise RuntimeError(f"regtest wallet cannot fund {need} BTC")
+    node.rpc("sendmany", "", {regtest_address(a): btc(v) for a, v in paid.items()}, wallet="exchange-sample")
+    node.rpc("generatetoaddress", 1, miner)
+    height = node.rpc("getblockcount")
+    # after the snapshot: one address paid again, more blocks
+    first = next(iter(paid))
+    node.rpc("sendtoaddress", regtest_address(first), btc(rng.randrange(10**6, 10**8)), wallet="exchange-sample")
+    node.rpc("generatetoaddress", 2, miner)
+    return height, paid
+
+
+def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitcoin: bool = True) -> LocalExchange:
     """Start the local chains, fund the sample exchange and write its files. Call ``stop()`` after.
-    ``scale`` multiplies the number of rows (30 EVM, 12 TRON, 10 Bitcoin multisig per unit)."""
+    ``scale`` multiplies the number of rows (30 EVM, 12 TRON, 10 Bitcoin multisig per unit). With
+    ``bitcoin`` (and the Knots chroot installed by scripts/bitcoin-tools.sh), BTC rows are funded on
+    a Bitcoin Knots regtest node and read at their snapshot height too."""
     if anvil_binary() is None:
         raise RuntimeError("anvil is not installed (scripts/node-tools.sh installs it)")
     folder = Path(folder)
@@ -103,6 +148,10 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1) -> L
                           folder / "coins.toml", {}, [eth, arb])
     try:
         rows = build_rows(seed, evm=30 * scale, tron=12 * scale, btc=10 * scale)
+        # Bitcoin amounts a regtest chain can pay (its whole supply is ~15k BTC); the ownership
+        # messages do not cover amounts, so the signatures stay valid
+        rows = [dataclasses.replace(r, amount=fmt(Decimal(rng.randrange(10**5, 80 * 10**8)).scaleb(-8)))
+                if r.coin == "BTC" else r for r in rows]
         for node, blocks in ((eth, 120), (arb, 45)):  # some history before the snapshot
             rpc(node.url, "anvil_mine", [hex(blocks)])
         token = _deploy_token(eth.url, DECIMALS["USDT-ERC20"])
@@ -139,15 +188,20 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1) -> L
             _post(eth.url, _mint_calls(eth.url, token, dev, {first: 777_000_000}))
         for node in (eth, arb):
             rpc(node.url, "evm_mine")
+        knots = _start_knots() if bitcoin else None
+        if knots is not None:
+            world.nodes.append(knots)
+            heights["BTC"], paid = _fund_bitcoin(knots, rows, rng)
+            world.expected["BTC"] = {"onchain": sum(paid.values()), "addresses": len(paid)}
         write_sample(world.reserves, seed, with_bad_rows=True, heights=heights, rows=rows)
-        world.expected = {
+        world.expected |= {
             "ETH": {"onchain": sum(native["ETH"].values()), "addresses": len(native["ETH"])},
             "ETH-ARBITRUM": {"onchain": sum(native["ETH-ARBITRUM"].values()), "addresses": len(native["ETH-ARBITRUM"])},
             "USDT-ERC20": {"onchain": sum(usdt.values()), "addresses": len(usdt)},
         }
         (folder / "expected.json").write_text(json.dumps({"heights": heights, "coins": world.expected,
                                                           "mismatch": mismatch_line_coin}, indent=1))
-        _write_config(world, eth.url, arb.url, token)
+        _write_config(world, eth.url, arb.url, token, knots)
         _write_liabilities(world, native, usdt)
         return world
     except BaseException:
@@ -155,7 +209,26 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1) -> L
         raise
 
 
-def _write_config(world: LocalExchange, eth_url: str, arb_url: str, token: str) -> None:
+def _start_knots():
+    """A Knots regtest node, or None (with the reason printed) when the chroot is not installed."""
+    import sys
+
+    from .localbtc import Knots, knots_root, tool_missing
+
+    why = tool_missing("knots", knots_root() / "usr" / "bin" / "bitcoind")
+    if why:
+        print(f"porscan: no local Bitcoin node, BTC rows stay unread: {why}", file=sys.stderr)
+        return None
+    return Knots.start()
+
+
+# coin keys the sample lists whose chains have no local node: mapped to their networks with no
+# endpoint, so their rows say "network tron has no usable endpoint" instead of an unknown coin
+_NO_NODE = {"TRX": ("tron", "TRX", 6), "USDT-TRC20": ("tron", "USDT", 6), "SOL": ("solana", "SOL", 9),
+            "LTC": ("litecoin", "LTC", 8)}
+
+
+def _write_config(world: LocalExchange, eth_url: str, arb_url: str, token: str, knots) -> None:
     sections = ["# Local chains of the sample exchange (written by porscan's local world; not real networks)"]
     for nid, url in (("ethereum", eth_url), ("arbitrum", arb_url)):
         sections.append(f'''[networks.{nid}]
@@ -165,8 +238,24 @@ native_symbol = "ETH"
 native_decimals = 18
 endpoints = [{{ label = "local-anvil-{nid}", url = "{url}", concurrency = 4 }}]
 ''')
+    if knots is not None:
+        sections.append(f'''# mainnet addresses in the file, their scripts paid on a regtest node (node_chain)
+[networks.bitcoin]
+kind = "bitcoin"
+coin = "BTC"
+chain = "main"
+native_symbol = "BTC"
+native_decimals = 8
+endpoints = [{{ label = "local-knots-regtest", url = "{knots.url}", protocol = "core", node_chain = "regtest", dump_dir = "{knots.dump_dir}", dump_dir_local = "{knots.dump_dir_local}", timeout = 600 }}]
+''')
+    for nid, kind in (("tron", "tron"), ("solana", "solana"), ("litecoin", "bitcoin")):
+        sections.append(f'''[networks.{nid}]   # no local node: rows stay unread
+kind = "{kind}"
+native_symbol = "{nid.upper()}"
+endpoints = []
+''')
     world.networks.write_text("\n".join(sections))
-    world.coins.write_text(f'''# Coin keys of the sample exchange on the local chains
+    coins = [f'''# Coin keys of the sample exchange on the local chains
 [ETH]
 network = "ethereum"
 asset = "ETH"
@@ -182,7 +271,19 @@ network = "ethereum"
 asset = "USDT"
 contract = "{token}"
 decimals = 6
+
+[BTC]
+network = "bitcoin"
+asset = "BTC"
+decimals = 8
+''']
+    for coin, (nid, asset, decimals) in _NO_NODE.items():
+        coins.append(f'''["{coin}"]
+network = "{nid}"
+asset = "{asset}"
+decimals = {decimals}
 ''')
+    world.coins.write_text("\n".join(coins))
 
 
 def _write_liabilities(world: LocalExchange, native: dict, usdt: dict) -> None:

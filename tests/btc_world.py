@@ -17,7 +17,6 @@ wallet's own ``listunspent`` at H, never computed by porscan code.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -25,184 +24,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 
+from scanner.localbtc import (BTC_CACHE, ROOT, CoreNode, Knots, Litecoind, RpcFailure, btc, electrumx_bin,  # noqa: F401
+                              knots_root, litecoind_bin, rpc, sats, tool_missing)
 from scanner.localnodes import free_port
-
-ROOT = Path(__file__).resolve().parents[1]
-BTC_CACHE = Path(os.environ.get("PORSCAN_BTC_CACHE") or ROOT / ".cache" / "bitcoin")
-
-
-def tool_missing(tool: str, path: str | Path) -> str | None:
-    """Why a tool is unusable (for pytest.skip), or None."""
-    if os.path.exists(path) and os.access(path, os.X_OK):
-        if tool == "knots" and os.geteuid() != 0:
-            return "the Knots chroot needs root to run (chroot)"
-        return None
-    status = BTC_CACHE / f"status-{tool}"
-    why = status.read_text().strip() if status.exists() else "not installed"
-    return f"{tool}: {why} ({path}); run `. scripts/bitcoin-tools.sh` (log in {BTC_CACHE}/install.log)"
-
-
-def knots_root() -> Path:
-    return Path(os.environ.get("KNOTS_ROOT") or BTC_CACHE / "sidroot")
-
-
-def litecoind_bin() -> str:
-    return os.environ.get("LITECOIND_BIN") or shutil.which("litecoind") or "/usr/bin/litecoind"
-
-
-def electrumx_bin() -> str:
-    return os.environ.get("ELECTRUMX_BIN") or str(BTC_CACHE / "venv-electrumx" / "bin" / "electrumx_server")
-
-
-class RpcFailure(RuntimeError):
-    def __init__(self, method: str, error: dict):
-        super().__init__(f"{method}: {error}")
-        self.error = error
-
-
-def rpc(url: str, method: str, *params, wallet: str | None = None, timeout: float = 120.0):
-    """One JSON-RPC call to a Core-style node (basic auth from the URL); amounts as Decimal."""
-    scheme, rest = url.split("://", 1)
-    userinfo, host = rest.split("@", 1)
-    path = f"/wallet/{wallet}" if wallet else "/"
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}, default=str).encode()
-    req = urllib.request.Request(f"{scheme}://{host.rstrip('/')}{path}", body, {
-        "content-type": "application/json", "authorization": "Basic " + base64.b64encode(userinfo.encode()).decode()})
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            reply = json.loads(resp.read(), parse_float=Decimal)
-    except urllib.error.HTTPError as exc:  # Core (JSON-RPC 1.0 style) answers errors with HTTP 500
-        reply = json.loads(exc.read() or b"{}", parse_float=Decimal)
-    if reply.get("error"):
-        raise RpcFailure(method, reply["error"])
-    return reply["result"]
-
-
-def sats(btc: Decimal | str | int) -> int:
-    v = Decimal(btc) * 100_000_000
-    assert v == v.to_integral_value()
-    return int(v)
-
-
-def btc(s: int) -> Decimal:
-    return Decimal(s) / 100_000_000
-
-
-# ------------------------------------------------------------------------------------------ nodes
-
-
-_CONF = """regtest=1
-server=1
-txindex=1
-fallbackfee=0.0002
-{extra}
-[regtest]
-rpcuser=u
-rpcpassword=p
-rpcport={rpc}
-rpcbind=127.0.0.1
-rpcallowip=127.0.0.1
-port={p2p}
-listen=0
-"""
-
-
-@dataclass
-class CoreNode:
-    """A Core-style regtest node (Knots in the chroot, or litecoind)."""
-
-    process: subprocess.Popen
-    port: int
-    datadir: Path  # as seen from here
-    datadir_node: str  # as the node sees it (inside the chroot for Knots)
-    name: str
-
-    @property
-    def url(self) -> str:
-        return f"http://u:p@127.0.0.1:{self.port}/"
-
-    def rpc(self, method: str, *params, wallet: str | None = None, timeout: float = 120.0):
-        return rpc(self.url, method, *params, wallet=wallet, timeout=timeout)
-
-    @classmethod
-    def _start(cls, argv: list[str], port: int, datadir: Path, datadir_node: str, name: str) -> "CoreNode":
-        log = open(datadir / "porscan-stdout.log", "wb")
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-        log.close()
-        node = cls(proc, port, datadir, datadir_node, name)
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}: "
-                                   f"{(datadir / 'porscan-stdout.log').read_text()[-500:]}")
-            try:
-                node.rpc("getblockcount", timeout=2)
-                return node
-            except (OSError, RpcFailure):
-                if time.monotonic() > deadline:
-                    node.stop()
-                    raise TimeoutError(f"{name} did not answer within 30 s")
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            try:
-                self.rpc("stop", timeout=10)
-                self.process.wait(30)
-            except Exception:  # noqa: BLE001 - fall back to the PID
-                self.process.terminate()
-                try:
-                    self.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(5)
-
-
-class Knots(CoreNode):
-    @classmethod
-    def start(cls, session_dir: str | None = None) -> "Knots":
-        root = knots_root()
-        name = session_dir or f"porscan-{os.getpid()}-{int(time.time() * 1000) % 10**8}"
-        inside = f"/run/{name}"
-        datadir = root / inside.lstrip("/")
-        datadir.mkdir(parents=True, exist_ok=False)
-        (datadir / "dumps").mkdir()
-        port, p2p = free_port(), free_port()
-        (datadir / "bitcoin.conf").write_text(_CONF.format(rpc=port, p2p=p2p, extra=""))
-        return cls._start(["chroot", str(root), "/usr/bin/bitcoind", f"-datadir={inside}", "-printtoconsole=0"],
-                          port, datadir, inside, "bitcoind (Knots)")
-
-    def stop(self) -> None:
-        super().stop()
-        shutil.rmtree(self.datadir, ignore_errors=True)
-
-    @property
-    def dump_dir(self) -> str:
-        return f"{self.datadir_node}/dumps"
-
-    @property
-    def dump_dir_local(self) -> str:
-        return str(self.datadir / "dumps")
-
-
-class Litecoind(CoreNode):
-    @classmethod
-    def start(cls) -> "Litecoind":
-        datadir = Path(tempfile.mkdtemp(prefix="porscan-ltc."))
-        port, p2p = free_port(), free_port()
-        (datadir / "litecoin.conf").write_text(_CONF.format(rpc=port, p2p=p2p, extra=""))
-        return cls._start([litecoind_bin(), f"-datadir={datadir}", "-printtoconsole=0"], port, datadir,
-                          str(datadir), "litecoind")
-
-    def stop(self) -> None:
-        super().stop()
-        shutil.rmtree(self.datadir, ignore_errors=True)
 
 
 @dataclass
