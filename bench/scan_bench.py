@@ -1,0 +1,257 @@
+"""bench/scan: ``porscan scan`` on a 600k-row reserve file end to end, on local chains, with PostgreSQL.
+
+The file (generated once with porscan's own keys, cached in bench/.data): 60 % ETH EOAs, 20 % BTC
+2-of-3 P2WSH, 15 % USDT-TRC20, 5 % SOL, every row signed. Before the timed run, every address is
+funded at the file's snapshot heights:
+
+* ETH on anvil (balances written at block 100, the snapshot; later blocks change some),
+* BTC on Bitcoin Knots regtest (the P2WSH scripts paid, then the chain brought to height 1000, the
+  snapshot; some scripts paid again after it),
+* USDT-TRC20 and SOL on the FAKE TRON and Solana servers of tests/fake_tron_solana.py (no TRON
+  node or Solana validator runs here; those reads are at the latest block and labelled so),
+
+then ``porscan scan FILE --db postgresql://...`` runs as its own process. Printed: time per stage
+(verify, balances, aggregate, store), total wall time, peak RSS of the scan's process tree, rows
+read per asset and whether the on-chain totals equal the funded amounts exactly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from bench.verify_bench import tree_rss_kib  # noqa: E402
+from scanner.amounts import from_base_units  # noqa: E402
+from scanner.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
+from scanner.localbtc import Knots, btc, knots_root, tool_missing  # noqa: E402
+from scanner.localnodes import Anvil, rpc  # noqa: E402
+from scanner.localworld import regtest_address  # noqa: E402
+from scanner.storage.localpg import LocalPostgres  # noqa: E402
+
+DATA = ROOT / "bench" / ".data"
+USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # the real contract address; served by the FAKE
+DECIMALS = {"ETH": 18, "BTC": 8, "USDT-TRC20": 6, "SOL": 9}
+
+
+def post(url: str, calls: list[tuple[str, list]]) -> None:
+    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]).encode()
+    req = urllib.request.Request(url, body, {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=600) as r:
+        for item in json.loads(r.read()):
+            if "error" in item:
+                raise RuntimeError(item["error"])
+
+
+def published(path: Path) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """coin -> address -> base units (summed over rows), and the snapshot height per coin."""
+    head = read_head(str(path))
+    per: dict[str, dict[str, int]] = {}
+    heights: dict[str, int] = {}
+    for row in iter_rows(str(path), head):
+        if not isinstance(row, ReserveRow):
+            continue
+        units = int((row.amount * (Decimal(10) ** DECIMALS[row.coin])).to_integral_value())
+        bucket = per.setdefault(row.coin, {})
+        bucket[row.address] = bucket.get(row.address, 0) + units
+        heights[row.coin] = row.snapshot_height
+    return per, heights
+
+
+def fund_eth(node: Anvil, balances: dict[str, int], height: int) -> None:
+    rpc(node.url, "anvil_mine", [hex(height)])
+    items = list(balances.items())
+    for i in range(0, len(items), 2000):
+        post(node.url, [("anvil_setBalance", [a, hex(v)]) for a, v in items[i:i + 2000]])
+    assert int(rpc(node.url, "eth_blockNumber"), 16) == height
+    rpc(node.url, "evm_mine")
+    post(node.url, [("anvil_setBalance", [a, "0x1"]) for a, _ in items[:500]])  # after the snapshot
+    rpc(node.url, "evm_mine")
+
+
+def fund_btc(node: Knots, balances: dict[str, int], height: int, per_tx: int = 2000) -> None:
+    node.rpc("createwallet", "bench")
+    miner = node.rpc("getnewaddress", "", "bech32", wallet="bench")
+    node.rpc("generatetoaddress", 101, miner)
+    need = btc(sum(balances.values()) + 10**9)
+    while Decimal(node.rpc("getbalance", wallet="bench")) < need:
+        node.rpc("generatetoaddress", 50, miner)
+    items = list(balances.items())
+    for k, i in enumerate(range(0, len(items), per_tx)):
+        node.rpc("sendmany", "", {regtest_address(a): btc(v) for a, v in items[i:i + per_tx]}, wallet="bench",
+                 timeout=600)
+        if k % 10 == 9:
+            node.rpc("generatetoaddress", 1, miner)  # keep unconfirmed chains short
+    tip = node.rpc("generatetoaddress", 1, miner) and node.rpc("getblockcount")
+    if tip > height:
+        raise SystemExit(f"bench/scan: funding needed {tip} blocks, more than the snapshot height {height}")
+    node.rpc("generatetoaddress", height - tip, miner)
+    node.rpc("sendmany", "", {regtest_address(a): btc(1000) for a, _ in items[:200]}, wallet="bench")
+    node.rpc("generatetoaddress", 2, miner)
+
+
+def start_fakes(tron_balances: dict[str, int], sol_balances: dict[str, int]):
+    from fake_tron_solana import FakeSolana, FakeTron, _parse_addr
+
+    tron = FakeTron(history_lookup=False, start_block=5100)  # its head is past the snapshot (5000)
+    contract = _parse_addr(USDT_TRC20)
+    tron.add_token(contract, 6)
+    for a, v in tron_balances.items():
+        tron.set_token(contract, _parse_addr(a), v)
+    sol = FakeSolana(slot=5100, slot_step=0)
+    sol.lamports.update(sol_balances)
+    return tron.serve().start(), sol.serve().start()
+
+
+def config(d: Path, eth: Anvil, knots: Knots, tron_url: str, sol_url: str) -> tuple[Path, Path]:
+    nets = d / "networks.toml"
+    nets.write_text(f'''# bench/scan: local chains and FAKE stand-ins (not real networks)
+[networks.ethereum]
+kind = "evm"
+chain_id = 31337
+native_symbol = "ETH"
+endpoints = [{{ label = "local-anvil", url = "{eth.url}", concurrency = 4, timeout = 600 }}]
+
+[networks.bitcoin]
+kind = "bitcoin"
+coin = "BTC"
+chain = "main"
+native_symbol = "BTC"
+native_decimals = 8
+endpoints = [{{ label = "local-knots-regtest", url = "{knots.url}", protocol = "core", node_chain = "regtest", dump_dir = "{knots.dump_dir}", dump_dir_local = "{knots.dump_dir_local}", timeout = 600 }}]
+
+[networks.tron]
+kind = "tron"
+native_symbol = "TRX"
+native_decimals = 6
+endpoints = [{{ label = "FAKE-TRON", url = "{tron_url}", concurrency = 48, timeout = 60 }}]
+
+[networks.solana]
+kind = "solana"
+native_symbol = "SOL"
+native_decimals = 9
+endpoints = [{{ label = "FAKE-SOLANA", url = "{sol_url}", concurrency = 8, max_batch = 20, timeout = 60 }}]
+''')
+    coins = d / "coins.toml"
+    coins.write_text(f'''[ETH]
+network = "ethereum"
+asset = "ETH"
+decimals = 18
+
+[BTC]
+network = "bitcoin"
+asset = "BTC"
+decimals = 8
+
+["USDT-TRC20"]
+network = "tron"
+asset = "USDT"
+contract = "{USDT_TRC20}"
+decimals = 6
+
+[SOL]
+network = "solana"
+asset = "SOL"
+decimals = 9
+''')
+    return nets, coins
+
+
+def run_scan(argv: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    stop = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not stop.is_set():
+            peak = max(peak, tree_rss_kib(proc.pid))
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    stop.set()
+    th.join()
+    return time.perf_counter() - t, peak, subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=600_000)
+    ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    a = ap.parse_args()
+    why = tool_missing("knots", knots_root() / "usr" / "bin" / "bitcoind")
+    if why:
+        sys.exit(f"bench/scan: {why}")
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"okx-{a.rows}-s1-local.csv"
+    if not path.exists():
+        from bench.gen_okx import generate
+
+        t = time.perf_counter()
+        generate(path, a.rows, 1, local=True)
+        print(f"generated {path.name} in {time.perf_counter() - t:.0f} s", flush=True)
+    else:
+        print(f"using cached {path.name} ({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    t = time.perf_counter()
+    per, heights = published(path)
+    eth = Anvil.start(gas_limit=2_000_000_000)
+    knots = Knots.start()
+    pg = LocalPostgres.start() if a.db == "postgresql" else None
+    tron = sol = None
+    try:
+        fund_eth(eth, per["ETH"], heights["ETH"])
+        fund_btc(knots, per["BTC"], heights["BTC"])
+        tron, sol = start_fakes(per["USDT-TRC20"], per["SOL"])
+        nets, coins = config(DATA, eth, knots, tron.url, sol.url)
+        print(f"funded {sum(len(v) for v in per.values()):,} addresses on anvil, Knots regtest and the FAKE TRON/Solana "
+              f"servers in {time.perf_counter() - t:.0f} s (set-up, not timed)", flush=True)
+        db = pg.dsn if pg else str(DATA / "scan-bench.db")
+        out = DATA / "scan-report.json"
+        argv = [sys.executable, "-m", "scanner", "scan", str(path), "--config", str(nets), "--coins", str(coins),
+                "--db", db, "--fresh", "--exchange", "bench", "--json", str(out), "-q"]
+        wall, peak_kib, proc = run_scan(argv)
+        if proc.returncode not in (0, 1):
+            sys.exit(f"bench/scan: porscan scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
+        report = json.loads(out.read_text())
+        stages = report["run"].get("stage_seconds", {})
+        print(f"porscan scan   : {a.rows:,} rows end to end in {wall:.1f} s ({a.rows / wall:,.0f} rows/s), "
+              f"database {a.db}", flush=True)
+        print("  stages       : " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+              + f"; start-up, input hashing, storing results, report {wall - sum(stages.values()):.1f} s")
+        print(f"  peak RSS     : {peak_kib / 1024:.0f} MiB (scan process tree incl. verification workers, "
+              "sampled every 50 ms)")
+        print(f"  ownership    : {report['verification']['by_status']}")
+        print(f"  balances     : {report['balances']['by_status']}")
+        for asset in report["assets"]:
+            coin = {"ETH": "ETH", "BTC": "BTC", "USDT": "USDT-TRC20", "SOL": "SOL"}[asset["asset"]]
+            truth = from_base_units(sum(per[coin].values()), DECIMALS[coin])
+            exact = "exact" if Decimal(asset["onchain"]) == truth else f"DIFFERS from funded {truth}"
+            blocks = {(b["number"], b["at_snapshot"]) for n in asset["networks"] for b in n["blocks"]}
+            print(f"  {asset['asset']:5s}        : {asset['rows_read']:,}/{asset['rows_expected']:,} rows read, "
+                  f"on chain {asset['onchain']} ({exact}); blocks "
+                  + ", ".join(f"{n}{'' if s else ' (latest, not the snapshot)'}" for n, s in sorted(blocks)))
+    finally:
+        for srv in (tron, sol):
+            if srv is not None:
+                srv.stop()
+        if pg is not None:
+            pg.stop()
+        knots.stop()
+        eth.stop()
+
+
+if __name__ == "__main__":
+    main()
