@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +75,21 @@ def parse_address(text: str) -> bytes | None:
         return bytes.fromhex(t)
     except ValueError:
         return None
+
+
+_HEX_PREFIXES = frozenset({"0x", "0X"})
+_FIRST_TWO = operator.itemgetter(slice(0, 2))
+
+
+def _parse_all(addresses: Sequence[str]) -> list[bytes | None]:
+    """``parse_address`` of every address; one C-speed pass when all are plain 0x + 40 hex digits."""
+    try:
+        parsed = [bytes.fromhex(a[2:]) for a in addresses]
+    except ValueError:
+        return list(map(parse_address, addresses))
+    if set(map(len, parsed)) <= {20} and all(map(_HEX_PREFIXES.__contains__, map(_FIRST_TWO, addresses))):
+        return parsed
+    return list(map(parse_address, addresses))
 
 
 def encode_native_call(addrs: Sequence[bytes]) -> str:
@@ -243,12 +259,14 @@ class EvmAdapter:
     # ------------------------------------------------------------------ reading
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
-        parsed = list(map(parse_address, addresses))
+        parsed = _parse_all(addresses)
         todo = list(dict.fromkeys(parsed))
-        if None in todo:
+        unparsed = None in todo
+        if unparsed:
             todo.remove(None)
-        # address -> amount (int, read) or (None, error, endpoint label); ints keep per-address work low
-        values: dict[bytes, int | tuple[None, str, str]] = {}
+        n_unique = len(todo)
+        values: dict[bytes, int] = {}  # address -> amount read (plain ints: per-address work stays low)
+        errors: dict[bytes, tuple[None, str, str]] = {}  # address -> (None, error, endpoint label) of its last try
         read_on: list[tuple[str, list[bytes] | None]] = []  # endpoint label, addresses it read (None: all of the first)
         notes: list[str] = []
         token = parse_address(asset.contract) if asset.contract else None
@@ -272,7 +290,7 @@ class EvmAdapter:
                     problem = await self._check_decimals(st, asset, block)
                     if problem:
                         for a in todo:
-                            values[a] = (None, problem, st.client.label)
+                            errors[a] = (None, problem, st.client.label)
                         todo = []
                         notes.append(problem)
                         break
@@ -280,33 +298,45 @@ class EvmAdapter:
                 notes.append(f"{st.client.label}: {exc}")
                 continue
             strategy_used.append(f"{st.client.label}:{st.strategy}")
-            got = await self._read_all(st, block, token, todo)
+            got, failed = await self._read_all(st, block, token, todo)
             values.update(got)
-            read_on.append((st.client.label, None if not read_on else [a for a, v in got.items() if type(v) is int]))
-            todo = [a for a in todo if type(values.get(a)) is not int]
+            if read_on:  # a fallback endpoint: it read only what the others could not
+                for a in got:
+                    errors.pop(a, None)
+            read_on.append((st.client.label, None if not read_on else list(got)))
+            errors.update(failed)
+            todo = list(failed)
         if self.cross_check and block is not None and len(self._states) > 1:
             notes.extend(await self._cross_check(block, token, values, read_on[0][0] if read_on else ""))
-        results = []
-        append = results.append
-        missing = (None, "no endpoint could read it", "")
         first = read_on[0][0] if read_on else ""
         label_of = {a: label for label, addrs in read_on[1:] for a in addrs or ()}
-        for text, p in zip(addresses, parsed):
-            if p is None:
-                append(BalanceResult(text, None, None, "not an EVM address"))
-                continue
-            v = values.get(p, missing)
-            if type(v) is int:
-                append(BalanceResult(text, v, block, None, label_of.get(p, first) if label_of else first))
-            else:
-                append(BalanceResult(text, None, block, v[1], v[2]))
+        if not errors and not unparsed and not label_of and len(values) == n_unique:
+            # everything read on one endpoint (the common case): build the tuples without per-field work
+            new = tuple.__new__
+            results = [new(BalanceResult, (text, values[p], block, None, first)) for text, p in zip(addresses, parsed)]
+        else:
+            results = []
+            append = results.append
+            missing = (None, "no endpoint could read it", "")
+            for text, p in zip(addresses, parsed):
+                if p is None:
+                    append(BalanceResult(text, None, None, "not an EVM address"))
+                    continue
+                v = values.get(p)
+                if v is not None:
+                    append(BalanceResult(text, v, block, None, label_of.get(p, first) if label_of else first))
+                else:
+                    err = errors.get(p, missing)
+                    append(BalanceResult(text, None, block, err[1], err[2]))
         return BalanceBatch(asset, height, tuple(results), ",".join(strategy_used), self.requests - requests_before,
                             tuple(notes))
 
-    async def _read_all(self, st: _EndpointState, block: BlockRef, token: bytes | None,
-                        addrs: list[bytes]) -> dict[bytes, int | tuple[None, str, str]]:
+    async def _read_all(self, st: _EndpointState, block: BlockRef, token: bytes | None, addrs: list[bytes]
+                        ) -> tuple[dict[bytes, int], dict[bytes, tuple[None, str, str]]]:
+        """(amounts read, errors) for ``addrs`` on one endpoint."""
         kind = "token" if token is not None else "native"
-        out: dict[bytes, int | tuple[None, str, str]] = {}
+        out: dict[bytes, int] = {}
+        failed: dict[bytes, tuple[None, str, str]] = {}
         key = f"{st.strategy}:{kind}"
         size = st.batch.get(key) or self.initial[key]
         chunks = [addrs[i:i + size] for i in range(0, len(addrs), size)]
@@ -314,13 +344,13 @@ class EvmAdapter:
 
         async def run(chunk: list[bytes]) -> None:
             async with sem:
-                await self._read_chunk(st, block, token, chunk, out, key)
+                await self._read_chunk(st, block, token, chunk, out, failed, key)
 
         await asyncio.gather(*(run(c) for c in chunks))
-        return out
+        return out, failed
 
     async def _read_chunk(self, st: _EndpointState, block: BlockRef, token: bytes | None, chunk: list[bytes],
-                          out: dict, key: str) -> None:
+                          out: dict, failed: dict, key: str) -> None:
         label = st.client.label
         try:
             if st.strategy == "state-override-reader":
@@ -333,28 +363,35 @@ class EvmAdapter:
             if len(chunk) > 1 and _is(exc, _TOO_BIG):
                 half = len(chunk) // 2
                 st.batch[key] = max(1, half)
-                await self._read_chunk(st, block, token, chunk[:half], out, key)
-                await self._read_chunk(st, block, token, chunk[half:], out, key)
+                await self._read_chunk(st, block, token, chunk[:half], out, failed, key)
+                await self._read_chunk(st, block, token, chunk[half:], out, failed, key)
                 return
             why = f"{exc.message}" if not _is(exc, _NOT_ARCHIVE) else f"not an archive node for block {block.number}: {exc.message}"
             for a in chunk:
-                out[a] = (None, why, label)
+                failed[a] = (None, why, label)
             return
         except TransportError as exc:
             if len(chunk) > 1 and _is(exc, ("timeout", "413", "payload")):
                 half = len(chunk) // 2
                 st.batch[key] = max(1, half)
-                await self._read_chunk(st, block, token, chunk[:half], out, key)
-                await self._read_chunk(st, block, token, chunk[half:], out, key)
+                await self._read_chunk(st, block, token, chunk[:half], out, failed, key)
+                await self._read_chunk(st, block, token, chunk[half:], out, failed, key)
                 return
             for a in chunk:
-                out[a] = (None, str(exc), label)
+                failed[a] = (None, str(exc), label)
             return
         except ValueError as exc:  # malformed result
             for a in chunk:
-                out[a] = (None, f"unreadable result: {exc}", label)
+                failed[a] = (None, f"unreadable result: {exc}", label)
             return
-        out.update(zip(chunk, values))  # ints (read) or (None, error, label)
+        if tuple not in set(map(type, values)):  # values: ints (read) or (None, error, label)
+            out.update(zip(chunk, values))
+            return
+        for a, v in zip(chunk, values):
+            if type(v) is int:
+                out[a] = v
+            else:
+                failed[a] = v
 
     async def _read_reader(self, st, block, token, chunk):
         data = encode_token_call(token, chunk) if token is not None else encode_native_call(chunk)
@@ -411,7 +448,7 @@ class EvmAdapter:
 
     async def _cross_check(self, block: BlockRef, token: bytes | None, values: dict, primary: str) -> list[str]:
         """Re-read a random sample on the second endpoint; report any disagreement."""
-        read = [a for a, v in values.items() if type(v) is int]
+        read = list(values)
         if not read:
             return []
         sample = self._rng.sample(read, min(self.cross_check, len(read)))
@@ -420,12 +457,12 @@ class EvmAdapter:
             return []
         try:
             await self._probe(other, block, Asset(self.network, "", 0))
-            got = await self._read_all(other, block, token, sample)
+            got, _ = await self._read_all(other, block, token, sample)
         except (AdapterError, RpcError, TransportError) as exc:
             return [f"cross-check on {other.client.label} not possible: {exc}"]
         notes = []
-        bad = [a for a in sample if type(got.get(a)) is int and got[a] != values[a]]
-        unread = [a for a in sample if type(got.get(a)) is not int]
+        bad = [a for a in sample if a in got and got[a] != values[a]]
+        unread = [a for a in sample if a not in got]
         notes.append(f"cross-check: {len(sample) - len(bad) - len(unread)}/{len(sample)} sampled balances agree on "
                      f"{other.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
         for a in bad[:20]:
