@@ -21,6 +21,7 @@ import json
 import operator
 import random
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -28,6 +29,7 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
+from .gcpause import paused_gc
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef, NotArchiveError
 
@@ -259,6 +261,10 @@ class EvmAdapter:
     # ------------------------------------------------------------------ reading
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
+        with paused_gc():
+            return await self._balances(asset, addresses, height)
+
+    async def _balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
         parsed = _parse_all(addresses)
         todo = list(dict.fromkeys(parsed))
         unparsed = None in todo
@@ -312,8 +318,9 @@ class EvmAdapter:
         label_of = {a: label for label, addrs in read_on[1:] for a in addrs or ()}
         if not errors and not unparsed and not label_of and len(values) == n_unique:
             # everything read on one endpoint (the common case): build the tuples without per-field work
-            new = tuple.__new__
-            results = [new(BalanceResult, (text, values[p], block, None, first)) for text, p in zip(addresses, parsed)]
+            n = len(addresses)
+            fields = zip(addresses, map(values.__getitem__, parsed), repeat(block, n), repeat(None, n), repeat(first, n))
+            results = list(map(tuple.__new__, repeat(BalanceResult, n), fields))
         else:
             results = []
             append = results.append
