@@ -267,7 +267,7 @@ def _alerts(data: dict) -> str:
 
 
 def render_dashboard(data: dict) -> str:
-    from .html_report import _CSS, _networks
+    from .html_report import REPORT_CSS, networks_section
 
     exchange = data.get("exchange")
     title = f"porscan dashboard: {exchange}" if exchange else "porscan dashboard"
@@ -285,11 +285,11 @@ def render_dashboard(data: dict) -> str:
         body.append(f'<p class="meta">latest finished run #{esc(run["id"])} \u00b7 snapshot '
                     f'{esc(run.get("snapshot_date") or MISSING)} \u00b7 finished {esc(run.get("finished_at") or MISSING)}'
                     f' \u00b7 porscan {esc(run.get("tool_version") or "")}</p>')
-        body += [_cards(data), _alerts(data), _history(data), _latest(data), _networks(data["assets"])]
+        body += [_cards(data), _alerts(data), _history(data), _latest(data), networks_section(data["assets"])]
     body.append(f'<footer>porscan {esc(__version__)} feed \u00b7 JSON: <a href="/api/v1/openapi.json">'
                 '/api/v1/openapi.json</a> \u00b7 <a href="/metrics">/metrics</a> \u00b7 figures drawn without '
                 "scripts; amounts exact.</footer>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{_CSS}{_EXTRA_CSS}</style></head>\n<body><main>"
+            f"<title>{esc(title)}</title><style>{REPORT_CSS}{_EXTRA_CSS}</style></head>\n<body><main>"
             + "\n".join(body) + "</main></body></html>\n")

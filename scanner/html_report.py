@@ -63,7 +63,7 @@ document.querySelectorAll('table.sortable').forEach(function (table) {
 });
 """.strip()
 
-_CSS = """
+REPORT_CSS = """
 :root { --ok: %(ok)s; --bad: %(bad)s; --warn: %(warn)s; --muted: #666; --line: #e3e3e3; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
@@ -346,7 +346,7 @@ def _ratio_and_coverage_charts(assets: list[dict]) -> str:
             + "</div></div>")
 
 
-def _networks(assets: list[dict]) -> str:
+def networks_section(assets: list[dict]) -> str:
     out = ['<h2 id="networks">Per-network breakdown</h2>', charts.legend(charts.RESERVE_SEGMENTS),
            '<p class="sub">Bars of one asset share a scale; hover a segment for its exact amount.</p>']
     for a in assets:
@@ -468,7 +468,7 @@ def render_html(report: dict) -> str:
         _cards(report, assets),
         _asset_table(assets),
         _ratio_and_coverage_charts(assets),
-        _networks(assets),
+        networks_section(assets),
         _verification(report),
         _liabilities_and_notes(report),
     ]
@@ -478,7 +478,7 @@ def render_html(report: dict) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{esc(_csp())}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n<body><main>"
+        f"<title>{esc(title)}</title><style>{REPORT_CSS}</style></head>\n<body><main>"
         + "\n".join(body)
         + f"<footer>Made by {esc(tool.get('name', 'porscan'))} {esc(tool.get('version', ''))} from a "
           f"{esc(report.get('schema', '?'))} report. Standalone page: no network access, figures drawn without "
