@@ -207,3 +207,25 @@ def test_sigkill_and_resume_gives_identical_totals(big_world, tmp_path):
         resumed = json.loads(out.read_text())
         assert _figures(resumed) == reference, f"attempt {attempt}"
     assert killed_midway >= 2, "the scan finished before it could be killed: make the world bigger"
+
+
+def test_html_report_of_a_real_scan_in_chromium(world, tmp_path):
+    """The HTML that `porscan scan --html` writes, loaded in headless Chromium, shows the scan's own
+    figures: each asset's proven ratio and coverage, the liabilities' provenance and the blocks."""
+    from browser import chromium_or_skip, dump_dom
+
+    from scanner.charts import format_ratio, rows_read_text
+
+    chromium_or_skip()
+    out, html = tmp_path / "r.json", tmp_path / "r.html"
+    main(_scan_args(world, str(tmp_path / "h.db"), "--json", str(out), "--html", str(html)))
+    report = json.loads(out.read_text())
+    dom = dump_dom(html).stdout
+    for a in report["assets"]:
+        assert a["asset"] in dom
+        if a["proven_ratio"] is not None:
+            assert format_ratio(a["proven_ratio"]) in dom, a["asset"]
+        assert rows_read_text(a["rows_read"], a["rows_expected"]) in dom, a["asset"]
+    assert "self-reported" in dom
+    heights = _expected(world)["heights"]
+    assert str(heights["ETH-ARBITRUM"]) in dom and str(heights["ETH"]) in dom
