@@ -158,12 +158,15 @@ def _amount_cells(figures: dict) -> list[str]:
     return cells
 
 
-def _provenance_badge(provenance: Any, has_liabilities: bool) -> str:
+def _provenance_badge(provenance: Any, has_liabilities: bool, verified: Any = None) -> str:
     if not has_liabilities:
         return '<span class="badge none">no liabilities</span>'
     p = str(provenance) if provenance is not None else "unknown provenance"
     cls = {"zk-proven": "zk", "self-reported": "self"}.get(p, "other")
-    return f'<span class="badge {cls}">{esc(p)}</span>'
+    # porscan has no zk verifier: a zk-proven figure is the publisher's proof, not checked here
+    note = (' <span class="sub" title="the proof itself was not verified by porscan">(proof not verified)</span>'
+            if p == "zk-proven" and verified is False else "")
+    return f'<span class="badge {cls}">{esc(p)}</span>{note}'
 
 
 def _block_label(block: dict) -> str:
@@ -314,7 +317,7 @@ def _asset_table(assets: list[dict]) -> str:
                  _ratio_cell(a.get("with_unproven_ratio"), reason),
                  _num_cell(_amount(liab), liab),
                  f'<td class="nowrap" data-v="{esc(a.get("liabilities_provenance") or "")}">'
-                 f'{_provenance_badge(a.get("liabilities_provenance"), has_liab)}'
+                 f'{_provenance_badge(a.get("liabilities_provenance"), has_liab, a.get("liabilities_verified"))}'
                  + (f' <span class="sub">{esc(src)}</span>' if src else "") + "</td>",
                  _num_cell(_coverage_html(read, expected), cov)]
         cells += _amount_cells(a)

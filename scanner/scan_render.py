@@ -35,6 +35,8 @@ def render_scan(report: dict[str, Any], console) -> None:
         table.add_column(col, justify="left" if col == "asset" else "right")
     for a in report["assets"]:
         prov = a.get("liabilities_provenance")
+        if prov == "zk-proven" and not a.get("liabilities_verified"):
+            prov += ", proof not verified"
         table.add_row(a["asset"], _num(a["published"]), _num(a["onchain"]), _num(a["proven"]), _num(a["owner_only"]),
                       _num(a["key_only"]), _num(a["unverified"]), _num(a["unread_published"]),
                       (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-",
