@@ -202,7 +202,8 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitc
         (folder / "expected.json").write_text(json.dumps({"heights": heights, "coins": world.expected,
                                                           "mismatch": mismatch_line_coin}, indent=1))
         _write_config(world, eth.url, arb.url, token, knots)
-        _write_liabilities(world, native, usdt)
+        btc_published = sum(to_base_units(Decimal(r.amount), 8) for r in rows if r.coin == "BTC")
+        _write_liabilities(world, native, usdt, btc_published)
         return world
     except BaseException:
         world.stop()
@@ -286,14 +287,14 @@ decimals = {decimals}
     world.coins.write_text("\n".join(coins))
 
 
-def _write_liabilities(world: LocalExchange, native: dict, usdt: dict) -> None:
+def _write_liabilities(world: LocalExchange, native: dict, usdt: dict, btc_sats: int) -> None:
     eth = from_base_units(sum(native["ETH"].values()) + sum(native["ETH-ARBITRUM"].values()), 18)
     usd = from_base_units(sum(usdt.values()), 6)
     lines = ["asset,amount,source,proven",
              f"ETH,{fmt((eth * Decimal('0.9')).quantize(Decimal('0.00000001')))},sample exchange ledger,false",
              # more USDT owed than held on the chains porscan reads: a ratio below 100% on purpose
              f"USDT,{fmt((usd * Decimal('1.25')).quantize(Decimal('0.01')))},sample exchange ledger,false",
-             "BTC,2500,sample exchange ledger,false"]
+             f"BTC,{fmt((from_base_units(btc_sats, 8) * Decimal('0.95')).quantize(Decimal('0.00000001')))},sample exchange ledger,false"]
     world.liabilities.write_text("\n".join(lines) + "\n")
 
 
