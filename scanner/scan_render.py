@@ -33,16 +33,22 @@ def render_scan(report: dict[str, Any], console) -> None:
     for col in ("asset", "published", "on chain", "proven", "owner-only", "key-only", "unverified", "unread (published)",
                 "liabilities", "proven ratio", "with unproven", "coverage"):
         table.add_column(col, justify="left" if col == "asset" else "right")
+    incomplete = False
     for a in report["assets"]:
+        partial = " *" if a["rows_read"] < a["rows_expected"] and a["proven_ratio"] is not None else ""
+        incomplete |= bool(partial)
         prov = a.get("liabilities_provenance")
         if prov == "zk-proven" and not a.get("liabilities_verified"):
             prov += ", proof not verified"
         table.add_row(a["asset"], _num(a["published"]), _num(a["onchain"]), _num(a["proven"]), _num(a["owner_only"]),
                       _num(a["key_only"]), _num(a["unverified"]), _num(a["unread_published"]),
                       (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-",
-                      _ratio(a["proven_ratio"]), _ratio(a["with_unproven_ratio"]),
+                      _ratio(a["proven_ratio"]) + partial, _ratio(a["with_unproven_ratio"]) + partial,
                       f"{a['rows_read']}/{a['rows_expected']}")
     console.print(table)
+    if incomplete:
+        console.print("  * from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
+                      "amounts are in the unread column", markup=False)
     net = Table(title="Per network", title_justify="left")
     for col in ("asset", "network", "coins", "on chain", "proven", "rows read", "blocks"):
         net.add_column(col)
