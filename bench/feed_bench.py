@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from scanner.feed_sample import populate  # noqa: E402
 from scanner.storage import open_store  # noqa: E402
-from scanner.storage.localpg import LocalPostgres, PostgresUnavailable  # noqa: E402
+from scanner.storage.localpg import LocalPostgres  # noqa: E402
 
 ENDPOINTS = (("latest ratios", "/api/v1/exchanges/OKX/ratios/latest"), ("/metrics", "/metrics"))
 
@@ -174,13 +174,7 @@ def main() -> None:
     if tool == "auto":
         tool = "wrk" if shutil.which("wrk") else "python"
     backends = args.backends.split(",")
-    pg = None
-    if "postgresql" in backends:
-        try:
-            pg = LocalPostgres.start()
-        except (PostgresUnavailable, RuntimeError) as exc:
-            print(f"PostgreSQL skipped: {exc}")
-            backends.remove("postgresql")
+    pg = LocalPostgres.start_for(backends)
     tmp = tempfile.TemporaryDirectory(prefix="porscan-bench-feed.")
     print(f"feed load test: {args.exchanges} exchanges x {args.days} daily runs; load from a second process on "
           f"127.0.0.1 with {'wrk' if tool == 'wrk' else 'the Python aiohttp load generator' + ('' if args.tool == 'python' else ' (wrk not installed)')}; "

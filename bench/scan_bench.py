@@ -36,7 +36,7 @@ from scanner.amounts import from_base_units  # noqa: E402
 from scanner.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
 from scanner.localbtc import Knots, btc, knots_root, tool_missing  # noqa: E402
 from scanner.localnodes import Anvil, rpc  # noqa: E402
-from scanner.localworld import regtest_address  # noqa: E402
+from scanner.localworld import knots_network_toml, regtest_address  # noqa: E402
 from scanner.storage.localpg import LocalPostgres  # noqa: E402
 
 DATA = ROOT / "bench" / ".data"
@@ -122,14 +122,7 @@ chain_id = 31337
 native_symbol = "ETH"
 endpoints = [{{ label = "local-anvil", url = "{eth.url}", concurrency = 4, timeout = 600 }}]
 
-[networks.bitcoin]
-kind = "bitcoin"
-coin = "BTC"
-chain = "main"
-native_symbol = "BTC"
-native_decimals = 8
-endpoints = [{{ label = "local-knots-regtest", url = "{knots.url}", protocol = "core", node_chain = "regtest", dump_dir = "{knots.dump_dir}", dump_dir_local = "{knots.dump_dir_local}", timeout = 600 }}]
-
+{knots_network_toml(knots)}
 [networks.tron]
 kind = "tron"
 native_symbol = "TRX"

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scanner.storage import BalanceRecord, RowRecord, RunSpec, open_store  # noqa: E402
-from scanner.storage.localpg import LocalPostgres, PostgresUnavailable  # noqa: E402
+from scanner.storage.localpg import LocalPostgres  # noqa: E402
 
 STATUSES = ("verified",) * 17 + ("owner_only", "failed", "invalid_row")
 
@@ -90,13 +90,7 @@ def main() -> None:
         print(json.dumps(asyncio.run(one(args.one[0], args.rows, int(args.one[1])))))
         return
     backends = args.backends.split(",")
-    pg = None
-    if "postgresql" in backends:
-        try:
-            pg = LocalPostgres.start()
-        except (PostgresUnavailable, RuntimeError) as exc:
-            print(f"PostgreSQL skipped: {exc}")
-            backends.remove("postgresql")
+    pg = LocalPostgres.start_for(backends)
     tmp = tempfile.TemporaryDirectory(prefix="porscan-bench-store.")
     print(f"{args.rows:,} RowRecords + {args.rows:,} BalanceRecords per configuration (one process each)")
     print(f"{'backend':<11}{'chunk':>7}{'write rows/s':>14}{'write bal/s':>13}{'read rows/s':>13}{'read bal/s':>12}"

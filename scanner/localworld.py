@@ -229,6 +229,19 @@ _NO_NODE = {"TRX": ("tron", "TRX", 6), "USDT-TRC20": ("tron", "USDT", 6), "SOL":
             "LTC": ("litecoin", "LTC", 8)}
 
 
+def knots_network_toml(knots) -> str:
+    """networks.toml section for a local Knots regtest node serving a file of mainnet addresses."""
+    return f'''# mainnet addresses in the file, their scripts paid on a regtest node (node_chain)
+[networks.bitcoin]
+kind = "bitcoin"
+coin = "BTC"
+chain = "main"
+native_symbol = "BTC"
+native_decimals = 8
+endpoints = [{{ label = "local-knots-regtest", url = "{knots.url}", protocol = "core", node_chain = "regtest", dump_dir = "{knots.dump_dir}", dump_dir_local = "{knots.dump_dir_local}", timeout = 600 }}]
+'''
+
+
 def _write_config(world: LocalExchange, eth_url: str, arb_url: str, token: str, knots) -> None:
     sections = ["# Local chains of the sample exchange (written by porscan's local world; not real networks)"]
     for nid, url in (("ethereum", eth_url), ("arbitrum", arb_url)):
@@ -240,15 +253,7 @@ native_decimals = 18
 endpoints = [{{ label = "local-anvil-{nid}", url = "{url}", concurrency = 4 }}]
 ''')
     if knots is not None:
-        sections.append(f'''# mainnet addresses in the file, their scripts paid on a regtest node (node_chain)
-[networks.bitcoin]
-kind = "bitcoin"
-coin = "BTC"
-chain = "main"
-native_symbol = "BTC"
-native_decimals = 8
-endpoints = [{{ label = "local-knots-regtest", url = "{knots.url}", protocol = "core", node_chain = "regtest", dump_dir = "{knots.dump_dir}", dump_dir_local = "{knots.dump_dir_local}", timeout = 600 }}]
-''')
+        sections.append(knots_network_toml(knots))
     for nid, kind in (("tron", "tron"), ("solana", "solana"), ("litecoin", "bitcoin")):
         sections.append(f'''[networks.{nid}]   # no local node: rows stay unread
 kind = "{kind}"

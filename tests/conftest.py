@@ -41,3 +41,24 @@ def write_csv(tmp_path):
         return p
 
     return _write
+
+
+def need_anvil() -> None:
+    """Skip (locally) or fail (under CI, where scripts/node-tools.sh installs it) without anvil."""
+    from scanner.localnodes import anvil_binary
+
+    if anvil_binary() is None:
+        if os.environ.get("CI"):
+            pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
+        pytest.skip("anvil not installed: run `. scripts/node-tools.sh`")
+
+
+@pytest.fixture(scope="module")
+def anvil():
+    """A real anvil node for one test module, stopped by PID afterwards."""
+    from scanner.localnodes import Anvil
+
+    need_anvil()
+    node = Anvil.start()
+    yield node
+    node.stop()

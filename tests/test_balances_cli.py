@@ -9,21 +9,13 @@ import pytest
 from evm_world import build_world
 from scanner.amounts import from_base_units, fmt
 from scanner.cli import main
-from scanner.localnodes import Anvil, anvil_binary
 from scanner.samplegen import OKX11_HEADER
 
-import os
 
 
 @pytest.fixture(scope="module")
-def node():
-    if anvil_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
-        pytest.skip("anvil not installed")
-    n = Anvil.start()
-    yield n
-    n.stop()
+def node(anvil):
+    return anvil
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +51,7 @@ decimals = 6
         lines.append(f"USDT-ERC20,ETH,{w.snapshot},{h},{fmt(from_base_units(units, 6))},msg,0x00,,")
     first = next(iter(w.native))
     lines.append(f"ETH,ETH,{w.snapshot},{first},999,msg,0x00,,")  # published amount is wrong
-    lines.append(f"SOL,SOL,5,So11111111111111111111111111111111111111112,1,msg,0x00,,")  # no adapter yet
+    lines.append("SOL,SOL,5,So11111111111111111111111111111111111111112,1,msg,0x00,,")  # not in this coin map
     lines.append(f"ETH,ETH,{w.snapshot},{w.empty[0]},0,msg,0x00,,")  # a real zero
     lines.append("ETH,ETH,abc,0x00,1,msg,0x00,,")  # bad height
     f = d / "reserves.csv"

@@ -9,7 +9,6 @@ exact and nothing unread is ever counted.
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 
@@ -18,18 +17,6 @@ from chains.jsonrpc import ConfigError, Endpoint
 from chains.protocol import Asset
 from evm_world import EvmWorld, build_world
 from faultproxy import FaultProxy
-from scanner.localnodes import Anvil, anvil_binary
-
-
-@pytest.fixture(scope="module")
-def anvil():
-    if anvil_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
-        pytest.skip("anvil not installed: run `. scripts/node-tools.sh`")
-    node = Anvil.start()
-    yield node
-    node.stop()
 
 
 @pytest.fixture(scope="module")

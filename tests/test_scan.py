@@ -17,21 +17,14 @@ import pytest
 
 from scanner.amounts import from_base_units
 from scanner.cli import main
-from scanner.localnodes import anvil_binary
+from conftest import need_anvil
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _need_anvil():
-    if anvil_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
-        pytest.skip("anvil not installed")
-
-
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    _need_anvil()
+    need_anvil()
     from scanner.localworld import build_local_exchange
 
     w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=11)
@@ -166,7 +159,7 @@ def _figures(report: dict) -> list:
 
 @pytest.fixture(scope="module")
 def big_world(tmp_path_factory):
-    _need_anvil()
+    need_anvil()
     from scanner.localworld import build_local_exchange
 
     w = build_local_exchange(tmp_path_factory.mktemp("bigworld"), seed=5, scale=8)

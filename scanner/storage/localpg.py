@@ -72,6 +72,19 @@ class LocalPostgres:
         return self.root / "data"
 
     @classmethod
+    def start_for(cls, backends: list[str]) -> "LocalPostgres | None":
+        """For benchmarks: a cluster when ``backends`` lists postgresql, else None; when it cannot
+        start, say why and drop postgresql from ``backends`` (in place)."""
+        if "postgresql" not in backends:
+            return None
+        try:
+            return cls.start()
+        except (PostgresUnavailable, RuntimeError) as exc:
+            print(f"PostgreSQL skipped: {exc}")
+            backends.remove("postgresql")
+            return None
+
+    @classmethod
     def start(cls, database: str = "porscan", bin_dir: str | Path | None = None, timeout: float = 60.0,
               attempts: int = 3) -> "LocalPostgres":
         bin_path = Path(bin_dir) if bin_dir else pg_bin_dir()
