@@ -13,7 +13,7 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
 from .encoding import EncodingError, b58check_encode, b58decode, b58encode, bech32_encode_bytes, parse_hex
-from .hashing import blake2b, sha3_256, sha512_256, varstr
+from .hashing import blake2b, crc16_xmodem, sha3_256, sha512_256, varstr
 from .model import Claim, Verdict, failed, key_only, owner_only, verified
 
 SCHEME = "ed25519-okx"
@@ -68,19 +68,9 @@ def ss58_encode(pubkey: bytes, ident: int) -> str:
     return b58encode(prefix + pubkey + checksum)
 
 
-def _crc16_xmodem(data: bytes) -> int:
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-            crc &= 0xFFFF
-    return crc
-
-
 def stellar_address(pubkey: bytes) -> str:
     body = b"\x30" + pubkey
-    return base64.b32encode(body + _crc16_xmodem(body).to_bytes(2, "little")).decode()
+    return base64.b32encode(body + crc16_xmodem(body).to_bytes(2, "little")).decode()
 
 
 def algorand_address(pubkey: bytes) -> str:

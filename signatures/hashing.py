@@ -70,3 +70,14 @@ def varstr(data: bytes) -> bytes:
     if n <= 0xFFFFFFFF:
         return b"\xfe" + n.to_bytes(4, "little") + data
     return b"\xff" + n.to_bytes(8, "little") + data
+
+
+def crc16_xmodem(data: bytes) -> int:
+    """CRC-16/XMODEM (poly 0x1021, init 0): Stellar StrKey and TON user-friendly address checksums."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
+        crc &= 0xFFFF
+    return crc

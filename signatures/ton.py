@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .encoding import EncodingError
+from .hashing import crc16_xmodem
 
 __all__ = [
     "TonAddress",
@@ -280,17 +281,6 @@ class TonAddress:
         return "bounceable" if self.bounceable else "non-bounceable"
 
 
-def _crc16_xmodem(data: bytes) -> int:
-    """CRC-16/XMODEM (poly 0x1021, init 0), the user-friendly address checksum."""
-    crc = 0
-    for byte in data:
-        crc ^= byte << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        crc &= 0xFFFF
-    return crc
-
-
 def parse_ton_address(text: str) -> TonAddress:
     """Decode a raw (``0:<64 hex>``, ``-1:<64 hex>``) or user-friendly (48 base64 chars, url-safe
     or standard alphabet) address; checksum, tag and workchain are verified. No whitespace is
@@ -305,7 +295,7 @@ def parse_ton_address(text: str) -> TonAddress:
     else:
         raise EncodingError(f"not a TON address: {text!r}")
     # 48 base64 chars without padding -> exactly 36 bytes: tag, workchain, hash[32], crc16
-    if _crc16_xmodem(body[:34]) != int.from_bytes(body[34:], "big"):
+    if crc16_xmodem(body[:34]) != int.from_bytes(body[34:], "big"):
         raise EncodingError("TON address checksum mismatch")
     tag = body[0]
     testnet = bool(tag & _TAG_TESTNET)
@@ -326,7 +316,7 @@ def format_ton_address(
         raise EncodingError("TON address needs workchain 0/-1 and a 32-byte hash")
     tag = (_TAG_BOUNCEABLE if bounceable else _TAG_NON_BOUNCEABLE) | (_TAG_TESTNET if testnet else 0)
     body = bytes((tag, workchain & 0xFF)) + hash_part
-    body += _crc16_xmodem(body).to_bytes(2, "big")
+    body += crc16_xmodem(body).to_bytes(2, "big")
     return (base64.urlsafe_b64encode if url_safe else base64.b64encode)(body).decode()
 
 
