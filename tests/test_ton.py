@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from signatures.encoding import EncodingError
+from signatures.hashing import crc16_xmodem
 from signatures.ton import (
     HIGHLOAD_V3_CODE_BOC,
     HIGHLOAD_V3_CODE_HASH,
@@ -19,7 +20,6 @@ from signatures.ton import (
     WALLET_V3R2_CODE_HASH,
     TonAddress,
     _boc_root,
-    _crc16_xmodem,
     format_ton_address,
     match_ton_address,
     parse_ton_address,
@@ -55,7 +55,7 @@ def _pubkey(text: str) -> bytes:
 
 def _friendly(tag: int, workchain_byte: int, hash_part: bytes) -> str:
     body = bytes((tag, workchain_byte)) + hash_part
-    return base64.urlsafe_b64encode(body + _crc16_xmodem(body).to_bytes(2, "big")).decode()
+    return base64.urlsafe_b64encode(body + crc16_xmodem(body).to_bytes(2, "big")).decode()
 
 
 def _load(name: str) -> list[dict]:
