@@ -9,6 +9,7 @@ concurrently). A row that could not be read is ``unread`` with the reason, never
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from .ingest import ReserveRow, RowError
 from .netconfig import CoinTarget, Network
 
 SLICE = 50_000
+log = logging.getLogger("porscan.balances")
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,10 +215,16 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
                 try:
                     batch = await adapter.balances(asset, [j.address for j in part], height)
                 except AdapterError as exc:
-                    batch = None
-                    s.notes.append(str(exc))
+                    batch, failure = None, str(exc)
+                    s.notes.append(failure)
+                except Exception as exc:  # noqa: BLE001 - an adapter bug must not stop the other networks
+                    log.exception("%s adapter failed on %s at height %s", target.network, coin, height)
+                    batch, failure = None, f"adapter error ({type(exc).__name__}): {exc}"
+                    s.notes.append(failure)
+                else:
+                    failure = ""
                 out: list[BalanceCheck] = []
-                _record(part, batch, coin, target, height, s, out)
+                _record(part, batch, coin, target, height, s, out, failure)
                 await on_slice(key, out)
                 if on_progress:
                     on_progress(len(part))
@@ -243,7 +251,7 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
 
 
 def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: CoinTarget, height, s: NetworkSummary,
-            checks: list[BalanceCheck]) -> None:
+            checks: list[BalanceCheck], failure: str = "") -> None:
     if batch is not None:
         s.strategies.update(x for x in batch.strategy.split(",") if x)
         s.notes.extend(n for n in batch.notes if n not in s.notes)
@@ -254,7 +262,7 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
             s.published_total[coin] = s.published_total.get(coin, 0) + published
         if res is None or res.amount_base_units is None:
             s.unread += 1
-            reason = (res.error if res is not None else "adapter failed") or "not read"
+            reason = (res.error if res is not None else failure or "adapter failed") or "not read"
             checks.append(BalanceCheck(line, row_coin, target.network, address, height, published, None,
                                        res.block if res else None, "unread", reason, res.endpoint if res else ""))
             continue

@@ -1,0 +1,55 @@
+"""The balance check around adapters: one network's broken adapter does not stop the others, and
+its rows are unread with the reason (never zero)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from chains.jsonrpc import Endpoint
+from chains.protocol import BalanceBatch, BalanceResult, BlockRef
+from scanner import adapters
+from scanner.balances import check_balances
+from scanner.ingest import ReserveRow
+from scanner.netconfig import CoinTarget, Network
+
+
+class _Good:
+    network = "good"
+    requests = 1
+
+    async def balances(self, asset, addresses, height):
+        block = BlockRef(height, "0xabc", True)
+        return BalanceBatch(asset, height, tuple(BalanceResult(a, 7, block, None, "good-ep") for a in addresses))
+
+    async def close(self):
+        pass
+
+
+class _Broken(_Good):
+    network = "bad"
+
+    async def balances(self, asset, addresses, height):
+        raise KeyError("a bug in the adapter")
+
+
+def _row(line: int, coin: str, address: str, amount: str) -> ReserveRow:
+    return ReserveRow(line, coin, coin, 10, address, Decimal(amount), amount, False, "m", "s", "", "", "", "", "")
+
+
+def test_a_broken_adapter_leaves_its_rows_unread_and_the_others_read(monkeypatch):
+    monkeypatch.setitem(adapters.FACTORIES, "test-good", lambda net, **_: _Good())
+    monkeypatch.setitem(adapters.FACTORIES, "test-bad", lambda net, **_: _Broken())
+    ep = Endpoint("ep", "http://127.0.0.1:9")
+    networks = {"good": Network("good", "test-good", None, "G", 0, (ep,)),
+                "bad": Network("bad", "test-bad", None, "B", 0, (ep,))}
+    coins = {"GOOD": CoinTarget("GOOD", "good", "GOOD", None, 0), "BAD": CoinTarget("BAD", "bad", "BAD", None, 0)}
+    rows = [_row(1, "GOOD", "g1", "7"), _row(2, "BAD", "b1", "5"), _row(3, "GOOD", "g2", "8")]
+    checks, summaries = asyncio.run(check_balances(rows, coins, networks))
+    by_line = {c.line: c for c in checks}
+    assert by_line[1].status == "match" and by_line[1].onchain_base_units == 7
+    assert by_line[3].status == "mismatch"
+    bad = by_line[2]
+    assert bad.status == "unread" and bad.onchain_base_units is None
+    assert "adapter error (KeyError)" in bad.reason
+    assert summaries["bad"].unread == 1 and summaries["bad"].onchain_total == {}
