@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="porscan", description=MAIN_HELP, formatter_class=fmt)
     parser.add_argument("--version", action="version", version=f"porscan {__version__}")
+    parser.add_argument("--log-format", choices=["text", "json"], default=None,
+                        help="log lines on stderr as text (default) or JSON objects, one per line "
+                             "(also $PORSCAN_LOG_FORMAT)")
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning",
+                        help="least severe log level shown (default warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     v = sub.add_parser("verify", help="verify ownership signatures of a reserve file (offline)",
@@ -145,7 +150,7 @@ def cmd_balances(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from .balances import check_balances
-    from .ingest import IngestError, ReserveRow, iter_rows, read_head
+    from .ingest import IngestError, iter_rows, read_head
     from .netconfig import NetConfigError, load_coins, load_networks, with_overrides
     from .reports import render_balances, tool_info
 
@@ -258,7 +263,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     total_bytes = max(1, head.size - head.data_offset)
     try:
         if show_progress:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             progress = Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
                                 TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn(), console=err)
@@ -303,6 +308,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return EXIT_USAGE
+    from .logs import setup
+
+    if args.log_format:
+        os.environ["PORSCAN_LOG_FORMAT"] = args.log_format  # commands that set their own level keep the format
+    setup(args.log_level.upper(), args.log_format)
     try:
         return args.func(args)
     except KeyboardInterrupt:

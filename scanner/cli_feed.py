@@ -74,8 +74,9 @@ def add_commands(sub, fmt) -> None:
 
 
 def _logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import setup
+
+    setup(logging.WARNING if quiet else logging.INFO)
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:

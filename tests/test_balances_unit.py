@@ -53,3 +53,24 @@ def test_a_broken_adapter_leaves_its_rows_unread_and_the_others_read(monkeypatch
     assert bad.status == "unread" and bad.onchain_base_units is None
     assert "adapter error (KeyError)" in bad.reason
     assert summaries["bad"].unread == 1 and summaries["bad"].onchain_total == {}
+
+
+def test_json_log_lines(capsys):
+    import json
+    import logging
+
+    from scanner.logs import setup
+
+    setup("INFO", "json")
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("porscan.test").exception("read failed on %s", "ethereum", extra={"network": "ethereum"})
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        rec = json.loads(line)
+        assert rec["level"] == "error" and rec["logger"] == "porscan.test"
+        assert rec["msg"] == "read failed on ethereum" and rec["network"] == "ethereum"
+        assert "ValueError: boom" in rec["exc"] and rec["ts"].endswith("Z")
+    finally:
+        setup("WARNING", "text")
