@@ -35,6 +35,23 @@ class CoinPlace:
     asset: str
     network: str
     decimals: int | None
+    contract: str | None = None  # token contract; coin keys that are aliases share it
+
+
+_CASE_FREE_PREFIXES = ("bc1", "tb1", "bcrt1", "ltc1", "tltc1", "rltc1", "bitcoincash:", "bchtest:", "bchreg:")
+
+
+def canonical_address(address: str) -> str:
+    """The form under which two spellings of one address compare equal: EVM hex and bech32 /
+    CashAddr addresses are case-insensitive (a single-case spelling is valid either way); base58
+    and other encodings are case-sensitive and stay as written."""
+    a = address.strip()
+    if a[:2] in ("0x", "0X"):
+        return a.lower()
+    low = a.lower()
+    if low.startswith(_CASE_FREE_PREFIXES) and (a == low or a == a.upper()):
+        return low
+    return a
 
 
 @dataclass(slots=True)
@@ -57,12 +74,14 @@ class Aggregation:
     place_of: Callable[[str], CoinPlace]
     base_unit_file: bool = False  # amounts published in base units (OKX's 7-column era)
     coins: dict[str, _CoinAcc] = field(default_factory=dict)
-    seen: dict[tuple[str, str, int | None], tuple[int, int]] = field(default_factory=dict)  # -> (category, units)
+    # (asset, network, contract, canonical address, height) -> (category, units, coin accumulator)
+    seen: dict[tuple, tuple[int, int, "_CoinAcc"]] = field(default_factory=dict)
     duplicates: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     invalid_by_coin: dict[str, int] = field(default_factory=dict)
     coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
     no_decimals: set[str] = field(default_factory=set)  # base-unit coins whose decimals are unknown: left out of sums
+    excess_decimals: int = 0  # rows publishing more decimals than their coin has (summed exactly, not as base units)
     _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
     def add(self, row: RowRecord, bal: BalanceRecord | None) -> None:
@@ -89,6 +108,12 @@ class Aggregation:
                     published_text = parse_amount(row.amount_text)
                 except ValueError:
                     published_text = None
+        elif published_units is None and not self.base_unit_file and row.amount_text.strip():
+            try:  # more decimals than the coin has: no base units, but the published figure still counts
+                published_text = parse_amount(row.amount_text)
+                self.excess_decimals += 1
+            except ValueError:
+                published_text = None
         if published_units is not None:
             acc.published_units += published_units
             acc.published_rows += 1
@@ -107,18 +132,19 @@ class Aggregation:
         if bal.block_number is not None:
             acc.blocks.add((bal.block_number, bal.block_hash, bool(bal.at_snapshot)))
         category = _CATEGORY_OF.get(row.status, 3)
-        key = (coin, bal.address.strip().lower() if bal.address.startswith(("0x", "0X")) else bal.address.strip(),
-               row.snapshot_height)
+        # one wallet of one asset on one network counts once, whatever coin key (alias) or spelling lists it
+        key = (place.asset, place.network, place.contract or "", canonical_address(bal.address), row.snapshot_height)
         before = self.seen.get(key)
         if before is None:
-            self.seen[key] = (category, onchain)
+            self.seen[key] = (category, onchain, acc)
             acc.onchain[category] += onchain
             return
         self.duplicates += 1
-        if category < before[0]:  # the same balance, now with a better proof: move it
-            acc.onchain[before[0]] -= before[1]
-            acc.onchain[category] += before[1]
-            self.seen[key] = (category, before[1])
+        first_category, units, first_acc = before
+        if category < first_category:  # the same balance, now with a better proof: move it
+            first_acc.onchain[first_category] -= units
+            first_acc.onchain[category] += units
+            self.seen[key] = (category, units, first_acc)
 
     def _summary_sum(self, coin: str, units: int | None, text: Decimal | None, decimals: int | None) -> None:
         entry = self.coin_sums.setdefault(coin, [Decimal(0), 0])
@@ -146,13 +172,13 @@ class Aggregation:
                 coins_of[key].append(coin)
                 g[0] += acc.rows
                 g[1] += acc.rows_read
-                g[2] = EXACT.add(g[2], _units(acc.published_units, place.decimals) + acc.published_text)
+                g[2] = EXACT.add(g[2], EXACT.add(_units(acc.published_units, place.decimals), acc.published_text))
                 g[3] = [EXACT.add(a, _units(b, place.decimals)) for a, b in zip(g[3], acc.onchain)]
-                g[4] = EXACT.add(g[4], _units(acc.unread_units, place.decimals) + acc.unread_text)
+                g[4] = EXACT.add(g[4], EXACT.add(_units(acc.unread_units, place.decimals), acc.unread_text))
                 g[5] |= acc.blocks
         out = []
         for (asset, network), (rows, read, published, cats, unread, blocks) in sorted(groups.items()):
-            onchain = sum(cats, Decimal(0))
+            onchain = exact_sum(cats)
             out.append(AssetTotal(
                 asset=asset, network=network, rows=rows, rows_expected=rows, rows_read=read,
                 published=published, onchain=onchain, proven=cats[0], owner_only=cats[1], key_only=cats[2],
@@ -164,6 +190,14 @@ class Aggregation:
     def coins_in(self, asset: str, network: str) -> list[str]:
         """Coin keys that fed one (asset, network) total (after ``totals()``)."""
         return sorted(self._coins_of.get((asset, network), []))
+
+
+def exact_sum(values) -> Decimal:
+    """Sum of Decimals in the exact context (the default context rounds to 28 digits)."""
+    total = Decimal(0)
+    for v in values:
+        total = EXACT.add(total, v)
+    return total
 
 
 def _units(units: int, decimals: int | None) -> Decimal:

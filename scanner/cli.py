@@ -100,7 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--coin", action="append", metavar="COIN", help="only check these coin keys (repeat or comma-separate); other rows are 'skipped'")
     v.add_argument("--network", action="append", metavar="NET", help="only check rows of these networks")
     v.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
-    v.add_argument("--chunk-bytes", type=int, default=1 << 20, metavar="B", help="bytes of input per work unit (default 1 MiB)")
+    from .cli_scan import chunk_bytes_arg
+
+    v.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
+                   help="bytes of input per work unit (default 1 MiB, at least 1024)")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     v.set_defaults(func=cmd_verify)

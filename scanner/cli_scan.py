@@ -60,6 +60,20 @@ examples:
 """
 
 
+MIN_CHUNK_BYTES = 1024
+
+
+def chunk_bytes_arg(text: str) -> int:
+    """argparse type of --chunk-bytes: a whole number of bytes, at least MIN_CHUNK_BYTES."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+    if value < MIN_CHUNK_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_BYTES} bytes")
+    return value
+
+
 def add_commands(sub, fmt) -> None:
     s = sub.add_parser("scan", help="the whole job: ownership, balances, per-asset totals and reserve ratios",
                        description=SCAN_HELP, formatter_class=fmt)
@@ -80,7 +94,8 @@ def add_commands(sub, fmt) -> None:
     s.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
     s.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (file labels)")
     s.add_argument("--workers", type=int, metavar="N", help="verification processes (default: all cores)")
-    s.add_argument("--chunk-bytes", type=int, default=1 << 20, metavar="B", help="input bytes per checkpointed chunk")
+    s.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
+                   help="input bytes per checkpointed chunk (default 1 MiB, at least 1024)")
     s.add_argument("--slice-rows", type=int, default=50_000, metavar="N", help="rows per checkpointed balance read")
     s.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
                    help="force one EVM read strategy (default: probe each endpoint)")
@@ -232,7 +247,8 @@ def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
         return EXIT_FAILED
     v = report["verification"]["by_status"]
     b = report.get("balances", {}).get("by_status", {})
-    if v.get("failed") or v.get("invalid_row") or b.get("mismatch") or b.get("unread"):
+    unread = any(a.get("rows_read", 0) < a.get("rows_expected", 0) for a in report["assets"])
+    if v.get("failed") or v.get("invalid_row") or b.get("mismatch") or b.get("unread") or unread:
         return EXIT_FAILED
     return EXIT_OK
 

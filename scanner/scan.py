@@ -18,14 +18,14 @@ import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .aggregate import Aggregation, CoinPlace
-from .amounts import fmt
-from .assets import AssetBook, default_book
+from .aggregate import Aggregation, CoinPlace, exact_sum
+from .amounts import EXACT, fmt
+from .assets import AssetBook, config_dir, default_book
 from .balances import SLICE, BalanceCheck, Job, read_groups, unsupported_reason
 from .adapters import supported_kinds
 from .ingest import FileHead, IngestError, read_head
@@ -121,7 +121,7 @@ class _Context:
     def place(self, coin: str) -> CoinPlace:
         target = self.coins.get(coin)
         if target is not None:
-            return CoinPlace(target.asset, target.network, target.decimals)
+            return CoinPlace(target.asset, target.network, target.decimals, target.contract)
         info = self.book.get(coin)
         return CoinPlace(info.asset if info else coin, "unconfigured", info.decimals if info else None)
 
@@ -154,9 +154,9 @@ def _load_context(opts: ScanOptions) -> _Context:
         except OSError as exc:
             raise ScanError(f"{opts.liabilities}: {exc.strerror or exc}") from None
     cfg = hashlib.sha256()
-    for p in (opts.networks_path, opts.coins_path):
-        if p:
-            cfg.update(Path(p).read_bytes())
+    for p in (opts.networks_path or config_dir() / "networks.toml", opts.coins_path or config_dir() / "coins.toml",
+              config_dir() / "assets.toml"):
+        cfg.update(Path(p).read_bytes())
     cfg.update(repr(sorted(opts.rpc)).encode())
     return _Context(opts, head, networks, coins, default_book(), liabilities, sha256_file(opts.file), cfg.hexdigest())
 
@@ -173,9 +173,14 @@ def _params(ctx: _Context) -> dict:
 async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
     ui = ui or ScanUI()
     ctx = _load_context(opts)
-    store = await open_store(opts.db or default_db())
+    try:
+        store = await open_store(opts.db or default_db())
+    except StoreError as exc:
+        raise ScanError(str(exc)) from None
     try:
         return await _run(ctx, store, ui)
+    except (StoreError, NetConfigError) as exc:
+        raise ScanError(str(exc)) from None
     finally:
         await store.close()
 
@@ -194,6 +199,12 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
             raise ScanError(f"run {run.id} read a different file (sha256 {run.input_sha256[:12]}...), not {opts.file}")
         if run.status == "done":
             raise ScanError(f"run {run.id} is already complete; `porscan report {run.id}` shows it")
+        if run.liabilities_sha256 != spec.liabilities_sha256:
+            raise ScanError(f"run {run.id} was started with another liabilities file; resume it with the same one")
+        if run.params != spec.params:
+            changed = sorted(k for k in set(run.params) | set(spec.params) if run.params.get(k) != spec.params.get(k))
+            raise ScanError(f"run {run.id} was started with other options ({', '.join(changed)}); resuming with "
+                            "different ones would mix two runs: use the same options, or start anew with --fresh")
         run = await store.resume_run(run.id)
         resumed = True
     else:
@@ -205,6 +216,9 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
             run = await store.start_run(spec)
     if resumed:
         ui.note(f"resuming run {run.id} (started {run.started_at})")
+        if opts.snapshot_date and opts.snapshot_date != run.snapshot_date:
+            await store.set_snapshot_date(run.id, opts.snapshot_date)
+            run = await store.get_run(run.id)
     seconds: dict[str, float] = {}
     try:
         t = time.perf_counter()
@@ -223,8 +237,8 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
         report["run"].update({"status": "done", "resumed": resumed, "stage_seconds": {k: round(v, 3) for k, v in seconds.items()}})
         report["run"]["finished_at"] = _now()
         await store.finish_run(run.id, "done", report)
-        seconds["store"] = time.perf_counter() - t
         run = await store.get_run(run.id)
+        seconds["store"] = time.perf_counter() - t
     except (StoreError, NetConfigError) as exc:
         raise ScanError(str(exc)) from None
     return ScanOutcome(run, report, resumed, seconds)
@@ -339,6 +353,9 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     if agg.duplicates:
         notes.append(f"{agg.duplicates} row(s) repeat an address already listed for the same coin and height: "
                      "their on-chain balance is counted once")
+    if agg.excess_decimals:
+        notes.append(f"{agg.excess_decimals} row(s) publish more decimals than their coin has: their amounts are "
+                     "summed exactly as published, but cannot match an on-chain balance")
     if agg.no_decimals:
         notes.append("amounts of " + ", ".join(sorted(agg.no_decimals)) + " are in base units of unknown size "
                      "(no decimals in config/assets.toml): left out of the published sums")
@@ -357,14 +374,14 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
 
     per_asset = [t for t in totals if t.network == "*"]
     proven = {t.asset: t.proven for t in per_asset}
-    unproven = {t.asset: t.owner_only + t.key_only + t.unverified for t in per_asset}
+    unproven = {t.asset: exact_sum((t.owner_only, t.key_only, t.unverified)) for t in per_asset}
     coverage = {t.asset: (_q(Decimal(t.rows_read) / Decimal(t.rows_expected)) if t.rows_expected else None)
                 for t in per_asset}
     info: dict[str, dict] = {}
     out: list[RatioRecord] = []
     if liab is None:
         for t in per_asset:
-            out.append(RatioRecord(t.asset, None, proven[t.asset], proven[t.asset] + unproven[t.asset], None, None,
+            out.append(RatioRecord(t.asset, None, proven[t.asset], EXACT.add(proven[t.asset], unproven[t.asset]), None, None,
                                    "none", coverage[t.asset]))
         return out, info
     items = liab.by_asset()
@@ -378,7 +395,9 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
 
 
 def _q(value: Decimal | None, places: int = 6) -> Decimal | None:
-    return None if value is None else value.quantize(Decimal(1).scaleb(-places))
+    """Ratios and coverage for display, rounded DOWN: 0.9999997 shows as 0.999999, never as 1 (the
+    exact ratios are in the report too, and --min-ratio compares those)."""
+    return None if value is None else value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
 
 
 # --------------------------------------------------------------------------------------- report
@@ -390,7 +409,7 @@ def _d(value: Decimal | None) -> str | None:
 def _total_json(t: AssetTotal) -> dict:
     return {"published": _d(t.published), "onchain": _d(t.onchain), "proven": _d(t.proven),
             "owner_only": _d(t.owner_only), "key_only": _d(t.key_only), "unverified": _d(t.unverified),
-            "unread_published": _d(t.unread_published), "difference": _d(t.onchain - t.published),
+            "unread_published": _d(t.unread_published), "difference": _d(EXACT.subtract(t.onchain, t.published)),
             "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
             "coverage": _d(_q(Decimal(t.rows_read) / Decimal(t.rows_expected))) if t.rows_expected else None}
 
@@ -412,6 +431,8 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                  "ratio_note": lia.get("note") or ("" if lia else "no liability figure for this asset"),
                  "proven_ratio": _d(_q(r.proven_ratio)) if r and r.proven_ratio is not None else None,
                  "with_unproven_ratio": _d(_q(r.with_unproven_ratio)) if r and r.with_unproven_ratio is not None else None,
+                 "proven_ratio_exact": _d(r.proven_ratio) if r and r.proven_ratio is not None else None,
+                 "with_unproven_ratio_exact": _d(r.with_unproven_ratio) if r and r.with_unproven_ratio is not None else None,
                  "networks": []}
         for n in totals:
             if n.asset == t.asset and n.network != "*":
@@ -428,6 +449,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                            "liabilities_verified": bool(lia.get("verified")),
                            "ratio_note": "the reserve file lists no wallet for this asset",
                            "proven_ratio": _d(_q(r.proven_ratio)) if r.proven_ratio is not None else None,
+                           "proven_ratio_exact": _d(r.proven_ratio) if r.proven_ratio is not None else None,
                            "with_unproven_ratio": _d(_q(r.with_unproven_ratio)) if r.with_unproven_ratio is not None else None,
                            "networks": []})
     liab = ctx.liabilities
@@ -465,7 +487,7 @@ def below(report: dict, min_ratio: Decimal) -> list[str]:
     """Assets whose proven ratio is below ``min_ratio`` (assets with liabilities only)."""
     out = []
     for a in report.get("assets", []):
-        r = a.get("proven_ratio")
+        r = a.get("proven_ratio_exact") or a.get("proven_ratio")  # the exact figure, not the display rounding
         if r is not None and Decimal(r) < min_ratio:
             out.append(a["asset"])
     return out

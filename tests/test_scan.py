@@ -222,3 +222,115 @@ def test_html_report_of_a_real_scan_in_chromium(world, tmp_path):
     assert "self-reported" in dom
     heights = _expected(world)["heights"]
     assert str(heights["ETH-ARBITRUM"]) in dom and str(heights["ETH"]) in dom
+
+
+# ------------------------------------------------------------------------------ aggregation, unit level
+
+def _agg(places: dict):
+    from scanner.aggregate import Aggregation, CoinPlace
+
+    return Aggregation(lambda coin: places.get(coin, CoinPlace(coin, "unconfigured", None)))
+
+
+def _rec(line, coin, address, text, units, status="verified", height=7):
+    from scanner.storage import RowRecord
+
+    return RowRecord(line, coin, coin, address, height, text, units, status, "s", "")
+
+
+def _bal(line, coin, address, units, height=7):
+    from scanner.storage import BalanceRecord
+
+    return BalanceRecord(line, coin, "net", "X", address, height, None, units, None, height, "0xh", True, "match", "", "ep")
+
+
+def test_sums_are_exact_beyond_28_digits():
+    from scanner.aggregate import CoinPlace
+
+    agg = _agg({"SHIB": CoinPlace("SHIB", "ethereum", 18, "0xshib")})
+    units = 12345678901234123456789012345678  # 12345678901234.123456789012345678 SHIB: 32 significant digits
+    agg.add(_rec(1, "SHIB", "0x" + "11" * 20, "12345678901234.123456789012345678", units),
+            _bal(1, "SHIB", "0x" + "11" * 20, units + 1))
+    (total, star) = agg.totals()
+    assert star.published == Decimal("12345678901234.123456789012345678")
+    assert star.onchain == Decimal("12345678901234.123456789012345679") == star.proven
+    from scanner.scan import _total_json
+
+    assert _total_json(star)["difference"] == "0.000000000000000001"
+
+
+def test_aliases_and_spellings_of_one_wallet_count_once():
+    from scanner.aggregate import CoinPlace
+
+    arb = CoinPlace("ETH", "arbitrum", 18)
+    btc = CoinPlace("BTC", "bitcoin", 8)
+    agg = _agg({"ETH-ARBITRUM": arb, "ARBITRUM": arb, "BTC": btc})
+    a = "0x" + "ab" * 20
+    agg.add(_rec(1, "ETH-ARBITRUM", a, "1", 10**18, status="failed"), _bal(1, "ETH-ARBITRUM", a, 10**18))
+    agg.add(_rec(2, "ARBITRUM", a.upper().replace("0X", "0x"), "1", 10**18), _bal(2, "ARBITRUM", a.upper(), 10**18))
+    seg = "bc1q" + "w508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+    agg.add(_rec(3, "BTC", seg, "2", 2 * 10**8), _bal(3, "BTC", seg, 2 * 10**8))
+    agg.add(_rec(4, "BTC", seg.upper(), "2", 2 * 10**8), _bal(4, "BTC", seg.upper(), 2 * 10**8))
+    totals = {(t.asset, t.network): t for t in agg.totals()}
+    eth = totals[("ETH", "*")]
+    assert eth.onchain == Decimal(1) and eth.proven == Decimal(1) and eth.unverified == 0  # moved to the better proof
+    assert eth.published == Decimal(2)  # published as the file says, both rows
+    assert totals[("BTC", "*")].onchain == Decimal(2)
+    assert agg.duplicates == 2
+
+
+def test_more_decimals_than_the_coin_are_summed_exactly_and_noted():
+    from scanner.aggregate import CoinPlace
+
+    agg = _agg({"ETH": CoinPlace("ETH", "ethereum", 18)})
+    agg.add(_rec(1, "ETH", "0x" + "01" * 20, "1000.0000000000000000001", None), None)
+    agg.add(_rec(2, "ETH", "0x" + "02" * 20, "5.5", 55 * 10**17), None)
+    (_, star) = agg.totals()
+    assert star.published == Decimal("1005.5000000000000000001") == star.unread_published
+    assert agg.excess_decimals == 1
+
+
+def test_min_ratio_compares_the_exact_ratio_not_the_rounded_one():
+    from scanner.scan import _q, below
+
+    exact = Decimal("0.99999970000003")
+    assert _q(exact) == Decimal("0.999999")  # rounded down for display, never up to 1
+    report = {"assets": [{"asset": "ETH", "proven_ratio": "1", "proven_ratio_exact": str(exact)}]}
+    assert below(report, Decimal(1)) == ["ETH"]
+
+
+def test_database_and_option_errors_are_usage_errors(world, tmp_path, capsys):
+    assert main(_scan_args(world, "ftp://host/x")) == 2
+    assert main(_scan_args(world, str(tmp_path / "a.db"), "--resume", "999")) == 2
+    assert main(_scan_args(world, str(tmp_path / "a.db"), "--snapshot-date", "2024-13-01")) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(_scan_args(world, str(tmp_path / "a.db"), "--chunk-bytes", "0"))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+
+
+def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
+    import asyncio
+
+    from scanner.scan import sha256_file
+    from scanner.storage import RunSpec, open_store
+
+    db = str(tmp_path / "r.db")
+
+    async def unfinished(liabilities_sha256) -> int:
+        store = await open_store(db)
+        try:
+            run = await store.start_run(RunSpec("Sample", str(world.reserves), sha256_file(world.reserves),
+                                                str(world.liabilities), liabilities_sha256, {"chunk_bytes": 1500}, "0"))
+            return run.id
+        finally:
+            await store.close()
+
+    run_id = asyncio.run(unfinished(None))
+    assert main(_scan_args(world, db, "--resume", str(run_id))) == 2
+    assert "another liabilities file" in capsys.readouterr().err
+    run_id = asyncio.run(unfinished(sha256_file(world.liabilities)))
+    assert main(_scan_args(world, db, "--resume", str(run_id))) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "other options (" in err and "chunk_bytes" in err
