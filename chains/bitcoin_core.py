@@ -30,6 +30,7 @@ import dataclasses
 import functools
 import json
 import os
+import time
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -217,6 +218,7 @@ class BitcoinCoreAdapter:
                                   json_loads=_loads)
         self.dumper = JsonRpcClient(slow, attempts=1, json_loads=_loads)
         self._clients = (self.client, self.slow, self.dumper)
+        self._dump_in_flight: tuple[Path, float] | None = None  # a dump that timed out: its path and deadline
 
     @property
     def label(self) -> str:
@@ -285,9 +287,25 @@ class BitcoinCoreAdapter:
         raise AdapterError(ROLLBACK_HELP.format(tip=tip, h=h, h1=h + 1))
 
     async def _dump(self, wanted: set[str], block: BlockRef) -> dict[str, int]:
+        """The UTXO set at ``block`` through ``dumptxoutset ... rollback``.
+
+        A dump refused before it ran (connection refused, HTTP 429/5xx) is tried again under a new name.
+        A dump that timed out may still be running on the node (it rolls the chain back, writes
+        ``<path>.incomplete``, renames it and rolls forward): porscan does not start a second one beside
+        it, neither now nor on a later read until the first one's file appears or its time is up (the
+        endpoint's ``dump_timeout``), and leaves that path alone (deleting it now would do nothing, the
+        node renames its file into place at the end; the error names it for removal)."""
         assert self.dump_dir and self.dump_dir_local
+        if self._dump_in_flight is not None:
+            path, deadline = self._dump_in_flight
+            if path.exists() or time.monotonic() >= deadline:
+                self._dump_in_flight = None
+            else:
+                raise AdapterError(f"an earlier dumptxoutset ({path.name}) timed out and may still be running on the "
+                                   "node: not starting another one until it is written or its time is up")
         last: Exception | None = None
         for _ in range(max(1, self.attempts)):
+            in_flight = False
             ext = "csv" if self.dump_format == "csv" else "dat"
             name = f"porscan-{self.network}-{block.number}-{uuid.uuid4().hex[:12]}.{ext}"
             remote = f"{self.dump_dir.rstrip('/')}/{name}"
@@ -312,11 +330,17 @@ class BitcoinCoreAdapter:
                 if coins != int(res.get("coins_written", -1)):
                     raise AdapterError(f"dump has {coins} coins, the node wrote {res.get('coins_written')}")
                 return totals
-            except TransportError as exc:  # the dump may or may not have run: try again under a new name
-                last = exc
+            except TransportError as exc:
+                if "timeout" in str(exc).lower():  # sent, no answer: the node may still be writing it
+                    in_flight = True
+                    self._dump_in_flight = (local, time.monotonic() + self.dumper.endpoint.timeout)
+                    raise AdapterError(f"dumptxoutset {remote} got no answer ({exc}); the node may still be "
+                                       f"writing it: no second dump started (remove {remote} if it appears "
+                                       "and is not wanted)") from None
+                last = exc  # refused before it ran: try again under a new name
                 await asyncio.sleep(0.2)
             finally:
-                if not self.keep_dump:
+                if not self.keep_dump and not in_flight:
                     try:
                         os.unlink(local)
                     except OSError:
@@ -355,12 +379,38 @@ class BitcoinCoreAdapter:
         nxt = await self.client.call("getblockhash", [block.number + 1])
         tip_hash = await self.client.call("getblockhash", [tip])
         await self.client.call("setnetworkactive", [False])
+        # The node must get its chain and its network back whatever happens here (each clean-up step runs
+        # even when the one before it failed), and the caller sees the first exception (a failed scan, a
+        # cancellation), never one from the clean-up that would replace it.
+        original: BaseException | None = None
+        totals: dict[str, int] = {}
         try:
             await self.slow.call("invalidateblock", [nxt])
-            return await self._scan(wanted, block)
-        finally:
+            totals = await self._scan(wanted, block)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, after the clean-up
+            original = exc
+        cleanup: BaseException | None = None
+        try:
             await self.slow.call("reconsiderblock", [nxt])
-            now = await self.client.call("getbestblockhash", [])
-            await self.client.call("setnetworkactive", [True])
-            if now != tip_hash:
-                raise AdapterError(f"after reconsiderblock the tip is {now}, was {tip_hash}: check the node")
+        except BaseException as exc:  # noqa: BLE001 - the network is re-enabled first
+            cleanup = exc
+        finally:
+            try:
+                await self.client.call("setnetworkactive", [True])
+            except BaseException as exc:  # noqa: BLE001
+                cleanup = cleanup or exc
+        if cleanup is not None:
+            msg = (f"rollback clean-up failed ({type(cleanup).__name__}: {cleanup}): check the node "
+                   f"(reconsiderblock {nxt}; setnetworkactive true)")
+            if original is not None:
+                original.add_note(msg)
+            elif isinstance(cleanup, Exception):
+                raise AdapterError(msg) from cleanup
+            else:
+                raise cleanup
+        if original is not None:
+            raise original
+        now = await self.client.call("getbestblockhash", [])
+        if now != tip_hash:
+            raise AdapterError(f"after reconsiderblock the tip is {now}, was {tip_hash}: check the node")
+        return totals

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import ssl
 from typing import Any, Sequence
 from urllib.parse import urlsplit
@@ -34,11 +35,16 @@ PROTOCOL = ["1.4", "1.4.2"]
 
 
 class _Conn:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, registry: set | None = None):
         self.reader = reader
         self.writer = writer
+        self._registry = registry  # the client's open connections (close() reaches those in use too)
+        if registry is not None:
+            registry.add(self)
 
     def close(self) -> None:
+        if self._registry is not None:
+            self._registry.discard(self)
         try:
             self.writer.close()
         except Exception:  # noqa: BLE001 - closing a broken socket
@@ -59,6 +65,7 @@ class ElectrumClient(JsonRpcClient):
         self.host, self.port = url.hostname, url.port
         self.tls = ssl.create_default_context() if url.scheme in ("ssl", "tls") else None  # verification on
         self._pool: asyncio.Queue[_Conn | None] | None = None
+        self._open: set[_Conn] = set()  # every open connection, idle or in use
         self.server_version: Any = None
 
     def _get_pool(self) -> asyncio.Queue:
@@ -69,12 +76,11 @@ class ElectrumClient(JsonRpcClient):
         return self._pool
 
     async def close(self) -> None:
-        if self._pool is None:
-            return
-        while not self._pool.empty():
-            c = self._pool.get_nowait()
-            if c is not None:
-                c.close()
+        """Close every connection, the idle ones and those a request still uses (that request then
+        fails as a lost connection; it returns its connection to a pool that is no longer used)."""
+        for c in list(self._open):
+            c.close()
+        self._open.clear()
         self._pool = None
 
     async def _connect(self) -> _Conn:
@@ -84,7 +90,7 @@ class ElectrumClient(JsonRpcClient):
         except (OSError, asyncio.TimeoutError, ssl.SSLError) as exc:
             self._count("connect")
             raise TransportError(f"cannot connect: {type(exc).__name__}") from None
-        conn = _Conn(reader, writer)
+        conn = _Conn(reader, writer, self._open)
         try:
             reply = await self._exchange(conn, json.dumps({"jsonrpc": "2.0", "id": 0, "method": "server.version",
                                                            "params": [CLIENT_NAME, PROTOCOL]}).encode())
@@ -141,6 +147,16 @@ class ElectrumClient(JsonRpcClient):
             pool.put_nowait(conn)
 
 
+_TXID = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def _txid(value: Any) -> str:
+    """A history item's ``tx_hash``: 64 hex digits, or ValueError (the history is malformed)."""
+    if not isinstance(value, str) or not _TXID.fullmatch(value):
+        raise ValueError(f"tx_hash {str(value)[:80]!r}")
+    return value
+
+
 class ElectrumAdapter(OneEndpoint):
     """Balances at a height from one Electrum-protocol server."""
 
@@ -151,13 +167,26 @@ class ElectrumAdapter(OneEndpoint):
         self.client = ElectrumClient(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
 
     async def _block(self, height: int | None) -> BlockRef:
+        """The block at ``height`` (the tip when None). A garbled tip or header is an AdapterError (the
+        endpoint cannot be used; failover tries the next one), never a crash."""
         tip = await self.client.call("blockchain.headers.subscribe", [])
-        tip_height = int(tip["height"])
+        try:
+            tip_height = tip["height"]
+            if type(tip_height) is not int or tip_height < 0:
+                raise ValueError(f"height {tip_height!r}")
+        except (KeyError, TypeError, ValueError) as exc:
+            raise AdapterError(f"{self.label}: unreadable tip from blockchain.headers.subscribe: {exc!r}"[:300]) from None
         h = tip_height if height is None else height
         if h > tip_height:
             raise AdapterError(f"{self.label}: server is at height {tip_height}, behind the snapshot height {h}")
         header = await self.client.call("blockchain.block.header", [h])
-        return BlockRef(h, block_hash_from_header(bytes.fromhex(header), self.params), height is not None)
+        try:
+            raw = bytes.fromhex(header)
+            if self.params.header_hash == "sha256d" and len(raw) < 80:
+                raise ValueError(f"{len(raw)} bytes")
+        except (TypeError, ValueError) as exc:
+            raise AdapterError(f"{self.label}: unreadable header of block {h}: {exc!r}"[:300]) from None
+        return BlockRef(h, block_hash_from_header(raw, self.params), height is not None)
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
         if not asset.native:
@@ -187,7 +216,7 @@ class ElectrumAdapter(OneEndpoint):
                 history[spk] = f"history not read: {h}"
                 continue
             try:
-                txs = [item["tx_hash"] for item in h if 0 < int(item["height"]) <= H]
+                txs = [_txid(item["tx_hash"]) for item in h if 0 < int(item["height"]) <= H]
             except (TypeError, KeyError, ValueError):
                 history[spk] = f"malformed history reply: {str(h)[:80]}"
                 continue
@@ -207,10 +236,11 @@ class ElectrumAdapter(OneEndpoint):
         # the block at H must still be the same one (no reorganisation while reading)
         try:
             after = await self._block(H)
+        except (AdapterError, RpcError, TransportError) as exc:
+            notes.append(f"{label}: block {H} not re-checked after the read: {exc}")
+        else:
             if after.hash != block.hash:
                 raise AdapterError(f"{label}: block {H} changed from {block.hash} to {after.hash} during the read")
-        except (RpcError, TransportError) as exc:
-            notes.append(f"{label}: block {H} not re-checked after the read: {exc}")
         if block.hash is None:
             notes.append(f"{label}: block hash at {H} not derivable from the header for {self.params.coin}")
         results = []

@@ -9,17 +9,20 @@ Three ways to read, chosen per endpoint by a one-time probe, falling back on err
 3. ``batched-calls``: plain JSON-RPC batches of ``eth_getBalance`` / ``eth_call balanceOf``.
 
 Every read is pinned to the block *hash* of the snapshot height (EIP-1898) when the endpoint
-accepts it, so all results come from one block. Batches that are too big (gas, payload) are split
-in half and retried; an endpoint that fails or lacks the historical state hands over to the next.
-An address whose read failed everywhere gets an error result, never a zero.
+accepts it, so all results come from one block; an endpoint that refuses EIP-1898 reads by number and
+the hash at that height is checked again afterwards (changed: the reads are errors, not amounts).
+Batches that are too big (gas, payload, timeout) are split in half and retried, at most
+``MAX_SPLIT_DEPTH`` times; an endpoint that fails or lacks the historical state hands over to the next.
+An address whose read failed everywhere gets an error result, never a zero. Addresses are exactly
+0x + 40 hex digits, with a valid EIP-55 checksum when mixed-case.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import operator
 import random
+import re
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -27,7 +30,10 @@ from typing import Any, Sequence
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
+from eth_abi.exceptions import DecodingError
 from eth_utils import keccak, to_checksum_address
+
+from signatures.hashing import keccak256
 
 from .gcpause import paused_gc
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
@@ -47,6 +53,7 @@ SEL_GET_ETH_BALANCE = keccak(text="getEthBalance(address)")[:4]
 SEL_AGGREGATE3 = keccak(text="aggregate3((address,bool,bytes)[])")[:4]
 
 STRATEGIES = ("state-override-reader", "multicall3", "batched-calls")
+MAX_SPLIT_DEPTH = 4  # a "too big" request is halved at most this many times (down to 1/16 of it)
 
 # error texts that mean "this node has no state for that block"
 _NOT_ARCHIVE = ("missing trie node", "header not found", "state not available", "pruned", "historical state",
@@ -62,36 +69,54 @@ def _is(err: Exception, words: Sequence[str]) -> bool:
     return any(w in text for w in words)
 
 
-def parse_address(text: str) -> bytes | None:
-    if len(text) == 42 and text[1] in "xX" and text[0] == "0":  # the common case, without copies
-        try:
-            return bytes.fromhex(text[2:])
-        except ValueError:
-            return None
+# exactly 0x + 40 hex digits (bytes.fromhex alone would skip whitespace: "0x" + 38 digits + "  " is 42 chars)
+_ADDRESS = re.compile(r"0[xX][0-9a-fA-F]{40}")
+_HEX_QUANTITY = re.compile(r"[0-9a-fA-F]{1,64}")
+# EIP-55: a letter is upper-case where the keccak of the lower-case hex has a nibble >= 8
+_HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\0" * 8 + b"\x20" * 8)
+_LETTER = bytes.maketrans(b"0123456789abcdef", b"\0" * 10 + b"\x20" * 6)
+BAD_CHECKSUM = "bad EIP-55 checksum"
+NOT_AN_ADDRESS = "not an EVM address"
+
+
+def eip55_ok(body: str) -> bool:
+    """Whether 40 hex digits (no 0x) carry a valid EIP-55 checksum. All-lower / all-upper: no checksum, ok."""
+    if body.islower() or body.isupper() or body.isdigit():
+        return True
+    low = body.lower().encode()
+    want = (int.from_bytes(keccak256(low).hex()[:40].encode().translate(_HIGH_NIBBLE), "big")
+            & int.from_bytes(low.translate(_LETTER), "big"))
+    return int.from_bytes(body.encode(), "big") ^ int.from_bytes(low, "big") == want
+
+
+def address_error(text: str) -> str | None:
+    """Why ``text`` is not usable as an EVM address (None: it is)."""
     t = text.strip()
-    if t[:2] in ("0x", "0X"):
-        t = t[2:]
-    if len(t) != 40:
-        return None
-    try:
-        return bytes.fromhex(t)
-    except ValueError:
-        return None
+    if not _ADDRESS.fullmatch(t):
+        return NOT_AN_ADDRESS
+    return None if eip55_ok(t[2:]) else BAD_CHECKSUM
 
 
-_HEX_PREFIXES = frozenset({"0x", "0X"})
-_FIRST_TWO = operator.itemgetter(slice(0, 2))
+def parse_address(text: str) -> bytes | None:
+    """20 bytes from exactly 0x + 40 hex digits (surrounding whitespace allowed) with a valid EIP-55
+    checksum when mixed-case; otherwise None (see :func:`address_error` for why)."""
+    t = text.strip()
+    if not _ADDRESS.fullmatch(t) or not eip55_ok(t[2:]):
+        return None
+    return bytes.fromhex(t[2:])
 
 
 def _parse_all(addresses: Sequence[str]) -> list[bytes | None]:
-    """``parse_address`` of every address; one C-speed pass when all are plain 0x + 40 hex digits."""
-    try:
-        parsed = [bytes.fromhex(a[2:]) for a in addresses]
-    except ValueError:
+    """``parse_address`` of every address; a C-speed pass when all are plain 0x + 40 hex digits, with the
+    EIP-55 check only for the mixed-case ones."""
+    if not all(map(_ADDRESS.fullmatch, addresses)):
         return list(map(parse_address, addresses))
-    if set(map(len, parsed)) <= {20} and all(map(_HEX_PREFIXES.__contains__, map(_FIRST_TWO, addresses))):
-        return parsed
-    return list(map(parse_address, addresses))
+    parsed: list[bytes | None] = [bytes.fromhex(a[2:]) for a in addresses]
+    for i, a in enumerate(addresses):
+        body = a[2:]
+        if not (body.islower() or body.isupper() or body.isdigit()) and not eip55_ok(body):
+            parsed[i] = None
+    return parsed
 
 
 def encode_native_call(addrs: Sequence[bytes]) -> str:
@@ -131,7 +156,9 @@ def decode_uint(result_hex: Any) -> int:
     body = result_hex[2:]
     if body == "":
         raise ValueError("empty return data")
-    return int(body[:64] if len(body) > 64 else body, 16)
+    if not _HEX_QUANTITY.fullmatch(body):  # int(..., 16) would take "-1", "1_0", " 12", "+5"
+        raise ValueError(f"not a hex quantity of at most 256 bits: {result_hex[:80]!r}")
+    return int(body, 16)
 
 
 @dataclass(slots=True)
@@ -179,16 +206,47 @@ class EvmAdapter:
 
     # ------------------------------------------------------------------ block and probing
 
-    async def _block(self, st: _EndpointState, height: int | None) -> BlockRef:
+    async def _block_hash(self, st: _EndpointState, number: int) -> str | None:
+        """The hash of the block at ``number`` on this endpoint; the block must be that number."""
         c = st.client
-        if height is None:
-            number = int(await c.call("eth_blockNumber", []), 16)
-            blk = await c.call("eth_getBlockByNumber", [hex(number), False])
-            return BlockRef(number, blk.get("hash") if blk else None, at_snapshot=False)
-        blk = await c.call("eth_getBlockByNumber", [hex(height), False])
+        blk = await c.call("eth_getBlockByNumber", [hex(number), False])
         if not blk:
-            raise AdapterError(f"{c.label}: block {height} not known (beyond the head?)")
-        return BlockRef(height, blk.get("hash"), at_snapshot=True)
+            raise AdapterError(f"{c.label}: block {number} not known (beyond the head?)")
+        try:
+            got = decode_uint(blk["number"])
+            h = blk.get("hash")
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise AdapterError(f"{c.label}: unreadable block {number}: {exc!r}"[:300]) from None
+        if got != number:
+            raise AdapterError(f"{c.label}: asked for block {number}, the node returned block {got}")
+        if h is not None and not isinstance(h, str):
+            raise AdapterError(f"{c.label}: block {number} has no readable hash: {h!r}"[:300])
+        return h
+
+    async def _block(self, st: _EndpointState, height: int | None) -> BlockRef:
+        if height is None:
+            try:
+                number = decode_uint(await st.client.call("eth_blockNumber", []))
+            except ValueError as exc:
+                raise AdapterError(f"{st.client.label}: eth_blockNumber unreadable: {exc}") from None
+            return BlockRef(number, await self._block_hash(st, number), at_snapshot=False)
+        return BlockRef(height, await self._block_hash(st, height), at_snapshot=True)
+
+    async def _recheck(self, st: _EndpointState, block: BlockRef, notes: list[str]) -> str | None:
+        """After a read by block *number*: the hash at that height must still be the one reported.
+
+        Returns the error for the values read when it changed, else None; a re-check that cannot be
+        done is a note (as on Electrum)."""
+        if st.block_param_style == "hash" or not block.hash:
+            return None
+        try:
+            now = await self._block_hash(st, block.number)
+        except (AdapterError, RpcError, TransportError) as exc:
+            notes.append(f"{st.client.label}: block {block.number} not re-checked after the read by number: {exc}")
+            return None
+        if now != block.hash:
+            return f"block changed during the read (reorg?): {block.number} was {block.hash}, now {now}"
+        return None
 
     def _block_param(self, st: _EndpointState, block: BlockRef) -> Any:
         if st.block_param_style == "hash" and block.hash:
@@ -199,15 +257,19 @@ class EvmAdapter:
         """Pick the block parameter style and the fastest strategy this endpoint supports."""
         c = st.client
         probe_addr = bytes(20)
-        if st.block_param_style is None:
-            st.block_param_style = "number"
-            if block.hash:
-                try:
-                    await c.call("eth_getBalance", ["0x" + probe_addr.hex(), {"blockHash": block.hash}])
-                    st.block_param_style = "hash"
-                except RpcError as exc:
-                    if _is(exc, _NOT_ARCHIVE):
-                        raise NotArchiveError(f"{c.label}: no state for block {block.number}: {exc.message}") from None
+        if st.block_param_style is None and block.hash:
+            # the style is decided only by a definite answer: a transport failure (TransportError, raised
+            # from here) leaves it undecided and the probe runs again on the next read
+            try:
+                res = await c.call("eth_getBalance", ["0x" + probe_addr.hex(), {"blockHash": block.hash}])
+                decode_uint(res)
+                st.block_param_style = "hash"
+            except RpcError as exc:
+                if _is(exc, _NOT_ARCHIVE):
+                    raise NotArchiveError(f"{c.label}: no state for block {block.number}: {exc.message}") from None
+                st.block_param_style = "number"  # EIP-1898 refused: reads go by number, re-checked after
+            except ValueError:
+                st.block_param_style = "number"
         # archive check: state at the block must be readable
         try:
             await c.call("eth_getBalance", ["0x" + probe_addr.hex(), self._block_param(st, block)])
@@ -224,7 +286,7 @@ class EvmAdapter:
                     res = await c.call("eth_call", [{"to": READER_ADDRESS, "data": encode_native_call([probe_addr])},
                                                     self._block_param(st, block), {READER_ADDRESS: {"code": READER_RUNTIME}}])
                     decode_uint_array(res, 1)
-                except (RpcError, ValueError):
+                except (RpcError, ValueError, TypeError):
                     st.failed_strategies.add(strategy)
                     continue
             elif strategy == "multicall3":
@@ -253,7 +315,7 @@ class EvmAdapter:
                 problem = f"token {asset.contract} has {on_chain} decimals on chain, config says {asset.decimals}"
         except RpcError as exc:
             problem = f"token {asset.contract}: decimals() failed at block {block.number}: {exc.message}"
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             problem = f"token {asset.contract}: decimals() unreadable at block {block.number}: {exc}"
         self._decimals_checked[key] = problem
         return problem
@@ -305,6 +367,11 @@ class EvmAdapter:
                 continue
             strategy_used.append(f"{st.client.label}:{st.strategy}")
             got, failed = await self._read_all(st, block, token, todo)
+            changed = await self._recheck(st, block, notes) if got else None
+            if changed:  # read by number and the block at that height is another one now: nothing read counts
+                notes.append(f"{st.client.label}: {changed}")
+                failed.update((a, (None, changed, st.client.label)) for a in got)
+                got = {}
             values.update(got)
             if read_on:  # a fallback endpoint: it read only what the others could not
                 for a in got:
@@ -327,7 +394,7 @@ class EvmAdapter:
             missing = (None, "no endpoint could read it", "")
             for text, p in zip(addresses, parsed):
                 if p is None:
-                    append(BalanceResult(text, None, None, "not an EVM address"))
+                    append(BalanceResult(text, None, None, address_error(text) or NOT_AN_ADDRESS))
                     continue
                 v = values.get(p)
                 if v is not None:
@@ -357,8 +424,17 @@ class EvmAdapter:
         return out, failed
 
     async def _read_chunk(self, st: _EndpointState, block: BlockRef, token: bytes | None, chunk: list[bytes],
-                          out: dict, failed: dict, key: str) -> None:
+                          out: dict, failed: dict, key: str, depth: int = 0, gave_up: list | None = None) -> None:
+        """Read one chunk; a chunk "too big" for the endpoint is halved, at most ``MAX_SPLIT_DEPTH`` times
+        (1/16 of the original). Past that the endpoint gives up on the whole original chunk (``gave_up``
+        holds the error; the halves not tried yet fail with it at once) and failover takes over."""
         label = st.client.label
+        if gave_up is None:
+            gave_up = []
+        if gave_up:
+            for a in chunk:
+                failed[a] = (None, gave_up[0], label)
+            return
         try:
             if st.strategy == "state-override-reader":
                 values = await self._read_reader(st, block, token, chunk)
@@ -366,31 +442,31 @@ class EvmAdapter:
                 values = await self._read_multicall(st, block, token, chunk)
             else:
                 values = await self._read_batched(st, block, token, chunk)
-        except RpcError as exc:
-            if len(chunk) > 1 and _is(exc, _TOO_BIG):
-                half = len(chunk) // 2
-                st.batch[key] = max(1, half)
-                await self._read_chunk(st, block, token, chunk[:half], out, failed, key)
-                await self._read_chunk(st, block, token, chunk[half:], out, failed, key)
-                return
-            why = f"{exc.message}" if not _is(exc, _NOT_ARCHIVE) else f"not an archive node for block {block.number}: {exc.message}"
+        except (RpcError, TransportError) as exc:
+            rpc = isinstance(exc, RpcError)
+            too_big = _is(exc, _TOO_BIG) if rpc else _is(exc, ("timeout", "413", "payload"))
+            why = exc.message if rpc else str(exc)
+            if rpc and _is(exc, _NOT_ARCHIVE):
+                why = f"not an archive node for block {block.number}: {exc.message}"
+            if too_big and len(chunk) > 1:
+                if depth < MAX_SPLIT_DEPTH:
+                    half = len(chunk) // 2
+                    st.batch[key] = max(1, min(st.batch.get(key) or half, half))
+                    await self._read_chunk(st, block, token, chunk[:half], out, failed, key, depth + 1, gave_up)
+                    await self._read_chunk(st, block, token, chunk[half:], out, failed, key, depth + 1, gave_up)
+                    return
+                why = f"{why} (still too big after splitting the request {depth} times)"
+                gave_up.append(why)
             for a in chunk:
                 failed[a] = (None, why, label)
             return
-        except TransportError as exc:
-            if len(chunk) > 1 and _is(exc, ("timeout", "413", "payload")):
-                half = len(chunk) // 2
-                st.batch[key] = max(1, half)
-                await self._read_chunk(st, block, token, chunk[:half], out, failed, key)
-                await self._read_chunk(st, block, token, chunk[half:], out, failed, key)
-                return
-            for a in chunk:
-                failed[a] = (None, str(exc), label)
-            return
-        except ValueError as exc:  # malformed result
+        except (ValueError, TypeError) as exc:  # malformed result (e.g. null, not hex, short)
             for a in chunk:
                 failed[a] = (None, f"unreadable result: {exc}", label)
             return
+        size = st.batch.get(key)
+        if size and len(chunk) >= size and size < self.initial[key]:  # worked at the reduced size: grow back
+            st.batch[key] = min(self.initial[key], size + max(1, size // 8))
         if tuple not in set(map(type, values)):  # values: ints (read) or (None, error, label)
             out.update(zip(chunk, values))
             return
@@ -419,7 +495,12 @@ class EvmAdapter:
                 calls.append(("0x" + token.hex(), True, bytes.fromhex(SEL_BALANCE_OF) + bytes(12) + a))
         data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
         res = await st.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(st, block)])
-        (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
+        if not isinstance(res, str) or res[:2] != "0x":
+            raise ValueError(f"aggregate3 returned {str(res)[:40]!r}")
+        try:
+            (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
+        except DecodingError as exc:
+            raise ValueError(f"aggregate3 reply not decodable: {exc}") from None
         if len(decoded) != len(chunk):
             raise ValueError(f"multicall returned {len(decoded)} results for {len(chunk)} calls")
         label = st.client.label
@@ -449,7 +530,7 @@ class EvmAdapter:
             else:
                 try:
                     out.append(decode_uint(r))
-                except ValueError as exc:
+                except (ValueError, TypeError) as exc:
                     out.append((None, f"unreadable result: {exc}", label))
         return out
 
@@ -465,14 +546,17 @@ class EvmAdapter:
         try:
             await self._probe(other, block, Asset(self.network, "", 0))
             got, _ = await self._read_all(other, block, token, sample)
+            notes: list[str] = []
+            changed = await self._recheck(other, block, notes) if got else None
+            if changed:
+                return [f"cross-check on {other.client.label} not possible: {changed}"]
         except (AdapterError, RpcError, TransportError) as exc:
             return [f"cross-check on {other.client.label} not possible: {exc}"]
-        notes = []
         bad = [a for a in sample if a in got and got[a] != values[a]]
         unread = [a for a in sample if a not in got]
         notes.append(f"cross-check: {len(sample) - len(bad) - len(unread)}/{len(sample)} sampled balances agree on "
                      f"{other.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
         for a in bad[:20]:
             notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: {primary} says {values[a]}, "
-                         f"{other.client.label} says {got[a][0]}")
+                         f"{other.client.label} says {got[a]}")
         return notes

@@ -17,6 +17,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
+from urllib.parse import quote
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -83,11 +84,16 @@ class Endpoint:
 
 
 class RateLimiter:
-    """Token bucket: at most ``rate`` acquisitions per second (bursts up to one second's worth)."""
+    """Token bucket: at most ``rate`` acquisitions per second (bursts up to one second's worth, and
+    at least one token: with ``rate < 1`` a bucket capped at ``rate`` would never hold a whole one).
+    ``None`` means no limit; a rate that is not positive is a configuration error."""
 
     def __init__(self, rate: float | None):
+        if rate is not None and not rate > 0:  # also NaN
+            raise ConfigError(f"requests_per_second must be > 0, got {rate!r}")
         self.rate = rate
-        self._tokens = rate or 0.0
+        self._capacity = max(1.0, rate or 0.0)
+        self._tokens = self._capacity
         self._last = time.monotonic()
         self._lock = asyncio.Lock()
 
@@ -97,12 +103,23 @@ class RateLimiter:
         async with self._lock:
             while True:
                 now = time.monotonic()
-                self._tokens = min(self.rate, self._tokens + (now - self._last) * self.rate)
+                self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.rate)
                 self._last = now
                 if self._tokens >= 1:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+def _secrets_pattern(secrets: Sequence[str]) -> re.Pattern[str] | None:
+    """One case-insensitive pattern for every secret, as is and percent-encoded (longest first)."""
+    forms: set[str] = set()
+    for s in secrets:
+        forms.update((s, quote(s, safe=""), quote(s, safe="/:@"), quote(s)))
+    forms.discard("")
+    if not forms:
+        return None
+    return re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))), re.IGNORECASE)
 
 
 class JsonRpcClient:
@@ -114,7 +131,9 @@ class JsonRpcClient:
         self.endpoint = endpoint
         self._loads = json_loads  # e.g. Bitcoin Core amounts: functools.partial(json.loads, parse_float=Decimal)
         self._url = endpoint.resolved_url()
-        self._secrets = endpoint.secrets()
+        self._secrets = endpoint.secrets()  # subclasses may add more (e.g. API key headers)
+        self._redact_for: tuple[str, ...] | None = None
+        self._redact_re: re.Pattern[str] | None = None
         self._own_session = session is None
         self._session = session
         self._sem = asyncio.Semaphore(max(1, endpoint.concurrency))
@@ -132,9 +151,14 @@ class JsonRpcClient:
         return self.endpoint.label
 
     def redact(self, text: str) -> str:
-        for s in self._secrets:
-            text = text.replace(s, f"<{self.endpoint.label}>")
-        return text
+        """``text`` without any secret of this endpoint, matched case-insensitively (yarl lower-cases
+        host names) and in its percent-encoded forms (URLs quote what they carry)."""
+        key = tuple(self._secrets)
+        if key != self._redact_for:
+            self._redact_for, self._redact_re = key, _secrets_pattern(key)
+        if self._redact_re is None:
+            return text
+        return self._redact_re.sub(f"<{self.endpoint.label}>", text)
 
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -250,13 +274,22 @@ class JsonRpcClient:
         for item in reply:
             if not isinstance(item, dict):
                 continue
-            i = ids.get(item.get("id"))  # type: ignore[arg-type]
+            rid = item.get("id")
+            if type(rid) is not int:  # a garbled id (list, object, null, bool): the item counts as missing
+                continue
+            i = ids.get(rid)
             if i is None or i in seen:
                 continue
             seen.add(i)
             if "error" in item and item["error"] is not None:
                 e = item["error"] if isinstance(item["error"], dict) else {"code": -1, "message": str(item["error"])}
-                err = RpcError(int(e.get("code", -1)), self.redact(str(e.get("message", ""))), e.get("data"))
+                code = e.get("code", -1)
+                if type(code) is not int:  # "x", null, 1.5, true: not a JSON-RPC error object; retried
+                    self._count("malformed-item")
+                    still.append(i)
+                    note = f"malformed error object in the reply (code {str(code)[:20]!r})"
+                    continue
+                err = RpcError(code, self.redact(str(e.get("message", ""))), e.get("data"))
                 if err.rate_limited:
                     self._count("rpc-rate-limit")
                     still.append(i)

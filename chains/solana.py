@@ -38,7 +38,8 @@ MAX_ACCOUNTS_PER_CALL = 100
 MIN_CONTEXT_SLOT_NOT_REACHED = -32016
 _DIGITS = re.compile(r"\d+")
 
-Read = tuple[int | None, str | None, int | None]  # (amount, error, slot)
+# (amount, error, slots): the context slot of every answer the amount comes from (SPL: Token, Token-2022)
+Read = tuple[int | None, str | None, tuple[int, ...] | None]
 
 
 def solana_pubkey(text: str) -> str | None:
@@ -173,10 +174,19 @@ class SolanaAdapter(ClientsMixin):
             else:
                 reads = await self._read_token(client, todo, start, mint, asset.decimals)
                 strategies.append(f"{label}:getTokenAccountsByOwner(Token,Token-2022)")
-            slots = [s for _, _, s in reads.values() if s is not None]
-            for key, (amount, err, slot) in reads.items():
-                block = BlockRef(slot, None, at_snapshot=height is not None and slot == height) if slot is not None else None
+            slots = [s for _, _, parts in reads.values() if parts for s in parts]
+            mixed: dict[tuple[int, ...], int] = {}
+            for key, (amount, err, parts) in reads.items():
+                block = None
+                if parts:
+                    # an amount summed from answers at different slots is at none of them: never "at snapshot"
+                    block = BlockRef(max(parts), None, at_snapshot=height is not None and all(s == height for s in parts))
+                    if len(set(parts)) > 1:
+                        mixed[parts] = mixed.get(parts, 0) + 1
                 values[key] = (amount, err, label, block)
+            for parts, n in sorted(mixed.items()):
+                notes.append(f"{label}: {n} owner(s) summed from Token at slot {parts[0]} and Token-2022 at slot "
+                             f"{parts[1]} (labelled with slot {max(parts)}, not at snapshot)")
             if slots:
                 lo, hi = min(slots), max(slots)
                 span = f"slot {lo}" if lo == hi else f"slots {lo}..{hi}"
@@ -203,7 +213,7 @@ class SolanaAdapter(ClientsMixin):
             except (KeyError, TypeError, ValueError) as exc:
                 out.update((k, (None, f"unreadable getMultipleAccounts reply: {exc}", None)) for k in chunk)
                 continue
-            out.update((k, (amount, err, slot)) for k, (amount, err) in zip(chunk, reads))
+            out.update((k, (amount, err, (slot,))) for k, (amount, err) in zip(chunk, reads))
         return out
 
     async def _read_token(self, client: JsonRpcClient, owners: list[str], start: int, mint: str,
@@ -214,7 +224,8 @@ class SolanaAdapter(ClientsMixin):
         results = await self._batch(client, calls)
         out: dict[str, Read] = {}
         for n, owner in enumerate(owners):
-            total, slot, err = 0, 0, None
+            total, err = 0, None
+            parts: list[int] = []
             for program, res in zip(TOKEN_PROGRAMS, results[2 * n:2 * n + 2]):
                 name = "Token-2022" if program == TOKEN_2022_PROGRAM else "Token"
                 if isinstance(res, Exception):
@@ -226,6 +237,6 @@ class SolanaAdapter(ClientsMixin):
                     err = f"{name}: unreadable getTokenAccountsByOwner reply: {exc}"
                     break
                 total += amount
-                slot = max(slot, s)
-            out[owner] = (None, err, None) if err else (total, None, slot)
+                parts.append(s)
+            out[owner] = (None, err, None) if err else (total, None, tuple(parts))
         return out

@@ -73,10 +73,11 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
             ep_opts = []
             skipped = []
             for i, e in enumerate(spec.get("endpoints", [])):
-                ep = Endpoint(label=e.get("label") or f"{nid}-{i}", url=e["url"],
-                              requests_per_second=e.get("requests_per_second"), concurrency=int(e.get("concurrency", 4)),
-                              max_batch=int(e.get("max_batch", 1000)), timeout=float(e.get("timeout", 60)),
-                              archive=bool(e.get("archive", True)))
+                label = e.get("label") or f"{nid}-{i}"
+                ep = Endpoint(label=label, url=e["url"], requests_per_second=_limit(path, nid, label, e, "requests_per_second"),
+                              concurrency=_limit(path, nid, label, e, "concurrency", 4),
+                              max_batch=_limit(path, nid, label, e, "max_batch", 1000),
+                              timeout=_limit(path, nid, label, e, "timeout", 60.0), archive=bool(e.get("archive", True)))
                 try:
                     ep.resolved_url()
                 except ConfigError as exc:  # an API key that is not set: leave the endpoint out, say so
@@ -88,9 +89,33 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
             out[nid] = Network(nid, spec.get("kind", "evm"), spec.get("chain_id"), spec.get("native_symbol", nid.upper()),
                                int(spec.get("native_decimals", 18)), tuple(eps), spec.get("multicall3"), tuple(skipped),
                                options, tuple(ep_opts))
+        except NetConfigError:
+            raise
         except (KeyError, TypeError, ValueError) as exc:
             raise NetConfigError(f"{path}: network {nid}: {exc!r}") from None
     return out
+
+
+_INT_LIMITS = frozenset({"concurrency", "max_batch"})
+
+
+def _limit(path: Path, nid: str, label: str, spec: dict, key: str, default: float | None = None):
+    """An endpoint's limit: a positive number (an integer >= 1 for concurrency and max_batch).
+
+    A zero or negative rate would stall or spin the rate limiter; a zero concurrency, batch size or
+    timeout can never send anything. Such values are refused here, naming the endpoint and the key."""
+    value = spec.get(key, default)
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0  # NaN fails too
+    if key in _INT_LIMITS:
+        ok = ok and isinstance(value, int) and value >= 1
+    elif ok:
+        value = float(value)
+    if not ok:
+        kind = "an integer >= 1" if key in _INT_LIMITS else "a number > 0"
+        raise NetConfigError(f"{path}: network {nid}: endpoint {label}: {key} must be {kind}, got {value!r}")
+    return value
 
 
 def load_coins(path: Path | None = None) -> dict[str, CoinTarget]:

@@ -383,3 +383,149 @@ def test_electrum_retries_run_out(world, electrumx):
     assert batch.expected == len(world.addresses) and 0 < batch.read < batch.expected and not batch.complete
     assert all("busy" in r.error for r in batch.results if not r.ok)
     assert all(r.amount_base_units == world.expected[r.address] for r in batch.results if r.ok)
+
+
+# ------------------------------------------------------------------------------------------ hardening
+
+
+def test_rollback_cleanup_failure_keeps_the_first_error_and_the_network_on(knots, world, monkeypatch):
+    """The scan is cancelled and reconsiderblock fails: the network comes back on, CancelledError is raised."""
+    from chains.jsonrpc import TransportError
+
+    ad = core(knots, mode="rollback", allow_rollback=True)
+    nxt = knots.rpc("getblockhash", world.snapshot + 1)
+    tip_hash = knots.rpc("getbestblockhash")
+    real_call = ad.slow.call
+
+    async def slow_call(method, params):
+        if method == "reconsiderblock":
+            raise TransportError("injected: connection lost")
+        return await real_call(method, params)
+
+    async def cancelled_scan(wanted, block):
+        raise asyncio.CancelledError()
+
+    monkeypatch.setattr(ad.slow, "call", slow_call)
+    monkeypatch.setattr(ad, "_scan", cancelled_scan)
+    try:
+        with pytest.raises(asyncio.CancelledError) as info:
+            run(read(ad, world.addresses[:2], world.snapshot))
+        assert any("reconsiderblock" in n for n in getattr(info.value, "__notes__", []))
+        assert knots.rpc("getnetworkinfo")["networkactive"]
+    finally:
+        knots.rpc("reconsiderblock", nxt)
+        knots.rpc("setnetworkactive", True)
+    assert knots.rpc("getbestblockhash") == tip_hash
+
+
+def test_dump_timeout_starts_no_second_dump(knots, world, monkeypatch):
+    from chains.jsonrpc import TransportError
+
+    ad = core(knots, mode="dump", **dump_opts(knots))
+    sent = []
+
+    async def timed_out(method, params):
+        sent.append(params[0])
+        raise TransportError("timeout (after 1 attempts)")
+
+    monkeypatch.setattr(ad.dumper, "call", timed_out)
+
+    async def twice():
+        try:
+            return await ad.balances(BTC, world.addresses[:2], world.snapshot), \
+                await ad.balances(BTC, world.addresses[:2], world.snapshot)
+        finally:
+            await ad.close()
+
+    first, second = run(twice())
+    assert len(sent) == 1  # neither retried at once under a new name nor started again by the next read
+    assert first.read == 0 and "may still be writing" in first.results[0].error
+    assert second.read == 0 and "may still be running" in second.results[0].error
+
+
+class _TipRewriter:
+    """A line proxy in front of the real ElectrumX that replaces the result of blockchain.headers.subscribe."""
+
+    def __init__(self, upstream_port: int, tip):
+        from loopthread import LoopThread
+
+        self.upstream_port, self.tip, self.port = upstream_port, tip, None
+        self._lt = LoopThread()
+
+    async def _client(self, reader, writer):
+        import json
+
+        up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port, limit=2**24)
+        try:
+            while line := await reader.readline():
+                up_w.write(line)
+                await up_w.drain()
+                reply = await up_r.readline()
+                if b"headers.subscribe" in line:
+                    msg = json.loads(reply)
+                    for item in msg if isinstance(msg, list) else [msg]:
+                        item["result"] = self.tip
+                    reply = json.dumps(msg).encode() + b"\n"
+                writer.write(reply)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            up_w.close()
+            writer.close()
+
+    def __enter__(self):
+        async def boot():
+            self._server = await asyncio.start_server(self._client, "127.0.0.1", 0, limit=2**24)
+            self.port = self._server.sockets[0].getsockname()[1]
+
+        self._lt.start(boot)
+        return self
+
+    def __exit__(self, *exc):
+        async def shutdown():
+            self._server.close()
+
+        self._lt.stop(shutdown)
+
+
+@pytest.mark.parametrize("tip", [{"height": "tip"}, {"hex": "00"}, None, [1]])
+def test_electrum_garbled_tip_is_an_adapter_error_and_failover_goes_on(world, electrumx, tip):
+    def electrum(port, label):
+        return ElectrumAdapter("btc-regtest", Endpoint(label, f"tcp://127.0.0.1:{port}", timeout=10), coin="BTC",
+                               chain="regtest", attempts=1)
+
+    with _TipRewriter(electrumx.port, tip) as px:
+        with pytest.raises(AdapterError, match="unreadable tip"):
+            run(read(electrum(px.port, "garbled"), world.addresses[:2], world.snapshot))
+        fo = FailoverAdapter("btc-regtest", [electrum(px.port, "garbled"), electrum(electrumx.port, "electrumx")])
+        batch = run(read(fo, world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert any("garbled" in n and "unreadable tip" in n for n in batch.notes)
+
+
+def test_electrum_close_closes_connections_in_use(world, electrumx):
+    """close() while a request waits on a stalled server ends that request at once (nothing left open)."""
+    import time
+
+    from tcpfaults import TcpFaultProxy
+
+    with TcpFaultProxy(electrumx.port, 1.0, faults=("stall",), stall=4, match=b"get_history") as proxy:
+        ad = ElectrumAdapter("btc-regtest", Endpoint("stalled", proxy.url, timeout=60), coin="BTC", chain="regtest",
+                             attempts=1)
+
+        async def go():
+            task = asyncio.ensure_future(ad.balances(BTC, world.addresses[:2], world.snapshot))
+            while not proxy.injected["stall"]:
+                await asyncio.sleep(0.05)
+            t0 = time.monotonic()
+            await ad.close()
+            try:
+                batch = await asyncio.wait_for(task, 20)
+            finally:
+                await ad.close()
+            return batch, time.monotonic() - t0
+
+        batch, waited = run(go())
+        time.sleep(max(0.0, 4.5 - waited))  # let the proxy's stalled handler end before the proxy stops
+    assert waited < 2.5 and batch.read == 0  # not the 4 s stall: the connection was closed under it
