@@ -191,7 +191,9 @@ def build_world(node: CoreNode) -> BtcWorld:
     w.expected = {a: sum(book[a].values()) for a in addrs}
     w.expected.update({a: 0 for a in late + w.empty})
     w.funded_after_only = late
-    # cross-check the fixture's own book against the holder wallet at H (tip == H, confirmed only)
+    # cross-check the fixture's own book against the holder wallet at H (tip == H, confirmed only);
+    # the wallet learns of new blocks asynchronously: wait until it has caught up with the tip
+    node.rpc("syncwithvalidationinterfacequeue")
     seen: dict[str, int] = {}
     for u in node.rpc("listunspent", 1, 9_999_999, list(w.expected), wallet="holder"):
         seen[u["address"]] = seen.get(u["address"], 0) + sats(u["amount"])
