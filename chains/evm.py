@@ -112,6 +112,9 @@ def _parse_all(addresses: Sequence[str]) -> list[bytes | None]:
     if not all(map(_ADDRESS.fullmatch, addresses)):
         return list(map(parse_address, addresses))
     parsed: list[bytes | None] = [bytes.fromhex(a[2:]) for a in addresses]
+    joined = "".join(addresses)
+    if joined == joined.lower():  # no upper-case letter anywhere: no checksum to check
+        return parsed
     for i, a in enumerate(addresses):
         body = a[2:]
         if not (body.islower() or body.isupper() or body.isdigit()) and not eip55_ok(body):
