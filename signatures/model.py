@@ -51,15 +51,17 @@ class Verdict:
         return self.status is Status.VERIFIED
 
 
-_VERIFIED: dict[str, Verdict] = {}
+_VERIFIED: dict[tuple[str, str], Verdict] = {}
 
 
 def verified(scheme: str, reason: str = "") -> Verdict:
-    if reason:
-        return Verdict(Status.VERIFIED, scheme, reason)
-    v = _VERIFIED.get(scheme)  # verdicts are immutable: one object per scheme serves every row
+    # verdicts are immutable: one object per (scheme, reason) serves every row (a file has few of them,
+    # e.g. "2 distinct signers of 2-of-3 (keys #1, #3)"); bounded in case reasons vary per row
+    v = _VERIFIED.get((scheme, reason))
     if v is None:
-        v = _VERIFIED[scheme] = Verdict(Status.VERIFIED, scheme, "")
+        if len(_VERIFIED) > 10_000:
+            _VERIFIED.clear()
+        v = _VERIFIED[(scheme, reason)] = Verdict(Status.VERIFIED, scheme, reason)
     return v
 
 
