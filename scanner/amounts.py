@@ -55,10 +55,14 @@ def to_base_units(amount: Decimal, decimals: int) -> int | None:
     return int(integral)
 
 
-def text_to_base_units(text: str, decimals: int) -> int | None:
-    """Base units straight from an amount's text (fast path); same answer as to_base_units(parse_amount(text))."""
+def text_to_base_units(text: str, decimals: int, parsed: bool = False) -> int | None:
+    """Base units straight from an amount's text (fast path); same answer as to_base_units(parse_amount(text)).
+
+    ``parsed``: the caller knows ``parse_amount(text)`` succeeded, so a text of at most 60 characters
+    without an exponent is a plain number (parse_amount's own fast path matched it) and needs no
+    second pattern match."""
     t = text.strip()
-    if "e" in t or "E" in t or not _PLAIN_NUMBER.fullmatch(t):
+    if "e" in t or "E" in t or not ((parsed and len(t) <= 60) or _PLAIN_NUMBER.fullmatch(t)):
         return to_base_units(parse_amount(t), decimals)
     whole, _, frac = t.lstrip("+").partition(".")
     frac = frac.rstrip("0")

@@ -166,7 +166,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                     if d == -1:
                         d = coin_decimals[coin] = decimals.get(coin.upper())
                     if d is not None:
-                        units = text_to_base_units(amount_text, d)
+                        units = text_to_base_units(amount_text, d, parsed=True)
             if want_records:
                 records.append((lineno, coin, network, address, height, amount_text, units,
                                 _STATUS_TEXT[status_i], scheme, reason))
