@@ -108,32 +108,19 @@ def _gen_table() -> tuple[int, ...]:
 _GEN_TABLE = _gen_table()  # XOR of the generators selected by each 5-bit top value
 
 
-def _gen_table2() -> tuple[int, ...]:
-    """Two polymod steps at once: the effect of the top 10 bits of the checksum state."""
+def _gen_table_steps(steps: int) -> tuple[int, ...]:
+    """``steps`` polymod steps at once: the effect of the top 5*steps bits of the checksum state."""
+    shift = 30 - 5 * steps
     out = []
-    for top in range(1024):
-        chk = top << 20
-        for _ in range(2):
+    for top in range(1 << (5 * steps)):
+        chk = top << shift
+        for _ in range(steps):
             chk = ((chk & 0x1FFFFFF) << 5) ^ _GEN_TABLE[chk >> 25]
         out.append(chk)
     return tuple(out)
 
 
-_GEN_TABLE2 = _gen_table2()
-
-
-def _gen_table3() -> tuple[int, ...]:
-    """Three polymod steps at once: the effect of the top 15 bits of the checksum state."""
-    out = []
-    for top in range(1 << 15):
-        chk = top << 15
-        for _ in range(3):
-            chk = ((chk & 0x1FFFFFF) << 5) ^ _GEN_TABLE[chk >> 25]
-        out.append(chk)
-    return tuple(out)
-
-
-_GEN_TABLE3 = _gen_table3()
+_GEN_TABLE3 = _gen_table_steps(3)
 
 
 def _polymod(values, chk: int = 1) -> int:
