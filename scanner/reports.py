@@ -99,22 +99,22 @@ class JsonRowsWriter(RowSink):
     def __init__(self, path: str | os.PathLike, schema: str, meta: dict[str, Any]):
         self.path = Path(path)
         self._tmp = self.path.with_name(self.path.name + ".part")
-        self._fh: IO[str] = open(self._tmp, "w", encoding="utf-8")
+        self._fh: IO[bytes] = open(self._tmp, "wb")  # rows arrive UTF-8 encoded from the workers
         head = {"schema": schema, **meta}
-        self._fh.write(json.dumps(head, ensure_ascii=False)[:-1] + ',\n"rows":[\n')
+        self._fh.write((json.dumps(head, ensure_ascii=False)[:-1] + ',\n"rows":[\n').encode())
         self._first = True
 
-    def rows(self, text: str) -> None:
+    def rows(self, data: bytes) -> None:
         if not self._first:
-            self._fh.write(",\n")
-        self._fh.write(text)
+            self._fh.write(b",\n")
+        self._fh.write(data)
         self._first = False
 
     def failures(self, text: str) -> None:  # not this sink's business
         pass
 
     def close(self, tail: dict[str, Any]) -> None:
-        self._fh.write("\n]," + json.dumps(tail, ensure_ascii=False)[1:] + "\n")
+        self._fh.write(("\n]," + json.dumps(tail, ensure_ascii=False)[1:] + "\n").encode())
         self._fh.close()
         os.replace(self._tmp, self.path)
 
@@ -129,7 +129,7 @@ class FailuresCsvWriter(RowSink):
         self._fh = open(self.path, "w", encoding="utf-8", newline="")
         self._fh.write(",".join(FAILURE_COLUMNS) + "\n")
 
-    def rows(self, text: str) -> None:
+    def rows(self, data: bytes) -> None:
         pass
 
     def failures(self, text: str) -> None:
@@ -143,9 +143,9 @@ class Tee(RowSink):
     def __init__(self, *sinks: RowSink):
         self.sinks = [s for s in sinks if s is not None]
 
-    def rows(self, text: str) -> None:
+    def rows(self, data: bytes) -> None:
         for s in self.sinks:
-            s.rows(text)
+            s.rows(data)
 
     def failures(self, text: str) -> None:
         for s in self.sinks:

@@ -92,7 +92,7 @@ class ChunkResult:
     length: int
     rows: int
     tallies: dict[tuple[str, str], Tally]
-    row_json: str  # comma-prefixed JSON objects, one per line
+    row_json: bytes  # JSON objects joined by ",\n", UTF-8: encoded once, in the worker
     failures_csv: str
     invalid_lines: list[tuple[int, str]]  # first few parse errors for the terminal
     # with ``want_records``: (line, coin, network, address, snapshot_height, amount_text,
@@ -181,7 +181,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             fail_writer.writerow((lineno, coin, network, address, amount_text,
                                   _STATUS_TEXT[status_i], scheme, reason))
     return ChunkResult(task.first_line, task.length, n, tallies,
-                       ",\n".join(out_rows), fail_buf.getvalue(), invalid, records)
+                       ",\n".join(out_rows).encode(), fail_buf.getvalue(), invalid, records)
 
 
 @dataclass(slots=True)
@@ -208,7 +208,7 @@ class VerifyOutcome:
 class RowSink:
     """Receives each chunk's encoded output in file order."""
 
-    def rows(self, text: str) -> None: ...
+    def rows(self, data: bytes) -> None: ...
     def failures(self, text: str) -> None: ...
 
 
