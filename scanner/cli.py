@@ -25,6 +25,9 @@ Commands, in the order of the job:
   balances   on-chain balances at the snapshot heights vs the published amounts
   scan       the whole job: verify + balances + per-asset totals + liabilities -> reserve ratios,
              stored and resumable; `porscan runs` lists stored scans, `porscan report ID` shows one
+  schedule   the scheduled reserve-ratio job for several exchanges, with alerts (cron, systemd)
+  serve      the read-only feed: REST API, /metrics and a dashboard over the stored runs
+  demo       the whole job on a sample exchange funded on local chains
   sample     write a signed sample reserve file (porscan's own keys)
 
 Statuses every row can get:
