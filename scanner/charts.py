@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
+from .amounts import EXACT
+
 MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
 
 # ---------------------------------------------------------------------------------------------
@@ -345,7 +347,7 @@ def stack_total(row: StackRow, segments: Sequence[Segment]) -> Decimal:
     for s in segments:
         v = to_decimal(row.values.get(s.key))
         if v is not None and v > 0:
-            total += v
+            total = EXACT.add(total, v)  # the default context would round beyond 28 digits
     return total
 
 

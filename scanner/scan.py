@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from .amounts import EXACT, fmt
 from .assets import AssetBook, config_dir, default_book
 from .balances import SLICE, BalanceCheck, Job, read_groups, unsupported_reason
 from .adapters import supported_kinds
-from .ingest import FileHead, IngestError, read_head
+from .ingest import FileHead, IngestError, read_head, sha256_file
 from .netconfig import CoinTarget, NetConfigError, Network, load_coins, load_networks, with_overrides
 from .reconcile import check_summary
 from .storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
@@ -95,14 +94,6 @@ def guess_exchange(path: str) -> str:
         if key in name:
             return label
     return "unknown"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # --------------------------------------------------------------------------------------- context

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
+from .ingest import sha256_file
 
 log = logging.getLogger("porscan.schedule")
 
@@ -418,15 +419,6 @@ class Fetched:
     downloaded: bool  # False: a local file or the cached copy (HTTP 304)
 
 
-def _sha256(path: str) -> tuple[str, int]:
-    h, n = hashlib.sha256(), 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-            n += len(chunk)
-    return h.hexdigest(), n
-
-
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._") or "x"
 
@@ -439,7 +431,8 @@ async def fetch_source(src: Source, exchange: str, cfg: ScheduleConfig, session)
     """A local file as it is, or a URL downloaded into the cache folder (see the module doc)."""
     if src.url is None:
         try:
-            digest, size = await asyncio.to_thread(_sha256, src.path)
+            digest = await asyncio.to_thread(sha256_file, src.path)
+            size = os.path.getsize(src.path)
         except OSError as exc:
             raise SourceError(f"{src.role} {src.path}: {exc.strerror or exc}") from None
         _check_sha(src, digest)

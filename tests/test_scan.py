@@ -313,7 +313,7 @@ def test_database_and_option_errors_are_usage_errors(world, tmp_path, capsys):
 def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
     import asyncio
 
-    from scanner.scan import sha256_file
+    from scanner.ingest import sha256_file
     from scanner.storage import RunSpec, open_store
 
     db = str(tmp_path / "r.db")

@@ -35,11 +35,12 @@ from .binance import (looks_like_cex_assets_info, parse_cex_assets_info, price_l
                       user_list_error)
 from .merkle import is_tree_line, parse_v1_proof, parse_v2_tree
 from .model import (COIN, MERKLE_SUM, PROVENANCE_RANK, PROVENANCES, SELF_REPORTED, USD_SCALED, ZK_PROVEN,
-                    LiabilitiesError, Liability, LiabilitySet, parse_json, sha256_file,
+                    LiabilitiesError, Liability, LiabilitySet, parse_json,
                     unknown_assets_warning)
 from .okx_zk import (find_v1_dir, looks_like_sum_values, looks_like_v2_sum_proof, parse_v2_sum_proof,
                      parse_zk_v1)
 from .simple import looks_like_simple_header, looks_like_simple_json, parse_simple
+from ..ingest import sha256_file
 
 OKX_ZK_V1 = "okx-zk-stark-v1"
 OKX_V2 = "okx-v2-sum-proof"

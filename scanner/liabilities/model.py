@@ -6,7 +6,6 @@ integers or decimal text, never from floats.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -73,14 +72,6 @@ class LiabilitiesError(ValueError):
 ASSET_RE = re.compile(r"[A-Z0-9][A-Z0-9._-]{0,31}")
 _PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _SIGNED_INT = re.compile(r"-?[0-9]+")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_text(path: Path) -> str:
