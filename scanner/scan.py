@@ -258,7 +258,7 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -
     filters = Filters(ctx.opts.coins, ctx.opts.networks)
     await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
                             chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
-                            on_chunk=on_chunk, on_progress=on_progress)
+                            on_chunk=on_chunk, on_progress=on_progress, hash_input=False)  # hashed at start
     ui.end_stage()
 
 

@@ -217,7 +217,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                sink: RowSink | None = None, want_rows: bool = False, want_failures: bool = False,
                chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None,
                want_records: bool = False, skip_chunks: frozenset[int] | set[int] = frozenset(),
-               on_chunk: Callable[[ChunkResult], None] | None = None) -> VerifyOutcome:
+               on_chunk: Callable[[ChunkResult], None] | None = None, hash_input: bool = True) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
@@ -225,7 +225,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
     are not verified again, only counted in progress."""
     assert head.layout is not None
     workers = max(1, workers or os.cpu_count() or 1)
-    hasher = hashlib.sha256()
+    hasher = hashlib.sha256() if hash_input else None  # False: the caller hashed the file already
     heights = head.heights
     decimals = decimals or {}
     skipped_bytes = 0
@@ -281,7 +281,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                     consume(window.pop(0).result())
             for fut in window:
                 consume(fut.result())
-    return VerifyOutcome(head, rows, tallies, hasher.hexdigest(), samples)
+    return VerifyOutcome(head, rows, tallies, hasher.hexdigest() if hasher else "", samples)
 
 
 def schemes_available(coins: Iterable[str]) -> dict[str, bool]:  # pragma: no cover - used by --dry
