@@ -189,7 +189,7 @@ class VerifyOutcome:
     head: FileHead
     rows: int
     tallies: dict[tuple[str, str], Tally]
-    sha256: str
+    sha256: str  # "" when run_verify was told not to hash (the caller did)
     invalid_samples: list[tuple[int, str]]
 
     def status_totals(self) -> dict[str, int]:
