@@ -77,7 +77,8 @@ exit codes: 0 = every supported row read and matched, 1 = a mismatch or an unrea
 """
 
 
-def _split_multi(values: list[str] | None) -> frozenset[str]:
+def split_multi(values: list[str] | None) -> frozenset[str]:
+    """Repeated and comma-separated option values (``--coin A,B --coin C``), upper-case."""
     out: set[str] = set()
     for v in values or []:
         out.update(p.strip().upper() for p in v.split(",") if p.strip())
@@ -169,7 +170,7 @@ def cmd_balances(args: argparse.Namespace) -> int:
     except (IngestError, NetConfigError) as exc:
         err.print(f"porscan balances: {exc}", markup=False)
         return EXIT_USAGE
-    coin_filter, net_filter = _split_multi(args.coin), _split_multi(args.network)
+    coin_filter, net_filter = split_multi(args.coin), split_multi(args.network)
 
     def wanted(row) -> bool:
         if coin_filter and row.coin.upper() not in coin_filter:
@@ -263,7 +264,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         err.print(f"porscan verify: cannot write output: {exc}", markup=False)
         return EXIT_USAGE
-    filters = Filters(_split_multi(args.coin), _split_multi(args.network))
+    filters = Filters(split_multi(args.coin), split_multi(args.network))
     show_progress = not (args.no_progress or args.quiet) and err.is_terminal
     started = time.perf_counter()
     total_bytes = max(1, head.size - head.data_offset)

@@ -149,10 +149,6 @@ def _min_ratio(text: str | None, err) -> tuple[bool, Decimal | None]:
         return False, None
 
 
-def _split(values: list[str] | None) -> frozenset[str]:
-    return frozenset(p.strip().upper() for v in values or [] for p in v.split(",") if p.strip())
-
-
 class _RichUI:
     """Progress bars per stage on stderr."""
 
@@ -188,6 +184,7 @@ class _RichUI:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
+    from .cli import split_multi
     from .scan import ScanError, ScanOptions, plan_scan, run_scan
 
     out, err = _consoles()
@@ -201,7 +198,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     opts = ScanOptions(file=args.file, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
-                       coins=_split(args.coin), networks=_split(args.network), workers=args.workers,
+                       coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,
                        chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v})
     try:
         if args.dry:
