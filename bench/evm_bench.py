@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,14 +24,7 @@ from eth_utils import keccak  # noqa: E402
 from chains.evm import EvmAdapter  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
-from evm_world import deploy  # noqa: E402
-from scanner.localnodes import Anvil, rpc  # noqa: E402
-
-
-def post(url: str, payload) -> list:
-    req = urllib.request.Request(url, json.dumps(payload).encode(), {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=600) as r:
-        return json.loads(r.read())
+from scanner.localnodes import Anvil, deploy, rpc, rpc_batch  # noqa: E402
 
 
 def fund(url: str, n: int) -> tuple[list[str], str, int, int, int]:
@@ -52,13 +42,12 @@ def fund(url: str, n: int) -> tuple[list[str], str, int, int, int]:
             native_total += wei
             token_total += units
             slot = keccak(bytes(12) + bytes.fromhex(a[2:]) + (3).to_bytes(32, "big")).hex()
-            calls.append({"jsonrpc": "2.0", "id": 2 * j, "method": "anvil_setBalance", "params": [a, hex(wei)]})
-            calls.append({"jsonrpc": "2.0", "id": 2 * j + 1, "method": "anvil_setStorageAt",
-                          "params": [token, "0x" + slot, "0x" + units.to_bytes(32, "big").hex()]})
-        post(url, calls)
+            calls.append(("anvil_setBalance", [a, hex(wei)]))
+            calls.append(("anvil_setStorageAt", [token, "0x" + slot, "0x" + units.to_bytes(32, "big").hex()]))
+        rpc_batch(url, calls, timeout=600)
     snapshot = int(rpc(url, "eth_blockNumber"), 16)
     rpc(url, "evm_mine")
-    post(url, [{"jsonrpc": "2.0", "id": k, "method": "anvil_setBalance", "params": [a, "0x1"]} for k, a in enumerate(addrs[:100])])
+    rpc_batch(url, [("anvil_setBalance", [a, "0x1"]) for a in addrs[:100]])
     rpc(url, "evm_mine")
     return addrs, token, snapshot, native_total, token_total
 

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,22 +34,13 @@ from bench.verify_bench import tree_rss_kib  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
 from scanner.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
 from scanner.localbtc import Knots, btc, knots_root, tool_missing  # noqa: E402
-from scanner.localnodes import Anvil, rpc  # noqa: E402
+from scanner.localnodes import Anvil, rpc, rpc_batch  # noqa: E402
 from scanner.localworld import knots_network_toml, regtest_address  # noqa: E402
 from scanner.storage.localpg import LocalPostgres  # noqa: E402
 
 DATA = ROOT / "bench" / ".data"
 USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # the real contract address; served by the FAKE
 DECIMALS = {"ETH": 18, "BTC": 8, "USDT-TRC20": 6, "SOL": 9}
-
-
-def post(url: str, calls: list[tuple[str, list]]) -> None:
-    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]).encode()
-    req = urllib.request.Request(url, body, {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=600) as r:
-        for item in json.loads(r.read()):
-            if "error" in item:
-                raise RuntimeError(item["error"])
 
 
 def published(path: Path) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
@@ -72,10 +62,10 @@ def fund_eth(node: Anvil, balances: dict[str, int], height: int) -> None:
     rpc(node.url, "anvil_mine", [hex(height)])
     items = list(balances.items())
     for i in range(0, len(items), 2000):
-        post(node.url, [("anvil_setBalance", [a, hex(v)]) for a, v in items[i:i + 2000]])
+        rpc_batch(node.url, [("anvil_setBalance", [a, hex(v)]) for a, v in items[i:i + 2000]])
     assert int(rpc(node.url, "eth_blockNumber"), 16) == height
     rpc(node.url, "evm_mine")
-    post(node.url, [("anvil_setBalance", [a, "0x1"]) for a, _ in items[:500]])  # after the snapshot
+    rpc_batch(node.url, [("anvil_setBalance", [a, "0x1"]) for a, _ in items[:500]])  # after the snapshot
     rpc(node.url, "evm_mine")
 
 

@@ -42,6 +42,49 @@ def rpc(url: str, method: str, params: list | None = None, timeout: float = 30.0
     return reply["result"]
 
 
+def rpc_batch(url: str, calls: list[tuple[str, list]], timeout: float = 300.0) -> list:
+    """One JSON-RPC batch; results in the order of ``calls``; any error item raises (set-up code:
+    a local node that refuses a call is a broken fixture, not a balance to report)."""
+    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]).encode()
+    req = urllib.request.Request(url, body, {"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        reply = json.loads(resp.read())
+    out: list = [None] * len(calls)
+    for item in reply:
+        if "error" in item:
+            raise RuntimeError(f"{calls[item['id']][0]}: {item['error']}")
+        out[item["id"]] = item["result"]
+    return out
+
+
+TEST_CONTRACTS = ROOT / "chains" / "data" / "test_contracts.json"  # TestToken & co (contracts/TestToken.sol)
+
+
+def send_transaction(url: str, tx: dict) -> dict:
+    """``eth_sendTransaction`` on a local node, then its receipt (polled: anvil mines asynchronously)."""
+    h = rpc(url, "eth_sendTransaction", [tx])
+    for _ in range(500):
+        r = rpc(url, "eth_getTransactionReceipt", [h])
+        if r:
+            if int(r["status"], 16) != 1:
+                raise RuntimeError(f"transaction failed: {tx}")
+            return r
+        time.sleep(0.02)
+    raise TimeoutError("no receipt")
+
+
+def deploy(url: str, sender: str, name: str, types: list[str] | None = None, args: list | None = None) -> str:
+    """Deploy one of porscan's test contracts by a real transaction; its checksummed address."""
+    from eth_abi import encode as abi_encode
+    from eth_utils import to_checksum_address
+
+    code = json.loads(TEST_CONTRACTS.read_text())["contracts"][name]["bytecode"]
+    if types:
+        code += abi_encode(types, args).hex()
+    r = send_transaction(url, {"from": sender, "data": code, "gas": hex(5_000_000)})
+    return to_checksum_address(r["contractAddress"])
+
+
 @dataclass
 class Anvil:
     """A real anvil EVM node on 127.0.0.1 (``with Anvil.start() as node: node.url``)."""

@@ -22,13 +22,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 
 from .amounts import fmt, from_base_units, to_base_units
-from .localnodes import Anvil, anvil_binary, rpc
+from .localnodes import Anvil, anvil_binary, deploy, rpc, rpc_batch
 from .sample_exchange import DECIMALS, build_rows, write_sample
 
-_ARTIFACTS = Path(__file__).resolve().parents[1] / "chains" / "data" / "test_contracts.json"
 MISMATCH_NOTE = "published amount deliberately above the chain's balance"
 
 
@@ -52,34 +51,6 @@ class LocalExchange:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _post(url: str, calls: list[tuple[str, list]]) -> list:
-    import urllib.request
-
-    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]).encode()
-    req = urllib.request.Request(url, body, {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=300) as resp:
-        reply = json.loads(resp.read())
-    for item in reply:
-        if "error" in item:
-            raise RuntimeError(f"{calls[item['id']][0]}: {item['error']}")
-    return [i.get("result") for i in sorted(reply, key=lambda i: i["id"])]
-
-
-def _deploy_token(url: str, decimals: int) -> str:
-    import time
-
-    art = json.loads(_ARTIFACTS.read_text())["contracts"]["TestToken"]
-    dev = rpc(url, "eth_accounts")[0]
-    data = art["bytecode"] + abi_encode(["string", "string", "uint8"], ["Tether USD (local)", "USDT", decimals]).hex()
-    h = rpc(url, "eth_sendTransaction", [{"from": dev, "data": data, "gas": hex(5_000_000)}])
-    for _ in range(500):
-        r = rpc(url, "eth_getTransactionReceipt", [h])
-        if r:
-            return to_checksum_address(r["contractAddress"])
-        time.sleep(0.02)
-    raise TimeoutError("token deployment not mined")
 
 
 def _mint_calls(url: str, token: str, dev: str, holders: dict[str, int]) -> list[tuple[str, list]]:
@@ -154,7 +125,8 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitc
                 if r.coin == "BTC" else r for r in rows]
         for node, blocks in ((eth, 120), (arb, 45)):  # some history before the snapshot
             rpc(node.url, "anvil_mine", [hex(blocks)])
-        token = _deploy_token(eth.url, DECIMALS["USDT-ERC20"])
+        token = deploy(eth.url, rpc(eth.url, "eth_accounts")[0], "TestToken", ["string", "string", "uint8"],
+                       ["Tether USD (local)", "USDT", DECIMALS["USDT-ERC20"]])
         # the chains' balances at the snapshot: what each row publishes, except a deliberate mismatch
         native = {"ETH": {}, "ETH-ARBITRUM": {}}
         usdt: dict[str, int] = {}
@@ -168,10 +140,10 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitc
                 mismatch_line_coin = (r.address, r.coin)
             bucket = usdt if r.coin == "USDT-ERC20" else native[r.coin]
             bucket[r.address] = bucket.get(r.address, 0) + units
-        _post(eth.url, [("anvil_setBalance", [a, hex(v)]) for a, v in native["ETH"].items()])
-        _post(arb.url, [("anvil_setBalance", [a, hex(v)]) for a, v in native["ETH-ARBITRUM"].items()])
+        rpc_batch(eth.url, [("anvil_setBalance", [a, hex(v)]) for a, v in native["ETH"].items()])
+        rpc_batch(arb.url, [("anvil_setBalance", [a, hex(v)]) for a, v in native["ETH-ARBITRUM"].items()])
         dev = rpc(eth.url, "eth_accounts")[0]
-        _post(eth.url, _mint_calls(eth.url, token, dev, usdt))
+        rpc_batch(eth.url, _mint_calls(eth.url, token, dev, usdt))
         rpc(eth.url, "evm_mine")
         # the snapshot: each chain's head after all writes, sealed by mining
         heights = {}
@@ -181,11 +153,11 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitc
             rpc(node.url, "evm_mine")
         # after the snapshot, money moves: a read at "latest" would not match
         movers = list(native["ETH"])[:3]
-        _post(eth.url, [("anvil_setBalance", [a, hex(rng.randrange(1, 10**18))]) for a in movers])
-        _post(arb.url, [("anvil_setBalance", [a, "0x0"]) for a in list(native["ETH-ARBITRUM"])[:2]])
+        rpc_batch(eth.url, [("anvil_setBalance", [a, hex(rng.randrange(1, 10**18))]) for a in movers])
+        rpc_batch(arb.url, [("anvil_setBalance", [a, "0x0"]) for a in list(native["ETH-ARBITRUM"])[:2]])
         if usdt:
             first = next(iter(usdt))
-            _post(eth.url, _mint_calls(eth.url, token, dev, {first: 777_000_000}))
+            rpc_batch(eth.url, _mint_calls(eth.url, token, dev, {first: 777_000_000}))
         for node in (eth, arb):
             rpc(node.url, "evm_mine")
         knots = _start_knots() if bitcoin else None

@@ -8,52 +8,17 @@ snapshot, mine, then change things on later blocks).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from scanner.localnodes import rpc
+from scanner.localnodes import TEST_CONTRACTS, deploy, rpc
+from scanner.localnodes import rpc_batch as batch
+from scanner.localnodes import send_transaction as send
 
-ARTIFACTS = json.loads((Path(__file__).resolve().parents[1] / "chains" / "data" / "test_contracts.json").read_text())["contracts"]
+ARTIFACTS = json.loads(TEST_CONTRACTS.read_text())["contracts"]
 MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
-
-
-def batch(url: str, calls: list[tuple[str, list]]) -> list:
-    import urllib.request
-
-    body = json.dumps([{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]).encode()
-    req = urllib.request.Request(url, body, {"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        reply = json.loads(resp.read())
-    out = [None] * len(calls)
-    for item in reply:
-        if "error" in item:
-            raise RuntimeError(item["error"])
-        out[item["id"]] = item["result"]
-    return out
-
-
-def send(url: str, tx: dict) -> dict:
-    h = rpc(url, "eth_sendTransaction", [tx])
-    for _ in range(500):
-        r = rpc(url, "eth_getTransactionReceipt", [h])
-        if r:
-            if int(r["status"], 16) != 1:
-                raise RuntimeError(f"transaction failed: {tx}")
-            return r
-        time.sleep(0.02)
-    raise TimeoutError("no receipt")
-
-
-def deploy(url: str, sender: str, name: str, types: list[str] | None = None, args: list | None = None) -> str:
-    code = ARTIFACTS[name]["bytecode"]
-    if types:
-        code += abi_encode(types, args).hex()
-    r = send(url, {"from": sender, "data": code, "gas": hex(5_000_000)})
-    return to_checksum_address(r["contractAddress"])
 
 
 def call_data(signature: str, types: list[str], args: list) -> str:
