@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from bench.verify_bench import tree_rss_kib  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
 from scanner.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
-from scanner.localbtc import Knots, btc, knots_root, tool_missing  # noqa: E402
+from scanner.localbtc import Knots, btc, funded_wallet, knots_root, tool_missing  # noqa: E402
 from scanner.localnodes import Anvil, rpc, rpc_batch  # noqa: E402
 from scanner.localworld import knots_network_toml, regtest_address  # noqa: E402
 from scanner.storage.localpg import LocalPostgres  # noqa: E402
@@ -70,19 +70,15 @@ def fund_eth(node: Anvil, balances: dict[str, int], height: int) -> None:
 
 
 def fund_btc(node: Knots, balances: dict[str, int], height: int, per_tx: int = 2000) -> None:
-    node.rpc("createwallet", "bench")
-    miner = node.rpc("getnewaddress", "", "bech32", wallet="bench")
-    node.rpc("generatetoaddress", 101, miner)
-    need = btc(sum(balances.values()) + 10**9)
-    while Decimal(node.rpc("getbalance", wallet="bench")) < need:
-        node.rpc("generatetoaddress", 50, miner)
+    miner = funded_wallet(node, "bench", sum(balances.values()) + 10**9)
     items = list(balances.items())
     for k, i in enumerate(range(0, len(items), per_tx)):
         node.rpc("sendmany", "", {regtest_address(a): btc(v) for a, v in items[i:i + per_tx]}, wallet="bench",
                  timeout=600)
         if k % 10 == 9:
             node.rpc("generatetoaddress", 1, miner)  # keep unconfirmed chains short
-    tip = node.rpc("generatetoaddress", 1, miner) and node.rpc("getblockcount")
+    node.rpc("generatetoaddress", 1, miner)
+    tip = node.rpc("getblockcount")
     if tip > height:
         raise SystemExit(f"bench/scan: funding needed {tip} blocks, more than the snapshot height {height}")
     node.rpc("generatetoaddress", height - tip, miner)

@@ -191,3 +191,19 @@ class Litecoind(CoreNode):
     def stop(self) -> None:
         super().stop()
         shutil.rmtree(self.datadir, ignore_errors=True)
+
+
+def funded_wallet(node: CoreNode, wallet: str, need_sats: int, max_blocks: int = 2000) -> str:
+    """Create ``wallet`` on a regtest node and mine to it until it can spend ``need_sats``
+    (coinbases mature after 100 blocks; regtest halves the reward every 150). Returns the mining
+    address, for later blocks."""
+    node.rpc("createwallet", wallet)
+    miner = node.rpc("getnewaddress", "", "bech32", wallet=wallet)
+    node.rpc("generatetoaddress", 101, miner)
+    mined = 101
+    while Decimal(node.rpc("getbalance", wallet=wallet)) < btc(need_sats):
+        if mined >= max_blocks:
+            raise RuntimeError(f"regtest wallet cannot fund {btc(need_sats)} BTC within {max_blocks} blocks")
+        node.rpc("generatetoaddress", 50, miner)
+        mined += 50
+    return miner

@@ -78,22 +78,13 @@ def regtest_address(address: str) -> str:
 
 def _fund_bitcoin(node, rows, rng: random.Random) -> tuple[int, dict[str, int]]:
     """Pay every BTC row's script its published amount, mine the snapshot block, then move on."""
-    from .localbtc import btc
+    from .localbtc import btc, funded_wallet
 
-    node.rpc("createwallet", "exchange-sample")
-    miner = node.rpc("getnewaddress", "", "bech32", wallet="exchange-sample")
     paid: dict[str, int] = {}
     for r in rows:
         if r.coin == "BTC":
             paid[r.address] = paid.get(r.address, 0) + to_base_units(Decimal(r.amount), 8)
-    node.rpc("generatetoaddress", 101, miner)
-    need = btc(sum(paid.values()) + 10**8)
-    for _ in range(40):  # mature coinbases until the wallet can pay (regtest halves every 150 blocks)
-        if Decimal(node.rpc("getbalance", wallet="exchange-sample")) >= need:
-            break
-        node.rpc("generatetoaddress", 50, miner)
-    else:
-        raise RuntimeError(f"regtest wallet cannot fund {need} BTC")
+    miner = funded_wallet(node, "exchange-sample", sum(paid.values()) + 10**8)
     node.rpc("sendmany", "", {regtest_address(a): btc(v) for a, v in paid.items()}, wallet="exchange-sample")
     node.rpc("generatetoaddress", 1, miner)
     height = node.rpc("getblockcount")
