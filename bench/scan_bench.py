@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
-import threading
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -30,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from bench.verify_bench import tree_rss_kib  # noqa: E402
+from bench.verify_bench import run_measured  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
 from scanner.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
 from scanner.localbtc import Knots, btc, funded_wallet, knots_root, tool_missing  # noqa: E402
@@ -146,26 +144,6 @@ decimals = 9
     return nets, coins
 
 
-def run_scan(argv: list[str]) -> tuple[float, int, subprocess.CompletedProcess]:
-    t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not stop.is_set():
-            peak = max(peak, tree_rss_kib(proc.pid))
-            time.sleep(0.05)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, err = proc.communicate()
-    stop.set()
-    th.join()
-    return time.perf_counter() - t, peak, subprocess.CompletedProcess(argv, proc.returncode, out, err)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=600_000)
@@ -201,7 +179,7 @@ def main() -> None:
         out = DATA / "scan-report.json"
         argv = [sys.executable, "-m", "scanner", "scan", str(path), "--config", str(nets), "--coins", str(coins),
                 "--db", db, "--fresh", "--exchange", "bench", "--json", str(out), "-q"]
-        wall, peak_kib, proc = run_scan(argv)
+        wall, peak_kib, proc = run_measured(argv)
         if proc.returncode not in (0, 1):
             sys.exit(f"bench/scan: porscan scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
         report = json.loads(out.read_text())

@@ -52,31 +52,39 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
+def run_measured(argv: list[str], cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
+    """Run a command to its end: (wall seconds, peak RSS of its whole process tree in KiB sampled
+    every 50 ms, the completed process with its output)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+
+    def sample() -> None:
+        nonlocal peak
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kib(proc.pid))
+            time.sleep(0.05)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, err = proc.communicate()
+    elapsed = time.perf_counter() - started
+    th.join()
+    return elapsed, peak, subprocess.CompletedProcess(argv, proc.returncode, out, err)
+
+
 def run_porscan(path: Path, workers: int) -> dict:
     out_json = DATA / "verify-report.json"
     out_csv = DATA / "verify-failures.csv"
     cmd = [sys.executable, "-m", "scanner", "verify", str(path), "--json", str(out_json),
            "--failures-csv", str(out_csv), "--no-progress", "--workers", str(workers), "-q"]
-    peak = {"tree": 0}
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-    def sample() -> None:
-        while proc.poll() is None:
-            peak["tree"] = max(peak["tree"], tree_rss_kib(proc.pid))
-            time.sleep(0.05)
-
-    t = threading.Thread(target=sample, daemon=True)
-    t.start()
-    stdout, stderr = proc.communicate()
-    elapsed = time.perf_counter() - started
-    t.join()
+    elapsed, peak_kib, proc = run_measured(cmd, cwd=ROOT)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"porscan verify failed ({proc.returncode}): {stderr}")
+        raise SystemExit(f"porscan verify failed ({proc.returncode}): {proc.stderr}")
     with open(out_json) as fh:
         report = json.load(fh)
     return {"elapsed": elapsed, "rows": report["summary"]["rows"], "by_status": report["summary"]["by_status"],
-            "peak_rss_tree_mib": peak["tree"] / 1024, "stdout": stdout.strip(), "exit": proc.returncode,
+            "peak_rss_tree_mib": peak_kib / 1024, "stdout": proc.stdout.strip(), "exit": proc.returncode,
             "report_bytes": out_json.stat().st_size}
 
 
