@@ -12,11 +12,12 @@ run out the results are errors (completeness < 100 %), never zeros.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 
 import pytest
 
-from btc_world import BtcWorld, ElectrumX, Knots, build_world, electrumx_bin, knots_root, tool_missing
+from btc_world import balances_then_close, BtcWorld, ElectrumX, Knots, build_world, electrumx_bin, knots_root, tool_missing
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.esplora import EsploraAdapter
@@ -80,15 +81,8 @@ def esplora(esplora_data):
     fake.stop()
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
-async def read(adapter, addresses, height):
-    try:
-        return await adapter.balances(BTC, addresses, height)
-    finally:
-        await adapter.close()
+run = asyncio.run
+read = functools.partial(balances_then_close, BTC)  # read(adapter, addresses, height), adapter closed after
 
 
 def core(node: Knots, url: str | None = None, **opts) -> BitcoinCoreAdapter:

@@ -9,11 +9,12 @@ refuse (an error per address, never a number) unless rollback is allowed, in whi
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 
 import pytest
 
-from btc_world import ElectrumX, Litecoind, btc, electrumx_bin, litecoind_bin, sats, tool_missing
+from btc_world import balances_then_close, ElectrumX, Litecoind, btc, electrumx_bin, litecoind_bin, sats, tool_missing
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.jsonrpc import Endpoint
@@ -54,15 +55,8 @@ def funded(ltc):
     return h, ltc.rpc("getblockhash", h), expected, view, miner
 
 
-def run(coro):
-    return asyncio.run(coro)
-
-
-async def read(adapter, addresses, height):
-    try:
-        return await adapter.balances(LTC, addresses, height)
-    finally:
-        await adapter.close()
+run = asyncio.run
+read = functools.partial(balances_then_close, LTC)  # read(adapter, addresses, height), adapter closed after
 
 
 def adapter(node, **opts) -> BitcoinCoreAdapter:
