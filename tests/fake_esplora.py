@@ -12,7 +12,6 @@ JSON. Values are satoshis (converted exactly from the node's Decimal amounts).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections import Counter
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from btc_world import CoreNode, sats
+from faultproxy import http_fault_reply
 from loopthread import LoopThread
 
 LABEL = "FAKE-esplora"
@@ -94,14 +94,7 @@ class FakeEsplora:
         if self.fault_rate and path.startswith(self.fault_prefix) and self.rng.random() < self.fault_rate:
             f = self.rng.choice(FAULTS)
             self.injected[f] += 1
-            if f == "http429":
-                return web.Response(status=429, text="Too Many Requests")
-            if f == "http500":
-                return web.Response(status=500, text="FAKE upstream error")
-            if f == "timeout":
-                await asyncio.sleep(self.timeout_sleep)
-                return web.Response(status=504, text="late")
-            return "truncated"
+            return await http_fault_reply(f, self.timeout_sleep, "FAKE upstream error") or "truncated"
         return None
 
     async def _reply(self, request, value, text: bool = False):

@@ -18,6 +18,19 @@ from aiohttp import ClientSession, web
 FAULTS = ("http429", "http500", "timeout", "malformed", "missing-items", "rpc-rate-limit")
 
 
+async def http_fault_reply(fault: str | None, timeout_sleep: float, error_text: str) -> web.Response | None:
+    """The HTTP-level faults every stand-in shares: 429, 500, and a reply that comes too late (the
+    client times out first). None for other faults (the caller corrupts the real answer instead)."""
+    if fault == "http429":
+        return web.Response(status=429, text="Too Many Requests")
+    if fault == "http500":
+        return web.Response(status=500, text=error_text)
+    if fault == "timeout":
+        await asyncio.sleep(timeout_sleep)
+        return web.Response(status=504, text="late")
+    return None
+
+
 class FaultProxy:
     def __init__(self, upstream: str, rate: float, seed: int = 1, faults=FAULTS, timeout_sleep: float = 3.0,
                  min_items: int = 0):
@@ -46,13 +59,9 @@ class FaultProxy:
         fault = self.rng.choice(self.faults) if eligible and self.rng.random() < self.rate else None
         if fault:
             self.injected[fault] += 1
-        if fault == "http429":
-            return web.Response(status=429, text="Too Many Requests")
-        if fault == "http500":
-            return web.Response(status=500, text="upstream exploded")
-        if fault == "timeout":
-            await asyncio.sleep(self.timeout_sleep)
-            return web.Response(status=504, text="late")
+        canned = await http_fault_reply(fault, self.timeout_sleep, "upstream exploded")
+        if canned is not None:
+            return canned
         async with self._session.post(self.upstream, data=body, headers={"content-type": "application/json"}) as up:
             data = await up.read()
         self.forwarded += 1
