@@ -221,30 +221,31 @@ def bech32_encode(hrp: str, data5: list[int], const: int = BECH32_CONST) -> str:
     return hrp + "1" + "".join(BECH32_CHARSET[d] for d in list(data5) + checksum)
 
 
-def bech32_decode(text: str, max_length: int = 90) -> tuple[str, list[int], int]:
-    """Decode bech32 or bech32m; returns ``(hrp, data5 without checksum, const)``."""
+def bech32_decode(text: str, max_length: int = 90) -> tuple[str, bytes, int]:
+    """Decode bech32 or bech32m; returns ``(hrp, data5 without checksum, const)`` (one 5-bit value
+    per byte)."""
     if len(text) > max_length:
         raise EncodingError("bech32 string too long")
-    if text.lower() != text and text.upper() != text:
+    low = text.lower()
+    if low != text and text.upper() != text:
         raise EncodingError("mixed-case bech32")
-    text = text.lower()
-    pos = text.rfind("1")
-    if pos < 1 or pos + 7 > len(text):
+    pos = low.rfind("1")
+    if pos < 1 or pos + 7 > len(low):
         raise EncodingError("no bech32 separator")
-    hrp = text[:pos]
-    if not (hrp.isascii() and hrp.isprintable()) or " " in hrp:  # characters 33..126 only
+    hrp = low[:pos]
+    if hrp not in _HRP_STATE and (not (hrp.isascii() and hrp.isprintable()) or " " in hrp):  # 33..126 only
         raise EncodingError("invalid bech32 hrp")
     try:
-        data = text[pos + 1 :].encode("ascii").translate(_BECH32_TRANSLATE)  # bytes: indexing gives ints
+        data = low[pos + 1 :].encode("ascii").translate(_BECH32_TRANSLATE)  # bytes: indexing gives ints
     except UnicodeEncodeError:
         data = b"\xff"
     if 255 in data:
-        bad = next(c for c in text[pos + 1:] if c not in _BECH32_INDEX)
+        bad = next(c for c in low[pos + 1:] if c not in _BECH32_INDEX)
         raise EncodingError(f"invalid bech32 character {bad!r}")
     const = _polymod(data, _hrp_state(hrp))
     if const not in (BECH32_CONST, BECH32M_CONST):
         raise EncodingError("bech32 checksum mismatch")
-    return hrp, list(data[:-6]), const
+    return hrp, data[:-6], const
 
 
 def bech32_encode_bytes(hrp: str, payload: bytes, const: int = BECH32_CONST) -> str:
