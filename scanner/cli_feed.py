@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import signal
 import sys
 
-from .schedule import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE
+from .exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE
 
 SCHEDULE_HELP = """\
 Run the scheduled reserve-ratio job described by a TOML config: for every exchange listed, fetch its
@@ -80,6 +79,8 @@ def _logging(quiet: bool) -> None:
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .schedule import ScheduleConfigError, load_config, parse_duration, run_pass, schedule_loop, summarize
     from .storage import StoreError
 
@@ -127,6 +128,8 @@ def _db_label(cfg) -> str:
 
 def _stop_on_signals() -> asyncio.Event:
     """An event set by SIGTERM (systemd stop) or SIGINT: the service ends cleanly."""
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,6 +145,8 @@ async def _loop(cfg, interval, schedule_loop) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
     from .feed import FeedConfigError, resolve_token, serve
     from .scan import default_db
     from .schedule import ScheduleConfigError, load_config, parse_duration

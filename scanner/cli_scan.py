@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import csv
 import json
 import sys
@@ -58,6 +57,13 @@ examples:
   porscan report 12
   porscan report 12 --html report.html --json report.json --csv assets.csv
 """
+
+
+def _run_async(coro):
+    """asyncio.run, imported on first use: ``porscan verify`` never loads the event loop (~50 ms)."""
+    import asyncio
+
+    return asyncio.run(coro)
 
 
 MIN_CHUNK_BYTES = 1024
@@ -208,7 +214,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             render_plan(plan, out)
             return EXIT_OK
         ui = _RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
-        outcome = asyncio.run(run_scan(opts, ui))
+        outcome = _run_async(run_scan(opts, ui))
         ui.end_stage()
     except ScanError as exc:
         err.print(f"porscan scan: {exc}", markup=False)
@@ -266,7 +272,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     out, err = _consoles()
     try:
-        runs = asyncio.run(_with_store(args.db, lambda s: s.list_runs(args.exchange, args.limit)))
+        runs = _run_async(_with_store(args.db, lambda s: s.list_runs(args.exchange, args.limit)))
     except StoreError as exc:
         err.print(f"porscan runs: {exc}", markup=False)
         return EXIT_USAGE
@@ -293,7 +299,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not ok:
         return EXIT_USAGE
     try:
-        run = asyncio.run(_with_store(args.db, lambda s: s.get_run(args.run_id)))
+        run = _run_async(_with_store(args.db, lambda s: s.get_run(args.run_id)))
     except StoreError as exc:
         err.print(f"porscan report: {exc}", markup=False)
         return EXIT_USAGE
@@ -347,7 +353,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                            exchange="Sample Exchange", networks_path=str(world.networks), coins_path=str(world.coins),
                            fresh=True)
         ui = _RichUI(err, not args.no_progress and err.is_terminal)
-        outcome = asyncio.run(run_scan(opts, ui))
+        outcome = _run_async(run_scan(opts, ui))
         ui.end_stage()
     except ScanError as exc:
         err.print(f"porscan demo: {exc}", markup=False)

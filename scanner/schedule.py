@@ -43,11 +43,11 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
+from .exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 from .ingest import sha256_file
 
 log = logging.getLogger("porscan.schedule")
 
-EXIT_OK, EXIT_ALERTS, EXIT_USAGE, EXIT_JOB_FAILED = 0, 1, 2, 3
 
 DEFAULT_MAX_BYTES = 1 << 30  # 1 GiB: OKX's reserve file is ~200 MB
 DEFAULT_INTERVAL = 3600.0
