@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 import multiprocessing
 
-from signatures.dispatch import verify_claim
+from signatures.dispatch import verify_claims
 from signatures.model import STATUS_ORDER, Status
 from signatures.registry import resolve
 
@@ -29,6 +29,8 @@ from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_par
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
 _STATUS_TEXT = tuple(s.value for s in STATUS_ORDER)
 _I_INVALID = _STATUS_INDEX[Status.INVALID_ROW]
+_VERIFIED = Status.VERIFIED
+_I_VERIFIED = _STATUS_INDEX[_VERIFIED]
 _I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
 _I_FAILED = _STATUS_INDEX[Status.FAILED]
 esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
@@ -148,10 +150,9 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         parsed.append((lineno, row))
     verdicts: list = [None] * len(parsed)
     for scheme_ref, indexes in by_scheme.items():
-        for i in indexes:
-            # a ReserveRow has every field a Claim has; the scheme is resolved once per coin
-            row = parsed[i][1]
-            verdicts[i] = verify_claim(row, keyed, scheme_ref) if scheme_ref is not None else verify_claim(row, keyed)
+        # a ReserveRow has every field a Claim has; the scheme is resolved once per coin
+        for i, verdict in zip(indexes, verify_claims([parsed[i][1] for i in indexes], keyed, scheme_ref)):
+            verdicts[i] = verdict
     for i, (lineno, row) in enumerate(parsed):
         n += 1
         if type(row) is RowError:
@@ -165,8 +166,10 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             if verdict is None:  # skipped: (row, reason)
                 row, reason = row
                 status_i, scheme = _I_SKIPPED, ""
-            else:
-                status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
+            else:  # (Status is an Enum: its hash is a Python call, so skip the lookup for the usual case)
+                status = verdict.status
+                status_i = _I_VERIFIED if status is _VERIFIED else _STATUS_INDEX[status]
+                scheme, reason = verdict.scheme, verdict.reason
             coin, network, address = row.coin, row.network, row.address
             amount_text, height, amount = row.amount_text, row.snapshot_height, row.amount
         key = (coin, network)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .encoding import EncodingError
 from .model import Claim, Status, Verdict, failed, key_only, unsupported
 from .registry import SchemeRef, resolve
@@ -71,11 +73,28 @@ def verify_claim(claim: Claim, keyed_by_network: bool = False, scheme: SchemeRef
             return _unknown_coin(claim)
         except Exception as exc:  # same promise as below: never raise, never pass
             return unsupported("unknown", f"no scheme for coin {claim.coin!r}; verifier error {type(exc).__name__}")
-    fn = _FAMILIES.get(scheme.family)
+    return _run(_family_fn(scheme.family), claim, scheme)
+
+
+def verify_claims(claims: Sequence[Claim], keyed_by_network: bool, scheme: SchemeRef | None) -> list[Verdict]:
+    """:func:`verify_claim` over many claims of one (already resolved) scheme: the family is looked
+    up once, and running one scheme after another keeps its code and curve tables hot."""
+    if scheme is None:
+        return [verify_claim(c, keyed_by_network) for c in claims]
+    fn = _family_fn(scheme.family)
+    return [_run(fn, c, scheme) for c in claims]
+
+
+def _family_fn(family: str):
+    fn = _FAMILIES.get(family)
     if fn is None:
-        fn = _FAMILIES[scheme.family] = _family(scheme.family)
+        fn = _FAMILIES[family] = _family(family)
+    return fn
+
+
+def _run(fn, claim: Claim, scheme: SchemeRef) -> Verdict:
     try:
-        return fn(claim, scheme.addr_type)  # type: ignore[operator]
+        return fn(claim, scheme.addr_type)
     except EncodingError as exc:
         return failed(scheme.family, f"malformed input: {exc}")
     except Exception as exc:  # a verifier bug must not stop the run, and must not pass the row

@@ -33,7 +33,7 @@ from scanner import samplegen as g
 from scanner.amounts import AmountError, from_base_units, parse_amount, to_base_units
 from scanner.ingest import (IngestError, Layout, ReserveRow, RowError, iter_chunks, iter_lines, iter_rows,
                             parse_detail_line, read_head, split_cells)
-from signatures.dispatch import verify_claim
+from signatures.dispatch import verify_claim, verify_claims
 from signatures.model import Claim, Status, Verdict
 from signatures.registry import SCHEMES, SchemeRef, resolve
 
@@ -610,6 +610,20 @@ def _check_junk_verdict(claim: Claim, v: Verdict) -> None:
 def test_verifiers_never_pass_junk(family, addr_type, data):
     claim, keyed = data.draw(junk_claims(family, addr_type))
     _check_junk_verdict(claim, verify_claim(claim, keyed))
+
+
+@pytest.mark.parametrize("family,addr_type", sorted(REPS), ids=[f"{f}-{a or '-'}" for f, a in sorted(REPS)])
+@settings(FUZZ, max_examples=8)
+@given(data=st.data())
+def test_batch_verdicts_equal_one_by_one(family, addr_type, data):
+    """``porscan verify`` checks a chunk's rows one scheme at a time through verify_claims: junk and
+    valid rows mixed must get exactly the verdicts verify_claim gives each alone."""
+    drawn = [data.draw(junk_claims(family, addr_type)) for _ in range(3)]
+    keyed = drawn[0][1]
+    scheme = resolve(drawn[0][0].coin, drawn[0][0].network, keyed)[0]
+    claims = [c for c, _ in drawn if resolve(c.coin, c.network, keyed)[0] == scheme]
+    claims += [c for c in map(_claim_of, sample_rows()) if resolve(c.coin, c.network, keyed)[0] == scheme]
+    assert verify_claims(claims, keyed, scheme) == [verify_claim(c, keyed) for c in claims]
 
 
 @settings(FUZZ, max_examples=200)
