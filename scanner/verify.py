@@ -9,6 +9,7 @@ file size and the report is streamed.
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 from json.encoder import encode_basestring
@@ -299,7 +300,9 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
             consume(process_chunk(task))
     else:
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        # initializer=gc.freeze: a forked worker's inherited objects (modules, tables) leave the
+        # collector's generations, so its full collections only walk what the chunks create
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.freeze) as pool:
             window: list[Future[ChunkResult]] = []
             for task in tasks:
                 window.append(pool.submit(process_chunk, task))
