@@ -377,15 +377,17 @@ def _summary_row(cells: list[str], cols: dict[str, int], lineno: int, path: str,
 
 
 def iter_lines(path: str, offset: int, length: int, first_line: int) -> Iterator[tuple[int, str]]:
-    """Physical lines of ``path[offset:offset+length]`` with their line numbers (blank lines skipped)."""
+    """Physical lines of ``path[offset:offset+length]``, stripped, with their line numbers (blank
+    lines skipped)."""
     with open(path, "rb") as fh:
         fh.seek(offset)
         data = fh.read(length)
     text = data.decode("utf-8", errors="replace")
     lineno = first_line
     for line in text.split("\n"):
-        if line.strip():
-            yield lineno, line.rstrip("\r")
+        line = line.strip()
+        if line:
+            yield lineno, line
         lineno += 1
 
 
@@ -396,7 +398,7 @@ def iter_rows(path: str | os.PathLike, head: FileHead | None = None) -> Iterator
     parse = row_parser(head.layout, head.path, head.heights)
     for start, length, first in iter_chunks(head):
         for lineno, line in iter_lines(head.path, start, length, first):
-            yield parse(line.strip(), lineno)
+            yield parse(line, lineno)
 
 
 def iter_chunks(head: FileHead, chunk_bytes: int = 1 << 20, hasher=None) -> Iterator[tuple[int, int, int]]:
