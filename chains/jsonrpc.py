@@ -10,6 +10,7 @@ the last attempt comes back as a :class:`TransportError` result, never as a valu
 from __future__ import annotations
 
 import asyncio
+import base64
 import itertools
 import json
 import os
@@ -17,7 +18,7 @@ import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -74,13 +75,35 @@ class Endpoint:
         return _ENV_REF.sub(sub, self.url)
 
     def secrets(self) -> list[str]:
-        """Values that must never appear in a message: the resolved URL and referenced variables."""
+        """Values that must never appear in a message: the resolved URL, referenced variables and a
+        password in the URL (also as the Basic credentials a server may echo back)."""
         out = [os.environ[m] for m in _ENV_REF.findall(self.url) if os.environ.get(m)]
         try:
-            out.append(self.resolved_url())
+            url = self.resolved_url()
         except ConfigError:
             pass
+        else:
+            out.append(url)
+            out.extend(userinfo_secrets(url))
         return [s for s in out if s]
+
+
+def userinfo_secrets(url: str) -> list[str]:
+    """A URL's ``user:password@`` as the forms that can leak: the password, ``user:password`` and
+    their Basic-auth base64 (aiohttp sends the decoded pair), each as written and percent-decoded."""
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return []
+    if not password:
+        return []
+    out = []
+    for u, p in {(user or "", password), (unquote(user or ""), unquote(password))}:
+        pair = f"{u}:{p}"
+        out += [p, pair, base64.b64encode(pair.encode("latin-1", "replace")).decode(),
+                base64.b64encode(pair.encode()).decode()]
+    return [s for s in dict.fromkeys(out) if len(s) >= 3]
 
 
 class RateLimiter:

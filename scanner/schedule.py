@@ -155,13 +155,17 @@ def expand(text: str) -> str:
 
 
 def secrets_of(*texts: str | None) -> list[str]:
-    """The values that ``${VAR}`` references in ``texts`` expand to (to scrub from messages)."""
+    """The values that ``${VAR}`` references in ``texts`` expand to, and any password written in a
+    URL (with its Basic-auth forms), to scrub from messages."""
+    from chains.jsonrpc import userinfo_secrets
+
     out = []
     for t in texts:
         for name in _VAR.findall(t or ""):
             v = os.environ.get(name)
             if v and len(v) >= 3:
                 out.append(v)
+        out += userinfo_secrets(_VAR.sub(lambda m: os.environ.get(m.group(1), ""), t or ""))
     return sorted(set(out), key=len, reverse=True)
 
 

@@ -353,6 +353,43 @@ def test_secrets_redacted_whatever_their_case_and_encoding(monkeypatch):
     assert c.redact("GET /a%20b/c and /a%20b%2Fc failed") == "GET /<lbl> and /<lbl> failed"
 
 
+def test_url_password_never_leaks_even_when_the_server_echoes_basic_auth():
+    """A literal ``user:password@`` endpoint: aiohttp sends it as Basic credentials; a server that
+    answers 401 with the request's Authorization header must not put the password (or its base64)
+    into porscan's error."""
+    import base64
+
+    from fake_tron_solana import ServedApp
+
+    seen = []
+
+    async def echo(request):
+        seen.append(request.headers.get("Authorization", ""))
+        return web.Response(status=401, text=f"denied, you sent {request.headers.get('Authorization')} "
+                                             f"to {request.url}")
+
+    app = web.Application()
+    app.router.add_post("/", echo)
+    with ServedApp(app) as srv:
+        url = srv.url.replace("http://", "http://porscan:S3cr%40t-pw@") + "/"
+        client = JsonRpcClient(Endpoint("node", url), attempts=1)
+
+        async def go():
+            try:
+                await client.call("eth_blockNumber", [])
+            finally:
+                await client.close()
+
+        with pytest.raises(TransportError) as exc:
+            run(go())
+    basic = base64.b64encode(b"porscan:S3cr@t-pw").decode()
+    assert seen and seen[0] == f"Basic {basic}"  # the server really had the credentials to echo
+    msg = str(exc.value)
+    assert "HTTP 401" in msg and "<node>" in msg
+    for leak in ("S3cr@t-pw", "S3cr%40t-pw", basic):
+        assert leak not in msg, msg
+
+
 # ------------------------------------------------------------------ 8. Solana: one figure, one slot
 
 

@@ -264,6 +264,23 @@ def test_secrets_stay_out_of_logs(tmp_path, http, monkeypatch, caplog):
     assert secret not in caplog.text
 
 
+def test_url_password_is_scrubbed_in_every_form(monkeypatch):
+    """A password written in a source URL (literal or from ${VAR}) and its Basic-auth form are
+    scrubbed like any ${VAR} secret."""
+    import base64
+
+    from scanner.schedule import scrub, secrets_of
+
+    monkeypatch.setenv("PORSCAN_SRC_PW", "p%40ss-word")
+    for url, pw in (("https://analyst:hunter2-pw@por.example/f.csv", "hunter2-pw"),
+                    ("https://analyst:${PORSCAN_SRC_PW}@por.example/f.csv", "p@ss-word")):
+        secrets = secrets_of(url)
+        basic = base64.b64encode(f"analyst:{pw}".encode()).decode()
+        text = scrub(f"401 for user analyst: you sent Basic {basic}; password {pw}; pair analyst:{pw}", secrets)
+        assert pw not in text and basic not in text, text
+        assert "analyst" in text  # a user name alone is not a secret
+
+
 # ------------------------------------------------------------------------------------- the whole job
 
 @pytest.fixture(scope="module")
