@@ -32,6 +32,7 @@ from .netconfig import CoinTarget, NetConfigError, Network, load_coins, load_net
 from .reconcile import check_summary
 from .storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
                       StoreError, open_store)
+from .storage.base import iso_utc, utc_now
 from .verify import Filters, run_verify
 
 SCAN_SCHEMA = "porscan.scan/1"
@@ -226,17 +227,14 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
                         for l in (liab.liabilities if liab is not None else ())]
         await store.save_results(run.id, totals, liab_records, ratios)
         report["run"].update({"status": "done", "resumed": resumed, "stage_seconds": {k: round(v, 3) for k, v in seconds.items()}})
-        report["run"]["finished_at"] = _now()
-        await store.finish_run(run.id, "done", report)
+        finished = utc_now()
+        report["run"]["finished_at"] = iso_utc(finished)  # the same instant as the stored run's
+        await store.finish_run(run.id, "done", report, finished)
         run = await store.get_run(run.id)
         seconds["store"] = time.perf_counter() - t
     except (StoreError, NetConfigError) as exc:
         raise ScanError(str(exc)) from None
     return ScanOutcome(run, report, resumed, seconds)
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 # --------------------------------------------------------------------------------------- stages

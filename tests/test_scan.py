@@ -103,6 +103,7 @@ def test_min_ratio_exit_code_and_report_command(world, tmp_path, capsys):
     assert main(["report", str(runs[0]["id"]), "--db", db, "--json", str(out), "--html", str(html)]) == 1
     again = json.loads(out.read_text())
     assert _asset(again, "ETH")["onchain"] and "USDT" in html.read_text()
+    assert runs[0]["finished_at"] and again["run"]["finished_at"] == runs[0]["finished_at"]  # one instant
     assert main(["report", "999", "--db", db]) == 2
 
 

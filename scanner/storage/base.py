@@ -235,11 +235,13 @@ class Store(abc.ABC):
         if not await self._fetch("UPDATE runs SET snapshot_date = ? WHERE id = ? RETURNING id", day, run_id):
             await self.get_run(run_id)
 
-    async def finish_run(self, run_id: int, status: str, summary: dict) -> None:
+    async def finish_run(self, run_id: int, status: str, summary: dict, finished_at: datetime | None = None) -> None:
+        """Mark the run ``status`` at ``finished_at`` (default now): pass the instant the summary
+        itself states, so the stored run and its report agree to the microsecond."""
         if status not in ("done", "failed"):
             raise StoreError(f"a run finishes as 'done' or 'failed', not {status!r}")
         rows = await self._fetch("UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE id = ? RETURNING id",
-                                 status, self._in_ts(utc_now()), self._in_json(summary), run_id)
+                                 status, self._in_ts(finished_at or utc_now()), self._in_json(summary), run_id)
         if not rows:
             await self.get_run(run_id)
 
