@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from .localnodes import free_port
+from .localnodes import end_process, free_port
 
 ROOT = Path(__file__).resolve().parents[1]  # the repository
 BTC_CACHE = Path(os.environ.get("PORSCAN_BTC_CACHE") or ROOT / ".cache" / "bitcoin")
@@ -144,12 +144,7 @@ class CoreNode:
                 self.rpc("stop", timeout=10)
                 self.process.wait(30)
             except Exception:  # noqa: BLE001 - fall back to the PID
-                self.process.terminate()
-                try:
-                    self.process.wait(10)
-                except subprocess.TimeoutExpired:
-                    self.process.kill()
-                    self.process.wait(5)
+                end_process(self.process, 10)
 
 
 class Knots(CoreNode):

@@ -21,6 +21,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def end_process(proc: subprocess.Popen, grace: float) -> None:
+    """Stop a local node: SIGTERM, SIGKILL if it has not exited after ``grace`` seconds; reaped."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def anvil_binary() -> str | None:
     """$ANVIL_BIN, the project's npm install under .cache/npm, or anvil on PATH."""
     candidates = [os.environ.get("ANVIL_BIN"),
@@ -120,13 +132,7 @@ class Anvil:
                 time.sleep(0.05)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        end_process(self.process, 5)
 
     def __enter__(self) -> "Anvil":
         return self

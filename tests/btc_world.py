@@ -29,7 +29,7 @@ from pathlib import Path
 
 from scanner.localbtc import (BTC_CACHE, ROOT, CoreNode, Knots, Litecoind, RpcFailure, btc, electrumx_bin,  # noqa: F401
                               knots_root, litecoind_bin, rpc, sats, tool_missing)
-from scanner.localnodes import free_port
+from scanner.localnodes import end_process, free_port
 
 
 async def balances_then_close(asset, adapter, addresses, height):
@@ -92,13 +92,7 @@ class ElectrumX:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
+        end_process(self.process, 20)
         shutil.rmtree(self.dbdir, ignore_errors=True)
 
 
