@@ -21,7 +21,7 @@ from aiohttp import web
 
 from btc_world import CoreNode, sats
 from faultproxy import http_fault_reply
-from loopthread import LoopThread
+from loopthread import ServedApp
 
 LABEL = "FAKE-esplora"
 FAULTS = ("http429", "http500", "timeout", "truncated")
@@ -83,8 +83,7 @@ class FakeEsplora:
         self.injected: Counter[str] = Counter()
         self.served = 0
         self.port: int | None = None
-        self._runner: web.AppRunner | None = None
-        self._lt = LoopThread()
+        self._server: ServedApp | None = None
 
     @property
     def url(self) -> str:
@@ -141,21 +140,16 @@ class FakeEsplora:
         return await self._reply(request, newest_first[:25])
 
     def start(self) -> "FakeEsplora":
-        async def boot() -> None:
-            app = web.Application()
-            app.router.add_get("/blocks/tip/height", self.tip)
-            app.router.add_get("/block-height/{h}", self.block_height)
-            app.router.add_get("/address/{a}", self.address)
-            app.router.add_get("/address/{a}/txs/chain", self.txs_chain)
-            app.router.add_get("/address/{a}/txs/chain/{last}", self.txs_chain)
-            self._runner = web.AppRunner(app, access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-        self._lt.start(boot)
+        app = web.Application()
+        app.router.add_get("/blocks/tip/height", self.tip)
+        app.router.add_get("/block-height/{h}", self.block_height)
+        app.router.add_get("/address/{a}", self.address)
+        app.router.add_get("/address/{a}/txs/chain", self.txs_chain)
+        app.router.add_get("/address/{a}/txs/chain/{last}", self.txs_chain)
+        self._server = ServedApp(app).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        self._lt.stop(self._runner.cleanup if self._runner else None)
+        if self._server is not None:
+            self._server.stop()

@@ -37,12 +37,13 @@ import base64
 import hashlib
 import json
 import random
-import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from aiohttp import web
+
+from loopthread import ServedApp, start_local_site
 
 TRON_FAULTS = ("http429", "http500", "timeout", "malformed", "rate-limit-reply")
 ATA_PROGRAM = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
@@ -56,45 +57,6 @@ def seeded(label: str) -> bytes:
 
 
 # =========================================================================================== serving
-
-
-class ServedApp:
-    """An aiohttp application on 127.0.0.1:<free port>, its event loop running in a daemon thread."""
-
-    def __init__(self, app: web.Application):
-        self.app = app
-        self.port: int | None = None
-        self._loop = asyncio.new_event_loop()
-        self._runner = web.AppRunner(app, access_log=None)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "ServedApp":
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self._thread = threading.Thread(target=self._loop.run_forever, name="fake-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-        self._thread = None
-        self._loop.close()
-
-    def __enter__(self) -> "ServedApp":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 @dataclass
@@ -657,11 +619,7 @@ def main() -> None:
     fake.mine()  # the balances were written at the block before the head
 
     async def run() -> None:
-        runner = web.AppRunner(fake.app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        _, port = await start_local_site(fake.app())
         print(f"FAKE-TRON listening on http://127.0.0.1:{port}", flush=True)
         await asyncio.Event().wait()
 

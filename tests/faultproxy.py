@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import threading
 from collections import Counter
 
 from aiohttp import ClientSession, web
+
+from loopthread import ServedApp
 
 FAULTS = ("http429", "http500", "timeout", "malformed", "missing-items", "rpc-rate-limit")
 
@@ -31,6 +32,18 @@ async def http_fault_reply(fault: str | None, timeout_sleep: float, error_text: 
     return None
 
 
+RATE_LIMITED = {"code": -32005, "message": "rate limit exceeded"}
+
+
+def spoil_one_item(reply: list, rng: random.Random, drop: bool, error: dict) -> None:
+    """A batch reply's faults: one item, chosen by ``rng``, removed (``drop``) or replaced by ``error``."""
+    k = rng.randrange(len(reply))
+    if drop:
+        del reply[k]
+    else:
+        reply[k] = {"jsonrpc": "2.0", "id": reply[k].get("id"), "error": error}
+
+
 class FaultProxy:
     def __init__(self, upstream: str, rate: float, seed: int = 1, faults=FAULTS, timeout_sleep: float = 3.0,
                  min_items: int = 0):
@@ -43,10 +56,7 @@ class FaultProxy:
         self.injected: Counter[str] = Counter()
         self.forwarded = 0
         self.port: int | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
+        self._server: ServedApp | None = None
 
     @property
     def url(self) -> str:
@@ -73,59 +83,30 @@ class FaultProxy:
             except ValueError:
                 reply = None
             if isinstance(reply, list) and reply:
-                victim = self.rng.randrange(len(reply))
-                if fault == "missing-items":
-                    del reply[victim]
-                else:
-                    reply[victim] = {"jsonrpc": "2.0", "id": reply[victim].get("id"),
-                                     "error": {"code": -32005, "message": "rate limit exceeded"}}
+                spoil_one_item(reply, self.rng, fault == "missing-items", RATE_LIMITED)
                 return web.json_response(reply)
             if isinstance(reply, dict) and fault == "rpc-rate-limit":
-                return web.json_response({"jsonrpc": "2.0", "id": reply.get("id"),
-                                          "error": {"code": -32005, "message": "rate limit exceeded"}})
+                return web.json_response({"jsonrpc": "2.0", "id": reply.get("id"), "error": RATE_LIMITED})
         return web.Response(body=data, content_type="application/json")
 
     def start(self) -> "FaultProxy":
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
+        async def open_session(app: web.Application) -> None:
+            self._session = ClientSession()
 
-            async def boot() -> None:
-                self._session = ClientSession()
-                app = web.Application(client_max_size=512 * 2**20)
-                app.router.add_post("/", self._handle)
-                self._runner = web.AppRunner(app, access_log=None)
-                await self._runner.setup()
-                site = web.TCPSite(self._runner, "127.0.0.1", 0)
-                await site.start()
-                self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-                self._ready.set()
+        async def close_session(app: web.Application) -> None:
+            await self._session.close()
 
-            loop.run_until_complete(boot())
-            loop.run_forever()
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        self._ready.wait(10)
+        app = web.Application(client_max_size=512 * 2**20)
+        app.router.add_post("/", self._handle)
+        app.on_startup.append(open_session)
+        app.on_cleanup.append(close_session)
+        self._server = ServedApp(app).start()
+        self.port = self._server.port
         return self
 
     def stop(self) -> None:
-        if not self._loop:
-            return
-
-        async def shutdown() -> None:
-            await self._session.close()
-            if self._runner:
-                await self._runner.cleanup()
-
-        fut = asyncio.run_coroutine_threadsafe(shutdown(), self._loop)
-        try:
-            fut.result(10)
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            if self._thread:
-                self._thread.join(10)
+        if self._server is not None:
+            self._server.stop()
 
     def __enter__(self) -> "FaultProxy":
         return self.start()

@@ -6,6 +6,8 @@ import asyncio
 import threading
 from collections.abc import Awaitable, Callable
 
+from aiohttp import web
+
 
 class LoopThread:
     def __init__(self) -> None:
@@ -47,3 +49,45 @@ class LoopThread:
             if self._thread:
                 self._thread.join(timeout)
             self.loop = None
+
+
+async def start_local_site(app: web.Application) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on 127.0.0.1 at a free port, on the running loop: (its runner, the port)."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
+class ServedApp:
+    """An aiohttp application on 127.0.0.1:<free port>, its event loop running in a daemon thread
+    (``with ServedApp(app) as srv: srv.url``). Per-loop resources belong in the app's on_startup /
+    on_cleanup signals."""
+
+    def __init__(self, app: web.Application):
+        self.app = app
+        self.port: int | None = None
+        self._runner: web.AppRunner | None = None
+        self._lt = LoopThread()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ServedApp":
+        async def boot() -> None:
+            self._runner, self.port = await start_local_site(self.app)
+
+        self._lt.start(boot)
+        return self
+
+    def stop(self) -> None:
+        runner, self._runner = self._runner, None
+        self._lt.stop(runner.cleanup if runner else None)
+
+    def __enter__(self) -> "ServedApp":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

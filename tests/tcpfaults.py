@@ -10,9 +10,11 @@ import json
 import random
 from collections import Counter
 
+from faultproxy import spoil_one_item
 from loopthread import LoopThread
 
 FAULTS = ("drop", "garbage", "stall", "missing-item", "busy")
+SERVER_BUSY = {"code": -102, "message": "server busy - request timed out"}
 
 
 class TcpFaultProxy:
@@ -63,12 +65,7 @@ class TcpFaultProxy:
                 if fault in ("missing-item", "busy"):
                     msg = json.loads(reply)
                     if isinstance(msg, list) and msg:
-                        k = self.rng.randrange(len(msg))
-                        if fault == "missing-item":
-                            del msg[k]
-                        else:
-                            msg[k] = {"jsonrpc": "2.0", "id": msg[k].get("id"),
-                                      "error": {"code": -102, "message": "server busy - request timed out"}}
+                        spoil_one_item(msg, self.rng, fault == "missing-item", SERVER_BUSY)
                         reply = json.dumps(msg).encode() + b"\n"
                 writer.write(reply)
                 await writer.drain()

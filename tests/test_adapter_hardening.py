@@ -359,7 +359,7 @@ def test_url_password_never_leaks_even_when_the_server_echoes_basic_auth():
     into porscan's error."""
     import base64
 
-    from fake_tron_solana import ServedApp
+    from loopthread import ServedApp
 
     seen = []
 

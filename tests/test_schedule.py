@@ -12,12 +12,13 @@ import json
 import logging
 import os
 import socket
-import threading
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from aiohttp import web
+
+from loopthread import ServedApp
 
 from scanner.localnodes import anvil_binary
 from scanner.schedule import (EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, Rules, ScheduleConfigError, SourceError,
@@ -33,21 +34,12 @@ class LocalHTTP:
         self.fail_next: dict[str, list[int]] = {}  # path -> statuses to answer first
         self.received: list[dict] = []
         self.headers: list[dict] = []
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.port = asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(30)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    async def _start(self) -> int:
         app = web.Application()
         app.router.add_get("/files/{name}", self._file)
         app.router.add_post("/hook", self._hook)
-        self.runner = web.AppRunner(app, access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return site._server.sockets[0].getsockname()[1]
+        self._server = ServedApp(app).start()
+        self.port = self._server.port
+        self.url = self._server.url
 
     def _fail(self, path: str):
         queue = self.fail_next.get(path)
@@ -77,9 +69,7 @@ class LocalHTTP:
         return web.json_response({"ok": True})
 
     def close(self):
-        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(30)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
+        self._server.stop()
 
 
 @pytest.fixture
@@ -332,7 +322,6 @@ reserves = "http://127.0.0.1:{closed_port()}/por.csv"
 
 def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, http, monkeypatch, caplog):
     from scanner.cli import main
-    from scanner.storage import open_store
 
     secret = "hook-secret-1234567"
     monkeypatch.setenv("PORSCAN_HOOK_SECRET", secret)
@@ -343,7 +332,7 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     # pass 1: Sample is scanned; Offline's source is unreachable and fails alone
     assert main(["schedule", "--once", str(cfg_path)]) == EXIT_JOB_FAILED
     cfg = load_config(cfg_path)
-    runs = asyncio.run(_runs(cfg))
+    runs = _stored(cfg, lambda s: s.list_runs())
     assert [(r.exchange, r.status, r.snapshot_date) for r in runs] == [("Sample", "done", "2025-05-01")]
     events = {(e["exchange"], e["key"], e["event"]) for e in http.received}
     assert ("Sample", "proven_ratio_below:USDT", "opened") in events  # USDT liabilities are 125% of reserves
@@ -360,7 +349,7 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     status = {r.exchange: r for r in result.results}
     assert status["Sample"].status == "skipped" and "inputs unchanged" in status["Sample"].message
     assert status["Offline"].status == "failed" and "cannot connect to 127.0.0.1" in status["Offline"].message
-    assert len(asyncio.run(_runs(cfg))) == 1
+    assert len(_stored(cfg, lambda s: s.list_runs())) == 1
     assert len(http.received) == sent and result.exit_code == EXIT_JOB_FAILED
 
     # pass 3: the rule changes so the condition clears -> resolved, announced once; only Sample this time
@@ -370,7 +359,7 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     resolved = [e for e in http.received[sent:] if e["event"] == "resolved"]
     assert [(e["exchange"], e["key"]) for e in resolved] == [("Sample", "proven_ratio_below:USDT")]
     assert resolved[0]["resolved_at"]
-    alerts = asyncio.run(_alerts(cfg))
+    alerts = _stored(cfg, lambda s: s.list_alerts())
     assert {(a.exchange, a.key, a.resolved_at is None) for a in alerts} == {
         ("Sample", "proven_ratio_below:USDT", False), ("Offline", "job_failed", True)}
 
@@ -378,28 +367,15 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     cfg_path = _job_config(tmp_path, world, http)
     n = len(http.received)
     assert main(["schedule", "--once", "--force", "--exchange", "Sample", str(cfg_path)]) == EXIT_ALERTS
-    assert len(asyncio.run(_runs(cfg))) == 2
+    assert len(_stored(cfg, lambda s: s.list_runs())) == 2
     assert [(e["key"], e["event"]) for e in http.received[n:]] == [("proven_ratio_below:USDT", "opened")]
 
 
-async def _runs(cfg):
-    from scanner.storage import open_store
+def _stored(cfg, read):
+    """What ``read(store)`` returns from the job's store (opened and closed around it)."""
+    from scanner.cli_scan import _with_store
 
-    store = await open_store(cfg.db_url())
-    try:
-        return await store.list_runs()
-    finally:
-        await store.close()
-
-
-async def _alerts(cfg):
-    from scanner.storage import open_store
-
-    store = await open_store(cfg.db_url())
-    try:
-        return await store.list_alerts()
-    finally:
-        await store.close()
+    return asyncio.run(_with_store(cfg.db_url(), read))
 
 
 def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
