@@ -38,7 +38,7 @@ from typing import Any, Sequence
 
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
-from .utxo import CORE_CHAIN_NAMES, ChainParams, btc_to_sats, chain_params, read_compact_size, script_pubkey
+from .utxo import require_native, CORE_CHAIN_NAMES, ChainParams, btc_to_sats, chain_params, read_compact_size, script_pubkey
 
 _loads = functools.partial(json.loads, parse_float=Decimal)
 MODES = ("auto", "dump", "scan", "rollback")
@@ -242,8 +242,7 @@ class BitcoinCoreAdapter:
     # ------------------------------------------------------------------------------------------
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
-        if not asset.native:
-            raise AdapterError(f"{asset.symbol} on {self.network}: only the native coin has UTXO balances here")
+        require_native(asset, self.network)
         before = self.requests
         spks, bad = _addresses_to_scripts(addresses, self.params)
         wanted = {s for s in spks if s is not None}

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .failover import OneEndpoint
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
-from .utxo import Tx, TxDecodeError, balance_from_history, block_hash_from_header, chain_params, decode_tx, \
+from .utxo import require_native, Tx, TxDecodeError, balance_from_history, block_hash_from_header, chain_params, decode_tx, \
     electrum_scripthash, script_pubkey
 
 CLIENT_NAME = "porscan"
@@ -189,8 +189,7 @@ class ElectrumAdapter(OneEndpoint):
         return BlockRef(h, block_hash_from_header(raw, self.params), height is not None)
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
-        if not asset.native:
-            raise AdapterError(f"{asset.symbol} on {self.network}: only the native coin has UTXO balances here")
+        require_native(asset, self.network)
         before = self.requests
         label = self.label
         notes: list[str] = []

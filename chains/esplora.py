@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 from .jsonrpc import Endpoint, JsonRpcClient, TransportError
 from .failover import OneEndpoint
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
-from .utxo import chain_params, script_pubkey
+from .utxo import require_native, chain_params, script_pubkey
 
 PAGE = 25  # Esplora's page size for /txs/chain
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -138,8 +138,7 @@ class EsploraAdapter(OneEndpoint):
         raise ValueError("the address kept changing while it was read")
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
-        if not asset.native:
-            raise AdapterError(f"{asset.symbol} on {self.network}: only the native coin has UTXO balances here")
+        require_native(asset, self.network)
         before = self.requests
         label = self.label
         try:

@@ -20,6 +20,8 @@ from signatures.hashing import sha256, sha256d
 from signatures.utxo import PARAMS as _SIG_PARAMS
 from signatures.utxo import UtxoParams, decode_address
 
+from .protocol import AdapterError, Asset
+
 COIN = 100_000_000  # satoshis per coin, for every coin here (8 decimals)
 
 
@@ -71,6 +73,12 @@ def chain_params(coin: str, chain: str = "main") -> ChainParams:
     except KeyError:
         known = ", ".join(sorted({f"{c}/{n}" for c, n in CHAINS}))
         raise ValueError(f"no UTXO chain parameters for {coin}/{chain} (known: {known})") from None
+
+
+def require_native(asset: Asset, network: str) -> None:
+    """UTXO adapters read the chain's own coin; a token asset is a configuration error."""
+    if not asset.native:
+        raise AdapterError(f"{asset.symbol} on {network}: only the native coin has UTXO balances here")
 
 
 def script_pubkey(address: str, params: ChainParams) -> bytes:

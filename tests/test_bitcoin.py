@@ -523,3 +523,20 @@ def test_electrum_close_closes_connections_in_use(world, electrumx):
         batch, waited = run(go())
         time.sleep(max(0.0, 4.5 - waited))  # let the proxy's stalled handler end before the proxy stops
     assert waited < 2.5 and batch.read == 0  # not the 4 s stall: the connection was closed under it
+
+
+@pytest.mark.parametrize("adapter", [BitcoinCoreAdapter, ElectrumAdapter, EsploraAdapter])
+def test_utxo_adapters_refuse_a_token_asset_before_any_read(adapter):
+    """A token configured on a UTXO network is a configuration error, not an empty read."""
+    url = "tcp://127.0.0.1:9" if adapter is ElectrumAdapter else "http://127.0.0.1:9/"
+    ad = adapter("btc", Endpoint("nowhere", url), coin="BTC", chain="regtest")
+
+    async def go():
+        try:
+            return await ad.balances(Asset("btc", "USDT", 6, "0xdead"), ["bcrt1qnothing"], 100)
+        finally:
+            await ad.close()
+
+    with pytest.raises(AdapterError, match="USDT on btc: only the native coin has UTXO balances here"):
+        asyncio.run(go())
+    assert ad.requests == 0
