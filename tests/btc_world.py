@@ -32,14 +32,6 @@ from scanner.localbtc import (BTC_CACHE, ROOT, CoreNode, Knots, Litecoind, RpcFa
 from scanner.localnodes import end_process, free_port
 
 
-async def balances_then_close(asset, adapter, addresses, height):
-    """One adapter read, the adapter closed afterwards whatever happens."""
-    try:
-        return await adapter.balances(asset, addresses, height)
-    finally:
-        await adapter.close()
-
-
 @dataclass
 class ElectrumX:
     process: subprocess.Popen

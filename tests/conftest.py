@@ -15,6 +15,14 @@ SHARED_VECTORS = ROOT.parent / "shared" / "vectors"
 os.environ.setdefault("BCL_DATA_DIR", str(ROOT / ".cache" / "bcl"))
 
 
+async def balances_then_close(asset, adapter, addresses, height):
+    """One adapter read, the adapter closed afterwards whatever happens."""
+    try:
+        return await adapter.balances(asset, addresses, height)
+    finally:
+        await adapter.close()
+
+
 def shared_path(*parts: str) -> Path:
     """Path under ../shared/vectors, or skip the test when the folder is absent (fresh clone)."""
     path = SHARED_VECTORS.joinpath(*parts)

@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from eth_utils import to_checksum_address
 
+from conftest import balances_then_close
 from chains.evm import EvmAdapter, decode_uint, encode_native_call, parse_address, _parse_all
 from chains.jsonrpc import ConfigError, Endpoint, JsonRpcClient, RateLimiter, TransportError
 from chains.protocol import Asset
@@ -67,10 +68,7 @@ def by_hash(call) -> bool:
 
 async def read(eps, asset, addresses, height, **kw):
     ad = EvmAdapter("local", eps, **kw)
-    try:
-        return await ad.balances(asset, addresses, height), ad
-    finally:
-        await ad.close()
+    return await balances_then_close(asset, ad, addresses, height), ad
 
 
 # ------------------------------------------------------------------ 1. cross-check disagreement
@@ -404,10 +402,7 @@ def test_solana_token_parts_at_two_slots_are_not_at_snapshot():
         async def go():
             # one call per HTTP request: getSlot 501, getBlockHeight 502, Token and Token-2022 at 503 and 504
             ad = SolanaAdapter("solana", [Endpoint("FAKE-SOLANA", srv.url, max_batch=1, concurrency=1)])
-            try:
-                return await ad.balances(Asset("solana", "USDT", 6, USDT_SPL_MINT), [owner], 504)
-            finally:
-                await ad.close()
+            return await balances_then_close(Asset("solana", "USDT", 6, USDT_SPL_MINT), ad, [owner], 504)
 
         batch = run(go())
     (r,) = batch.results

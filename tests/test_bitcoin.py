@@ -17,7 +17,8 @@ import os
 
 import pytest
 
-from btc_world import balances_then_close, BtcWorld, ElectrumX, Knots, build_world, electrumx_bin, knots_root, tool_missing
+from conftest import balances_then_close
+from btc_world import BtcWorld, ElectrumX, Knots, build_world, electrumx_bin, knots_root, tool_missing
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.esplora import EsploraAdapter
@@ -531,12 +532,6 @@ def test_utxo_adapters_refuse_a_token_asset_before_any_read(adapter):
     url = "tcp://127.0.0.1:9" if adapter is ElectrumAdapter else "http://127.0.0.1:9/"
     ad = adapter("btc", Endpoint("nowhere", url), coin="BTC", chain="regtest")
 
-    async def go():
-        try:
-            return await ad.balances(Asset("btc", "USDT", 6, "0xdead"), ["bcrt1qnothing"], 100)
-        finally:
-            await ad.close()
-
     with pytest.raises(AdapterError, match="USDT on btc: only the native coin has UTXO balances here"):
-        asyncio.run(go())
+        asyncio.run(balances_then_close(Asset("btc", "USDT", 6, "0xdead"), ad, ["bcrt1qnothing"], 100))
     assert ad.requests == 0

@@ -12,6 +12,7 @@ import asyncio
 
 import pytest
 
+from conftest import balances_then_close
 from chains.evm import STRATEGIES, EvmAdapter
 from chains.jsonrpc import ConfigError, Endpoint
 from chains.protocol import Asset
@@ -31,10 +32,7 @@ def run(coro):
 async def read(url_or_endpoints, asset, addresses, height, **kw):
     eps = url_or_endpoints if isinstance(url_or_endpoints, list) else [Endpoint("anvil", url_or_endpoints)]
     ad = EvmAdapter("local", eps, **kw)
-    try:
-        return await ad.balances(asset, addresses, height), ad
-    finally:
-        await ad.close()
+    return await balances_then_close(asset, ad, addresses, height), ad
 
 
 ETH = Asset("local", "ETH", 18)

@@ -14,7 +14,8 @@ import os
 
 import pytest
 
-from btc_world import balances_then_close, ElectrumX, Litecoind, btc, electrumx_bin, litecoind_bin, sats, tool_missing
+from conftest import balances_then_close
+from btc_world import ElectrumX, Litecoind, btc, electrumx_bin, litecoind_bin, sats, tool_missing
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.jsonrpc import Endpoint

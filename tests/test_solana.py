@@ -13,6 +13,7 @@ import asyncio
 
 import pytest
 
+from conftest import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
 from chains.solana import TOKEN_2022_PROGRAM, SolanaAdapter, solana_pubkey
@@ -36,10 +37,7 @@ def read(endpoints, asset, addresses, height, **kw):
 
     async def go():
         ad = SolanaAdapter("solana", eps, **kw)
-        try:
-            return await ad.balances(asset, addresses, height), ad
-        finally:
-            await ad.close()
+        return await balances_then_close(asset, ad, addresses, height), ad
 
     return asyncio.run(go())
 

@@ -14,6 +14,7 @@ import json
 
 import pytest
 
+from conftest import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
 from chains.tron import TronAdapter, tron_address
@@ -46,10 +47,7 @@ def read(endpoints, asset, addresses, height, options=None, **kw):
 
     async def go():
         ad = TronAdapter("tron", eps, opts, **kw)
-        try:
-            return await ad.balances(asset, addresses, height), ad
-        finally:
-            await ad.close()
+        return await balances_then_close(asset, ad, addresses, height), ad
 
     return asyncio.run(go())
 
