@@ -18,7 +18,6 @@ OKX_EVM_PREFIX = b"\x19Ethereum Signed Message:\n32"
 SCHEME_OKX = "evm-okx-keccak"
 SCHEME_EIP191 = "evm-personal-sign"
 
-_VERIFIED_BY_SCHEME = {s: verified(s) for s in (SCHEME_OKX, SCHEME_EIP191)}
 _digest_cache: dict[tuple[str, str], bytes] = {}
 # digests in the order tried; whichever matched last goes first (the result never depends on it)
 _ORDER = (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191))
@@ -136,9 +135,6 @@ def verify_evm(claim: Claim, addr_type: str) -> Verdict:
             what = f"contract wallet: owners {owners} signed; owner->contract link not checked (needs an on-chain read)"
         return owner_only("+".join(dict.fromkeys(schemes)), what + note)
 
-    if addr_type != "FIL" and addr_type != "LAT":  # 0x addresses: most rows of every file
-        ok, scheme, reason = check_signer(claim.signature1, msg, parse_evm_address(claim.address.strip()))
-        return _VERIFIED_BY_SCHEME[scheme] if ok else failed(scheme, reason)
     expected, text_form = _target(claim.address, addr_type)
     if expected is not None:
         ok, scheme, reason = check_signer(claim.signature1, msg, expected)

@@ -9,7 +9,6 @@ from .evm import recid_from_v
 from .secp256k1 import parse_rsv_hex, recover
 
 _cache: dict[tuple[int, str], bytes] = {}
-_VERIFIED_BY_VERSION = {v: verified(f"tron-v{v}") for v in (1, 2)}
 _ORDER = (1, 2)  # digest versions in the order tried; the last one that matched goes first
 
 
@@ -60,6 +59,6 @@ def verify_tron(claim: Claim, addr_type: str = "TRX") -> Verdict:
         if addr == expected:
             if version != _ORDER[0]:  # files are homogeneous: try this digest first next time
                 _ORDER = (version, 3 - version)
-            return _VERIFIED_BY_VERSION[version]
+            return verified(f"tron-v{version}")
         seen.append(f"v{version} recovers 41{addr.hex()}")
     return failed("tron-v1", f"signer is not {claim.address} ({'; '.join(seen) or 'no key recovers'})")
