@@ -30,8 +30,6 @@ from .ingest import FileHead, Layout, ReserveRow, RowError, iter_chunks, iter_li
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
 _STATUS_TEXT = tuple(s.value for s in STATUS_ORDER)
 _I_INVALID = _STATUS_INDEX[Status.INVALID_ROW]
-_VERIFIED = Status.VERIFIED
-_I_VERIFIED = _STATUS_INDEX[_VERIFIED]
 _I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
 _I_FAILED = _STATUS_INDEX[Status.FAILED]
 esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
@@ -164,10 +162,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             if verdict is None:  # skipped: (row, reason)
                 row, reason = row
                 status_i, scheme = _I_SKIPPED, ""
-            else:  # (Status is an Enum: its hash is a Python call, so skip the lookup for the usual case)
-                status = verdict.status
-                status_i = _I_VERIFIED if status is _VERIFIED else _STATUS_INDEX[status]
-                scheme, reason = verdict.scheme, verdict.reason
+            else:
+                status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
             lineno, coin, network, height, address, amount, amount_text = row[:7]  # ReserveRow's leading fields
         key = (coin, network)
         t = tallies.get(key)
