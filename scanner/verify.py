@@ -25,7 +25,7 @@ from signatures.model import STATUS_ORDER, Status
 from signatures.registry import resolve
 
 from .amounts import EXACT, text_to_base_units
-from .ingest import FileHead, Layout, ReserveRow, RowError, iter_chunks, iter_lines, row_parser
+from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
 _STATUS_TEXT = tuple(s.value for s in STATUS_ORDER)
@@ -34,8 +34,6 @@ _I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
 _I_FAILED = _STATUS_INDEX[Status.FAILED]
 esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
 
-# process_chunk unpacks a row's leading fields by position (one C-level slice instead of 7 lookups)
-assert ReserveRow._fields[:7] == ("line", "coin", "network", "snapshot_height", "address", "amount", "amount_text")
 FAILURE_COLUMNS = ("line", "coin", "network", "address", "amount", "status", "scheme", "reason")
 
 
@@ -164,7 +162,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                 status_i, scheme = _I_SKIPPED, ""
             else:
                 status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
-            lineno, coin, network, height, address, amount, amount_text = row[:7]  # ReserveRow's leading fields
+            lineno, coin, network, address = row.line, row.coin, row.network, row.address
+            amount_text, height, amount = row.amount_text, row.snapshot_height, row.amount
         key = (coin, network)
         t = tallies.get(key)
         if t is None:
