@@ -120,13 +120,20 @@ def _gen_table_steps(steps: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-_GEN_TABLE3 = _gen_table_steps(3)
+_GEN_TABLE3: tuple[int, ...] = ()  # built on first use (17 ms): most commands never decode bech32
+
+
+def _gen_table3() -> tuple[int, ...]:
+    global _GEN_TABLE3
+    if not _GEN_TABLE3:
+        _GEN_TABLE3 = _gen_table_steps(3)
+    return _GEN_TABLE3
 
 
 def _polymod(values, chk: int = 1) -> int:
     """BIP-173 checksum state from ``chk`` over ``values``; three symbols per step (the step is
     linear over GF(2), so the top bits' effect is one table lookup)."""
-    table, table3 = _GEN_TABLE, _GEN_TABLE3
+    table, table3 = _GEN_TABLE, _GEN_TABLE3 or _gen_table3()
     n = len(values)
     i = 0
     while i + 2 < n:
