@@ -59,6 +59,7 @@ STATUS_SEGMENTS: tuple[Segment, ...] = (
     Segment("owner_only", "owner_only", "#4575b4"),
     Segment("key_only", "key_only", "#74add1"),
     Segment("unsupported", "unsupported", "#9e7cc1"),
+    Segment("unsigned", "unsigned", "#fdd49e"),
     Segment("skipped", "skipped", "#bdbdbd"),
     Segment("failed", "failed", BAD),
     Segment("invalid_row", "invalid_row", "#7f0000"),

@@ -6,9 +6,12 @@ import argparse
 import os
 import sys
 import time
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .inputs import Input
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -33,6 +36,7 @@ Commands, in the order of the job:
 Statuses every row can get:
   verified     the signature(s) prove control of the published address
   failed       a check was made and did not hold (the reason says which)
+  unsigned     the row publishes no signature: nothing to check (a failure only with --require-signatures)
   key_only     the signature proves a key, but the address is not derived from it offline
   owner_only   owners of a contract wallet / validator signed; the owner->address link needs chain data
   unsupported  porscan has no rule for this scheme or address kind (the reason says which)
@@ -44,16 +48,20 @@ VERIFY_HELP = """\
 Verify the ownership signature of every row of a published reserve file, offline.
 
 Reads OKX's formats (7, 9, 11 and 12 columns, with or without the summary block), HTX's file
-(same shape) and the auditor CSV (digitalAsset,network,address,signedMessage,...), streaming,
-on all cores. Prints a table per coin and checks the file's own summary block against the sums
-of its detail rows.
+(same shape), the auditor CSV (digitalAsset,network,address,signedMessage,...) and address lists
+without signatures (Binance's coin,network,address,balance,height), streaming, on all cores.
+Gzip and zip files and stdin (-) are unpacked to a temporary file first ($TMPDIR); the report
+cites the SHA-256 of the bytes as given. Prints a table per coin and checks the file's own
+summary block against the sums of its detail rows.
 
 examples:
   porscan verify okx_por.csv
+  curl -sL https://.../binance_por.csv.gz | porscan verify -
   porscan verify okx_por.csv --json report.json --failures-csv failures.csv
   porscan verify okx_por.csv --coin BTC --coin USDT-TRC20 --workers 2
 
-exit codes: 0 = no row failed, 1 = a row failed or could not be read, 2 = usage error or unreadable file
+exit codes: 0 = no row failed, 1 = a row failed or could not be read (or, with --require-signatures,
+publishes no signature), 2 = usage error or unreadable file
 """
 
 
@@ -98,11 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     v = sub.add_parser("verify", help="verify ownership signatures of a reserve file (offline)",
                        description=VERIFY_HELP, formatter_class=fmt)
-    v.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
+    v.add_argument("file", metavar="FILE", help="published reserve file: CSV, .gz, .zip (one CSV member) or - for stdin")
     v.add_argument("--json", metavar="PATH", help='write the full report as JSON ("schema": "porscan.verify/1")')
     v.add_argument("--failures-csv", metavar="PATH", help="write failed and unreadable rows as CSV")
     v.add_argument("--coin", action="append", metavar="COIN", help="only check these coin keys (repeat or comma-separate); other rows are 'skipped'")
     v.add_argument("--network", action="append", metavar="NET", help="only check rows of these networks")
+    v.add_argument("--require-signatures", action="store_true",
+                   help="count rows that publish no signature ('unsigned') as failures for the exit code")
     v.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
     from .cli_scan import chunk_bytes_arg
 
@@ -114,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("balances", help="read balances at the snapshot heights and compare with the file",
                        description=BALANCES_HELP, formatter_class=fmt)
-    b.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
+    b.add_argument("file", metavar="FILE", help="published reserve file: CSV, .gz, .zip (one CSV member) or - for stdin")
     b.add_argument("--json", metavar="PATH", help='write the full report as JSON ("schema": "porscan.balances/1")')
     b.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
     b.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (network ids or file labels)")
@@ -150,6 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_balances(args: argparse.Namespace) -> int:
+    from .ingest import IngestError
+    from .inputs import open_input
+
+    try:
+        with open_input(args.file) as source:
+            return _balances(args, source)
+    except IngestError as exc:  # the input as given: unreadable, a bad archive, no room for its copy
+        print(f"porscan balances: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _balances(args: argparse.Namespace, source: Input) -> int:
     import asyncio
     import json
     from pathlib import Path
@@ -164,11 +186,11 @@ def cmd_balances(args: argparse.Namespace) -> int:
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False)
     try:
-        head = read_head(args.file)
+        head = read_head(source.path)
         networks = with_overrides(load_networks(Path(args.config) if args.config else None), args.rpc)
         coins = load_coins(Path(args.coins) if args.coins else None)
     except (IngestError, NetConfigError) as exc:
-        err.print(f"porscan balances: {exc}", markup=False)
+        err.print(f"porscan balances: {source.relabel(str(exc))}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     coin_filter, net_filter = split_multi(args.coin), split_multi(args.network)
 
@@ -181,7 +203,7 @@ def cmd_balances(args: argparse.Namespace) -> int:
             return bool(names & net_filter)
         return True
 
-    rows = [r for r in iter_rows(args.file, head) if wanted(r)]
+    rows = [r for r in iter_rows(source.path, head) if wanted(r)]
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
     show = not (args.no_progress or args.quiet) and err.is_terminal
     try:
@@ -193,11 +215,12 @@ def cmd_balances(args: argparse.Namespace) -> int:
             task = progress.add_task("balances", total=None)
             with progress:
                 checks, summaries = asyncio.run(check_balances(
-                    rows, coins, networks, adapter_options=options,
+                    rows, coins, networks, adapter_options=options, file_heights=head.heights,
                     on_plan=lambda n: progress.update(task, total=n),
                     on_progress=lambda n: progress.update(task, advance=n)))
         else:
-            checks, summaries = asyncio.run(check_balances(rows, coins, networks, adapter_options=options))
+            checks, summaries = asyncio.run(check_balances(rows, coins, networks, adapter_options=options,
+                                                           file_heights=head.heights))
     except NetConfigError as exc:
         err.print(f"porscan balances: {exc}", markup=False)
         return EXIT_USAGE
@@ -206,7 +229,8 @@ def cmd_balances(args: argparse.Namespace) -> int:
         counts[c.status] = counts.get(c.status, 0) + 1
     if args.json:
         report = {"schema": "porscan.balances/1", "tool": tool_info(),
-                  "input": {"path": head.path, "bytes": head.size, "layout": head.layout.name if head.layout else None},
+                  "input": {"path": source.original, "bytes": head.size, "layout": head.layout.name if head.layout else None,
+                            "compressed": source.compressed, "source_sha256": source.source_sha256},
                   "summary": {"rows": len(checks), "by_status": counts},
                   "networks": [summaries[k].as_json() for k in sorted(summaries)],
                   "rows": [c.as_json() for c in checks]}
@@ -232,6 +256,23 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from .ingest import IngestError
+    from .inputs import open_input
+
+    if args.workers is not None and args.workers < 1:  # before stdin is read or a .gz unpacked
+        print("porscan verify: --workers must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with open_input(args.file) as source:
+            return _verify(args, source)
+    except IngestError as exc:  # the input as given: unreadable, a bad archive, no room for its copy
+        print(f"porscan verify: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _verify(args: argparse.Namespace, source: Input) -> int:
+    import dataclasses
+
     from rich.console import Console
 
     from .assets import default_book
@@ -242,13 +283,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
     err = Console(stderr=True, highlight=False)
-    if args.workers is not None and args.workers < 1:
-        err.print("porscan verify: --workers must be at least 1")
-        return EXIT_USAGE
     try:
-        head = read_head(args.file)
+        head = read_head(source.path)
     except IngestError as exc:
-        err.print(f"porscan verify: {exc}", markup=False)
+        err.print(f"porscan verify: {source.relabel(str(exc))}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     try:
         book = default_book()
@@ -292,11 +330,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     except OSError as exc:
         if json_sink:
             json_sink.abort()
-        err.print(f"porscan verify: {exc}", markup=False)
+        err.print(f"porscan verify: {source.relabel(str(exc))}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     elapsed = time.perf_counter() - started
+    if source.path != source.original:  # messages name the temporary copy; name what the user gave
+        outcome.invalid_samples = [(n, source.relabel(m)) for n, m in outcome.invalid_samples]
+        head.summary_errors = [dataclasses.replace(e, path=source.label) for e in head.summary_errors]
     summary = verify_summary(outcome, book)
-    info = input_info(outcome)
+    info = input_info(outcome, source)
     if json_sink:
         json_sink.close({"input": info, "summary": summary, "elapsed_seconds": round(elapsed, 3)})
     if failures_sink:
@@ -306,7 +347,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         console.print(f"{outcome.rows} rows: " + ", ".join(f"{k} {v}" for k, v in t.items()), markup=False)
     else:
         render_verify(summary, info, console, elapsed)
-    return EXIT_FAILED if outcome.any_failed else EXIT_OK
+    return EXIT_FAILED if outcome.failed(args.require_signatures) else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

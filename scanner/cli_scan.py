@@ -22,7 +22,7 @@ Every figure says where it comes from and how complete it is:
   proven       on-chain amount of rows whose ownership porscan verified
   owner_only   contract wallets whose owners signed (owner->wallet link not proven)
   key_only     a key signed, the address is not derived from it offline
-  unverified   read on chain, ownership not proven (failed, unsupported)
+  unverified   read on chain, ownership not proven (failed, unsigned, unsupported)
   unread       published amount of rows whose balance could not be read (never counted as 0)
   coverage     rows read / rows expected; blocks are named, and a read at the latest block
                instead of the snapshot is labelled so
@@ -39,7 +39,8 @@ examples:
   porscan scan okx_por.csv --rpc ethereum=http://127.0.0.1:8545 --coin ETH,USDT-ERC20
 
 exit codes: 0 = all checks held, 1 = a proven ratio is below --min-ratio, or a row failed, was
-unreadable, mismatched or could not be read, 2 = usage error, unreadable input or database error
+unreadable, mismatched or could not be read (or, with --require-signatures, publishes no signature),
+2 = usage error, unreadable input or database error
 """
 
 RUNS_HELP = """\
@@ -100,6 +101,8 @@ def add_commands(sub, fmt) -> None:
     s.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
     s.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (file labels)")
     s.add_argument("--workers", type=int, metavar="N", help="verification processes (default: all cores)")
+    s.add_argument("--require-signatures", action="store_true",
+                   help="count rows that publish no signature ('unsigned') as failures for the exit code")
     s.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
                    help="input bytes per checkpointed chunk (default 1 MiB, at least 1024)")
     s.add_argument("--slice-rows", type=int, default=50_000, metavar="N", help="rows per checkpointed balance read")
@@ -251,7 +254,8 @@ def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
     v = report["verification"]["by_status"]
     b = report.get("balances", {}).get("by_status", {})
     unread = any(a.get("rows_read", 0) < a.get("rows_expected", 0) for a in report["assets"])
-    if v.get("failed") or v.get("invalid_row") or b.get("mismatch") or b.get("unread") or unread:
+    unsigned = getattr(args, "require_signatures", False) and v.get("unsigned")
+    if v.get("failed") or v.get("invalid_row") or unsigned or b.get("mismatch") or b.get("unread") or unread:
         return EXIT_FAILED
     return EXIT_OK
 

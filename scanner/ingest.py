@@ -30,6 +30,10 @@ def sha256_file(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 EMPTY_MARKERS = frozenset({"null", "NULL", "Null", "\\N", "None"})
+# HTX writes ``-`` for "none": a row with no signature, or an address listed with no height and no
+# balance. Such a row stands: unsigned, or with no published amount (None, text "") to compare.
+# An *empty* amount cell stays an unreadable row: nothing says the figure was left out on purpose.
+NONE_PUBLISHED = "-"
 
 
 class IngestError(Exception):
@@ -60,7 +64,7 @@ class ReserveRow(NamedTuple):
     network: str
     snapshot_height: int | None
     address: str
-    amount: Decimal | None  # as published: coin units, or base units when ``amount_in_base_units``; None if the file has no amount column
+    amount: Decimal | None  # as published: coin units, or base units when ``amount_in_base_units``; None when the file publishes none (no column, empty or ``-``)
     amount_text: str
     amount_in_base_units: bool
     message: str
@@ -71,6 +75,7 @@ class ReserveRow(NamedTuple):
     eoa2: str
     type: str
     status_column: str = ""
+    custodian: str = ""  # third-party custodian named by an address list; "" = the exchange itself
 
     def claim(self) -> Claim:
         return Claim(self.coin, self.network, self.address, self.message, self.signature1,
@@ -101,11 +106,22 @@ _HEADER_NAMES: dict[str, str] = {
     "redeem script": "script", "publickey": "script", "public key": "script",
     "eoa1": "eoa1", "owner1": "eoa1", "eoa2": "eoa2", "owner2": "eoa2",
     "type": "type", "status": "status",
+    # Binance's address lists name the third-party custodian holding some of its wallets
+    "custodian": "custodian", "custody": "custodian", "custodian name": "custodian",
+    "third-party custodian": "custodian", "third party custodian": "custodian",
+    "third_party_custodian": "custodian", "thirdpartycustodian": "custodian",
 }
 _REQUIRED = ("coin", "address", "amount", "message", "signature1")
+# An address list (Binance's wallets and deposit addresses) has no message and no signature column:
+# its rows are claims without a proof. Without a signature only the network says which chain an
+# address is on, so a list must name it (and a bare coin,address,amount header is more likely a
+# signed file whose signature columns were lost than a list).
+_LIST_REQUIRED = ("coin", "network", "address")
+_SIGNED_ONLY = ("message", "signature1")
 _GETTERS: dict[tuple[int, ...], "operator.itemgetter"] = {}
+# custodian last: positional ReserveRow construction elsewhere stays valid
 _FIELDS = ("coin", "network", "snapshot_height", "address", "amount", "message", "signature1", "signature2",
-           "script", "eoa1", "eoa2", "type", "status")
+           "script", "eoa1", "eoa2", "type", "status", "custodian")
 
 
 def normalise_header(cell: str) -> str:
@@ -114,11 +130,11 @@ def normalise_header(cell: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Layout:
-    name: str  # okx-7 | okx-9 | okx-11 | okx-12 | auditor | custom-N
+    name: str  # okx-7 | okx-9 | okx-11 | okx-12 | auditor | custom-N | binance | address-list
     columns: dict[str, int]  # canonical field -> index
     width: int  # header cell count
     min_fields: int  # a row needs at least this many fields (through the last required column)
-    keyed_by_network: bool  # auditor files: the network column selects the scheme
+    keyed_by_network: bool  # auditor files and address lists: the network column selects the scheme
     amount_in_base_units: bool  # 7-column era: integer wei/sat/sun
     field_index: tuple[int, ...] = ()  # cell index per name in _FIELDS; -1 = column absent
 
@@ -141,20 +157,48 @@ class Layout:
             name = _HEADER_NAMES.get(normalise_header(cell))
             if name and name not in cols:
                 cols[name] = i
-        missing = [f for f in _REQUIRED if f not in cols and not (f == "amount" and "coin" in cols and _auditor(cells))]
+        listed = not any(f in cols for f in _SIGNED_ONLY)  # an address list: no proof columns at all
+        if listed:
+            required = _LIST_REQUIRED
+            # a signature column under a name we do not know must not turn a signed file into a
+            # list whose every row reads as unsigned
+            stray = [c.strip() for c in cells if normalise_header(c) not in _HEADER_NAMES and _proof_like(c)]
+            if stray:
+                raise IngestError(f"{path}:{line}: detail header has no message/signature1 column but unknown "
+                                  f"column(s) {', '.join(map(repr, stray))} that look like one; not read as an "
+                                  f"unsigned address list: {','.join(cells)!r}")
+        else:
+            required = _REQUIRED
+        missing = [f for f in required if f not in cols and not (f == "amount" and "coin" in cols and _auditor(cells))]
         if missing:
-            raise IngestError(f"{path}:{line}: detail header lacks column(s) {', '.join(missing)}: {','.join(cells)!r}")
+            kind = "address-list header (no message/signature1)" if listed else "detail header"
+            raise IngestError(f"{path}:{line}: {kind} lacks column(s) {', '.join(missing)}: {','.join(cells)!r}")
         auditor = _auditor(cells)
         width = len(cells)
-        if auditor:
+        if listed:
+            name = "binance" if cols.keys() - {"custodian"} == _BINANCE else "address-list"
+        elif auditor:
             name = "auditor"
         elif "type" in cols:
             name = "okx-12" if width == 12 else f"okx-typed-{width}"
         else:
             name = {7: "okx-7", 9: "okx-9", 11: "okx-11"}.get(width, f"custom-{width}")
         base_units = "network" not in cols and "snapshot_height" not in cols and not auditor
-        needed = max(cols[f] for f in _REQUIRED if f in cols) + 1
-        return cls(name, cols, width, needed, auditor, base_units, tuple(cols.get(f, -1) for f in _FIELDS))
+        needed = max(cols[f] for f in required if f in cols) + 1
+        # a list's network column says which chain an address is on (USDT on ETH, BSC, TRX, ...)
+        keyed = auditor or listed
+        return cls(name, cols, width, needed, keyed, base_units, tuple(cols.get(f, -1) for f in _FIELDS))
+
+
+# Binance's published wallet and deposit-address lists: Coin,Network,Address,Balance,Height (+ custodian)
+_BINANCE = frozenset({"coin", "network", "address", "amount", "snapshot_height"})
+
+
+def _proof_like(cell: str) -> bool:
+    """A header word that names a signature or a signed message (``sig``, ``Signature 1``, ``msg``);
+    by word, so ``assignee`` is not one."""
+    words = "".join(ch if ch.isalnum() else " " for ch in normalise_header(cell)).split()
+    return any(w.startswith("sig") or w in ("message", "msg", "signed") for w in words)
 
 
 def _auditor(cells: list[str]) -> bool:
@@ -225,7 +269,9 @@ def parse_detail_line(line: str, lineno: int, layout: Layout, path: str = "",
 
 def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = None):
     """``parse(line, lineno) -> ReserveRow | RowError`` for the detail lines of one file (never
-    raises). The layout's facts are bound once: the parser runs 600k times per OKX file."""
+    raises). The layout's facts are bound once: the parser runs 600k times per OKX file and ~10^7
+    times per Binance deposit-address list. Absent columns (an address list's message and
+    signatures) read as "" through the getter's index -1: no per-row branch for them."""
     width, min_fields, getter = layout.width, layout.min_fields, layout.getter
     has_amount, base_units, name = layout.has_amount, layout.amount_in_base_units, layout.name
     pad = [""] * (width + 1)  # missing trailing cells of short rows, and index -1 (absent column)
@@ -237,7 +283,7 @@ def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = 
         cells = [c if len(c) > 4 or c not in empty_markers else "" for c in map(str.strip, raw)]
         cells += pad[n:] if n < width else pad[-1:]
         (coin, network, height_text, address, amount_text, message, sig1, sig2, script, eoa1, eoa2, typ,
-         status) = getter(cells)
+         status, custodian) = getter(cells)
         if n < min_fields:
             return RowError(path, lineno, "row", f"row has {n} fields, layout {name} needs at least {min_fields}",
                             coin, network, address)
@@ -248,7 +294,13 @@ def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = 
             return RowError(path, lineno, "coin", "coin is empty", coin, network, address, amount_text)
         if not address:
             return RowError(path, lineno, "address", "address is empty", coin, network, address, amount_text)
-        if has_amount:
+        if sig1 == NONE_PUBLISHED:
+            sig1 = ""
+        if sig2 == NONE_PUBLISHED:
+            sig2 = ""
+        if not has_amount or amount_text == NONE_PUBLISHED:
+            amount, amount_text = None, ""
+        else:
             try:
                 amount = parse_amount(amount_text)
             except AmountError as exc:
@@ -256,8 +308,6 @@ def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = 
             if base_units and amount != amount.to_integral_value():
                 return RowError(path, lineno, "amount", f"{amount_text!r} is not an integer of base units (7-column layout)",
                                 coin, network, address, amount_text)
-        else:
-            amount = None
         if height_text:
             try:
                 height = parse_height(height_text)
@@ -268,7 +318,7 @@ def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = 
         if height is None and heights:
             height = heights.get(coin.upper())
         return ReserveRow(lineno, coin, network, height, address, amount, amount_text,
-                          base_units, message, sig1, sig2, script, eoa1, eoa2, typ, status)
+                          base_units, message, sig1, sig2, script, eoa1, eoa2, typ, status, custodian)
 
     return parse
 
@@ -350,7 +400,8 @@ def read_head(path: str | os.PathLike) -> FileHead:
                 head.summary.append(_summary_row(cells, summary_cols, lineno, path, head))
                 continue
             raise IngestError(f"{path}:{lineno}: expected the detail header (with an address column) after the summary block, got {text[:120]!r}")
-    raise IngestError(f"{path}: no detail header found (a line naming coin, address, amount, message, signature1)")
+    raise IngestError(f"{path}: no detail header found (a line naming coin, address, amount, message, signature1; "
+                      f"or, for an address list, coin, network, address)")
 
 
 def _summary_row(cells: list[str], cols: dict[str, int], lineno: int, path: str, head: FileHead) -> SummaryRow:

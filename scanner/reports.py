@@ -42,6 +42,10 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
         for s, n in zip(STATUS_ORDER, t.counts):
             entry[s.value] += n
         entry["snapshot_heights"] |= t.heights
+        for name, (n, amount) in t.custodians.items():
+            held = entry.setdefault("custodians", {}).setdefault(name, [0, Decimal(0)])
+            held[0] += n
+            held[1] = EXACT.add(held[1], amount)
         total, rows = sums.get(key, (Decimal(0), 0))
         sums[key] = (EXACT.add(total, t.amount), rows + t.amount_rows)
         invalid_by_coin[key] += t.counts[STATUS_ORDER.index(Status.INVALID_ROW)]
@@ -62,6 +66,9 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
         entry["amount_rows"] = rows
         entry["asset"] = book.asset_of(key)
         entry["snapshot_heights"] = sorted(entry["snapshot_heights"])
+        # wallets a third party holds for the exchange (address lists name it): one line each
+        entry["custodians"] = [{"custodian": name, "rows": n, "published_amount": fmt(amount)}
+                               for name, (n, amount) in sorted(entry.get("custodians", {}).items())]
     checks = check_summary(head.summary, coin_units, book, invalid_by_coin)
     return {
         "rows": outcome.rows,
@@ -78,11 +85,22 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
     }
 
 
-def input_info(outcome: VerifyOutcome) -> dict[str, Any]:
+def input_info(outcome: VerifyOutcome, source: Any = None) -> dict[str, Any]:
+    """The report's ``input``. ``source`` (a ``scanner.inputs.Input``) names the file as the user gave
+    it: ``path``, ``bytes`` and ``sha256`` stay those of the CSV read, ``source_sha256`` is of the
+    bytes as given (the .gz/.zip/stdin download; the same as ``sha256`` for a plain file)."""
     head = outcome.head
     assert head.layout is not None
+    compressed = source.compressed if source is not None else None
+    if source is not None and source.source_sha256 is not None:
+        source_sha256 = source.source_sha256
+    else:  # passed through: the verify pass hashed the very bytes given
+        source_sha256 = outcome.sha256 or None
     return {
-        "path": head.path,
+        "path": source.original if source is not None else head.path,
+        "compressed": compressed,
+        "source_sha256": source_sha256,
+        **({"zip_member": source.member} if source is not None and source.member else {}),
         "bytes": head.size,
         "sha256": outcome.sha256,
         "layout": head.layout.name,
@@ -157,7 +175,7 @@ def render_verify(summary: dict[str, Any], info: dict[str, Any], console, elapse
 
     table = Table(title=f"Ownership verification: {info['path']} ({info['layout']}, {summary['rows']} rows)",
                   title_justify="left")
-    cols = ["coin", "networks", "rows", "verified", "failed", "key_only", "owner_only", "unsupported",
+    cols = ["coin", "networks", "rows", "verified", "failed", "unsigned", "key_only", "owner_only", "unsupported",
             "skipped", "invalid_row", "published amount"]
     for c in cols:
         table.add_column(c, justify="left" if c in ("coin", "networks") else "right")
@@ -167,6 +185,9 @@ def render_verify(summary: dict[str, Any], info: dict[str, Any], console, elapse
             amount = f"{e['published_amount_base_units']} base units (decimals unknown)"
         table.add_row(e["coin"], ",".join(e["networks"])[:24], str(e["rows"]),
                       *(_cell(e[k], k) for k in cols[3:-1]), amount or "-")
+        for c in e.get("custodians", []):
+            table.add_row(f"  held by {c['custodian']}", "", str(c["rows"]), *([""] * (len(cols) - 4)),
+                          c["published_amount"])
     totals = summary["by_status"]
     table.add_row("[b]total", "", f"[b]{summary['rows']}", *(_cell(totals[k], k) for k in cols[3:-1]), "")
     console.print(table)
@@ -185,7 +206,7 @@ def render_verify(summary: dict[str, Any], info: dict[str, Any], console, elapse
         console.print("[red]Unreadable rows (first ones):")
         for msg in summary["invalid_row_samples"][:10]:
             console.print(f"  {msg}", markup=False)
-    line = (f"{totals['verified']} verified, {totals['failed']} failed, {totals['key_only']} key-only, "
+    line = (f"{totals['verified']} verified, {totals['failed']} failed, {totals['unsigned']} unsigned, {totals['key_only']} key-only, "
             f"{totals['owner_only']} owner-only, {totals['unsupported']} unsupported, "
             f"{totals['skipped']} skipped, {totals['invalid_row']} invalid")
     if elapsed:
@@ -196,7 +217,7 @@ def render_verify(summary: dict[str, Any], info: dict[str, Any], console, elapse
 def _cell(n: int, kind: str) -> str:
     if not n:
         return "0"
-    colour = {"verified": "green", "failed": "red", "invalid_row": "red", "unsupported": "yellow",
+    colour = {"verified": "green", "failed": "red", "invalid_row": "red", "unsupported": "yellow", "unsigned": "yellow",
               "key_only": "cyan", "owner_only": "cyan"}.get(kind)
     return f"[{colour}]{n}" if colour else str(n)
 

@@ -22,7 +22,7 @@ import multiprocessing
 
 from signatures.dispatch import verify_claims
 from signatures.model import STATUS_ORDER, Status
-from signatures.registry import resolve
+from signatures.registry import address_shape, resolve, resolve_name
 
 from .amounts import EXACT, text_to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
@@ -73,6 +73,8 @@ class Tally:
     amount: Decimal = Decimal(0)
     amount_rows: int = 0  # rows whose amount entered ``amount``
     heights: set[int] = field(default_factory=set)
+    # third-party custodian (address lists) -> [rows, published amount]: shown as its own line
+    custodians: dict[str, list] = field(default_factory=dict)
 
     def merge(self, other: "Tally") -> None:
         for i, n in enumerate(other.counts):
@@ -80,6 +82,10 @@ class Tally:
         self.amount = EXACT.add(self.amount, other.amount)
         self.amount_rows += other.amount_rows
         self.heights |= other.heights
+        for name, (n, amount) in other.custodians.items():
+            mine = self.custodians.setdefault(name, [0, Decimal(0)])
+            mine[0] += n
+            mine[1] = EXACT.add(mine[1], amount)
 
     @property
     def rows(self) -> int:
@@ -120,13 +126,16 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     decimals = task.decimals
     coin_decimals: dict[str, int | None] = {}  # per coin text as written, to skip .upper() per row
     base_unit_file = layout.amount_in_base_units
+    has_custodian = "custodian" in layout.columns
     # Pass 1 parses the chunk and sorts the rows to verify by scheme; pass 2 verifies one scheme at a
     # time (the same code and curve tables stay hot in the CPU caches: ~5 % faster than file order on
     # a mixed file); pass 3 tallies and encodes in file order.
     parse = row_parser(layout, task.path, task.heights)
     parsed: list = []  # ReserveRow | RowError | (ReserveRow, skip reason), in file order
-    groups: dict[tuple[str, str], list[int]] = {}  # (coin, network) -> its scheme's row indexes
-    by_scheme: dict[object, list[int]] = {}  # scheme -> row indexes (SchemeRef hashes in Python: once per coin)
+    # (coin, network, address format) -> its resolution's row indexes; the format is part of the key
+    # because a coin name may resolve by it (HTX's "stETH" rows: EVM by their 0x-addresses)
+    groups: dict[tuple[str, str, str], list[int]] = {}
+    by_scheme: dict[object, list[int]] = {}  # resolution -> row indexes (hashed in Python: once per group)
     for lineno, line in iter_lines(task.path, task.offset, task.length, task.first_line):
         row = parse(line, lineno)
         if type(row) is not RowError:
@@ -136,18 +145,18 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             if skip:
                 row = (row, skip)
             else:
-                key = (row.coin, row.network)
+                key = (row.coin, row.network, address_shape(row.address))
                 group = groups.get(key)
                 if group is None:
-                    scheme_ref = resolve(row.coin, row.network, keyed)[0]
-                    group = groups[key] = by_scheme.setdefault(scheme_ref, [])
+                    resolution = resolve_name(row.coin, row.network, row.address, keyed)
+                    group = groups[key] = by_scheme.setdefault(resolution, [])
                 group.append(len(parsed))
         parsed.append(row)
     n = len(parsed)
     verdicts: list = [None] * n
-    for scheme_ref, indexes in by_scheme.items():
-        # a ReserveRow has every field a Claim has; the scheme is resolved once per coin
-        for i, verdict in zip(indexes, verify_claims([parsed[i] for i in indexes], keyed, scheme_ref)):
+    for resolution, indexes in by_scheme.items():
+        # a ReserveRow has every field a Claim has; the scheme is resolved once per group
+        for i, verdict in zip(indexes, verify_claims([parsed[i] for i in indexes], keyed, resolution)):
             verdicts[i] = verdict
     for row, verdict in zip(parsed, verdicts):
         if type(row) is RowError:
@@ -174,6 +183,13 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             t.amount_rows += 1
         if height is not None:
             t.heights.add(height)
+        if has_custodian and type(row) is not RowError and row.custodian:  # only files with the column pay
+            held = t.custodians.get(row.custodian)
+            if held is None:
+                held = t.custodians[row.custodian] = [0, Decimal(0)]
+            held[0] += 1
+            if amount is not None:
+                held[1] = add(held[1], amount)
         if want_units:
             units = None
             if amount is not None:
@@ -219,8 +235,12 @@ class VerifyOutcome:
 
     @property
     def any_failed(self) -> bool:
+        return self.failed(require_signatures=False)
+
+    def failed(self, require_signatures: bool) -> bool:
+        """Did any row fail (or not parse)? With ``require_signatures`` an unsigned row counts too."""
         totals = self.status_totals()
-        return totals["failed"] > 0 or totals["invalid_row"] > 0
+        return bool(totals["failed"] or totals["invalid_row"] or (require_signatures and totals["unsigned"]))
 
 
 class RowSink:

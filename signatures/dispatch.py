@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .encoding import EncodingError
-from .model import Claim, Status, Verdict, failed, key_only, unsupported
-from .registry import SchemeRef, resolve
+from .model import Claim, Status, Verdict, failed, has_signature, key_only, unsigned, unsupported
+from .registry import Resolution, SchemeRef, resolve_name
 
 
 def _starknet(claim: Claim, addr_type: str) -> Verdict:
@@ -44,9 +44,9 @@ def _family(name: str):
 _FAMILIES: dict[str, object] = {}
 
 
-def _unknown_coin(claim: Claim) -> Verdict:
+def _unknown_coin(claim: Claim, why: str = "") -> Verdict:
     """No scheme for the coin: a secp256k1 key in the key column still allows OKX-ECDSA key mode."""
-    why = f"no signature scheme known for coin {claim.coin!r} network {claim.network!r}"
+    why = why or f"no signature scheme known for coin {claim.coin!r} network {claim.network!r}"
     if claim.script_or_pubkey and claim.signature1[:2] in ("0x", "0X"):
         from .okx_ecdsa import verify_okx_ecdsa
 
@@ -64,25 +64,40 @@ def verify_claim(claim: Claim, keyed_by_network: bool = False, scheme: SchemeRef
     """Check one row's ownership claim. Pure; returns a Verdict for any input, never raises.
 
     ``claim`` is a :class:`Claim` or any object with the same attributes (the ingest's
-    ``ReserveRow`` is passed as is, saving a copy per row on the hot path).
+    ``ReserveRow`` is passed as is, saving a copy per row on the hot path). Without ``scheme`` the
+    coin name is resolved with the row's address (:func:`signatures.registry.resolve_name`).
     """
-    if scheme is None:
-        scheme, _ = resolve(claim.coin, claim.network, keyed_by_network)
-    if scheme is None:
-        try:
-            return _unknown_coin(claim)
-        except Exception as exc:  # same promise as below: never raise, never pass
-            return unsupported("unknown", f"no scheme for coin {claim.coin!r}; verifier error {type(exc).__name__}")
-    return _run(_family_fn(scheme.family), claim, scheme)
+    if scheme is not None:
+        return _run(_family_fn(scheme.family), claim, scheme)
+    return verify_claims([claim], keyed_by_network, resolve_name(claim.coin, claim.network, claim.address, keyed_by_network))[0]
 
 
-def verify_claims(claims: Sequence[Claim], keyed_by_network: bool, scheme: SchemeRef | None) -> list[Verdict]:
-    """:func:`verify_claim` over many claims of one (already resolved) scheme: the family is looked
-    up once, and running one scheme after another keeps its code and curve tables hot."""
+def verify_claims(claims: Sequence[Claim], keyed_by_network: bool, how: Resolution | SchemeRef | None) -> list[Verdict]:
+    """:func:`verify_claim` over many claims of one resolution (same coin, network and address
+    format): the family is looked up once, and running one scheme after another keeps its code and
+    curve tables hot. A resolution's note (e.g. "resolved by address format only") is added to the
+    reason of every verdict it gives."""
+    if isinstance(how, Resolution):
+        scheme, note, why = how.scheme, how.note, how.reason
+    else:
+        scheme, note, why = how, "", ""
     if scheme is None:
-        return [verify_claim(c, keyed_by_network) for c in claims]
+        return [_unresolved(c, why) for c in claims]
     fn = _family_fn(scheme.family)
-    return [_run(fn, c, scheme) for c in claims]
+    verdicts = [_run(fn, c, scheme) for c in claims]
+    if note:
+        verdicts = [v if v.status is Status.UNSIGNED else Verdict(v.status, v.scheme, f"{v.reason}; {note}" if v.reason else note)
+                    for v in verdicts]
+    return verdicts
+
+
+def _unresolved(claim: Claim, why: str) -> Verdict:
+    if not has_signature(claim):
+        return _UNSIGNED
+    try:
+        return _unknown_coin(claim, why)
+    except Exception as exc:  # same promise as _run: never raise, never pass
+        return unsupported("unknown", f"no scheme for coin {claim.coin!r}; verifier error {type(exc).__name__}")
 
 
 def _family_fn(family: str):
@@ -92,7 +107,12 @@ def _family_fn(family: str):
     return fn
 
 
+_UNSIGNED = unsigned()
+
+
 def _run(fn, claim: Claim, scheme: SchemeRef) -> Verdict:
+    if not (claim.signature1 or claim.signature2):  # has_signature, inlined: once per row
+        return _UNSIGNED
     try:
         return fn(claim, scheme.addr_type)
     except EncodingError as exc:

@@ -1,8 +1,13 @@
-"""Ed25519 family: OKX signs ``varstr("OKX Signed Message:\\n") || varstr(msg)`` (not hashed).
+"""Ed25519 family: OKX signs ``varstr("OKX Signed Message:\\n") || varstr(msg)`` (not hashed); HTX
+and wallet tools sign the message bytes themselves (``raw``, tried only for plain-text messages:
+:func:`signatures.encoding.plain_text_message`).
 
-After the signature checks against the given public key, the key is turned into the chain's
-address (SOL, APTOS, SUI, TON, SS58, Stellar, ADA enterprise, Algorand, Tezos, MultiversX,
-NEAR implicit). Chains whose addresses are not derived from the key give ``key_only``.
+Signatures and keys may be hex, base58 or base64. The key is the script/public-key column, or,
+where the chain's address *is* the key (Solana, Algorand, Stellar, SS58, MultiversX, NEAR
+implicit accounts), taken from the address. After the signature checks against the key, the key
+is turned into the chain's address (SOL, APTOS, SUI, TON, SS58, Stellar, ADA enterprise, Algorand,
+Tezos, MultiversX, NEAR implicit) and compared with the row's; that comparison also checks the
+address's own checksum. Chains whose addresses are not derived from the key give ``key_only``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import base64
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
-from .encoding import EncodingError, b58check_encode, b58decode, b58encode, bech32_encode_bytes, parse_hex
+from .encoding import (EncodingError, b58check_encode, b58decode, b58encode, bech32_decode_bytes, bech32_encode_bytes,
+                       parse_hex, plain_text_message)
 from .hashing import blake2b, crc16_xmodem, sha3_256, sha512_256, varstr
 from .model import Claim, Verdict, failed, key_only, owner_only, verified
 
@@ -35,8 +41,13 @@ def signed_bytes(message: str) -> bytes:
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
+_B64_ONLY = frozenset("+/=")
+
+
 def hex_or_base58(text: str, size: int) -> bytes:
-    """Hex (with or without 0x) when it is exactly ``size`` bytes of hex, else base58 (2022 files)."""
+    """Hex (with or without 0x) when it is exactly ``size`` bytes of hex; base64 when it has base64's
+    own characters (``+/=``, which base58 lacks) or is not base58 but is base64 of ``size`` bytes;
+    else base58 (2022 files)."""
     t = text.strip()
     body = t[2:] if t[:2] in ("0x", "0X") else t
     if len(body) == 2 * size:
@@ -46,7 +57,46 @@ def hex_or_base58(text: str, size: int) -> bytes:
             pass
     if t[:2] in ("0x", "0X"):
         return parse_hex(t)
-    return b58decode(t)
+    if _B64_ONLY.intersection(t):
+        return _b64(t)
+    try:
+        return b58decode(t)
+    except EncodingError:
+        if len(t) == 4 * ((size + 2) // 3) or len(t) == (size * 8 + 5) // 6:
+            return _b64(t)  # base64 of the right length that happens to use no + / =
+        raise
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+    except ValueError as exc:
+        raise EncodingError(f"invalid base64: {exc}") from None
+
+
+def key_from_address(address: str, addr_type: str) -> bytes | None:
+    """The public key inside an address, for chains whose address is the key plus framing.
+
+    Nothing is validated here: the caller derives the address back from the key and compares it
+    with the row's, which checks the framing and checksum too."""
+    a = address.strip()
+    try:
+        if addr_type == "SOL":
+            return b58decode(a)
+        if addr_type == "ALGO" and len(a) == 58:
+            return base64.b32decode(a + "======")[:32]
+        if addr_type == "STELLAR" and len(a) == 56:
+            return base64.b32decode(a)[1:33]
+        if addr_type.startswith("SS58:"):
+            raw = b58decode(a)
+            return raw[1:33] if len(raw) == 35 else raw[2:34] if len(raw) == 36 else None
+        if addr_type == "EGLD":
+            return bech32_decode_bytes(a.lower())[1]
+        if addr_type == "NEAR" and len(a) == 64 and _HEX.issuperset(a):
+            return bytes.fromhex(a)
+    except (EncodingError, ValueError):
+        return None
+    return None
 
 
 def ed25519_verify(pubkey: bytes, message: bytes, signature: bytes) -> bool:
@@ -119,8 +169,12 @@ def derive(pubkey: bytes, addr_type: str) -> str | bytes | None:
 _CASE_INSENSITIVE = {"ADA", "EGLD", "NEAR"}
 
 
+def _scheme(construction: str, addr_type: str) -> str:
+    return f"ed25519-{construction}-{addr_type.split(':')[0].lower()}" if addr_type else f"ed25519-{construction}"
+
+
 def verify_ed25519(claim: Claim, addr_type: str) -> Verdict:
-    scheme = f"{SCHEME}-{addr_type.split(':')[0].lower()}" if addr_type else SCHEME
+    scheme = _scheme("okx", addr_type)
     if not claim.signature1:
         return failed(scheme, "no signature")
     sig = hex_or_base58(claim.signature1, 64)
@@ -130,13 +184,18 @@ def verify_ed25519(claim: Claim, addr_type: str) -> Verdict:
         pub = hex_or_base58(claim.script_or_pubkey, 32)
         if len(pub) != 32:
             return failed(scheme, f"public key is {len(pub)} bytes, expected 32")
-    elif addr_type == "SOL":
-        pub = b58decode(claim.address.strip())
-        if len(pub) != 32:
-            return failed(scheme, "SOL address is not a 32-byte key")
     else:
-        return failed(scheme, "no public key given (script/public key column is empty)")
-    if not ed25519_verify(pub, signed_bytes(claim.message), sig):
+        key = key_from_address(claim.address, addr_type)
+        if key is None:
+            return failed(scheme, "no public key given (script/public key column is empty) and the address does not hold one")
+        if len(key) != 32:
+            return failed(scheme, f"{addr_type} address is not a 32-byte key")
+        pub = key
+    if ed25519_verify(pub, signed_bytes(claim.message), sig):
+        pass
+    elif plain_text_message(claim.message) and ed25519_verify(pub, claim.message.encode(), sig):
+        scheme = _scheme("raw", addr_type)
+    else:
         return failed(scheme, f"signature does not verify under key {pub.hex()}")
 
     if addr_type == "APTOS" and claim.eoa1:

@@ -345,3 +345,20 @@ def cashaddr_encode(prefix: str, addr_type: int, body: bytes) -> str:
     poly = cashaddr_polymod([ord(c) & 31 for c in prefix] + [0] + data + [0] * 8)
     checksum = [(poly >> 5 * (7 - i)) & 31 for i in range(8)]
     return prefix + ":" + "".join(BECH32_CHARSET[d] for d in data + checksum)
+
+
+def plain_text_message(message: str) -> bool:
+    """May ``message`` be signed *raw* (hashed or signed as-is, with no domain prefix)?
+
+    A raw construction is sound only when the signed bytes cannot also be something else the key
+    signs in public: a transaction, a typed-data or prefixed message. So: printable text, no control
+    characters (EIP-191/712 and the TRON header start with 0x19), and the first two bytes ASCII
+    (an RLP transaction starts with a list prefix >= 0xc0, a typed one with a type byte and then
+    such a prefix; a UTF-8 lead byte is >= 0xc2). Algorand signs transactions as ``TX``||msgpack
+    and arbitrary bytes as ``MX``||bytes: text starting with either is refused too.
+    """
+    if not message or not message.isprintable():
+        return False
+    if not message[:2].isascii():
+        return False
+    return message[:2] not in ("TX", "MX")

@@ -1,15 +1,17 @@
-"""EVM family: OKX's keccak-then-personal_sign digest and standard EIP-191 ``personal_sign``.
+"""EVM family: OKX's keccak-then-personal_sign digest, standard EIP-191 ``personal_sign`` and raw keccak.
 
 OKX signs ``keccak("\\x19Ethereum Signed Message:\\n32" || keccak(msg))`` (a personal_sign over the
-32-byte hash of the message). Wallet tools produce plain EIP-191 ``personal_sign(msg)``. porscan tries
-both and records which matched. Signatures with ``s > n/2`` are rejected (low-S rule).
+32-byte hash of the message). Wallet tools produce plain EIP-191 ``personal_sign(msg)``. HTX also signs
+the bare ``keccak(msg)`` (no prefix): tried only for plain-text messages, where the digest cannot be a
+transaction's (see :func:`signatures.encoding.plain_text_message`). porscan records which matched.
+Signatures with ``s > n/2`` are rejected (low-S rule).
 """
 
 from __future__ import annotations
 
 import base64
 
-from .encoding import EncodingError, bech32_encode_bytes, parse_hex
+from .encoding import EncodingError, bech32_encode_bytes, parse_hex, plain_text_message
 from .hashing import blake2b, keccak256
 from .model import Claim, Verdict, failed, owner_only, verified
 from .secp256k1 import is_low_s, parse_rsv_hex, recover
@@ -17,10 +19,11 @@ from .secp256k1 import is_low_s, parse_rsv_hex, recover
 OKX_EVM_PREFIX = b"\x19Ethereum Signed Message:\n32"
 SCHEME_OKX = "evm-okx-keccak"
 SCHEME_EIP191 = "evm-personal-sign"
+SCHEME_RAW = "evm-raw-keccak"
 
 _digest_cache: dict[tuple[str, str], bytes] = {}
 # digests in the order tried; whichever matched last goes first (the result never depends on it)
-_ORDER = (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191))
+_ORDER: tuple[tuple[str, str], ...] = (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191), ("raw", SCHEME_RAW))
 
 
 def okx_evm_digest(message: bytes) -> bytes:
@@ -36,7 +39,7 @@ def _digest(kind: str, message: str) -> bytes:
     d = _digest_cache.get(key)
     if d is None:
         raw = message.encode()
-        d = okx_evm_digest(raw) if kind == "okx" else personal_sign_digest(raw)
+        d = okx_evm_digest(raw) if kind == "okx" else personal_sign_digest(raw) if kind == "eip191" else keccak256(raw)
         if len(_digest_cache) > 4096:
             _digest_cache.clear()
         _digest_cache[key] = d
@@ -73,21 +76,33 @@ def check_signer(signature: str, message: str, expected: bytes) -> tuple[bool, s
     rs, v = parse_rsv_hex(signature)
     recid = recid_from_v(v)
     seen = []
-    global _ORDER
-    for kind, scheme in _ORDER:
+    for kind, scheme in _digests(message):
         pub = recover(rs, recid, _digest(kind, message))
         if pub is None:
             seen.append(f"{scheme}: no key recovers")
             continue
         addr = address_from_pubkey(pub)
         if addr == expected:
-            if kind != _ORDER[0][0]:  # files are homogeneous: try this digest first next time
-                _ORDER = (_ORDER[1], _ORDER[0])
+            _matched(kind)
             if not is_low_s(rs):
                 return False, scheme, "high-S signature (s > n/2) rejected by the low-S rule"
             return True, scheme, ""
         seen.append(f"{scheme} recovers 0x{addr.hex()}")
     return False, SCHEME_OKX, f"signer is not 0x{expected.hex()} ({'; '.join(seen)})"
+
+
+def _digests(message: str) -> tuple[tuple[str, str], ...]:
+    """The digests sound for ``message``, in the order to try them."""
+    if plain_text_message(message):
+        return _ORDER
+    return tuple(d for d in _ORDER if d[0] != "raw")
+
+
+def _matched(kind: str) -> None:
+    """Files are homogeneous: the digest that matched is tried first next time."""
+    global _ORDER
+    if kind != _ORDER[0][0]:
+        _ORDER = tuple(sorted(_ORDER, key=lambda d: d[0] != kind))
 
 
 def filecoin_f4_address(addr20: bytes) -> str:
@@ -142,7 +157,7 @@ def verify_evm(claim: Claim, addr_type: str) -> Verdict:
     # Text-form addresses (Filecoin f410f, PlatON lat1): recover, derive, compare.
     rs, v = parse_rsv_hex(claim.signature1)
     recid = recid_from_v(v)
-    for kind, scheme in (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191)):
+    for kind, scheme in _digests(msg):
         pub = recover(rs, recid, _digest(kind, msg))
         if pub is None:
             continue

@@ -11,6 +11,7 @@ class Status(str, Enum):
 
     VERIFIED = "verified"  # signature(s) prove control of the published address
     FAILED = "failed"  # a check was made and did not hold (reason says which)
+    UNSIGNED = "unsigned"  # the row publishes no signature: nothing to check, nothing malformed
     KEY_ONLY = "key_only"  # signature proves a key; the key->address link is not derivable offline
     OWNER_ONLY = "owner_only"  # owners' signatures hold; owner->contract/validator link not checked
     UNSUPPORTED = "unsupported"  # scheme or address kind porscan cannot check (reason says which)
@@ -79,3 +80,12 @@ def owner_only(scheme: str, reason: str) -> Verdict:
 
 def unsupported(scheme: str, reason: str) -> Verdict:
     return Verdict(Status.UNSUPPORTED, scheme, reason)
+
+
+def unsigned(scheme: str = "", reason: str = "the row publishes no signature") -> Verdict:
+    return Verdict(Status.UNSIGNED, scheme, reason)
+
+
+def has_signature(claim: Claim) -> bool:
+    """Does the row publish any signature? (Ingest reads ``-``/``null`` cells as empty.)"""
+    return bool(claim.signature1 or claim.signature2)

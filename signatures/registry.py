@@ -132,3 +132,198 @@ def resolve(coin: str, network: str, keyed_by_network: bool = False) -> tuple[Sc
     if c == "USDT":  # historical OKX files: bare USDT is Omni on Bitcoin
         return SchemeRef("utxo", "BTC"), "USDT"
     return None, ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# Coin names by rule. Exchanges write a coin name as an asset plus, often, a chain hint: HTX's
+# ``HT-ETH``, ``USDT-Avalanche C-Chain``, ``BTC-TRC20``; others ``ERC20-USDT``, ``USDT_BEP20``. A
+# name the table above does not know is split at a separator into (asset, hint); the hint names a
+# chain (table below), and the chain gives the scheme. The address's format must agree with it. A
+# name that carries no hint resolves by the address's format alone, and says so.
+# ---------------------------------------------------------------------------------------------------
+
+# network id (config/networks.toml vocabulary), family, address type, native asset, aliases. Aliases
+# are matched lower-case with everything but letters and digits removed ("Avalanche C-Chain" ->
+# "avalanchecchain").
+_CHAIN_TABLE = """
+ethereum evm ETH ETH eth erc20 ethereum ether
+arbitrum evm ETH ETH arbitrum arb arbitrumone arbitrum1
+optimism evm ETH ETH optimism op
+base evm ETH ETH base
+linea evm ETH ETH linea
+zksync evm ETH ETH zksync zksyncera zksync2 era
+polygon evm ETH MATIC polygon matic pol polygonpos
+bsc evm ETH BNB bsc bep20 bnbchain bnbsmartchain binancesmartchain
+avalanche evm ETH AVAX avalanche avaxc avalanchec avalanchecchain cchain avax
+xlayer evm ETH OKB xlayer x1
+heco evm ETH HT heco hrc20 hecochain
+bttc evm ETH BTT bttc bittorrent bittorrentchain
+ethereum-classic evm ETH ETC etc ethereumclassic
+fantom evm ETH FTM fantom ftm opera
+tron tron TRX TRX tron trc20 trc10 trx
+bitcoin utxo BTC BTC btc bitcoin omni brc20
+solana ed25519 SOL SOL sol solana spl
+algorand ed25519 ALGO ALGO algo algorand asa
+stellar ed25519 STELLAR XLM xlm stellar
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Chain:
+    id: str  # network id, as in config/networks.toml
+    scheme: SchemeRef
+    native: str  # the chain's own coin
+
+
+def _parse_chains(table: str) -> dict[str, Chain]:
+    out: dict[str, Chain] = {}
+    for raw in table.strip("\n").splitlines():
+        nid, family, addr, native, *aliases = raw.split()
+        chain = Chain(nid, SchemeRef(family, addr), native)
+        for alias in aliases:
+            if alias in out:
+                raise ValueError(f"chain alias {alias} listed twice")
+            out[alias] = chain
+    return out
+
+
+CHAIN_ALIASES: dict[str, Chain] = _parse_chains(_CHAIN_TABLE)
+CHAINS: dict[str, Chain] = {c.id: c for c in CHAIN_ALIASES.values()}
+
+
+def chain_alias(text: str) -> Chain | None:
+    return CHAIN_ALIASES.get("".join(ch for ch in text.lower() if ch.isalnum()))
+
+
+_B58 = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
+_B32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+_HEXDIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def address_shape(address: str) -> str:
+    """A coarse, cheap reading of an address's format: which family's it can be, without checksums
+    (the verifier checks those). ``evm`` (0x + 40 hex), ``bls`` (0x + 96 hex: a validator key),
+    ``hex`` (other 0x-hex), ``tron`` (T + 33 base58, or 41 + 40 hex), ``bitcoin`` (1/3 base58, bc1),
+    ``algorand`` (58 base32), ``stellar`` (G + 55 base32), ``base58`` (32-44 base58: a 32-byte key
+    such as Solana's), else ``other``."""
+    a = address.strip()
+    n = len(a)
+    head = a[:2]
+    if head in ("0x", "0X"):
+        if not _HEXDIGITS.issuperset(a[2:]):
+            return "other"
+        return "evm" if n == 42 else "bls" if n == 98 else "hex"
+    first = a[:1]
+    if first == "T" and n == 34 and _B58.issuperset(a):
+        return "tron"
+    if head == "41" and n == 42 and _HEXDIGITS.issuperset(a):
+        return "tron"
+    if first in ("1", "3") and 26 <= n <= 35 and _B58.issuperset(a):
+        return "bitcoin"
+    if a[:3].lower() == "bc1":
+        return "bitcoin"
+    if n == 58 and _B32.issuperset(a):
+        return "algorand"
+    if first == "G" and n == 56 and _B32.issuperset(a):
+        return "stellar"
+    if 32 <= n <= 44 and _B58.issuperset(a):
+        return "base58"
+    return "other"
+
+
+# Shapes that settle the family: a row whose table scheme is of another family is resolved again
+# by rule (HTX's ``BETH`` rows hold 0x-addresses of ERC-20 BETH, not validator keys). Owner-mode
+# EVM rows carry a validator key (``bls``) as their address.
+_SHAPE_FAMILIES: dict[str, frozenset[str]] = {
+    "evm": frozenset({"evm", "okx_ecdsa", "ed25519", "starknet"}),
+    "bls": frozenset({"bls", "evm"}),
+    "tron": frozenset({"tron"}),
+}
+# The chain a shape alone implies, when the name gives none.
+_SHAPE_SCHEMES: dict[str, tuple[SchemeRef, str]] = {
+    "evm": (SchemeRef("evm", "ETH"), ""),  # any EVM chain: the signature does not say which
+    "tron": (SchemeRef("tron", "TRX"), "tron"),
+    "bitcoin": (SchemeRef("utxo", "BTC"), "bitcoin"),
+    "algorand": (SchemeRef("ed25519", "ALGO"), "algorand"),
+    "stellar": (SchemeRef("ed25519", "STELLAR"), "stellar"),
+}
+_SEPARATORS = frozenset("-_ /.:")
+
+
+def fits(scheme: SchemeRef, shape: str) -> bool:
+    families = _SHAPE_FAMILIES.get(shape)
+    return families is None or scheme.family in families
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """What a coin name (with its network column and the address's shape) means."""
+
+    scheme: SchemeRef | None
+    asset: str  # upper-case asset symbol the name counts towards ("USDT" for "USDT-Avalanche C-Chain")
+    chain: str  # network id when the name or address tells it, else ""
+    how: str  # "table" | "name" | "address" | "" (unresolved)
+    note: str = ""  # said on every row resolved this way
+    reason: str = ""  # why unresolved
+
+
+def _split_name(name: str) -> list[tuple[str, str]]:
+    """(asset, hint) candidates: a chain hint after a separator first, then before one."""
+    cuts = [i for i, ch in enumerate(name) if ch in _SEPARATORS]
+    out = [(name[:i].strip(), name[i + 1:].strip()) for i in cuts]
+    out += [(name[i + 1:].strip(), name[:i].strip()) for i in cuts]
+    return [(a, h) for a, h in out if a and h]
+
+
+def _hints(name: str) -> list[tuple[str, Chain | None, SchemeRef]]:
+    """(asset, chain, scheme) for each split of the name whose other part names a chain: by the
+    chain table (which also gives the network), else by the scheme table (the scheme only)."""
+    out = []
+    for asset, hint in _split_name(name):
+        chain = chain_alias(hint)
+        scheme = chain.scheme if chain else SCHEMES.get(hint.upper())
+        if scheme is not None:
+            out.append((asset, chain, scheme))
+    return out
+
+
+def resolve_name(coin: str, network: str, address: str, keyed_by_network: bool = False) -> Resolution:
+    """Resolve a row's coin name: the table first, then the name's chain hint, then the address's
+    format. Pure; the same answer for the same (coin, network, shape of address)."""
+    shape = address_shape(address)
+    name = coin.strip()
+    scheme, key = resolve(coin, network, keyed_by_network)
+    hints = _hints(name)
+    fitting = [h for h in hints if fits(h[2], shape)]
+    # The table's rule stands when the address fits it, and for the names the table calls
+    # ambiguous (bare USDT, ETH, ...): there the network column decides, never a guess from the
+    # address, so a bare ``USDT`` row with a 0x-address fails on the table's Omni rule as before.
+    if scheme is not None and (fits(scheme, shape) or key in AMBIGUOUS_COINS):
+        chain = chain_alias(key) if key else None
+        asset, hinted_chain = (fitting[0][0], fitting[0][1]) if fitting else (name, None)
+        chain = chain or hinted_chain or (chain_alias(network) if network else None)
+        return Resolution(scheme, asset.upper(), chain.id if chain else "", "table")
+    if fitting:
+        asset, chain, hinted = fitting[0]
+        return Resolution(hinted, asset.upper(), chain.id if chain else "", "name",
+                          "" if chain else f"chain of {name!r} known by its signature rule only, not as a network")
+    if network:
+        chain = chain_alias(network)
+        if chain is not None and fits(chain.scheme, shape):
+            return Resolution(chain.scheme, name.upper(), chain.id, "name")
+    # A name that does name a chain, on an address of another format, is a contradiction, not a
+    # name to guess from the address: the named chain's rule is applied, and it fails on the address.
+    if scheme is not None and (chain_alias(key) is not None or key != name.upper()):
+        chain = chain_alias(key)
+        return Resolution(scheme, name.upper(), chain.id if chain else "", "table")
+    if hints:
+        asset, chain, hinted = hints[0]
+        return Resolution(hinted, asset.upper(), chain.id if chain else "", "name")
+    by_shape = _SHAPE_SCHEMES.get(shape)
+    if by_shape is not None:
+        shape_scheme, chain_id = by_shape
+        where = f"chain {chain_id}" if chain_id else "an EVM chain; the name does not say which"
+        return Resolution(shape_scheme, name.upper(), chain_id, "address",
+                          f"coin name {name!r} names no chain; resolved by address format only ({where})")
+    return Resolution(None, name.upper(), "", "",
+                      reason=f"coin name {name!r} names no chain porscan knows and the address format does not tell one")

@@ -1,33 +1,49 @@
-"""TRON: TIP-191 message signatures, v1 (over keccak(msg)) and v2 (over the message)."""
+"""TRON: TIP-191 message signatures, v1 (over keccak(msg)), v2 (over the message), and the header
+followed by the raw message.
+
+TronWeb's ``verifySignature(hex)`` (HTX's verifier and signer) hashes ``"\\x19TRON Signed Message:\\n32"``
+followed by the message bytes themselves, whatever their length: porscan calls that ``tron-header-raw``
+and tries it only for plain-text messages, like every raw construction
+(:func:`signatures.encoding.plain_text_message`).
+"""
 
 from __future__ import annotations
 
-from .encoding import EncodingError, b58check_decode, parse_hex
+from .encoding import EncodingError, b58check_decode, parse_hex, plain_text_message
 from .hashing import keccak256
 from .model import Claim, Verdict, failed, verified
 from .evm import recid_from_v
 from .secp256k1 import parse_rsv_hex, recover
 
-_cache: dict[tuple[int, str], bytes] = {}
-_ORDER = (1, 2)  # digest versions in the order tried; the last one that matched goes first
+HEADER_32 = b"\x19TRON Signed Message:\n32"
+SCHEMES = {"v1": "tron-v1", "v2": "tron-v2", "raw": "tron-header-raw"}
+
+_cache: dict[tuple[str, str], bytes] = {}
+_ORDER: tuple[str, ...] = ("v1", "v2", "raw")  # digests in the order tried; the last one that matched goes first
 
 
 def tron_v1_digest(message: bytes) -> bytes:
-    return keccak256(b"\x19TRON Signed Message:\n32" + keccak256(message))
+    return keccak256(HEADER_32 + keccak256(message))
 
 
 def tron_v2_digest(message: bytes) -> bytes:
     return keccak256(b"\x19TRON Signed Message:\n" + str(len(message)).encode() + message)
 
 
-def _digest(version: int, message: str) -> bytes:
-    d = _cache.get((version, message))
+def tron_header_raw_digest(message: bytes) -> bytes:
+    return keccak256(HEADER_32 + message)
+
+
+_DIGESTS = {"v1": tron_v1_digest, "v2": tron_v2_digest, "raw": tron_header_raw_digest}
+
+
+def _digest(kind: str, message: str) -> bytes:
+    d = _cache.get((kind, message))
     if d is None:
-        raw = message.encode()
-        d = tron_v1_digest(raw) if version == 1 else tron_v2_digest(raw)
+        d = _DIGESTS[kind](message.encode())
         if len(_cache) > 4096:
             _cache.clear()
-        _cache[(version, message)] = d
+        _cache[(kind, message)] = d
     return d
 
 
@@ -51,14 +67,17 @@ def verify_tron(claim: Claim, addr_type: str = "TRX") -> Verdict:
     recid = recid_from_v(v)
     seen = []
     global _ORDER
-    for version in _ORDER:
-        pub = recover(rs, recid, _digest(version, claim.message))
+    raw_ok = plain_text_message(claim.message)
+    for kind in _ORDER:
+        if kind == "raw" and not raw_ok:
+            continue
+        pub = recover(rs, recid, _digest(kind, claim.message))
         if pub is None:
             continue
         addr = keccak256(pub[1:])[12:]
         if addr == expected:
-            if version != _ORDER[0]:  # files are homogeneous: try this digest first next time
-                _ORDER = (version, 3 - version)
-            return verified(f"tron-v{version}")
-        seen.append(f"v{version} recovers 41{addr.hex()}")
+            if kind != _ORDER[0]:  # files are homogeneous: try this digest first next time
+                _ORDER = tuple(sorted(_ORDER, key=lambda k: k != kind))
+            return verified(SCHEMES[kind])
+        seen.append(f"{SCHEMES[kind]} recovers 41{addr.hex()}")
     return failed("tron-v1", f"signer is not {claim.address} ({'; '.join(seen) or 'no key recovers'})")

@@ -67,7 +67,7 @@ def test_verify_json_and_failures(tmp_path):
     for line, status in bad.items():
         assert by_line[line]["status"] == status and by_line[line]["reason"]
     assert "duplicate" in by_line[max(bad) - 1]["reason"]
-    assert report["summary"]["by_status"] == {"verified": 42, "failed": 2, "key_only": 0, "owner_only": 0,
+    assert report["summary"]["by_status"] == {"verified": 42, "failed": 2, "unsigned": 0, "key_only": 0, "owner_only": 0,
                                               "unsupported": 0, "skipped": 0, "invalid_row": 1}
     assert report["input"]["sha256"] and report["input"]["layout"] == "okx-11"
     # summary block: ETH matches its detail rows (the bad ETH row adds 1), BTC does not
