@@ -24,6 +24,7 @@ from .ingest import ReserveRow, RowError
 from .netconfig import CoinTarget, Network
 
 SLICE = 50_000
+NO_PUBLISHED_AMOUNT = "no published amount"
 log = logging.getLogger("porscan.balances")
 
 
@@ -37,7 +38,7 @@ class BalanceCheck:
     published_base_units: int | None
     onchain_base_units: int | None
     block: BlockRef | None
-    status: str  # match | mismatch | unread | unsupported | invalid_row
+    status: str  # match | mismatch | unpublished (read; the file publishes no amount) | unread | unsupported | invalid_row
     reason: str = ""
     endpoint: str = ""
 
@@ -94,7 +95,7 @@ def _units(units: int, decimals: int | None) -> str | None:
 
 def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | None, str]:
     if row.amount is None:
-        return None, "the file publishes no amount"
+        return None, NO_PUBLISHED_AMOUNT
     if row.amount_in_base_units:
         return int(row.amount), ""
     units = to_base_units(row.amount, target.decimals)
@@ -123,12 +124,52 @@ def unsupported_reason(coin: str, coins: dict[str, CoinTarget], networks: dict[s
     net = networks.get(target.network) if target else None
     if target is not None and net is not None and net.kind in kinds and net.endpoints:
         return None
-    why = (f"no balance adapter for coin {coin}" if target is None else
+    why_not = getattr(coins, "why_not", None)  # a CoinTargets says why a name did not resolve
+    why = ((f"no balance adapter for coin {coin}" + (f": {why_not(coin)}" if why_not and why_not(coin) else ""))
+           if target is None else
            f"network {target.network} is not configured" if net is None else
            f"no adapter for {net.kind} networks yet" if net.kind not in kinds else
            f"network {target.network} has no usable endpoint"
            + (f" (left out: {'; '.join(net.skipped_endpoints)})" if net.skipped_endpoints else ""))
     return (target.network if target else ""), why
+
+
+def fill_heights(groups: Groups, coins: dict[str, CoinTarget],
+                 file_heights: dict[str, int] | None = None) -> tuple[Groups, dict[str, str]]:
+    """Rows that publish no height are read at their network's snapshot height, where the file gives
+    exactly one for that network (its other rows, or its summary block: ``file_heights``, coin ->
+    height); else at the latest block, which every report labels. Returns the regrouped rows and one
+    note per network saying which it was."""
+    by_network: dict[str, set[int]] = defaultdict(set)
+    for (coin, height) in groups:
+        if height is not None:
+            by_network[coins[coin].network].add(height)
+    for coin, height in (file_heights or {}).items():
+        target = coins.get(coin)
+        if target is not None:
+            by_network[target.network].add(height)
+    out: Groups = defaultdict(list)
+    unheighted: dict[str, int] = defaultdict(int)
+    for (coin, height), jobs in groups.items():
+        nid = coins[coin].network
+        if height is None:
+            unheighted[nid] += len(jobs)
+            known = by_network.get(nid, set())
+            height = next(iter(known)) if len(known) == 1 else None
+        out[(coin, height)].extend(jobs)
+    for key in out:
+        out[key].sort(key=lambda j: j.line)  # a group's rows in file order, as before
+    notes = {}
+    for nid, n in sorted(unheighted.items()):
+        known = sorted(by_network.get(nid, set()))
+        if len(known) == 1:
+            notes[nid] = f"{n} row(s) publish no snapshot height: read at {known[0]}, the one snapshot height the file gives for {nid}"
+        elif known:
+            notes[nid] = (f"{n} row(s) publish no snapshot height and the file gives {nid} several "
+                          f"({', '.join(map(str, known))}): read at the latest block, not at the snapshot")
+        else:
+            notes[nid] = f"{n} row(s) publish no snapshot height and the file gives none for {nid}: read at the latest block, not at the snapshot"
+    return dict(out), notes
 
 
 def slice_key(coin: str, height: int | None, index: int) -> str:
@@ -139,8 +180,10 @@ def slice_key(coin: str, height: int | None, index: int) -> str:
 async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str, CoinTarget],
                          networks: dict[str, Network], *, adapter_options: dict | None = None,
                          on_progress: Callable[[int], None] | None = None,
-                         on_plan: Callable[[int], None] | None = None) -> tuple[list[BalanceCheck], dict[str, NetworkSummary]]:
-    """``porscan balances``: every row of a file, checked, in file order."""
+                         on_plan: Callable[[int], None] | None = None,
+                         file_heights: dict[str, int] | None = None) -> tuple[list[BalanceCheck], dict[str, NetworkSummary]]:
+    """``porscan balances``: every row of a file, checked, in file order. ``file_heights`` (coin ->
+    height, the summary block's) give rows without a height their network's snapshot height."""
     checks: list[BalanceCheck] = []
     summaries: dict[str, NetworkSummary] = {}
     groups: Groups = defaultdict(list)
@@ -164,8 +207,11 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
     async def collect(_key: str, part: list[BalanceCheck]) -> None:
         checks.extend(part)
 
+    groups, notes = fill_heights(groups, coins, file_heights)
     await read_groups(groups, coins, networks, adapter_options=adapter_options, on_slice=collect,
                       on_progress=on_progress, on_plan=on_plan, summaries=summaries)
+    for nid, note in notes.items():
+        _summary(summaries, nid).notes.append(note)
     checks.sort(key=lambda c: c.line)
     return checks, summaries
 
@@ -273,6 +319,8 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
         if published is not None and published == res.amount_base_units:
             status, reason = "match", ""
             s.matched += 1
+        elif published is None and why == NO_PUBLISHED_AMOUNT:
+            status, reason = "unpublished", why  # read, and nothing to compare it with: not a mismatch
         else:
             status = "mismatch"
             s.mismatched += 1

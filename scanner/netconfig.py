@@ -118,10 +118,87 @@ def _limit(path: Path, nid: str, label: str, spec: dict, key: str, default: floa
     return value
 
 
-def load_coins(path: Path | None = None) -> dict[str, CoinTarget]:
+class CoinTargets(dict):
+    """Coin name -> :class:`CoinTarget`: ``config/coins.toml``'s keys exactly; a name it lacks is
+    resolved by rule on first lookup and remembered.
+
+    The rule (:func:`signatures.registry.resolve_name`) reads an asset and a chain from the name
+    (``USDT-ETH``, ``USDT-Avalanche C-Chain``); the chain's entry for that asset in coins.toml gives
+    the token contract and decimals (``USDT-ETH`` reads like ``USDT-ERC20``), or the asset is the
+    chain's own coin. Anything less certain stays unresolved, with the reason in :meth:`why_not`.
+    A dict, so every reader of the coin map (balances, aggregation, decimals) sees the same answer.
+    """
+
+    def __init__(self, exact: dict[str, CoinTarget] | None = None):
+        super().__init__(exact or {})
+        self._misses: dict[str, str] = {}
+        self.notes: dict[str, str] = {}  # coin name -> how it was resolved, for reports
+
+    def get(self, key, default=None):  # type: ignore[override]
+        key = key.strip().upper()
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key in self._misses:
+            return default
+        target, why = self._by_rule(key)
+        if target is None:
+            self._misses[key] = why
+            return default
+        self[key] = target
+        self.notes[key] = why
+        return target
+
+    def __missing__(self, key):
+        target = self.get(key)
+        if target is None:
+            raise KeyError(key)
+        return target
+
+    def why_not(self, coin: str) -> str:
+        return self._misses.get(coin.strip().upper(), "")
+
+    def _by_rule(self, name: str) -> tuple[CoinTarget | None, str]:
+        from signatures.registry import CHAINS, resolve_name
+
+        res = resolve_name(name, "", "")
+        if res.scheme is None or not res.chain:
+            return None, (res.reason or f"coin name {name!r} names no chain porscan can read")
+        same = {(t.contract, t.decimals): t for t in self.values() if t.network == res.chain and t.asset == res.asset}
+        if len(same) == 1:
+            (found,) = same.values()
+            return (CoinTarget(name, found.network, found.asset, found.contract, found.decimals),
+                    f"{name} read as {found.coin} ({found.asset} on {found.network}), by its name")
+        if len(same) > 1:
+            keys = ", ".join(sorted(t.coin for t in same.values()))
+            return None, (f"{res.asset} on {res.chain} has several tokens in config/coins.toml ({keys}): "
+                          f"say which {name} is there")
+        chain = CHAINS.get(res.chain)
+        natives = {t.decimals for t in self.values() if t.network == res.chain and t.contract is None}
+        if chain is not None and res.asset == chain.native and len(natives) == 1:
+            return (CoinTarget(name, res.chain, res.asset, None, natives.pop()),
+                    f"{name} read as {res.chain}'s own coin {res.asset}, by its name")
+        return None, f"no token contract for {res.asset} on {res.chain} in config/coins.toml"
+
+
+class RuleDecimals(dict):
+    """Coin name -> decimals: the given map, then the coin map (which resolves names by rule)."""
+
+    def __init__(self, exact: dict[str, int], coins: CoinTargets):
+        super().__init__(exact)
+        self.update({k: t.decimals for k, t in coins.items()})
+        self._coins = coins
+
+    def get(self, key, default=None):  # type: ignore[override]
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        target = self._coins.get(key)
+        return default if target is None else target.decimals
+
+
+def load_coins(path: Path | None = None) -> CoinTargets:
     path = path or config_dir() / "coins.toml"
     data = _load(path)
-    out: dict[str, CoinTarget] = {}
+    out = CoinTargets()
     for key, spec in data.items():
         if not isinstance(spec, dict) or "network" not in spec:
             continue

@@ -21,14 +21,17 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
+from signatures.registry import resolve_name
+
 from . import __version__
 from .aggregate import Aggregation, CoinPlace, exact_sum
 from .amounts import EXACT, fmt
 from .assets import AssetBook, config_dir, default_book
-from .balances import SLICE, BalanceCheck, Job, read_groups, unsupported_reason
+from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, read_groups,
+                       unsupported_reason)
 from .adapters import supported_kinds
 from .ingest import FileHead, IngestError, read_head, sha256_file
-from .netconfig import CoinTarget, NetConfigError, Network, load_coins, load_networks, with_overrides
+from .netconfig import CoinTarget, NetConfigError, Network, RuleDecimals, load_coins, load_networks, with_overrides
 from .reconcile import check_summary
 from .storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
                       StoreError, open_store)
@@ -115,12 +118,12 @@ class _Context:
         if target is not None:
             return CoinPlace(target.asset, target.network, target.decimals, target.contract)
         info = self.book.get(coin)
-        return CoinPlace(info.asset if info else coin, "unconfigured", info.decimals if info else None)
+        if info is not None:
+            return CoinPlace(info.asset, "unconfigured", info.decimals)
+        return CoinPlace(resolve_name(coin, "", "").asset, "unconfigured", None)
 
-    def decimals_map(self) -> dict[str, int]:
-        out = self.book.decimals_map()
-        out.update({k: t.decimals for k, t in self.coins.items()})
-        return out
+    def decimals_map(self) -> "RuleDecimals":
+        return RuleDecimals(self.book.decimals_map(), self.coins)
 
 
 def _load_context(opts: ScanOptions) -> _Context:
@@ -278,11 +281,12 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
                                                  None, None, "unsupported", bad[1], ""))
                 continue
             why = "" if r.amount_base_units is not None else (
-                "the file publishes no amount" if not r.amount_text.strip() else
+                NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
                 f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
             groups[(coin, r.snapshot_height)].append(Job(r.line, r.coin, r.address, r.amount_base_units, why))
     if unsupported and UNSUPPORTED_KEY not in done:
         await store.save_balances(run.id, UNSUPPORTED_KEY, unsupported)
+    groups, height_notes = fill_heights(groups, ctx.coins, ctx.head.heights)
     total = sum(len(v) for v in groups.values())
     ui.stage("balances", total)
 
@@ -292,7 +296,7 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
     summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
                                   adapter_options=ctx.opts.adapter_options, on_progress=ui.advance)
     ui.end_stage()
-    notes = []
+    notes = [f"{nid}: {n}" for nid, n in sorted(height_notes.items())]
     for nid in sorted(summaries):
         s = summaries[nid]
         notes.extend(f"{nid}: {n}" for n in s.notes[:20])
