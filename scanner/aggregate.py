@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .amounts import EXACT, from_base_units, parse_amount
+from .amounts import EXACT, exact_sum, from_base_units, parse_amount, places
 from .storage import AssetTotal, BalanceRecord, RowRecord
 
 CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
@@ -80,6 +80,7 @@ class Aggregation:
     by_status: dict[str, int] = field(default_factory=dict)
     invalid_by_coin: dict[str, int] = field(default_factory=dict)
     coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
+    coin_places: dict[str, dict[int, int]] = field(default_factory=dict)  # coin -> decimals shown -> amounts
     no_decimals: set[str] = field(default_factory=set)  # base-unit coins whose decimals are unknown: left out of sums
     excess_decimals: int = 0  # rows publishing more decimals than their coin has (summed exactly, not as base units)
     _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -121,6 +122,10 @@ class Aggregation:
             acc.published_text = EXACT.add(acc.published_text, published_text)
             acc.published_rows += 1
         self._summary_sum(coin, published_units, published_text, place.decimals)
+        if not self.base_unit_file and (published_units is not None or published_text is not None):
+            shown = self.coin_places.setdefault(coin, {})
+            p = places(row.amount_text)
+            shown[p] = shown.get(p, 0) + 1
         onchain = bal.onchain_base_units if bal is not None else None
         if onchain is None:
             if published_units is not None:
@@ -190,14 +195,6 @@ class Aggregation:
     def coins_in(self, asset: str, network: str) -> list[str]:
         """Coin keys that fed one (asset, network) total (after ``totals()``)."""
         return sorted(self._coins_of.get((asset, network), []))
-
-
-def exact_sum(values) -> Decimal:
-    """Sum of Decimals in the exact context (the default context rounds to 28 digits)."""
-    total = Decimal(0)
-    for v in values:
-        total = EXACT.add(total, v)
-    return total
 
 
 def _units(units: int, decimals: int | None) -> Decimal:

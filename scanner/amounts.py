@@ -98,3 +98,23 @@ def fmt(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
+
+
+def half_ulp(decimals: int) -> Decimal:
+    """Half a unit in the last place of a figure shown with ``decimals`` decimals: how far a
+    rounded figure may be from the value it stands for."""
+    return Decimal(5).scaleb(-decimals - 1)
+
+
+def rounding_slack(places_count: dict[int, int]) -> Decimal:
+    """How far a sum of published figures may be from the sum of the values they round:
+    half a unit in the last place of each (``places_count``: decimals shown -> figures)."""
+    return exact_sum(EXACT.multiply(half_ulp(decimals), n) for decimals, n in places_count.items())
+
+
+def exact_sum(values) -> Decimal:
+    """Sum of Decimals in the exact context (the default context rounds to 28 digits)."""
+    total = Decimal(0)
+    for v in values:
+        total = EXACT.add(total, v)
+    return total

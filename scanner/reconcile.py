@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .amounts import EXACT, fmt, from_base_units, places, round_to
+from signatures.registry import resolve_name
+
+from .amounts import EXACT, exact_sum, fmt, from_base_units, half_ulp, places, round_to
 from .assets import AssetBook
 from .ingest import SummaryRow
 
@@ -40,18 +42,42 @@ def detail_sums_in_coin_units(sums: dict[str, tuple[Decimal, int]], base_units: 
 
 
 def check_summary(summary: list[SummaryRow], coin_sums: dict[str, tuple[Decimal | None, int]],
-                  book: AssetBook, invalid_by_coin: dict[str, int] | None = None) -> list[SummaryCheck]:
-    """Compare every summary row with the detail rows (``coin_sums`` keyed by upper-case coin)."""
+                  book: AssetBook, invalid_by_coin: dict[str, int] | None = None,
+                  slack: dict[str, Decimal] | None = None) -> list[SummaryCheck]:
+    """Compare every summary row with the detail rows (``coin_sums`` keyed by upper-case coin).
+
+    ``slack`` (coin -> Decimal) is how far that coin's detail sum may be from the exact one because
+    its rows are themselves rounded (half a unit in the last place of each, see
+    :func:`scanner.amounts.rounding_slack`); absent, the rows are taken as exact.
+
+    An aggregate ``X(ALL)`` row is set against a family of coins: the rows the summary lists right
+    under it, when their published figures add up to it (HTX groups stETH and BETH under ETH(ALL)),
+    else every coin of asset X (by config/assets.toml, else by the coin name's rule)."""
     invalid_by_coin = invalid_by_coin or {}
+    slack = slack or {}
+    listed = _listed_groups(summary)
     checks = []
     for s in summary:
         key = s.coin.upper()
+        grouped_by = ""
         if s.aggregate:
-            members = [c for c in coin_sums if book.asset_of(c) == key]
             label = f"{s.coin}(ALL)"
+            group = listed.get(s.line, [])
+            if group and _agrees(s, exact_sum(g.amount for g in group),
+                                 exact_sum(half_ulp(places(g.amount_text)) for g in group)):
+                names = [g.coin.upper() for g in group]
+                members = [c for c in coin_sums if c in names]
+                grouped_by = f"family as the summary lists it ({', '.join(g.coin for g in group)}); "
+            else:
+                members = [c for c in coin_sums if asset_of(c, book) == key]
         else:
-            members = [key] if key in coin_sums else []
             label = s.coin
+            if key in coin_sums:
+                members = [key]
+            else:  # the detail rows may spell it otherwise: USDT-ERC20 in the summary, USDT-ETH below
+                members = _same_place(key, coin_sums)
+                if members:
+                    grouped_by = f"the detail rows of {', '.join(members)} (same asset and chain); "
         total = Decimal(0)
         rows = 0
         unknown = [c for c in members if coin_sums[c][0] is None]
@@ -61,24 +87,69 @@ def check_summary(summary: list[SummaryRow], coin_sums: dict[str, tuple[Decimal 
             if value is not None:
                 total = EXACT.add(total, value)
         bad_rows = sum(invalid_by_coin.get(c, 0) for c in (members or [key]))
-        note = f"{bad_rows} unreadable row(s) of this coin are not in the sum; " if bad_rows else ""
+        note = grouped_by + (f"{bad_rows} unreadable row(s) of this coin are not in the sum; " if bad_rows else "")
         if unknown:
             checks.append(SummaryCheck(s.line, label, s.amount_text, None, rows, "unknown",
                                        note + f"decimals unknown for {', '.join(unknown)} (base-unit file)"))
             continue
-        shown = places(s.amount_text)
-        rounded = round_to(total, shown)
-        truncated = round_to(total, shown, truncate=True)
-        if rounded == s.amount:
-            status, how = "match", f"detail sum rounded to {shown} decimals"
-        elif truncated == s.amount:
-            status, how = "match", f"detail sum truncated to {shown} decimals"
+        how = _agrees(s, total, exact_sum(slack.get(c, Decimal(0)) for c in members))
+        if how:
+            status = "match"
         else:
             status = "mismatch"
-            how = f"detail sum {fmt(total)} rounds to {fmt(rounded)}, file says {s.amount_text.strip()}"
+            how = f"detail sum {fmt(total)} rounds to {fmt(round_to(total, places(s.amount_text)))}, file says {s.amount_text.strip()}"
         if not members and s.amount == 0:
             how = "no detail rows; published 0"
         elif not members:
             status, how = "mismatch", f"no detail rows for {label}, file says {s.amount_text.strip()}"
+        elif s.aggregate and grouped_by:
+            empty = [g.coin for g in listed[s.line] if g.coin.upper() not in coin_sums]
+            if empty and status == "mismatch":
+                how += f"; no detail rows for {', '.join(empty)}"
         checks.append(SummaryCheck(s.line, label, s.amount_text.strip(), fmt(total), rows, status, note + how))
     return checks
+
+
+def asset_of(coin: str, book: AssetBook) -> str:
+    """The asset a coin counts towards: config/assets.toml's, else the name's (``USDT-ETH`` -> USDT)."""
+    info = book.get(coin)
+    return info.asset if info is not None else resolve_name(coin, "", "").asset
+
+
+def _same_place(coin: str, coin_sums) -> list[str]:
+    """Detail coins whose names resolve to the same asset on the same chain as ``coin``."""
+    def place(name: str) -> tuple[str, str]:
+        r = resolve_name(name, "", "")
+        return r.asset, r.chain
+
+    want = place(coin)
+    return [c for c in coin_sums if place(c) == want] if want[1] else []
+
+
+def _listed_groups(summary: list[SummaryRow]) -> dict[int, list[SummaryRow]]:
+    """Aggregate row's line -> the plain rows right under it, up to the next aggregate row."""
+    out: dict[int, list[SummaryRow]] = {}
+    current: list[SummaryRow] | None = None
+    for s in summary:
+        if s.aggregate:
+            current = out[s.line] = []
+        elif current is not None:
+            current.append(s)
+    return out
+
+
+def _agrees(s: SummaryRow, total: Decimal, slack: Decimal) -> str:
+    """How the published figure agrees with ``total`` ("" if it does not): rounded or truncated to
+    the decimals it shows, or within what rounding the parts and the figure allows."""
+    shown = places(s.amount_text)
+    if round_to(total, shown) == s.amount:
+        return f"detail sum rounded to {shown} decimals"
+    if round_to(total, shown, truncate=True) == s.amount:
+        return f"detail sum truncated to {shown} decimals"
+    if slack:
+        bound = EXACT.add(half_ulp(shown), slack)
+        if abs(EXACT.subtract(total, s.amount)) <= bound:
+            return (f"detail sum {fmt(total)} is within {fmt(bound)} of the published figure: the rounding "
+                    f"its {shown} decimals and the rounded detail figures allow")
+    return ""
+

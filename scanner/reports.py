@@ -16,7 +16,7 @@ from typing import IO, Any
 from signatures.model import STATUS_ORDER, Status
 
 from . import __version__
-from .amounts import EXACT, fmt, to_base_units
+from .amounts import EXACT, fmt, rounding_slack, to_base_units
 from .assets import AssetBook
 from .reconcile import check_summary, detail_sums_in_coin_units
 from .verify import FAILURE_COLUMNS, RowSink, VerifyOutcome
@@ -30,6 +30,7 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
     base_units = head.layout.amount_in_base_units
     by_coin: dict[str, dict[str, Any]] = {}
     sums: dict[str, tuple[Decimal, int]] = {}
+    places: dict[str, dict[int, int]] = defaultdict(dict)
     invalid_by_coin: dict[str, int] = defaultdict(int)
     for (coin, network), t in sorted(outcome.tallies.items()):
         key = coin.upper()
@@ -49,6 +50,8 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
         total, rows = sums.get(key, (Decimal(0), 0))
         sums[key] = (EXACT.add(total, t.amount), rows + t.amount_rows)
         invalid_by_coin[key] += t.counts[STATUS_ORDER.index(Status.INVALID_ROW)]
+        for p, n in t.places.items():
+            places[key][p] = places[key].get(p, 0) + n
     coin_units = detail_sums_in_coin_units(sums, base_units, book)
     for key, entry in by_coin.items():
         value, rows = coin_units.get(key, (None, 0))
@@ -69,7 +72,8 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
         # wallets a third party holds for the exchange (address lists name it): one line each
         entry["custodians"] = [{"custodian": name, "rows": n, "published_amount": fmt(amount)}
                                for name, (n, amount) in sorted(entry.get("custodians", {}).items())]
-    checks = check_summary(head.summary, coin_units, book, invalid_by_coin)
+    checks = check_summary(head.summary, coin_units, book, invalid_by_coin,
+                           {k: rounding_slack(v) for k, v in places.items()})
     return {
         "rows": outcome.rows,
         "rows_expected": outcome.rows,

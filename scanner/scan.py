@@ -24,8 +24,8 @@ from typing import Any
 from signatures.registry import resolve_name
 
 from . import __version__
-from .aggregate import Aggregation, CoinPlace, exact_sum
-from .amounts import EXACT, fmt
+from .aggregate import Aggregation, CoinPlace
+from .amounts import EXACT, exact_sum, fmt, rounding_slack
 from .assets import AssetBook, config_dir, default_book
 from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, read_groups,
                        unsupported_reason)
@@ -353,7 +353,7 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
         notes.append("amounts of " + ", ".join(sorted(agg.no_decimals)) + " are in base units of unknown size "
                      "(no decimals in config/assets.toml): left out of the published sums")
     summary_checks = check_summary(ctx.head.summary, {c: (v[0], v[1]) for c, v in agg.coin_sums.items()}, ctx.book,
-                                   agg.invalid_by_coin)
+                                   agg.invalid_by_coin, {c: rounding_slack(p) for c, p in agg.coin_places.items()})
     report = _report(ctx, run, agg, totals, ratios, liab_by_asset, balance_status, summary_checks, notes)
     ui.end_stage()
     return report, totals, ratios

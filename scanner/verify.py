@@ -73,6 +73,7 @@ class Tally:
     amount: Decimal = Decimal(0)
     amount_rows: int = 0  # rows whose amount entered ``amount``
     heights: set[int] = field(default_factory=set)
+    places: dict[int, int] = field(default_factory=dict)  # decimals shown -> amounts (the rounding they allow)
     # third-party custodian (address lists) -> [rows, published amount]: shown as its own line
     custodians: dict[str, list] = field(default_factory=dict)
 
@@ -82,6 +83,8 @@ class Tally:
         self.amount = EXACT.add(self.amount, other.amount)
         self.amount_rows += other.amount_rows
         self.heights |= other.heights
+        for p, n in other.places.items():
+            self.places[p] = self.places.get(p, 0) + n
         for name, (n, amount) in other.custodians.items():
             mine = self.custodians.setdefault(name, [0, Decimal(0)])
             mine[0] += n
@@ -181,6 +184,10 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         if amount is not None:
             t.amount = add(t.amount, amount)
             t.amount_rows += 1
+            if not base_unit_file:  # base units are exact; a coin-unit figure may be rounded
+                dot = amount_text.find(".")
+                p = len(amount_text) - dot - 1 if dot >= 0 else 0
+                t.places[p] = t.places.get(p, 0) + 1
         if height is not None:
             t.heights.add(height)
         if has_custodian and type(row) is not RowError and row.custodian:  # only files with the column pay
