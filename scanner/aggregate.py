@@ -73,6 +73,8 @@ class Aggregation:
 
     place_of: Callable[[str], CoinPlace]
     base_unit_file: bool = False  # amounts published in base units (OKX's 7-column era)
+    # (coin, network as written) -> the key the coin is summed under (scan: CoinTargets.key_for)
+    key_of: Callable[[str, str], str] = field(default=lambda coin, _network: coin.strip().upper())
     coins: dict[str, _CoinAcc] = field(default_factory=dict)
     # (asset, network, contract, canonical address, height) -> (category, units, coin accumulator)
     seen: dict[tuple, tuple[int, int, "_CoinAcc"]] = field(default_factory=dict)
@@ -87,7 +89,7 @@ class Aggregation:
 
     def add(self, row: RowRecord, bal: BalanceRecord | None) -> None:
         self.by_status[row.status] = self.by_status.get(row.status, 0) + 1
-        coin = row.coin.strip().upper()
+        coin = self.key_of(row.coin, row.network)
         if row.status == "invalid_row":
             self.invalid_by_coin[coin] = self.invalid_by_coin.get(coin, 0) + 1
             return

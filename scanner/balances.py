@@ -134,28 +134,40 @@ def unsupported_reason(coin: str, coins: dict[str, CoinTarget], networks: dict[s
     return (target.network if target else ""), why
 
 
-def fill_heights(groups: Groups, coins: dict[str, CoinTarget],
-                 file_heights: dict[str, int] | None = None) -> tuple[Groups, dict[str, str]]:
-    """Rows that publish no height are read at their network's snapshot height, where the file gives
-    exactly one for that network (its other rows, or its summary block: ``file_heights``, coin ->
-    height); else at the latest block, which every report labels. Returns the regrouped rows and one
-    note per network saying which it was."""
+def network_heights(keys: Iterable[tuple[str, int | None]], coins: dict[str, CoinTarget],
+                    file_heights: dict[str, int] | None = None) -> dict[str, set[int]]:
+    """Network id -> the snapshot heights the file gives it: its rows' (``keys``: (coin, height))
+    and its summary block's (``file_heights``: coin -> height)."""
     by_network: dict[str, set[int]] = defaultdict(set)
-    for (coin, height) in groups:
+    for coin, height in keys:
         if height is not None:
             by_network[coins[coin].network].add(height)
     for coin, height in (file_heights or {}).items():
         target = coins.get(coin)
         if target is not None:
             by_network[target.network].add(height)
+    return by_network
+
+
+def one_height(heights: set[int] | None) -> int | None:
+    """The height a row with none is read at: its network's, when the file gives exactly one."""
+    return next(iter(heights)) if heights and len(heights) == 1 else None
+
+
+def fill_heights(groups: Groups, coins: dict[str, CoinTarget],
+                 file_heights: dict[str, int] | None = None) -> tuple[Groups, dict[str, str]]:
+    """Rows that publish no height are read at their network's snapshot height, where the file gives
+    exactly one for that network (its other rows, or its summary block: ``file_heights``, coin ->
+    height); else at the latest block, which every report labels. Returns the regrouped rows and one
+    note per network saying which it was."""
+    by_network = network_heights(groups, coins, file_heights)
     out: Groups = defaultdict(list)
     unheighted: dict[str, int] = defaultdict(int)
     for (coin, height), jobs in groups.items():
         nid = coins[coin].network
         if height is None:
             unheighted[nid] += len(jobs)
-            known = by_network.get(nid, set())
-            height = next(iter(known)) if len(known) == 1 else None
+            height = one_height(by_network.get(nid))
         out[(coin, height)].extend(jobs)
     for key in out:
         out[key].sort(key=lambda j: j.line)  # a group's rows in file order, as before
@@ -181,9 +193,12 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
                          networks: dict[str, Network], *, adapter_options: dict | None = None,
                          on_progress: Callable[[int], None] | None = None,
                          on_plan: Callable[[int], None] | None = None,
-                         file_heights: dict[str, int] | None = None) -> tuple[list[BalanceCheck], dict[str, NetworkSummary]]:
+                         file_heights: dict[str, int] | None = None,
+                         keyed_by_network: bool = False) -> tuple[list[BalanceCheck], dict[str, NetworkSummary]]:
     """``porscan balances``: every row of a file, checked, in file order. ``file_heights`` (coin ->
-    height, the summary block's) give rows without a height their network's snapshot height."""
+    height, the summary block's) give rows without a height their network's snapshot height; with
+    ``keyed_by_network`` (address lists, auditor CSV) the network column says the chain."""
+    key_for = getattr(coins, "key_for", None)
     checks: list[BalanceCheck] = []
     summaries: dict[str, NetworkSummary] = {}
     groups: Groups = defaultdict(list)
@@ -193,7 +208,8 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
             checks.append(BalanceCheck(row.line, row.coin, row.network, row.address, None, None, None, None,
                                        "invalid_row", f"{row.field}: {row.message}"))
             continue
-        bad = unsupported_reason(row.coin, coins, networks, kinds)
+        key = key_for(row.coin, row.network, keyed_by_network) if key_for else row.coin.strip().upper()
+        bad = unsupported_reason(key, coins, networks, kinds)
         if bad is not None:
             nid = bad[0] or row.network or "?"
             s = _summary(summaries, nid)
@@ -201,8 +217,8 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
             s.unsupported += 1
             checks.append(BalanceCheck(row.line, row.coin, nid, row.address, None, None, None, None, "unsupported", bad[1]))
             continue
-        published, why = published_base_units(row, coins[row.coin.upper()])
-        groups[(row.coin.upper(), row.snapshot_height)].append(Job(row.line, row.coin, row.address, published, why))
+        published, why = published_base_units(row, coins[key])
+        groups[(key, row.snapshot_height)].append(Job(row.line, key if "@" in key else row.coin, row.address, published, why))
 
     async def collect(_key: str, part: list[BalanceCheck]) -> None:
         checks.extend(part)

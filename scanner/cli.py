@@ -198,7 +198,7 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
         if coin_filter and row.coin.upper() not in coin_filter:
             return False
         if net_filter:
-            target = coins.get(row.coin.upper())
+            target = coins.get(coins.key_for(row.coin, row.network, head.layout.keyed_by_network))
             names = {row.network.upper()} | ({target.network.upper()} if target else set())
             return bool(names & net_filter)
         return True
@@ -216,11 +216,13 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
             with progress:
                 checks, summaries = asyncio.run(check_balances(
                     rows, coins, networks, adapter_options=options, file_heights=head.heights,
+                    keyed_by_network=head.layout.keyed_by_network,
                     on_plan=lambda n: progress.update(task, total=n),
                     on_progress=lambda n: progress.update(task, advance=n)))
         else:
             checks, summaries = asyncio.run(check_balances(rows, coins, networks, adapter_options=options,
-                                                           file_heights=head.heights))
+                                                           file_heights=head.heights,
+                                                           keyed_by_network=head.layout.keyed_by_network))
     except NetConfigError as exc:
         err.print(f"porscan balances: {exc}", markup=False)
         return EXIT_USAGE

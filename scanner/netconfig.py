@@ -157,16 +157,38 @@ class CoinTargets(dict):
     def why_not(self, coin: str) -> str:
         return self._misses.get(coin.strip().upper(), "")
 
-    def _by_rule(self, name: str) -> tuple[CoinTarget | None, str]:
+    def key_for(self, coin: str, network: str = "", keyed_by_network: bool = False) -> str:
+        """The key a row's balance is read and summed under. The coin name alone where it resolves
+        (OKX's coin keys); ``COIN@NETWORK`` where the network column must say the chain: files keyed
+        by network (address lists, auditor CSV: ``USDT`` on ``BSC``) and names that resolve only with
+        it. Looked up with :meth:`get` like any coin key."""
+        key = coin.strip().upper()
+        net = network.strip().upper()
+        if not net or (not keyed_by_network and self.get(key) is not None):
+            return key
+        both = f"{key}@{net}"
+        if not dict.__contains__(self, both) and both not in self._misses:
+            target, why = self._by_rule(coin, net, both)
+            if target is None:
+                self._misses[both] = why
+            else:
+                self[both] = target
+                self.notes[both] = why
+        return both
+
+    def _by_rule(self, name: str, network: str = "", key: str = "") -> tuple[CoinTarget | None, str]:
         from signatures.registry import CHAINS, resolve_name
 
-        res = resolve_name(name, "", "")
+        res = resolve_name(name, network, "")
+        key = key or name
+        if network:
+            name = f"{name} on {network}"
         if res.scheme is None or not res.chain:
             return None, (res.reason or f"coin name {name!r} names no chain porscan can read")
         same = {(t.contract, t.decimals): t for t in self.values() if t.network == res.chain and t.asset == res.asset}
         if len(same) == 1:
             (found,) = same.values()
-            return (CoinTarget(name, found.network, found.asset, found.contract, found.decimals),
+            return (CoinTarget(key, found.network, found.asset, found.contract, found.decimals),
                     f"{name} read as {found.coin} ({found.asset} on {found.network}), by its name")
         if len(same) > 1:
             keys = ", ".join(sorted(t.coin for t in same.values()))
@@ -175,7 +197,7 @@ class CoinTargets(dict):
         chain = CHAINS.get(res.chain)
         natives = {t.decimals for t in self.values() if t.network == res.chain and t.contract is None}
         if chain is not None and res.asset == chain.native and len(natives) == 1:
-            return (CoinTarget(name, res.chain, res.asset, None, natives.pop()),
+            return (CoinTarget(key, res.chain, res.asset, None, natives.pop()),
                     f"{name} read as {res.chain}'s own coin {res.asset}, by its name")
         return None, f"no token contract for {res.asset} on {res.chain} in config/coins.toml"
 
@@ -193,6 +215,11 @@ class RuleDecimals(dict):
             return dict.__getitem__(self, key)
         target = self._coins.get(key)
         return default if target is None else target.decimals
+
+    def for_row(self, coin: str, network: str, keyed_by_network: bool) -> int | None:
+        """Decimals of a row's coin as its balance is read (:meth:`CoinTargets.key_for`)."""
+        target = self._coins.get(self._coins.key_for(coin, network, keyed_by_network))
+        return target.decimals if target is not None else self.get(coin.strip().upper())
 
 
 def load_coins(path: Path | None = None) -> CoinTargets:

@@ -27,8 +27,8 @@ from . import __version__
 from .aggregate import Aggregation, CoinPlace
 from .amounts import EXACT, exact_sum, fmt, rounding_slack
 from .assets import AssetBook, config_dir, default_book
-from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, read_groups,
-                       unsupported_reason)
+from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, network_heights, one_height,
+                       read_groups, unsupported_reason)
 from .adapters import supported_kinds
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from .netconfig import CoinTarget, NetConfigError, Network, RuleDecimals, load_coins, load_networks, with_overrides
@@ -112,6 +112,10 @@ class _Context:
     liabilities: Any  # LiabilitySet | None
     input_sha256: str
     config_sha256: str
+
+    def key(self, coin: str, network: str) -> str:
+        """The key a row's coin is read and summed under (:meth:`CoinTargets.key_for`)."""
+        return self.coins.key_for(coin, network, self.head.layout.keyed_by_network)
 
     def place(self, coin: str) -> CoinPlace:
         target = self.coins.get(coin)
@@ -272,7 +276,7 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
         for r in rows:
             if r.status in ("invalid_row", "skipped"):
                 continue
-            coin = r.coin.strip().upper()
+            coin = ctx.key(r.coin, r.network)
             bad = unsupported_reason(coin, ctx.coins, ctx.networks, kinds)
             if bad is not None:
                 place = ctx.place(coin)
@@ -283,7 +287,9 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
             why = "" if r.amount_base_units is not None else (
                 NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
                 f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
-            groups[(coin, r.snapshot_height)].append(Job(r.line, r.coin, r.address, r.amount_base_units, why))
+            # the key as coin: the balance record says what the row was read as (USDT@BSC)
+            groups[(coin, r.snapshot_height)].append(Job(r.line, coin if "@" in coin else r.coin, r.address,
+                                                         r.amount_base_units, why))
     if unsupported and UNSUPPORTED_KEY not in done:
         await store.save_balances(run.id, UNSUPPORTED_KEY, unsupported)
     groups, height_notes = fill_heights(groups, ctx.coins, ctx.head.heights)
@@ -314,7 +320,7 @@ def _balance_record(c: BalanceCheck, ctx: _Context) -> BalanceRecord:
 async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
                            notes: list[str]) -> tuple[dict, list[AssetTotal], list[RatioRecord]]:
     ui.stage("aggregate", None)
-    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units)
+    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
     balance_status: Counter[str] = Counter()
     rows_iter = store.iter_rows(run.id).__aiter__()
     bal_iter = store.iter_balances(run.id).__aiter__()
@@ -526,12 +532,18 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
             continue
         if filters.reason(row.coin, row.network):
             continue
-        coin = row.coin.strip().upper()
+        coin = ctx.key(row.coin, row.network)
         bad = unsupported_reason(coin, ctx.coins, ctx.networks, kinds)
         if bad is not None:
             unsupported[(coin, bad[1])] += 1
         else:
             groups[(coin, row.snapshot_height)] += 1
+    # rows with no height are read at their network's one snapshot height, as the run does
+    known = network_heights(groups, ctx.coins, ctx.head.heights)
+    filled: dict[tuple[str, int | None], int] = Counter()
+    for (coin, height), n in groups.items():
+        filled[(coin, one_height(known.get(ctx.coins[coin].network)) if height is None else height)] += n
+    groups = filled
     networks: dict[str, dict] = {}
     reader = {"native": int(opts.adapter_options.get("reader_batch", 10000)),
               "token": int(opts.adapter_options.get("token_batch", 5000))}

@@ -127,7 +127,10 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     records: list[tuple] = []
     add = EXACT.add
     decimals = task.decimals
-    coin_decimals: dict[str, int | None] = {}  # per coin text as written, to skip .upper() per row
+    # per (coin, network) as written, to skip the lookup per row; a map with ``for_row`` (scan's)
+    # reads the network column too, where it says the chain (address lists: USDT on BSC has 18)
+    coin_decimals: dict[tuple[str, str], int | None] = {}
+    for_row = getattr(decimals, "for_row", None)
     base_unit_file = layout.amount_in_base_units
     has_custodian = "custodian" in layout.columns
     # Pass 1 parses the chunk and sorts the rows to verify by scheme; pass 2 verifies one scheme at a
@@ -203,9 +206,10 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                 if base_unit_file:
                     units = int(amount)
                 else:
-                    d = coin_decimals.get(coin, -1)
+                    d = coin_decimals.get((coin, network), -1)
                     if d == -1:
-                        d = coin_decimals[coin] = decimals.get(coin.upper())
+                        d = coin_decimals[(coin, network)] = (for_row(coin, network, keyed) if for_row is not None
+                                                              else decimals.get(coin.upper()))
                     if d is not None:
                         units = text_to_base_units(amount_text, d, parsed=True)
             if want_records:

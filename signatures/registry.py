@@ -267,11 +267,17 @@ class Resolution:
     reason: str = ""  # why unresolved
 
 
+# Hints that may stand *before* the asset ("ERC20-USDT", "TRC20_USDT"): token standards only. A
+# chain's coin in front ("ETH-BUY-BACK") names the asset, not the chain.
+_PREFIX_HINTS = frozenset({"erc20", "trc20", "trc10", "bep20", "hrc20", "spl", "omni", "brc20", "asa"})
+
+
 def _split_name(name: str) -> list[tuple[str, str]]:
-    """(asset, hint) candidates: a chain hint after a separator first, then before one."""
+    """(asset, hint) candidates: a chain hint after a separator first, then a token standard before one."""
     cuts = [i for i, ch in enumerate(name) if ch in _SEPARATORS]
     out = [(name[:i].strip(), name[i + 1:].strip()) for i in cuts]
-    out += [(name[i + 1:].strip(), name[:i].strip()) for i in cuts]
+    out += [(name[i + 1:].strip(), name[:i].strip()) for i in cuts
+            if "".join(ch for ch in name[:i].lower() if ch.isalnum()) in _PREFIX_HINTS]
     return [(a, h) for a, h in out if a and h]
 
 
