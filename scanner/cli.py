@@ -203,7 +203,7 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
             return bool(names & net_filter)
         return True
 
-    rows = [r for r in iter_rows(source.path, head) if wanted(r)]
+    rows = (r for r in iter_rows(source.path, head) if wanted(r))  # streamed: check_balances reads it once
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
     show = not (args.no_progress or args.quiet) and err.is_terminal
     try:
