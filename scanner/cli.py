@@ -159,16 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def cmd_balances(args: argparse.Namespace) -> int:
+def _on_input(command: str, args: argparse.Namespace, run) -> int:
+    """``run(args, source)`` on the command's input as a local file (.gz/.zip/stdin unpacked first);
+    an input that cannot be had is one line and exit 2."""
     from .ingest import IngestError
     from .inputs import open_input
 
     try:
         with open_input(args.file) as source:
-            return _balances(args, source)
+            return run(args, source)
     except IngestError as exc:  # the input as given: unreadable, a bad archive, no room for its copy
-        print(f"porscan balances: {exc}", file=sys.stderr)
+        print(f"porscan {command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
+
+
+def cmd_balances(args: argparse.Namespace) -> int:
+    return _on_input("balances", args, _balances)
 
 
 def _balances(args: argparse.Namespace, source: Input) -> int:
@@ -258,18 +264,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from .ingest import IngestError
-    from .inputs import open_input
-
     if args.workers is not None and args.workers < 1:  # before stdin is read or a .gz unpacked
         print("porscan verify: --workers must be at least 1", file=sys.stderr)
         return EXIT_USAGE
-    try:
-        with open_input(args.file) as source:
-            return _verify(args, source)
-    except IngestError as exc:  # the input as given: unreadable, a bad archive, no room for its copy
-        print(f"porscan verify: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    return _on_input("verify", args, _verify)
 
 
 def _verify(args: argparse.Namespace, source: Input) -> int:

@@ -193,8 +193,7 @@ class _RichUI:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .cli import split_multi
-    from .scan import ScanError, ScanOptions, plan_scan, run_scan
+    from .cli import _on_input
 
     out, err = _consoles()
     ok, min_ratio = _min_ratio(args.min_ratio, err)
@@ -203,8 +202,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         err.print("porscan scan: --workers must be at least 1")
         return EXIT_USAGE
+    return _on_input("scan", args, lambda a, source: _scan(a, source, out, err, min_ratio))
+
+
+def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None) -> int:
+    from .cli import split_multi
+    from .scan import ScanError, ScanOptions, plan_scan, run_scan
+
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
-    opts = ScanOptions(file=args.file, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
+    opts = ScanOptions(file=source.path, source=source.original, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,

@@ -48,7 +48,8 @@ class ScanError(Exception):
 
 @dataclass(frozen=True)
 class ScanOptions:
-    file: str
+    file: str  # the CSV read (a .gz/.zip/stdin input is unpacked to a local file first)
+    source: str | None = None  # the input as the user gave it, when that is not ``file``
     liabilities: str | None = None
     liabilities_format: str | None = None
     db: str | None = None
@@ -65,6 +66,11 @@ class ScanOptions:
     chunk_bytes: int = 1 << 20  # input bytes per verification checkpoint
     slice_rows: int = SLICE  # rows per balance-read checkpoint
     adapter_options: dict = field(default_factory=dict)
+
+    @property
+    def given(self) -> str:
+        """The input as the user named it (reports, the stored run, error messages)."""
+        return str(self.source or self.file)
 
 
 class ScanUI:
@@ -134,9 +140,9 @@ def _load_context(opts: ScanOptions) -> _Context:
     try:
         head = read_head(opts.file)
     except (IngestError, OSError) as exc:
-        raise ScanError(str(exc)) from None
+        raise ScanError(str(exc).replace(opts.file, opts.given)) from None
     if head.layout is None:
-        raise ScanError(f"{opts.file}: no detail header found; not a reserve file porscan knows")
+        raise ScanError(f"{opts.given}: no detail header found; not a reserve file porscan knows")
     try:
         networks = with_overrides(load_networks(Path(opts.networks_path) if opts.networks_path else None), list(opts.rpc))
         coins = load_coins(Path(opts.coins_path) if opts.coins_path else None)
@@ -187,7 +193,7 @@ async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
 async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     opts = ctx.opts
     liab = ctx.liabilities
-    spec = RunSpec(exchange=opts.exchange or guess_exchange(opts.file), input_path=str(opts.file),
+    spec = RunSpec(exchange=opts.exchange or guess_exchange(opts.given), input_path=opts.given,
                    input_sha256=ctx.input_sha256, liabilities_path=opts.liabilities,
                    liabilities_sha256=(liab.file_sha256 if liab is not None else None), params=_params(ctx),
                    tool_version=__version__, snapshot_date=opts.snapshot_date)
@@ -195,7 +201,7 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     if opts.resume is not None:
         run = await store.get_run(opts.resume)
         if run.input_sha256 != spec.input_sha256:
-            raise ScanError(f"run {run.id} read a different file (sha256 {run.input_sha256[:12]}...), not {opts.file}")
+            raise ScanError(f"run {run.id} read a different file (sha256 {run.input_sha256[:12]}...), not {opts.given}")
         if run.status == "done":
             raise ScanError(f"run {run.id} is already complete; `porscan report {run.id}` shows it")
         if run.liabilities_sha256 != spec.liabilities_sha256:
@@ -452,7 +458,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                            "with_unproven_ratio": _d(_q(r.with_unproven_ratio)) if r.with_unproven_ratio is not None else None,
                            "networks": []})
     liab = ctx.liabilities
-    inputs = [{"role": "reserves", "path": str(ctx.opts.file), "sha256": ctx.input_sha256,
+    inputs = [{"role": "reserves", "path": ctx.opts.given, "sha256": ctx.input_sha256,
                "rows": sum(agg.by_status.values()), "layout": ctx.head.layout.name, "bytes": ctx.head.size}]
     if liab is not None:
         for path, digest in (liab.inputs or ((ctx.opts.liabilities, liab.file_sha256),)):
@@ -563,7 +569,7 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
             entry["requests"] = None
     for e in networks.values():
         e["heights"] = sorted(h for h in e["heights"] if h is not None) + (["latest"] if None in e["heights"] else [])
-    return {"file": opts.file, "sha256": ctx.input_sha256, "layout": ctx.head.layout.name, "rows": rows,
+    return {"file": opts.given, "sha256": ctx.input_sha256, "layout": ctx.head.layout.name, "rows": rows,
             "invalid_rows": invalid, "networks": [networks[k] for k in sorted(networks)],
             "unsupported": [{"coin": c, "rows": n, "reason": why} for (c, why), n in sorted(unsupported.items())],
             "liabilities": None if ctx.liabilities is None else {
