@@ -123,7 +123,8 @@ class Aggregation:
         elif published_text is not None:
             acc.published_text = EXACT.add(acc.published_text, published_text)
             acc.published_rows += 1
-        self._summary_sum(coin, published_units, published_text, place.decimals)
+        if row.amount_text.strip():  # a row that publishes no amount is not in the summary's sums
+            self._summary_sum(coin, published_units, published_text, place.decimals)
         if not self.base_unit_file and (published_units is not None or published_text is not None):
             shown = self.coin_places.setdefault(coin, {})
             p = places(row.amount_text)

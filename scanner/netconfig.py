@@ -184,7 +184,8 @@ class CoinTargets(dict):
         if network:
             name = f"{name} on {network}"
         if res.scheme is None or not res.chain:
-            return None, (res.reason or f"coin name {name!r} names no chain porscan can read")
+            # the balance side never guesses a chain from an address's format (any EVM chain has 0x-addresses)
+            return None, f"coin name {name!r} names no chain porscan can read (map it in config/coins.toml)"
         same = {(t.contract, t.decimals): t for t in self.values() if t.network == res.chain and t.asset == res.asset}
         if len(same) == 1:
             (found,) = same.values()
