@@ -61,6 +61,7 @@ class NetworkSummary:
     unread: int = 0
     matched: int = 0
     mismatched: int = 0
+    unpublished: int = 0  # read, but the file publishes no amount to compare with
     unsupported: int = 0
     onchain_total: dict[str, int] = field(default_factory=dict)  # per coin, base units (read rows only)
     published_total: dict[str, int] = field(default_factory=dict)  # per coin, base units (all rows)
@@ -74,7 +75,8 @@ class NetworkSummary:
         coins = sorted(set(self.onchain_total) | set(self.published_total))
         return {
             "network": self.network, "rows": self.rows, "rows_read": self.read, "rows_expected": self.rows - self.unsupported,
-            "unread": self.unread, "matched": self.matched, "mismatched": self.mismatched, "unsupported": self.unsupported,
+            "unread": self.unread, "matched": self.matched, "mismatched": self.mismatched, "unpublished": self.unpublished,
+            "unsupported": self.unsupported,
             "coins": [{"coin": c, "decimals": self.decimals.get(c),
                        "onchain_total_base_units": str(self.onchain_total.get(c, 0)),
                        "published_total_base_units": str(self.published_total.get(c, 0)),
@@ -337,6 +339,7 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
             s.matched += 1
         elif published is None and why == NO_PUBLISHED_AMOUNT:
             status, reason = "unpublished", why  # read, and nothing to compare it with: not a mismatch
+            s.unpublished += 1
         else:
             status = "mismatch"
             s.mismatched += 1
