@@ -64,7 +64,7 @@ class ReserveRow(NamedTuple):
     network: str
     snapshot_height: int | None
     address: str
-    amount: Decimal | None  # as published: coin units, or base units when ``amount_in_base_units``; None when the file publishes none (no column, empty or ``-``)
+    amount: Decimal | None  # as published: coin units, or base units when ``amount_in_base_units``; None when the file publishes none (no amount column, or ``-``)
     amount_text: str
     amount_in_base_units: bool
     message: str
