@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from .amounts import EXACT, exact_sum, from_base_units, parse_amount, places
+from .amounts import EXACT, exact_sum, from_base_units, parse_amount, shown_places
 from .storage import AssetTotal, BalanceRecord, RowRecord
 
 CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
@@ -127,7 +127,7 @@ class Aggregation:
             self._summary_sum(coin, published_units, published_text, place.decimals)
         if not self.base_unit_file and (published_units is not None or published_text is not None):
             shown = self.coin_places.setdefault(coin, {})
-            p = places(row.amount_text)
+            p = shown_places(row.amount_text)
             shown[p] = shown.get(p, 0) + 1
         onchain = bal.onchain_base_units if bal is not None else None
         if onchain is None:

@@ -85,6 +85,20 @@ def places(text: str) -> int:
     return len(t) - t.index(".") - 1 if "." in t else 0
 
 
+SIGNIFICANT_KEPT = 15  # what a spreadsheet or a binary double keeps of a figure
+
+
+def shown_places(text: str) -> int:
+    """The decimals a published figure is precise to: those it shows, but never past its 15th
+    significant digit (HTX prints ``308622620933812.00``: a double's digits, then two zeros). May be
+    negative: ``123456789012345678`` is precise to hundreds."""
+    t = text.strip()
+    decimals = places(t)
+    digits = t.replace(".", "").lstrip("+-").lstrip("0")
+    excess = len(digits) - SIGNIFICANT_KEPT
+    return decimals - excess if excess > 0 else decimals
+
+
 def round_to(value: Decimal, decimals: int, truncate: bool = False) -> Decimal:
     q = Decimal(1).scaleb(-decimals)
     return value.quantize(q, rounding=ROUND_DOWN if truncate else ROUND_HALF_UP, context=_ROUNDING)

@@ -251,9 +251,12 @@ def clean(cell: str) -> str:
     return "" if c in EMPTY_MARKERS else c
 
 
+NO_HEIGHT = frozenset({"", "-", "_", "n/a", "N/A"})  # "no height": HTX writes - and, on ThirdParty lines, _
+
+
 def parse_height(text: str) -> int | None:
     t = text.strip()
-    if t in ("", "-") or t in EMPTY_MARKERS:
+    if t in NO_HEIGHT or t in EMPTY_MARKERS:
         return None
     if not (t.isascii() and t.isdigit()) or len(t) > 19:
         raise ValueError(f"not a block height: {t!r}")

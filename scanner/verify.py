@@ -24,7 +24,7 @@ from signatures.dispatch import verify_claims
 from signatures.model import STATUS_ORDER, Status
 from signatures.registry import address_shape, resolve, resolve_name
 
-from .amounts import EXACT, text_to_base_units
+from .amounts import EXACT, SIGNIFICANT_KEPT, shown_places, text_to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
@@ -188,8 +188,11 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             t.amount = add(t.amount, amount)
             t.amount_rows += 1
             if not base_unit_file:  # base units are exact; a coin-unit figure may be rounded
-                dot = amount_text.find(".")
-                p = len(amount_text) - dot - 1 if dot >= 0 else 0
+                if len(amount_text) <= SIGNIFICANT_KEPT:  # at most 15 digits: the decimals it shows
+                    dot = amount_text.find(".")
+                    p = len(amount_text) - dot - 1 if dot >= 0 else 0
+                else:
+                    p = shown_places(amount_text)
                 t.places[p] = t.places.get(p, 0) + 1
         if height is not None:
             t.heights.add(height)

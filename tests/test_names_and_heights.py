@@ -189,3 +189,50 @@ def test_summary_row_spelt_otherwise_than_its_detail_rows():
 def test_no_detail_rows_is_still_a_mismatch():
     check = check_summary(_summary(("jUSDT-TRC20", "11700532.98")), {}, default_book())[0]
     assert check.status == "mismatch" and "no detail rows" in check.note
+
+
+def test_summary_and_detail_names_in_either_order():
+    summary = _summary(("USDC(ALL)", "2906000"), ("SOL-USDC", "2906000"))
+    sums = {"USDC-SOL": (Decimal("2906000"), 1)}
+    checks = {c.coin: c for c in check_summary(summary, sums, default_book())}
+    assert checks["SOL-USDC"].status == "match" and "USDC-SOL" in checks["SOL-USDC"].note
+    assert checks["USDC(ALL)"].status == "match"
+
+
+def test_the_summarys_grouping_counts_even_when_a_listed_row_is_stale():
+    """ETH(All) = ETH + Morpho-ETH + stETH by their detail rows, though the summary's own ETH row is
+    stale: the family agrees, the stale row does not."""
+    summary = _summary(("ETH(ALL)", "117301.06"), ("ETH", "9529.23"), ("Morpho-ETH", "100000.00"), ("stETH", "7632.32"))
+    sums = {"ETH": (Decimal("9668.74"), 3), "MORPHO-ETH": (Decimal("100000.00"), 1), "STETH": (Decimal("7632.32"), 1)}
+    slack = {k: rounding_slack({2: n}) for k, (_, n) in sums.items()}
+    checks = {c.coin: c for c in check_summary(summary, sums, default_book(), slack=slack)}
+    assert checks["ETH(ALL)"].status == "match" and "Morpho-ETH" in checks["ETH(ALL)"].note
+    assert checks["ETH"].status == "mismatch"
+
+
+def test_rows_published_with_no_address_are_named():
+    summary = _summary(("BTC(ALL)", "20914.70"), ("BTC", "19195.44"), ("ThirdParty", "1719.27"))
+    checks = {c.coin: c for c in check_summary(summary, {"BTC": (Decimal("19195.44"), 2)}, default_book())}
+    assert checks["BTC(ALL)"].status == "mismatch" and "no detail rows: ThirdParty 1719.27" in checks["BTC(ALL)"].note
+    assert checks["ThirdParty"].status == "mismatch" and "no detail rows" in checks["ThirdParty"].note
+
+
+@pytest.mark.parametrize("text,decimals", [("25736.87098", 5), ("308622620933812.00", 0), ("1.5", 1),
+                                           ("123456789012345678", -3), ("0.356881257500858402", 15)])
+def test_a_figure_is_precise_to_its_decimals_or_its_15th_significant_digit(text, decimals):
+    from scanner.amounts import shown_places
+
+    assert shown_places(text) == decimals
+
+
+def test_a_double_printed_with_two_zeros_agrees_within_its_15_digits():
+    summary = _summary(("HTX-TRC20", "308622620933812.00"))
+    sums = {"HTX-TRC20": (Decimal("308622620933811.57"), 3)}
+    assert check_summary(summary, sums, default_book())[0].status == "match"
+    assert check_summary(_summary(("HTX-TRC20", "308622620933813.00")), sums, default_book())[0].status == "mismatch"
+
+
+def test_underscore_height_is_no_height():
+    from scanner.ingest import parse_height
+
+    assert parse_height("_") is None and parse_height("-") is None and parse_height("845930") == 845930
