@@ -83,6 +83,8 @@ class Aggregation:
     invalid_by_coin: dict[str, int] = field(default_factory=dict)
     coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
     coin_places: dict[str, dict[int, int]] = field(default_factory=dict)  # coin -> decimals shown -> amounts
+    # asset -> third-party custodian -> rows, rows_read, published and on-chain amounts (coin units)
+    custodians: dict[str, dict[str, dict]] = field(default_factory=dict)
     no_decimals: set[str] = field(default_factory=set)  # base-unit coins whose decimals are unknown: left out of sums
     excess_decimals: int = 0  # rows publishing more decimals than their coin has (summed exactly, not as base units)
     _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
@@ -130,6 +132,8 @@ class Aggregation:
             p = shown_places(row.amount_text)
             shown[p] = shown.get(p, 0) + 1
         onchain = bal.onchain_base_units if bal is not None else None
+        if row.custodian:  # held by a third party for the exchange: its own line per asset
+            self._custodian(place, row.custodian, published_units, published_text, onchain)
         if onchain is None:
             if published_units is not None:
                 acc.unread_units += published_units
@@ -153,6 +157,21 @@ class Aggregation:
             first_acc.onchain[first_category] -= units
             first_acc.onchain[category] += units
             self.seen[key] = (category, units, first_acc)
+
+    def _custodian(self, place: CoinPlace, name: str, units: int | None, text: Decimal | None,
+                   onchain: int | None) -> None:
+        held = self.custodians.setdefault(place.asset, {}).get(name)
+        if held is None:
+            held = self.custodians[place.asset][name] = {"rows": 0, "rows_read": 0, "published": Decimal(0),
+                                                         "onchain": Decimal(0)}
+        held["rows"] += 1
+        if units is not None and place.decimals is not None:
+            held["published"] = EXACT.add(held["published"], from_base_units(units, place.decimals))
+        elif text is not None:
+            held["published"] = EXACT.add(held["published"], text)
+        if onchain is not None and place.decimals is not None:
+            held["rows_read"] += 1
+            held["onchain"] = EXACT.add(held["onchain"], from_base_units(onchain, place.decimals))
 
     def _summary_sum(self, coin: str, units: int | None, text: Decimal | None, decimals: int | None) -> None:
         entry = self.coin_sums.setdefault(coin, [Decimal(0), 0])

@@ -438,7 +438,11 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                  "with_unproven_ratio": _d(_q(r.with_unproven_ratio)) if r and r.with_unproven_ratio is not None else None,
                  "proven_ratio_exact": _d(r.proven_ratio) if r and r.proven_ratio is not None else None,
                  "with_unproven_ratio_exact": _d(r.with_unproven_ratio) if r and r.with_unproven_ratio is not None else None,
-                 "networks": []}
+                 "networks": [],
+                 # wallets a third party holds for the exchange (address lists name it), within the totals
+                 "custodians": [{"custodian": name, "rows": h["rows"], "rows_read": h["rows_read"],
+                                 "published": _d(h["published"]), "onchain": _d(h["onchain"])}
+                                for name, h in sorted(agg.custodians.get(t.asset, {}).items())]}
         for n in totals:
             if n.asset == t.asset and n.network != "*":
                 entry["networks"].append({"network": n.network, "coins": agg.coins_in(n.asset, n.network),

@@ -59,6 +59,11 @@ def render_scan(report: dict[str, Any], console) -> None:
             net.add_row(a["asset"], n["network"], " ".join(n["coins"]), _num(n["onchain"]), _num(n["proven"]),
                         f"{n['rows_read']}/{n['rows_expected']}", blocks or "-")
     console.print(net)
+    for a in report["assets"]:
+        for c in a.get("custodians", []):
+            console.print(f"  {a['asset']} held by {c['custodian']} (within the totals): {c['rows']} row(s), "
+                          f"published {_num(c['published'])}, on chain {_num(c['onchain'])} "
+                          f"({c['rows_read']}/{c['rows']} read)", markup=False)
     v = report["verification"]["by_status"]
     console.print("ownership: " + ", ".join(f"{k} {n:,}" for k, n in v.items()), markup=False)
     b = report.get("balances", {}).get("by_status", {})

@@ -105,7 +105,7 @@ class ChunkResult:
     failures_csv: str
     invalid_lines: list[tuple[int, str]]  # first few parse errors for the terminal
     # with ``want_records``: (line, coin, network, address, snapshot_height, amount_text,
-    # amount_base_units, status, scheme, reason) per row, in file order
+    # amount_base_units, status, scheme, reason, custodian) per row, in file order
     records: list[tuple] = field(default_factory=list)
 
 
@@ -168,7 +168,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         if type(row) is RowError:
             lineno, coin, network, address = row.line, row.coin, row.network, row.address
             status_i, scheme, reason = _I_INVALID, "", f"{row.field}: {row.message}"
-            amount_text, height, amount = row.amount_text, None, None
+            amount_text, height, amount, custodian = row.amount_text, None, None, ""
             if len(invalid) < 20:
                 invalid.append((lineno, str(row)))
         else:
@@ -178,7 +178,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
             else:
                 status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
             lineno, coin, network, address = row.line, row.coin, row.network, row.address
-            amount_text, height, amount = row.amount_text, row.snapshot_height, row.amount
+            amount_text, height, amount, custodian = row.amount_text, row.snapshot_height, row.amount, row.custodian
         key = (coin, network)
         t = tallies.get(key)
         if t is None:
@@ -196,10 +196,10 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                 t.places[p] = t.places.get(p, 0) + 1
         if height is not None:
             t.heights.add(height)
-        if has_custodian and type(row) is not RowError and row.custodian:  # only files with the column pay
-            held = t.custodians.get(row.custodian)
+        if has_custodian and custodian:  # only files with the column pay
+            held = t.custodians.get(custodian)
             if held is None:
-                held = t.custodians[row.custodian] = [0, Decimal(0)]
+                held = t.custodians[custodian] = [0, Decimal(0)]
             held[0] += 1
             if amount is not None:
                 held[1] = add(held[1], amount)
@@ -217,7 +217,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                         units = text_to_base_units(amount_text, d, parsed=True)
             if want_records:
                 records.append((lineno, coin, network, address, height, amount_text, units,
-                                _STATUS_TEXT[status_i], scheme, reason))
+                                _STATUS_TEXT[status_i], scheme, reason, custodian))
         if want_rows:
             base_units = "null" if units is None else f'"{units}"'
             out_rows.append(

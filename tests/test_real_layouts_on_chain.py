@@ -314,3 +314,26 @@ def test_binance_list_network_column_says_the_chain(chain, tmp_path):
     vrep = json.loads(vout.read_text())
     assert {r["status"] for r in vrep["rows"]} == {"unsigned"} and len(vrep["rows"]) == 4
     assert main(["verify", str(path), "-q", "--workers", "1", "--require-signatures"]) == 1
+
+
+def test_binance_list_through_scan_keeps_the_custodian_as_its_own_line(chain, tmp_path):
+    """The custodian column survives storage and comes out per asset: rows, published and on-chain
+    amounts of the wallets a third party holds, within the asset's totals."""
+    c = chain
+    h = c.snapshot
+    path = tmp_path / "binance_wallets.csv"
+    path.write_text(f"{BINANCE_HEADER}\n"
+                    f"ETH,ETH,{c.eth_signed},{eth(c.at[c.eth_signed])},{h},\n"
+                    f"ETH,ETH,{c.eth_dash},{eth(c.at[c.eth_dash])},{h},Ceffu\n"
+                    f"USDT,ETH,{c.usdt_signed},{usdt(c.at[c.usdt_signed])},{h},Ceffu\n")
+    out = tmp_path / "scan.json"
+    main(["scan", str(path), "--coins", str(c.coins_toml()), "--config", str(c.networks_toml()),
+          "--rpc", f"ethereum={c.url}", "--db", str(tmp_path / "runs.db"), "--exchange", "Binance",
+          "--json", str(out), "--no-progress", "-q"])
+    rep = json.loads(out.read_text())
+    assets = {a["asset"]: a for a in rep["assets"]}
+    assert assets["ETH"]["custodians"] == [{"custodian": "Ceffu", "rows": 1, "rows_read": 1,
+                                            "published": eth(c.at[c.eth_dash]), "onchain": eth(c.at[c.eth_dash])}]
+    assert assets["USDT"]["custodians"][0]["onchain"] == usdt(c.at[c.usdt_signed])
+    assert Decimal(assets["ETH"]["onchain"]) == from_base_units(c.at[c.eth_signed] + c.at[c.eth_dash], 18)
+    assert rep["verification"]["by_status"] == {"unsigned": 3}

@@ -136,7 +136,7 @@ class Store(abc.ABC):
         u = self._in_units
         if kind == STAGE_VERIFY:
             return [(run_id, r.line, r.coin, r.network, r.address, r.snapshot_height, r.amount_text,
-                     u(r.amount_base_units), r.status, r.scheme, r.reason) for r in records]
+                     u(r.amount_base_units), r.status, r.scheme, r.reason, r.custodian) for r in records]
         b = self._in_bool
         return [(run_id, r.line, r.coin, r.network, r.asset, r.address, r.snapshot_height, u(r.published_base_units),
                  u(r.onchain_base_units), r.decimals, r.block_number, r.block_hash, b(r.at_snapshot), r.status,
@@ -150,7 +150,7 @@ class Store(abc.ABC):
                        summary=None if r[12] is None else self._out_json(r[12]))
 
     def _row(self, r) -> RowRecord:
-        return RowRecord(r[0], r[1], r[2], r[3], r[4], r[5], self._out_units(r[6]), r[7], r[8], r[9])
+        return RowRecord(r[0], r[1], r[2], r[3], r[4], r[5], self._out_units(r[6]), r[7], r[8], r[9], r[10])
 
     def _balance(self, r) -> BalanceRecord:
         u = self._out_units

@@ -26,7 +26,7 @@ class Migration(NamedTuple):
 
 # The column lists both backends write (order matters for COPY / executemany).
 VERIFICATION_COLUMNS = ("run_id", "line", "coin", "network", "address", "snapshot_height", "amount_text",
-                        "amount_base_units", "status", "scheme", "reason")
+                        "amount_base_units", "status", "scheme", "reason", "custodian")
 BALANCE_COLUMNS = ("run_id", "line", "coin", "network", "asset", "address", "snapshot_height",
                    "published_base_units", "onchain_base_units", "decimals", "block_number", "block_hash",
                    "at_snapshot", "status", "reason", "endpoint")
@@ -161,6 +161,10 @@ CREATE TABLE alerts (
 );
 CREATE UNIQUE INDEX alerts_open ON alerts (exchange, key) WHERE resolved_at IS NULL;
 CREATE INDEX alerts_exchange ON alerts (exchange, id);
+"""),
+        # address lists name the third party that holds a wallet for the exchange ('' = the exchange)
+        Migration(4, "row custodian", """
+ALTER TABLE verifications ADD COLUMN custodian text NOT NULL DEFAULT '';
 """),
     ]
 

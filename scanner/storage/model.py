@@ -89,6 +89,7 @@ class RowRecord:
     status: str
     scheme: str
     reason: str
+    custodian: str = ""  # the third party holding the wallet, as an address list names it ("" = the exchange)
 
 
 @dataclass(frozen=True, slots=True)
