@@ -718,3 +718,42 @@ def test_resolve_name_unknown_is_unresolved_and_says_the_name() -> None:
     r = resolve_name("FOO-BAR", "", "zzz")
     assert r.scheme is None, r
     assert "FOO-BAR" in r.reason, r
+
+
+# ------------------------------------------------------------------- whole files through porscan verify
+
+def _all_claims() -> list[tuple[Claim, str]]:
+    """Every construction above as (claim, expected scheme)."""
+    out = [(evm_claim(s, case), s) for s in EVM_SCHEMES for case in ADDRESS_CASES]
+    out += [(tron_claim(s, *form), s) for s in TRON_SCHEMES for form in TRON_SIG_FORMS]
+    out += [(ed_claim(*p), ed_scheme(p[0], p[1])) for p in ED_PARAMS]
+    return out
+
+
+def _write(path, claims) -> None:
+    lines = ["coin,network,address,balance,message,signature,public key"]
+    for i, c in enumerate(claims):
+        assert "," not in c.message + c.signature1 + c.script_or_pubkey
+        lines.append(f"{c.coin},{c.network},{c.address},{i}.5,{c.message},{c.signature1},{c.script_or_pubkey}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_generated_file_of_every_construction_verifies_end_to_end(tmp_path):
+    """The same rows as a file: ingest, worker processes in small chunks, the JSON report; each row
+    verified with the scheme its construction names. Then the file with every message changed:
+    every row failed, the exit code 1."""
+    import json
+
+    from scanner.cli import main
+
+    claims = _all_claims()
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    _write(good, [c for c, _ in claims])
+    _write(bad, [replace(c, message=c.message + "!") for c, _ in claims])
+    out = tmp_path / "good.json"
+    assert main(["verify", str(good), "--json", str(out), "-q", "--workers", "2", "--chunk-bytes", "2048"]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["status"], r["scheme"]) for r in rows] == [("verified", s) for _, s in claims]
+    out = tmp_path / "bad.json"
+    assert main(["verify", str(bad), "--json", str(out), "-q", "--workers", "2", "--chunk-bytes", "2048"]) == 1
+    assert {r["status"] for r in json.loads(out.read_text())["rows"]} == {"failed"}
