@@ -30,7 +30,7 @@ def coins() -> CoinTargets:
 
 @pytest.mark.parametrize("address,shape", [
     (EVM, "evm"), ("0X" + "AB" * 20, "evm"), ("0x" + "ab" * 48, "bls"), ("0x" + "ab" * 32, "hex"),
-    ("0x" + "zz" * 20, "other"), ("TDToUxX8sH4z6moQpK3ZLAN24eupu2ivA4", "tron"), ("41" + "ab" * 20, "tron"),
+    ("0x" + "zz" * 20, "evm"), ("TDToUxX8sH4z6moQpK3ZLAN24eupu2ivA4", "tron"), ("41" + "ab" * 20, "tron"),
     ("143gLvWYUojXaWZRrxquRKpVNTkhmr415B", "bitcoin"), ("3EpyhpDRu2wz5LtS4sPAmXaGozuxYWdRkN", "bitcoin"),
     ("bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "bitcoin"),
     ("J4AEINCSSLDA7LNBNWM4ZXFCTLTOZT5LG3F5BLMFPJYGFWVCMU37EZI2AM", "algorand"),
