@@ -347,7 +347,20 @@ def cashaddr_encode(prefix: str, addr_type: int, body: bytes) -> str:
     return prefix + ":" + "".join(BECH32_CHARSET[d] for d in data + checksum)
 
 
+_PLAIN: dict[str, bool] = {}  # a file signs one or a few messages: decided once each
+
+
 def plain_text_message(message: str) -> bool:
+    """:func:`is_plain_text`, remembered per message (it is asked once per row)."""
+    plain = _PLAIN.get(message)
+    if plain is None:
+        if len(_PLAIN) > 4096:
+            _PLAIN.clear()
+        plain = _PLAIN[message] = is_plain_text(message)
+    return plain
+
+
+def is_plain_text(message: str) -> bool:
     """May ``message`` be signed *raw* (hashed or signed as-is, with no domain prefix)?
 
     A raw construction is sound only when the signed bytes cannot also be something else the key
