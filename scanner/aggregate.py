@@ -10,8 +10,10 @@ are split by the row's ownership status, never silently merged:
   unverified  read on chain, ownership failed / unsupported / not checked
   unread_published  the published amount of rows whose balance could not be read (not a zero)
 
-An address listed twice for the same coin and height is counted once on chain (in its best
-status); the published sum keeps every row, as published, and the duplicates are reported.
+A wallet (asset, network, token, address) listed twice is counted once on chain, in its best
+status, whatever coin key, spelling or height lists it; the published sum keeps every row, as
+published, and the duplicates are reported. Listed at two heights, it is counted at the first and
+the conflicting heights are reported.
 """
 
 from __future__ import annotations
@@ -76,9 +78,11 @@ class Aggregation:
     # (coin, network as written) -> the key the coin is summed under (scan: CoinTargets.key_for)
     key_of: Callable[[str, str], str] = field(default=lambda coin, _network: coin.strip().upper())
     coins: dict[str, _CoinAcc] = field(default_factory=dict)
-    # (asset, network, contract, canonical address, height) -> (category, units, coin accumulator)
+    # (asset, network, contract, canonical address) -> (category, units, coin accumulator, height counted)
     seen: dict[tuple, tuple[int, int, "_CoinAcc"]] = field(default_factory=dict)
     duplicates: int = 0
+    # wallets listed at more than one height: (asset, network, address) -> heights (counted at the first)
+    height_conflicts: dict[tuple[str, str, str], list[int | None]] = field(default_factory=dict)
     by_status: dict[str, int] = field(default_factory=dict)
     invalid_by_coin: dict[str, int] = field(default_factory=dict)
     coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
@@ -144,19 +148,25 @@ class Aggregation:
         if bal.block_number is not None:
             acc.blocks.add((bal.block_number, bal.block_hash, bool(bal.at_snapshot)))
         category = _CATEGORY_OF.get(row.status, 3)
-        # one wallet of one asset on one network counts once, whatever coin key (alias) or spelling lists it
-        key = (place.asset, place.network, place.contract or "", canonical_address(bal.address), row.snapshot_height)
+        # one wallet of one asset on one network counts once, whatever coin key (alias), spelling or
+        # height lists it: at two heights it would be the same coins counted twice
+        address = canonical_address(bal.address)
+        key = (place.asset, place.network, place.contract or "", address)
         before = self.seen.get(key)
         if before is None:
-            self.seen[key] = (category, onchain, acc)
+            self.seen[key] = (category, onchain, acc, row.snapshot_height)
             acc.onchain[category] += onchain
             return
         self.duplicates += 1
-        first_category, units, first_acc = before
+        first_category, units, first_acc, height = before
+        if row.snapshot_height != height:
+            heights = self.height_conflicts.setdefault((place.asset, place.network, address), [height])
+            if row.snapshot_height not in heights:
+                heights.append(row.snapshot_height)
         if category < first_category:  # the same balance, now with a better proof: move it
             first_acc.onchain[first_category] -= units
             first_acc.onchain[category] += units
-            self.seen[key] = (category, units, first_acc)
+            self.seen[key] = (category, units, first_acc, height)
 
     def _custodian(self, place: CoinPlace, name: str, units: int | None, text: Decimal | None,
                    onchain: int | None) -> None:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 from chains.protocol import AdapterError, BalanceBatch, BlockRef, ChainAdapter
 
 from .adapters import make_adapter, supported_kinds
+from .aggregate import canonical_address
 from .amounts import from_base_units, to_base_units
 from .ingest import ReserveRow, RowError
 from .netconfig import CoinTarget, Network
@@ -70,12 +71,16 @@ class NetworkSummary:
     strategies: set[str] = field(default_factory=set)
     requests: int = 0
     notes: list[str] = field(default_factory=list)
+    # wallets counted in onchain_total: (asset, token, canonical address), each once, as scan counts them
+    counted: set[tuple[str, str, str]] = field(default_factory=set)
+    duplicates: int = 0
 
     def as_json(self) -> dict:
         coins = sorted(set(self.onchain_total) | set(self.published_total))
         return {
             "network": self.network, "rows": self.rows, "rows_read": self.read, "rows_expected": self.rows - self.unsupported,
             "unread": self.unread, "matched": self.matched, "mismatched": self.mismatched, "unpublished": self.unpublished,
+            "duplicates": self.duplicates,
             "unsupported": self.unsupported,
             "coins": [{"coin": c, "decimals": self.decimals.get(c),
                        "onchain_total_base_units": str(self.onchain_total.get(c, 0)),
@@ -230,6 +235,9 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
                       on_progress=on_progress, on_plan=on_plan, summaries=summaries)
     for nid, note in notes.items():
         _summary(summaries, nid).notes.append(note)
+    for s in summaries.values():
+        if s.duplicates:
+            s.notes.append(f"{s.duplicates} row(s) repeat a wallet already listed: its on-chain balance is counted once")
     checks.sort(key=lambda c: c.line)
     return checks, summaries
 
@@ -331,7 +339,12 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
                                        res.block if res else None, "unread", reason, res.endpoint if res else ""))
             continue
         s.read += 1
-        s.onchain_total[coin] = s.onchain_total.get(coin, 0) + res.amount_base_units
+        wallet = (target.asset, target.contract or "", canonical_address(address))
+        if wallet in s.counted:  # listed again (another coin key, spelling or height): counted once
+            s.duplicates += 1
+        else:
+            s.counted.add(wallet)
+            s.onchain_total[coin] = s.onchain_total.get(coin, 0) + res.amount_base_units
         if res.block is not None:
             s.blocks.add((res.block.number, res.block.hash, res.block.at_snapshot))
         if published is not None and published == res.amount_base_units:

@@ -356,8 +356,13 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     totals = agg.totals()
     ratios, liab_by_asset = _ratios(totals, ctx.liabilities)
     if agg.duplicates:
-        notes.append(f"{agg.duplicates} row(s) repeat an address already listed for the same coin and height: "
-                     "their on-chain balance is counted once")
+        notes.append(f"{agg.duplicates} row(s) repeat a wallet already listed for the same asset and network: "
+                     "its on-chain balance is counted once")
+    if agg.height_conflicts:
+        shown = "; ".join(f"{asset} {address} on {network} at {', '.join(str(h) for h in heights)}"
+                          for (asset, network, address), heights in list(agg.height_conflicts.items())[:5])
+        notes.append(f"{len(agg.height_conflicts)} wallet(s) listed at conflicting snapshot heights, each counted once, "
+                     f"at the first listed: {shown}" + (" ..." if len(agg.height_conflicts) > 5 else ""))
     if agg.excess_decimals:
         notes.append(f"{agg.excess_decimals} row(s) publish more decimals than their coin has: their amounts are "
                      "summed exactly as published, but cannot match an on-chain balance")

@@ -72,7 +72,8 @@ def test_balances_command(setup):
     (net,) = [n for n in rep["networks"] if n["network"] == "testnet"]
     assert net["rows_read"] == net["rows_expected"] == n_good + 2 and net["unread"] == 0
     eth = next(c for c in net["coins"] if c["coin"] == "ETH")
-    assert int(eth["onchain_total_base_units"]) == sum(w.native.values()) + w.native[next(iter(w.native))]
+    # the wallet listed twice is counted once, as scan counts it
+    assert int(eth["onchain_total_base_units"]) == sum(w.native.values()) and net["duplicates"] == 1
     assert all(b["at_snapshot"] and b["hash"] for b in net["blocks"])
     assert {b["number"] for b in net["blocks"]} == {w.snapshot}
     mismatch = next(r for r in rep["rows"] if r["status"] == "mismatch")

@@ -335,3 +335,17 @@ def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
     assert main(_scan_args(world, db, "--resume", str(run_id))) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "other options (" in err and "chunk_bytes" in err
+
+
+def test_one_wallet_listed_at_two_heights_counts_once_and_the_conflict_is_named():
+    """Listed twice at two heights, the same coins would be counted twice (a 101% ratio became 159%):
+    counted once, at the first listed height, and the conflicting heights named."""
+    from scanner.aggregate import CoinPlace
+
+    agg = _agg({"ETH": CoinPlace("ETH", "ethereum", 18)})
+    a = "0x" + "cd" * 20
+    agg.add(_rec(1, "ETH", a, "5", 5 * 10**18, height=100), _bal(1, "ETH", a, 5 * 10**18, height=100))
+    agg.add(_rec(2, "ETH", a, "7", 7 * 10**18, height=200), _bal(2, "ETH", a, 7 * 10**18, height=200))
+    (_, star) = agg.totals()
+    assert star.onchain == Decimal(5) and star.published == Decimal(12)  # published as the file says
+    assert agg.duplicates == 1 and agg.height_conflicts == {("ETH", "ethereum", a): [100, 200]}
