@@ -118,9 +118,12 @@ def ratio_json(q, total=None) -> dict:
 
 
 def total_json(t) -> dict:
-    return {"network": t.network, "published": dec(t.published), "onchain": dec(t.onchain),
-            "difference": dec(t.onchain - t.published), "proven": dec(t.proven), "owner_only": dec(t.owner_only),
-            "key_only": dec(t.key_only), "unverified": dec(t.unverified), "unread_published": dec(t.unread_published),
+    def read(value):  # blank, never 0, when nothing was read
+        return None if t.nothing_read else dec(value)
+
+    return {"network": t.network, "published": dec(t.published), "onchain": read(t.onchain),
+            "difference": read(t.onchain - t.published), "proven": read(t.proven), "owner_only": read(t.owner_only),
+            "key_only": read(t.key_only), "unverified": read(t.unverified), "unread_published": dec(t.unread_published),
             "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
             "coverage": coverage_of(t.rows_read, t.rows_expected), "blocks": t.blocks}
 

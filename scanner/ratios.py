@@ -57,8 +57,12 @@ def ratio(reserves: Decimal, liabilities: Decimal | None) -> Decimal | None:
 
 
 def reserve_ratios(proven_reserves: Mapping[str, Decimal], unproven: Mapping[str, Decimal],
-                   liabilities: LiabilitySet) -> list[Ratio]:
-    """One Ratio per asset with a liability or reserves: liabilities' order first, then the rest by name."""
+                   liabilities: LiabilitySet, unread: Mapping[str, str] | None = None) -> list[Ratio]:
+    """One Ratio per asset with a liability or reserves: liabilities' order first, then the rest by name.
+
+    ``unread`` (asset -> why) names the assets of which nothing could be read: their reserves are
+    not zero but unknown, so they get no ratio, only the reason."""
+    unread = unread or {}
     by_asset = liabilities.by_asset()
     assets = list(by_asset) + sorted((set(proven_reserves) | set(unproven)) - set(by_asset))
     out: list[Ratio] = []
@@ -74,6 +78,10 @@ def reserve_ratios(proven_reserves: Mapping[str, Decimal], unproven: Mapping[str
         if item.unit != COIN:
             out.append(Ratio(asset, None, proven, total, None, None, item.provenance, item.verified,
                              note=f"liability is in {item.unit} units ({item.amount}), not coin units"))
+            continue
+        if asset in unread:  # a ratio from nothing would read as insolvency
+            out.append(Ratio(asset, item.amount, proven, total, None, None, item.provenance, item.verified,
+                             note=unread[asset]))
             continue
         note = "liabilities are zero" if item.amount == 0 else ""
         out.append(Ratio(asset, item.amount, proven, total, ratio(proven, item.amount),

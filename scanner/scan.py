@@ -395,7 +395,9 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
                                    "none", coverage[t.asset]))
         return out, info
     items = liab.by_asset()
-    for r in reserve_ratios(proven, unproven, liab):
+    unread = {t.asset: f"unread: none of its {t.rows_expected} row(s) could be read on chain"
+              for t in per_asset if t.nothing_read}
+    for r in reserve_ratios(proven, unproven, liab, unread):
         item = items.get(r.asset)
         info[r.asset] = {"amount": r.liabilities, "provenance": r.provenance, "verified": r.verified, "note": r.note,
                          "source": item.source if item is not None else None}
@@ -417,11 +419,18 @@ def _d(value: Decimal | None) -> str | None:
 
 
 def _total_json(t: AssetTotal) -> dict:
-    return {"published": _d(t.published), "onchain": _d(t.onchain), "proven": _d(t.proven),
-            "owner_only": _d(t.owner_only), "key_only": _d(t.key_only), "unverified": _d(t.unverified),
-            "unread_published": _d(t.unread_published), "difference": _d(EXACT.subtract(t.onchain, t.published)),
+    if t.nothing_read:  # blank, never 0
+        onchain = proven = owner_only = key_only = unverified = difference = None
+    else:
+        onchain, proven, owner_only, key_only, unverified = t.onchain, t.proven, t.owner_only, t.key_only, t.unverified
+        difference = EXACT.subtract(t.onchain, t.published)
+    return {"published": _d(t.published), "onchain": _d(onchain), "proven": _d(proven),
+            "owner_only": _d(owner_only), "key_only": _d(key_only), "unverified": _d(unverified),
+            "unread_published": _d(t.unread_published), "difference": _d(difference),
             "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
-            "coverage": _d(_q(Decimal(t.rows_read) / Decimal(t.rows_expected))) if t.rows_expected else None}
+            "coverage": _d(_q(Decimal(t.rows_read) / Decimal(t.rows_expected))) if t.rows_expected else None,
+            # the figures leave out the rows not read (their published amounts are in unread_published)
+            "complete": t.rows_read >= t.rows_expected}
 
 
 def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTotal], ratios: list[RatioRecord],
@@ -511,7 +520,7 @@ def csv_rows(report: dict) -> list[list[str]]:
     """Per asset and network, the figures of the report as CSV rows (header first)."""
     cols = ["asset", "network", "coins", "published", "onchain", "proven", "owner_only", "key_only", "unverified",
             "unread_published", "difference", "rows", "rows_read", "coverage", "liabilities", "liabilities_provenance",
-            "proven_ratio", "with_unproven_ratio", "blocks"]
+            "proven_ratio", "with_unproven_ratio", "blocks", "complete"]
     out = [cols]
     for a in report["assets"]:
         items = [("*", a, [])] + [(n["network"], n, n["blocks"]) for n in a["networks"]]
@@ -522,7 +531,8 @@ def csv_rows(report: dict) -> list[list[str]]:
                         str(a["liabilities_provenance"] or "") if network == "*" else "",
                         str(a["proven_ratio"] or "") if network == "*" else "",
                         str(a["with_unproven_ratio"] or "") if network == "*" else "",
-                        " ".join(f"{b['number']}{'' if b['at_snapshot'] else '(latest)'}" for b in blocks)])
+                        " ".join(f"{b['number']}{'' if b['at_snapshot'] else '(latest)'}" for b in blocks),
+                        "yes" if d.get("complete") else "no: not every row read"])
     return out
 
 # --------------------------------------------------------------------------------------- dry run

@@ -349,3 +349,32 @@ def test_one_wallet_listed_at_two_heights_counts_once_and_the_conflict_is_named(
     (_, star) = agg.totals()
     assert star.onchain == Decimal(5) and star.published == Decimal(12)  # published as the file says
     assert agg.duplicates == 1 and agg.height_conflicts == {("ETH", "ethereum", a): [100, 200]}
+
+
+def test_an_asset_with_nothing_read_has_no_ratio_and_no_on_chain_figures(tmp_path):
+    """Its endpoint down (here: nothing listens), an asset's reserves are unknown, not zero: no
+    ratio (the reason says 'unread'), blank on-chain figures, and the asset is marked incomplete in
+    JSON and CSV; a partly read asset would keep its figures with the same mark."""
+    import csv as csvmod
+
+    from scanner.cli import main
+
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        f"ETH,0x{'ab' * 20},100,5.5,-,-\nETH,0x{'cd' * 20},100,1,-,-\n")
+    liabilities = tmp_path / "liabilities.csv"
+    liabilities.write_text("asset,amount,source\nETH,6,test\n")
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
+    out, table = tmp_path / "r.json", tmp_path / "r.csv"
+    code = main(["scan", str(reserves), "--liabilities", str(liabilities), "--config", str(networks),
+                 "--db", str(tmp_path / "runs.db"), "--json", str(out), "--csv", str(table), "--no-progress", "-q"])
+    assert code == 1
+    (eth,) = json.loads(out.read_text())["assets"]
+    assert eth["proven_ratio"] is None and eth["with_unproven_ratio"] is None
+    assert eth["ratio_note"].startswith("unread")
+    assert (eth["onchain"], eth["proven"], eth["difference"]) == (None, None, None)
+    assert eth["published"] == "6.5" and eth["unread_published"] == "6.5" and eth["complete"] is False
+    rows = list(csvmod.DictReader(table.open()))
+    assert rows[0]["proven_ratio"] == "" and rows[0]["onchain"] == "" and rows[0]["complete"].startswith("no")

@@ -131,6 +131,11 @@ class AssetTotal:
     unread_published: Decimal
     blocks: list  # [{"number", "hash", "at_snapshot"}]
 
+    @property
+    def nothing_read(self) -> bool:
+        """Rows were expected and none was read: the on-chain figures are unknown, not zero."""
+        return self.rows_expected > 0 and self.rows_read == 0
+
 
 @dataclass(frozen=True, slots=True)
 class LiabilityRecord:
