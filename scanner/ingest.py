@@ -375,6 +375,9 @@ def read_head(path: str | os.PathLike) -> FileHead:
                 raw = raw[3:]
             offset += len(raw)
             text = _decode(raw)
+            if "\r" in text:  # a CR inside a line: old-Mac line endings, the whole file reads as one line
+                raise IngestError(f"{path}:{lineno}: lines end in CR alone (old Mac line endings): convert the "
+                                  "file to LF or CRLF line endings")
             if not text.strip():
                 if state == "summary":
                     state = "need_header"
@@ -386,6 +389,9 @@ def read_head(path: str | os.PathLike) -> FileHead:
                 head.header_line = lineno
                 head.data_offset = offset
                 head.data_line = lineno + 1
+                if not _any_line(fh):  # a header with nothing under it is no reserve file: never a clean pass
+                    raise IngestError(f"{path}:{lineno}: no detail rows under the detail header (an empty or "
+                                      "truncated file)")
                 return head
             if state == "first":
                 head.summary_header = cells
@@ -405,6 +411,14 @@ def read_head(path: str | os.PathLike) -> FileHead:
             raise IngestError(f"{path}:{lineno}: expected the detail header (with an address column) after the summary block, got {text[:120]!r}")
     raise IngestError(f"{path}: no detail header found (a line naming coin, address, amount, message, signature1; "
                       f"or, for an address list, coin, network, address)")
+
+
+def _any_line(fh) -> bool:
+    """Is there a non-blank line from here on? Reads only up to the first one."""
+    while raw := fh.readline(1 << 16):
+        if raw.strip():
+            return True
+    return False
 
 
 def _summary_row(cells: list[str], cols: dict[str, int], lineno: int, path: str, head: FileHead) -> SummaryRow:

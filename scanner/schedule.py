@@ -674,16 +674,21 @@ def alert_payload(event: str, alert) -> dict:
 
 
 async def reconcile_alerts(store, exchange: str, conditions: list[Condition], managed: set[str],
-                           notifier: Notifier, run_id: int | None) -> int:
+                           notifier: Notifier, run_id: int | None, assets: set[str] | None = None) -> int:
     """Open (once) every condition that holds, resolve the open alerts of the ``managed`` rules that
-    no longer hold, and deliver what has not been delivered. Returns the number still open."""
+    no longer hold, and deliver what has not been delivered. Returns the number still open.
+
+    ``assets``: the assets the run reports. An alert about an asset the run does not report stays
+    open: an asset that vanished from the file is not a condition cleared."""
     current = {c.key for c in conditions}
     for c in conditions:
         alert, new = await store.raise_alert(exchange, c.key, c.message, c.detail, run_id)
         if new:
             log.warning("ALERT %s: %s", exchange, c.message)
     for a in await store.list_alerts(exchange, open_only=True, limit=10_000):
-        rule = a.key.split(":", 1)[0]
+        rule, _, asset = a.key.partition(":")
+        if asset and assets is not None and asset not in assets:
+            continue
         if rule in managed and a.key not in current:
             if await store.resolve_alert(exchange, a.key):
                 log.info("resolved %s: %s (condition cleared)", exchange, a.key)
@@ -818,7 +823,9 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
             await _resolve_job_failed(store, name, notifier)
         if last is not None and last.summary:
             conditions = evaluate(name, last.id, last.summary, job.rules)
-            result.alerts_open = await reconcile_alerts(store, name, conditions, managed, notifier, last.id)
+            reported = {a.get("asset") for a in last.summary.get("assets", []) if isinstance(a, dict)}
+            result.alerts_open = await reconcile_alerts(store, name, conditions, managed, notifier, last.id,
+                                                        {a for a in reported if isinstance(a, str)})
         else:
             result.alerts_open = len(await store.list_alerts(name, open_only=True, limit=10_000))
     except (SourceError, ScanError, StoreError) as exc:

@@ -190,3 +190,21 @@ def test_streaming_memory_is_bounded(tmp_path):
     tracemalloc.stop()
     assert n == 200_000
     assert peak < 16 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("coin,snapshot height,balance\nBTC,1,2\n\ncoin,address,snapshot height,balance,message,signature\n", "no detail rows"),
+    ("coin,address,amount,message,signature1\n\n\n", "no detail rows"),
+    ("coin,address,snapshot height,balance,message,signature", "no detail rows"),  # truncated after the header
+    ("coin,snapshot height,balance\rBTC,1,2\r\rcoin,address,snapshot height,balance,message,signature\r"
+     "BTC,1abc,1,2,-,-\r", "old Mac line endings"),
+])
+def test_a_file_without_detail_rows_is_an_input_error(write_csv, text, fragment):
+    """A header-only file, a truncated download or CR-only line endings: never a clean pass."""
+    from scanner.cli import main
+
+    path = write_csv(text)
+    with pytest.raises(IngestError, match=fragment):
+        read_head(path)
+    assert main(["verify", str(path), "-q"]) == 2
+    assert main(["scan", str(path), "--db", str(path.with_suffix(".db")), "-q", "--no-progress"]) == 2

@@ -408,3 +408,25 @@ def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
     latest = asyncio.run(main())
     assert latest["run"]["snapshot_date"] == "2025-05-01"
     assert {q["asset"] for q in latest["ratios"]} >= {"ETH", "USDT"}
+
+
+def test_an_asset_that_vanishes_from_the_file_does_not_clear_its_alert(tmp_path):
+    """A ratio alert on LTC, then a run whose file no longer lists LTC: the alert stays open (the
+    condition was not seen to clear); an asset the run does report and that is fine is resolved."""
+    from scanner.schedule import Condition, Notifier, reconcile_alerts
+    from scanner.storage import open_store
+
+    async def body():
+        store = await open_store(str(tmp_path / "alerts.db"))
+        try:
+            managed = {"proven_ratio_below"}
+            first = [Condition("proven_ratio_below:LTC", "proven_ratio_below", "LTC low", {}),
+                     Condition("proven_ratio_below:BTC", "proven_ratio_below", "BTC low", {})]
+            assert await reconcile_alerts(store, "X", first, managed, Notifier(None), None, {"LTC", "BTC"}) == 2
+            # the next run reports BTC (now fine) and no LTC at all
+            assert await reconcile_alerts(store, "X", [], managed, Notifier(None), None, {"BTC"}) == 1
+            (still,) = await store.list_alerts("X", open_only=True)
+            assert still.key == "proven_ratio_below:LTC"
+        finally:
+            await store.close()
+    asyncio.run(body())
