@@ -38,9 +38,13 @@ examples:
   porscan scan okx_por.csv --db postgresql://porscan@localhost/porscan --min-ratio 1
   porscan scan okx_por.csv --rpc ethereum=http://127.0.0.1:8545 --coin ETH,USDT-ERC20
 
-exit codes: 0 = all checks held, 1 = a proven ratio is below --min-ratio, or a row failed, was
-unreadable, mismatched or could not be read (or, with --require-signatures, publishes no signature),
-2 = usage error, unreadable input or database error
+exit codes: 0 = all checks held on every row;
+  1 = a check failed on what was read: a row failed or is unreadable, a balance mismatched, a fully
+      read asset's proven ratio is below --min-ratio (or, with --require-signatures, a row publishes
+      no signature);
+  2 = usage error, unreadable input or database error;
+  3 = nothing failed, but not every balance could be read (an endpoint down, a chain porscan cannot
+      read yet): the verdict is incomplete, not negative
 """
 
 RUNS_HELP = """\
@@ -232,7 +236,7 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
 
 
 def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
-    from .scan import below, csv_rows
+    from .scan import csv_rows
     from .scan_render import render_scan
 
     try:
@@ -253,16 +257,28 @@ def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
         out.print(f"run {report['run']['id']}: proven ratios: {assets or 'none'}", markup=False)
     else:
         render_scan(report, out)
+    return scan_exit_code(report, min_ratio, getattr(args, "require_signatures", False), err)
+
+
+def scan_exit_code(report: dict, min_ratio: Decimal | None, require_signatures: bool = False, err=None) -> int:
+    """1 when a check failed on what was read (a row failed or is unreadable, a balance mismatched, a
+    complete asset's proven ratio is below ``min_ratio``); else 3 when reads are incomplete (an
+    outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
+    from .exitcodes import EXIT_INCOMPLETE
+    from .scan import below
+
+    incomplete = {a["asset"] for a in report["assets"] if a.get("rows_read", 0) < a.get("rows_expected", 0)}
     low = below(report, min_ratio) if min_ratio is not None else []
-    if low:
-        err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(low)}", markup=False)
-        return EXIT_FAILED
+    if low and err is not None:
+        err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(low)}"
+                  + (" (from incomplete reads)" if set(low) <= incomplete else ""), markup=False)
     v = report["verification"]["by_status"]
     b = report.get("balances", {}).get("by_status", {})
-    unread = any(a.get("rows_read", 0) < a.get("rows_expected", 0) for a in report["assets"])
-    unsigned = getattr(args, "require_signatures", False) and v.get("unsigned")
-    if v.get("failed") or v.get("invalid_row") or unsigned or b.get("mismatch") or b.get("unread") or unread:
+    unsigned = require_signatures and v.get("unsigned")
+    if v.get("failed") or v.get("invalid_row") or unsigned or b.get("mismatch") or set(low) - incomplete:
         return EXIT_FAILED
+    if incomplete or b.get("unread") or low:
+        return EXIT_INCOMPLETE
     return EXIT_OK
 
 

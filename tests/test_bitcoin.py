@@ -342,7 +342,8 @@ dump_dir_local = "{knots.dump_dir_local}"
     assert net["blocks"] == [{"number": world.snapshot, "hash": world.snapshot_hash, "at_snapshot": True}]
     assert net["strategies"] == ["local-knots:dumptxoutset-rollback"] and net["requests"] <= 4
     btc = net["coins"][0]
-    assert int(btc["onchain_total_base_units"]) == sum(world.expected.values()) + world.expected[first]
+    # the address listed twice is counted once, as scan counts it
+    assert int(btc["onchain_total_base_units"]) == sum(world.expected.values()) and net["duplicates"] == 1
     unread = next(r for r in rep["rows"] if r["status"] == "unread")
     assert unread["onchain_base_units"] is None and "not a BTC regtest address" in unread["reason"]
     # the same file through ElectrumX, chosen by the URL scheme of --rpc

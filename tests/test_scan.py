@@ -370,7 +370,7 @@ def test_an_asset_with_nothing_read_has_no_ratio_and_no_on_chain_figures(tmp_pat
     out, table = tmp_path / "r.json", tmp_path / "r.csv"
     code = main(["scan", str(reserves), "--liabilities", str(liabilities), "--config", str(networks),
                  "--db", str(tmp_path / "runs.db"), "--json", str(out), "--csv", str(table), "--no-progress", "-q"])
-    assert code == 1
+    assert code == 3  # incomplete reads: an outage, not a failed check
     (eth,) = json.loads(out.read_text())["assets"]
     assert eth["proven_ratio"] is None and eth["with_unproven_ratio"] is None
     assert eth["ratio_note"].startswith("unread")
@@ -378,3 +378,21 @@ def test_an_asset_with_nothing_read_has_no_ratio_and_no_on_chain_figures(tmp_pat
     assert eth["published"] == "6.5" and eth["unread_published"] == "6.5" and eth["complete"] is False
     rows = list(csvmod.DictReader(table.open()))
     assert rows[0]["proven_ratio"] == "" and rows[0]["onchain"] == "" and rows[0]["complete"].startswith("no")
+
+
+@pytest.mark.parametrize("assets,verification,balances,min_ratio,code", [
+    ([{"asset": "BTC", "rows_read": 2, "rows_expected": 2, "proven_ratio": "1.2"}], {"verified": 2}, {"match": 2}, "1", 0),
+    # an endpoint down: incomplete, not a failure, even with a ratio below --min-ratio from what was read
+    ([{"asset": "BTC", "rows_read": 1, "rows_expected": 2, "proven_ratio": "0.5"}], {"verified": 2}, {"match": 1, "unread": 1}, "1", 3),
+    # a failed row or a mismatch is a failure whatever else is unread
+    ([{"asset": "BTC", "rows_read": 1, "rows_expected": 2, "proven_ratio": None}], {"failed": 1, "verified": 1}, {"match": 1, "unread": 1}, None, 1),
+    ([{"asset": "BTC", "rows_read": 2, "rows_expected": 2, "proven_ratio": None}], {"verified": 2}, {"match": 1, "mismatch": 1}, None, 1),
+    # a fully read asset below --min-ratio fails
+    ([{"asset": "BTC", "rows_read": 2, "rows_expected": 2, "proven_ratio": "0.9"},
+      {"asset": "ETH", "rows_read": 0, "rows_expected": 3, "proven_ratio": None}], {"verified": 5}, {"match": 2, "unread": 3}, "1", 1),
+])
+def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, balances, min_ratio, code):
+    from scanner.cli_scan import scan_exit_code
+
+    report = {"assets": assets, "verification": {"by_status": verification}, "balances": {"by_status": balances}}
+    assert scan_exit_code(report, None if min_ratio is None else Decimal(min_ratio)) == code
