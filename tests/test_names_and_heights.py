@@ -131,7 +131,7 @@ HTX_HEADER = "coin,address,snapshot height,balance,message,signature"
 
 
 def test_dash_means_not_published(write_csv):
-    head = read_head(write_csv(f"{HTX_HEADER}\n"))
+    head = read_head(write_csv(f"{HTX_HEADER}\nETH,{EVM},1,1,m,\n"))
     row = parse_detail_line(f"HT-ETH,{EVM},-,-,King will be back!,-", 2, head.layout)
     assert isinstance(row, ReserveRow)
     assert (row.amount, row.amount_text, row.snapshot_height, row.signature1) == (None, "", None, "")
