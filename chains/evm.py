@@ -171,6 +171,7 @@ class _EndpointState:
     block_param_style: str | None = None  # "hash" (EIP-1898) or "number"
     batch: dict[str, int] = field(default_factory=dict)  # current chunk size per (strategy:native|token)
     failed_strategies: set[str] = field(default_factory=set)
+    chain_checked: bool = False  # eth_chainId matched the network's chain_id
 
 
 class EvmAdapter:
@@ -179,12 +180,13 @@ class EvmAdapter:
     def __init__(self, network: str, endpoints: Sequence[Endpoint], *, force_strategy: str | None = None,
                  reader_batch: int = 10000, token_batch: int = 5000, call_batch: int = 1000,
                  cross_check: int = 0, attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
-                 seed: int | None = None, multicall3: str | None = None):
+                 seed: int | None = None, multicall3: str | None = None, chain_id: int | None = None):
         if not endpoints:
             raise AdapterError(f"network {network}: no endpoints configured")
         if force_strategy and force_strategy not in STRATEGIES:
             raise AdapterError(f"unknown strategy {force_strategy!r}; choose from {', '.join(STRATEGIES)}")
         self.network = network
+        self.chain_id = chain_id  # every endpoint must serve this chain (eth_chainId); None: not checked
         self.multicall3 = multicall3 or MULTICALL3  # zkSync Era has its own address
         self._states = [_EndpointState(JsonRpcClient(e, attempts=attempts, backoff_min=backoff_min,
                                                      backoff_max=backoff_max)) for e in endpoints]
@@ -225,6 +227,20 @@ class EvmAdapter:
         if h is not None and not isinstance(h, str):
             raise AdapterError(f"{c.label}: block {number} has no readable hash: {h!r}"[:300])
         return h
+
+    async def _check_chain(self, st: _EndpointState) -> None:
+        """An endpoint of another chain (mainnet config pointed at a local node, a testnet URL) would
+        read real-looking balances of the wrong coins: it must answer the network's chain id."""
+        if self.chain_id is None or st.chain_checked:
+            return
+        try:
+            got = decode_uint(await st.client.call("eth_chainId", []))
+        except ValueError as exc:
+            raise AdapterError(f"{st.client.label}: eth_chainId unreadable: {exc}") from None
+        if got != self.chain_id:
+            raise AdapterError(f"{st.client.label}: serves chain id {got}, not {self.network}'s {self.chain_id}: "
+                               "another chain, nothing read from it")
+        st.chain_checked = True
 
     async def _block(self, st: _EndpointState, height: int | None) -> BlockRef:
         if height is None:
@@ -350,6 +366,7 @@ class EvmAdapter:
             if not todo:
                 break
             try:
+                await self._check_chain(st)
                 blk = await self._block(st, height)
                 if block is None:
                     block = blk
@@ -547,6 +564,7 @@ class EvmAdapter:
         if other is None:
             return []
         try:
+            await self._check_chain(other)
             await self._probe(other, block, Asset(self.network, "", 0))
             got, _ = await self._read_all(other, block, token, sample)
             notes: list[str] = []

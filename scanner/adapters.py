@@ -20,7 +20,7 @@ from .netconfig import Network
 def _evm(network: Network, **options) -> ChainAdapter:
     from chains.evm import EvmAdapter
 
-    return EvmAdapter(network.id, network.endpoints, multicall3=network.multicall3, **options)
+    return EvmAdapter(network.id, network.endpoints, multicall3=network.multicall3, chain_id=network.chain_id, **options)
 
 
 def _bitcoin(network: Network, **options) -> ChainAdapter:

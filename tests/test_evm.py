@@ -166,3 +166,29 @@ def test_partial_faults_report_completeness(world):
             assert r.amount_base_units == world.native[r.address]
         else:
             assert r.amount_base_units is None and "missing" in r.error
+
+
+def test_an_endpoint_of_another_chain_reads_nothing(anvil):
+    """A mainnet network (chain id 1) pointed at a local node (31337) read every row without a
+    remark. The endpoint's eth_chainId must be the network's chain_id: else it is not used, and
+    the reason is in the batch's notes; a second endpoint of the right chain takes over."""
+    import asyncio
+
+    from chains.evm import EvmAdapter
+    from chains.jsonrpc import Endpoint
+    from chains.protocol import Asset
+
+    async def read(chain_id, endpoints):
+        adapter = EvmAdapter("ethereum", endpoints, chain_id=chain_id, attempts=1)
+        try:
+            return await adapter.balances(Asset("ethereum", "ETH", 18, None), ["0x" + "11" * 20], None)
+        finally:
+            await adapter.close()
+
+    wrong = Endpoint(label="local-node", url=anvil.url)
+    batch = asyncio.run(read(1, [wrong]))
+    assert batch.results[0].amount_base_units is None
+    assert any("serves chain id 31337, not ethereum's 1" in n for n in batch.notes), batch.notes
+    right = Endpoint(label="right-chain", url=anvil.url)
+    batch = asyncio.run(read(31337, [right]))
+    assert batch.results[0].amount_base_units is not None
