@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Sequence
 
 from . import __version__
+from .cli_args import COUNT, bounded_int
 
 if TYPE_CHECKING:
     from .inputs import Input
@@ -113,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--network", action="append", metavar="NET", help="only check rows of these networks")
     v.add_argument("--require-signatures", action="store_true",
                    help="count rows that publish no signature ('unsigned') as failures for the exit code")
-    v.add_argument("--workers", type=int, default=None, metavar="N", help="worker processes (default: all cores)")
+    v.add_argument("--workers", type=bounded_int(1, 4096), default=None, metavar="N", help="worker processes (default: all cores)")
     from .cli_scan import chunk_bytes_arg
 
     v.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
@@ -134,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
     b.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
                    help="force one EVM read strategy (default: probe each endpoint)")
-    b.add_argument("--cross-check", type=int, default=0, metavar="N",
+    b.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
                    help="re-read N random balances on a second endpoint and report disagreements")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
@@ -146,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "single-key and 2-of-3 multisig, Litecoin, Solana, plus a few bad rows.",
                        formatter_class=fmt)
     s.add_argument("out", metavar="OUT", help="where to write the CSV")
-    s.add_argument("--seed", type=int, default=7, help="key seed (default 7)")
+    s.add_argument("--seed", type=COUNT, default=7, help="key seed (default 7)")
     s.add_argument("--clean", action="store_true", help="leave out the deliberately bad rows")
     s.set_defaults(func=cmd_sample)
 
@@ -264,9 +265,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    if args.workers is not None and args.workers < 1:  # before stdin is read or a .gz unpacked
-        print("porscan verify: --workers must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
     return _on_input("verify", args, _verify)
 
 

@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 
+from .cli_args import bounded_int
 from .exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE
 
 SCHEDULE_HELP = """\
@@ -66,7 +67,7 @@ def add_commands(sub, fmt) -> None:
     v.add_argument("--schedule", metavar="CONFIG", help="also run the scheduled job from this config")
     v.add_argument("--interval", metavar="DURATION", help="time between scheduled passes (default: the config's)")
     v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    v.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 = any free port)")
+    v.add_argument("--port", type=bounded_int(0, 65535, "a port number"), default=8080, help="port (default 8080; 0 = any free port)")
     v.add_argument("--token-env", metavar="VAR", help="environment variable holding the bearer token")
     v.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
     v.set_defaults(func=cmd_serve)

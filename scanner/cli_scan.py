@@ -9,6 +9,8 @@ import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from .cli_args import COUNT, RUN_ID, bounded_int
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 SCAN_HELP = """\
@@ -72,6 +74,7 @@ def _run_async(coro):
 
 
 MIN_CHUNK_BYTES = 1024
+MAX_CHUNK_BYTES = 1 << 30
 
 
 def chunk_bytes_arg(text: str) -> int:
@@ -82,6 +85,8 @@ def chunk_bytes_arg(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
     if value < MIN_CHUNK_BYTES:
         raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_BYTES} bytes")
+    if value > MAX_CHUNK_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_CHUNK_BYTES} bytes (one work unit is read into memory)")
     return value
 
 
@@ -96,7 +101,7 @@ def add_commands(sub, fmt) -> None:
                    "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
     s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
     s.add_argument("--snapshot-date", metavar="YYYY-MM-DD", help="snapshot date to tag the run with")
-    s.add_argument("--resume", type=int, metavar="RUN_ID", help="continue this interrupted run")
+    s.add_argument("--resume", type=RUN_ID, metavar="RUN_ID", help="continue this interrupted run")
     s.add_argument("--fresh", action="store_true", help="start a new run even if an unfinished one has the same inputs")
     s.add_argument("--config", metavar="PATH", help="networks and endpoints (default config/networks.toml)")
     s.add_argument("--coins", metavar="PATH", help="coin-key map (default config/coins.toml)")
@@ -104,15 +109,15 @@ def add_commands(sub, fmt) -> None:
                    help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
     s.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
     s.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (file labels)")
-    s.add_argument("--workers", type=int, metavar="N", help="verification processes (default: all cores)")
+    s.add_argument("--workers", type=bounded_int(1, 4096), metavar="N", help="verification processes (default: all cores)")
     s.add_argument("--require-signatures", action="store_true",
                    help="count rows that publish no signature ('unsigned') as failures for the exit code")
     s.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
                    help="input bytes per checkpointed chunk (default 1 MiB, at least 1024)")
-    s.add_argument("--slice-rows", type=int, default=50_000, metavar="N", help="rows per checkpointed balance read")
+    s.add_argument("--slice-rows", type=bounded_int(1, 10**9), default=50_000, metavar="N", help="rows per checkpointed balance read")
     s.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
                    help="force one EVM read strategy (default: probe each endpoint)")
-    s.add_argument("--cross-check", type=int, default=0, metavar="N",
+    s.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
                    help="re-read N random balances per group on a second endpoint and report disagreements")
     s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
                    "requests expected) and stop; nothing is read on chain or stored")
@@ -127,12 +132,12 @@ def add_commands(sub, fmt) -> None:
     r = sub.add_parser("runs", help="list stored scans", description=RUNS_HELP, formatter_class=fmt)
     r.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
     r.add_argument("--exchange", metavar="NAME", help="only this exchange's runs")
-    r.add_argument("--limit", type=int, default=50, metavar="N")
+    r.add_argument("--limit", type=bounded_int(1, 10**6), default=50, metavar="N")
     r.add_argument("--json", action="store_true", help="print JSON instead of a table")
     r.set_defaults(func=cmd_runs)
 
     p = sub.add_parser("report", help="show or export a stored scan", description=REPORT_HELP, formatter_class=fmt)
-    p.add_argument("run_id", type=int, metavar="RUN_ID")
+    p.add_argument("run_id", type=RUN_ID, metavar="RUN_ID")
     p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
     p.add_argument("--json", metavar="PATH", help="write the stored report as JSON")
     p.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
@@ -202,9 +207,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     out, err = _consoles()
     ok, min_ratio = _min_ratio(args.min_ratio, err)
     if not ok:
-        return EXIT_USAGE
-    if args.workers is not None and args.workers < 1:
-        err.print("porscan scan: --workers must be at least 1")
         return EXIT_USAGE
     return _on_input("scan", args, lambda a, source: _scan(a, source, out, err, min_ratio))
 
@@ -354,7 +356,7 @@ def add_demo_command(sub, fmt) -> None:
     d = sub.add_parser("demo", help="the main job on a sample exchange on local chains", description=DEMO_HELP,
                        formatter_class=fmt)
     d.add_argument("--dir", metavar="DIR", default=".cache/demo", help="where the sample files, database and reports go")
-    d.add_argument("--seed", type=int, default=7, help="key seed of the sample exchange")
+    d.add_argument("--seed", type=COUNT, default=7, help="key seed of the sample exchange")
     d.add_argument("--html", metavar="PATH", help="HTML report path (default DIR/report.html)")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     d.set_defaults(func=cmd_demo)

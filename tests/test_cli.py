@@ -164,3 +164,21 @@ def test_rows_keep_file_order_when_schemes_interleave(tmp_path):
         assert (r["status"], r["address"]) == (want, text.split(",")[3]), r
         statuses.add(want)
     assert statuses == {"verified", "failed", "skipped", "invalid_row"}
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "99999999999999999999999"],
+    ["report", "0"],
+    ["verify", "x.csv", "--chunk-bytes", "99999999999999999999999"],
+    ["verify", "x.csv", "--workers", "0"],
+    ["scan", "x.csv", "--slice-rows", "-5"],
+    ["scan", "x.csv", "--resume", "1e3"],
+    ["serve", "--port", "70000"],
+])
+def test_numbers_out_of_range_are_one_line_and_exit_2(argv, capsys):
+    """Before: an OverflowError traceback from SQLite or a file read, and exit 0 or 1."""
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "error: argument" in err
