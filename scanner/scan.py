@@ -245,9 +245,23 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
         await store.finish_run(run.id, "done", report, finished)
         run = await store.get_run(run.id)
         seconds["store"] = time.perf_counter() - t
-    except (StoreError, NetConfigError) as exc:
-        raise ScanError(str(exc)) from None
+    except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
+        await _record_failure(store, run.id, exc)
+        if isinstance(exc, (StoreError, NetConfigError)):
+            raise ScanError(str(exc)) from None
+        raise
     return ScanOutcome(run, report, resumed, seconds)
+
+
+async def _record_failure(store: Store, run_id: int, exc: BaseException) -> None:
+    """A run that dies (an error, Ctrl-C, a cancelled task) is stored as failed with the reason,
+    never left 'running'; a failed run resumes like an interrupted one. Only SIGKILL leaves it
+    running, and the next run with the same inputs resumes it all the same."""
+    why = "interrupted" if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)) else f"{type(exc).__name__}: {exc}"
+    try:
+        await store.finish_run(run_id, "failed", {"status": "failed", "error": why[:500]})
+    except BaseException:  # noqa: BLE001 - the store itself may be what failed: the first error is the one to show
+        pass
 
 
 # --------------------------------------------------------------------------------------- stages

@@ -396,3 +396,37 @@ def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, bal
 
     report = {"assets": assets, "verification": {"by_status": verification}, "balances": {"by_status": balances}}
     assert scan_exit_code(report, None if min_ratio is None else Decimal(min_ratio)) == code
+
+
+def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
+    """An unexpected error in a stage left the run 'running' forever. Now it is 'failed' with the
+    reason, and the same command resumes it."""
+    import asyncio
+
+    import scanner.scan as scan_mod
+    from scanner.storage import open_store
+
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        f"ETH,0x{'ab' * 20},100,1,-,-\n")
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
+    db = str(tmp_path / "runs.db")
+    opts = scan_mod.ScanOptions(file=str(reserves), db=db, networks_path=str(networks), workers=1)
+
+    async def boom(*_args, **_kwargs):
+        raise RuntimeError("adapter bug")
+
+    monkeypatch.setattr(scan_mod, "_stage_balances", boom)
+    with pytest.raises(RuntimeError):
+        asyncio.run(scan_mod.run_scan(opts))
+
+    async def runs():
+        async with await open_store(db) as s:
+            return await s.list_runs()
+    (run,) = asyncio.run(runs())
+    assert run.status == "failed" and "adapter bug" in run.summary["error"]
+    monkeypatch.undo()
+    outcome = asyncio.run(scan_mod.run_scan(opts))
+    assert outcome.resumed and outcome.run.id == run.id and outcome.run.status == "done"
