@@ -325,9 +325,8 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
             consume(process_chunk(task))
     else:
         ctx = multiprocessing.get_context("fork")
-        # initializer=gc.freeze: a forked worker's inherited objects (modules, tables) leave the
-        # collector's generations, so its full collections only walk what the chunks create
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=gc.freeze) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
+                                 initargs=(os.getpid(),)) as pool:
             window: list[Future[ChunkResult]] = []
             for task in tasks:
                 window.append(pool.submit(process_chunk, task))
@@ -336,6 +335,26 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
             for fut in window:
                 consume(fut.result())
     return VerifyOutcome(head, rows, tallies, hasher.hexdigest() if hasher else "", samples)
+
+
+def _worker_start(parent: int) -> None:
+    """In each verify worker, first thing: die with the parent, then freeze the inherited heap.
+
+    A SIGKILLed porscan left its workers blocked on a pipe for ever; PR_SET_PDEATHSIG (Linux) has
+    the kernel kill a worker when the thread that forked it goes, and a parent already gone by then
+    is caught by its pid. gc.freeze: the inherited objects (modules, tables) leave the collector's
+    generations, so a worker's full collections only walk what its chunks create."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the pid check below still stops a late start
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+    gc.freeze()
 
 
 def schemes_available(coins: Iterable[str]) -> dict[str, bool]:  # pragma: no cover - used by --dry

@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import os
+
 import pytest
 
 from conftest import ROOT, shared_path
@@ -182,3 +184,39 @@ def test_numbers_out_of_range_are_one_line_and_exit_2(argv, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "error: argument" in err
+
+
+def test_verify_workers_die_with_a_sigkilled_parent(tmp_path):
+    """SIGKILL of porscan verify in the middle of a file: no worker process may outlive it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    row = ("ETH,0xcac725bef4f114f728cbcfd744a731c2a463c3fc,16083851,6213.354806,King will be back!,"
+           "0x6ec9074bbac7a827d09fb9b88abfbbb5f918948afa7af03771e259f92d4942be5dff0749d5842b7079011548a5ad02c0db67cd1777"
+           "43a615833b8291daac40a301\n")
+    big = tmp_path / "big.csv"
+    with open(big, "w") as fh:
+        fh.write("coin,address,snapshot height,balance,message,signature\n")
+        fh.writelines(row for _ in range(300_000))
+    proc = subprocess.Popen([sys.executable, "-m", "scanner", "verify", str(big), "--workers", "2", "-q",
+                             "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def children() -> list[int]:
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    deadline = time.monotonic() + 30
+    while len(kids := children()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(kids) >= 2, "the workers did not start"
+    time.sleep(0.5)  # mid-verification
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 5
+    alive = kids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in kids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
+    assert not alive, f"workers {alive} outlived their SIGKILLed parent"
