@@ -187,7 +187,8 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
 
     from .balances import check_balances
     from .ingest import IngestError, iter_rows, read_head
-    from .netconfig import NetConfigError, load_coins, load_networks, with_overrides
+    from .assets import default_book
+    from .netconfig import NetConfigError, check_coins, load_coins, load_networks, with_overrides
     from .reports import render_balances, tool_info
 
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
@@ -196,6 +197,7 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
         head = read_head(source.path)
         networks = with_overrides(load_networks(Path(args.config) if args.config else None), args.rpc)
         coins = load_coins(Path(args.coins) if args.coins else None)
+        check_coins(coins, networks, default_book(), Path(args.coins) if args.coins else None)
     except (IngestError, NetConfigError) as exc:
         err.print(f"porscan balances: {source.relabel(str(exc))}", markup=False, soft_wrap=True)
         return EXIT_USAGE

@@ -63,10 +63,49 @@ def _load(path: Path) -> dict:
 _NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals", "multicall3", "endpoints"})
 
 
+_URL_SCHEMES = ("http://", "https://", "ws://", "wss://", "tcp://", "ssl://")
+MAX_DECIMALS = 77  # 10**77 < 2**256: no token has more
+
+
+def _is_int(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _network_problems(nid: str, spec: dict) -> list[str]:
+    """What is wrong with one network table (all of it, not the first thing)."""
+    from .adapters import supported_kinds
+
+    problems = []
+    if not isinstance(spec, dict):
+        return [f"network {nid}: not a table"]
+    kind = spec.get("kind", "evm")
+    if kind not in supported_kinds():
+        problems.append(f"network {nid}: kind: {kind!r} is not one porscan reads ({', '.join(sorted(supported_kinds()))})")
+    chain_id = spec.get("chain_id")
+    if chain_id is not None and not _is_int(chain_id, 0, 2**63):
+        problems.append(f"network {nid}: chain_id: {chain_id!r} is not a chain id (a whole number)")
+    elif kind == "evm" and chain_id is None:
+        problems.append(f"network {nid}: chain_id: missing (every EVM endpoint is checked against it)")
+    if not _is_int(spec.get("native_decimals", 18), 0, MAX_DECIMALS):
+        problems.append(f"network {nid}: native_decimals: {spec.get('native_decimals')!r} is not 0..{MAX_DECIMALS}")
+    for i, e in enumerate(spec.get("endpoints", []) if isinstance(spec.get("endpoints", []), list) else []):
+        url = e.get("url") if isinstance(e, dict) else None
+        where = f"network {nid}: endpoint {e.get('label') or i if isinstance(e, dict) else i}: url"
+        if not isinstance(url, str):
+            problems.append(f"{where}: missing")
+        elif not url.lower().startswith(_URL_SCHEMES):
+            problems.append(f"{where}: {url.split('://')[0] + '://' if '://' in url else url[:20]!r} is not a scheme "
+                            f"porscan speaks ({', '.join(s[:-3] for s in _URL_SCHEMES)})")
+    return problems
+
+
 def load_networks(path: Path | None = None) -> dict[str, Network]:
     path = path or config_dir() / "networks.toml"
     data = _load(path)
     out: dict[str, Network] = {}
+    problems = [p for nid, spec in data.get("networks", {}).items() for p in _network_problems(nid, spec)]
+    if problems:  # every mistake at once, each with the file and the key
+        raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
     for nid, spec in data.get("networks", {}).items():
         try:
             eps = []
@@ -223,10 +262,37 @@ class RuleDecimals(dict):
         return target.decimals if target is not None else self.get(coin.strip().upper())
 
 
+def check_coins(coins: dict[str, CoinTarget], networks: dict[str, Network], book, path: Path | None = None) -> None:
+    """The coin map against the networks and assets.toml, every mistake at once: a network no
+    networks file defines (a typo), an asset other than the one assets.toml gives the key."""
+    from .assets import config_dir as _dir
+
+    path = path or config_dir() / "coins.toml"
+    known = set(networks)
+    default = _dir() / "networks.toml"
+    if default.exists():
+        known |= set(_load(default).get("networks", {}))
+    problems = []
+    for key, t in dict.items(coins):
+        if t.network not in known:
+            problems.append(f"coin {key}: network: {t.network!r} is no network in networks.toml "
+                            f"({', '.join(sorted(known))})")
+        info = book.get(key)
+        if info is not None and info.asset != t.asset:
+            problems.append(f"coin {key}: asset: {t.asset!r}, but config/assets.toml counts {key} towards {info.asset}")
+    if problems:
+        raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
+
+
 def load_coins(path: Path | None = None) -> CoinTargets:
     path = path or config_dir() / "coins.toml"
     data = _load(path)
     out = CoinTargets()
+    bad = [f"{path}: coin {key}: decimals: {spec.get('decimals')!r} is not 0..{MAX_DECIMALS}"
+           for key, spec in data.items() if isinstance(spec, dict) and "network" in spec
+           and not _is_int(spec.get("decimals"), 0, MAX_DECIMALS)]
+    if bad:
+        raise NetConfigError("\n".join(bad))
     for key, spec in data.items():
         if not isinstance(spec, dict) or "network" not in spec:
             continue
@@ -247,8 +313,15 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
         nid, url = item.split("=", 1)
         base = out.get(nid)
         ep = Endpoint(label=f"{nid}-cli", url=url, concurrency=8, max_batch=1000)
+        try:
+            ep.resolved_url()
+        except ConfigError as exc:  # an unset ${VAR}: the command cannot run as asked
+            raise NetConfigError(f"--rpc {nid}=...: {exc}") from None
+        if not url.lower().startswith(_URL_SCHEMES):
+            raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({', '.join(s[:-3] for s in _URL_SCHEMES)})")
         if base is None:
-            out[nid] = Network(nid, "evm", None, nid.upper(), 18, (ep,))
+            raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
+                                 f"(known: {', '.join(sorted(out)) or 'none'})")
         else:
             out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
                                base.multicall3, (), base.options, ({"label": ep.label, "url": url},))

@@ -31,7 +31,8 @@ from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heigh
                        read_groups, unsupported_reason)
 from .adapters import supported_kinds
 from .ingest import FileHead, IngestError, read_head, sha256_file
-from .netconfig import CoinTarget, NetConfigError, Network, RuleDecimals, load_coins, load_networks, with_overrides
+from .netconfig import (CoinTarget, NetConfigError, Network, RuleDecimals, check_coins, load_coins, load_networks,
+                        with_overrides)
 from .reconcile import check_summary
 from .storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
                       StoreError, open_store)
@@ -146,6 +147,7 @@ def _load_context(opts: ScanOptions) -> _Context:
     try:
         networks = with_overrides(load_networks(Path(opts.networks_path) if opts.networks_path else None), list(opts.rpc))
         coins = load_coins(Path(opts.coins_path) if opts.coins_path else None)
+        check_coins(coins, networks, default_book(), Path(opts.coins_path) if opts.coins_path else None)
     except NetConfigError as exc:
         raise ScanError(str(exc)) from None
     liabilities = None

@@ -69,3 +69,64 @@ url = "https://example.invalid/rpc"
     monkeypatch.setenv("PORSCAN_NO_SUCH_KEY", "k")
     assert [e.label for e in load_networks(p)["x"].endpoints] == ["keyed", "public"]
     assert isinstance(load_networks(p)["x"].endpoints[0], Endpoint)
+
+
+def test_config_mistakes_are_all_reported_at_once_with_file_and_key(tmp_path, capsys):
+    """Each became a normal-looking run before (an endpoint dropped, a network guessed)."""
+    from scanner.cli import main
+
+    nets = tmp_path / "networks.toml"
+    nets.write_text('''
+[networks.a]
+kind = "evmx"
+chain_id = 1
+[networks.b]
+kind = "evm"
+chain_id = "one"
+[[networks.b.endpoints]]
+label = "old"
+url = "ftp://example.invalid/"
+[networks.c]
+kind = "evm"
+chain_id = 5
+native_decimals = -3
+''')
+    reserves = tmp_path / "r.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    assert main(["balances", str(reserves), "--config", str(nets), "-q"]) == 2
+    err = capsys.readouterr().err
+    for fragment in ("network a: kind: 'evmx'", "network b: chain_id: 'one'", "endpoint old: url: 'ftp://'",
+                     "network c: native_decimals: -3"):
+        assert fragment in err and str(nets) in err, (fragment, err)
+    assert "Traceback" not in err
+
+
+def test_coin_map_mistakes(tmp_path, capsys):
+    from scanner.cli import main
+
+    coins = tmp_path / "coins.toml"
+    coins.write_text('[ETH]\nnetwork = "ethereum"\nasset = "BTC"\ndecimals = 18\n'
+                     '[BTC]\nnetwork = "bitcoinn"\nasset = "BTC"\ndecimals = 8\n')
+    reserves = tmp_path / "r.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    assert main(["balances", str(reserves), "--coins", str(coins), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "coin ETH: asset: 'BTC', but config/assets.toml counts ETH towards ETH" in err
+    assert "coin BTC: network: 'bitcoinn' is no network" in err
+    coins.write_text('[ETH]\nnetwork = "ethereum"\nasset = "ETH"\ndecimals = -3\n')
+    assert main(["balances", str(reserves), "--coins", str(coins), "-q"]) == 2
+    assert "coin ETH: decimals: -3" in capsys.readouterr().err
+
+
+def test_rpc_overrides_that_cannot_work_are_usage_errors(tmp_path, capsys, monkeypatch):
+    from scanner.cli import main
+
+    monkeypatch.delenv("PORSCAN_NO_SUCH_KEY", raising=False)
+    reserves = tmp_path / "r.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    assert main(["balances", str(reserves), "--rpc", "etherium=http://127.0.0.1:8545", "-q"]) == 2
+    assert "no network 'etherium'" in capsys.readouterr().err
+    assert main(["balances", str(reserves), "--rpc", "ethereum=https://x.invalid/${PORSCAN_NO_SUCH_KEY}", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "PORSCAN_NO_SUCH_KEY" in err and "Traceback" not in err
+    assert main(["scan", str(reserves), "--rpc", "ethereum=ftp://x", "--db", str(tmp_path / "d.db"), "-q"]) == 2
