@@ -117,7 +117,7 @@ def test_networks_toml_refuses_bad_endpoint_limits(tmp_path, key, value):
     from scanner.netconfig import NetConfigError, load_networks
 
     path = tmp_path / "networks.toml"
-    path.write_text(f'[networks.eth]\nkind = "evm"\n[[networks.eth.endpoints]]\nlabel = "prov"\n'
+    path.write_text(f'[networks.eth]\nkind = "evm"\nchain_id = 1\n[[networks.eth.endpoints]]\nlabel = "prov"\n'
                     f'url = "http://127.0.0.1:1"\n{key} = {json.dumps(value)}\n')
     with pytest.raises(NetConfigError, match=f"network eth: endpoint prov: {key} must be"):
         load_networks(path)
@@ -127,7 +127,7 @@ def test_networks_toml_accepts_a_slow_rate(tmp_path):
     from scanner.netconfig import load_networks
 
     path = tmp_path / "networks.toml"
-    path.write_text('[networks.eth]\nkind = "evm"\n[[networks.eth.endpoints]]\nlabel = "prov"\n'
+    path.write_text('[networks.eth]\nkind = "evm"\nchain_id = 1\n[[networks.eth.endpoints]]\nlabel = "prov"\n'
                     'url = "http://127.0.0.1:1"\nrequests_per_second = 0.5\nconcurrency = 1\nmax_batch = 1\n'
                     'timeout = 2.5\n')
     (ep,) = load_networks(path)["eth"].endpoints
