@@ -22,7 +22,7 @@ from .adapters import make_adapter, supported_kinds
 from .aggregate import canonical_address
 from .amounts import from_base_units, to_base_units
 from .ingest import ReserveRow, RowError
-from .netconfig import CoinTarget, Network
+from .netconfig import CoinTarget, CoinTargets, Network
 
 SLICE = 50_000
 NO_PUBLISHED_AMOUNT = "no published amount"
@@ -225,7 +225,8 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
             checks.append(BalanceCheck(row.line, row.coin, nid, row.address, None, None, None, None, "unsupported", bad[1]))
             continue
         published, why = published_base_units(row, coins[key])
-        groups[(key, row.snapshot_height)].append(Job(row.line, key if "@" in key else row.coin, row.address, published, why))
+        groups[(key, row.snapshot_height)].append(Job(row.line, CoinTargets.read_as(key, row.coin), row.address,
+                                                      published, why))
 
     async def collect(_key: str, part: list[BalanceCheck]) -> None:
         checks.extend(part)

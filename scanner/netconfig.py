@@ -64,6 +64,7 @@ _NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals
 
 
 _URL_SCHEMES = ("http://", "https://", "ws://", "wss://", "tcp://", "ssl://")
+_SCHEMES_SAID = ", ".join(s[:-3] for s in _URL_SCHEMES)
 MAX_DECIMALS = 77  # 10**77 < 2**256: no token has more
 
 
@@ -95,7 +96,7 @@ def _network_problems(nid: str, spec: dict) -> list[str]:
             problems.append(f"{where}: missing")
         elif not url.lower().startswith(_URL_SCHEMES):
             problems.append(f"{where}: {url.split('://')[0] + '://' if '://' in url else url[:20]!r} is not a scheme "
-                            f"porscan speaks ({', '.join(s[:-3] for s in _URL_SCHEMES)})")
+                            f"porscan speaks ({_SCHEMES_SAID})")
     return problems
 
 
@@ -179,13 +180,7 @@ class CoinTargets(dict):
             return dict.__getitem__(self, key)
         if key in self._misses:
             return default
-        target, why = self._by_rule(key)
-        if target is None:
-            self._misses[key] = why
-            return default
-        self[key] = target
-        self.notes[key] = why
-        return target
+        return self._remember(key, key) or default
 
     def __missing__(self, key):
         target = self.get(key)
@@ -207,13 +202,25 @@ class CoinTargets(dict):
             return key
         both = f"{key}@{net}"
         if not dict.__contains__(self, both) and both not in self._misses:
-            target, why = self._by_rule(coin, net, both)
-            if target is None:
-                self._misses[both] = why
-            else:
-                self[both] = target
-                self.notes[both] = why
+            self._remember(both, coin, net)
         return both
+
+    @staticmethod
+    def read_as(key: str, coin: str) -> str:
+        """The coin a balance record names: the row's own, or ``COIN@NETWORK`` when the network
+        column said the chain (the record then says what the row was read as)."""
+        return key if "@" in key else coin
+
+    def _remember(self, key: str, name: str, network: str = "") -> CoinTarget | None:
+        """Resolve ``name`` (on ``network``) by rule and keep the answer under ``key``: the target,
+        or why there is none."""
+        target, why = self._by_rule(name, network, key)
+        if target is None:
+            self._misses[key] = why
+        else:
+            self[key] = target
+            self.notes[key] = why
+        return target
 
     def _by_rule(self, name: str, network: str = "", key: str = "") -> tuple[CoinTarget | None, str]:
         from signatures.registry import CHAINS, resolve_name
@@ -265,11 +272,9 @@ class RuleDecimals(dict):
 def check_coins(coins: dict[str, CoinTarget], networks: dict[str, Network], book, path: Path | None = None) -> None:
     """The coin map against the networks and assets.toml, every mistake at once: a network no
     networks file defines (a typo), an asset other than the one assets.toml gives the key."""
-    from .assets import config_dir as _dir
-
     path = path or config_dir() / "coins.toml"
     known = set(networks)
-    default = _dir() / "networks.toml"
+    default = config_dir() / "networks.toml"
     if default.exists():
         known |= set(_load(default).get("networks", {}))
     problems = []
@@ -318,11 +323,10 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
         except ConfigError as exc:  # an unset ${VAR}: the command cannot run as asked
             raise NetConfigError(f"--rpc {nid}=...: {exc}") from None
         if not url.lower().startswith(_URL_SCHEMES):
-            raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({', '.join(s[:-3] for s in _URL_SCHEMES)})")
+            raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({_SCHEMES_SAID})")
         if base is None:
             raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
                                  f"(known: {', '.join(sorted(out)) or 'none'})")
-        else:
-            out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
-                               base.multicall3, (), base.options, ({"label": ep.label, "url": url},))
+        out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
+                           base.multicall3, (), base.options, ({"label": ep.label, "url": url},))
     return out

@@ -31,8 +31,8 @@ from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heigh
                        read_groups, unsupported_reason)
 from .adapters import supported_kinds
 from .ingest import FileHead, IngestError, read_head, sha256_file
-from .netconfig import (CoinTarget, NetConfigError, Network, RuleDecimals, check_coins, load_coins, load_networks,
-                        with_overrides)
+from .netconfig import (CoinTarget, CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
+                        load_networks, with_overrides)
 from .reconcile import check_summary
 from .storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
                       StoreError, open_store)
@@ -309,8 +309,7 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
             why = "" if r.amount_base_units is not None else (
                 NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
                 f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
-            # the key as coin: the balance record says what the row was read as (USDT@BSC)
-            groups[(coin, r.snapshot_height)].append(Job(r.line, coin if "@" in coin else r.coin, r.address,
+            groups[(coin, r.snapshot_height)].append(Job(r.line, CoinTargets.read_as(coin, r.coin), r.address,
                                                          r.amount_base_units, why))
     if unsupported and UNSUPPORTED_KEY not in done:
         await store.save_balances(run.id, UNSUPPORTED_KEY, unsupported)
