@@ -191,8 +191,13 @@ CHAIN_ALIASES: dict[str, Chain] = _parse_chains(_CHAIN_TABLE)
 CHAINS: dict[str, Chain] = {c.id: c for c in CHAIN_ALIASES.values()}
 
 
+def _folded(text: str) -> str:
+    """How hints compare: lower case, letters and digits only ("Avalanche C-Chain" -> "avalanchecchain")."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
 def chain_alias(text: str) -> Chain | None:
-    return CHAIN_ALIASES.get("".join(ch for ch in text.lower() if ch.isalnum()))
+    return CHAIN_ALIASES.get(_folded(text))
 
 
 _B58 = frozenset("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
@@ -277,7 +282,7 @@ def _split_name(name: str) -> list[tuple[str, str]]:
     cuts = [i for i, ch in enumerate(name) if ch in _SEPARATORS]
     out = [(name[:i].strip(), name[i + 1:].strip()) for i in cuts]
     out += [(name[i + 1:].strip(), name[:i].strip()) for i in cuts
-            if "".join(ch for ch in name[:i].lower() if ch.isalnum()) in _PREFIX_HINTS]
+            if _folded(name[:i]) in _PREFIX_HINTS]
     return [(a, h) for a, h in out if a and h]
 
 
