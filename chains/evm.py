@@ -399,8 +399,8 @@ class EvmAdapter:
             read_on.append((st.client.label, None if not read_on else list(got)))
             errors.update(failed)
             todo = list(failed)
-        if self.cross_check and block is not None and len(self._states) > 1:
-            notes.extend(await self._cross_check(block, token, values, read_on[0][0] if read_on else ""))
+        if self.cross_check and block is not None and len(self._states) > 1 and read_on:
+            await self._settle_disputes(block, token, values, errors, read_on, notes)
         first = read_on[0][0] if read_on else ""
         label_of = {a: label for label, addrs in read_on[1:] for a in addrs or ()}
         if not errors and not unparsed and not label_of and len(values) == n_unique:
@@ -554,30 +554,68 @@ class EvmAdapter:
                     out.append((None, f"unreadable result: {exc}", label))
         return out
 
-    async def _cross_check(self, block: BlockRef, token: bytes | None, values: dict, primary: str) -> list[str]:
-        """Re-read a random sample on the second endpoint; report any disagreement."""
-        read = list(values)
-        if not read:
-            return []
-        sample = self._rng.sample(read, min(self.cross_check, len(read)))
-        other = next((s for s in self._states if s.client.label != primary), None)
-        if other is None:
-            return []
+    async def _read_elsewhere(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+                              addrs: list[bytes]) -> dict[bytes, int] | str:
+        """``addrs`` read on another endpoint at the same block, or why that was not possible."""
         try:
-            await self._check_chain(other)
-            await self._probe(other, block, Asset(self.network, "", 0))
-            got, _ = await self._read_all(other, block, token, sample)
-            notes: list[str] = []
-            changed = await self._recheck(other, block, notes) if got else None
-            if changed:
-                return [f"cross-check on {other.client.label} not possible: {changed}"]
+            await self._check_chain(st)
+            await self._probe(st, block, Asset(self.network, "", 0))
+            got, _ = await self._read_all(st, block, token, addrs)
+            changed = await self._recheck(st, block, []) if got else None
         except (AdapterError, RpcError, TransportError) as exc:
-            return [f"cross-check on {other.client.label} not possible: {exc}"]
+            return str(exc)
+        return changed if changed else got
+
+    async def _settle_disputes(self, block: BlockRef, token: bytes | None, values: dict[bytes, int],
+                               errors: dict[bytes, tuple[None, str, str]], read_on: list, notes: list[str]) -> None:
+        """Re-read a random sample on a second endpoint. Where the two disagree, neither figure counts:
+        the address is unread ("disputed", both values and both labels) unless a third endpoint agrees
+        with one of them, and then the value two endpoints agree on is the one kept."""
+        primary = read_on[0][0]
+        fallback = {a for _, addrs in read_on[1:] for a in addrs or ()}
+        read = [a for a in values if a not in fallback]  # what the first endpoint alone says
+        if not read:
+            return
+        sample = self._rng.sample(read, min(self.cross_check, len(read)))
+        others = [s for s in self._states if s.client.label != primary]
+        second, thirds = others[0], others[1:]
+        got = await self._read_elsewhere(second, block, token, sample)
+        if isinstance(got, str):
+            notes.append(f"cross-check on {second.client.label} not possible: {got}")
+            return
         bad = [a for a in sample if a in got and got[a] != values[a]]
         unread = [a for a in sample if a not in got]
         notes.append(f"cross-check: {len(sample) - len(bad) - len(unread)}/{len(sample)} sampled balances agree on "
-                     f"{other.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
-        for a in bad[:20]:
-            notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: {primary} says {values[a]}, "
-                         f"{other.client.label} says {got[a]}")
-        return notes
+                     f"{second.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
+        if not bad:
+            return
+        said = {a: [(primary, values[a]), (second.client.label, got[a])] for a in bad}
+        open_ = list(bad)
+        for third in thirds:
+            if not open_:
+                break
+            third_got = await self._read_elsewhere(third, block, token, open_)
+            if isinstance(third_got, str):
+                notes.append(f"cross-check: third read on {third.client.label} not possible: {third_got}")
+                continue
+            for a in list(open_):
+                if a not in third_got:
+                    continue
+                said[a].append((third.client.label, third_got[a]))
+                agreeing = [label for label, v in said[a][:-1] if v == third_got[a]]
+                if agreeing:
+                    open_.remove(a)
+                    if agreeing[0] != primary:  # the first endpoint was the odd one out
+                        values[a] = third_got[a]
+                        read_on.append((agreeing[0], [a]))
+                    notes.append(f"cross-check: {to_checksum_address(a)} settled at {third_got[a]} "
+                                 f"({' and '.join(agreeing + [third.client.label])} agree)")
+        for a in open_:
+            del values[a]
+            what = ", ".join(f"{label} says {v}" for label, v in said[a])
+            errors[a] = (None, f"disputed: {what}; not counted until a third read agrees with one", primary)
+        for a in open_[:20]:
+            notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: "
+                         + ", ".join(f"{label} says {v}" for label, v in said[a]))
+        if len(open_) > 20:
+            notes.append(f"cross-check: {len(open_) - 20} more disputed addresses (see their rows)")

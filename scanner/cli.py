@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
                    help="force one EVM read strategy (default: probe each endpoint)")
     b.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
-                   help="re-read N random balances on a second endpoint and report disagreements")
+                   help="re-read N random balances on a second EVM endpoint; an address the two disagree on is unread "
+                        "(disputed, both values) unless a third endpoint agrees with one")
     b.add_argument("--no-progress", action="store_true", help="no progress bar")
     b.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
     b.set_defaults(func=cmd_balances)

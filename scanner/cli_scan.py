@@ -118,7 +118,8 @@ def add_commands(sub, fmt) -> None:
     s.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
                    help="force one EVM read strategy (default: probe each endpoint)")
     s.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
-                   help="re-read N random balances per group on a second endpoint and report disagreements")
+                   help="re-read N random balances per group on a second EVM endpoint; an address the two disagree "
+                        "on is unread (disputed, both values) unless a third endpoint agrees with one")
     s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
                    "requests expected) and stop; nothing is read on chain or stored")
     s.add_argument("--json", metavar="PATH", help='write the report as JSON ("schema": "porscan.scan/1")')
