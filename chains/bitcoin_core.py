@@ -28,8 +28,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import hashlib
 import json
+import logging
 import os
+import re
+import socket
 import time
 import uuid
 from decimal import Decimal
@@ -41,6 +45,7 @@ from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
 from .utxo import require_native, CORE_CHAIN_NAMES, ChainParams, btc_to_sats, chain_params, read_compact_size, script_pubkey
 
 _loads = functools.partial(json.loads, parse_float=Decimal)
+log = logging.getLogger("porscan.bitcoin")
 MODES = ("auto", "dump", "scan", "rollback")
 
 ROLLBACK_HELP = ("the node's tip is {tip}, not the snapshot height {h}. Use a node that can dump the UTXO set "
@@ -185,6 +190,53 @@ def parse_dump(path: Path, wanted: set[str]) -> tuple[str, int, dict[str, int]]:
     return (parse_dump_binary if head == SNAPSHOT_MAGIC else parse_dump_csv)(path, wanted)
 
 
+def _host_token() -> str:
+    """A short stable token of this machine, in dump names: a dump left by a dead porscan process on
+    this machine can be told from one another machine's run is still writing into a shared folder."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+# porscan-<network>-<height>-h<host>p<pid>-<12 hex>.<csv|dat>[.incomplete]; older runs wrote no owner
+_DUMP_NAME = re.compile(r"porscan-.+-\d+-(?:h(?P<host>[0-9a-f]{8})p(?P<pid>\d+)-)?[0-9a-f]{12}\.(?:csv|dat)(?:\.incomplete)?")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, another user's
+        return True
+    return True
+
+
+def stale_dumps(folder: Path, max_age: float, now: float | None = None) -> list[Path]:
+    """porscan's own UTXO dumps in ``folder`` that no running porscan will read: left by a process of
+    this machine that is gone (SIGKILL, power loss), or by anyone longer ago than a dump may take."""
+    now = time.time() if now is None else now
+    host, me = _host_token(), os.getpid()
+    out = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for e in entries:
+        m = _DUMP_NAME.fullmatch(e.name)
+        if not m or not e.is_file(follow_symlinks=False):
+            continue
+        if m["host"] == host:  # this machine's: stale exactly when its process is gone
+            pid = int(m["pid"])
+            if pid != me and not _pid_alive(pid):
+                out.append(Path(e.path))
+            continue
+        try:
+            if now - e.stat(follow_symlinks=False).st_mtime > max_age:
+                out.append(Path(e.path))
+        except OSError:
+            pass
+    return out
+
+
 class BitcoinCoreAdapter:
     """Balances at a height from one Core/Knots-compatible JSON-RPC endpoint."""
 
@@ -219,6 +271,7 @@ class BitcoinCoreAdapter:
         self.dumper = JsonRpcClient(slow, attempts=1, json_loads=_loads)
         self._clients = (self.client, self.slow, self.dumper)
         self._dump_in_flight: tuple[Path, float] | None = None  # a dump that timed out: its path and deadline
+        self._swept = False  # stale dumps of earlier runs removed (once per adapter)
 
     @property
     def label(self) -> str:
@@ -295,6 +348,9 @@ class BitcoinCoreAdapter:
         endpoint's ``dump_timeout``), and leaves that path alone (deleting it now would do nothing, the
         node renames its file into place at the end; the error names it for removal)."""
         assert self.dump_dir and self.dump_dir_local
+        if not self._swept and not self.keep_dump:
+            self._swept = True
+            self._sweep(self.dump_dir_local)
         if self._dump_in_flight is not None:
             path, deadline = self._dump_in_flight
             if path.exists() or time.monotonic() >= deadline:
@@ -306,7 +362,7 @@ class BitcoinCoreAdapter:
         for _ in range(max(1, self.attempts)):
             in_flight = False
             ext = "csv" if self.dump_format == "csv" else "dat"
-            name = f"porscan-{self.network}-{block.number}-{uuid.uuid4().hex[:12]}.{ext}"
+            name = f"porscan-{self.network}-{block.number}-h{_host_token()}p{os.getpid()}-{uuid.uuid4().hex[:12]}.{ext}"
             remote = f"{self.dump_dir.rstrip('/')}/{name}"
             local = self.dump_dir_local / name
             try:
@@ -345,6 +401,17 @@ class BitcoinCoreAdapter:
                     except OSError:
                         pass
         raise AdapterError(f"dumptxoutset failed: {last}")
+
+    def _sweep(self, folder: Path) -> None:
+        """A killed run leaves its dump (GBs on mainnet) behind; the next run on the folder removes it."""
+        for path in stale_dumps(folder, self.dumper.endpoint.timeout):
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except OSError as exc:
+                log.warning("%s: stale UTXO dump %s of an earlier run not removed: %s", self.label, path, exc)
+                continue
+            log.warning("%s: removed stale UTXO dump %s (%d bytes) left by an earlier run", self.label, path, size)
 
     async def _scan(self, wanted: set[str], block: BlockRef) -> dict[str, int]:
         if not wanted:

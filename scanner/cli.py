@@ -77,6 +77,12 @@ ${ENV_VAR} references) live in config/networks.toml; coin keys map to networks a
 contracts in config/coins.toml. A read that fails is reported as unread, never as zero, and
 every figure names the block (number and hash) it was read at.
 
+Bitcoin-family nodes keep only their tip's UTXO set. To read at an older snapshot, porscan asks
+Bitcoin Knots for a UTXO dump at that height (dump_dir), or, only on an endpoint that sets
+allow_rollback = true, rolls the node back (invalidateblock, scan, reconsiderblock). The rollback
+takes the node off the network while it runs and EMPTIES THE NODE'S MEMPOOL: never set it on a node
+that relays or mines. It is off unless set per endpoint (config/networks.toml, docs/bitcoin.md).
+
 examples:
   porscan balances okx_por.csv --coin USDT-ERC20 --json balances.json
   ALCHEMY_API_KEY=... porscan balances okx_por.csv --network ethereum --cross-check 50

@@ -31,6 +31,9 @@ Every figure says where it comes from and how complete it is:
 Ratios are shown twice: proven reserves / liabilities, and with the unproven amounts added.
 Liabilities carry their provenance (zk-proven, merkle-sum, self-reported).
 
+Balances are read as `porscan balances --help` describes; a Bitcoin node is rolled back to the
+snapshot only on an endpoint that sets allow_rollback = true (it empties that node's mempool).
+
 Runs are stored (SQLite by default, PostgreSQL with --db postgresql://...), checkpointed per
 chunk: if a scan is interrupted, the same command continues where it stopped (or --resume ID).
 

@@ -439,6 +439,87 @@ def test_dump_timeout_starts_no_second_dump(knots, world, monkeypatch):
     assert second.read == 0 and "may still be running" in second.results[0].error
 
 
+_KILLED_DUMPER = """
+import asyncio, sys, time
+import chains.bitcoin_core as bc
+from chains.jsonrpc import Endpoint
+from chains.protocol import Asset
+url, dump_dir, dump_local, height, *addresses = sys.argv[1:]
+bc.parse_dump = lambda *a: time.sleep(600)  # SIGKILLed while it reads the dump
+ad = bc.BitcoinCoreAdapter("btc-regtest", Endpoint("knots", url, timeout=60),
+                           {"mode": "dump", "dump_dir": dump_dir, "dump_dir_local": dump_local}, coin="BTC", chain="regtest")
+asyncio.run(ad.balances(Asset("btc-regtest", "BTC", 8), addresses, int(height)))
+"""
+
+
+def test_a_killed_runs_dump_is_removed_by_the_next_run(knots, world, caplog):
+    """SIGKILL while the dump is read leaves the file (GBs on mainnet); the next run removes it."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_DUMPER, knots.url, knots.dump_dir, knots.dump_dir_local,
+                              str(world.snapshot), *world.addresses[:3]], cwd=root,
+                             env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        deadline = time.monotonic() + 60
+        left: list[str] = []
+        while time.monotonic() < deadline and not left and child.poll() is None:
+            left = [n for n in os.listdir(knots.dump_dir_local) if n.startswith("porscan-") and not n.endswith(".incomplete")]
+            time.sleep(0.05)
+        assert left, f"no dump appeared (child exit {child.poll()})"
+        child.send_signal(signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert left[0] in os.listdir(knots.dump_dir_local)  # the killed run could not clean up
+    caplog.set_level("WARNING", logger="porscan.bitcoin")
+    batch = run(read(core(knots, **dump_opts(knots)), world.addresses, world.snapshot))
+    assert_exact(batch, world)
+    assert not os.listdir(knots.dump_dir_local)
+    assert any("removed stale UTXO dump" in r.getMessage() and left[0] in r.getMessage() for r in caplog.records)
+
+
+def test_stale_dumps_are_only_those_no_running_porscan_reads(tmp_path):
+    import time
+
+    from chains.bitcoin_core import _host_token, stale_dumps
+
+    host = _host_token()
+    other_host = "0" * 8 if host != "0" * 8 else "1" * 8
+    dead = subprocess_dead_pid()
+    names = {
+        "mine-alive": f"porscan-bitcoin-10-h{host}p{os.getpid()}-{'a' * 12}.csv",
+        "mine-dead": f"porscan-bitcoin-10-h{host}p{dead}-{'b' * 12}.csv",
+        "dead-incomplete": f"porscan-btc-x-10-h{host}p{dead}-{'c' * 12}.dat.incomplete",
+        "other-host-recent": f"porscan-bitcoin-10-h{other_host}p1-{'d' * 12}.csv",
+        "other-host-old": f"porscan-bitcoin-10-h{other_host}p1-{'e' * 12}.csv",
+        "legacy-old": f"porscan-bitcoin-10-{'f' * 12}.csv",
+        "legacy-recent": f"porscan-bitcoin-11-{'f' * 12}.csv",
+        "not-ours": "utxo-10.csv",
+    }
+    for key, name in names.items():
+        (tmp_path / name).write_text("x")
+        if key.endswith("-old"):
+            os.utime(tmp_path / name, (time.time() - 7200, time.time() - 7200))
+    stale = {p.name for p in stale_dumps(tmp_path, max_age=3600)}
+    assert stale == {names[k] for k in ("mine-dead", "dead-incomplete", "other-host-old", "legacy-old")}
+
+
+def subprocess_dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
 class _TipRewriter:
     """A line proxy in front of the real ElectrumX that replaces the result of blockchain.headers.subscribe."""
 
