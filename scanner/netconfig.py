@@ -327,6 +327,8 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
         if base is None:
             raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
                                  f"(known: {', '.join(sorted(out)) or 'none'})")
+        replaced = tuple(f"{e.label} (replaced by --rpc {nid}=...)" for e in base.endpoints)
         out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
-                           base.multicall3, (), base.options, ({"label": ep.label, "url": url},))
+                           base.multicall3, replaced + base.skipped_endpoints, base.options,
+                           ({"label": ep.label, "url": url},))
     return out

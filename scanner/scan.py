@@ -602,13 +602,25 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
         else:
             entry["requests"] = None
     for e in networks.values():
-        e["heights"] = sorted(h for h in e["heights"] if h is not None) + (["latest"] if None in e["heights"] else [])
+        snapshot = sorted(h for h in e["heights"] if h is not None)
+        e["heights"] = snapshot + (["latest"] if None in e["heights"] else [])
+        e["warnings"] = endpoint_warnings(ctx.networks[e["network"]], snapshot)
     return {"file": opts.given, "sha256": ctx.input_sha256, "layout": ctx.head.layout.name, "rows": rows,
             "invalid_rows": invalid, "networks": [networks[k] for k in sorted(networks)],
             "unsupported": [{"coin": c, "rows": n, "reason": why} for (c, why), n in sorted(unsupported.items())],
             "liabilities": None if ctx.liabilities is None else {
                 "format": ctx.liabilities.format, "assets": len(ctx.liabilities.liabilities)},
             "db": redact(opts.db or default_db())}
+
+
+def endpoint_warnings(net, snapshot_heights: list[int]) -> list[str]:
+    """What the configured endpoints cannot do for this read, said before anything is read."""
+    if not net.endpoints:
+        return [f"{net.id}: no endpoint left (see left out): nothing will be read"]
+    if net.kind == "evm" and snapshot_heights and not any(e.archive for e in net.endpoints):
+        return [f"{net.id}: no endpoint is marked archive = true; reading at block {snapshot_heights[0]:,} needs "
+                "historical state, which full nodes prune: expect these rows unread"]
+    return []
 
 
 def redact(url: str) -> str:

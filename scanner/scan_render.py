@@ -94,6 +94,11 @@ def render_plan(plan: dict[str, Any], console) -> None:
                       ", ".join(n["endpoints"]) + (f" (left out: {len(n['left_out'])})" if n["left_out"] else ""),
                       "-" if n["requests"] is None else f"{n['requests']:,}")
     console.print(table)
+    for n in plan["networks"]:
+        for why in n["left_out"]:
+            console.print(f"  left out: {n['network']} endpoint {why}", markup=False)
+        for w in n.get("warnings", []):
+            console.print(f"  warning: {w}", markup=False)
     for u in plan["unsupported"]:
         console.print(f"  not read: {u['coin']} ({u['rows']:,} rows): {u['reason']}", markup=False)
     if plan.get("liabilities"):

@@ -125,6 +125,30 @@ def test_dry_run_reads_nothing(world, tmp_path, capsys):
     assert not db.exists()
 
 
+def test_dry_run_names_every_endpoint_left_out_and_a_missing_archive(world, tmp_path, capsys, monkeypatch):
+    import re
+
+    monkeypatch.delenv("PORSCAN_UNSET_KEY", raising=False)
+    text = world.networks.read_text()
+    eth_url = re.search(r'label = "local-anvil-ethereum", url = "([^"]+)"', text)[1]
+    text = text.replace(f'label = "local-anvil-ethereum", url = "{eth_url}"',
+                        f'label = "keyed", url = "https://example.invalid/${{PORSCAN_UNSET_KEY}}" }}, '
+                        f'{{ label = "local-anvil-ethereum", url = "{eth_url}"')
+    text = re.sub(r'(label = "local-anvil-arbitrum", url = "[^"]+")', r'\1, archive = false', text)
+    cfg = tmp_path / "networks.toml"
+    cfg.write_text(text)
+    args = _scan_args(world, str(tmp_path / "dry.db"), "--dry")
+    args[args.index("--config") + 1] = str(cfg)
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"left out: ethereum endpoint keyed \(.*PORSCAN_UNSET_KEY", out)
+    assert re.search(r"warning: arbitrum: no endpoint is marked archive = true", out)
+    assert "warning: ethereum" not in out  # its remaining endpoint is archive
+    assert main(args + ["--rpc", f"ethereum={eth_url}"]) == 0
+    out = capsys.readouterr().out
+    assert "left out: ethereum endpoint local-anvil-ethereum (replaced by --rpc" in out
+
+
 def test_scan_postgres(world, tmp_path, postgres_db):
     out = tmp_path / "pg.json"
     main(_scan_args(world, postgres_db, "--json", str(out)))
