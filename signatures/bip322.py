@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from typing import Final
+from typing import Callable, Final
 
 from coincurve.keys import PublicKey, PublicKeyXOnly
 
@@ -359,6 +359,7 @@ def verify_simple(
     :class:`EncodingError` only when the signature text is not base64; every other problem,
     including an unsupported output type, is ``(False, reason)``.
     """
+    verify: Callable[[bytes, bytes, list[bytes]], tuple[bool, str]]
     if witness_program_version == 0 and len(witness_program) == 20:
         verify = _verify_p2wpkh
     elif witness_program_version == 1 and len(witness_program) == 32:

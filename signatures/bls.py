@@ -16,10 +16,11 @@ def verify_bls(claim: Claim, addr_type: str = "BETH") -> Verdict:
         return failed(SCHEME, f"validator key is {len(pub)} bytes, expected 48")
     if len(sig) != 96:
         return failed(SCHEME, f"signature is {len(sig)} bytes, expected 96")
-    from py_ecc.bls import G2ProofOfPossession  # slow import, rare rows
+    from py_ecc.bls.ciphersuites import G2ProofOfPossession  # slow import, rare rows
+    from eth_typing import BLSPubkey, BLSSignature
 
     try:
-        ok = G2ProofOfPossession.Verify(pub, okx_evm_digest(claim.message.encode()), sig)
+        ok = G2ProofOfPossession.Verify(BLSPubkey(pub), okx_evm_digest(claim.message.encode()), BLSSignature(sig))
     except Exception as exc:  # py_ecc raises ValueError/AssertionError subclasses on bad points
         return failed(SCHEME, f"invalid BLS point: {type(exc).__name__}")
     if not ok:

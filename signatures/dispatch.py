@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .encoding import EncodingError
 from .model import Claim, Status, Verdict, failed, has_signature, key_only, unsigned, unsupported
@@ -19,7 +19,7 @@ def _starknet(claim: Claim, addr_type: str) -> Verdict:
     return key_only("starknet-typed-data-rev0", "signature proves the key; the account contract's signer is on-chain state, not checked")
 
 
-def _family(name: str):
+def _family(name: str) -> Verifier:
     if name == "evm":
         from .evm import verify_evm as f
     elif name == "tron":
@@ -41,7 +41,8 @@ def _family(name: str):
     return f
 
 
-_FAMILIES: dict[str, object] = {}
+Verifier = Callable[[Claim, str], Verdict]  # one scheme family: (claim, address type) -> verdict
+_FAMILIES: dict[str, Verifier] = {}
 
 
 def _unknown_coin(claim: Claim, why: str = "") -> Verdict:
@@ -100,7 +101,7 @@ def _unresolved(claim: Claim, why: str) -> Verdict:
         return unsupported("unknown", f"no scheme for coin {claim.coin!r}; verifier error {type(exc).__name__}")
 
 
-def _family_fn(family: str):
+def _family_fn(family: str) -> Verifier:
     fn = _FAMILIES.get(family)
     if fn is None:
         fn = _FAMILIES[family] = _family(family)
@@ -110,7 +111,7 @@ def _family_fn(family: str):
 _UNSIGNED = unsigned()
 
 
-def _run(fn, claim: Claim, scheme: SchemeRef) -> Verdict:
+def _run(fn: Verifier, claim: Claim, scheme: SchemeRef) -> Verdict:
     if not (claim.signature1 or claim.signature2):  # has_signature, inlined: once per row
         return _UNSIGNED
     try:

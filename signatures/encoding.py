@@ -7,6 +7,7 @@ guesses or silently truncates.
 from __future__ import annotations
 
 import binascii
+from typing import Iterable, Sequence
 
 from .hashing import sha256d
 
@@ -130,7 +131,7 @@ def _gen_table3() -> tuple[int, ...]:
     return _GEN_TABLE3
 
 
-def _polymod(values, chk: int = 1) -> int:
+def _polymod(values: Sequence[int], chk: int = 1) -> int:
     """BIP-173 checksum state from ``chk`` over ``values``; three symbols per step (the step is
     linear over GF(2), so the top bits' effect is one table lookup)."""
     table, table3 = _GEN_TABLE, _GEN_TABLE3 or _gen_table3()
@@ -170,7 +171,7 @@ def _hrp_expand(hrp: str) -> list[int]:
     return out
 
 
-def convertbits(data, frombits: int, tobits: int, pad: bool = True) -> list[int]:
+def convertbits(data: Iterable[int], frombits: int, tobits: int, pad: bool = True) -> list[int]:
     acc = 0
     bits = 0
     ret: list[int] = []
@@ -191,7 +192,7 @@ def convertbits(data, frombits: int, tobits: int, pad: bool = True) -> list[int]
     return ret
 
 
-def from_5bit(data) -> bytes:
+def from_5bit(data: Sequence[int]) -> bytes:
     """5-bit groups -> bytes with strict (zero, < 5 bits) padding; the fast path of convertbits."""
     n = 0
     for d in data:
@@ -207,7 +208,7 @@ def from_5bit(data) -> bytes:
 _TO_BASE32_DIGITS = str.maketrans(BECH32_CHARSET + BECH32_CHARSET.upper(), "0123456789abcdefghijklmnopqrstuv" * 2)
 
 
-def _b32_program(text: str, data: list[int]) -> bytes:
+def _b32_program(text: str, data: Sequence[int]) -> bytes:
     """Witness program bytes of a checked segwit address: the 5-bit symbols read as one base-32
     integer by ``int(.., 32)`` (C speed), strict zero padding."""
     n = len(data) - 1  # 5-bit groups after the witness version
@@ -296,7 +297,7 @@ def segwit_decode(hrp_expected: str, text: str) -> tuple[int, bytes]:
 _CASH_GEN = (0x98F2BC8E61, 0x79B76D99E2, 0xF33E5FB3C4, 0xAE2EABE2A8, 0x1E4F43E470)
 
 
-def cashaddr_polymod(values) -> int:
+def cashaddr_polymod(values: Iterable[int]) -> int:
     c = 1
     for d in values:
         c0 = c >> 35

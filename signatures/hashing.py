@@ -7,16 +7,26 @@ pycryptodome because OpenSSL 3 builds of ``hashlib`` may not offer it.
 from __future__ import annotations
 
 import hashlib
+from typing import Callable, Protocol
 
 from Crypto.Hash import RIPEMD160 as _RIPEMD160
 
+class _Hash(Protocol):
+    def digest(self) -> bytes: ...
+
+
+_keccak_256: Callable[[bytes], _Hash]
 try:  # safe-pysha3: the fast path
-    from sha3 import keccak_256 as _keccak_256  # type: ignore[import-not-found]
+    from sha3 import keccak_256 as _sha3_keccak
+
+    _keccak_256 = _sha3_keccak
 except ImportError:  # pragma: no cover - fallback keeps the package usable
     from Crypto.Hash import keccak as _keccak_mod
 
-    def _keccak_256(data: bytes = b""):  # type: ignore[no-redef]
+    def _pycryptodome_keccak(data: bytes = b"") -> _Hash:
         return _keccak_mod.new(data=data, digest_bits=256)
+
+    _keccak_256 = _pycryptodome_keccak
 
 
 _sha256 = hashlib.sha256

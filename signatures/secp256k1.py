@@ -9,7 +9,7 @@ import base64
 import binascii
 import threading
 
-from coincurve._libsecp256k1 import ffi, lib  # type: ignore[attr-defined]
+from coincurve._libsecp256k1 import ffi, lib
 from coincurve.context import GLOBAL_CONTEXT
 
 from .encoding import EncodingError, parse_hex
@@ -55,7 +55,8 @@ def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> b
     size = 33 if compressed else 65
     buf.outlen[0] = size
     _serialize(_CTX, buf.out, buf.outlen, buf.pub, _COMPRESSED if compressed else _UNCOMPRESSED)
-    return _buffer(buf.out, size)[:]
+    key: bytes = _buffer(buf.out, size)[:]
+    return key
 
 
 def is_low_s(rs: bytes) -> bool:

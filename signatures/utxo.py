@@ -260,7 +260,7 @@ def _script_matches(script: bytes, addr: UtxoAddress) -> str | None:
     return None
 
 
-_MULTISIG_VERIFIED: dict[tuple, Verdict] = {}  # (scheme, m, n, signer indexes) -> Verdict (few per file)
+_MULTISIG_VERIFIED: dict[tuple[object, ...], Verdict] = {}  # (scheme, m, n, signer indexes) -> Verdict (few per file)
 
 
 def _verify_multisig(claim: Claim, params: UtxoParams, addr: UtxoAddress, script: bytes) -> Verdict:
