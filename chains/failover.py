@@ -8,8 +8,9 @@ figure never mixes two chains' views; a disagreement is a note, never a silent m
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
+from .jsonrpc import JsonRpcClient
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef, ChainAdapter
 
 
@@ -22,14 +23,12 @@ class FailoverAdapter:
 
     @property
     def requests(self) -> int:
-        return sum(getattr(a, "requests", 0) for a in self.adapters)
+        return sum(a.requests for a in self.adapters)
 
     def provider_errors(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for a in self.adapters:
-            f = getattr(a, "provider_errors", None)
-            if f:
-                out.update(f())
+            out.update(a.provider_errors())
         return out
 
     async def close(self) -> None:
@@ -79,7 +78,7 @@ class FailoverAdapter:
 class OneEndpoint:
     """Mixin for adapters reading through one client (``self.client``): label, counters, close."""
 
-    client: Any
+    client: JsonRpcClient
 
     @property
     def label(self) -> str:

@@ -78,9 +78,18 @@ class BalanceBatch:
 
 
 class ChainAdapter(Protocol):
-    """Anything that can read balances of one network."""
+    """Anything that can read balances of one network, and account for what that cost."""
 
     network: str
+
+    @property
+    def requests(self) -> int:
+        """Requests sent so far (retries included), over all of the adapter's endpoints."""
+        ...
+
+    def provider_errors(self) -> dict[str, dict[str, int]]:
+        """Per endpoint label: error kind -> count (429, timeout, ...), for the run's notes."""
+        ...
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch: ...
 

@@ -312,9 +312,8 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
 
         await asyncio.gather(*(run_network(jobs) for jobs in by_network.values()))
         for nid, ad in adapters.items():
-            summaries[nid].requests = getattr(ad, "requests", 0)
-            errors_of = getattr(ad, "provider_errors", None)
-            for label, errs in (errors_of() if errors_of else {}).items():
+            summaries[nid].requests = ad.requests
+            for label, errs in ad.provider_errors().items():
                 if errs:
                     summaries[nid].notes.append(f"provider errors on {label}: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
     finally:

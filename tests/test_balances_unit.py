@@ -7,30 +7,11 @@ import asyncio
 from decimal import Decimal
 
 from chains.jsonrpc import Endpoint
-from chains.protocol import BalanceBatch, BalanceResult, BlockRef
+from chains.memory import MemoryAdapter
 from scanner import adapters
 from scanner.balances import check_balances
 from scanner.ingest import ReserveRow
 from scanner.netconfig import CoinTarget, Network
-
-
-class _Good:
-    network = "good"
-    requests = 1
-
-    async def balances(self, asset, addresses, height):
-        block = BlockRef(height, "0xabc", True)
-        return BalanceBatch(asset, height, tuple(BalanceResult(a, 7, block, None, "good-ep") for a in addresses))
-
-    async def close(self):
-        pass
-
-
-class _Broken(_Good):
-    network = "bad"
-
-    async def balances(self, asset, addresses, height):
-        raise KeyError("a bug in the adapter")
 
 
 def _row(line: int, coin: str, address: str, amount: str) -> ReserveRow:
@@ -38,8 +19,10 @@ def _row(line: int, coin: str, address: str, amount: str) -> ReserveRow:
 
 
 def test_a_broken_adapter_leaves_its_rows_unread_and_the_others_read(monkeypatch):
-    monkeypatch.setitem(adapters.FACTORIES, "test-good", lambda net, **_: _Good())
-    monkeypatch.setitem(adapters.FACTORIES, "test-bad", lambda net, **_: _Broken())
+    good = MemoryAdapter("good", {"g1": 7, "g2": 7})
+    broken = MemoryAdapter("bad", broken=KeyError("a bug in the adapter"))
+    monkeypatch.setitem(adapters.FACTORIES, "test-good", lambda net, **_: good)
+    monkeypatch.setitem(adapters.FACTORIES, "test-bad", lambda net, **_: broken)
     ep = Endpoint("ep", "http://127.0.0.1:9")
     networks = {"good": Network("good", "test-good", None, "G", 0, (ep,)),
                 "bad": Network("bad", "test-bad", None, "B", 0, (ep,))}
@@ -53,6 +36,7 @@ def test_a_broken_adapter_leaves_its_rows_unread_and_the_others_read(monkeypatch
     assert bad.status == "unread" and bad.onchain_base_units is None
     assert "adapter error (KeyError)" in bad.reason
     assert summaries["bad"].unread == 1 and summaries["bad"].onchain_total == {}
+    assert summaries["good"].requests == good.requests == 1 and good.closed and broken.closed
 
 
 def test_json_log_lines(capsys):
