@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from decimal import Context, Decimal, Inexact, InvalidOperation, ROUND_DOWN, ROUND_HALF_UP
+from typing import overload
 
 EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
 _ROUNDING = Context(prec=200)  # for deliberate rounding to a published precision
@@ -102,6 +103,31 @@ def shown_places(text: str) -> int:
 def round_to(value: Decimal, decimals: int, truncate: bool = False) -> Decimal:
     q = Decimal(1).scaleb(-decimals)
     return value.quantize(q, rounding=ROUND_DOWN if truncate else ROUND_HALF_UP, context=_ROUNDING)
+
+
+SHOWN_PLACES = 6  # ratios and coverage as shown anywhere (report, feed, alerts, dashboard)
+
+
+@overload
+def shown_fraction(value: Decimal, places: int = ...) -> Decimal: ...
+
+
+@overload
+def shown_fraction(value: None, places: int = ...) -> None: ...
+
+
+def shown_fraction(value: Decimal | None, places: int = SHOWN_PLACES) -> Decimal | None:
+    """The one rounding rule for a ratio or a coverage shown to a user: DOWN, so 0.9999997 reads
+    0.999999 and never 1 (a coverage of 1 must mean every row was read; --min-ratio and the alert
+    rules compare the exact values, not these)."""
+    return None if value is None else value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+
+
+def coverage(read: int | None, expected: int | None) -> Decimal | None:
+    """Rows read / rows expected as shown; None when nothing was expected (not 0, not 1)."""
+    if read is None or not expected:
+        return None
+    return shown_fraction(Decimal(read) / Decimal(expected))
 
 
 def fmt(value: Decimal) -> str:

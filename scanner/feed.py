@@ -37,7 +37,7 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlencode
@@ -45,7 +45,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from . import __version__
-from .amounts import fmt
+from .amounts import coverage, fmt
 from .schedule import parse_ts as _ts
 
 log = logging.getLogger("porscan.feed")
@@ -100,9 +100,8 @@ def _duration(r) -> float | None:
 
 
 def coverage_of(read: int | None, expected: int | None) -> str | None:
-    if read is None or not expected:
-        return None
-    return fmt((Decimal(read) / Decimal(expected)).quantize(Decimal("0.000001")))
+    value = coverage(read, expected)  # the report's rule: rounded down
+    return None if value is None else fmt(value)
 
 
 def ratio_json(q, total=None) -> dict:

@@ -17,7 +17,7 @@ import hashlib
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from signatures.registry import resolve_name
 
 from . import __version__
 from .aggregate import Aggregation, CoinPlace
-from .amounts import EXACT, exact_sum, fmt, rounding_slack
+from .amounts import EXACT, coverage as coverage_of, exact_sum, fmt, rounding_slack, shown_fraction
 from .assets import AssetBook, config_dir, default_book
 from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, network_heights, one_height,
                        read_groups, unsupported_reason)
@@ -400,8 +400,7 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
     per_asset = [t for t in totals if t.network == "*"]
     proven = {t.asset: t.proven for t in per_asset}
     unproven = {t.asset: exact_sum((t.owner_only, t.key_only, t.unverified)) for t in per_asset}
-    coverage = {t.asset: (_q(Decimal(t.rows_read) / Decimal(t.rows_expected)) if t.rows_expected else None)
-                for t in per_asset}
+    coverage = {t.asset: coverage_of(t.rows_read, t.rows_expected) for t in per_asset}
     info: dict[str, dict] = {}
     out: list[RatioRecord] = []
     if liab is None:
@@ -421,11 +420,6 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
     return out, info
 
 
-def _q(value: Decimal | None, places: int = 6) -> Decimal | None:
-    """Ratios and coverage for display, rounded DOWN: 0.9999997 shows as 0.999999, never as 1 (the
-    exact ratios are in the report too, and --min-ratio compares those)."""
-    return None if value is None else value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
-
 
 # --------------------------------------------------------------------------------------- report
 
@@ -443,7 +437,7 @@ def _total_json(t: AssetTotal) -> dict:
             "owner_only": _d(owner_only), "key_only": _d(key_only), "unverified": _d(unverified),
             "unread_published": _d(t.unread_published), "difference": _d(difference),
             "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
-            "coverage": _d(_q(Decimal(t.rows_read) / Decimal(t.rows_expected))) if t.rows_expected else None,
+            "coverage": _d(coverage_of(t.rows_read, t.rows_expected)),
             # the figures leave out the rows not read (their published amounts are in unread_published)
             "complete": t.rows_read >= t.rows_expected}
 
@@ -463,8 +457,8 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                  "liabilities_source": lia.get("source"),
                  "liabilities_verified": bool(lia.get("verified")),
                  "ratio_note": lia.get("note") or ("" if lia else "no liability figure for this asset"),
-                 "proven_ratio": _d(_q(r.proven_ratio)) if r and r.proven_ratio is not None else None,
-                 "with_unproven_ratio": _d(_q(r.with_unproven_ratio)) if r and r.with_unproven_ratio is not None else None,
+                 "proven_ratio": _d(shown_fraction(r.proven_ratio)) if r else None,
+                 "with_unproven_ratio": _d(shown_fraction(r.with_unproven_ratio)) if r else None,
                  "proven_ratio_exact": _d(r.proven_ratio) if r and r.proven_ratio is not None else None,
                  "with_unproven_ratio_exact": _d(r.with_unproven_ratio) if r and r.with_unproven_ratio is not None else None,
                  "networks": [],
@@ -486,9 +480,9 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                            "liabilities_provenance": r.provenance, "liabilities_source": lia.get("source"),
                            "liabilities_verified": bool(lia.get("verified")),
                            "ratio_note": "the reserve file lists no wallet for this asset",
-                           "proven_ratio": _d(_q(r.proven_ratio)) if r.proven_ratio is not None else None,
+                           "proven_ratio": _d(shown_fraction(r.proven_ratio)),
                            "proven_ratio_exact": _d(r.proven_ratio) if r.proven_ratio is not None else None,
-                           "with_unproven_ratio": _d(_q(r.with_unproven_ratio)) if r.with_unproven_ratio is not None else None,
+                           "with_unproven_ratio": _d(shown_fraction(r.with_unproven_ratio)),
                            "networks": []})
     liab = ctx.liabilities
     inputs = [{"role": "reserves", "path": ctx.opts.given, "sha256": ctx.input_sha256,

@@ -44,6 +44,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from . import __version__
 from .exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
+from .amounts import fmt, shown_fraction
 from .ingest import sha256_file
 
 log = logging.getLogger("porscan.schedule")
@@ -588,7 +589,7 @@ def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Con
                 out.append(Condition(f"coverage_below:{asset}", "coverage_below",
                                      f"{exchange}: {asset} coverage {read}/{expected} rows read is below {y} ({tag})",
                                      {**base, "rule": "coverage_below", "asset": asset, "rows_read": read,
-                                      "rows_expected": expected, "value": str(coverage.quantize(Decimal('0.000001'))),
+                                      "rows_expected": expected, "value": fmt(shown_fraction(coverage)),
                                       "threshold": str(y)}))
         z = _threshold(rules.mismatch_above, asset)
         if z is not None:
@@ -604,7 +605,7 @@ def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Con
                                          f"{compared} (rows read) by {diff} ({_pct(rel)}), above {_pct(z)} ({tag})",
                                          {**base, "rule": "mismatch_above", "asset": asset, "published": str(compared),
                                           "onchain": str(onchain), "difference": str(diff),
-                                          "value": str(rel.quantize(Decimal('0.000001'))), "threshold": str(z)}))
+                                          "value": fmt(shown_fraction(rel)), "threshold": str(z)}))
     n = rules.failed_signatures_above
     failed = int(((report.get("verification") or {}).get("by_status") or {}).get("failed", 0))
     if n is not None and failed > n:
@@ -615,7 +616,7 @@ def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Con
 
 
 def _pct(d: Decimal) -> str:
-    return f"{(d * 100).quantize(Decimal('0.0001')).normalize():f}%"
+    return f"{fmt(shown_fraction(d) * 100)}%"
 
 
 # --------------------------------------------------------------------------------------- notifying

@@ -369,3 +369,16 @@ def test_dashboard_in_chromium(tmp_path):
         assert near(rgb) > 40, f"{hexcol} barely on the screenshot"
     white = near((255, 255, 255), 2)
     assert white < 0.9 * sum(colours.values())  # not a blank page
+
+
+def test_one_rounding_rule_for_what_users_see():
+    """A coverage of 9,999,997 / 10,000,000 rows reads 0.999999 in the feed, the scan report and the
+    alerts alike (rounded down: it never shows as complete)."""
+    from scanner import feed, schedule
+    from scanner.amounts import coverage, shown_fraction
+
+    assert coverage(9_999_997, 10_000_000) == Decimal("0.999999")
+    assert feed.coverage_of(9_999_997, 10_000_000) == "0.999999"
+    assert coverage(5, 0) is None and feed.coverage_of(None, 3) is None
+    assert shown_fraction(Decimal("1.0102999")) == Decimal("1.010299")
+    assert schedule._pct(Decimal("0.9999997")) == "99.9999%"
