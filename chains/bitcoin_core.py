@@ -31,6 +31,7 @@ import functools
 import hashlib
 import json
 import logging
+import mmap
 import os
 import re
 import socket
@@ -107,7 +108,7 @@ def parse_dump_csv(path: Path, wanted: set[str]) -> tuple[str, int, dict[str, in
 SNAPSHOT_MAGIC = b"utxo\xff"
 
 
-def _varint(buf, i: int) -> tuple[int, int]:
+def _varint(buf: bytes | bytearray | memoryview | mmap.mmap, i: int) -> tuple[int, int]:
     """Bitcoin Core's VARINT (base-128, MSB first, +1 per continuation): (value, next index)."""
     n = 0
     while True:
@@ -133,14 +134,14 @@ def decompress_amount(x: int) -> int:
         n = x * 10 + d
     else:
         n = x + 1
-    return n * 10 ** e
+    amount: int = n * 10 ** e
+    return amount
 
 
 def parse_dump_binary(path: Path, wanted: set[str]) -> tuple[str, int, dict[str, int]]:
     """Bitcoin Core's UTXO snapshot (``dumptxoutset`` without ``format``; version 2, Core >= 28):
     (block hash, coins, satoshis per wanted scriptPubKey hex). P2PK outputs (compressed script
     types 2-5) stand for no address and are skipped."""
-    import mmap
 
     want = {bytes.fromhex(w) for w in wanted}
     totals: dict[bytes, int] = {}
@@ -240,7 +241,7 @@ def stale_dumps(folder: Path, max_age: float, now: float | None = None) -> list[
 class BitcoinCoreAdapter:
     """Balances at a height from one Core/Knots-compatible JSON-RPC endpoint."""
 
-    def __init__(self, network: str, endpoint: Endpoint, options: dict | None = None, *, coin: str = "BTC",
+    def __init__(self, network: str, endpoint: Endpoint, options: dict[str, Any] | None = None, *, coin: str = "BTC",
                  chain: str = "main", attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0):
         opts = dict(options or {})
         self.network = network

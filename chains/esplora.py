@@ -72,7 +72,7 @@ def _block_hash(body: bytes) -> str:
     return text
 
 
-def tx_effect(tx: dict, spk_hex: str) -> int:
+def tx_effect(tx: dict[str, Any], spk_hex: str) -> int:
     """Satoshis a confirmed Esplora transaction adds to (outputs) or takes from (spent prevouts) a script."""
     gain = sum(int(o["value"]) for o in tx.get("vout", []) if o.get("scriptpubkey") == spk_hex)
     loss = 0
@@ -86,7 +86,9 @@ def tx_effect(tx: dict, spk_hex: str) -> int:
 class EsploraAdapter(OneEndpoint):
     """Balances at a height from one Esplora REST endpoint."""
 
-    def __init__(self, network: str, endpoint: Endpoint, options: dict | None = None, *, coin: str = "BTC",
+    client: EsploraClient
+
+    def __init__(self, network: str, endpoint: Endpoint, options: dict[str, Any] | None = None, *, coin: str = "BTC",
                  chain: str = "main", attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
                  max_pages: int = 2000):
         self.network = network
@@ -102,7 +104,7 @@ class EsploraAdapter(OneEndpoint):
         block_hash = await self.client.get(f"/block-height/{h}", _block_hash)
         return BlockRef(h, block_hash, height is not None)
 
-    async def _stats(self, address: str) -> tuple:
+    async def _stats(self, address: str) -> tuple[int, int, int]:
         info = await self.client.get(f"/address/{address}")
         cs = info["chain_stats"]
         return int(cs["funded_txo_sum"]), int(cs["spent_txo_sum"]), int(cs["tx_count"])
@@ -111,7 +113,7 @@ class EsploraAdapter(OneEndpoint):
         spk = script_pubkey(address, self.params).hex()
         for _ in range(3):
             stats = await self._stats(address)
-            balance = stats[0] - stats[1]
+            balance: int = stats[0] - stats[1]
             path = f"/address/{address}/txs/chain"
             for _page in range(self.max_pages):
                 txs = await self.client.get(path)

@@ -28,10 +28,11 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, Sequence
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
-from eth_utils import keccak, to_checksum_address
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 
 from signatures.hashing import keccak256
 
@@ -162,6 +163,9 @@ def decode_uint(result_hex: Any) -> int:
     if not _HEX_QUANTITY.fullmatch(body):  # int(..., 16) would take "-1", "1_0", " 12", "+5"
         raise ValueError(f"not a hex quantity of at most 256 bits: {result_hex[:80]!r}")
     return int(body, 16)
+
+
+Unread = tuple[None, str, str]  # an address not read: (None, error, endpoint label)
 
 
 @dataclass(slots=True)
@@ -347,13 +351,14 @@ class EvmAdapter:
 
     async def _balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
         parsed = _parse_all(addresses)
-        todo = list(dict.fromkeys(parsed))
-        unparsed = None in todo
+        unique = list(dict.fromkeys(parsed))
+        unparsed = None in unique
         if unparsed:
-            todo.remove(None)
+            unique.remove(None)
+        todo: list[bytes] = unique  # type: ignore[assignment]  # None removed just above
         n_unique = len(todo)
         values: dict[bytes, int] = {}  # address -> amount read (plain ints: per-address work stays low)
-        errors: dict[bytes, tuple[None, str, str]] = {}  # address -> (None, error, endpoint label) of its last try
+        errors: dict[bytes, Unread] = {}  # address -> (None, error, endpoint label) of its last try
         read_on: list[tuple[str, list[bytes] | None]] = []  # endpoint label, addresses it read (None: all of the first)
         notes: list[str] = []
         token = parse_address(asset.contract) if asset.contract else None
@@ -406,7 +411,8 @@ class EvmAdapter:
         if not errors and not unparsed and not label_of and len(values) == n_unique:
             # everything read on one endpoint (the common case): build the tuples without per-field work
             n = len(addresses)
-            fields = zip(addresses, map(values.__getitem__, parsed), repeat(block, n), repeat(None, n), repeat(first, n))
+            known: list[bytes] = parsed  # type: ignore[assignment]  # every address parsed (not unparsed)
+            fields = zip(addresses, map(values.__getitem__, known), repeat(block, n), repeat(None, n), repeat(first, n))
             results = list(map(tuple.__new__, repeat(BalanceResult, n), fields))
         else:
             results = []
@@ -426,11 +432,11 @@ class EvmAdapter:
                             tuple(notes))
 
     async def _read_all(self, st: _EndpointState, block: BlockRef, token: bytes | None, addrs: list[bytes]
-                        ) -> tuple[dict[bytes, int], dict[bytes, tuple[None, str, str]]]:
+                        ) -> tuple[dict[bytes, int], dict[bytes, Unread]]:
         """(amounts read, errors) for ``addrs`` on one endpoint."""
         kind = "token" if token is not None else "native"
         out: dict[bytes, int] = {}
-        failed: dict[bytes, tuple[None, str, str]] = {}
+        failed: dict[bytes, Unread] = {}
         key = f"{st.strategy}:{kind}"
         size = st.batch.get(key) or self.initial[key]
         chunks = [addrs[i:i + size] for i in range(0, len(addrs), size)]
@@ -444,7 +450,8 @@ class EvmAdapter:
         return out, failed
 
     async def _read_chunk(self, st: _EndpointState, block: BlockRef, token: bytes | None, chunk: list[bytes],
-                          out: dict, failed: dict, key: str, depth: int = 0, gave_up: list | None = None) -> None:
+                          out: dict[bytes, int], failed: dict[bytes, Unread], key: str, depth: int = 0,
+                          gave_up: list[str] | None = None) -> None:
         """Read one chunk; a chunk "too big" for the endpoint is halved, at most ``MAX_SPLIT_DEPTH`` times
         (1/16 of the original). Past that the endpoint gives up on the whole original chunk (``gave_up``
         holds the error; the halves not tried yet fail with it at once) and failover takes over."""
@@ -465,8 +472,8 @@ class EvmAdapter:
         except (RpcError, TransportError) as exc:
             rpc = isinstance(exc, RpcError)
             too_big = _is(exc, _TOO_BIG) if rpc else _is(exc, ("timeout", "413", "payload"))
-            why = exc.message if rpc else str(exc)
-            if rpc and _is(exc, _NOT_ARCHIVE):
+            why = exc.message if isinstance(exc, RpcError) else str(exc)
+            if isinstance(exc, RpcError) and _is(exc, _NOT_ARCHIVE):
                 why = f"not an archive node for block {block.number}: {exc.message}"
             if too_big and len(chunk) > 1:
                 if depth < MAX_SPLIT_DEPTH:
@@ -488,15 +495,16 @@ class EvmAdapter:
         if size and len(chunk) >= size and size < self.initial[key]:  # worked at the reduced size: grow back
             st.batch[key] = min(self.initial[key], size + max(1, size // 8))
         if tuple not in set(map(type, values)):  # values: ints (read) or (None, error, label)
-            out.update(zip(chunk, values))
+            out.update(zip(chunk, values))  # type: ignore[arg-type]  # no tuple among them: all ints
             return
         for a, v in zip(chunk, values):
-            if type(v) is int:
+            if isinstance(v, int):
                 out[a] = v
             else:
                 failed[a] = v
 
-    async def _read_reader(self, st, block, token, chunk):
+    async def _read_reader(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+                           chunk: list[bytes]) -> Sequence[int | Unread]:
         data = encode_token_call(token, chunk) if token is not None else encode_native_call(chunk)
         res = await st.client.call("eth_call", [{"to": READER_ADDRESS, "data": data}, self._block_param(st, block),
                                                 {READER_ADDRESS: {"code": READER_RUNTIME}}])
@@ -506,7 +514,8 @@ class EvmAdapter:
         label = st.client.label
         return [(None, "balanceOf reverted or returned no data", label) if v == UINT256_MAX else v for v in values]
 
-    async def _read_multicall(self, st, block, token, chunk):
+    async def _read_multicall(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+                              chunk: list[bytes]) -> Sequence[int | Unread]:
         calls = []
         for a in chunk:
             if token is None:
@@ -524,7 +533,7 @@ class EvmAdapter:
         if len(decoded) != len(chunk):
             raise ValueError(f"multicall returned {len(decoded)} results for {len(chunk)} calls")
         label = st.client.label
-        out = []
+        out: list[int | Unread] = []
         for ok, ret in decoded:
             if ok and len(ret) >= 32:
                 out.append(int.from_bytes(ret[:32], "big"))
@@ -532,7 +541,8 @@ class EvmAdapter:
                 out.append((None, "balanceOf reverted or returned no data", label))
         return out
 
-    async def _read_batched(self, st, block, token, chunk):
+    async def _read_batched(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+                            chunk: list[bytes]) -> Sequence[int | Unread]:
         bp = self._block_param(st, block)
         if token is None:
             calls = [("eth_getBalance", ["0x" + a.hex(), bp]) for a in chunk]
@@ -541,7 +551,7 @@ class EvmAdapter:
             calls = [("eth_call", [{"to": tok, "data": "0x" + SEL_BALANCE_OF + "0" * 24 + a.hex()}, bp]) for a in chunk]
         results = await st.client.batch(calls)
         label = st.client.label
-        out = []
+        out: list[int | Unread] = []
         for r in results:
             if isinstance(r, RpcError):
                 out.append((None, r.message, label))
@@ -567,7 +577,7 @@ class EvmAdapter:
         return changed if changed else got
 
     async def _settle_disputes(self, block: BlockRef, token: bytes | None, values: dict[bytes, int],
-                               errors: dict[bytes, tuple[None, str, str]], read_on: list, notes: list[str]) -> None:
+                               errors: dict[bytes, Unread], read_on: list[tuple[str, list[bytes] | None]], notes: list[str]) -> None:
         """Re-read a random sample on a second endpoint. Where the two disagree, neither figure counts:
         the address is unread ("disputed", both values and both labels) unless a third endpoint agrees
         with one of them, and then the value two endpoints agree on is the one kept."""

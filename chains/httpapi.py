@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import random
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -32,7 +33,7 @@ def resolve_headers(label: str, headers: Mapping[str, str] | None) -> dict[str, 
     """``${VAR}`` in header values from the environment; a missing variable is a ConfigError."""
     out = {}
     for name, value in (headers or {}).items():
-        def sub(m):
+        def sub(m: re.Match[str]) -> str:
             v = os.environ.get(m.group(1))
             if v is None:
                 raise ConfigError(f"endpoint {label}: environment variable {m.group(1)} (header {name}) is not set")

@@ -275,7 +275,7 @@ class JsonRpcClient:
             results[i] = TransportError(f"{last_error} (after {attempt} attempts)")
         return results
 
-    async def _send(self, calls, pending: list[int], results: list[Any]) -> tuple[list[int], str]:
+    async def _send(self, calls: Sequence[tuple[str, Sequence[Any]]], pending: list[int], results: list[Any]) -> tuple[list[int], str]:
         ids = {}
         payload = []
         for i in pending:
@@ -297,12 +297,13 @@ class JsonRpcClient:
         for item in reply:
             if not isinstance(item, dict):
                 continue
-            rid = item.get("id")
-            if type(rid) is not int:  # a garbled id (list, object, null, bool): the item counts as missing
+            item_id = item.get("id")
+            if type(item_id) is not int:  # a garbled id (list, object, null, bool): the item counts as missing
                 continue
-            i = ids.get(rid)
-            if i is None or i in seen:
+            at = ids.get(item_id)
+            if at is None or at in seen:
                 continue
+            i = at
             seen.add(i)
             if "error" in item and item["error"] is not None:
                 e = item["error"] if isinstance(item["error"], dict) else {"code": -1, "message": str(item["error"])}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from .jsonrpc import JsonRpcClient
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
 
 # per parsed address: (amount or None, error or None, endpoint label, block read or None)
@@ -12,7 +13,7 @@ Value = tuple[int | None, str | None, str, BlockRef | None]
 
 
 def parse_inputs(network: str, asset: Asset, addresses: Sequence[str], parse: Callable[[str], Any],
-                 contract_kind: str) -> tuple[list, list, Any]:
+                 contract_kind: str) -> tuple[list[Any], list[Any], Any]:
     """(key per address or None, unique keys to read, parsed token contract or None)."""
     keys = [parse(a) for a in addresses]
     todo = list(dict.fromkeys(k for k in keys if k is not None))
@@ -24,8 +25,11 @@ def parse_inputs(network: str, asset: Asset, addresses: Sequence[str], parse: Ca
     return keys, todo, contract
 
 
-def assemble(asset: Asset, height: int | None, addresses: Sequence[str], keys: Sequence[Hashable | None],
-             values: Mapping[Hashable, Value], not_an_address: str, strategies: Sequence[str], requests: int,
+K = TypeVar("K", bound=Hashable)
+
+
+def assemble(asset: Asset, height: int | None, addresses: Sequence[str], keys: Sequence[K | None],
+             values: Mapping[K, Value], not_an_address: str, strategies: Sequence[str], requests: int,
              notes: Sequence[str]) -> BalanceBatch:
     """One result per input address, in input order (duplicates share their key's value)."""
     results = []
@@ -41,7 +45,7 @@ def assemble(asset: Asset, height: int | None, addresses: Sequence[str], keys: S
 class ClientsMixin:
     """``requests``, ``provider_errors()`` and ``close()`` over the adapter's ``_client_list()``."""
 
-    def _client_list(self) -> list:
+    def _client_list(self) -> Sequence[JsonRpcClient]:
         raise NotImplementedError
 
     @property

@@ -132,7 +132,7 @@ class SolanaAdapter(ClientsMixin):
     def _client_list(self) -> list[JsonRpcClient]:
         return self._clients
 
-    async def _batch(self, client: JsonRpcClient, calls: list[tuple[str, list]]) -> list[Any]:
+    async def _batch(self, client: JsonRpcClient, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """A batch, re-sending the calls a lagging node refused with "minimum context slot not reached"."""
         results = await client.batch(calls)
         for attempt in range(self.slot_retries):
@@ -144,7 +144,7 @@ class SolanaAdapter(ClientsMixin):
                 results[i] = r
         return results
 
-    def _config(self, min_slot: int, **extra: Any) -> dict:
+    def _config(self, min_slot: int, **extra: Any) -> dict[str, Any]:
         return {"commitment": self.commitment, "minContextSlot": min_slot, **extra}
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:

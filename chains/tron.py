@@ -166,7 +166,7 @@ class _Endpoint:
 class TronAdapter(ClientsMixin):
     """TRX and TRC-20 balances on TRON (see the module docstring for what is read where)."""
 
-    def __init__(self, network: str, endpoints: Sequence[Endpoint], endpoint_options: Sequence[Mapping] = (), *,
+    def __init__(self, network: str, endpoints: Sequence[Endpoint], endpoint_options: Sequence[Mapping[str, Any]] = (), *,
                  probe_addresses: Sequence[str] = (), attempts: int = 6, backoff_min: float = 0.05,
                  backoff_max: float = 8.0):
         self.network = network
@@ -273,7 +273,7 @@ class TronAdapter(ClientsMixin):
                 break
             label = ep.client.label
             try:
-                if want_history and ep.history:
+                if want_history and ep.history and height is not None:
                     problem = await self._history_problem(ep, todo)
                     if problem is None:
                         got, snapshot_hash = await self._read_history(ep, todo, height, snapshot_hash, notes)
@@ -295,7 +295,7 @@ class TronAdapter(ClientsMixin):
                         self.requests - requests_before, notes)
 
     async def _read_history(self, ep: _Endpoint, addrs: list[bytes], height: int, snapshot_hash: str | None,
-                            notes: list[str]):
+                            notes: list[str]) -> tuple[dict[bytes, Value] | None, str | None]:
         label = ep.client.label
         block = parse_block(await ep.client.post(PATH_BLOCK_BY_NUM, {"num": height}))
         if block is None or block.number != height:
@@ -311,7 +311,7 @@ class TronAdapter(ClientsMixin):
         return {a: (v, e, label, block) for a, (v, e) in zip(addrs, reads)}, block.hash
 
     async def _read_latest(self, ep: _Endpoint, addrs: list[bytes], height: int | None, token: bytes | None,
-                           asset: Asset, notes: list[str]):
+                           asset: Asset, notes: list[str]) -> dict[bytes, Value]:
         label = ep.client.label
         before = await self._head(ep)
         if token is not None:

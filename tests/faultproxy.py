@@ -46,10 +46,8 @@ def spoil_one_item(reply: list, rng: random.Random, drop: bool, error: dict) -> 
 
 class FaultProxy:
     def __init__(self, upstream: str, rate: float, seed: int = 1, faults=FAULTS, timeout_sleep: float = 3.0,
-                 min_items: int = 0, lies: dict[str, int] | None = None):
+                 min_items: int = 0):
         self.upstream = upstream
-        # a lying server: eth_getBalance of these addresses (lower-case 0x hex) answers this value
-        self.lies = {a.lower(): v for a, v in (lies or {}).items()}
         self.rate = rate
         self.rng = random.Random(seed)
         self.faults = tuple(faults)
@@ -77,8 +75,6 @@ class FaultProxy:
         async with self._session.post(self.upstream, data=body, headers={"content-type": "application/json"}) as up:
             data = await up.read()
         self.forwarded += 1
-        if self.lies:
-            data = self._lie(body, data)
         if fault == "malformed":
             return web.Response(body=data[: max(1, len(data) // 2)], content_type="application/json")
         if fault in ("missing-items", "rpc-rate-limit"):
@@ -92,20 +88,6 @@ class FaultProxy:
             if isinstance(reply, dict) and fault == "rpc-rate-limit":
                 return web.json_response({"jsonrpc": "2.0", "id": reply.get("id"), "error": RATE_LIMITED})
         return web.Response(body=data, content_type="application/json")
-
-    def _lie(self, body: bytes, data: bytes) -> bytes:
-        calls = json.loads(body)
-        calls = calls if isinstance(calls, list) else [calls]
-        told = {c.get("id"): self.lies[c["params"][0].lower()] for c in calls
-                if c.get("method") == "eth_getBalance" and str(c["params"][0]).lower() in self.lies}
-        if not told:
-            return data
-        reply = json.loads(data)
-        for item in reply if isinstance(reply, list) else [reply]:
-            if item.get("id") in told and "result" in item:
-                item["result"] = hex(told[item["id"]])
-                self.injected["lie"] += 1
-        return json.dumps(reply).encode()
 
     def start(self) -> "FaultProxy":
         async def open_session(app: web.Application) -> None:

@@ -74,7 +74,7 @@ async def read(eps, asset, addresses, height, **kw):
 # ------------------------------------------------------------------ 1. cross-check disagreement
 
 
-def test_cross_check_disagreement_is_a_note_not_a_crash(world):
+def test_cross_check_disagreement_leaves_the_rows_unread_not_a_crash(world):
     def plus_one(calls, reply):
         for call, item in pairs(calls, reply):
             if call and call["method"] == "eth_getBalance" and isinstance(item.get("result"), str):
@@ -85,7 +85,8 @@ def test_cross_check_disagreement_is_a_note_not_a_crash(world):
     with RewriteProxy(world.url, plus_one) as px:
         eps = [Endpoint("anvil", world.url), Endpoint("liar", px.url)]
         batch, _ = run(read(eps, ETH, addrs, world.snapshot, cross_check=5, seed=1, force_strategy="batched-calls"))
-    assert batch.complete and {r.address: r.amount_base_units for r in batch.results} == {a: world.native[a] for a in addrs}
+    # two endpoints disagree and no third settles it: neither figure counts
+    assert batch.read == 0 and all(r.amount_base_units is None and r.error.startswith("disputed: ") for r in batch.results)
     assert any(n.startswith("cross-check: 0/5") for n in batch.notes), batch.notes
     bad = [n for n in batch.notes if "DISAGREEMENT" in n]
     assert len(bad) == 5
@@ -95,6 +96,50 @@ def test_cross_check_disagreement_is_a_note_not_a_crash(world):
 
 # ------------------------------------------------------------------ 2. rate limits and endpoint limits
 
+
+
+def _liar(world, target, value):
+    """A server that lies about one address's balance (eth_getBalance), in front of real anvil."""
+    def lie(calls, reply):
+        for call, item in pairs(calls, reply):
+            if call and call["method"] == "eth_getBalance" and call["params"][0].lower() == target.lower():
+                item["result"] = hex(value)
+        return reply
+
+    return RewriteProxy(world.url, lie)
+
+
+def test_cross_check_disagreement_leaves_the_address_unread(world):
+    """Two endpoints that disagree: neither figure counts (the row is unread, both values said)."""
+    addrs = list(world.native)
+    target = addrs[0]
+    with _liar(world, target, world.native[target] + 5) as px:
+        eps = [Endpoint("honest", world.url), Endpoint("liar", px.url)]
+        batch, _ = run(read(eps, ETH, addrs, world.snapshot, cross_check=len(addrs), seed=1,
+                            force_strategy="batched-calls"))
+    got = {r.address: r for r in batch.results}
+    assert got[target].amount_base_units is None
+    err = got[target].error
+    assert "disputed" in err and f"honest says {world.native[target]}" in err and f"liar says {world.native[target] + 5}" in err
+    assert batch.read == len(addrs) - 1 and not batch.complete
+    assert batch.total_base_units == sum(v for a, v in world.native.items() if a != target)
+    assert any("DISAGREEMENT" in n for n in batch.notes)
+
+
+@pytest.mark.parametrize("liar_first", [True, False])
+def test_a_third_endpoint_settles_a_dispute(world, liar_first):
+    addrs = list(world.native)
+    target = addrs[1]
+    with _liar(world, target, 7) as px:
+        liar, honest = Endpoint("liar", px.url), Endpoint("honest", world.url)
+        eps = [liar, honest, Endpoint("third", world.url)] if liar_first else [honest, liar, Endpoint("third", world.url)]
+        batch, _ = run(read(eps, ETH, addrs, world.snapshot, cross_check=len(addrs), seed=1,
+                            force_strategy="batched-calls"))
+    assert batch.complete
+    got = {r.address: r for r in batch.results}
+    assert got[target].amount_base_units == world.native[target]  # the value two endpoints agree on
+    assert got[target].endpoint == "honest"
+    assert any("settled" in n and "third" in n for n in batch.notes)
 
 def test_rate_below_one_per_second_still_gives_tokens():
     async def go():

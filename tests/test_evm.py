@@ -116,43 +116,6 @@ def test_cross_check_agrees(world):
     assert any(n.startswith("cross-check: 10/10") for n in batch.notes)
 
 
-def _liar(world, target, value):
-    return FaultProxy(world.url, rate=0.0, lies={target: value})
-
-
-def test_cross_check_disagreement_leaves_the_address_unread(world):
-    """Two endpoints that disagree: neither figure counts (the row is unread, both values said)."""
-    addrs = list(world.native)
-    target = addrs[0]
-    with _liar(world, target, world.native[target] + 5) as px:
-        eps = [Endpoint("honest", world.url), Endpoint("liar", px.url)]
-        batch, _ = run(read(eps, ETH, addrs, world.snapshot, cross_check=len(addrs), seed=1,
-                            force_strategy="batched-calls"))
-    got = {r.address: r for r in batch.results}
-    assert got[target].amount_base_units is None
-    err = got[target].error
-    assert "disputed" in err and f"honest says {world.native[target]}" in err and f"liar says {world.native[target] + 5}" in err
-    assert batch.read == len(addrs) - 1 and not batch.complete
-    assert batch.total_base_units == sum(v for a, v in world.native.items() if a != target)
-    assert any("DISAGREEMENT" in n for n in batch.notes)
-
-
-@pytest.mark.parametrize("liar_first", [True, False])
-def test_a_third_endpoint_settles_a_dispute(world, liar_first):
-    addrs = list(world.native)
-    target = addrs[1]
-    with _liar(world, target, 7) as px:
-        liar, honest = Endpoint("liar", px.url), Endpoint("honest", world.url)
-        eps = [liar, honest, Endpoint("third", world.url)] if liar_first else [honest, liar, Endpoint("third", world.url)]
-        batch, _ = run(read(eps, ETH, addrs, world.snapshot, cross_check=len(addrs), seed=1,
-                            force_strategy="batched-calls"))
-    assert batch.complete
-    got = {r.address: r for r in batch.results}
-    assert got[target].amount_base_units == world.native[target]  # the value two endpoints agree on
-    assert got[target].endpoint == "honest"
-    assert any("settled" in n and "third" in n for n in batch.notes)
-
-
 def test_api_key_from_environment_never_in_messages(world, monkeypatch):
     monkeypatch.setenv("PORSCAN_TEST_KEY", "s3cr3t-key-123")
     ep = Endpoint("keyed", "http://127.0.0.1:9/v2/${PORSCAN_TEST_KEY}", timeout=0.5)
