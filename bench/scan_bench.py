@@ -7,7 +7,7 @@ funded at the file's snapshot heights:
 * ETH on anvil (balances written at block 100, the snapshot; later blocks change some),
 * BTC on Bitcoin Knots regtest (the P2WSH scripts paid, then the chain brought to height 1000, the
   snapshot; some scripts paid again after it),
-* USDT-TRC20 and SOL on the FAKE TRON and Solana servers of tests/fake_tron_solana.py (no TRON
+* USDT-TRC20 and SOL on the FAKE TRON and Solana servers of scanner/devnet/fake_tron_solana.py (no TRON
   node or Solana validator runs here; those reads are at the latest block and labelled so),
 
 then ``porscan scan FILE --db postgresql://...`` runs as its own process. Printed: time per stage
@@ -26,7 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from bench.verify_bench import run_measured  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
@@ -85,7 +84,7 @@ def fund_btc(node: Knots, balances: dict[str, int], height: int, per_tx: int = 2
 
 
 def start_fakes(tron_balances: dict[str, int], sol_balances: dict[str, int]):
-    from fake_tron_solana import FakeSolana, FakeTron, _parse_addr
+    from scanner.devnet.fake_tron_solana import FakeSolana, FakeTron, _parse_addr
 
     tron = FakeTron(history_lookup=False, start_block=5100)  # its head is past the snapshot (5000)
     contract = _parse_addr(USDT_TRC20)

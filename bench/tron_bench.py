@@ -1,7 +1,7 @@
 """bench/tron: porscan's TRON adapter reading N addresses from the FAKE TRON HTTP API.
 
-No TRON node can run here, so the stand-in (tests/fake_tron_solana.py, labelled FAKE) runs in its own
-process with N accounts on real tronpy keys; this process derives the same addresses and expected
+No TRON node can run here, so the stand-in (scanner/devnet/fake_tron_solana.py, labelled FAKE) runs in
+its own process with N accounts on real tronpy keys; this process derives the same addresses and expected
 balances, reads them with ``chains.tron.TronAdapter`` and checks every value. The TRON HTTP API has no
 batch call: one request per address, so the figures are requests/s as much as addresses/s, and on a
 real endpoint the configured requests_per_second (TronGrid: ~12/s per key) is the limit, not this.
@@ -20,19 +20,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from chains.tron import TronAdapter  # noqa: E402
-from fake_tron_solana import expected_generated, tron_address_of  # noqa: E402
+from scanner.devnet.fake_tron_solana import expected_generated, tron_address_of  # noqa: E402
 
 USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 
 
 def start_fake(n: int, seed: str, fault_rate: float) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_tron_solana.py"), "tron", "--accounts", str(n),
-                             "--seed", seed, "--fault-rate", str(fault_rate)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "scanner.devnet.fake_tron_solana", "tron", "--accounts", str(n),
+                             "--seed", seed, "--fault-rate", str(fault_rate)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT)
     line = proc.stdout.readline() if proc.stdout else ""
     if "listening on" not in line:
         proc.kill()

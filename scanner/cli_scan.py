@@ -347,8 +347,9 @@ The main job on a sample exchange, end to end, on local chains: starts two anvil
 for Ethereum and Arbitrum), writes a reserve file signed with porscan's own keys whose snapshot
 heights are the local snapshot blocks, funds every address at the snapshot, moves money after it,
 writes a liabilities file, then runs `porscan scan` on it with SQLite storage and prints the report.
-Rows of chains with no local node (TRON, Solana, ...) show up as unread, with their published
-amounts, as they would against a real exchange without those endpoints configured.
+Bitcoin and Litecoin are read on regtest nodes at their snapshot heights; TRON and Solana rows are
+served by FAKE stand-ins (labelled so) and read at the latest block. Rows of a chain whose node is
+not installed show up as unread, with their published amounts.
 
 examples:
   porscan demo
@@ -366,7 +367,21 @@ def add_demo_command(sub, fmt) -> None:
     d.set_defaults(func=cmd_demo)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C: the nodes are stopped
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _demo(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _demo(args: argparse.Namespace) -> int:
     from .localworld import build_local_exchange
     from .scan import ScanError, ScanOptions, run_scan
 

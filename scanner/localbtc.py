@@ -125,26 +125,31 @@ class CoreNode:
         log.close()
         node = cls(proc, port, datadir, datadir_node, name)
         deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {proc.returncode}: "
-                                   f"{(datadir / 'porscan-stdout.log').read_text()[-500:]}")
-            try:
-                node.rpc("getblockcount", timeout=2)
-                return node
-            except (OSError, RpcFailure):
-                if time.monotonic() > deadline:
-                    node.stop()
-                    raise TimeoutError(f"{name} did not answer within 30 s")
-                time.sleep(0.05)
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited with {proc.returncode}: "
+                                       f"{(datadir / 'porscan-stdout.log').read_text()[-500:]}")
+                try:
+                    node.rpc("getblockcount", timeout=2)
+                    return node
+                except (OSError, RpcFailure):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{name} did not answer within 30 s") from None
+                    time.sleep(0.05)
+        except BaseException:  # a failed start or Ctrl-C while waiting: no node nor data directory left behind
+            node.stop()
+            raise
 
     def stop(self) -> None:
         if self.process.poll() is None:
             try:
                 self.rpc("stop", timeout=10)
                 self.process.wait(30)
-            except Exception:  # noqa: BLE001 - fall back to the PID
+            except BaseException as exc:  # noqa: BLE001 - fall back to the PID (also on Ctrl-C, then re-raised)
                 end_process(self.process, 10)
+                if not isinstance(exc, Exception):
+                    raise
 
 
 class Knots(CoreNode):
@@ -162,8 +167,10 @@ class Knots(CoreNode):
                           port, datadir, inside, "bitcoind (Knots)")
 
     def stop(self) -> None:
-        super().stop()
-        shutil.rmtree(self.datadir, ignore_errors=True)
+        try:
+            super().stop()
+        finally:
+            shutil.rmtree(self.datadir, ignore_errors=True)
 
     @property
     def dump_dir(self) -> str:
@@ -176,16 +183,20 @@ class Knots(CoreNode):
 
 class Litecoind(CoreNode):
     @classmethod
-    def start(cls) -> "Litecoind":
+    def start(cls, extra: str = "") -> "Litecoind":
+        """``extra``: more litecoin.conf lines (e.g. ``keypool=1``: Litecoin Core 0.21's legacy wallet
+        otherwise fills a 1000-key pool in ``createwallet``, about a second)."""
         datadir = Path(tempfile.mkdtemp(prefix="porscan-ltc."))
         port, p2p = free_port(), free_port()
-        (datadir / "litecoin.conf").write_text(_CONF.format(rpc=port, p2p=p2p, extra=""))
+        (datadir / "litecoin.conf").write_text(_CONF.format(rpc=port, p2p=p2p, extra=extra))
         return cls._start([litecoind_bin(), f"-datadir={datadir}", "-printtoconsole=0"], port, datadir,
                           str(datadir), "litecoind")
 
     def stop(self) -> None:
-        super().stop()
-        shutil.rmtree(self.datadir, ignore_errors=True)
+        try:
+            super().stop()
+        finally:
+            shutil.rmtree(self.datadir, ignore_errors=True)
 
 
 def funded_wallet(node: CoreNode, wallet: str, need_sats: int, max_blocks: int = 2000) -> str:

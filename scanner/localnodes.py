@@ -119,17 +119,20 @@ class Anvil:
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         node = cls(proc, port)
         deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"anvil exited with {proc.returncode} before answering")
-            try:
-                rpc(node.url, "eth_blockNumber", timeout=1)
-                return node
-            except OSError:
-                if time.monotonic() > deadline:
-                    node.stop()
-                    raise TimeoutError("anvil did not answer within 15 s")
-                time.sleep(0.05)
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"anvil exited with {proc.returncode} before answering")
+                try:
+                    rpc(node.url, "eth_blockNumber", timeout=1)
+                    return node
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"anvil did not answer within {timeout:g} s") from None
+                    time.sleep(0.05)
+        except BaseException:  # a failed start or Ctrl-C while waiting: no process left behind
+            node.stop()
+            raise
 
     def stop(self) -> None:
         end_process(self.process, 5)

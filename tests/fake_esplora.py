@@ -21,7 +21,7 @@ from aiohttp import web
 
 from btc_world import CoreNode, sats
 from faultproxy import http_fault_reply
-from loopthread import ServedApp
+from scanner.devnet.loopthread import ServedApp
 
 LABEL = "FAKE-esplora"
 FAULTS = ("http429", "http500", "timeout", "truncated")

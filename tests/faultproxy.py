@@ -14,7 +14,7 @@ from collections import Counter
 
 from aiohttp import ClientSession, web
 
-from loopthread import ServedApp
+from scanner.devnet.loopthread import ServedApp
 
 FAULTS = ("http429", "http500", "timeout", "malformed", "missing-items", "rpc-rate-limit")
 

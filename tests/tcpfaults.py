@@ -11,7 +11,7 @@ import random
 from collections import Counter
 
 from faultproxy import spoil_one_item
-from loopthread import LoopThread
+from scanner.devnet.loopthread import LoopThread
 
 FAULTS = ("drop", "garbage", "stall", "missing-item", "busy")
 SERVER_BUSY = {"code": -102, "message": "server busy - request timed out"}

@@ -402,7 +402,7 @@ def test_url_password_never_leaks_even_when_the_server_echoes_basic_auth():
     into porscan's error."""
     import base64
 
-    from loopthread import ServedApp
+    from scanner.devnet.loopthread import ServedApp
 
     seen = []
 
@@ -438,7 +438,7 @@ def test_url_password_never_leaks_even_when_the_server_echoes_basic_auth():
 
 def test_solana_token_parts_at_two_slots_are_not_at_snapshot():
     from chains.solana import SolanaAdapter
-    from fake_tron_solana import USDT_SPL_MINT, FakeSolana, solana_world
+    from scanner.devnet.fake_tron_solana import USDT_SPL_MINT, FakeSolana, solana_world
 
     fake = FakeSolana(slot=500, slot_step=1)  # every HTTP request moves the chain one slot on
     world = solana_world(fake, n=1, prefix="twoslots")

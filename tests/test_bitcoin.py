@@ -524,7 +524,7 @@ class _TipRewriter:
     """A line proxy in front of the real ElectrumX that replaces the result of blockchain.headers.subscribe."""
 
     def __init__(self, upstream_port: int, tip):
-        from loopthread import LoopThread
+        from scanner.devnet.loopthread import LoopThread
 
         self.upstream_port, self.tip, self.port = upstream_port, tip, None
         self._lt = LoopThread()

@@ -27,7 +27,9 @@ def world(tmp_path_factory):
     need_anvil()
     from scanner.localworld import build_local_exchange
 
-    w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=11)
+    # no LTC node nor TRON/Solana stand-ins: the rows of those chains stay unread (what these tests check);
+    # tests/test_demo_world.py scans the whole world
+    w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=11, litecoin=False, tron_solana=False)
     yield w
     w.stop()
 
@@ -187,7 +189,7 @@ def big_world(tmp_path_factory):
     need_anvil()
     from scanner.localworld import build_local_exchange
 
-    w = build_local_exchange(tmp_path_factory.mktemp("bigworld"), seed=5, scale=8)
+    w = build_local_exchange(tmp_path_factory.mktemp("bigworld"), seed=5, scale=8, litecoin=False, tron_solana=False)
     yield w
     w.stop()
 
@@ -316,7 +318,8 @@ def test_more_decimals_than_the_coin_are_summed_exactly_and_noted():
 
 
 def test_min_ratio_compares_the_exact_ratio_not_the_rounded_one():
-    from scanner.scan import _q, below
+    from scanner.amounts import shown_fraction as _q
+    from scanner.scan import below
 
     exact = Decimal("0.99999970000003")
     assert _q(exact) == Decimal("0.999999")  # rounded down for display, never up to 1

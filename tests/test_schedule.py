@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import logging
 import os
 import socket
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from loopthread import ServedApp
+from scanner.devnet.loopthread import ServedApp
 
 from scanner.localnodes import anvil_binary
 from scanner.schedule import (EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, Rules, ScheduleConfigError, SourceError,
@@ -281,7 +280,7 @@ def world(tmp_path_factory):
         pytest.skip("anvil not installed")
     from scanner.localworld import build_local_exchange
 
-    w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=21)
+    w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=21, litecoin=False, tron_solana=False)
     yield w
     w.stop()
 

@@ -1,4 +1,4 @@
-"""Solana adapter against the FAKE Solana JSON-RPC (tests/fake_tron_solana.py; no validator can run here).
+"""Solana adapter against the FAKE Solana JSON-RPC (scanner/devnet/fake_tron_solana.py; no validator can run here).
 
 Wallets are real Ed25519 keypairs (solders), token accounts the program-derived associated accounts
 plus extra ones. Covers SOL through getMultipleAccounts (100 keys per call, batched), SPL tokens of
@@ -17,7 +17,7 @@ from conftest import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
 from chains.solana import TOKEN_2022_PROGRAM, SolanaAdapter, solana_pubkey
-from fake_tron_solana import USDC_SPL_MINT, USDT_SPL_MINT, FakeSolana, seeded, sol_keypair, solana_world
+from scanner.devnet.fake_tron_solana import USDC_SPL_MINT, USDT_SPL_MINT, FakeSolana, seeded, sol_keypair, solana_world
 from faultproxy import FaultProxy
 
 SOL = Asset("solana", "SOL", 9)

@@ -1,4 +1,4 @@
-"""TRON adapter against the FAKE TRON HTTP API (tests/fake_tron_solana.py; no TRON node can run here).
+"""TRON adapter against the FAKE TRON HTTP API (scanner/devnet/fake_tron_solana.py; no TRON node can run here).
 
 State is built on real secp256k1 keys (tronpy) and base58check addresses. Covers TRX at the snapshot
 block on a balance-history node, the silent-zero trap of a node without history, reads at the latest
@@ -18,7 +18,7 @@ from conftest import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
 from chains.tron import TronAdapter, tron_address
-from fake_tron_solana import USDT_SPL_MINT, FakeSolana, FakeTron, Faults, solana_world, tron_world
+from scanner.devnet.fake_tron_solana import USDT_SPL_MINT, FakeSolana, FakeTron, Faults, solana_world, tron_world
 
 TRX = Asset("tron", "TRX", 6)
 
@@ -60,7 +60,7 @@ def test_fixture_keys_are_real_tron_addresses(history_node):
     _, world, _ = history_node
     from tronpy.keys import PrivateKey, to_base58check_address
 
-    from fake_tron_solana import seeded
+    from scanner.devnet.fake_tron_solana import seeded
 
     addr = next(iter(world["trx"]))
     assert addr.startswith("T") and to_base58check_address(world["hex"][addr]) == addr

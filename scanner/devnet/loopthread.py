@@ -1,4 +1,5 @@
-"""An asyncio event loop in a daemon thread, for test servers that must run beside synchronous code."""
+"""An asyncio event loop in a daemon thread, for local servers (the FAKE stand-ins, test servers)
+that must run beside synchronous code."""
 
 from __future__ import annotations
 

@@ -1,12 +1,13 @@
 """FAKE TRON HTTP API and FAKE Solana JSON-RPC servers: stand-ins, not nodes.
 
 No TRON node (java-tron) and no Solana validator can run on the project machine (docs: test
-infrastructure §8-9), so the TRON and Solana adapters are tested against these small aiohttp
-servers. They answer in the shapes of the official APIs (TRON: developers.tron.network /
-tronprotocol.github.io HTTP and JSON-RPC pages; Solana: solana.com/docs/rpc) over state the test
-builds from real keys (tronpy secp256k1 keys and base58check addresses; solders Ed25519 keypairs,
-program-derived associated token accounts). Every endpoint label used with them starts with
-``FAKE`` and they bind 127.0.0.1 on a free port only: they are never a default endpoint.
+infrastructure §8-9), so the TRON and Solana adapters are tested, benchmarked and demonstrated
+(``porscan demo``, scanner/localworld.py) against these small aiohttp servers. They answer in the
+shapes of the official APIs (TRON: developers.tron.network / tronprotocol.github.io HTTP and
+JSON-RPC pages; Solana: solana.com/docs/rpc) over state the caller builds from real keys (tronpy
+secp256k1 keys and base58check addresses; solders Ed25519 keypairs, program-derived associated
+token accounts). Every endpoint label used with them starts with ``FAKE`` and they bind 127.0.0.1
+on a free port only: they are never a default endpoint.
 
 They reproduce the traps of the real services:
 
@@ -25,7 +26,10 @@ They reproduce the traps of the real services:
   HTTP 429, HTTP 500, timeouts, malformed JSON, TronGrid-style ``{"Error": "... frequency limit ..."}``
   rate-limit answers and plain error replies.
 
-Run as a program (for bench/tron): ``python tests/fake_tron_solana.py tron --accounts N --seed S``
+Serving needs only aiohttp and base58; building worlds with keys needs tronpy (TRON) and solders
+(Solana keypairs and token accounts, the ``[test]`` extra), imported where they are used.
+
+Run as a program (for bench/tron): ``python -m scanner.devnet.fake_tron_solana tron --accounts N --seed S``
 prints ``FAKE-TRON listening on <url>`` and serves until killed.
 """
 
@@ -43,7 +47,7 @@ from typing import Any, Callable
 
 from aiohttp import web
 
-from loopthread import ServedApp, start_local_site
+from .loopthread import ServedApp, start_local_site
 
 TRON_FAULTS = ("http429", "http500", "timeout", "malformed", "rate-limit-reply")
 ATA_PROGRAM = "ATokenGPvbdGVxr1b2hvZbsiqW5xWH25efTNsLJA8knL"
