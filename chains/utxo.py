@@ -63,6 +63,35 @@ CHAINS: dict[tuple[str, str], ChainParams] = {
 }
 # what Bitcoin Core / Litecoin Core call their chains in getblockchaininfo
 CORE_CHAIN_NAMES = {"main": {"main"}, "test": {"test", "testnet4", "signet"}, "regtest": {"regtest"}}
+# Genesis block hash (display hex) of each chain a node or server of that coin may run, from the
+# consensus.hashGenesisBlock asserts in each project's chainparams.cpp (Bitcoin Core kernel/chainparams.cpp,
+# Litecoin Core, Dogecoin Core 1.14, Bitcoin Cash Node, Dash Core). "test" accepts every public test chain
+# the addresses of "test" are valid on (Bitcoin: testnet3, testnet4, signet; Bitcoin Cash: testnet3,
+# testnet4/chipnet). BCH mainnet and regtest share Bitcoin's genesis: they forked from it.
+_BTC_MAIN = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
+_BTC_TESTNET3 = "000000000933ea01ad0ee984209779baaec3ced90fa3f408719526f8d77f4943"
+_BTC_REGTEST = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
+GENESIS_HASHES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("BTC", "main"): (_BTC_MAIN,),
+    ("BTC", "test"): (_BTC_TESTNET3,
+                      "00000000da84f2bafbbc53dee25a72ae507ff4914b867c565be350b0da8bf043",  # testnet4
+                      "00000008819873e925422c1ff0f99f7cc9bbb232af63a077a480a3633bee1ef6"),  # signet
+    ("BTC", "regtest"): (_BTC_REGTEST,),
+    ("LTC", "main"): ("12a765e31ffd4059bada1e25190f6e98c99d9714d334efa41a195a7e7e04bfe2",),
+    ("LTC", "test"): ("4966625a4b2851d9fdee139e56211a0d88575f59ed816ff5e6a63deb4e3e29a0",),
+    ("LTC", "regtest"): ("530827f38f93b43ed12af0b3ad25a288dc02ed74d6d7857862df51fc56c416f9",),
+    ("DOGE", "main"): ("1a91e3dace36e2be3bf030a65679fe821aa1d6ef92e7c9902eb318182c355691",),
+    ("DOGE", "test"): ("bb0a78264637406b6360aad926284d544d7049f45189db5664f3c4d07350559e",),
+    ("DOGE", "regtest"): ("3d2160a3b5dc4a9d62e7e66a295f70313ac808440ef7400d6c0772171ce973a5",),
+    ("BCH", "main"): (_BTC_MAIN,),
+    ("BCH", "test"): (_BTC_TESTNET3,
+                      "000000001dd410c49a788668ce26751718cc797474d3152a5fc073dd44fd9f7b"),  # testnet4, chipnet
+    ("BCH", "regtest"): (_BTC_REGTEST,),
+    # X11 block hashes: an Electrum client cannot hash a Dash header itself (server.features says it)
+    ("DASH", "main"): ("00000ffd590b1485b3caadc19b22e6379c733355108f107a430458cdf3407ab6",),
+    ("DASH", "test"): ("00000bafbc94add76cb75e2ec92894837288a481e5c005f6563d91623bf8bc2c",),
+    ("DASH", "regtest"): ("000008ca1832a4baf228eb1553c03d3a2c8e02399550dd6ea8d65cec3ef23d2e",),
+}
 
 
 def chain_params(coin: str, chain: str = "main") -> ChainParams:

@@ -27,6 +27,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from scanner.localbtc import (BTC_CACHE, ROOT, CoreNode, Knots, Litecoind, RpcFailure, btc, electrumx_bin,  # noqa: F401
                               knots_root, litecoind_bin, rpc, sats, tool_missing)
 from scanner.localnodes import end_process, free_port
@@ -208,3 +210,37 @@ def build_world(node: CoreNode) -> BtcWorld:
     current = {a: sum(v.values()) for a, v in book.items()}
     assert all(current[a] != w.expected[a] for a in w.moved_after + late), "fixture: moves after H must change balances"
     return w
+
+
+# ------------------------------------------------------------------------------ shared fixtures
+# (imported by conftest.py: one Knots node, fixture world and ElectrumX per test module that asks)
+
+def need_tool(tool: str, path) -> None:
+    """Skip (fail under CI) when a node binary the test needs is not installed."""
+    why = tool_missing(tool, path)
+    if why:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def knots():
+    need_tool("knots", knots_root() / "usr" / "bin" / "bitcoind")
+    node = Knots.start()
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="module")
+def btc_regtest_world(knots) -> "BtcWorld":
+    return build_world(knots)
+
+
+@pytest.fixture(scope="module")
+def electrumx(knots, btc_regtest_world):
+    need_tool("electrumx", electrumx_bin())
+    ex = ElectrumX.start(knots.url)
+    ex.wait_synced(btc_regtest_world.tip)
+    yield ex
+    ex.stop()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from pg import postgres_db, postgres_dsn, postgres_server  # noqa: F401  (PostgreSQL fixtures: tests/pg.py)
+from btc_world import btc_regtest_world, electrumx, knots  # noqa: F401  (Knots and ElectrumX: tests/btc_world.py)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_VECTORS = ROOT.parent / "shared" / "vectors"

@@ -18,7 +18,7 @@ import os
 import pytest
 
 from conftest import balances_then_close
-from btc_world import BtcWorld, ElectrumX, Knots, build_world, electrumx_bin, knots_root, tool_missing
+from btc_world import BtcWorld, Knots
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.esplora import EsploraAdapter
@@ -32,34 +32,9 @@ from faultproxy import FaultProxy
 BTC = Asset("btc-regtest", "BTC", 8)
 
 
-def _need(tool: str, path) -> None:
-    why = tool_missing(tool, path)
-    if why:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
-def knots():
-    _need("knots", knots_root() / "usr" / "bin" / "bitcoind")
-    node = Knots.start()
-    yield node
-    node.stop()
-
-
-@pytest.fixture(scope="module")
-def world(knots) -> BtcWorld:
-    return build_world(knots)
-
-
-@pytest.fixture(scope="module")
-def electrumx(knots, world):
-    _need("electrumx", electrumx_bin())
-    ex = ElectrumX.start(knots.url)
-    ex.wait_synced(world.tip)
-    yield ex
-    ex.stop()
+def world(btc_regtest_world) -> BtcWorld:
+    return btc_regtest_world
 
 
 @pytest.fixture(scope="module")
