@@ -6,8 +6,6 @@ COPY pyproject.toml README.md ./
 COPY scanner ./scanner
 COPY chains ./chains
 COPY signatures ./signatures
-COPY config ./config
 RUN pip install --no-cache-dir .
-ENV PORSCAN_CONFIG_DIR=/opt/porscan/config
 ENTRYPOINT ["porscan"]
 CMD ["--help"]

@@ -24,7 +24,7 @@ from eth_utils import keccak  # noqa: E402
 from chains.evm import EvmAdapter  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
-from scanner.localnodes import Anvil, deploy, rpc, rpc_batch  # noqa: E402
+from scanner.devnet.localnodes import Anvil, deploy, rpc, rpc_batch  # noqa: E402
 
 
 def fund(url: str, n: int) -> tuple[list[str], str, int, int, int]:

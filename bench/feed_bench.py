@@ -1,7 +1,7 @@
 """bench/feed: the feed server under load on loopback, with a year of daily history.
 
 For each backend (SQLite file, private PostgreSQL cluster), a fresh database gets 365 daily finished
-runs for each of five exchanges (``scanner.feed_sample.populate``: per-asset and per-network totals,
+runs for each of five exchanges (``scanner.devnet.feed_sample.populate``: per-asset and per-network totals,
 ratios, liabilities, rows, balances, summaries: 1,825 runs). ``porscan serve`` then runs in its own
 process on 127.0.0.1, and a second process loads it: wrk (``-t THREADS -c CONNECTIONS -d SECONDS
 --latency``) when installed, else a Python aiohttp load generator (same shape: N connections, each
@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scanner.feed_sample import populate  # noqa: E402
+from scanner.devnet.feed_sample import populate  # noqa: E402
 from scanner.storage import open_store  # noqa: E402
-from scanner.storage.localpg import LocalPostgres  # noqa: E402
+from scanner.devnet.localpg import LocalPostgres  # noqa: E402
 
 ENDPOINTS = (("latest ratios", "/api/v1/exchanges/OKX/ratios/latest"), ("/metrics", "/metrics"))
 

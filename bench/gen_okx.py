@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scanner import samplegen as g  # noqa: E402
+from scanner.devnet import samplegen as g  # noqa: E402
 from scanner.amounts import fmt, from_base_units  # noqa: E402
 
 MIX = (("evm", 0.60), ("btc", 0.20), ("tron", 0.15), ("sol", 0.05))

@@ -29,11 +29,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.verify_bench import run_measured  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
-from scanner.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
-from scanner.localbtc import Knots, btc, funded_wallet, knots_root, tool_missing  # noqa: E402
-from scanner.localnodes import Anvil, rpc, rpc_batch  # noqa: E402
-from scanner.localworld import knots_network_toml, regtest_address  # noqa: E402
-from scanner.storage.localpg import LocalPostgres  # noqa: E402
+from scanner.pipeline.ingest import ReserveRow, iter_rows, read_head  # noqa: E402
+from scanner.devnet.localbtc import Knots, btc, funded_wallet, knots_root, tool_missing  # noqa: E402
+from scanner.devnet.localnodes import Anvil, rpc, rpc_batch  # noqa: E402
+from scanner.devnet.localworld import knots_network_toml, regtest_address  # noqa: E402
+from scanner.devnet.localpg import LocalPostgres  # noqa: E402
 
 DATA = ROOT / "bench" / ".data"
 USDT_TRC20 = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # the real contract address; served by the FAKE

@@ -4,7 +4,7 @@ For each backend and chunk size, a fresh database gets N RowRecords and N Balanc
 each by default; OKX-like addresses, reasons, 18-decimal amounts), written chunk by chunk through
 ``save_rows`` / ``save_balances`` (checkpoint + COPY / executemany per chunk), then read back in
 line order with ``iter_rows`` / ``iter_balances``. Each configuration runs in its own process so its
-peak RSS is its own. PostgreSQL is a private cluster (scanner.storage.localpg, fsync off), so the
+peak RSS is its own. PostgreSQL is a private cluster (scanner.devnet.localpg, fsync off), so the
 figures are the client and server CPU cost, not disk flushes. Prints records/s and peak RSS.
 """
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from scanner.storage import BalanceRecord, RowRecord, RunSpec, open_store  # noqa: E402
-from scanner.storage.localpg import LocalPostgres  # noqa: E402
+from scanner.devnet.localpg import LocalPostgres  # noqa: E402
 
 STATUSES = ("verified",) * 17 + ("owner_only", "failed", "invalid_row")
 

@@ -15,7 +15,7 @@ from typing import NamedTuple, Protocol, Sequence
 class Asset:
     """What to read on one network: the native coin (``contract is None``) or a token."""
 
-    network: str  # network id from config/networks.toml, e.g. "ethereum"
+    network: str  # network id from scanner/config/networks.toml, e.g. "ethereum"
     symbol: str  # asset symbol, e.g. "ETH", "USDT"
     decimals: int
     contract: str | None = None  # token contract address (EVM: 0x...), None = native coin

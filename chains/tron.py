@@ -6,7 +6,7 @@ What a TRON node can answer, and what porscan does with it:
   ``block_identifier`` (hash *and* number, from ``/wallet/getblockbynum``). Only nodes started with
   ``storage.balance.history.lookup = true`` keep that history; every other node answers
   ``{"balance": 0}`` with the block echoed, *not an error*. porscan therefore uses it only on endpoints
-  declared ``balance_history = true`` in config/networks.toml, and only after a probe: an account that
+  declared ``balance_history = true`` in scanner/config/networks.toml, and only after a probe: an account that
   holds TRX now (``/wallet/getaccount``) must get the same non-zero balance from ``getaccountbalance``
   at the current head. An endpoint that answers 0 there is marked "no balance history" and read at the
   latest block instead; a probe that finds no non-zero account cannot prove anything and is treated

@@ -142,7 +142,7 @@ def resolve(coin: str, network: str, keyed_by_network: bool = False) -> tuple[Sc
 # name that carries no hint resolves by the address's format alone, and says so.
 # ---------------------------------------------------------------------------------------------------
 
-# network id (config/networks.toml vocabulary), family, address type, native asset, aliases. Aliases
+# network id (scanner/config/networks.toml vocabulary), family, address type, native asset, aliases. Aliases
 # are matched lower-case with everything but letters and digits removed ("Avalanche C-Chain" ->
 # "avalanchecchain").
 _CHAIN_TABLE = """
@@ -170,7 +170,7 @@ stellar ed25519 STELLAR XLM xlm stellar
 
 @dataclass(frozen=True, slots=True)
 class Chain:
-    id: str  # network id, as in config/networks.toml
+    id: str  # network id, as in scanner/config/networks.toml
     scheme: SchemeRef
     native: str  # the chain's own coin
 

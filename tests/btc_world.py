@@ -29,9 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from scanner.localbtc import (BTC_CACHE, ROOT, CoreNode, Knots, Litecoind, RpcFailure, btc, electrumx_bin,  # noqa: F401
+from scanner.devnet.localbtc import (BTC_CACHE, ROOT, CoreNode, Knots, Litecoind, RpcFailure, btc, electrumx_bin,  # noqa: F401
                               knots_root, litecoind_bin, rpc, sats, tool_missing)
-from scanner.localnodes import end_process, free_port
+from scanner.devnet.localnodes import end_process, free_port
 
 
 @dataclass

@@ -54,7 +54,7 @@ def write_csv(tmp_path):
 
 def need_anvil() -> None:
     """Skip (locally) or fail (under CI, where scripts/node-tools.sh installs it) without anvil."""
-    from scanner.localnodes import anvil_binary
+    from scanner.devnet.localnodes import anvil_binary
 
     if anvil_binary() is None:
         if os.environ.get("CI"):
@@ -65,7 +65,7 @@ def need_anvil() -> None:
 @pytest.fixture(scope="module")
 def anvil():
     """A real anvil node for one test module, stopped by PID afterwards."""
-    from scanner.localnodes import Anvil
+    from scanner.devnet.localnodes import Anvil
 
     need_anvil()
     node = Anvil.start()

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from scanner.localnodes import TEST_CONTRACTS, deploy, rpc
-from scanner.localnodes import rpc_batch as batch
-from scanner.localnodes import send_transaction as send
+from scanner.devnet.localnodes import TEST_CONTRACTS, deploy, rpc
+from scanner.devnet.localnodes import rpc_batch as batch
+from scanner.devnet.localnodes import send_transaction as send
 
 ARTIFACTS = json.loads(TEST_CONTRACTS.read_text())["contracts"]
 MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"

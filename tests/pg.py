@@ -1,4 +1,4 @@
-"""PostgreSQL fixtures: one private cluster per test session (scanner.storage.localpg.LocalPostgres).
+"""PostgreSQL fixtures: one private cluster per test session (scanner.devnet.localpg.LocalPostgres).
 
 * ``postgres_server``: the running cluster (session); skips with the reason when PostgreSQL is not
   installed (fails under CI, where scripts/postgres-tools.sh should have installed it).
@@ -13,7 +13,7 @@ import os
 
 import pytest
 
-from scanner.storage.localpg import LocalPostgres, PostgresUnavailable
+from scanner.devnet.localpg import LocalPostgres, PostgresUnavailable
 
 _names = itertools.count(1)
 

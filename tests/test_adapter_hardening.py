@@ -159,7 +159,7 @@ def test_rate_not_positive_is_refused(rate):
                                        ("concurrency", 0), ("max_batch", 0), ("max_batch", -1), ("timeout", 0),
                                        ("timeout", -1), ("concurrency", 1.5), ("requests_per_second", "fast")])
 def test_networks_toml_refuses_bad_endpoint_limits(tmp_path, key, value):
-    from scanner.netconfig import NetConfigError, load_networks
+    from scanner.config.networks import NetConfigError, load_networks
 
     path = tmp_path / "networks.toml"
     path.write_text(f'[networks.eth]\nkind = "evm"\nchain_id = 1\n[[networks.eth.endpoints]]\nlabel = "prov"\n'
@@ -169,7 +169,7 @@ def test_networks_toml_refuses_bad_endpoint_limits(tmp_path, key, value):
 
 
 def test_networks_toml_accepts_a_slow_rate(tmp_path):
-    from scanner.netconfig import load_networks
+    from scanner.config.networks import load_networks
 
     path = tmp_path / "networks.toml"
     path.write_text('[networks.eth]\nkind = "evm"\nchain_id = 1\n[[networks.eth.endpoints]]\nlabel = "prov"\n'

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from scanner.cli import main
-from scanner.ingest import IngestError, ReserveRow, RowError, iter_rows, read_head
-from scanner.inputs import open_input
-from scanner.verify import run_verify
+from scanner.cli.main import main
+from scanner.pipeline.ingest import IngestError, ReserveRow, RowError, iter_rows, read_head
+from scanner.pipeline.inputs import open_input
+from scanner.pipeline.verify import run_verify
 
 EVM = "0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e"
 TRX = "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW"

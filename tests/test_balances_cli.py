@@ -8,8 +8,8 @@ import pytest
 
 from evm_world import build_world
 from scanner.amounts import from_base_units, fmt
-from scanner.cli import main
-from scanner.samplegen import OKX11_HEADER
+from scanner.cli.main import main
+from scanner.devnet.samplegen import OKX11_HEADER
 
 
 

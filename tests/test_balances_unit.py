@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from chains.jsonrpc import Endpoint
 from chains.memory import MemoryAdapter
-from scanner import adapters
-from scanner.balances import check_balances
-from scanner.ingest import ReserveRow
-from scanner.netconfig import CoinTarget, Network
+from scanner.pipeline import adapters
+from scanner.pipeline.balances import check_balances
+from scanner.pipeline.ingest import ReserveRow
+from scanner.config.networks import CoinTarget, Network
 
 
 def _row(line: int, coin: str, address: str, amount: str) -> ReserveRow:

@@ -205,7 +205,7 @@ def test_electrum_skips_mempool_and_later_blocks(world, electrumx):
 
 
 def test_electrum_server_gone_is_unread(world):
-    from scanner.localnodes import free_port
+    from scanner.devnet.localnodes import free_port
 
     ad = ElectrumAdapter("b", Endpoint("nowhere", f"tcp://127.0.0.1:{free_port()}", timeout=2), coin="BTC",
                          chain="regtest", attempts=2, backoff_max=0.01)
@@ -284,8 +284,8 @@ def test_porscan_balances_on_btc_rows(knots, world, electrumx, tmp_path):
     import json
 
     from scanner.amounts import fmt, from_base_units
-    from scanner.cli import main
-    from scanner.samplegen import OKX11_HEADER
+    from scanner.cli.main import main
+    from scanner.devnet.samplegen import OKX11_HEADER
 
     (tmp_path / "networks.toml").write_text(f'''
 [networks.btc-regtest]

@@ -12,8 +12,8 @@ import os
 import pytest
 
 from conftest import ROOT, shared_path
-from scanner import samplegen as g
-from scanner.cli import main
+from scanner.devnet import samplegen as g
+from scanner.cli.main import main
 
 H11 = g.OKX11_HEADER
 
@@ -139,7 +139,7 @@ def test_console_entry_point_help():
 def test_rows_keep_file_order_when_schemes_interleave(tmp_path):
     """Workers verify a chunk one scheme at a time; the report must still list rows in file order,
     each with the verdict of its own row (checked here row by row, outside the chunk code)."""
-    from scanner.ingest import RowError, parse_detail_line, read_head
+    from scanner.pipeline.ingest import RowError, parse_detail_line, read_head
     from signatures.dispatch import verify_claim
 
     p, _, _ = _sample_file(tmp_path, n_evm=6)

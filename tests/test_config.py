@@ -5,8 +5,8 @@ from __future__ import annotations
 from eth_utils import is_checksum_address
 
 from chains.jsonrpc import Endpoint
-from scanner.assets import AssetBook
-from scanner.netconfig import load_coins, load_networks
+from scanner.config.assets import AssetBook
+from scanner.config.networks import load_coins, load_networks
 
 
 def test_coins_agree_with_assets_and_networks():
@@ -37,7 +37,7 @@ def _valid_contract(kind: str, contract: str) -> bool:
 
 
 def test_networks_have_known_kinds_and_labels():
-    from scanner.adapters import supported_kinds
+    from scanner.pipeline.adapters import supported_kinds
 
     networks = load_networks()
     kinds = supported_kinds()
@@ -73,7 +73,7 @@ url = "https://example.invalid/rpc"
 
 def test_config_mistakes_are_all_reported_at_once_with_file_and_key(tmp_path, capsys):
     """Each became a normal-looking run before (an endpoint dropped, a network guessed)."""
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     nets = tmp_path / "networks.toml"
     nets.write_text('''
@@ -102,7 +102,7 @@ native_decimals = -3
 
 
 def test_coin_map_mistakes(tmp_path, capsys):
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     coins = tmp_path / "coins.toml"
     coins.write_text('[ETH]\nnetwork = "ethereum"\nasset = "BTC"\ndecimals = 18\n'
@@ -111,7 +111,7 @@ def test_coin_map_mistakes(tmp_path, capsys):
     reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
     assert main(["balances", str(reserves), "--coins", str(coins), "-q"]) == 2
     err = capsys.readouterr().err
-    assert "coin ETH: asset: 'BTC', but config/assets.toml counts ETH towards ETH" in err
+    assert "coin ETH: asset: 'BTC', but scanner/config/assets.toml counts ETH towards ETH" in err
     assert "coin BTC: network: 'bitcoinn' is no network" in err
     coins.write_text('[ETH]\nnetwork = "ethereum"\nasset = "ETH"\ndecimals = -3\n')
     assert main(["balances", str(reserves), "--coins", str(coins), "-q"]) == 2
@@ -119,7 +119,7 @@ def test_coin_map_mistakes(tmp_path, capsys):
 
 
 def test_rpc_overrides_that_cannot_work_are_usage_errors(tmp_path, capsys, monkeypatch):
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     monkeypatch.delenv("PORSCAN_NO_SUCH_KEY", raising=False)
     reserves = tmp_path / "r.csv"
@@ -130,3 +130,10 @@ def test_rpc_overrides_that_cannot_work_are_usage_errors(tmp_path, capsys, monke
     err = capsys.readouterr().err
     assert "PORSCAN_NO_SUCH_KEY" in err and "Traceback" not in err
     assert main(["scan", str(reserves), "--rpc", "ethereum=ftp://x", "--db", str(tmp_path / "d.db"), "-q"]) == 2
+
+
+def test_every_network_kind_config_accepts_has_an_adapter():
+    from scanner.config.networks import KINDS
+    from scanner.pipeline.adapters import supported_kinds
+
+    assert supported_kinds() == KINDS

@@ -28,7 +28,7 @@ from coincurve import PrivateKey
 from Crypto.Hash import SHA512, keccak as _keccak
 from nacl.signing import SigningKey
 
-from scanner.ingest import Layout, ReserveRow, parse_detail_line, split_cells
+from scanner.pipeline.ingest import Layout, ReserveRow, parse_detail_line, split_cells
 from signatures.dispatch import verify_claim
 from signatures.model import Claim, Status, Verdict
 from signatures.registry import resolve_name
@@ -744,7 +744,7 @@ def test_a_generated_file_of_every_construction_verifies_end_to_end(tmp_path):
     every row failed, the exit code 1."""
     import json
 
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     claims = _all_claims()
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"

@@ -1,6 +1,6 @@
 """``porscan demo`` end to end: every asset of the sample exchange is read, none hidden as unread.
 
-The demo's world (scanner/localworld.py with its defaults) funds ETH and USDT on two anvil chains, BTC
+The demo's world (scanner/devnet/localworld.py with its defaults) funds ETH and USDT on two anvil chains, BTC
 on Bitcoin Knots regtest, LTC on litecoind regtest (all read at their snapshot heights), and TRX,
 USDT-TRC20 and SOL on the FAKE TRON and Solana servers (scanner/devnet/fake_tron_solana.py; no TRON node
 or Solana validator can run here), read at the latest block and labelled so. The demo runs as its own
@@ -22,14 +22,14 @@ import pytest
 
 from conftest import need_anvil
 from scanner.amounts import from_base_units
-from scanner.sample_exchange import DECIMALS, build_rows
+from scanner.devnet.sample_exchange import DECIMALS, build_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_READ = {"TRX", "USDT-TRC20", "SOL"}  # no reads at a height on these chains
 
 
 def _need_nodes() -> None:
-    from scanner.localbtc import knots_root, litecoind_bin, tool_missing
+    from scanner.devnet.localbtc import knots_root, litecoind_bin, tool_missing
 
     need_anvil()
     for why in (tool_missing("litecoind", litecoind_bin()), tool_missing("knots", knots_root() / "usr" / "bin" / "bitcoind")):

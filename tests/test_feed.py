@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from scanner.feed import FeedConfigError, FeedServer, ROUTES, openapi_document, resolve_token
-from scanner.feed_sample import populate
+from scanner.service.feed.server import FeedConfigError, FeedServer, ROUTES, openapi_document, resolve_token
+from scanner.devnet.feed_sample import populate
 from scanner.storage import open_store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -182,7 +182,7 @@ def test_etag_and_cache(db_url):
         other = await client.get("/api/v1/exchanges/Binance/ratios/latest")
         assert other.headers["ETag"] != etag
         # a new finished run changes the latest ratios and so the ETag (refresh=0: no staleness)
-        from scanner.feed_sample import write_run
+        from scanner.devnet.feed_sample import write_run
         import random
 
         new_id = await write_run(store, "OKX", "2025-04-02", random.Random(5),
@@ -226,7 +226,7 @@ def test_bind_rules(monkeypatch, capsys):
         resolve_token("0.0.0.0", "PORSCAN_T")
     monkeypatch.setenv("PORSCAN_T", TOKEN)
     assert resolve_token("0.0.0.0", "PORSCAN_T") == TOKEN
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     assert main(["serve", "--host", "0.0.0.0", "--db", "sqlite:///:memory:"]) == 2
     err = capsys.readouterr().err
@@ -350,7 +350,7 @@ def test_dashboard_in_chromium(tmp_path):
     assert html.count('class="line"') >= len(ratios)
     assert 'class="chart ratio-chart"' in html and 'class="chart coverage-chart"' in html
     assert 'class="chart history-chart"' in html and "stacked-chart" in html
-    from scanner.charts import format_ratio
+    from scanner.report.charts import format_ratio
 
     for q in ratios:
         assert format_ratio(q.proven_ratio) in html, q.asset
@@ -374,7 +374,8 @@ def test_dashboard_in_chromium(tmp_path):
 def test_one_rounding_rule_for_what_users_see():
     """A coverage of 9,999,997 / 10,000,000 rows reads 0.999999 in the feed, the scan report and the
     alerts alike (rounded down: it never shows as complete)."""
-    from scanner import feed, schedule
+    from scanner.service.feed import server as feed
+    from scanner.service.schedule import job as schedule
     from scanner.amounts import coverage, shown_fraction
 
     assert coverage(9_999_997, 10_000_000) == Decimal("0.999999")

@@ -29,9 +29,9 @@ from coincurve import PrivateKey as CcPrivateKey
 from Crypto.Hash import RIPEMD160
 from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
-from scanner import samplegen as g
+from scanner.devnet import samplegen as g
 from scanner.amounts import AmountError, from_base_units, parse_amount, to_base_units
-from scanner.ingest import (NONE_PUBLISHED, IngestError, Layout, ReserveRow, RowError, iter_chunks, iter_lines, iter_rows,
+from scanner.pipeline.ingest import (NONE_PUBLISHED, IngestError, Layout, ReserveRow, RowError, iter_chunks, iter_lines, iter_rows,
                             parse_detail_line, read_head, split_cells)
 from signatures.dispatch import verify_claim, verify_claims
 from signatures.model import Claim, Status, Verdict
@@ -244,7 +244,7 @@ def test_arbitrary_files(fuzz_dir, data, chunk):
     assert hasher.digest() == hashlib.sha256(data).digest()
 
 
-# A fixed pool of valid signed rows (independent libraries, see scanner.samplegen).
+# A fixed pool of valid signed rows (independent libraries, see scanner.devnet.samplegen).
 
 @lru_cache(maxsize=None)
 def sample_rows() -> tuple[g.SampleRow, ...]:
@@ -908,7 +908,7 @@ def test_regression_wide_amount_is_rejected():
 
 
 def test_regression_verify_wide_amount_row(tmp_path):
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     addr, sig = g.evm_sign_okx_fast(g.seeded_key(1, "fuzz"))
     p = tmp_path / "wide.csv"

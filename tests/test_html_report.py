@@ -1,4 +1,4 @@
-"""The standalone HTML scan report (scanner/html_report.py) and its chart primitives (scanner/charts.py).
+"""The standalone HTML scan report (scanner/report/html.py) and its chart primitives (scanner/report/charts.py).
 
 Pure tests of the charts' geometry and exact number formatting; rendering and escaping tests on the
 page's HTML; then the page loaded in headless Chromium (Debian's, see scripts/browser-tools.sh):
@@ -23,11 +23,11 @@ from pathlib import Path
 
 import pytest
 
-from scanner import charts
-from scanner.charts import (Bar, BarGroup, Layout, Segment, StackRow, bar_chart, format_amount, format_count,
+from scanner.report import charts
+from scanner.report.charts import (Bar, BarGroup, Layout, Segment, StackRow, bar_chart, format_amount, format_count,
                             format_fraction, format_ratio, nice_axis_max, rows_read_text, scale,
                             stacked_bar_chart, ticks, to_decimal)
-from scanner.html_report import render_html, write_html
+from scanner.report.html import render_html, write_html
 
 from browser import dump_dom, read_png, screenshot
 
@@ -336,7 +336,7 @@ def test_partial_and_minimal_reports_render():
 
 
 def test_write_html_and_module_cli(report, tmp_path):
-    from scanner.html_report import main
+    from scanner.report.html import main
 
     out = tmp_path / "a.html"
     write_html(report, str(out))

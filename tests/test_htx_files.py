@@ -16,9 +16,9 @@ import json
 import pytest
 from conftest import SHARED_VECTORS, shared_path
 
-from scanner.cli import main
-from scanner.ingest import ReserveRow, iter_rows, read_head
-from scanner.verify import run_verify
+from scanner.cli.main import main
+from scanner.pipeline.ingest import ReserveRow, iter_rows, read_head
+from scanner.pipeline.verify import run_verify
 from signatures.dispatch import verify_claim
 from signatures.model import Status
 
@@ -146,8 +146,8 @@ def test_summary_block_reconciled_by_family(htx_files):
     figure is rounded to the published precision: they match within that rounding; a real
     disagreement (USDT figures with no detail rows) is still reported."""
     path = next(p for p in htx_files if p.name.startswith("2024-06-04"))
-    from scanner.assets import default_book
-    from scanner.reports import verify_summary
+    from scanner.config.assets import default_book
+    from scanner.report.checks import verify_summary
 
     summary = verify_summary(run_verify(read_head(path), workers=1), default_book())
     checks = {c["coin"]: c for c in summary["summary_block"]}
@@ -168,8 +168,8 @@ def test_rounding_tolerance_is_no_wider_than_the_precision(htx_files, tmp_path):
     moved = tmp_path / "moved.csv"
     # detail sum 3484.27 from 3 rows of 2 decimals: allowed 0.005 + 3 * 0.005 = 0.02; 3484.24 is 0.03 off
     moved.write_text(text.replace("\nETH,19990863,3484.26\n", "\nETH,19990863,3484.24\n"))
-    from scanner.assets import default_book
-    from scanner.reports import verify_summary
+    from scanner.config.assets import default_book
+    from scanner.report.checks import verify_summary
 
     summary = verify_summary(run_verify(read_head(moved), workers=1), default_book())
     eth = next(c for c in summary["summary_block"] if c["coin"] == "ETH")

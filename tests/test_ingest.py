@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 
 from conftest import shared_path
-from scanner.ingest import (IngestError, ReserveRow, RowError, iter_chunks, iter_rows, read_head,
+from scanner.pipeline.ingest import (IngestError, ReserveRow, RowError, iter_chunks, iter_rows, read_head,
                             split_cells)
-from scanner import samplegen as g
+from scanner.devnet import samplegen as g
 
 SIG = "0x07f19879aa28d51c97cddfdfecffe7ed96525545d041aee4f4386b0bf4c1a26924b637fb02ccbb97305c13daa51a0f50b8896fb25ecbaf60020cde920d227a221b"
 ADDR = "0x0cdcdb19a857c2ac24818ca4fdfe38cce071483e"
@@ -201,7 +201,7 @@ def test_streaming_memory_is_bounded(tmp_path):
 ])
 def test_a_file_without_detail_rows_is_an_input_error(write_csv, text, fragment):
     """A header-only file, a truncated download or CR-only line endings: never a clean pass."""
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     path = write_csv(text)
     with pytest.raises(IngestError, match=fragment):

@@ -1,4 +1,4 @@
-"""Liabilities ingest (scanner/liabilities) and reserve ratios (scanner/ratios).
+"""Liabilities ingest (scanner/pipeline/liabilities) and reserve ratios (scanner/pipeline/ratios).
 
 Own fixtures are built here from the spec's rules (tree builder, zk folders, Binance configs, simple
 files), so most tests run without ../shared; the shared samples are checked against figures computed
@@ -20,11 +20,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scanner.liabilities import (BINANCE, FORMATS, MERKLE, OKX_V2, OKX_ZK_V1, SIMPLE, LiabilitiesError,
+from scanner.pipeline.liabilities import (BINANCE, FORMATS, MERKLE, OKX_V2, OKX_ZK_V1, SIMPLE, LiabilitiesError,
                                  LiabilitySet, detect_format, load_liabilities)
-from scanner.liabilities.binance import TWO_DIGIT_ASSETS
-from scanner.liabilities.okx_zk import GOLDILOCKS_P, STARK_P
-from scanner.ratios import RATIO_CONTEXT, Ratio, ratio, reserve_ratios
+from scanner.pipeline.liabilities.binance import TWO_DIGIT_ASSETS
+from scanner.pipeline.liabilities.okx_zk import GOLDILOCKS_P, STARK_P
+from scanner.pipeline.ratios import RATIO_CONTEXT, Ratio, ratio, reserve_ratios
 
 from conftest import shared_path
 
@@ -565,7 +565,7 @@ def test_simple_csv(tmp_path):
     assert {l.provenance for l in s.liabilities} == {"self-reported"}
     assert s.liabilities[0].detail == "source: okx report; claimed proven"
     assert any("claim a proof but reference no proof file" in w for w in s.warnings)
-    assert any("AKITA" in w and "not in config/assets.toml" in w for w in s.warnings)
+    assert any("AKITA" in w and "not in scanner/config/assets.toml" in w for w in s.warnings)
 
 
 def test_simple_json(tmp_path):
@@ -708,7 +708,7 @@ def test_error_carries_file_line_field(tmp_path):
 # ================================================================= ratios
 
 def _set(*items) -> LiabilitySet:
-    from scanner.liabilities import Liability
+    from scanner.pipeline.liabilities import Liability
 
     return LiabilitySet(tuple(Liability(a, Decimal(v), p, "simple", "f", unit=u) for a, v, p, u in items),
                         {}, (), "0" * 64, SIMPLE)

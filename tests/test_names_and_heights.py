@@ -11,11 +11,11 @@ from decimal import Decimal
 import pytest
 
 from scanner.amounts import rounding_slack
-from scanner.assets import default_book
-from scanner.balances import Job, fill_heights, one_height
-from scanner.ingest import ReserveRow, RowError, SummaryRow, parse_detail_line, read_head
-from scanner.netconfig import CoinTarget, CoinTargets, RuleDecimals, load_coins
-from scanner.reconcile import check_summary
+from scanner.config.assets import default_book
+from scanner.pipeline.balances import Job, fill_heights, one_height
+from scanner.pipeline.ingest import ReserveRow, RowError, SummaryRow, parse_detail_line, read_head
+from scanner.config.networks import CoinTarget, CoinTargets, RuleDecimals, load_coins
+from scanner.pipeline.reconcile import check_summary
 from signatures.registry import address_shape
 
 EVM = "0x" + "ab" * 20
@@ -233,6 +233,6 @@ def test_a_double_printed_with_two_zeros_agrees_within_its_15_digits():
 
 
 def test_underscore_height_is_no_height():
-    from scanner.ingest import parse_height
+    from scanner.pipeline.ingest import parse_height
 
     assert parse_height("_") is None and parse_height("-") is None and parse_height("845930") == 845930

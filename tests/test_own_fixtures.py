@@ -3,7 +3,7 @@
 These tests keep the suite meaningful when ``../shared`` (OKX's published vectors) is absent.
 
 Independence: no expected value below comes from porscan's ``signatures`` package. Keys are
-deterministic (``scanner.samplegen.seeded_key``); signatures and addresses are produced with
+deterministic (``scanner.devnet.samplegen.seeded_key``); signatures and addresses are produced with
 independent libraries and small spec-derived encoders written here:
 
 - secp256k1 signing: coincurve (libsecp256k1), eth-account (EVM), tronpy (TRON v2);
@@ -18,7 +18,7 @@ independent libraries and small spec-derived encoders written here:
   Stellar and Algorand zero-key addresses, and the BIP-322 "simple" signer (BIP-143 / BIP-341
   sighashes), whose output the independent Rust verifier (PyPI ``bip322``) must accept.
 
-``scanner.samplegen`` helpers are used where they exist: they sign through the same independent
+``scanner.devnet.samplegen`` helpers are used where they exist: they sign through the same independent
 libraries (never through porscan's verifiers).
 
 Every valid case is also mutated (flipped signature byte, other message, a valid signature by
@@ -44,7 +44,7 @@ import pytest
 from coincurve import PrivateKey
 from Crypto.Hash import RIPEMD160, SHA512, keccak as _keccak
 
-from scanner.samplegen import (
+from scanner.devnet.samplegen import (
     bip137_sign,
     evm_sign_okx,
     evm_sign_personal,

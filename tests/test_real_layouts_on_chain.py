@@ -18,10 +18,10 @@ import pytest
 from evm_world import addr, call_data
 
 from scanner.amounts import fmt, from_base_units
-from scanner.cli import main
-from scanner.localnodes import deploy, rpc
-from scanner.localnodes import send_transaction as send
-from scanner.samplegen import evm_sign_personal, seeded_key
+from scanner.cli.main import main
+from scanner.devnet.localnodes import deploy, rpc
+from scanner.devnet.localnodes import send_transaction as send
+from scanner.devnet.samplegen import evm_sign_personal, seeded_key
 
 MSG = "King will be back!"
 HTX_SUMMARY_HEADER = "coin,snapshot height,balance"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from scanner.amounts import from_base_units
-from scanner.cli import main
+from scanner.cli.main import main
 from conftest import need_anvil
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     need_anvil()
-    from scanner.localworld import build_local_exchange
+    from scanner.devnet.localworld import build_local_exchange
 
     # no LTC node nor TRON/Solana stand-ins: the rows of those chains stay unread (what these tests check);
     # tests/test_demo_world.py scans the whole world
@@ -187,7 +187,7 @@ def _figures(report: dict) -> list:
 @pytest.fixture(scope="module")
 def big_world(tmp_path_factory):
     need_anvil()
-    from scanner.localworld import build_local_exchange
+    from scanner.devnet.localworld import build_local_exchange
 
     w = build_local_exchange(tmp_path_factory.mktemp("bigworld"), seed=5, scale=8, litecoin=False, tron_solana=False)
     yield w
@@ -234,7 +234,7 @@ def test_html_report_of_a_real_scan_in_chromium(world, tmp_path):
     figures: each asset's proven ratio and coverage, the liabilities' provenance and the blocks."""
     from browser import chromium_or_skip, dump_dom
 
-    from scanner.charts import format_ratio, rows_read_text
+    from scanner.report.charts import format_ratio, rows_read_text
 
     chromium_or_skip()
     out, html = tmp_path / "r.json", tmp_path / "r.html"
@@ -254,7 +254,7 @@ def test_html_report_of_a_real_scan_in_chromium(world, tmp_path):
 # ------------------------------------------------------------------------------ aggregation, unit level
 
 def _agg(places: dict):
-    from scanner.aggregate import Aggregation, CoinPlace
+    from scanner.pipeline.aggregate import Aggregation, CoinPlace
 
     return Aggregation(lambda coin: places.get(coin, CoinPlace(coin, "unconfigured", None)))
 
@@ -272,7 +272,7 @@ def _bal(line, coin, address, units, height=7):
 
 
 def test_sums_are_exact_beyond_28_digits():
-    from scanner.aggregate import CoinPlace
+    from scanner.pipeline.aggregate import CoinPlace
 
     agg = _agg({"SHIB": CoinPlace("SHIB", "ethereum", 18, "0xshib")})
     units = 12345678901234123456789012345678  # 12345678901234.123456789012345678 SHIB: 32 significant digits
@@ -281,13 +281,13 @@ def test_sums_are_exact_beyond_28_digits():
     (total, star) = agg.totals()
     assert star.published == Decimal("12345678901234.123456789012345678")
     assert star.onchain == Decimal("12345678901234.123456789012345679") == star.proven
-    from scanner.scan import _total_json
+    from scanner.pipeline.scan import _total_json
 
     assert _total_json(star)["difference"] == "0.000000000000000001"
 
 
 def test_aliases_and_spellings_of_one_wallet_count_once():
-    from scanner.aggregate import CoinPlace
+    from scanner.pipeline.aggregate import CoinPlace
 
     arb = CoinPlace("ETH", "arbitrum", 18)
     btc = CoinPlace("BTC", "bitcoin", 8)
@@ -307,7 +307,7 @@ def test_aliases_and_spellings_of_one_wallet_count_once():
 
 
 def test_more_decimals_than_the_coin_are_summed_exactly_and_noted():
-    from scanner.aggregate import CoinPlace
+    from scanner.pipeline.aggregate import CoinPlace
 
     agg = _agg({"ETH": CoinPlace("ETH", "ethereum", 18)})
     agg.add(_rec(1, "ETH", "0x" + "01" * 20, "1000.0000000000000000001", None), None)
@@ -319,7 +319,7 @@ def test_more_decimals_than_the_coin_are_summed_exactly_and_noted():
 
 def test_min_ratio_compares_the_exact_ratio_not_the_rounded_one():
     from scanner.amounts import shown_fraction as _q
-    from scanner.scan import below
+    from scanner.pipeline.scan import below
 
     exact = Decimal("0.99999970000003")
     assert _q(exact) == Decimal("0.999999")  # rounded down for display, never up to 1
@@ -341,7 +341,7 @@ def test_database_and_option_errors_are_usage_errors(world, tmp_path, capsys):
 def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
     import asyncio
 
-    from scanner.ingest import sha256_file
+    from scanner.pipeline.ingest import sha256_file
     from scanner.storage import RunSpec, open_store
 
     db = str(tmp_path / "r.db")
@@ -367,7 +367,7 @@ def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
 def test_one_wallet_listed_at_two_heights_counts_once_and_the_conflict_is_named():
     """Listed twice at two heights, the same coins would be counted twice (a 101% ratio became 159%):
     counted once, at the first listed height, and the conflicting heights named."""
-    from scanner.aggregate import CoinPlace
+    from scanner.pipeline.aggregate import CoinPlace
 
     agg = _agg({"ETH": CoinPlace("ETH", "ethereum", 18)})
     a = "0x" + "cd" * 20
@@ -384,7 +384,7 @@ def test_an_asset_with_nothing_read_has_no_ratio_and_no_on_chain_figures(tmp_pat
     JSON and CSV; a partly read asset would keep its figures with the same mark."""
     import csv as csvmod
 
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     reserves = tmp_path / "reserves.csv"
     reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
@@ -419,7 +419,7 @@ def test_an_asset_with_nothing_read_has_no_ratio_and_no_on_chain_figures(tmp_pat
       {"asset": "ETH", "rows_read": 0, "rows_expected": 3, "proven_ratio": None}], {"verified": 5}, {"match": 2, "unread": 3}, "1", 1),
 ])
 def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, balances, min_ratio, code):
-    from scanner.cli_scan import scan_exit_code
+    from scanner.cli.scan import scan_exit_code
 
     report = {"assets": assets, "verification": {"by_status": verification}, "balances": {"by_status": balances}}
     assert scan_exit_code(report, None if min_ratio is None else Decimal(min_ratio)) == code
@@ -430,7 +430,7 @@ def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
     reason, and the same command resumes it."""
     import asyncio
 
-    import scanner.scan as scan_mod
+    import scanner.pipeline.scan as scan_mod
     from scanner.storage import open_store
 
     reserves = tmp_path / "reserves.csv"

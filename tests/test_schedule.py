@@ -19,8 +19,8 @@ from aiohttp import web
 
 from scanner.devnet.loopthread import ServedApp
 
-from scanner.localnodes import anvil_binary
-from scanner.schedule import (EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, Rules, ScheduleConfigError, SourceError,
+from scanner.devnet.localnodes import anvil_binary
+from scanner.service.schedule.job import (EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, Rules, ScheduleConfigError, SourceError,
                               evaluate, fetch_source, load_config, run_pass)
 
 
@@ -125,7 +125,7 @@ def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
 
 
 def test_bad_config_cli_exit_2(tmp_path, capsys):
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     cfg = write(tmp_path / "sched.toml", "[[exchange]]\nname = \"OKX\"\n")
     assert main(["schedule", "--once", str(cfg)]) == 2
@@ -168,7 +168,7 @@ proven_ratio_below = {{ USDT = 0.98 }}
     assert j.rules.proven_ratio_below == {"USDT": Decimal("0.98")}  # the exchange's table replaces the default
     assert j.rules.coverage_below == {"*": Decimal("0.99"), "BTC": Decimal("0.95")}
     assert j.rules.failed_signatures_above == 0 and j.rules.mismatch_above == {"*": Decimal("0.001")}
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     assert main(["schedule", "--check", str(cfg)]) == 0
     out = capsys.readouterr().out
@@ -258,7 +258,7 @@ def test_url_password_is_scrubbed_in_every_form(monkeypatch):
     scrubbed like any ${VAR} secret."""
     import base64
 
-    from scanner.schedule import scrub, secrets_of
+    from scanner.service.schedule.job import scrub, secrets_of
 
     monkeypatch.setenv("PORSCAN_SRC_PW", "p%40ss-word")
     for url, pw in (("https://analyst:hunter2-pw@por.example/f.csv", "hunter2-pw"),
@@ -278,7 +278,7 @@ def world(tmp_path_factory):
         if os.environ.get("CI"):
             pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
         pytest.skip("anvil not installed")
-    from scanner.localworld import build_local_exchange
+    from scanner.devnet.localworld import build_local_exchange
 
     w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=21, litecoin=False, tron_solana=False)
     yield w
@@ -320,7 +320,7 @@ reserves = "http://127.0.0.1:{closed_port()}/por.csv"
 
 
 def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, http, monkeypatch, caplog):
-    from scanner.cli import main
+    from scanner.cli.main import main
 
     secret = "hook-secret-1234567"
     monkeypatch.setenv("PORSCAN_HOOK_SECRET", secret)
@@ -372,7 +372,7 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
 
 def _stored(cfg, read):
     """What ``read(store)`` returns from the job's store (opened and closed around it)."""
-    from scanner.cli_scan import _with_store
+    from scanner.cli.scan import _with_store
 
     return asyncio.run(_with_store(cfg.db_url(), read))
 
@@ -381,7 +381,7 @@ def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
     """``porscan serve --schedule``: the job runs in the feed's process and the feed shows its run."""
     import aiohttp
 
-    from scanner.feed import serve
+    from scanner.service.feed.server import serve
 
     monkeypatch.setenv("PORSCAN_HOOK_SECRET", "x" * 20)
     cfg = load_config(_job_config(tmp_path, world, http))
@@ -412,7 +412,7 @@ def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
 def test_an_asset_that_vanishes_from_the_file_does_not_clear_its_alert(tmp_path):
     """A ratio alert on LTC, then a run whose file no longer lists LTC: the alert stays open (the
     condition was not seen to clear); an asset the run does report and that is fine is resolved."""
-    from scanner.schedule import Condition, Notifier, reconcile_alerts
+    from scanner.service.schedule.job import Condition, Notifier, reconcile_alerts
     from scanner.storage import open_store
 
     async def body():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.localnodes import free_port
+from scanner.devnet.localnodes import free_port
 from scanner.storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunSpec, StoreError,
                              open_store, redact_url)
 from scanner.storage import migrations

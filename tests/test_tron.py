@@ -283,8 +283,8 @@ def coin_toml(key: str, network: str, asset: str, decimals: int, contract: str |
 
 def test_porscan_balances_cli_with_tron_and_solana_fakes(tmp_path):
     from scanner.amounts import fmt, from_base_units
-    from scanner.cli import main
-    from scanner.samplegen import OKX11_HEADER
+    from scanner.cli.main import main
+    from scanner.devnet.samplegen import OKX11_HEADER
 
     tron = FakeTron(history_lookup=True, seed="cli")
     tw = tron_world(tron, n=12, prefix="cli")
@@ -334,8 +334,8 @@ def test_config_tron_and_solana_entries_build_adapters():
     """The shipped config: TRON contracts are base58check 0x41 addresses (the hex forms published with
     them), Solana mints 32-byte keys, and both kinds build adapters with their endpoint options."""
     from chains.solana import SolanaAdapter, solana_pubkey
-    from scanner.adapters import make_adapter
-    from scanner.netconfig import load_coins, load_networks
+    from scanner.pipeline.adapters import make_adapter
+    from scanner.config.networks import load_coins, load_networks
 
     coins, networks = load_coins(), load_networks()
     assert tron_address(coins["USDT-TRC20"].contract).hex() == "41a614f803b6fd780986a42c78ec9c7f77e6ded13c"

@@ -5,5 +5,5 @@
   starts with ``FAKE``; they are never a default endpoint.
 * ``loopthread``: an asyncio loop in a daemon thread, to serve such an aiohttp app beside synchronous code.
 
-Real local nodes (anvil, Bitcoin Knots, litecoind) live in ``scanner.localnodes`` and ``scanner.localbtc``.
+Real local nodes (anvil, Bitcoin Knots, litecoind) live in ``scanner.devnet.localnodes`` and ``scanner.devnet.localbtc``.
 """

@@ -2,7 +2,7 @@
 
 No TRON node (java-tron) and no Solana validator can run on the project machine (docs: test
 infrastructure §8-9), so the TRON and Solana adapters are tested, benchmarked and demonstrated
-(``porscan demo``, scanner/localworld.py) against these small aiohttp servers. They answer in the
+(``porscan demo``, scanner/devnet/localworld.py) against these small aiohttp servers. They answer in the
 shapes of the official APIs (TRON: developers.tron.network / tronprotocol.github.io HTTP and
 JSON-RPC pages; Solana: solana.com/docs/rpc) over state the caller builds from real keys (tronpy
 secp256k1 keys and base58check addresses; solders Ed25519 keypairs, program-derived associated

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from . import migrations
+from .migrations import POSTGRES, pending, tracking_table
 from .base import Store, iso_utc
 from .model import StoreError, canonical_json, redact_url
 
@@ -72,9 +72,9 @@ class PostgresStore(Store):
         try:
             async with self._pool.acquire() as c, c.transaction():
                 await c.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
-                await c.execute(migrations.tracking_table("timestamptz"))
+                await c.execute(tracking_table("timestamptz"))
                 applied = [r[0] for r in await c.fetch("SELECT version FROM schema_migrations")]
-                for m in migrations.pending(migrations.POSTGRES, applied, upto_version, self.url):
+                for m in pending(POSTGRES, applied, upto_version, self.url):
                     await c.execute(m.sql)
                     await c.execute("INSERT INTO schema_migrations VALUES ($1, $2, now())", m.version, m.name)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:

@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
 
-from . import migrations
+from .migrations import SQLITE, pending, tracking_table
 from .base import Store, iso_utc, utc_now
 from .model import StoreError, canonical_json
 
@@ -75,9 +75,9 @@ class SqliteStore(Store):
     def _migrate(self, upto_version: int | None) -> None:
         conn = self._conn
         with self._tx():
-            conn.execute(migrations.tracking_table("text"))
+            conn.execute(tracking_table("text"))
             applied = [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
-            for m in migrations.pending(migrations.SQLITE, applied, upto_version, self.url):
+            for m in pending(SQLITE, applied, upto_version, self.url):
                 for statement in m.sql.split(";"):
                     if statement.strip():
                         conn.execute(statement)

@@ -1,0 +1,417 @@
+"""``porscan scan``, ``porscan runs`` and ``porscan report``: the whole job, its history and re-rendering."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .args import COUNT, RUN_ID, bounded_int
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+SCAN_HELP = """\
+The whole job in one command: verify every row's ownership proof, read every balance at the
+snapshot heights, sum per asset across chains and set the sums against the liabilities.
+
+Stages: ingest -> verify (all cores) -> balances (every configured adapter, networks in parallel)
+-> aggregate per asset and network -> liabilities and reserve ratios -> store -> report.
+
+Every figure says where it comes from and how complete it is:
+  proven       on-chain amount of rows whose ownership porscan verified
+  owner_only   contract wallets whose owners signed (owner->wallet link not proven)
+  key_only     a key signed, the address is not derived from it offline
+  unverified   read on chain, ownership not proven (failed, unsigned, unsupported)
+  unread       published amount of rows whose balance could not be read (never counted as 0)
+  coverage     rows read / rows expected; blocks are named, and a read at the latest block
+               instead of the snapshot is labelled so
+Ratios are shown twice: proven reserves / liabilities, and with the unproven amounts added.
+Liabilities carry their provenance (zk-proven, merkle-sum, self-reported).
+
+Balances are read as `porscan balances --help` describes; a Bitcoin node is rolled back to the
+snapshot only on an endpoint that sets allow_rollback = true (it empties that node's mempool).
+
+Runs are stored (SQLite by default, PostgreSQL with --db postgresql://...), checkpointed per
+chunk: if a scan is interrupted, the same command continues where it stopped (or --resume ID).
+
+examples:
+  porscan scan okx_por.csv --liabilities sum_proof_data.json --html report.html
+  porscan scan okx_por.csv --dry                      # the plan: rows per network, endpoints, requests
+  porscan scan okx_por.csv --db postgresql://porscan@localhost/porscan --min-ratio 1
+  porscan scan okx_por.csv --rpc ethereum=http://127.0.0.1:8545 --coin ETH,USDT-ERC20
+
+exit codes: 0 = all checks held on every row;
+  1 = a check failed on what was read: a row failed or is unreadable, a balance mismatched, a fully
+      read asset's proven ratio is below --min-ratio (or, with --require-signatures, a row publishes
+      no signature);
+  2 = usage error, unreadable input or database error;
+  3 = nothing failed, but not every balance could be read (an endpoint down, a chain porscan cannot
+      read yet): the verdict is incomplete, not negative
+"""
+
+RUNS_HELP = """\
+List stored scans, newest first: id, exchange, status, when, input file and the headline figures.
+
+examples:
+  porscan runs
+  porscan runs --exchange OKX --db postgresql://porscan@localhost/porscan --json
+"""
+
+REPORT_HELP = """\
+Show a stored scan again, or write it as JSON, CSV or HTML. Nothing is read on chain.
+
+examples:
+  porscan report 12
+  porscan report 12 --html report.html --json report.json --csv assets.csv
+"""
+
+
+def _run_async(coro):
+    """asyncio.run, imported on first use: ``porscan verify`` never loads the event loop (~50 ms)."""
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+MIN_CHUNK_BYTES = 1024
+MAX_CHUNK_BYTES = 1 << 30
+
+
+def chunk_bytes_arg(text: str) -> int:
+    """argparse type of --chunk-bytes: a whole number of bytes, at least MIN_CHUNK_BYTES."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+    if value < MIN_CHUNK_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_BYTES} bytes")
+    if value > MAX_CHUNK_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_CHUNK_BYTES} bytes (one work unit is read into memory)")
+    return value
+
+
+def add_commands(sub, fmt) -> None:
+    s = sub.add_parser("scan", help="the whole job: ownership, balances, per-asset totals and reserve ratios",
+                       description=SCAN_HELP, formatter_class=fmt)
+    s.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
+    s.add_argument("--liabilities", metavar="FILE", help="liabilities file (OKX zk-STARK v1 sums, OKX v2 sum proof, "
+                   "Binance CexAssetsInfo, Merkle-sum tree, or porscan's simple CSV/JSON)")
+    s.add_argument("--liabilities-format", metavar="FMT", help="force the liabilities format instead of detecting it")
+    s.add_argument("--db", metavar="URL", help="where runs are stored: a SQLite path or sqlite:///path, or "
+                   "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
+    s.add_argument("--snapshot-date", metavar="YYYY-MM-DD", help="snapshot date to tag the run with")
+    s.add_argument("--resume", type=RUN_ID, metavar="RUN_ID", help="continue this interrupted run")
+    s.add_argument("--fresh", action="store_true", help="start a new run even if an unfinished one has the same inputs")
+    s.add_argument("--config", metavar="PATH", help="networks and endpoints (default scanner/config/networks.toml)")
+    s.add_argument("--coins", metavar="PATH", help="coin-key map (default scanner/config/coins.toml)")
+    s.add_argument("--rpc", action="append", default=[], metavar="NETWORK=URL",
+                   help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
+    s.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
+    s.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (file labels)")
+    s.add_argument("--workers", type=bounded_int(1, 4096), metavar="N", help="verification processes (default: all cores)")
+    s.add_argument("--require-signatures", action="store_true",
+                   help="count rows that publish no signature ('unsigned') as failures for the exit code")
+    s.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
+                   help="input bytes per checkpointed chunk (default 1 MiB, at least 1024)")
+    s.add_argument("--slice-rows", type=bounded_int(1, 10**9), default=50_000, metavar="N", help="rows per checkpointed balance read")
+    s.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
+                   help="force one EVM read strategy (default: probe each endpoint)")
+    s.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
+                   help="re-read N random balances per group on a second EVM endpoint; an address the two disagree "
+                        "on is unread (disputed, both values) unless a third endpoint agrees with one")
+    s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
+                   "requests expected) and stop; nothing is read on chain or stored")
+    s.add_argument("--json", metavar="PATH", help='write the report as JSON ("schema": "porscan.scan/1")')
+    s.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
+    s.add_argument("--html", metavar="PATH", help="write a standalone HTML report with charts")
+    s.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X (e.g. 1.0)")
+    s.add_argument("--no-progress", action="store_true", help="no progress bars")
+    s.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    s.set_defaults(func=cmd_scan)
+
+    r = sub.add_parser("runs", help="list stored scans", description=RUNS_HELP, formatter_class=fmt)
+    r.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    r.add_argument("--exchange", metavar="NAME", help="only this exchange's runs")
+    r.add_argument("--limit", type=bounded_int(1, 10**6), default=50, metavar="N")
+    r.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    r.set_defaults(func=cmd_runs)
+
+    p = sub.add_parser("report", help="show or export a stored scan", description=REPORT_HELP, formatter_class=fmt)
+    p.add_argument("run_id", type=RUN_ID, metavar="RUN_ID")
+    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    p.add_argument("--json", metavar="PATH", help="write the stored report as JSON")
+    p.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
+    p.add_argument("--html", metavar="PATH", help="write the standalone HTML report")
+    p.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X")
+    p.set_defaults(func=cmd_report)
+    add_demo_command(sub, fmt)
+
+
+def _consoles():
+    from rich.console import Console
+
+    return (Console(highlight=False, width=None if sys.stdout.isatty() else 160),
+            Console(stderr=True, highlight=False))
+
+
+def _min_ratio(text: str | None, err) -> tuple[bool, Decimal | None]:
+    if text is None:
+        return True, None
+    try:
+        value = Decimal(text)
+        if not value.is_finite() or value < 0:
+            raise InvalidOperation
+        return True, value
+    except InvalidOperation:
+        err.print(f"porscan: --min-ratio {text!r} is not a non-negative number", markup=False)
+        return False, None
+
+
+class _RichUI:
+    """Progress bars per stage on stderr."""
+
+    def __init__(self, console, show: bool):
+        self.console = console
+        self.show = show
+        self.progress = None
+        self.task = None
+
+    def stage(self, name: str, total: int | None, done: int = 0) -> None:
+        self.end_stage()
+        if not self.show:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        cols = [TextColumn(f"{name:<10}"), BarColumn()]
+        cols.append(TextColumn("{task.percentage:>3.0f}%") if name == "verify" else MofNCompleteColumn())
+        self.progress = Progress(*cols, TimeElapsedColumn(), console=self.console, transient=False)
+        self.task = self.progress.add_task(name, total=total, completed=done)
+        self.progress.start()
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=n)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"porscan scan: {text}", markup=False)
+
+    def end_stage(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    from .main import _on_input
+
+    out, err = _consoles()
+    ok, min_ratio = _min_ratio(args.min_ratio, err)
+    if not ok:
+        return EXIT_USAGE
+    return _on_input("scan", args, lambda a, source: _scan(a, source, out, err, min_ratio))
+
+
+def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None) -> int:
+    from .main import split_multi
+    from ..pipeline.scan import ScanError, ScanOptions, plan_scan, run_scan
+
+    options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
+    opts = ScanOptions(file=source.path, source=source.original, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
+                       db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
+                       fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
+                       coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,
+                       chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v})
+    try:
+        if args.dry:
+            plan = plan_scan(opts)
+            from ..report.terminal import render_plan
+
+            render_plan(plan, out)
+            return EXIT_OK
+        ui = _RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
+        outcome = _run_async(run_scan(opts, ui))
+        ui.end_stage()
+    except ScanError as exc:
+        err.print(f"porscan scan: {exc}", markup=False)
+        return EXIT_USAGE
+    return _emit(outcome.report, args, out, err, min_ratio)
+
+
+def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
+    from ..pipeline.scan import csv_rows
+    from ..report.terminal import render_scan
+
+    try:
+        if args.json:
+            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+        if args.csv:
+            with open(args.csv, "w", newline="") as fh:
+                csv.writer(fh).writerows(csv_rows(report))
+        if args.html:
+            from ..report.html import render_html
+
+            Path(args.html).write_text(render_html(report))
+    except OSError as exc:
+        err.print(f"porscan: cannot write output: {exc}", markup=False)
+        return EXIT_USAGE
+    if getattr(args, "quiet", False):
+        assets = ", ".join(f"{a['asset']} {a['proven_ratio'] or '-'}" for a in report["assets"])
+        out.print(f"run {report['run']['id']}: proven ratios: {assets or 'none'}", markup=False)
+    else:
+        render_scan(report, out)
+    return scan_exit_code(report, min_ratio, getattr(args, "require_signatures", False), err)
+
+
+def scan_exit_code(report: dict, min_ratio: Decimal | None, require_signatures: bool = False, err=None) -> int:
+    """1 when a check failed on what was read (a row failed or is unreadable, a balance mismatched, a
+    complete asset's proven ratio is below ``min_ratio``); else 3 when reads are incomplete (an
+    outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
+    from ..exitcodes import EXIT_INCOMPLETE
+    from ..pipeline.scan import below
+
+    incomplete = {a["asset"] for a in report["assets"] if a.get("rows_read", 0) < a.get("rows_expected", 0)}
+    low = below(report, min_ratio) if min_ratio is not None else []
+    if low and err is not None:
+        err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(low)}"
+                  + (" (from incomplete reads)" if set(low) <= incomplete else ""), markup=False)
+    v = report["verification"]["by_status"]
+    b = report.get("balances", {}).get("by_status", {})
+    unsigned = require_signatures and v.get("unsigned")
+    if v.get("failed") or v.get("invalid_row") or unsigned or b.get("mismatch") or set(low) - incomplete:
+        return EXIT_FAILED
+    if incomplete or b.get("unread") or low:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+async def _with_store(db: str | None, fn):
+    from ..pipeline.scan import default_db
+    from ..storage import open_store
+
+    store = await open_store(db or default_db())
+    try:
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from ..storage import StoreError
+
+    out, err = _consoles()
+    try:
+        runs = _run_async(_with_store(args.db, lambda s: s.list_runs(args.exchange, args.limit)))
+    except StoreError as exc:
+        err.print(f"porscan runs: {exc}", markup=False)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps([_run_json(r) for r in runs], indent=1))
+        return EXIT_OK
+    from ..report.terminal import render_runs
+
+    render_runs(runs, out)
+    return EXIT_OK
+
+
+def _run_json(r) -> dict:
+    return {"id": r.id, "exchange": r.exchange, "status": r.status, "started_at": r.started_at,
+            "finished_at": r.finished_at, "input_path": r.input_path, "input_sha256": r.input_sha256,
+            "liabilities_path": r.liabilities_path, "snapshot_date": r.snapshot_date, "tool_version": r.tool_version}
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..storage import StoreError
+
+    out, err = _consoles()
+    ok, min_ratio = _min_ratio(args.min_ratio, err)
+    if not ok:
+        return EXIT_USAGE
+    try:
+        run = _run_async(_with_store(args.db, lambda s: s.get_run(args.run_id)))
+    except StoreError as exc:
+        err.print(f"porscan report: {exc}", markup=False)
+        return EXIT_USAGE
+    if run.status != "done" or not run.summary:
+        err.print(f"porscan report: run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
+                  f"{run.input_path}`", markup=False)
+        return EXIT_USAGE
+    return _emit(run.summary, args, out, err, min_ratio)
+
+
+DEMO_HELP = """\
+The main job on a sample exchange, end to end, on local chains: starts two anvil chains (standing
+for Ethereum and Arbitrum), writes a reserve file signed with porscan's own keys whose snapshot
+heights are the local snapshot blocks, funds every address at the snapshot, moves money after it,
+writes a liabilities file, then runs `porscan scan` on it with SQLite storage and prints the report.
+Bitcoin and Litecoin are read on regtest nodes at their snapshot heights; TRON and Solana rows are
+served by FAKE stand-ins (labelled so) and read at the latest block. Rows of a chain whose node is
+not installed show up as unread, with their published amounts.
+
+examples:
+  porscan demo
+  porscan demo --dir /tmp/porscan-demo --html report.html
+"""
+
+
+def add_demo_command(sub, fmt) -> None:
+    d = sub.add_parser("demo", help="the main job on a sample exchange on local chains", description=DEMO_HELP,
+                       formatter_class=fmt)
+    d.add_argument("--dir", metavar="DIR", default=".cache/demo", help="where the sample files, database and reports go")
+    d.add_argument("--seed", type=COUNT, default=7, help="key seed of the sample exchange")
+    d.add_argument("--html", metavar="PATH", help="HTML report path (default DIR/report.html)")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars")
+    d.set_defaults(func=cmd_demo)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C: the nodes are stopped
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import signal
+
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return _demo(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ..devnet.localworld import build_local_exchange
+    from ..pipeline.scan import ScanError, ScanOptions, run_scan
+
+    out, err = _consoles()
+    folder = Path(args.dir)
+    try:
+        world = build_local_exchange(folder, seed=args.seed)
+    except (RuntimeError, OSError) as exc:
+        err.print(f"porscan demo: cannot start the local chains: {exc}", markup=False)
+        return EXIT_USAGE
+    db = folder / "porscan.db"
+    try:
+        err.print(f"porscan demo: sample exchange in {folder} (reserves.csv, liabilities.csv, networks.toml, coins.toml)",
+                  markup=False)
+        opts = ScanOptions(file=str(world.reserves), liabilities=str(world.liabilities), db=str(db),
+                           exchange="Sample Exchange", networks_path=str(world.networks), coins_path=str(world.coins),
+                           fresh=True)
+        ui = _RichUI(err, not args.no_progress and err.is_terminal)
+        outcome = _run_async(run_scan(opts, ui))
+        ui.end_stage()
+    except ScanError as exc:
+        err.print(f"porscan demo: {exc}", markup=False)
+        return EXIT_USAGE
+    finally:
+        world.stop()
+    args.json = str(folder / "report.json")
+    args.csv = str(folder / "report.csv")
+    args.html = args.html or str(folder / "report.html")
+    code = _emit(outcome.report, args, out, err, None)
+    err.print(f"porscan demo: reports in {args.json}, {args.csv}, {args.html}; database {db} "
+              f"(`porscan runs --db {db}`). Exit {code}: 1 = some checks did not hold, as the sample intends.",
+              markup=False)
+    return code if code != EXIT_FAILED else EXIT_OK

@@ -1,0 +1,335 @@
+"""Networks, endpoints and coin keys as data: ``scanner/config/networks.toml`` and ``scanner/config/coins.toml``.
+
+An endpoint URL may reference ``${ENV_VAR}`` (API keys); the value is read from the environment
+when the endpoint is used and never printed: endpoints are shown by their ``label``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chains.jsonrpc import ConfigError, Endpoint
+from chains.protocol import Asset
+
+from .assets import config_dir
+
+
+class NetConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    id: str
+    kind: str  # "evm", later "bitcoin", "tron", "solana"
+    chain_id: int | None
+    native_symbol: str
+    native_decimals: int
+    endpoints: tuple[Endpoint, ...]
+    multicall3: str | None = None
+    skipped_endpoints: tuple[str, ...] = ()  # labels left out (e.g. their API key variable is unset)
+    # kind-specific settings: the network table's other keys (e.g. address_format for bitcoin kinds)
+    options: dict = field(default_factory=dict, compare=False, hash=False)
+    # per endpoint, its TOML table (same order as ``endpoints``): kind-specific keys such as protocol
+    endpoint_options: tuple[dict, ...] = field(default=(), compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class CoinTarget:
+    """What a reserve file's coin key means on chain."""
+
+    coin: str  # coin key, upper-case
+    network: str  # network id
+    asset: str  # asset symbol (USDT for USDT-TRC20)
+    contract: str | None
+    decimals: int
+
+    def to_asset(self) -> Asset:
+        return Asset(self.network, self.asset, self.decimals, self.contract)
+
+
+def _load(path: Path) -> dict:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise NetConfigError(f"{path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise NetConfigError(f"{path}: {exc}") from None
+
+
+# the network kinds porscan has an adapter for (scanner/pipeline/adapters.py builds one per kind;
+# a test keeps the two in step)
+KINDS = frozenset({"evm", "tron", "solana", "bitcoin"})
+_NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals", "multicall3", "endpoints"})
+
+
+_URL_SCHEMES = ("http://", "https://", "ws://", "wss://", "tcp://", "ssl://")
+_SCHEMES_SAID = ", ".join(s[:-3] for s in _URL_SCHEMES)
+MAX_DECIMALS = 77  # 10**77 < 2**256: no token has more
+
+
+def _is_int(value, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _network_problems(nid: str, spec: dict) -> list[str]:
+    """What is wrong with one network table (all of it, not the first thing)."""
+    problems = []
+    if not isinstance(spec, dict):
+        return [f"network {nid}: not a table"]
+    kind = spec.get("kind", "evm")
+    if kind not in KINDS:
+        problems.append(f"network {nid}: kind: {kind!r} is not one porscan reads ({', '.join(sorted(KINDS))})")
+    chain_id = spec.get("chain_id")
+    if chain_id is not None and not _is_int(chain_id, 0, 2**63):
+        problems.append(f"network {nid}: chain_id: {chain_id!r} is not a chain id (a whole number)")
+    elif kind == "evm" and chain_id is None:
+        problems.append(f"network {nid}: chain_id: missing (every EVM endpoint is checked against it)")
+    if not _is_int(spec.get("native_decimals", 18), 0, MAX_DECIMALS):
+        problems.append(f"network {nid}: native_decimals: {spec.get('native_decimals')!r} is not 0..{MAX_DECIMALS}")
+    for i, e in enumerate(spec.get("endpoints", []) if isinstance(spec.get("endpoints", []), list) else []):
+        url = e.get("url") if isinstance(e, dict) else None
+        where = f"network {nid}: endpoint {e.get('label') or i if isinstance(e, dict) else i}: url"
+        if not isinstance(url, str):
+            problems.append(f"{where}: missing")
+        elif not url.lower().startswith(_URL_SCHEMES):
+            problems.append(f"{where}: {url.split('://')[0] + '://' if '://' in url else url[:20]!r} is not a scheme "
+                            f"porscan speaks ({_SCHEMES_SAID})")
+    return problems
+
+
+def load_networks(path: Path | None = None) -> dict[str, Network]:
+    path = path or config_dir() / "networks.toml"
+    data = _load(path)
+    out: dict[str, Network] = {}
+    problems = [p for nid, spec in data.get("networks", {}).items() for p in _network_problems(nid, spec)]
+    if problems:  # every mistake at once, each with the file and the key
+        raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
+    for nid, spec in data.get("networks", {}).items():
+        try:
+            eps = []
+            ep_opts = []
+            skipped = []
+            for i, e in enumerate(spec.get("endpoints", [])):
+                label = e.get("label") or f"{nid}-{i}"
+                ep = Endpoint(label=label, url=e["url"], requests_per_second=_limit(path, nid, label, e, "requests_per_second"),
+                              concurrency=_limit(path, nid, label, e, "concurrency", 4),
+                              max_batch=_limit(path, nid, label, e, "max_batch", 1000),
+                              timeout=_limit(path, nid, label, e, "timeout", 60.0), archive=bool(e.get("archive", True)))
+                try:
+                    ep.resolved_url()
+                except ConfigError as exc:  # an API key that is not set: leave the endpoint out, say so
+                    skipped.append(f"{ep.label} ({exc})")
+                    continue
+                eps.append(ep)
+                ep_opts.append(dict(e))
+            options = {k: v for k, v in spec.items() if k not in _NETWORK_KEYS}
+            out[nid] = Network(nid, spec.get("kind", "evm"), spec.get("chain_id"), spec.get("native_symbol", nid.upper()),
+                               int(spec.get("native_decimals", 18)), tuple(eps), spec.get("multicall3"), tuple(skipped),
+                               options, tuple(ep_opts))
+        except NetConfigError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NetConfigError(f"{path}: network {nid}: {exc!r}") from None
+    return out
+
+
+_INT_LIMITS = frozenset({"concurrency", "max_batch"})
+
+
+def _limit(path: Path, nid: str, label: str, spec: dict, key: str, default: float | None = None):
+    """An endpoint's limit: a positive number (an integer >= 1 for concurrency and max_batch).
+
+    A zero or negative rate would stall or spin the rate limiter; a zero concurrency, batch size or
+    timeout can never send anything. Such values are refused here, naming the endpoint and the key."""
+    value = spec.get(key, default)
+    if value is None:
+        return None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0  # NaN fails too
+    if key in _INT_LIMITS:
+        ok = ok and isinstance(value, int) and value >= 1
+    elif ok:
+        value = float(value)
+    if not ok:
+        kind = "an integer >= 1" if key in _INT_LIMITS else "a number > 0"
+        raise NetConfigError(f"{path}: network {nid}: endpoint {label}: {key} must be {kind}, got {value!r}")
+    return value
+
+
+class CoinTargets(dict):
+    """Coin name -> :class:`CoinTarget`: ``scanner/config/coins.toml``'s keys exactly; a name it lacks is
+    resolved by rule on first lookup and remembered.
+
+    The rule (:func:`signatures.registry.resolve_name`) reads an asset and a chain from the name
+    (``USDT-ETH``, ``USDT-Avalanche C-Chain``); the chain's entry for that asset in coins.toml gives
+    the token contract and decimals (``USDT-ETH`` reads like ``USDT-ERC20``), or the asset is the
+    chain's own coin. Anything less certain stays unresolved, with the reason in :meth:`why_not`.
+    A dict, so every reader of the coin map (balances, aggregation, decimals) sees the same answer.
+    """
+
+    def __init__(self, exact: dict[str, CoinTarget] | None = None):
+        super().__init__(exact or {})
+        self._misses: dict[str, str] = {}
+        self.notes: dict[str, str] = {}  # coin name -> how it was resolved, for reports
+
+    def get(self, key, default=None):  # type: ignore[override]
+        key = key.strip().upper()
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        if key in self._misses:
+            return default
+        return self._remember(key, key) or default
+
+    def __missing__(self, key):
+        target = self.get(key)
+        if target is None:
+            raise KeyError(key)
+        return target
+
+    def why_not(self, coin: str) -> str:
+        return self._misses.get(coin.strip().upper(), "")
+
+    def key_for(self, coin: str, network: str = "", keyed_by_network: bool = False) -> str:
+        """The key a row's balance is read and summed under. The coin name alone where it resolves
+        (OKX's coin keys); ``COIN@NETWORK`` where the network column must say the chain: files keyed
+        by network (address lists, auditor CSV: ``USDT`` on ``BSC``) and names that resolve only with
+        it. Looked up with :meth:`get` like any coin key."""
+        key = coin.strip().upper()
+        net = network.strip().upper()
+        if not net or (not keyed_by_network and self.get(key) is not None):
+            return key
+        both = f"{key}@{net}"
+        if not dict.__contains__(self, both) and both not in self._misses:
+            self._remember(both, coin, net)
+        return both
+
+    @staticmethod
+    def read_as(key: str, coin: str) -> str:
+        """The coin a balance record names: the row's own, or ``COIN@NETWORK`` when the network
+        column said the chain (the record then says what the row was read as)."""
+        return key if "@" in key else coin
+
+    def _remember(self, key: str, name: str, network: str = "") -> CoinTarget | None:
+        """Resolve ``name`` (on ``network``) by rule and keep the answer under ``key``: the target,
+        or why there is none."""
+        target, why = self._by_rule(name, network, key)
+        if target is None:
+            self._misses[key] = why
+        else:
+            self[key] = target
+            self.notes[key] = why
+        return target
+
+    def _by_rule(self, name: str, network: str = "", key: str = "") -> tuple[CoinTarget | None, str]:
+        from signatures.registry import CHAINS, resolve_name
+
+        res = resolve_name(name, network, "")
+        key = key or name
+        if network:
+            name = f"{name} on {network}"
+        if res.scheme is None or not res.chain:
+            # the balance side never guesses a chain from an address's format (any EVM chain has 0x-addresses)
+            return None, f"coin name {name!r} names no chain porscan can read (map it in scanner/config/coins.toml)"
+        same = {(t.contract, t.decimals): t for t in self.values() if t.network == res.chain and t.asset == res.asset}
+        if len(same) == 1:
+            (found,) = same.values()
+            return (CoinTarget(key, found.network, found.asset, found.contract, found.decimals),
+                    f"{name} read as {found.coin} ({found.asset} on {found.network}), by its name")
+        if len(same) > 1:
+            keys = ", ".join(sorted(t.coin for t in same.values()))
+            return None, (f"{res.asset} on {res.chain} has several tokens in scanner/config/coins.toml ({keys}): "
+                          f"say which {name} is there")
+        chain = CHAINS.get(res.chain)
+        natives = {t.decimals for t in self.values() if t.network == res.chain and t.contract is None}
+        if chain is not None and res.asset == chain.native and len(natives) == 1:
+            return (CoinTarget(key, res.chain, res.asset, None, natives.pop()),
+                    f"{name} read as {res.chain}'s own coin {res.asset}, by its name")
+        return None, f"no token contract for {res.asset} on {res.chain} in scanner/config/coins.toml"
+
+
+class RuleDecimals(dict):
+    """Coin name -> decimals: the given map, then the coin map (which resolves names by rule)."""
+
+    def __init__(self, exact: dict[str, int], coins: CoinTargets):
+        super().__init__(exact)
+        self.update({k: t.decimals for k, t in coins.items()})
+        self._coins = coins
+
+    def get(self, key, default=None):  # type: ignore[override]
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
+        target = self._coins.get(key)
+        return default if target is None else target.decimals
+
+    def for_row(self, coin: str, network: str, keyed_by_network: bool) -> int | None:
+        """Decimals of a row's coin as its balance is read (:meth:`CoinTargets.key_for`)."""
+        target = self._coins.get(self._coins.key_for(coin, network, keyed_by_network))
+        return target.decimals if target is not None else self.get(coin.strip().upper())
+
+
+def check_coins(coins: dict[str, CoinTarget], networks: dict[str, Network], book, path: Path | None = None) -> None:
+    """The coin map against the networks and assets.toml, every mistake at once: a network no
+    networks file defines (a typo), an asset other than the one assets.toml gives the key."""
+    path = path or config_dir() / "coins.toml"
+    known = set(networks)
+    default = config_dir() / "networks.toml"
+    if default.exists():
+        known |= set(_load(default).get("networks", {}))
+    problems = []
+    for key, t in dict.items(coins):
+        if t.network not in known:
+            problems.append(f"coin {key}: network: {t.network!r} is no network in networks.toml "
+                            f"({', '.join(sorted(known))})")
+        info = book.get(key)
+        if info is not None and info.asset != t.asset:
+            problems.append(f"coin {key}: asset: {t.asset!r}, but scanner/config/assets.toml counts {key} towards {info.asset}")
+    if problems:
+        raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
+
+
+def load_coins(path: Path | None = None) -> CoinTargets:
+    path = path or config_dir() / "coins.toml"
+    data = _load(path)
+    out = CoinTargets()
+    bad = [f"{path}: coin {key}: decimals: {spec.get('decimals')!r} is not 0..{MAX_DECIMALS}"
+           for key, spec in data.items() if isinstance(spec, dict) and "network" in spec
+           and not _is_int(spec.get("decimals"), 0, MAX_DECIMALS)]
+    if bad:
+        raise NetConfigError("\n".join(bad))
+    for key, spec in data.items():
+        if not isinstance(spec, dict) or "network" not in spec:
+            continue
+        try:
+            out[key.upper()] = CoinTarget(key.upper(), spec["network"], spec["asset"], spec.get("contract") or None,
+                                          int(spec["decimals"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NetConfigError(f"{path}: coin {key}: {exc!r}") from None
+    return out
+
+
+def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[str, Network]:
+    """``NETWORK=URL`` pairs replace a network's endpoints (``--rpc`` on the command line)."""
+    out = dict(networks)
+    for item in overrides:
+        if "=" not in item:
+            raise NetConfigError(f"--rpc {item!r}: expected NETWORK=URL")
+        nid, url = item.split("=", 1)
+        base = out.get(nid)
+        ep = Endpoint(label=f"{nid}-cli", url=url, concurrency=8, max_batch=1000)
+        try:
+            ep.resolved_url()
+        except ConfigError as exc:  # an unset ${VAR}: the command cannot run as asked
+            raise NetConfigError(f"--rpc {nid}=...: {exc}") from None
+        if not url.lower().startswith(_URL_SCHEMES):
+            raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({_SCHEMES_SAID})")
+        if base is None:
+            raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
+                                 f"(known: {', '.join(sorted(out)) or 'none'})")
+        replaced = tuple(f"{e.label} (replaced by --rpc {nid}=...)" for e in base.endpoints)
+        out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
+                           base.multicall3, replaced + base.skipped_endpoints, base.options,
+                           ({"label": ep.label, "url": url},))
+    return out

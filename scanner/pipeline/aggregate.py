@@ -1,0 +1,235 @@
+"""Per-asset and per-network totals of a scan, from its stored rows and balance reads. Pure.
+
+Coin keys map to assets (USDT-ERC20 + USDT-TRC20 + ... -> USDT). Sums are kept as integers in each
+coin key's base units and turned into exact Decimal coin units only at the end. On-chain amounts
+are split by the row's ownership status, never silently merged:
+
+  proven      read on chain, ownership ``verified``
+  owner_only  read on chain, owners of a contract wallet proven, not the link
+  key_only    read on chain, a key proven, not the address
+  unverified  read on chain, ownership failed / unsupported / not checked
+  unread_published  the published amount of rows whose balance could not be read (not a zero)
+
+A wallet (asset, network, token, address) listed twice is counted once on chain, in its best
+status, whatever coin key, spelling or height lists it; the published sum keeps every row, as
+published, and the duplicates are reported. Listed at two heights, it is counted at the first and
+the conflicting heights are reported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ..amounts import EXACT, exact_sum, from_base_units, parse_amount, shown_places
+from ..storage import AssetTotal, BalanceRecord, RowRecord
+
+CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
+_CATEGORY_OF = {"verified": 0, "owner_only": 1, "key_only": 2}  # anything else: unverified (3)
+NOT_AGGREGATED = frozenset({"invalid_row", "skipped"})
+
+
+@dataclass(frozen=True, slots=True)
+class CoinPlace:
+    """Where a coin key's amounts go: its asset, network id and decimals (None if unknown)."""
+
+    asset: str
+    network: str
+    decimals: int | None
+    contract: str | None = None  # token contract; coin keys that are aliases share it
+
+
+_CASE_FREE_PREFIXES = ("bc1", "tb1", "bcrt1", "ltc1", "tltc1", "rltc1", "bitcoincash:", "bchtest:", "bchreg:")
+
+
+def canonical_address(address: str) -> str:
+    """The form under which two spellings of one address compare equal: EVM hex and bech32 /
+    CashAddr addresses are case-insensitive (a single-case spelling is valid either way); base58
+    and other encodings are case-sensitive and stay as written."""
+    a = address.strip()
+    if a[:2] in ("0x", "0X"):
+        return a.lower()
+    low = a.lower()
+    if low.startswith(_CASE_FREE_PREFIXES) and (a == low or a == a.upper()):
+        return low
+    return a
+
+
+@dataclass(slots=True)
+class _CoinAcc:
+    rows: int = 0
+    rows_read: int = 0
+    published_units: int = 0
+    published_text: Decimal = Decimal(0)  # coin units, for rows without base units (decimals unknown)
+    published_rows: int = 0
+    unread_units: int = 0
+    unread_text: Decimal = Decimal(0)
+    onchain: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # per CATEGORIES, base units
+    blocks: set[tuple[int, str | None, bool]] = field(default_factory=set)
+
+
+@dataclass(slots=True)
+class Aggregation:
+    """Fed row by row (``add``), in any order; ``totals()`` gives the per-asset records."""
+
+    place_of: Callable[[str], CoinPlace]
+    base_unit_file: bool = False  # amounts published in base units (OKX's 7-column era)
+    # (coin, network as written) -> the key the coin is summed under (scan: CoinTargets.key_for)
+    key_of: Callable[[str, str], str] = field(default=lambda coin, _network: coin.strip().upper())
+    coins: dict[str, _CoinAcc] = field(default_factory=dict)
+    # (asset, network, contract, canonical address) -> (category, units, coin accumulator, height counted)
+    seen: dict[tuple, tuple[int, int, "_CoinAcc"]] = field(default_factory=dict)
+    duplicates: int = 0
+    # wallets listed at more than one height: (asset, network, address) -> heights (counted at the first)
+    height_conflicts: dict[tuple[str, str, str], list[int | None]] = field(default_factory=dict)
+    by_status: dict[str, int] = field(default_factory=dict)
+    invalid_by_coin: dict[str, int] = field(default_factory=dict)
+    coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
+    coin_places: dict[str, dict[int, int]] = field(default_factory=dict)  # coin -> decimals shown -> amounts
+    # asset -> third-party custodian -> rows, rows_read, published and on-chain amounts (coin units)
+    custodians: dict[str, dict[str, dict]] = field(default_factory=dict)
+    no_decimals: set[str] = field(default_factory=set)  # base-unit coins whose decimals are unknown: left out of sums
+    excess_decimals: int = 0  # rows publishing more decimals than their coin has (summed exactly, not as base units)
+    _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def add(self, row: RowRecord, bal: BalanceRecord | None) -> None:
+        self.by_status[row.status] = self.by_status.get(row.status, 0) + 1
+        coin = self.key_of(row.coin, row.network)
+        if row.status == "invalid_row":
+            self.invalid_by_coin[coin] = self.invalid_by_coin.get(coin, 0) + 1
+            return
+        if row.status in NOT_AGGREGATED:
+            return
+        acc = self.coins.get(coin)
+        if acc is None:
+            acc = self.coins[coin] = _CoinAcc()
+        acc.rows += 1
+        place = self.place_of(coin)
+        published_units = row.amount_base_units
+        published_text = None
+        if place.decimals is None:
+            published_units = None  # base units of unknown size cannot be put in coin units
+            if self.base_unit_file:
+                self.no_decimals.add(coin)
+            elif row.amount_text.strip():
+                try:
+                    published_text = parse_amount(row.amount_text)
+                except ValueError:
+                    published_text = None
+        elif published_units is None and not self.base_unit_file and row.amount_text.strip():
+            try:  # more decimals than the coin has: no base units, but the published figure still counts
+                published_text = parse_amount(row.amount_text)
+                self.excess_decimals += 1
+            except ValueError:
+                published_text = None
+        if published_units is not None:
+            acc.published_units += published_units
+            acc.published_rows += 1
+        elif published_text is not None:
+            acc.published_text = EXACT.add(acc.published_text, published_text)
+            acc.published_rows += 1
+        if row.amount_text.strip():  # a row that publishes no amount is not in the summary's sums
+            self._summary_sum(coin, published_units, published_text, place.decimals)
+        if not self.base_unit_file and (published_units is not None or published_text is not None):
+            shown = self.coin_places.setdefault(coin, {})
+            p = shown_places(row.amount_text)
+            shown[p] = shown.get(p, 0) + 1
+        onchain = bal.onchain_base_units if bal is not None else None
+        if row.custodian:  # held by a third party for the exchange: its own line per asset
+            self._custodian(place, row.custodian, published_units, published_text, onchain)
+        if onchain is None:
+            if published_units is not None:
+                acc.unread_units += published_units
+            elif published_text is not None:
+                acc.unread_text = EXACT.add(acc.unread_text, published_text)
+            return
+        acc.rows_read += 1
+        if bal.block_number is not None:
+            acc.blocks.add((bal.block_number, bal.block_hash, bool(bal.at_snapshot)))
+        category = _CATEGORY_OF.get(row.status, 3)
+        # one wallet of one asset on one network counts once, whatever coin key (alias), spelling or
+        # height lists it: at two heights it would be the same coins counted twice
+        address = canonical_address(bal.address)
+        key = (place.asset, place.network, place.contract or "", address)
+        before = self.seen.get(key)
+        if before is None:
+            self.seen[key] = (category, onchain, acc, row.snapshot_height)
+            acc.onchain[category] += onchain
+            return
+        self.duplicates += 1
+        first_category, units, first_acc, height = before
+        if row.snapshot_height != height:
+            heights = self.height_conflicts.setdefault((place.asset, place.network, address), [height])
+            if row.snapshot_height not in heights:
+                heights.append(row.snapshot_height)
+        if category < first_category:  # the same balance, now with a better proof: move it
+            first_acc.onchain[first_category] -= units
+            first_acc.onchain[category] += units
+            self.seen[key] = (category, units, first_acc, height)
+
+    def _custodian(self, place: CoinPlace, name: str, units: int | None, text: Decimal | None,
+                   onchain: int | None) -> None:
+        held = self.custodians.setdefault(place.asset, {}).get(name)
+        if held is None:
+            held = self.custodians[place.asset][name] = {"rows": 0, "rows_read": 0, "published": Decimal(0),
+                                                         "onchain": Decimal(0)}
+        held["rows"] += 1
+        if units is not None and place.decimals is not None:
+            held["published"] = EXACT.add(held["published"], from_base_units(units, place.decimals))
+        elif text is not None:
+            held["published"] = EXACT.add(held["published"], text)
+        if onchain is not None and place.decimals is not None:
+            held["rows_read"] += 1
+            held["onchain"] = EXACT.add(held["onchain"], from_base_units(onchain, place.decimals))
+
+    def _summary_sum(self, coin: str, units: int | None, text: Decimal | None, decimals: int | None) -> None:
+        entry = self.coin_sums.setdefault(coin, [Decimal(0), 0])
+        entry[1] += 1
+        if entry[0] is None:
+            return
+        if units is not None and decimals is not None:
+            entry[0] = EXACT.add(entry[0], from_base_units(units, decimals))
+        elif text is not None:
+            entry[0] = EXACT.add(entry[0], text)
+        else:
+            entry[0] = None  # some amount of this coin cannot be put in coin units
+
+    def totals(self) -> list[AssetTotal]:
+        """One record per (asset, network) and one per asset with network ``*``, sorted."""
+        groups: dict[tuple[str, str], list] = {}
+        coins_of: dict[tuple[str, str], list[str]] = {}
+        for coin, acc in self.coins.items():
+            place = self.place_of(coin)
+            for key in ((place.asset, place.network), (place.asset, "*")):
+                g = groups.get(key)
+                if g is None:
+                    g = groups[key] = [0, 0, Decimal(0), [Decimal(0)] * 4, Decimal(0), set()]
+                    coins_of[key] = []
+                coins_of[key].append(coin)
+                g[0] += acc.rows
+                g[1] += acc.rows_read
+                g[2] = EXACT.add(g[2], EXACT.add(_units(acc.published_units, place.decimals), acc.published_text))
+                g[3] = [EXACT.add(a, _units(b, place.decimals)) for a, b in zip(g[3], acc.onchain)]
+                g[4] = EXACT.add(g[4], EXACT.add(_units(acc.unread_units, place.decimals), acc.unread_text))
+                g[5] |= acc.blocks
+        out = []
+        for (asset, network), (rows, read, published, cats, unread, blocks) in sorted(groups.items()):
+            onchain = exact_sum(cats)
+            out.append(AssetTotal(
+                asset=asset, network=network, rows=rows, rows_expected=rows, rows_read=read,
+                published=published, onchain=onchain, proven=cats[0], owner_only=cats[1], key_only=cats[2],
+                unverified=cats[3], unread_published=unread,
+                blocks=[{"number": n, "hash": h, "at_snapshot": s} for n, h, s in sorted(blocks, key=lambda b: (b[0], str(b[1])))]))
+        self._coins_of = coins_of
+        return out
+
+    def coins_in(self, asset: str, network: str) -> list[str]:
+        """Coin keys that fed one (asset, network) total (after ``totals()``)."""
+        return sorted(self._coins_of.get((asset, network), []))
+
+
+def _units(units: int, decimals: int | None) -> Decimal:
+    # decimals None: only zero can reach here (published units are dropped for such coins); on-chain
+    # reads always come with the coin's configured decimals
+    return Decimal(units) if decimals is None else from_base_units(units, decimals)

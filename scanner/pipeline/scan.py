@@ -1,0 +1,623 @@
+"""``porscan scan``: the whole job, resumable.
+
+ingest -> ownership verification (process pool) -> balances at the snapshot heights (every
+configured adapter) -> per-asset aggregation -> liabilities and reserve ratios -> store and report.
+
+Every stage writes to the store in checkpointed chunks: verification per input chunk (keyed by
+its first line), balances per slice of a (coin, height) group. A run that is interrupted (even by
+SIGKILL) and started again with the same inputs and options continues where it stopped; the
+aggregation is always computed from what the store holds, so a resumed run's totals equal an
+uninterrupted run's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from signatures.registry import resolve_name
+
+from .. import __version__
+from .aggregate import Aggregation, CoinPlace
+from ..amounts import EXACT, coverage as coverage_of, exact_sum, fmt, rounding_slack, shown_fraction
+from ..config.assets import AssetBook, config_dir, default_book
+from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, network_heights, one_height,
+                       read_groups, unsupported_reason)
+from .adapters import supported_kinds
+from .ingest import FileHead, IngestError, read_head, sha256_file
+from ..config.networks import (CoinTarget, CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
+                        load_networks, with_overrides)
+from .reconcile import check_summary
+from ..storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
+                      StoreError, open_store)
+from ..storage.base import iso_utc, utc_now
+from .verify import Filters, run_verify
+
+SCAN_SCHEMA = "porscan.scan/1"
+UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
+
+
+class ScanError(Exception):
+    """The scan cannot start or go on (bad input file, config or database): a usage-level error."""
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    file: str  # the CSV read (a .gz/.zip/stdin input is unpacked to a local file first)
+    source: str | None = None  # the input as the user gave it, when that is not ``file``
+    liabilities: str | None = None
+    liabilities_format: str | None = None
+    db: str | None = None
+    exchange: str | None = None
+    snapshot_date: str | None = None
+    resume: int | None = None  # run id to continue
+    fresh: bool = False  # never continue an unfinished run of the same inputs
+    networks_path: str | None = None
+    coins_path: str | None = None
+    rpc: tuple[str, ...] = ()
+    coins: frozenset[str] = frozenset()
+    networks: frozenset[str] = frozenset()
+    workers: int | None = None
+    chunk_bytes: int = 1 << 20  # input bytes per verification checkpoint
+    slice_rows: int = SLICE  # rows per balance-read checkpoint
+    adapter_options: dict = field(default_factory=dict)
+
+    @property
+    def given(self) -> str:
+        """The input as the user named it (reports, the stored run, error messages)."""
+        return str(self.source or self.file)
+
+
+class ScanUI:
+    """What a scan reports while it runs (the CLI draws progress bars; tests and jobs may ignore it)."""
+
+    def stage(self, name: str, total: int | None, done: int = 0) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def note(self, text: str) -> None: ...
+    def end_stage(self) -> None: ...
+
+
+@dataclass
+class ScanOutcome:
+    run: RunInfo
+    report: dict[str, Any]
+    resumed: bool
+    stage_seconds: dict[str, float]
+
+
+def default_db() -> str:
+    """``$PORSCAN_DB``, else a SQLite file in the user's data folder (the store's own default)."""
+    from ..storage import default_db_path
+
+    return str(default_db_path())
+
+
+def guess_exchange(path: str) -> str:
+    name = Path(path).name.lower()
+    for key, label in (("okx", "OKX"), ("okex", "OKX"), ("htx", "HTX"), ("huobi", "HTX"), ("binance", "Binance"),
+                       ("bitget", "Bitget"), ("bybit", "Bybit"), ("kucoin", "KuCoin"), ("gate", "Gate")):
+        if key in name:
+            return label
+    return "unknown"
+
+
+# --------------------------------------------------------------------------------------- context
+
+@dataclass
+class _Context:
+    opts: ScanOptions
+    head: FileHead
+    networks: dict[str, Network]
+    coins: dict[str, CoinTarget]
+    book: AssetBook
+    liabilities: Any  # LiabilitySet | None
+    input_sha256: str
+    config_sha256: str
+
+    def key(self, coin: str, network: str) -> str:
+        """The key a row's coin is read and summed under (:meth:`CoinTargets.key_for`)."""
+        return self.coins.key_for(coin, network, self.head.layout.keyed_by_network)
+
+    def place(self, coin: str) -> CoinPlace:
+        target = self.coins.get(coin)
+        if target is not None:
+            return CoinPlace(target.asset, target.network, target.decimals, target.contract)
+        info = self.book.get(coin)
+        if info is not None:
+            return CoinPlace(info.asset, "unconfigured", info.decimals)
+        return CoinPlace(resolve_name(coin, "", "").asset, "unconfigured", None)
+
+    def decimals_map(self) -> "RuleDecimals":
+        return RuleDecimals(self.book.decimals_map(), self.coins)
+
+
+def _load_context(opts: ScanOptions) -> _Context:
+    try:
+        head = read_head(opts.file)
+    except (IngestError, OSError) as exc:
+        raise ScanError(str(exc).replace(opts.file, opts.given)) from None
+    if head.layout is None:
+        raise ScanError(f"{opts.given}: no detail header found; not a reserve file porscan knows")
+    try:
+        networks = with_overrides(load_networks(Path(opts.networks_path) if opts.networks_path else None), list(opts.rpc))
+        coins = load_coins(Path(opts.coins_path) if opts.coins_path else None)
+        check_coins(coins, networks, default_book(), Path(opts.coins_path) if opts.coins_path else None)
+    except NetConfigError as exc:
+        raise ScanError(str(exc)) from None
+    liabilities = None
+    if opts.liabilities:
+        from .liabilities import LiabilitiesError, load_liabilities
+
+        try:
+            liabilities = load_liabilities(opts.liabilities, opts.liabilities_format)
+        except LiabilitiesError as exc:
+            raise ScanError(str(exc)) from None
+        except OSError as exc:
+            raise ScanError(f"{opts.liabilities}: {exc.strerror or exc}") from None
+    cfg = hashlib.sha256()
+    for p in (opts.networks_path or config_dir() / "networks.toml", opts.coins_path or config_dir() / "coins.toml",
+              config_dir() / "assets.toml"):
+        cfg.update(Path(p).read_bytes())
+    cfg.update(repr(sorted(opts.rpc)).encode())
+    return _Context(opts, head, networks, coins, default_book(), liabilities, sha256_file(opts.file), cfg.hexdigest())
+
+
+def _params(ctx: _Context) -> dict:
+    o = ctx.opts
+    return {"coins": sorted(o.coins), "networks": sorted(o.networks), "chunk_bytes": o.chunk_bytes, "slice": o.slice_rows,
+            "config_sha256": ctx.config_sha256,
+            "adapter_options": {k: v for k, v in sorted(o.adapter_options.items()) if isinstance(v, (int, str, bool, type(None)))}}
+
+
+# --------------------------------------------------------------------------------------- run
+
+async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
+    ui = ui or ScanUI()
+    ctx = _load_context(opts)
+    try:
+        store = await open_store(opts.db or default_db())
+    except StoreError as exc:
+        raise ScanError(str(exc)) from None
+    try:
+        return await _run(ctx, store, ui)
+    except (StoreError, NetConfigError) as exc:
+        raise ScanError(str(exc)) from None
+    finally:
+        await store.close()
+
+
+async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
+    opts = ctx.opts
+    liab = ctx.liabilities
+    spec = RunSpec(exchange=opts.exchange or guess_exchange(opts.given), input_path=opts.given,
+                   input_sha256=ctx.input_sha256, liabilities_path=opts.liabilities,
+                   liabilities_sha256=(liab.file_sha256 if liab is not None else None), params=_params(ctx),
+                   tool_version=__version__, snapshot_date=opts.snapshot_date)
+    resumed = False
+    if opts.resume is not None:
+        run = await store.get_run(opts.resume)
+        if run.input_sha256 != spec.input_sha256:
+            raise ScanError(f"run {run.id} read a different file (sha256 {run.input_sha256[:12]}...), not {opts.given}")
+        if run.status == "done":
+            raise ScanError(f"run {run.id} is already complete; `porscan report {run.id}` shows it")
+        if run.liabilities_sha256 != spec.liabilities_sha256:
+            raise ScanError(f"run {run.id} was started with another liabilities file; resume it with the same one")
+        if run.params != spec.params:
+            changed = sorted(k for k in set(run.params) | set(spec.params) if run.params.get(k) != spec.params.get(k))
+            raise ScanError(f"run {run.id} was started with other options ({', '.join(changed)}); resuming with "
+                            "different ones would mix two runs: use the same options, or start anew with --fresh")
+        run = await store.resume_run(run.id)
+        resumed = True
+    else:
+        run = None if opts.fresh else await store.find_resumable(spec)
+        if run is not None:
+            run = await store.resume_run(run.id)
+            resumed = True
+        else:
+            run = await store.start_run(spec)
+    if resumed:
+        ui.note(f"resuming run {run.id} (started {run.started_at})")
+        if opts.snapshot_date and opts.snapshot_date != run.snapshot_date:
+            await store.set_snapshot_date(run.id, opts.snapshot_date)
+            run = await store.get_run(run.id)
+    seconds: dict[str, float] = {}
+    try:
+        t = time.perf_counter()
+        await _stage_verify(ctx, store, run, ui)
+        seconds["verify"] = time.perf_counter() - t
+        t = time.perf_counter()
+        notes = await _stage_balances(ctx, store, run, ui)
+        seconds["balances"] = time.perf_counter() - t
+        t = time.perf_counter()
+        report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes)
+        seconds["aggregate"] = time.perf_counter() - t
+        t = time.perf_counter()
+        liab_records = [LiabilityRecord(l.asset, l.amount, l.provenance, l.source, l.file, l.detail)
+                        for l in (liab.liabilities if liab is not None else ())]
+        await store.save_results(run.id, totals, liab_records, ratios)
+        report["run"].update({"status": "done", "resumed": resumed, "stage_seconds": {k: round(v, 3) for k, v in seconds.items()}})
+        finished = utc_now()
+        report["run"]["finished_at"] = iso_utc(finished)  # the same instant as the stored run's
+        await store.finish_run(run.id, "done", report, finished)
+        run = await store.get_run(run.id)
+        seconds["store"] = time.perf_counter() - t
+    except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
+        await _record_failure(store, run.id, exc)
+        if isinstance(exc, (StoreError, NetConfigError)):
+            raise ScanError(str(exc)) from None
+        raise
+    return ScanOutcome(run, report, resumed, seconds)
+
+
+async def _record_failure(store: Store, run_id: int, exc: BaseException) -> None:
+    """A run that dies (an error, Ctrl-C, a cancelled task) is stored as failed with the reason,
+    never left 'running'; a failed run resumes like an interrupted one. Only SIGKILL leaves it
+    running, and the next run with the same inputs resumes it all the same."""
+    why = "interrupted" if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)) else f"{type(exc).__name__}: {exc}"
+    try:
+        await store.finish_run(run_id, "failed", {"status": "failed", "error": why[:500]})
+    except BaseException:  # noqa: BLE001 - the store itself may be what failed: the first error is the one to show
+        pass
+
+
+# --------------------------------------------------------------------------------------- stages
+
+async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -> None:
+    head = ctx.head
+    done = {int(k) for k in await store.done_chunks(run.id, "verify")}
+    loop = asyncio.get_running_loop()
+    total_bytes = head.size - head.data_offset
+    ui.stage("verify", total_bytes)
+
+    def on_chunk(res) -> None:
+        records = [RowRecord(*r) for r in res.records]
+        asyncio.run_coroutine_threadsafe(store.save_rows(run.id, str(res.first_line), records), loop).result()
+
+    def on_progress(nbytes: int, _rows: int) -> None:
+        loop.call_soon_threadsafe(ui.advance, nbytes)
+
+    filters = Filters(ctx.opts.coins, ctx.opts.networks)
+    await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
+                            chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
+                            on_chunk=on_chunk, on_progress=on_progress, hash_input=False)  # hashed at start
+    ui.end_stage()
+
+
+async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -> list[str]:
+    done = await store.done_chunks(run.id, "balances")
+    kinds = supported_kinds()
+    groups: dict[tuple[str, int | None], list[Job]] = defaultdict(list)
+    unsupported: list[BalanceRecord] = []
+    async for rows in store.iter_rows(run.id):
+        for r in rows:
+            if r.status in ("invalid_row", "skipped"):
+                continue
+            coin = ctx.key(r.coin, r.network)
+            bad = unsupported_reason(coin, ctx.coins, ctx.networks, kinds)
+            if bad is not None:
+                place = ctx.place(coin)
+                unsupported.append(BalanceRecord(r.line, r.coin, bad[0] or r.network, place.asset, r.address,
+                                                 r.snapshot_height, r.amount_base_units, None, place.decimals, None,
+                                                 None, None, "unsupported", bad[1], ""))
+                continue
+            why = "" if r.amount_base_units is not None else (
+                NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
+                f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
+            groups[(coin, r.snapshot_height)].append(Job(r.line, CoinTargets.read_as(coin, r.coin), r.address,
+                                                         r.amount_base_units, why))
+    if unsupported and UNSUPPORTED_KEY not in done:
+        await store.save_balances(run.id, UNSUPPORTED_KEY, unsupported)
+    groups, height_notes = fill_heights(groups, ctx.coins, ctx.head.heights)
+    total = sum(len(v) for v in groups.values())
+    ui.stage("balances", total)
+
+    async def save(key: str, checks: list[BalanceCheck]) -> None:
+        await store.save_balances(run.id, key, [_balance_record(c, ctx) for c in checks])
+
+    summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
+                                  adapter_options=ctx.opts.adapter_options, on_progress=ui.advance)
+    ui.end_stage()
+    notes = [f"{nid}: {n}" for nid, n in sorted(height_notes.items())]
+    for nid in sorted(summaries):
+        s = summaries[nid]
+        notes.extend(f"{nid}: {n}" for n in s.notes[:20])
+    return notes
+
+
+def _balance_record(c: BalanceCheck, ctx: _Context) -> BalanceRecord:
+    place = ctx.place(c.coin.strip().upper())
+    b = c.block
+    return BalanceRecord(c.line, c.coin, c.network, place.asset, c.address, c.snapshot_height, c.published_base_units,
+                         c.onchain_base_units, place.decimals, b.number if b else None, b.hash if b else None,
+                         b.at_snapshot if b else None, c.status, c.reason, c.endpoint)
+
+
+async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
+                           notes: list[str]) -> tuple[dict, list[AssetTotal], list[RatioRecord]]:
+    ui.stage("aggregate", None)
+    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
+    balance_status: Counter[str] = Counter()
+    rows_iter = store.iter_rows(run.id).__aiter__()
+    bal_iter = store.iter_balances(run.id).__aiter__()
+    pending: list[BalanceRecord] = []
+    pi = 0
+
+    async def next_balances() -> bool:
+        nonlocal pending, pi
+        try:
+            pending = await bal_iter.__anext__()
+        except StopAsyncIteration:
+            pending = []
+        pi = 0
+        return bool(pending)
+
+    await next_balances()
+    async for rows in rows_iter:
+        for r in rows:
+            while pending and pending[pi].line < r.line:
+                pi += 1
+                if pi >= len(pending) and not await next_balances():
+                    break
+            bal = pending[pi] if pending and pending[pi].line == r.line else None
+            if bal is not None:
+                balance_status[bal.status] += 1
+            agg.add(r, bal)
+    totals = agg.totals()
+    ratios, liab_by_asset = _ratios(totals, ctx.liabilities)
+    if agg.duplicates:
+        notes.append(f"{agg.duplicates} row(s) repeat a wallet already listed for the same asset and network: "
+                     "its on-chain balance is counted once")
+    if agg.height_conflicts:
+        shown = "; ".join(f"{asset} {address} on {network} at {', '.join(str(h) for h in heights)}"
+                          for (asset, network, address), heights in list(agg.height_conflicts.items())[:5])
+        notes.append(f"{len(agg.height_conflicts)} wallet(s) listed at conflicting snapshot heights, each counted once, "
+                     f"at the first listed: {shown}" + (" ..." if len(agg.height_conflicts) > 5 else ""))
+    if agg.excess_decimals:
+        notes.append(f"{agg.excess_decimals} row(s) publish more decimals than their coin has: their amounts are "
+                     "summed exactly as published, but cannot match an on-chain balance")
+    if agg.no_decimals:
+        notes.append("amounts of " + ", ".join(sorted(agg.no_decimals)) + " are in base units of unknown size "
+                     "(no decimals in scanner/config/assets.toml): left out of the published sums")
+    summary_checks = check_summary(ctx.head.summary, {c: (v[0], v[1]) for c, v in agg.coin_sums.items()}, ctx.book,
+                                   agg.invalid_by_coin, {c: rounding_slack(p) for c, p in agg.coin_places.items()})
+    report = _report(ctx, run, agg, totals, ratios, liab_by_asset, balance_status, summary_checks, notes)
+    ui.end_stage()
+    return report, totals, ratios
+
+
+# --------------------------------------------------------------------------------------- ratios
+
+def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str, dict]]:
+    """Per asset: liabilities (coin units only), proven and with-unproven ratios, side by side."""
+    from .ratios import reserve_ratios
+
+    per_asset = [t for t in totals if t.network == "*"]
+    proven = {t.asset: t.proven for t in per_asset}
+    unproven = {t.asset: exact_sum((t.owner_only, t.key_only, t.unverified)) for t in per_asset}
+    coverage = {t.asset: coverage_of(t.rows_read, t.rows_expected) for t in per_asset}
+    info: dict[str, dict] = {}
+    out: list[RatioRecord] = []
+    if liab is None:
+        for t in per_asset:
+            out.append(RatioRecord(t.asset, None, proven[t.asset], EXACT.add(proven[t.asset], unproven[t.asset]), None, None,
+                                   "none", coverage[t.asset]))
+        return out, info
+    items = liab.by_asset()
+    unread = {t.asset: f"unread: none of its {t.rows_expected} row(s) could be read on chain"
+              for t in per_asset if t.nothing_read}
+    for r in reserve_ratios(proven, unproven, liab, unread):
+        item = items.get(r.asset)
+        info[r.asset] = {"amount": r.liabilities, "provenance": r.provenance, "verified": r.verified, "note": r.note,
+                         "source": item.source if item is not None else None}
+        out.append(RatioRecord(r.asset, r.liabilities, r.proven_reserves, r.with_unproven_reserves, r.proven_ratio,
+                               r.with_unproven_ratio, r.provenance, coverage.get(r.asset)))
+    return out, info
+
+
+
+# --------------------------------------------------------------------------------------- report
+
+def _d(value: Decimal | None) -> str | None:
+    return None if value is None else fmt(value)
+
+
+def _total_json(t: AssetTotal) -> dict:
+    if t.nothing_read:  # blank, never 0
+        onchain = proven = owner_only = key_only = unverified = difference = None
+    else:
+        onchain, proven, owner_only, key_only, unverified = t.onchain, t.proven, t.owner_only, t.key_only, t.unverified
+        difference = EXACT.subtract(t.onchain, t.published)
+    return {"published": _d(t.published), "onchain": _d(onchain), "proven": _d(proven),
+            "owner_only": _d(owner_only), "key_only": _d(key_only), "unverified": _d(unverified),
+            "unread_published": _d(t.unread_published), "difference": _d(difference),
+            "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
+            "coverage": _d(coverage_of(t.rows_read, t.rows_expected)),
+            # the figures leave out the rows not read (their published amounts are in unread_published)
+            "complete": t.rows_read >= t.rows_expected}
+
+
+def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTotal], ratios: list[RatioRecord],
+            liab_by_asset: dict, balance_status: Counter, summary_checks, notes: list[str]) -> dict[str, Any]:
+    by_asset_ratio = {r.asset: r for r in ratios}
+    assets = []
+    for t in totals:
+        if t.network != "*":
+            continue
+        r = by_asset_ratio.get(t.asset)
+        lia = liab_by_asset.get(t.asset) or {}
+        entry = {"asset": t.asset, **_total_json(t),
+                 "liabilities": _d(lia.get("amount")),
+                 "liabilities_provenance": lia.get("provenance") if lia.get("amount") is not None else None,
+                 "liabilities_source": lia.get("source"),
+                 "liabilities_verified": bool(lia.get("verified")),
+                 "ratio_note": lia.get("note") or ("" if lia else "no liability figure for this asset"),
+                 "proven_ratio": _d(shown_fraction(r.proven_ratio)) if r else None,
+                 "with_unproven_ratio": _d(shown_fraction(r.with_unproven_ratio)) if r else None,
+                 "proven_ratio_exact": _d(r.proven_ratio) if r and r.proven_ratio is not None else None,
+                 "with_unproven_ratio_exact": _d(r.with_unproven_ratio) if r and r.with_unproven_ratio is not None else None,
+                 "networks": [],
+                 # wallets a third party holds for the exchange (address lists name it), within the totals
+                 "custodians": [{"custodian": name, "rows": h["rows"], "rows_read": h["rows_read"],
+                                 "published": _d(h["published"]), "onchain": _d(h["onchain"])}
+                                for name, h in sorted(agg.custodians.get(t.asset, {}).items())]}
+        for n in totals:
+            if n.asset == t.asset and n.network != "*":
+                entry["networks"].append({"network": n.network, "coins": agg.coins_in(n.asset, n.network),
+                                          **_total_json(n), "blocks": n.blocks})
+        assets.append(entry)
+    for r in ratios:  # liabilities of assets the reserve file does not list: reserves are zero, say so
+        if r.asset not in {a["asset"] for a in assets} and r.liabilities is not None:
+            lia = liab_by_asset.get(r.asset, {})
+            assets.append({"asset": r.asset, "published": "0", "onchain": "0", "proven": "0", "owner_only": "0",
+                           "key_only": "0", "unverified": "0", "unread_published": "0", "difference": "0", "rows": 0,
+                           "rows_expected": 0, "rows_read": 0, "coverage": None, "liabilities": _d(r.liabilities),
+                           "liabilities_provenance": r.provenance, "liabilities_source": lia.get("source"),
+                           "liabilities_verified": bool(lia.get("verified")),
+                           "ratio_note": "the reserve file lists no wallet for this asset",
+                           "proven_ratio": _d(shown_fraction(r.proven_ratio)),
+                           "proven_ratio_exact": _d(r.proven_ratio) if r.proven_ratio is not None else None,
+                           "with_unproven_ratio": _d(shown_fraction(r.with_unproven_ratio)),
+                           "networks": []})
+    liab = ctx.liabilities
+    inputs = [{"role": "reserves", "path": ctx.opts.given, "sha256": ctx.input_sha256,
+               "rows": sum(agg.by_status.values()), "layout": ctx.head.layout.name, "bytes": ctx.head.size}]
+    if liab is not None:
+        for path, digest in (liab.inputs or ((ctx.opts.liabilities, liab.file_sha256),)):
+            inputs.append({"role": "liabilities", "path": path, "sha256": digest, "format": liab.format})
+    not_at_snapshot = sorted({(n["network"], b["number"]) for a in assets for n in a["networks"] for b in n["blocks"]
+                              if not b["at_snapshot"]})
+    for network, number in not_at_snapshot:
+        notes.append(f"{network}: balances read at block {number}, not at the snapshot height (the chain or "
+                     "endpoint cannot answer for a past height)")
+    return {
+        "schema": SCAN_SCHEMA,
+        "tool": {"name": "porscan", "version": __version__},
+        "run": {"id": run.id, "exchange": run.exchange, "status": run.status, "started_at": run.started_at,
+                "finished_at": None, "resumed": False, "snapshot_date": run.snapshot_date},
+        "inputs": inputs,
+        "verification": {"rows": sum(agg.by_status.values()), "by_status": dict(sorted(agg.by_status.items()))},
+        "balances": {"by_status": dict(sorted(balance_status.items()))},
+        "assets": assets,
+        "liabilities": None if liab is None else {
+            "format": liab.format, "file": str(ctx.opts.liabilities), "sha256": liab.file_sha256,
+            "totals": {k: _d(v) for k, v in liab.totals.items()}, "warnings": list(liab.warnings)},
+        "summary_block": {"checked": bool(summary_checks),
+                          "rows": [{"line": c.line, "coin": c.coin, "published": c.published, "detail_sum": c.detail_sum,
+                                    "status": c.status, "note": c.note} for c in summary_checks],
+                          "mismatches": [c.coin for c in summary_checks if c.status == "mismatch"]},
+        "notes": notes,
+    }
+
+
+def below(report: dict, min_ratio: Decimal) -> list[str]:
+    """Assets whose proven ratio is below ``min_ratio`` (assets with liabilities only)."""
+    out = []
+    for a in report.get("assets", []):
+        r = a.get("proven_ratio_exact") or a.get("proven_ratio")  # the exact figure, not the display rounding
+        if r is not None and Decimal(r) < min_ratio:
+            out.append(a["asset"])
+    return out
+
+
+def csv_rows(report: dict) -> list[list[str]]:
+    """Per asset and network, the figures of the report as CSV rows (header first)."""
+    cols = ["asset", "network", "coins", "published", "onchain", "proven", "owner_only", "key_only", "unverified",
+            "unread_published", "difference", "rows", "rows_read", "coverage", "liabilities", "liabilities_provenance",
+            "proven_ratio", "with_unproven_ratio", "blocks", "complete"]
+    out = [cols]
+    for a in report["assets"]:
+        items = [("*", a, [])] + [(n["network"], n, n["blocks"]) for n in a["networks"]]
+        for network, d, blocks in items:
+            out.append([a["asset"], network, " ".join(d.get("coins", [])), *(str(d.get(k) if d.get(k) is not None else "")
+                        for k in cols[3:14]),
+                        str(a["liabilities"] or "") if network == "*" else "",
+                        str(a["liabilities_provenance"] or "") if network == "*" else "",
+                        str(a["proven_ratio"] or "") if network == "*" else "",
+                        str(a["with_unproven_ratio"] or "") if network == "*" else "",
+                        " ".join(f"{b['number']}{'' if b['at_snapshot'] else '(latest)'}" for b in blocks),
+                        "yes" if d.get("complete") else "no: not every row read"])
+    return out
+
+# --------------------------------------------------------------------------------------- dry run
+
+def plan_scan(opts: ScanOptions) -> dict[str, Any]:
+    """What ``porscan scan`` would do, reading nothing on chain and writing nothing: rows per network,
+    the adapter and endpoints of each, and the requests a first run would send (EVM: estimated from
+    the reader batch sizes; other kinds: per adapter)."""
+    from .ingest import RowError, iter_rows
+
+    ctx = _load_context(opts)
+    kinds = supported_kinds()
+    groups: dict[tuple[str, int | None], int] = Counter()
+    unsupported: dict[tuple[str, str], int] = Counter()
+    invalid = 0
+    filters = Filters(opts.coins, opts.networks)
+    rows = 0
+    for row in iter_rows(opts.file, ctx.head):
+        rows += 1
+        if isinstance(row, RowError):
+            invalid += 1
+            continue
+        if filters.reason(row.coin, row.network):
+            continue
+        coin = ctx.key(row.coin, row.network)
+        bad = unsupported_reason(coin, ctx.coins, ctx.networks, kinds)
+        if bad is not None:
+            unsupported[(coin, bad[1])] += 1
+        else:
+            groups[(coin, row.snapshot_height)] += 1
+    # rows with no height are read at their network's one snapshot height, as the run does
+    known = network_heights(groups, ctx.coins, ctx.head.heights)
+    filled: dict[tuple[str, int | None], int] = Counter()
+    for (coin, height), n in groups.items():
+        filled[(coin, one_height(known.get(ctx.coins[coin].network)) if height is None else height)] += n
+    groups = filled
+    networks: dict[str, dict] = {}
+    reader = {"native": int(opts.adapter_options.get("reader_batch", 10000)),
+              "token": int(opts.adapter_options.get("token_batch", 5000))}
+    for (coin, height), n in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
+        target = ctx.coins[coin]
+        net = ctx.networks[target.network]
+        entry = networks.setdefault(net.id, {"network": net.id, "kind": net.kind, "rows": 0, "coins": {},
+                                             "endpoints": [e.label for e in net.endpoints], "requests": 0,
+                                             "heights": set(), "left_out": list(net.skipped_endpoints)})
+        entry["rows"] += n
+        entry["coins"][coin] = entry["coins"].get(coin, 0) + n
+        entry["heights"].add(height)
+        if net.kind == "evm":
+            per = reader["token" if target.contract else "native"]
+            entry["requests"] += -(-n // per) + 2  # reads + block and probe calls
+        else:
+            entry["requests"] = None
+    for e in networks.values():
+        snapshot = sorted(h for h in e["heights"] if h is not None)
+        e["heights"] = snapshot + (["latest"] if None in e["heights"] else [])
+        e["warnings"] = endpoint_warnings(ctx.networks[e["network"]], snapshot)
+    return {"file": opts.given, "sha256": ctx.input_sha256, "layout": ctx.head.layout.name, "rows": rows,
+            "invalid_rows": invalid, "networks": [networks[k] for k in sorted(networks)],
+            "unsupported": [{"coin": c, "rows": n, "reason": why} for (c, why), n in sorted(unsupported.items())],
+            "liabilities": None if ctx.liabilities is None else {
+                "format": ctx.liabilities.format, "assets": len(ctx.liabilities.liabilities)},
+            "db": redact(opts.db or default_db())}
+
+
+def endpoint_warnings(net, snapshot_heights: list[int]) -> list[str]:
+    """What the configured endpoints cannot do for this read, said before anything is read."""
+    if not net.endpoints:
+        return [f"{net.id}: no endpoint left (see left out): nothing will be read"]
+    if net.kind == "evm" and snapshot_heights and not any(e.archive for e in net.endpoints):
+        return [f"{net.id}: no endpoint is marked archive = true; reading at block {snapshot_heights[0]:,} needs "
+                "historical state, which full nodes prune: expect these rows unread"]
+    return []
+
+
+def redact(url: str) -> str:
+    from ..storage.model import redact_url
+
+    return redact_url(url)

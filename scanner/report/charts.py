@@ -1,0 +1,475 @@
+"""Chart primitives for porscan's pages: exact number formatting and inline SVG bar charts.
+
+Pure functions returning strings, no I/O and no JavaScript: a page that embeds their output shows its
+figures with scripting off. Used by the standalone HTML report (``scanner.report.html``) and meant
+for the dashboard (issue 7), so both draw the same figures in the same colours.
+
+Money stays exact: amounts arrive as decimal strings (or ``Decimal``/``int``) and are *formatted*,
+never converted to float; floats appear only for geometry (a bar's length is a ratio of two amounts).
+Every text a chart draws is HTML-escaped here, so callers pass plain (possibly hostile) strings.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Mapping, Sequence
+
+from ..amounts import EXACT
+
+MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
+
+# ---------------------------------------------------------------------------------------------
+# Palette: one meaning per colour, shared by every porscan page.
+# ---------------------------------------------------------------------------------------------
+OK = "#1a9850"           # ratio >= 1 (proven) / complete coverage / verified
+OK_LIGHT = "#91cf60"     # ratio >= 1 with unproven amounts added
+BAD = "#d73027"          # ratio < 1 (proven) / failed
+BAD_LIGHT = "#fc8d59"    # ratio < 1 with unproven amounts added
+INCOMPLETE = "#e6a100"   # coverage below 100 %
+REFERENCE = "#222222"    # the 100 % line
+GRID = "#dddddd"
+TEXT = "#222222"
+MUTED = "#666666"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One kind of amount in a stacked bar: its key in the row's values, legend label and colour."""
+
+    key: str
+    label: str
+    colour: str
+
+
+# How on-chain reserves split by what the row's signature proved (issue 6, scope 2), plus the
+# published amount of rows that could not be read. Same order and colours everywhere.
+RESERVE_SEGMENTS: tuple[Segment, ...] = (
+    Segment("proven", "proven (verified rows)", OK),
+    Segment("owner_only", "owner-only", "#4575b4"),
+    Segment("key_only", "key-only", "#74add1"),
+    Segment("unverified", "unverified", "#fdae61"),
+    Segment("unread_published", "unread (published amount)", "#8c8c8c"),
+)
+
+# Row statuses of the verification stage.
+STATUS_SEGMENTS: tuple[Segment, ...] = (
+    Segment("verified", "verified", OK),
+    Segment("owner_only", "owner_only", "#4575b4"),
+    Segment("key_only", "key_only", "#74add1"),
+    Segment("unsupported", "unsupported", "#9e7cc1"),
+    Segment("unsigned", "unsigned", "#fdd49e"),
+    Segment("skipped", "skipped", "#bdbdbd"),
+    Segment("failed", "failed", BAD),
+    Segment("invalid_row", "invalid_row", "#7f0000"),
+)
+
+
+def ratio_colours(ratio: Decimal | None) -> tuple[str, str]:
+    """(colour of the proven bar, colour of the with-unproven bar) for an asset's proven ratio."""
+    if ratio is not None and ratio < 1:
+        return BAD, BAD_LIGHT
+    return OK, OK_LIGHT
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers: exact formatting of decimal strings.
+# ---------------------------------------------------------------------------------------------
+def to_decimal(value: str | int | Decimal | None) -> Decimal | None:
+    """A report figure as Decimal (``None`` stays ``None``). Floats are refused: money is exact."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"amounts must be decimal strings, ints or Decimal, not {type(value).__name__}")
+    if isinstance(value, Decimal):
+        d = value
+    elif isinstance(value, int):
+        d = Decimal(value)
+    elif isinstance(value, str):
+        try:
+            d = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"not a decimal number: {value[:40]!r}") from None
+    else:
+        raise TypeError(f"not a number: {type(value).__name__}")
+    if not d.is_finite():
+        raise ValueError(f"not a finite number: {value!r}")
+    return d
+
+
+def format_amount(value: str | int | Decimal | None, *, signed: bool = False) -> str:
+    """Exact amount with thousands separators: ``"-1234567.000000000000000001"`` ->
+    ``"-1,234,567.000000000000000001"``. Keeps every digit given (``"120.00"`` stays ``"120.00"``);
+    exponent forms are written out in full; ``None`` -> an em dash; ``signed`` adds ``+`` to
+    positive values (for differences)."""
+    d = to_decimal(value)
+    if d is None:
+        return MISSING
+    if d.is_zero():
+        d = abs(d)  # no "-0"
+    text = format(d, ",f")  # Decimal's own formatting: exact at any size and precision
+    if signed and d > 0:
+        text = "+" + text
+    return text
+
+
+def format_count(n: int | None) -> str:
+    """A count of rows with thousands separators (``600000`` -> ``"600,000"``)."""
+    if n is None:
+        return MISSING
+    return format(int(n), ",d")
+
+
+def format_ratio(ratio: str | Decimal | None, places: int = 2) -> str:
+    """A reserve ratio as a percentage rounded *down* (``"0.99999"`` -> ``"99.99%"``, never a
+    flattering ``"100.00%"``): the shown figure never exceeds the real one."""
+    d = to_decimal(ratio)
+    if d is None:
+        return MISSING
+    pct = (d * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
+    return format(pct, ",f") + "%"
+
+
+def format_fraction(numerator: int | None, denominator: int | None) -> str:
+    """``9, 10`` -> ``"90%"``; ``4999, 5000`` -> ``"99.9%"`` (rounded down, so an incomplete count
+    never shows as 100 %); unknown or zero denominator -> an em dash."""
+    if numerator is None or not denominator:
+        return MISSING
+    tenths = Decimal(int(numerator) * 1000 // int(denominator)) / 10
+    return (f"{tenths:.0f}" if tenths == tenths.to_integral_value() else f"{tenths:.1f}") + "%"
+
+
+def rows_read_text(rows_read: int | None, rows_expected: int | None) -> str:
+    """``"9 / 10 rows read (90%)"``: coverage as every porscan page words it."""
+    return f"{format_count(rows_read)} / {format_count(rows_expected)} rows read ({format_fraction(rows_read, rows_expected)})"
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry
+# ---------------------------------------------------------------------------------------------
+def scale(value: Decimal | int | str | None, axis_max: Decimal | int | str, length: float) -> float:
+    """Length in pixels of a bar for ``value`` on an axis 0..axis_max drawn ``length`` long,
+    clamped to [0, length] (negative or unknown values draw nothing; over-range values are full)."""
+    v, m = to_decimal(value), to_decimal(axis_max)
+    if v is None or m is None or m <= 0 or v <= 0:
+        return 0.0
+    if v >= m:
+        return float(length)
+    return float(v / m) * length  # a float of a ratio: geometry only
+
+
+def nice_axis_max(largest: Decimal, *, at_least: Decimal = Decimal(0), cap: Decimal | None = None) -> Decimal:
+    """A round axis end above ``largest`` (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5 times a power of ten),
+    at least ``at_least`` and at most ``cap`` (bars beyond the cap are drawn full and marked)."""
+    target = max(largest, at_least)
+    if cap is not None:
+        target = min(target, cap)
+    if target <= 0:
+        return Decimal(1)
+    exp = target.adjusted()
+    for step in ("1", "1.25", "1.5", "2", "2.5", "3", "4", "5", "7.5", "10"):
+        candidate = Decimal(step).scaleb(exp)
+        if candidate >= target:
+            return candidate
+    return Decimal(10).scaleb(exp)  # pragma: no cover - the loop ends at 10
+
+
+def ticks(axis_max: Decimal, count: int = 4) -> list[Decimal]:
+    """Evenly spaced round tick values from 0 to ``axis_max`` (inclusive)."""
+    raw = axis_max / count
+    exp = raw.adjusted()
+    step = next(c for c in (Decimal(m).scaleb(exp) for m in ("1", "2", "2.5", "5", "10")) if c >= raw)
+    out, v = [], Decimal(0)
+    while v <= axis_max:
+        out.append(v.normalize() if v else Decimal(0))  # "1E+5" prints as "100,000": exact either way
+        v += step
+    return out
+
+
+def _num(x: float) -> str:
+    """A coordinate for SVG: at most two decimals, no trailing zeros."""
+    text = f"{x:.2f}".rstrip("0").rstrip(".")
+    return text if text not in ("-0", "") else "0"
+
+
+def esc(text: object) -> str:
+    """HTML/SVG-escape any value (quotes included, so it is safe in attributes too)."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+_HALO = ' stroke="#ffffff" stroke-width="3" paint-order="stroke"'  # text stays legible over grid lines
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+# ---------------------------------------------------------------------------------------------
+# Charts
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Bar:
+    """One horizontal bar: its value (``None``: no bar, only ``text``), colour, sub-label drawn at
+    its left, text drawn after it and a tooltip."""
+
+    value: Decimal | None
+    colour: str
+    label: str = ""
+    text: str = ""
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class BarGroup:
+    """Bars drawn together under one label (e.g. an asset's proven and with-unproven ratios)."""
+
+    label: str
+    bars: Sequence[Bar]
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Layout:
+    width: int = 760
+    label_width: int = 110      # group labels (asset names)
+    sublabel_width: int = 0     # per-bar labels ("proven"), 0 = none
+    text_width: int = 190       # text after the bar
+    bar_height: int = 16
+    bar_gap: int = 3
+    group_gap: int = 12
+    top: int = 22               # room for tick labels
+    font_size: int = 12
+
+    @property
+    def plot_x(self) -> int:
+        return self.label_width + self.sublabel_width
+
+    @property
+    def plot_width(self) -> int:
+        return self.width - self.plot_x - self.text_width
+
+
+def _svg_open(layout: Layout, height: int, aria_label: str, css_class: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {esc(css_class)}" role="img" '
+        f'aria-label="{esc(aria_label)}" viewBox="0 0 {layout.width} {height}" width="{layout.width}" '
+        f'height="{height}" font-size="{layout.font_size}" font-family="system-ui, sans-serif">'
+    )
+
+
+def _axis(layout: Layout, height: int, axis_max: Decimal, tick_values: Sequence[Decimal],
+          tick_label) -> list[str]:
+    parts = []
+    for t in tick_values:
+        x = layout.plot_x + scale(t, axis_max, layout.plot_width)
+        parts.append(f'<line class="grid" x1="{_num(x)}" y1="{layout.top - 4}" x2="{_num(x)}" '
+                     f'y2="{height}" stroke="{GRID}" stroke-width="1"/>')
+        parts.append(f'<text x="{_num(x)}" y="{layout.top - 8}" text-anchor="middle" fill="{MUTED}">'
+                     f'{esc(tick_label(t))}</text>')
+    return parts
+
+
+def bar_chart(groups: Sequence[BarGroup], *, axis_max: Decimal, reference: Decimal | None = None,
+              reference_label: str = "", tick_values: Sequence[Decimal] | None = None,
+              tick_label=format_amount, layout: Layout = Layout(), aria_label: str = "",
+              css_class: str = "bar-chart") -> str:
+    """Horizontal grouped bar chart as an inline ``<svg>``.
+
+    Each bar's length is ``scale(value, axis_max, plot_width)``; a value beyond ``axis_max`` is drawn
+    full length with an open end marker (its ``text`` tells the real figure). ``reference`` draws a
+    dark dashed vertical line (e.g. the 100 % reserve line). Bars carry ``class="bar"`` and
+    ``data-value`` (the exact value) so tests and scripts can read the geometry back.
+    """
+    L = layout
+    height = L.top
+    for g in groups:
+        height += max(1, len(g.bars)) * (L.bar_height + L.bar_gap) - L.bar_gap + L.group_gap
+    height += 4
+    parts = [_svg_open(L, height, aria_label, css_class)]
+    parts += _axis(L, height, axis_max, tick_values if tick_values is not None else ticks(axis_max), tick_label)
+    y = L.top
+    for g in groups:
+        group_h = max(1, len(g.bars)) * (L.bar_height + L.bar_gap) - L.bar_gap
+        parts.append('<g class="group">')
+        if g.title:
+            parts.append(f"<title>{esc(g.title)}</title>")
+        parts.append(f'<text class="group-label" x="{L.label_width - 8}" y="{_num(y + group_h / 2 + 4)}" '
+                     f'text-anchor="end" font-weight="600" fill="{TEXT}">{esc(_clip(g.label, 16))}</text>')
+        for bar in g.bars:
+            w = scale(bar.value, axis_max, L.plot_width)
+            mid = y + L.bar_height / 2 + 4
+            if L.sublabel_width and bar.label:
+                parts.append(f'<text x="{L.plot_x - 6}" y="{_num(mid)}" text-anchor="end" fill="{MUTED}">'
+                             f'{esc(_clip(bar.label, 18))}</text>')
+            parts.append("<g>")
+            if bar.title:
+                parts.append(f"<title>{esc(bar.title)}</title>")
+            if bar.value is not None:
+                parts.append(f'<rect class="bar" data-value="{esc(bar.value)}" x="{L.plot_x}" y="{y}" '
+                             f'width="{_num(w)}" height="{L.bar_height}" fill="{esc(bar.colour)}"/>')
+                if bar.value > axis_max:  # over range: mark the open end
+                    x_end = L.plot_x + w
+                    parts.append(f'<path d="M{_num(x_end - 7)} {y} l7 {L.bar_height / 2} l-7 {L.bar_height / 2}" '
+                                 f'fill="#ffffff" opacity="0.8"/>')
+            parts.append(f'<text class="bar-text" x="{_num(L.plot_x + w + 6)}" y="{_num(mid)}" fill="{TEXT}"{_HALO}>'
+                         f'{esc(bar.text)}</text>')
+            parts.append("</g>")
+            y += L.bar_height + L.bar_gap
+        if not g.bars:
+            y += L.bar_height + L.bar_gap
+        y += L.group_gap - L.bar_gap
+        parts.append("</g>")
+    if reference is not None and reference <= axis_max:
+        x = L.plot_x + scale(reference, axis_max, L.plot_width)
+        parts.append(f'<line class="reference" x1="{_num(x)}" y1="{L.top - 4}" x2="{_num(x)}" y2="{height - 2}" '
+                     f'stroke="{REFERENCE}" stroke-width="2" stroke-dasharray="5 3"/>')
+        if reference_label:
+            parts.append(f'<text x="{_num(x + 4)}" y="{height - 4}" fill="{REFERENCE}" font-weight="600">'
+                         f'{esc(reference_label)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+@dataclass(frozen=True)
+class StackRow:
+    """One stacked bar: values per segment key (missing/``None`` = nothing drawn), label, text
+    after the bar and a tooltip."""
+
+    label: str
+    values: Mapping[str, Decimal | str | int | None]
+    text: str = ""
+    title: str = ""
+
+
+def stack_total(row: StackRow, segments: Sequence[Segment]) -> Decimal:
+    """Sum of a row's non-negative segment values (exact)."""
+    total = Decimal(0)
+    for s in segments:
+        v = to_decimal(row.values.get(s.key))
+        if v is not None and v > 0:
+            total = EXACT.add(total, v)  # the default context would round beyond 28 digits
+    return total
+
+
+def stacked_bar_chart(rows: Sequence[StackRow], segments: Sequence[Segment], *,
+                      axis_max: Decimal | None = None, layout: Layout = Layout(),
+                      aria_label: str = "", css_class: str = "stacked-chart",
+                      value_format=format_amount, show_axis: bool = True) -> str:
+    """Horizontal stacked bars as an inline ``<svg>``: one bar per row, its segments in the order
+    of ``segments``, all rows on one scale (``axis_max``, default the largest row total) so that
+    rows compare. Each segment is a ``<rect class="seg" data-key=... data-value=...>`` with a
+    tooltip giving the exact amount; zero segments are not drawn."""
+    L = layout
+    totals = [stack_total(r, segments) for r in rows]
+    if axis_max is None:
+        axis_max = max(totals, default=Decimal(0))
+    if axis_max <= 0:
+        axis_max = Decimal(1)
+    top = L.top if show_axis else 4
+    height = top + len(rows) * (L.bar_height + L.group_gap) + 2
+    parts = [_svg_open(L, height, aria_label, css_class)]
+    if show_axis:
+        parts += _axis(L, height, axis_max, ticks(axis_max, 3), value_format)
+    y = top
+    for row, total in zip(rows, totals):
+        mid = y + L.bar_height / 2 + 4
+        parts.append('<g class="row">')
+        if row.title:
+            parts.append(f"<title>{esc(row.title)}</title>")
+        parts.append(f'<text class="row-label" x="{L.label_width - 8}" y="{_num(mid)}" text-anchor="end" '
+                     f'fill="{TEXT}">{esc(_clip(row.label, 16))}</text>')
+        running = Decimal(0)
+        x_prev = float(L.plot_x)
+        for s in segments:
+            v = to_decimal(row.values.get(s.key))
+            if v is None or v <= 0:
+                continue
+            running += v
+            # cumulative geometry: segment edges come from exact running sums, so widths add up
+            x_next = L.plot_x + scale(running, axis_max, L.plot_width)
+            parts.append(f'<rect class="seg" data-key="{esc(s.key)}" data-value="{esc(v)}" x="{_num(x_prev)}" '
+                         f'y="{y}" width="{_num(x_next - x_prev)}" height="{L.bar_height}" fill="{esc(s.colour)}">'
+                         f"<title>{esc(s.label)}: {esc(value_format(v))}</title></rect>")
+            x_prev = x_next
+        parts.append(f'<text class="bar-text" x="{_num(x_prev + 6)}" y="{_num(mid)}" fill="{TEXT}"{_HALO}>'
+                     f'{esc(row.text)}</text>')
+        parts.append("</g>")
+        y += L.bar_height + L.group_gap
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def legend(segments: Sequence[Segment] | Sequence[tuple[str, str]]) -> str:
+    """An HTML legend: a coloured swatch and label per segment (or ``(label, colour)`` pair)."""
+    items = []
+    for s in segments:
+        label, colour = (s.label, s.colour) if isinstance(s, Segment) else s
+        items.append(f'<span class="legend-item"><span class="swatch" style="background:{esc(colour)}"></span>'
+                     f"{esc(label)}</span>")
+    return '<div class="legend">' + "".join(items) + "</div>"
+
+
+# ---------------------------------------------------------------------------------------------
+# porscan's figures as charts (report and dashboard)
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RatioItem:
+    asset: str
+    proven_ratio: Decimal | None
+    with_unproven_ratio: Decimal | None
+    note: str = ""  # e.g. "no liabilities"
+
+
+RATIO_CAP = Decimal(3)  # the axis never runs past 300 %: larger ratios are drawn full and marked
+
+
+def ratio_chart(items: Sequence[RatioItem], *, layout: Layout = Layout(sublabel_width=96),
+                aria_label: str = "Reserve ratio per asset") -> str:
+    """Per asset two bars: proven ratio and ratio with unproven amounts added, against the 100 %
+    line; red when the proven ratio is below 1, green otherwise (lighter for with-unproven)."""
+    largest = max((r for it in items for r in (it.proven_ratio, it.with_unproven_ratio) if r is not None),
+                  default=Decimal(1))
+    axis_max = nice_axis_max(largest * Decimal("1.05"), at_least=Decimal("1.25"), cap=RATIO_CAP)
+    groups = []
+    for it in items:
+        strong, light = ratio_colours(it.proven_ratio)
+        if it.proven_ratio is None and it.with_unproven_ratio is None:
+            bars = [Bar(None, strong, "proven", it.note or "no ratio", title=f"{it.asset}: {it.note or 'no ratio'}")]
+        else:
+            bars = [
+                Bar(it.proven_ratio, strong, "proven", format_ratio(it.proven_ratio),
+                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({it.proven_ratio})"),
+                Bar(it.with_unproven_ratio, light, "with unproven", format_ratio(it.with_unproven_ratio),
+                    title=f"{it.asset} ratio with unproven amounts: {format_ratio(it.with_unproven_ratio)}"
+                          f" ({it.with_unproven_ratio})"),
+            ]
+        groups.append(BarGroup(it.asset, bars))
+    return bar_chart(groups, axis_max=axis_max, reference=Decimal(1), reference_label="100%",
+                     tick_values=ticks(axis_max, 4), tick_label=lambda t: format_ratio(t, 0),
+                     layout=layout, aria_label=aria_label, css_class="ratio-chart")
+
+
+@dataclass(frozen=True)
+class CoverageItem:
+    label: str
+    rows_read: int | None
+    rows_expected: int | None
+
+
+def coverage_chart(items: Sequence[CoverageItem], *, layout: Layout = Layout(text_width=230),
+                   aria_label: str = "Rows read per asset") -> str:
+    """Rows read / rows expected per item on a 0..100 % axis: green when complete, amber when not."""
+    groups = []
+    for it in items:
+        if it.rows_read is None or not it.rows_expected:
+            value = None
+        else:
+            value = Decimal(int(it.rows_read)) / Decimal(int(it.rows_expected))
+        complete = value is not None and it.rows_read >= it.rows_expected
+        text = rows_read_text(it.rows_read, it.rows_expected)
+        groups.append(BarGroup(it.label, [Bar(value, OK if complete else INCOMPLETE, "", text, f"{it.label}: {text}")]))
+    return bar_chart(groups, axis_max=Decimal(1), reference=Decimal(1),
+                     tick_values=[Decimal(0), Decimal("0.25"), Decimal("0.5"), Decimal("0.75"), Decimal(1)],
+                     tick_label=lambda t: format_ratio(t, 0), layout=layout, aria_label=aria_label,
+                     css_class="coverage-chart")

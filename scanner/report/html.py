@@ -1,0 +1,516 @@
+"""The scan report (``"schema": "porscan.scan/1"``) as one standalone HTML page.
+
+No external scripts, fonts, styles or network: inline CSS and inline SVG charts drawn in Python
+(``scanner.report.charts``), so every figure shows with scripting off; a few lines of inline JavaScript only
+sort the asset table. A Content-Security-Policy in the page allows that one script (by its hash) and
+nothing else, as a second line of defence behind escaping: every string taken from the report is
+HTML-escaped, since coin names, paths, reasons and notes come from untrusted published files.
+
+Amounts are decimal strings, formatted exactly (thousands separators, every digit kept). A block
+read at the latest height instead of the snapshot is labelled "read at latest block N, not at the
+snapshot" wherever it appears; incomplete coverage shows as "9 / 10 rows read (90%)".
+
+    python -m scanner.report.html scan.json -o report.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import json
+import sys
+from decimal import Decimal
+from typing import Any, Iterable, Sequence
+
+from . import charts
+from .charts import (MISSING, CoverageItem, Layout, RatioItem, StackRow, esc, format_amount, format_count,
+                     format_ratio, rows_read_text, to_decimal)
+
+SCHEMA = "porscan.scan/1"
+
+AMOUNT_COLUMNS = (  # (key in an asset / network, column heading)
+    ("published", "Published"),
+    ("onchain", "On chain"),
+    ("proven", "Proven"),
+    ("owner_only", "Owner-only"),
+    ("key_only", "Key-only"),
+    ("unverified", "Unverified"),
+    ("unread_published", "Unread (published)"),
+    ("difference", "Difference"),
+)
+
+_SORT_JS = """
+document.documentElement.setAttribute('data-sortable', 'ready');
+document.querySelectorAll('table.sortable').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.addEventListener('click', function () {
+      var body = table.tBodies[0], asc = th.getAttribute('aria-sort') !== 'ascending';
+      table.querySelectorAll('th').forEach(function (h) { h.removeAttribute('aria-sort'); });
+      th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+      var rows = Array.prototype.slice.call(body.rows);
+      function key(r) { var c = r.cells[col]; var v = c.getAttribute('data-v');
+        return v === null ? c.textContent : (v === '' ? null : parseFloat(v)); }
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b);
+        if (x === null) return 1; if (y === null) return -1;
+        var d = (typeof x === 'number' && typeof y === 'number') ? x - y : String(x).localeCompare(String(y));
+        return asc ? d : -d;
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+""".strip()
+
+REPORT_CSS = """
+:root { --ok: %(ok)s; --bad: %(bad)s; --warn: %(warn)s; --muted: #666; --line: #e3e3e3; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif;
+       color: #222; background: #f6f7f9; }
+main { max-width: 1240px; margin: 0 auto; padding: 20px 24px 40px; }
+h1 { font-size: 22px; margin: 0 0 4px; }
+h2 { font-size: 17px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
+h3 { font-size: 15px; margin: 18px 0 6px; }
+.meta { color: var(--muted); margin: 0 0 10px; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }
+.cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
+.cards .card { flex: 1 1 150px; }
+.cards .big { font-size: 20px; font-weight: 600; }
+.cards .small { color: var(--muted); font-size: 12px; }
+.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
+@media (max-width: 1100px) { .grid2 { grid-template-columns: 1fr; } }
+.scroll { overflow-x: auto; }
+table { border-collapse: collapse; background: #fff; width: 100%%; }
+th, td { padding: 4px 7px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
+th { background: #eef0f3; font-weight: 600; white-space: nowrap; }
+table.sortable th { cursor: pointer; }
+table.assets, table.networks { font-size: 13px; }
+table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; }
+table.sortable th[aria-sort=descending]::after { content: " \\25BC"; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.mono, code { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12px; word-break: break-all; }
+.neg { color: var(--bad); }
+.nowrap { white-space: nowrap; }
+.below { color: var(--bad); font-weight: 600; }
+.above { color: var(--ok); font-weight: 600; }
+.badge { display: inline-block; padding: 0 6px; border-radius: 9px; font-size: 11px; font-weight: 600;
+         border: 1px solid; white-space: nowrap; }
+.badge.zk { color: #0b6b32; border-color: #0b6b32; background: #e8f6ee; }
+.badge.self { color: #8a5a00; border-color: #c58a00; background: #fff5dc; }
+.badge.none, .badge.other { color: #555; border-color: #aaa; background: #f2f2f2; }
+.latest { color: #8a3b00; background: #fff1e0; border: 1px solid #f0b27a; border-radius: 4px; padding: 0 5px;
+          font-weight: 600; white-space: nowrap; }
+.incomplete { color: #8a5a00; font-weight: 600; }
+.alerts { list-style: none; padding: 0; margin: 10px 0; }
+.alerts li { background: #fff4e5; border-left: 4px solid var(--warn); padding: 6px 10px; margin: 4px 0; }
+.alerts li.bad { background: #fdecea; border-left-color: var(--bad); }
+ul.notes li { margin: 3px 0; }
+.legend { display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 8px; font-size: 12px; }
+.legend-item { display: inline-flex; align-items: center; gap: 5px; }
+.swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
+svg.chart { max-width: 100%%; height: auto; display: block; }
+.sub { color: var(--muted); font-size: 12px; }
+footer { color: var(--muted); font-size: 12px; margin-top: 30px; }
+""" % {"ok": charts.OK, "bad": charts.BAD, "warn": charts.INCOMPLETE}
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers (tolerant of missing keys and nulls: a partial report still renders)
+# ---------------------------------------------------------------------------------------------
+def _d(value: Any) -> Decimal | None:
+    """A report figure as Decimal, or None when absent or unreadable (shown as an em dash)."""
+    try:
+        return to_decimal(value) if isinstance(value, (str, int, Decimal)) and not isinstance(value, bool) else None
+    except (ValueError, TypeError):
+        return None
+
+
+def _amount(value: Any, *, signed: bool = False) -> str:
+    d = _d(value)
+    if d is None:
+        return MISSING if value is None else esc(value)  # unreadable: show it as given, escaped
+    return esc(format_amount(d, signed=signed))
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _num_cell(display: str, sort_value: Any, extra_class: str = "", title: str = "") -> str:
+    d = _d(sort_value)
+    cls = "num" + (" " + extra_class if extra_class else "")
+    t = f' title="{esc(title)}"' if title else ""
+    return f'<td class="{cls}" data-v="{esc(d) if d is not None else ""}"{t}>{display}</td>'
+
+
+def _amount_cells(figures: dict) -> list[str]:
+    """The AMOUNT_COLUMNS of an asset or network, exact; a negative difference in red."""
+    cells = []
+    for key, _ in AMOUNT_COLUMNS:
+        v, signed = figures.get(key), key == "difference"
+        d = _d(v)
+        cells.append(_num_cell(_amount(v, signed=signed), v, "neg" if signed and d is not None and d < 0 else ""))
+    return cells
+
+
+def _provenance_badge(provenance: Any, has_liabilities: bool, verified: Any = None) -> str:
+    if not has_liabilities:
+        return '<span class="badge none">no liabilities</span>'
+    p = str(provenance) if provenance is not None else "unknown provenance"
+    cls = {"zk-proven": "zk", "self-reported": "self"}.get(p, "other")
+    # porscan has no zk verifier: a zk-proven figure is the publisher's proof, not checked here
+    note = (' <span class="sub" title="the proof itself was not verified by porscan">(proof not verified)</span>'
+            if p == "zk-proven" and verified is False else "")
+    return f'<span class="badge {cls}">{esc(p)}</span>{note}'
+
+
+def _block_label(block: dict) -> str:
+    """The block a figure was read at; a read at latest is labelled as such, in words."""
+    number = block.get("number")
+    n = esc(number if number is not None else "?")
+    if block.get("at_snapshot") is False:
+        return f'<span class="latest">read at latest block {n}, not at the snapshot</span>'
+    return f"block {n}"
+
+
+def _coverage_html(rows_read: Any, rows_expected: Any) -> str:
+    read, expected = _int(rows_read), _int(rows_expected)
+    text = esc(rows_read_text(read, expected))
+    if read is None or expected is None or read < expected:
+        return f'<span class="incomplete">{text}</span>'
+    return text
+
+
+def _ratio_cell(ratio: Any, reason_if_none: str) -> str:
+    d = _d(ratio)
+    if d is None:
+        return f'<td class="num" data-v="" title="{esc(reason_if_none)}">{MISSING}</td>'
+    cls = "below" if d < 1 else "above"
+    return _num_cell(esc(format_ratio(d)), d, cls, title=f"exact ratio {d}")
+
+
+def _iter_blocks(assets: Iterable[dict]) -> list[tuple[str, dict]]:
+    """(network, block) pairs across the report, each distinct block once, in report order."""
+    seen, out = set(), []
+    for a in assets:
+        for n in _dicts(a.get("networks")):
+            for b in _dicts(n.get("blocks")):
+                key = (str(n.get("network")), b.get("number"), b.get("hash"), b.get("at_snapshot"))
+                if key not in seen:
+                    seen.add(key)
+                    out.append((str(n.get("network")), b))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Sections
+# ---------------------------------------------------------------------------------------------
+def _header(report: dict, assets: list[dict]) -> str:
+    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
+    exchange = run.get("exchange") or "unknown exchange"
+    parts = [f"<h1>{esc(exchange)} proof of reserves: scan #{esc(run.get('id', '?'))}</h1>"]
+    bits = [f"run status <b>{esc(run.get('status', '?'))}</b>",
+            f"started {esc(run.get('started_at') or MISSING)}",
+            f"finished {esc(run.get('finished_at') or MISSING)}"]
+    if run.get("resumed"):
+        bits.append("resumed from a checkpoint")
+    bits.append(f"{esc(tool.get('name', 'porscan'))} {esc(tool.get('version', '?'))}")
+    bits.append(f"schema {esc(report.get('schema', '?'))}")
+    parts.append('<p class="meta">' + " \u00b7 ".join(bits) + "</p>")
+    return "".join(parts)
+
+
+def _alerts(report: dict, assets: list[dict]) -> str:
+    items: list[tuple[str, str]] = []  # (css class, html)
+    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    if run.get("status") not in (None, "done"):
+        items.append(("bad", f"The run is not finished (status {esc(run.get('status'))}): figures are partial."))
+    if report.get("schema") != SCHEMA:
+        items.append(("", f"Unexpected report schema {esc(report.get('schema'))} (this page reads {SCHEMA})."))
+    for a in assets:
+        d = _d(a.get("proven_ratio"))
+        if d is not None and d < 1:
+            items.append(("bad", f"{esc(a.get('asset'))}: proven reserves cover {esc(format_ratio(d))} of "
+                                 f"liabilities (below 100%)."))
+    for a in assets:
+        read, expected = _int(a.get("rows_read")), _int(a.get("rows_expected"))
+        if read is not None and expected is not None and read < expected:
+            items.append(("", f"{esc(a.get('asset'))}: {esc(rows_read_text(read, expected))}; unread rows "
+                              f"count as unread, never as zero."))
+    for a in assets:
+        for n in _dicts(a.get("networks")):
+            for b in _dicts(n.get("blocks")):
+                if b.get("at_snapshot") is False:
+                    items.append(("", f"{esc(a.get('asset'))} on {esc(n.get('network'))}: {_block_label(b)}."))
+    sb = report.get("summary_block") if isinstance(report.get("summary_block"), dict) else {}
+    if sb.get("mismatches"):
+        items.append(("", f"The file's summary block disagrees with its detail rows "
+                          f"({len(sb['mismatches'])} mismatch(es), listed below)."))
+    elif sb and sb.get("checked") is False:
+        items.append(("", "The file's summary block was not checked."))
+    if not items:
+        return ""
+    return '<ul class="alerts">' + "".join(f'<li class="{c}">{h}</li>' for c, h in items) + "</ul>"
+
+
+def _cards(report: dict, assets: list[dict]) -> str:
+    with_liab = [a for a in assets if _d(a.get("proven_ratio")) is not None]
+    below = [str(a.get("asset")) for a in with_liab if _d(a.get("proven_ratio")) < 1]
+    ver = report.get("verification") if isinstance(report.get("verification"), dict) else {}
+    by_status = ver.get("by_status") if isinstance(ver.get("by_status"), dict) else {}
+    read = sum(_int(a.get("rows_read")) or 0 for a in assets)
+    expected = sum(_int(a.get("rows_expected")) or 0 for a in assets)
+    cards = [
+        ("Assets", format_count(len(assets)), f"{len(with_liab)} with liabilities"),
+        ("Proven ratio below 100%", format_count(len(below)), ", ".join(below) or "none"),
+        ("Rows verified", format_count(_int(by_status.get("verified"))), f"of {format_count(_int(ver.get('rows')))} rows"),
+        ("Balances read", charts.format_fraction(read, expected) if expected else MISSING,
+         rows_read_text(read, expected) if expected else ""),
+    ]
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="small">{esc(t)}</div><div class="big">{esc(v)}</div>'
+        f'<div class="small">{esc(s)}</div></div>' for t, v, s in cards) + "</div>"
+
+
+def _inputs(report: dict, assets: list[dict]) -> str:
+    rows = []
+    for i in _dicts(report.get("inputs")):
+        kind = i.get("layout") or i.get("format")
+        rows.append(f"<tr><td>{esc(i.get('role', ''))}</td><td class=\"mono\">{esc(i.get('path', ''))}</td>"
+                    f"<td class=\"mono\">{esc(i.get('sha256') or MISSING)}</td>"
+                    f"<td class=\"num\">{esc(format_count(_int(i.get('rows'))))}</td><td>{esc(kind or MISSING)}</td></tr>")
+    out = ['<h2 id="inputs">Inputs</h2><div class="scroll"><table class="inputs"><thead><tr><th>Role</th><th>File</th>'
+           '<th>SHA-256</th><th class="num">Rows</th><th>Layout / format</th></tr></thead><tbody>',
+           "".join(rows) or '<tr><td colspan="5">no inputs recorded</td></tr>', "</tbody></table></div>"]
+    blocks = []
+    for network, b in _iter_blocks(assets):
+        blocks.append(f"<tr><td>{esc(network)}</td><td class=\"num\">{esc(b.get('number', MISSING))}</td>"
+                      f"<td class=\"mono\">{esc(b.get('hash') or MISSING)}</td><td>{_block_label(b) if b.get('at_snapshot') is False else 'at the snapshot'}</td></tr>")
+    out.append('<h2 id="blocks">Blocks read</h2><div class="scroll"><table class="blocks"><thead><tr><th>Network</th>'
+               '<th class="num">Block</th><th>Hash</th><th>Snapshot</th></tr></thead><tbody>')
+    out.append("".join(blocks) or '<tr><td colspan="4">no blocks recorded</td></tr>')
+    out.append("</tbody></table></div>")
+    return "".join(out)
+
+
+def _asset_table(assets: list[dict]) -> str:
+    """Key figures first (ratios, liabilities, coverage), then the exact amounts."""
+    head = ['<th>Asset</th>', '<th class="num">Proven ratio</th>', '<th class="num">With unproven</th>',
+            '<th class="num">Liabilities</th>', "<th>Provenance</th>", '<th class="num">Coverage</th>'] + [
+        f'<th class="num">{esc(h)}</th>' for _, h in AMOUNT_COLUMNS]
+    rows = []
+    for a in assets:
+        liab = a.get("liabilities")
+        has_liab = liab is not None
+        src = a.get("liabilities_source")
+        reason = "no liabilities for this asset" if not has_liab else "ratio not available"
+        read, expected = _int(a.get("rows_read")), _int(a.get("rows_expected"))
+        cov = Decimal(read) / Decimal(expected) if read is not None and expected else None
+        cells = [f'<td data-v="{esc(a.get("asset", ""))}"><b>{esc(a.get("asset", "?"))}</b></td>',
+                 _ratio_cell(a.get("proven_ratio"), reason),
+                 _ratio_cell(a.get("with_unproven_ratio"), reason),
+                 _num_cell(_amount(liab), liab),
+                 f'<td class="nowrap" data-v="{esc(a.get("liabilities_provenance") or "")}">'
+                 f'{_provenance_badge(a.get("liabilities_provenance"), has_liab, a.get("liabilities_verified"))}'
+                 + (f' <span class="sub">{esc(src)}</span>' if src else "") + "</td>",
+                 _num_cell(_coverage_html(read, expected), cov)]
+        cells += _amount_cells(a)
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return ('<h2 id="assets">Reserves per asset</h2>'
+            '<p class="sub">Proven ratio = proven reserves / liabilities; with unproven = all on-chain reserves / '
+            'liabilities. Amounts in coin units, exact. Only verified rows count as proven; owner-only, key-only and '
+            'unverified amounts are on chain but not proven; unread is the published amount of rows whose balance '
+            'could not be read. Difference = on chain \u2212 published. Click a heading to sort.</p>'
+            '<div class="scroll"><table class="sortable assets"><thead><tr>' + "".join(head) + "</tr></thead><tbody>"
+            + ("".join(rows) or '<tr><td colspan="14">no assets</td></tr>') + "</tbody></table></div>")
+
+
+def _ratio_and_coverage_charts(assets: list[dict]) -> str:
+    items = [RatioItem(str(a.get("asset", "?")), _d(a.get("proven_ratio")), _d(a.get("with_unproven_ratio")),
+                       "no liabilities" if a.get("liabilities") is None else "no ratio") for a in assets]
+    cov = [CoverageItem(str(a.get("asset", "?")), _int(a.get("rows_read")), _int(a.get("rows_expected")))
+           for a in assets]
+    layout = Layout(width=600, sublabel_width=92, text_width=110, label_width=70)
+    return ('<div class="grid2">'
+            '<div class="card"><h3 id="ratios">Reserve ratio per asset</h3>'
+            + charts.legend([("proven \u2265 100%", charts.OK), ("with unproven", charts.OK_LIGHT),
+                             ("proven < 100%", charts.BAD), ("with unproven", charts.BAD_LIGHT),
+                             ("100% of liabilities (dashed)", charts.REFERENCE)])
+            + charts.ratio_chart(items, layout=layout)
+            + '</div><div class="card"><h3 id="coverage">Coverage: balances read</h3>'
+            + charts.legend([("all rows read", charts.OK), ("rows missing", charts.INCOMPLETE)])
+            + charts.coverage_chart(cov, layout=Layout(width=600, label_width=70, text_width=230))
+            + "</div></div>")
+
+
+def networks_section(assets: list[dict]) -> str:
+    out = ['<h2 id="networks">Per-network breakdown</h2>', charts.legend(charts.RESERVE_SEGMENTS),
+           '<p class="sub">Bars of one asset share a scale; hover a segment for its exact amount.</p>']
+    for a in assets:
+        nets = _dicts(a.get("networks"))
+        name = str(a.get("asset", "?"))
+        rows = []
+        for n in nets:
+            latest = [b for b in _dicts(n.get("blocks")) if b.get("at_snapshot") is False]
+            read, expected = _int(n.get("rows_read")), _int(n.get("rows_expected"))
+            text = f"{format_count(read)}/{format_count(expected)} rows"
+            if latest:
+                text += " \u00b7 at latest block"
+            rows.append(StackRow(str(n.get("network", "?")),
+                                 {s.key: _d(n.get(s.key)) for s in charts.RESERVE_SEGMENTS}, text,
+                                 f"{name} on {n.get('network')}: {rows_read_text(read, expected)}"))
+        out.append(f'<div class="card" style="margin:10px 0"><h3>{esc(name)}</h3>')
+        if rows:
+            out.append(charts.stacked_bar_chart(rows, charts.RESERVE_SEGMENTS,
+                                                layout=Layout(width=1180, label_width=110, text_width=230,
+                                                              bar_height=18, group_gap=8),
+                                                aria_label=f"{name} per network"))
+        head = ('<tr><th>Network</th><th>Coins</th><th class="num">Coverage</th><th>Read at</th>'
+                + "".join(f'<th class="num">{esc(h)}</th>' for _, h in AMOUNT_COLUMNS) + "</tr>")
+        body = []
+        for n in nets:
+            coins = n.get("coins") if isinstance(n.get("coins"), list) else []
+            blocks = _dicts(n.get("blocks"))
+            cells = [f"<td><b>{esc(n.get('network', '?'))}</b></td>", f"<td>{esc(', '.join(map(str, coins)))}</td>",
+                     f'<td class="num">{_coverage_html(n.get("rows_read"), n.get("rows_expected"))}</td>',
+                     '<td class="nowrap">' + ("<br>".join(_block_label(b) for b in blocks) or MISSING) + "</td>"]
+            cells += _amount_cells(n)
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        out.append('<div class="scroll"><table class="networks"><thead>' + head + "</thead><tbody>"
+                   + ("".join(body) or '<tr><td colspan="12">no networks</td></tr>') + "</tbody></table></div></div>")
+    return "".join(out)
+
+
+def _verification(report: dict) -> str:
+    ver = report.get("verification") if isinstance(report.get("verification"), dict) else {}
+    by_status = ver.get("by_status") if isinstance(ver.get("by_status"), dict) else {}
+    total = _int(ver.get("rows"))
+    known = {s.key for s in charts.STATUS_SEGMENTS}
+    segments = list(charts.STATUS_SEGMENTS) + [charts.Segment(str(k), str(k), "#555555")
+                                               for k in by_status if k not in known]
+    rows = []
+    for s in segments:
+        n = _int(by_status.get(s.key))
+        share = charts.format_fraction(n, total) if n is not None and total else MISSING
+        rows.append(f'<tr><td><span class="swatch" style="background:{esc(s.colour)}"></span> {esc(s.key)}</td>'
+                    f'<td class="num">{esc(format_count(n))}</td><td class="num">{esc(share)}</td></tr>')
+    chart = charts.stacked_bar_chart(
+        [StackRow("rows", {k: _int(v) for k, v in by_status.items()}, f"{format_count(total)} rows",
+                  "rows by verification status")],
+        segments, layout=Layout(width=600, label_width=50, text_width=110, bar_height=22),
+        aria_label="Rows by verification status", value_format=lambda v: format_count(int(v)), show_axis=False)
+    return ('<h2 id="verification">Ownership verification</h2><div class="grid2"><div>'
+            '<table class="status"><thead><tr><th>Status</th><th class="num">Rows</th><th class="num">Share</th></tr>'
+            "</thead><tbody>" + "".join(rows)
+            + f'<tr><td><b>all rows</b></td><td class="num"><b>{esc(format_count(total))}</b></td><td></td></tr>'
+            "</tbody></table></div><div>" + charts.legend(segments) + chart + "</div></div>")
+
+
+def _plain(value: Any) -> str:
+    """Any JSON value as escaped text (objects as compact JSON)."""
+    if isinstance(value, str):
+        return esc(value)
+    return esc(json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+
+def _liabilities_and_notes(report: dict) -> str:
+    out = []
+    liab = report.get("liabilities") if isinstance(report.get("liabilities"), dict) else None
+    if liab:
+        out.append('<h2 id="liabilities">Liabilities</h2><table class="liabilities"><tbody>')
+        for key in ("format", "file", "sha256"):
+            if liab.get(key) is not None:
+                cls = ' class="mono"' if key == "sha256" else ""
+                out.append(f"<tr><th>{esc(key)}</th><td{cls}>{_plain(liab[key])}</td></tr>")
+        totals = liab.get("totals") if isinstance(liab.get("totals"), dict) else {}
+        for k, v in totals.items():
+            shown = _amount(v) if _d(v) is not None else _plain(v)
+            out.append(f'<tr><th>total: {esc(k)}</th><td class="num" style="text-align:left">{shown}</td></tr>')
+        out.append("</tbody></table>")
+    notes = [("note", n) for n in report.get("notes") or [] if n is not None] if isinstance(report.get("notes"), list) else []
+    if liab and isinstance(liab.get("warnings"), list):
+        notes += [("liabilities warning", w) for w in liab["warnings"]]
+    sb = report.get("summary_block") if isinstance(report.get("summary_block"), dict) else {}
+    if isinstance(sb.get("mismatches"), list):
+        notes += [("summary block mismatch", m) for m in sb["mismatches"]]
+    out.append('<h2 id="notes">Notes and warnings</h2>')
+    if sb:
+        out.append(f'<p class="sub">Summary block: {"checked against the detail rows" if sb.get("checked") else "not checked"}'
+                   f"; {len(sb.get('mismatches') or [])} mismatch(es).</p>")
+    if notes:
+        out.append('<ul class="notes">' + "".join(f"<li><b>{esc(kind)}:</b> {_plain(text)}</li>" for kind, text in notes)
+                   + "</ul>")
+    else:
+        out.append("<p>None.</p>")
+    return "".join(out)
+
+
+def _csp() -> str:
+    digest = base64.b64encode(hashlib.sha256(_SORT_JS.encode()).digest()).decode()
+    return (f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{digest}'; "
+            "base-uri 'none'; form-action 'none'")
+
+
+def render_html(report: dict) -> str:
+    """The scan report as one standalone HTML page (a complete document, UTF-8)."""
+    if not isinstance(report, dict):
+        raise TypeError("render_html expects the scan report as a dict (parsed porscan.scan/1 JSON)")
+    assets = _dicts(report.get("assets"))
+    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    title = f"porscan: {run.get('exchange') or 'scan'} #{run.get('id', '?')}"
+    body = [
+        _header(report, assets),
+        _inputs(report, assets),
+        _alerts(report, assets),
+        _cards(report, assets),
+        _asset_table(assets),
+        _ratio_and_coverage_charts(assets),
+        networks_section(assets),
+        _verification(report),
+        _liabilities_and_notes(report),
+    ]
+    tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(_csp())}">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="referrer" content="no-referrer">'
+        f"<title>{esc(title)}</title><style>{REPORT_CSS}</style></head>\n<body><main>"
+        + "\n".join(body)
+        + f"<footer>Made by {esc(tool.get('name', 'porscan'))} {esc(tool.get('version', ''))} from a "
+          f"{esc(report.get('schema', '?'))} report. Standalone page: no network access, figures drawn without "
+          "scripts.</footer></main>\n"
+        f"<script>{_SORT_JS}</script></body></html>\n"
+    )
+
+
+def write_html(report: dict, path: str) -> None:
+    """Render ``report`` and write it to ``path`` (UTF-8)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(render_html(report))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m scanner.report.html",
+                                 description="Render a porscan.scan/1 JSON report as a standalone HTML page.")
+    ap.add_argument("report", help="scan report JSON (porscan scan --json)")
+    ap.add_argument("-o", "--output", required=True, help="HTML file to write")
+    args = ap.parse_args(argv)
+    try:
+        with open(args.report, encoding="utf-8") as fh:
+            report = json.load(fh)
+    except (OSError, ValueError) as exc:
+        print(f"porscan: cannot read {args.report}: {exc}", file=sys.stderr)
+        return 2
+    write_html(report, args.output)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""The feed server's dashboard page (``GET /``): one exchange's reserve ratios over time, its latest
+per-asset ratios and coverage, the per-network breakdown and recent alerts.
+
+Server-rendered HTML with inline CSS and inline SVG drawn by ``scanner.report.charts`` (the same figures and
+colours as the standalone report), plus a line chart of the ratio history drawn here. No script, no
+external resource, no build step; the page's Content-Security-Policy (set by the server) allows
+nothing else. Every string from the store is HTML-escaped (coin names, reasons and alert messages
+come from published files).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from ... import __version__
+from ...report import charts
+from ...report.charts import (MISSING, CoverageItem, Layout, RatioItem, esc, format_amount, format_count, format_ratio,
+                     rows_read_text, to_decimal)
+
+SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+                  "#7f7f7f", "#393b79")
+HISTORY_DAYS = 366
+
+
+async def gather(feed, exchange: str | None) -> dict[str, Any]:
+    """What the page shows, read through the feed's store."""
+    store = feed.store
+    exchanges = await store.exchanges()
+    names = [e.exchange for e in exchanges]
+    if exchange is None:
+        with_done = [e.exchange for e in exchanges if e.latest_done_run_id is not None]
+        exchange = (with_done or names or [None])[0]
+    data: dict[str, Any] = {"exchanges": [(e.exchange, e.latest_snapshot_date) for e in exchanges],
+                            "exchange": exchange, "latest": None, "series": {}, "alerts": [], "assets": [],
+                            "known": exchange in names}
+    if exchange is None:
+        return data
+    latest = await feed.latest_for(exchange)
+    data["latest"] = latest
+    data["alerts"] = await store.list_alerts(exchange, limit=15)
+    data["open_alerts"] = len(await store.list_alerts(exchange, open_only=True, limit=10_000))
+    if latest is None:
+        return data
+    run = latest["run"]
+    since = None
+    if run.get("snapshot_date"):
+        since = (date.fromisoformat(run["snapshot_date"]) - timedelta(days=HISTORY_DAYS)).isoformat()
+    for q in latest["ratios"]:
+        points = await store.ratio_series(exchange, q["asset"], since=since)
+        data["series"][q["asset"]] = [(p.snapshot_date, p.ratio.proven_ratio) for p in points]
+    from .server import total_json
+
+    assets: dict[str, dict] = {}
+    for t in await store.load_totals(run["id"]):
+        entry = assets.setdefault(t.asset, {"asset": t.asset, "networks": []})
+        if t.network == "*":
+            entry.update(total_json(t))
+        else:
+            entry["networks"].append(total_json(t))
+    data["assets"] = list(assets.values())
+    return data
+
+
+# ------------------------------------------------------------------------------------- line chart
+
+def _nice_step(span: Decimal, count: int = 5) -> Decimal:
+    raw = span / count
+    for step in ("0.001", "0.002", "0.005", "0.01", "0.02", "0.025", "0.05", "0.1", "0.2", "0.25", "0.5", "1", "2",
+                 "5", "10", "20", "50", "100"):
+        if Decimal(step) >= raw:
+            return Decimal(step)
+    return Decimal(100)
+
+
+def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, width: int = 1180,
+                        height: int = 300, cap: Decimal = Decimal(3)) -> str:
+    """Proven reserve ratio per asset over time: one line per asset (gaps where no ratio), the 100 %
+    line dashed, the last value labelled. Values above ``cap`` are drawn at the top edge."""
+    left, right, top, bottom = 62, 150, 14, 30
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for pts in series.values() for _, v in pts if v is not None]
+    days = sorted({d for pts in series.values() for d, _ in pts})
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="chart history-chart" role="img" '
+             f'aria-label="Proven reserve ratio over time" viewBox="0 0 {width} {height}" width="{width}" '
+             f'height="{height}" font-size="12" font-family="system-ui, sans-serif">']
+    if not values or not days:
+        parts.append(f'<text x="{width / 2}" y="{height / 2}" text-anchor="middle" fill="{charts.MUTED}">'
+                     "no ratio history (no liabilities figures yet)</text></svg>")
+        return "".join(parts)
+    lo = min(min(values), Decimal(1))
+    hi = min(max(max(values), Decimal(1)), cap)
+    pad = max((hi - lo) * Decimal("0.08"), Decimal("0.005"))
+    step = _nice_step(hi - lo + 2 * pad)
+    lo = max(Decimal(0), ((lo - pad) / step).to_integral_value(rounding="ROUND_FLOOR") * step)
+    hi = ((hi + pad) / step).to_integral_value(rounding="ROUND_CEILING") * step
+    d0, d1 = date.fromisoformat(days[0]).toordinal(), date.fromisoformat(days[-1]).toordinal()
+
+    def x(day: str) -> float:
+        if d1 == d0:
+            return left + pw / 2
+        return left + (date.fromisoformat(day).toordinal() - d0) / (d1 - d0) * pw
+
+    def y(v: Decimal) -> float:
+        v = min(max(v, lo), hi)
+        return top + ph - float((v - lo) / (hi - lo)) * ph  # geometry only
+
+    t = lo
+    while t <= hi:
+        yy = y(t)
+        parts.append(f'<line class="grid" x1="{left}" y1="{yy:.1f}" x2="{left + pw}" y2="{yy:.1f}" '
+                     f'stroke="{charts.GRID}"/>')
+        parts.append(f'<text x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end" fill="{charts.MUTED}">'
+                     f'{esc(format_ratio(t, 1 if step < Decimal("0.01") else 0))}</text>')
+        t += step
+    for day in (days[0], days[len(days) // 2], days[-1]) if len(days) > 2 else tuple(days):
+        parts.append(f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="middle" fill="{charts.MUTED}">'
+                     f"{esc(day)}</text>")
+    if lo <= 1 <= hi:
+        parts.append(f'<line class="reference" x1="{left}" y1="{y(Decimal(1)):.1f}" x2="{left + pw}" '
+                     f'y2="{y(Decimal(1)):.1f}" stroke="{charts.REFERENCE}" stroke-width="1.5" stroke-dasharray="5 3"/>')
+    labels = []
+    for i, (asset, pts) in enumerate(series.items()):
+        colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
+        runs: list[list[str]] = [[]]
+        for day, v in pts:
+            if v is None:
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append(f"{x(day):.1f},{y(v):.1f}")
+        parts.append(f'<g class="series" data-asset="{esc(asset)}"><title>{esc(asset)} proven ratio</title>')
+        for r in runs:
+            if len(r) == 1:
+                cx, cy = r[0].split(",")
+                parts.append(f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour}"/>')
+            elif r:
+                parts.append(f'<polyline class="line" points="{" ".join(r)}" fill="none" stroke="{colour}" '
+                             'stroke-width="2.5" stroke-linejoin="round"/>')
+        last = next(((d, v) for d, v in reversed(pts) if v is not None), None)
+        if last is not None:
+            lx, ly = x(last[0]), y(last[1])
+            parts.append(f'<circle class="last" cx="{lx:.1f}" cy="{ly:.1f}" r="4" fill="{colour}" '
+                         f'data-value="{esc(last[1])}"><title>{esc(asset)} {esc(last[0])}: '
+                         f'{esc(format_ratio(last[1]))}</title></circle>')
+            labels.append([ly, colour, f"{asset} {format_ratio(last[1])}"])
+        parts.append("</g>")
+    labels.sort()
+    for j in range(1, len(labels)):  # keep end labels apart
+        labels[j][0] = max(labels[j][0], labels[j - 1][0] + 14)
+    for ly, colour, text in labels:
+        parts.append(f'<text class="end-label" x="{left + pw + 8}" y="{ly + 4:.1f}" fill="{colour}" '
+                     f'font-weight="600">{esc(text)}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------------------- page
+
+_EXTRA_CSS = """
+nav.exchanges { margin: 6px 0 12px; display: flex; flex-wrap: wrap; gap: 6px; }
+nav.exchanges a { padding: 3px 10px; border: 1px solid var(--line); border-radius: 14px; background: #fff;
+                  color: #222; text-decoration: none; font-size: 13px; }
+nav.exchanges a.on { background: #222; color: #fff; border-color: #222; }
+.alerts li.resolved { background: #f2f2f2; border-left-color: #aaa; color: #555; }
+.api { font-size: 12px; color: var(--muted); }
+"""
+
+
+def _badge(provenance: Any, has_liabilities: bool) -> str:
+    if not has_liabilities:
+        return '<span class="badge none">no liabilities</span>'
+    p = str(provenance or "unknown provenance")
+    cls = {"zk-proven": "zk", "self-reported": "self"}.get(p, "other")
+    return f'<span class="badge {cls}">{esc(p)}</span>'
+
+
+def _ratio_td(v: Any) -> str:
+    d = to_decimal(v)
+    if d is None:
+        return f'<td class="num">{MISSING}</td>'
+    return f'<td class="num {"below" if d < 1 else "above"}" title="exact ratio {esc(d)}">{esc(format_ratio(d))}</td>'
+
+
+def _nav(data: dict) -> str:
+    links = []
+    for name, snap in data["exchanges"]:
+        on = ' class="on"' if name == data["exchange"] else ""
+        links.append(f'<a{on} href="/?exchange={esc(quote(name, safe=""))}" title="latest snapshot '
+                     f'{esc(snap or MISSING)}">{esc(name)}</a>')
+    return '<nav class="exchanges">' + "".join(links) + "</nav>" if links else ""
+
+
+def _cards(data: dict) -> str:
+    ratios = data["latest"]["ratios"]
+    with_liab = [q for q in ratios if q["proven_ratio"] is not None]
+    below = [q["asset"] for q in with_liab if to_decimal(q["proven_ratio"]) < 1]
+    read = sum(a.get("rows_read") or 0 for a in data["assets"])
+    expected = sum(a.get("rows_expected") or 0 for a in data["assets"])
+    run = data["latest"]["run"]
+    cards = [
+        ("Snapshot", run.get("snapshot_date") or MISSING, f"run #{run['id']}"),
+        ("Assets", format_count(len(ratios)), f"{len(with_liab)} with liabilities"),
+        ("Proven ratio below 100%", format_count(len(below)), ", ".join(below) or "none"),
+        ("Balances read", charts.format_fraction(read, expected) if expected else MISSING,
+         rows_read_text(read, expected) if expected else ""),
+        ("Open alerts", format_count(data.get("open_alerts", 0)), "see below"),
+    ]
+    return '<div class="cards">' + "".join(
+        f'<div class="card"><div class="small">{esc(t)}</div><div class="big">{esc(v)}</div>'
+        f'<div class="small">{esc(s)}</div></div>' for t, v, s in cards) + "</div>"
+
+
+def _history(data: dict) -> str:
+    series = data["series"]
+    legend = charts.legend([(a, SERIES_COLOURS[i % len(SERIES_COLOURS)]) for i, a in enumerate(series)]
+                           + [("100% of liabilities (dashed)", charts.REFERENCE)])
+    n = max((len(p) for p in series.values()), default=0)
+    return ('<h2 id="history">Proven reserve ratio over time</h2><div class="card">' + legend
+            + ratio_history_chart(series)
+            + f'<p class="sub">One point per snapshot date (the newest finished run of that date), {n} date(s), '
+              "last 12 months. Gaps: no liabilities figure that day.</p></div>")
+
+
+def _latest(data: dict) -> str:
+    ratios = data["latest"]["ratios"]
+    items = [RatioItem(q["asset"], to_decimal(q["proven_ratio"]), to_decimal(q["with_unproven_ratio"]),
+                       "no liabilities" if q["liabilities"] is None else "no ratio") for q in ratios]
+    cov = [CoverageItem(q["asset"], q["rows_read"], q["rows_expected"]) for q in ratios]
+    layout = Layout(width=600, sublabel_width=92, text_width=110, label_width=70)
+    rows = []
+    for q in ratios:
+        rows.append(f"<tr><td><b>{esc(q['asset'])}</b></td>{_ratio_td(q['proven_ratio'])}"
+                    f"{_ratio_td(q['with_unproven_ratio'])}"
+                    f'<td class="num">{esc(format_amount(q["liabilities"]))}</td>'
+                    f"<td>{_badge(q['liabilities_provenance'], q['liabilities'] is not None)}</td>"
+                    f'<td class="num">{esc(format_amount(q["proven_reserves"]))}</td>'
+                    f'<td class="num">{esc(format_amount(q["with_unproven_reserves"]))}</td>'
+                    f'<td class="num">{esc(rows_read_text(q["rows_read"], q["rows_expected"]))}'
+                    + ("" if q["at_snapshot"] is not False else ' <span class="latest">read at latest block</span>')
+                    + "</td></tr>")
+    return ('<h2 id="latest">Latest reserve ratios</h2><div class="grid2">'
+            '<div class="card"><h3>Reserve ratio per asset</h3>'
+            + charts.legend([("proven \u2265 100%", charts.OK), ("with unproven", charts.OK_LIGHT),
+                             ("proven < 100%", charts.BAD), ("with unproven", charts.BAD_LIGHT)])
+            + charts.ratio_chart(items, layout=layout)
+            + '</div><div class="card"><h3>Coverage: balances read</h3>'
+            + charts.legend([("all rows read", charts.OK), ("rows missing", charts.INCOMPLETE)])
+            + charts.coverage_chart(cov, layout=Layout(width=600, label_width=70, text_width=230))
+            + '</div></div><div class="scroll" style="margin-top:12px"><table class="assets"><thead><tr><th>Asset</th>'
+              '<th class="num">Proven ratio</th><th class="num">With unproven</th><th class="num">Liabilities</th>'
+              '<th>Provenance</th><th class="num">Proven reserves</th><th class="num">With unproven</th>'
+              '<th class="num">Coverage</th></tr></thead><tbody>'
+            + ("".join(rows) or '<tr><td colspan="8">no assets</td></tr>') + "</tbody></table></div>")
+
+
+def _alerts(data: dict) -> str:
+    items = []
+    for a in data["alerts"]:
+        state = "open" if a.resolved_at is None else f"resolved {a.resolved_at}"
+        cls = "bad" if a.resolved_at is None else "resolved"
+        items.append(f'<li class="{cls}"><b>{esc(a.key)}</b> \u00b7 {esc(state)} \u00b7 opened {esc(a.opened_at)}'
+                     f"<br>{esc(a.message)}</li>")
+    return ('<h2 id="alerts">Recent alerts</h2>'
+            + ('<ul class="alerts">' + "".join(items) + "</ul>" if items else "<p>No alerts.</p>"))
+
+
+def render_dashboard(data: dict) -> str:
+    from ...report.html import REPORT_CSS, networks_section
+
+    exchange = data.get("exchange")
+    title = f"porscan dashboard: {exchange}" if exchange else "porscan dashboard"
+    body = [f"<h1>{esc(title)}</h1>", _nav(data)]
+    if exchange is None:
+        body.append("<p>No runs stored yet. Run <code>porscan scan</code> or <code>porscan schedule --once</code> "
+                    "against this database.</p>")
+    elif not data["known"]:
+        body.append(f"<p>No runs of exchange {esc(exchange)}.</p>")
+    elif data["latest"] is None:
+        body.append(f"<p>No finished run of {esc(exchange)} yet.</p>")
+        body.append(_alerts(data))
+    else:
+        run = data["latest"]["run"]
+        body.append(f'<p class="meta">latest finished run #{esc(run["id"])} \u00b7 snapshot '
+                    f'{esc(run.get("snapshot_date") or MISSING)} \u00b7 finished {esc(run.get("finished_at") or MISSING)}'
+                    f' \u00b7 porscan {esc(run.get("tool_version") or "")}</p>')
+        body += [_cards(data), _alerts(data), _history(data), _latest(data), networks_section(data["assets"])]
+    body.append(f'<footer>porscan {esc(__version__)} feed \u00b7 JSON: <a href="/api/v1/openapi.json">'
+                '/api/v1/openapi.json</a> \u00b7 <a href="/metrics">/metrics</a> \u00b7 figures drawn without '
+                "scripts; amounts exact.</footer>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>{esc(title)}</title><style>{REPORT_CSS}{_EXTRA_CSS}</style></head>\n<body><main>"
+            + "\n".join(body) + "</main></body></html>\n")

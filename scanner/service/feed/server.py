@@ -1,0 +1,738 @@
+"""The feed server (``porscan serve --db URL``): a read-only REST JSON API, Prometheus metrics and a
+dashboard page over the run store, in one aiohttp process.
+
+Routes (``ROUTES`` below is the single list: it registers the handlers and writes the OpenAPI
+document, so the two cannot drift apart):
+
+* ``/api/v1/...``: exchanges; runs (paginated) and one run; latest per-asset ratios (one exchange or
+  all) with provenance and coverage; a ratio's time series per asset; a run's per-network breakdown;
+  one address across runs; a run's failures (paginated); alerts; ``/api/v1/openapi.json``.
+* ``/metrics``: Prometheus text format (reserve ratios, reserves, liabilities with provenance labels,
+  coverage, snapshot age, scan durations, rows by status, provider errors, open alerts).
+* ``/``: the dashboard (``scanner.service.feed.dashboard``): inline SVG and CSS, no script, no build step.
+
+Amounts are exact decimal strings in JSON (base units too: they outgrow a double), never floats;
+/metrics has floats because Prometheus has nothing else.
+
+Caching: every response body is cached in memory under the store's ``feed_state()`` fingerprint (the
+newest run id, finished runs, alerts), checked at most once per ``refresh`` seconds; a new or
+finished run or a changed alert empties the cache. JSON and HTML responses carry a strong ETag
+(content hash) and answer ``If-None-Match`` with 304, and a Cache-Control header.
+
+Binding: 127.0.0.1 by default. On any non-loopback address a bearer token is required (read from an
+environment variable named with ``--token-env``); the server refuses to start without one. With a
+token, every route needs ``Authorization: Bearer TOKEN`` (or HTTP Basic with the token as password,
+so a browser can open the dashboard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ... import __version__
+from ...amounts import coverage, fmt
+from ..schedule.job import parse_ts as _ts
+
+log = logging.getLogger("porscan.feed")
+
+API = "/api/v1"
+MAX_LIMIT = 500
+DEFAULT_LIMIT = 50
+CACHE_ENTRIES = 2048
+LIVE_MAX_AGE = 15  # seconds: figures that change when a new run lands
+RUN_MAX_AGE = 300  # seconds: figures of one finished run (they do not change)
+
+
+class FeedConfigError(Exception):
+    """The server cannot start as asked (e.g. a public address without a token)."""
+
+
+class HTTPProblem(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# ------------------------------------------------------------------------------------- JSON shapes
+
+def dec(v: Decimal | None) -> str | None:
+    return None if v is None else fmt(v)
+
+
+def units(v: int | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def run_json(r, full: bool = False) -> dict:
+    s = r.summary or {}
+    run = s.get("run") or {}
+    out = {"id": r.id, "exchange": r.exchange, "status": r.status, "snapshot_date": r.snapshot_date,
+           "started_at": r.started_at, "finished_at": r.finished_at, "duration_seconds": _duration(r),
+           "input_sha256": r.input_sha256, "liabilities_sha256": r.liabilities_sha256,
+           "tool_version": r.tool_version,
+           "verification": (s.get("verification") or {}).get("by_status"),
+           "balances": (s.get("balances") or {}).get("by_status"),
+           "stage_seconds": run.get("stage_seconds"), "resumed": run.get("resumed")}
+    if full:
+        out["report"] = r.summary
+    return out
+
+
+def _duration(r) -> float | None:
+    a, b = _ts(r.started_at), _ts(r.finished_at)
+    return None if a is None or b is None else round(b - a, 3)
+
+
+def coverage_of(read: int | None, expected: int | None) -> str | None:
+    value = coverage(read, expected)  # the report's rule: rounded down
+    return None if value is None else fmt(value)
+
+
+def ratio_json(q, total=None) -> dict:
+    out = {"asset": q.asset, "liabilities": dec(q.liabilities), "liabilities_provenance": q.provenance,
+           "proven_reserves": dec(q.proven_reserves), "with_unproven_reserves": dec(q.with_unproven_reserves),
+           "proven_ratio": dec(q.proven_ratio), "with_unproven_ratio": dec(q.with_unproven_ratio),
+           "coverage": dec(q.coverage), "rows_read": None, "rows_expected": None, "at_snapshot": None}
+    if total is not None:
+        out["rows_read"], out["rows_expected"] = total.rows_read, total.rows_expected
+        blocks = total.blocks or []
+        out["at_snapshot"] = all(b.get("at_snapshot") is not False for b in blocks) if blocks else None
+    return out
+
+
+def total_json(t) -> dict:
+    def read(value):  # blank, never 0, when nothing was read
+        return None if t.nothing_read else dec(value)
+
+    return {"network": t.network, "published": dec(t.published), "onchain": read(t.onchain),
+            "difference": read(t.onchain - t.published), "proven": read(t.proven), "owner_only": read(t.owner_only),
+            "key_only": read(t.key_only), "unverified": read(t.unverified), "unread_published": dec(t.unread_published),
+            "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
+            "coverage": coverage_of(t.rows_read, t.rows_expected), "blocks": t.blocks}
+
+
+def alert_json(a) -> dict:
+    return {"id": a.id, "exchange": a.exchange, "key": a.key, "message": a.message, "detail": a.detail,
+            "open": a.resolved_at is None, "first_run_id": a.first_run_id, "last_run_id": a.last_run_id,
+            "opened_at": a.opened_at, "last_seen_at": a.last_seen_at, "resolved_at": a.resolved_at,
+            "notified_at": a.notified_at}
+
+
+def observation_json(o) -> dict:
+    onchain = None
+    if o.onchain_base_units is not None and o.decimals is not None:
+        onchain = fmt(Decimal(o.onchain_base_units).scaleb(-o.decimals))
+    return {"run_id": o.run_id, "exchange": o.exchange, "snapshot_date": o.snapshot_date, "started_at": o.started_at,
+            "line": o.line, "coin": o.coin, "network": o.network, "row_status": o.row_status, "scheme": o.scheme,
+            "reason": o.reason, "published": o.amount_text, "published_base_units": units(o.amount_base_units),
+            "balance_status": o.balance_status, "asset": o.asset, "onchain": onchain,
+            "onchain_base_units": units(o.onchain_base_units), "decimals": o.decimals,
+            "block": None if o.block_number is None else {"number": o.block_number, "hash": o.block_hash,
+                                                          "at_snapshot": o.at_snapshot}}
+
+
+def failure_json(f) -> dict:
+    return {"stage": f.stage, "line": f.line, "coin": f.coin, "network": f.network, "address": f.address,
+            "status": f.status, "reason": f.reason}
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+# ------------------------------------------------------------------------------------- query params
+
+def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int | None = None) -> int:
+    text = request.query.get(name)
+    if text is None or text == "":
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise HTTPProblem(400, f"query parameter {name} must be an integer, got {text[:40]!r}") from None
+    if value < lo or (hi is not None and value > hi):
+        raise HTTPProblem(400, f"query parameter {name} must be between {lo} and {hi if hi is not None else 'any'}, "
+                               f"got {value}")
+    return value
+
+
+def _page(request: web.Request) -> tuple[int, int]:
+    return (_int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT), _int_param(request, "offset", 0, 0))
+
+
+def _date_param(request: web.Request, name: str) -> str | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        if date.fromisoformat(text).isoformat() == text:
+            return text
+    except ValueError:
+        pass
+    raise HTTPProblem(400, f"query parameter {name} must be a YYYY-MM-DD date, got {text[:40]!r}")
+
+
+def _bool_param(request: web.Request, name: str) -> bool:
+    text = (request.query.get(name) or "").lower()
+    if text in ("", "0", "false", "no"):
+        return False
+    if text in ("1", "true", "yes"):
+        return True
+    raise HTTPProblem(400, f"query parameter {name} must be true or false, got {text[:40]!r}")
+
+
+def _next_link(request: web.Request, limit: int, offset: int, total: int | None, got: int) -> str | None:
+    more = (offset + limit < total) if total is not None else got == limit
+    if not more:
+        return None
+    params = dict(request.query)
+    params.update(limit=str(limit), offset=str(offset + limit))
+    return f"{request.path}?{urlencode(params)}"
+
+
+def _run_id(request: web.Request) -> int:
+    text = request.match_info["run_id"]
+    try:
+        return int(text)
+    except ValueError:
+        raise HTTPProblem(404, f"no run {text[:40]!r}") from None
+
+
+# ------------------------------------------------------------------------------------- routes
+
+@dataclass(frozen=True)
+class Route:
+    path: str
+    handler: str  # method name of FeedServer
+    summary: str
+    params: tuple[tuple[str, str, str, str], ...] = ()  # (name, in, type, description)
+    max_age: int = LIVE_MAX_AGE
+    content: str = "application/json"
+    paginated: bool = False
+
+
+PAGE_PARAMS = (("limit", "query", "integer", f"items per page, 1..{MAX_LIMIT} (default {DEFAULT_LIMIT})"),
+               ("offset", "query", "integer", "items to skip (default 0)"))
+EXCHANGE = ("exchange", "path", "string", "exchange name as tagged on its runs")
+RUN_ID = ("run_id", "path", "integer", "run id")
+
+ROUTES: tuple[Route, ...] = (
+    Route("/", "dashboard", "Dashboard page: ratio over time per asset, latest ratios, coverage, per-network "
+          "breakdown, recent alerts (HTML, no scripts)",
+          (("exchange", "query", "string", "exchange to show (default: the first)"),), content="text/html"),
+    Route(f"{API}/exchanges", "exchanges", "Exchanges with stored runs"),
+    Route(f"{API}/runs", "runs", "Runs, newest first (paginated)",
+          (("exchange", "query", "string", "only this exchange's runs"),) + PAGE_PARAMS, paginated=True),
+    Route(f"{API}/runs/{{run_id}}", "run", "One run with its full porscan.scan/1 report", (RUN_ID,),
+          max_age=RUN_MAX_AGE),
+    Route(f"{API}/runs/{{run_id}}/networks", "networks", "A run's per-asset totals and per-network breakdown",
+          (RUN_ID, ("asset", "query", "string", "only this asset")), max_age=RUN_MAX_AGE),
+    Route(f"{API}/runs/{{run_id}}/failures", "failures", "A run's failed rows, by line (paginated)",
+          (RUN_ID,) + PAGE_PARAMS, max_age=RUN_MAX_AGE, paginated=True),
+    Route(f"{API}/ratios/latest", "all_latest", "Latest per-asset reserve ratios of every exchange"),
+    Route(f"{API}/exchanges/{{exchange}}/ratios/latest", "latest", "Latest per-asset reserve ratios of one "
+          "exchange, with liabilities provenance and coverage", (EXCHANGE,)),
+    Route(f"{API}/exchanges/{{exchange}}/series/{{asset}}", "series", "A reserve ratio over time: one point per "
+          "snapshot date (the newest finished run of that date)",
+          (EXCHANGE, ("asset", "path", "string", "asset, e.g. USDT"),
+           ("since", "query", "string", "first date, YYYY-MM-DD"), ("until", "query", "string", "last date, YYYY-MM-DD"))),
+    Route(f"{API}/addresses/{{address}}", "address", "One address across runs: row status and balance",
+          (("address", "path", "string", "address as published"),
+           ("exchange", "query", "string", "only this exchange's runs")) + PAGE_PARAMS, paginated=True),
+    Route(f"{API}/alerts", "alerts", "Alerts, newest first (paginated)",
+          (("exchange", "query", "string", "only this exchange"), ("open", "query", "boolean", "only open alerts"))
+          + PAGE_PARAMS, paginated=True),
+    Route(f"{API}/openapi.json", "openapi", "This OpenAPI 3 document", max_age=RUN_MAX_AGE),
+    Route("/metrics", "metrics", "Prometheus metrics (text exposition format 0.0.4)",
+          content="text/plain; version=0.0.4"),
+)
+
+
+def openapi_document() -> dict:
+    paths: dict[str, dict] = {}
+    for r in ROUTES:
+        params = [{"name": n, "in": where, "required": where == "path", "description": desc,
+                   "schema": {"type": kind}} for n, where, kind, desc in r.params]
+        responses: dict[str, Any] = {
+            "200": {"description": "OK", "content": {r.content.split(";")[0]: {"schema": {"type": "object"}
+                                                                                if r.content == "application/json"
+                                                                                else {"type": "string"}}},
+                    "headers": {"ETag": {"schema": {"type": "string"}},
+                                "Cache-Control": {"schema": {"type": "string"}}}},
+            "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+            "400": {"$ref": "#/components/responses/Problem"},
+            "401": {"$ref": "#/components/responses/Problem"},
+            "404": {"$ref": "#/components/responses/Problem"},
+        }
+        if r.path == "/metrics":
+            responses.pop("304")
+            responses["200"].pop("headers")
+        op = {"operationId": r.handler, "summary": r.summary, "parameters": params, "responses": responses}
+        if r.paginated:
+            op["description"] = ("Paginated with limit and offset; the response gives limit, offset, total (when "
+                                 "known) and next (the next page's path and query, or null).")
+        paths[r.path] = {"get": op}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "porscan feed", "version": __version__,
+                 "description": "Read-only proof-of-reserves figures from porscan's run store. Amounts are exact "
+                                "decimal strings (coin units), base units are integer strings; ratios are decimal "
+                                "strings."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"},
+                                "basic": {"type": "http", "scheme": "basic"}},
+            "responses": {"Problem": {"description": "Error", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"error": {"type": "object", "properties": {
+                    "status": {"type": "integer"}, "message": {"type": "string"}}}}}}}}},
+        },
+        "security": [{}, {"bearer": []}, {"basic": []}],
+    }
+
+
+# ------------------------------------------------------------------------------------- server
+
+@dataclass
+class Cached:
+    body: bytes
+    etag: str | None
+    content_type: str
+    status: int = 200
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class FeedServer:
+    """The aiohttp application around one open Store."""
+
+    def __init__(self, store, token: str | None = None, refresh: float = 1.0, cache_entries: int = CACHE_ENTRIES):
+        self.store = store
+        self.token = token or None
+        self.refresh = refresh
+        self.cache_entries = cache_entries
+        self._cache: OrderedDict[tuple, Cached] = OrderedDict()
+        self._state: tuple | None = None
+        self._state_at = float("-inf")
+        self._lock = asyncio.Lock()
+        self._openapi_body = dumps(openapi_document())
+        self._basic = (None if self.token is None else
+                       {base64.b64encode(f"{u}:{self.token}".encode()).decode() for u in ("", "porscan")})
+
+    # ---- app -------------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        for r in ROUTES:
+            app.router.add_get(r.path, self._wrap(r))
+        return app
+
+    def invalidate(self) -> None:
+        """Forget cached responses now (e.g. right after the in-process schedule stored a run)."""
+        self._state_at = float("-inf")
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler):
+        if self.token is not None and not self._authorized(request.headers.get("Authorization", "")):
+            resp = self._problem(401, "authorization required: send Authorization: Bearer TOKEN")
+            resp.headers.add("WWW-Authenticate", 'Bearer realm="porscan"')
+            resp.headers.add("WWW-Authenticate", 'Basic realm="porscan", charset="UTF-8"')
+            return resp
+        try:
+            resp = await handler(request)
+        except HTTPProblem as exc:
+            resp = self._problem(exc.status, exc.message)
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                resp = self._problem(exc.status, exc.reason)
+            else:
+                raise
+        except Exception:  # noqa: BLE001 - a store error must not leak a trace (or a password)
+            log.exception("%s %s failed", request.method, request.path)
+            resp = self._problem(500, "internal error (see the server log)")
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return resp
+
+    def _authorized(self, header: str) -> bool:
+        scheme, _, value = header.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer":
+            return hmac.compare_digest(value.encode(), self.token.encode())
+        if scheme.lower() == "basic":
+            return any(hmac.compare_digest(value.encode(), b.encode()) for b in self._basic)
+        return False
+
+    def _problem(self, status: int, message: str) -> web.Response:
+        return web.Response(status=status, body=dumps({"error": {"status": status, "message": message}}),
+                            content_type="application/json", headers={"Cache-Control": "no-store"})
+
+    # ---- caching ---------------------------------------------------------------------------
+
+    async def state(self) -> tuple:
+        if time.monotonic() - self._state_at < self.refresh:
+            return self._state
+        async with self._lock:
+            if time.monotonic() - self._state_at >= self.refresh:
+                state = await self.store.feed_state()
+                if state != self._state:
+                    self._cache.clear()
+                    self._state = state
+                self._state_at = time.monotonic()
+        return self._state
+
+    def _wrap(self, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+        build = getattr(self, "_" + route.handler, None)
+        private = self.token is not None
+        cache_control = f"{'private' if private else 'public'}, max-age={route.max_age}"
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            if route.handler == "metrics":
+                return await self._metrics_response()
+            state = await self.state()
+            key = (state, request.path_qs)
+            entry = self._cache.get(key)
+            if entry is None:
+                result = await build(request)
+                if isinstance(result, (bytes, str)):
+                    body = result.encode() if isinstance(result, str) else result
+                else:
+                    body = dumps(result)
+                entry = Cached(body, '"' + hashlib.sha256(body).hexdigest()[:40] + '"', route.content)
+                if state == self._state:  # not superseded while building
+                    self._cache[key] = entry
+                    if len(self._cache) > self.cache_entries:
+                        self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            headers = {"ETag": entry.etag, "Cache-Control": cache_control}
+            if route.content == "text/html":
+                headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                                                      "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+                headers["Referrer-Policy"] = "no-referrer"
+            if _etag_matches(request.headers.get("If-None-Match"), entry.etag):
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=entry.body, headers={**headers, "Content-Type": _ctype(entry.content_type)})
+
+        return handle
+
+    # ---- API handlers ----------------------------------------------------------------------
+
+    async def _exchanges(self, request):
+        return {"exchanges": [{"exchange": e.exchange, "runs": e.runs, "done_runs": e.done_runs,
+                               "latest_run_id": e.latest_run_id, "latest_done_run_id": e.latest_done_run_id,
+                               "latest_snapshot_date": e.latest_snapshot_date} for e in await self.store.exchanges()]}
+
+    async def _runs(self, request):
+        limit, offset = _page(request)
+        exchange = request.query.get("exchange") or None
+        runs = await self.store.list_runs(exchange, limit, offset)
+        total = await self.store.count_runs(exchange)
+        return {"runs": [run_json(r) for r in runs], "total": total, "limit": limit, "offset": offset,
+                "next": _next_link(request, limit, offset, total, len(runs))}
+
+    async def _get_run(self, run_id: int):
+        from ...storage import StoreError
+
+        try:
+            return await self.store.get_run(run_id)
+        except StoreError:
+            raise HTTPProblem(404, f"no run {run_id}") from None
+
+    async def _run(self, request):
+        return run_json(await self._get_run(_run_id(request)), full=True)
+
+    async def _networks(self, request):
+        run = await self._get_run(_run_id(request))
+        asset = request.query.get("asset") or None
+        totals = await self.store.load_totals(run.id, asset=asset)
+        assets: dict[str, dict] = {}
+        for t in totals:
+            entry = assets.setdefault(t.asset, {"asset": t.asset, "total": None, "networks": []})
+            if t.network == "*":
+                entry["total"] = total_json(t)
+            else:
+                entry["networks"].append(total_json(t))
+        if asset is not None and not assets:
+            raise HTTPProblem(404, f"run {run.id} has no asset {asset!r}")
+        return {"run": run_json(run), "assets": list(assets.values())}
+
+    async def _failures(self, request):
+        run = await self._get_run(_run_id(request))
+        limit, offset = _page(request)
+        by_stage = await self.store.count_failures(run.id)
+        total = sum(by_stage.values())
+        items = await self.store.failures(run.id, limit, offset)
+        return {"run_id": run.id, "total": total, "by_stage": by_stage, "limit": limit, "offset": offset,
+                "next": _next_link(request, limit, offset, total, len(items)),
+                "failures": [failure_json(f) for f in items]}
+
+    async def latest_for(self, exchange: str) -> dict | None:
+        got = await self.store.latest_ratios(exchange)
+        if got is None:
+            return None
+        run, ratios = got
+        totals = {t.asset: t for t in await self.store.load_totals(run.id, network="*")}
+        return {"exchange": exchange, "run": run_json(run),
+                "ratios": [ratio_json(q, totals.get(q.asset)) for q in ratios]}
+
+    async def _latest(self, request):
+        exchange = request.match_info["exchange"]
+        out = await self.latest_for(exchange)
+        if out is None:
+            raise HTTPProblem(404, f"no finished run of exchange {exchange!r}")
+        return out
+
+    async def _all_latest(self, request):
+        out = []
+        for e in await self.store.exchanges():
+            item = await self.latest_for(e.exchange)
+            if item is not None:
+                out.append(item)
+        return {"exchanges": out}
+
+    async def _series(self, request):
+        exchange, asset = request.match_info["exchange"], request.match_info["asset"]
+        since, until = _date_param(request, "since"), _date_param(request, "until")
+        points = await self.store.ratio_series(exchange, asset, since, until)
+        return {"exchange": exchange, "asset": asset, "since": since, "until": until,
+                "points": [{"date": p.snapshot_date, "run_id": p.run_id, "finished_at": p.finished_at,
+                            **{k: v for k, v in ratio_json(p.ratio).items()
+                               if k not in ("asset", "rows_read", "rows_expected", "at_snapshot")}}
+                           for p in points]}
+
+    async def _address(self, request):
+        address = request.match_info["address"]
+        limit, offset = _page(request)
+        items = await self.store.address_history(address, request.query.get("exchange") or None, limit, offset)
+        return {"address": address, "limit": limit, "offset": offset,
+                "next": _next_link(request, limit, offset, None, len(items)),
+                "observations": [observation_json(o) for o in items]}
+
+    async def _alerts(self, request):
+        limit, offset = _page(request)
+        items = await self.store.list_alerts(request.query.get("exchange") or None, _bool_param(request, "open"),
+                                             limit, offset)
+        return {"limit": limit, "offset": offset, "next": _next_link(request, limit, offset, None, len(items)),
+                "alerts": [alert_json(a) for a in items]}
+
+    async def _openapi(self, request):
+        return self._openapi_body
+
+    async def _dashboard(self, request):
+        from .dashboard import gather, render_dashboard
+
+        return render_dashboard(await gather(self, request.query.get("exchange") or None))
+
+    # ---- /metrics --------------------------------------------------------------------------
+
+    async def _metrics_response(self) -> web.Response:
+        state = await self.state()
+        key = (state, "/metrics")
+        entry = self._cache.get(key)
+        if entry is None:
+            text, ages = await self._metrics_base()
+            entry = Cached(text.encode(), None, "text/plain; version=0.0.4")
+            entry.ages = ages  # type: ignore[attr-defined]
+            if state == self._state:
+                self._cache[key] = entry
+        now = time.time()
+        tail = ["# HELP porscan_snapshot_age_seconds Seconds since the snapshot date (UTC midnight) of the "
+                "latest finished run", "# TYPE porscan_snapshot_age_seconds gauge"]
+        for exchange, snap in entry.ages:  # type: ignore[attr-defined]
+            if snap is not None:
+                tail.append(f'porscan_snapshot_age_seconds{{exchange="{_esc(exchange)}"}} {_num(now - snap)}')
+        body = entry.body + ("\n".join(tail) + "\n").encode()
+        return web.Response(body=body, headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8",
+                                                "Cache-Control": "no-store"})
+
+    async def _metrics_base(self) -> tuple[str, list[tuple[str, float | None]]]:
+        m = _Metrics()
+        ages = []
+        for e in await self.store.exchanges():
+            ex = {"exchange": e.exchange}
+            m.add("porscan_runs", "Stored runs", {**ex, "status": "done"}, e.done_runs)
+            m.add("porscan_runs", "Stored runs", {**ex, "status": "other"}, e.runs - e.done_runs)
+            open_alerts = await self.store.list_alerts(e.exchange, open_only=True, limit=10_000)
+            m.add("porscan_alerts_open", "Open alerts", ex, len(open_alerts))
+            got = await self.store.latest_ratios(e.exchange)
+            if got is None:
+                ages.append((e.exchange, None))
+                continue
+            run, ratios = got
+            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else _ts(run.finished_at)
+            ages.append((e.exchange, snap))
+            m.add("porscan_latest_run_id", "Id of the latest finished run", ex, run.id)
+            if _ts(run.finished_at) is not None:
+                m.add("porscan_last_scan_finished_timestamp_seconds", "When the latest finished run finished (Unix)",
+                      ex, _ts(run.finished_at))
+            if _duration(run) is not None:
+                m.add("porscan_scan_duration_seconds", "Wall time of the latest finished run", ex, _duration(run))
+            summary = run.summary or {}
+            for stage, secs in ((summary.get("run") or {}).get("stage_seconds") or {}).items():
+                m.add("porscan_scan_stage_seconds", "Wall time per stage of the latest finished run",
+                      {**ex, "stage": stage}, secs)
+            for stage in ("verification", "balances"):
+                for status, n in ((summary.get(stage) or {}).get("by_status") or {}).items():
+                    m.add("porscan_rows", "Rows of the latest finished run by stage and status",
+                          {**ex, "stage": "verify" if stage == "verification" else stage, "status": status}, n)
+            totals = {t.asset: t for t in await self.store.load_totals(run.id, network="*")}
+            for q in ratios:
+                a = {**ex, "asset": q.asset}
+                prov = q.provenance or "none"
+                for basis, value in (("proven", q.proven_ratio), ("with_unproven", q.with_unproven_ratio)):
+                    m.add("porscan_reserve_ratio", "Reserves / liabilities of the latest finished run",
+                          {**a, "basis": basis, "liabilities_provenance": prov}, value)
+                for basis, value in (("proven", q.proven_reserves), ("with_unproven", q.with_unproven_reserves)):
+                    m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs them",
+                          {**a, "basis": basis}, value)
+                m.add("porscan_liabilities", "Liabilities in coin units, by provenance", {**a, "provenance": prov},
+                      q.liabilities)
+                m.add("porscan_coverage_ratio", "Rows read / rows expected", a, q.coverage)
+                t = totals.get(q.asset)
+                if t is not None:
+                    for basis, value in (("onchain", t.onchain), ("published", t.published),
+                                         ("owner_only", t.owner_only), ("key_only", t.key_only),
+                                         ("unverified", t.unverified), ("unread_published", t.unread_published)):
+                        m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs "
+                              "them", {**a, "basis": basis}, value)
+                    m.add("porscan_rows_expected", "Rows whose balance should be read", a, t.rows_expected)
+                    m.add("porscan_rows_read", "Rows whose balance was read", a, t.rows_read)
+                    at_latest = any(b.get("at_snapshot") is False for b in t.blocks or [])
+                    m.add("porscan_read_at_latest", "1 when some balance was read at the latest block, not at the "
+                          "snapshot", a, 1 if at_latest else 0)
+            errors = await self.store.unread_by_endpoint(run.id)
+            per_network = dict.fromkeys(sorted({t.network for t in await self.store.load_totals(run.id)} - {"*"}), 0)
+            for network, endpoint, n in errors:
+                per_network[network] = per_network.get(network, 0) + n
+            for network, n in per_network.items():
+                m.add("porscan_provider_errors", "Balance reads that failed (unread rows) in the latest finished run, "
+                      "per network", {**ex, "network": network}, n)
+            for network, endpoint, n in errors:
+                m.add("porscan_provider_errors_by_endpoint", "Balance reads that failed in the latest finished run, "
+                      "per network and endpoint label", {**ex, "network": network, "endpoint": endpoint or "none"}, n)
+        m.add("porscan_feed_info", "Feed server build", {"version": __version__, "backend": self.store.backend}, 1)
+        return m.text(), ages
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    return any(t.strip().removeprefix("W/") == etag for t in header.split(","))
+
+
+def _ctype(content: str) -> str:
+    return f"{content}; charset=utf-8" if "charset" not in content else content
+
+
+def _esc(v: Any) -> str:
+    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _num(v: Any) -> str:
+    f = float(v)  # Prometheus samples are floats by nature
+    return repr(f) if f == f and f not in (float("inf"), float("-inf")) else ("NaN" if f != f else ("+Inf" if f > 0 else "-Inf"))
+
+
+class _Metrics:
+    """Families in first-seen order, each with HELP and TYPE once."""
+
+    def __init__(self):
+        self.families: dict[str, tuple[str, list[str]]] = {}
+
+    def add(self, name: str, help_text: str, labels: dict, value: Any) -> None:
+        if value is None:
+            return
+        fam = self.families.setdefault(name, (help_text, []))
+        lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
+        fam[1].append(f"{name}{{{lab}}} {_num(value)}" if lab else f"{name} {_num(value)}")
+
+    def text(self) -> str:
+        out = []
+        for name, (help_text, samples) in self.families.items():
+            out.append(f"# HELP {name} {help_text}")
+            out.append(f"# TYPE {name} gauge")
+            out.extend(samples)
+        return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------- running
+
+def resolve_token(host: str, token_env: str | None) -> str | None:
+    """The bearer token from ``$token_env``; FeedConfigError when a non-loopback bind has none."""
+    import os
+
+    token = None
+    if token_env:
+        token = os.environ.get(token_env) or None
+        if token is None:
+            raise FeedConfigError(f"--token-env {token_env}: the environment variable is not set or empty")
+        if len(token) < 16:
+            raise FeedConfigError(f"--token-env {token_env}: the token is shorter than 16 characters")
+    if not is_loopback(host) and token is None:
+        raise FeedConfigError(f"refusing to listen on {host} (not a loopback address) without a token: set one with "
+                              "--token-env VAR, or bind 127.0.0.1 and put a proxy in front")
+    return token
+
+
+async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
+                schedule=None, interval: float | None = None, ready: Callable[[int], None] | None = None,
+                stop: asyncio.Event | None = None) -> None:
+    """Run the feed server (and, with ``schedule``, the scheduled job in the same process) until cancelled
+    or ``stop`` is set."""
+    from ...storage import open_store
+
+    if not is_loopback(host) and not token:
+        raise FeedConfigError(f"refusing to listen on {host} without a token")
+    store = await open_store(db, max_connections=8)
+    feed = FeedServer(store, token)
+    runner = web.AppRunner(feed.app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    task = None
+    try:
+        site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+        await site.start()
+        bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
+        log.info("porscan feed on http://%s:%d/ (database %s%s)", host if ":" not in host else f"[{host}]", bound,
+                 store.url, ", token required" if token else "")
+        if ready is not None:
+            ready(bound)
+        if schedule is not None:
+            from ..schedule.job import schedule_loop
+
+            task = asyncio.create_task(schedule_loop(schedule, interval, on_pass=lambda _r: feed.invalidate(),
+                                                     stop=stop))
+        if stop is None:
+            await asyncio.Event().wait()
+        else:
+            await stop.wait()
+    finally:
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        await runner.cleanup()
+        await store.close()
