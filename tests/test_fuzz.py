@@ -13,7 +13,6 @@ Bugs found while writing these tests are pinned as minimal regressions at the en
 from __future__ import annotations
 
 import base64
-import decimal
 import hashlib
 import json
 import random

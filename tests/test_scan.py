@@ -281,9 +281,8 @@ def test_sums_are_exact_beyond_28_digits():
     (total, star) = agg.totals()
     assert star.published == Decimal("12345678901234.123456789012345678")
     assert star.onchain == Decimal("12345678901234.123456789012345679") == star.proven
-    from scanner.pipeline.scan import _total_json
-
-    assert _total_json(star)["difference"] == "0.000000000000000001"
+    assert star.to_json()["difference"] == "0.000000000000000001"
+    assert star.to_place_json()["difference"] == "0.000000000000000001"  # the feed's form: the same rule
 
 
 def test_aliases_and_spellings_of_one_wallet_count_once():

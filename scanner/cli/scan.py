@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import sys
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
-from .args import COUNT, RUN_ID, bounded_int
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from .args import RUN_ID, bounded_int
+from .common import add_display_options, RichUI, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, run_async, split_multi
 
 SCAN_HELP = """\
 The whole job in one command: verify every row's ownership proof, read every balance at the
@@ -69,31 +68,7 @@ examples:
 """
 
 
-def _run_async(coro):
-    """asyncio.run, imported on first use: ``porscan verify`` never loads the event loop (~50 ms)."""
-    import asyncio
-
-    return asyncio.run(coro)
-
-
-MIN_CHUNK_BYTES = 1024
-MAX_CHUNK_BYTES = 1 << 30
-
-
-def chunk_bytes_arg(text: str) -> int:
-    """argparse type of --chunk-bytes: a whole number of bytes, at least MIN_CHUNK_BYTES."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
-    if value < MIN_CHUNK_BYTES:
-        raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_BYTES} bytes")
-    if value > MAX_CHUNK_BYTES:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_CHUNK_BYTES} bytes (one work unit is read into memory)")
-    return value
-
-
-def add_commands(sub, fmt) -> None:
+def add_command(sub, fmt) -> None:
     s = sub.add_parser("scan", help="the whole job: ownership, balances, per-asset totals and reserve ratios",
                        description=SCAN_HELP, formatter_class=fmt)
     s.add_argument("file", metavar="FILE", help="published reserve file (CSV)")
@@ -106,10 +81,6 @@ def add_commands(sub, fmt) -> None:
     s.add_argument("--snapshot-date", metavar="YYYY-MM-DD", help="snapshot date to tag the run with")
     s.add_argument("--resume", type=RUN_ID, metavar="RUN_ID", help="continue this interrupted run")
     s.add_argument("--fresh", action="store_true", help="start a new run even if an unfinished one has the same inputs")
-    s.add_argument("--config", metavar="PATH", help="networks and endpoints (default scanner/config/networks.toml)")
-    s.add_argument("--coins", metavar="PATH", help="coin-key map (default scanner/config/coins.toml)")
-    s.add_argument("--rpc", action="append", default=[], metavar="NETWORK=URL",
-                   help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
     s.add_argument("--coin", action="append", metavar="COIN", help="only these coin keys (repeat or comma-separate)")
     s.add_argument("--network", action="append", metavar="NET", help="only rows of these networks (file labels)")
     s.add_argument("--workers", type=bounded_int(1, 4096), metavar="N", help="verification processes (default: all cores)")
@@ -118,19 +89,14 @@ def add_commands(sub, fmt) -> None:
     s.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
                    help="input bytes per checkpointed chunk (default 1 MiB, at least 1024)")
     s.add_argument("--slice-rows", type=bounded_int(1, 10**9), default=50_000, metavar="N", help="rows per checkpointed balance read")
-    s.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
-                   help="force one EVM read strategy (default: probe each endpoint)")
-    s.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
-                   help="re-read N random balances per group on a second EVM endpoint; an address the two disagree "
-                        "on is unread (disputed, both values) unless a third endpoint agrees with one")
+    add_network_options(s, " per group")
     s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
                    "requests expected) and stop; nothing is read on chain or stored")
     s.add_argument("--json", metavar="PATH", help='write the report as JSON ("schema": "porscan.scan/1")')
     s.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
     s.add_argument("--html", metavar="PATH", help="write a standalone HTML report with charts")
     s.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X (e.g. 1.0)")
-    s.add_argument("--no-progress", action="store_true", help="no progress bars")
-    s.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+    add_display_options(s, "no progress bars")
     s.set_defaults(func=cmd_scan)
 
     r = sub.add_parser("runs", help="list stored scans", description=RUNS_HELP, formatter_class=fmt)
@@ -148,76 +114,18 @@ def add_commands(sub, fmt) -> None:
     p.add_argument("--html", metavar="PATH", help="write the standalone HTML report")
     p.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X")
     p.set_defaults(func=cmd_report)
-    add_demo_command(sub, fmt)
-
-
-def _consoles():
-    from rich.console import Console
-
-    return (Console(highlight=False, width=None if sys.stdout.isatty() else 160),
-            Console(stderr=True, highlight=False))
-
-
-def _min_ratio(text: str | None, err) -> tuple[bool, Decimal | None]:
-    if text is None:
-        return True, None
-    try:
-        value = Decimal(text)
-        if not value.is_finite() or value < 0:
-            raise InvalidOperation
-        return True, value
-    except InvalidOperation:
-        err.print(f"porscan: --min-ratio {text!r} is not a non-negative number", markup=False)
-        return False, None
-
-
-class _RichUI:
-    """Progress bars per stage on stderr."""
-
-    def __init__(self, console, show: bool):
-        self.console = console
-        self.show = show
-        self.progress = None
-        self.task = None
-
-    def stage(self, name: str, total: int | None, done: int = 0) -> None:
-        self.end_stage()
-        if not self.show:
-            return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        cols = [TextColumn(f"{name:<10}"), BarColumn()]
-        cols.append(TextColumn("{task.percentage:>3.0f}%") if name == "verify" else MofNCompleteColumn())
-        self.progress = Progress(*cols, TimeElapsedColumn(), console=self.console, transient=False)
-        self.task = self.progress.add_task(name, total=total, completed=done)
-        self.progress.start()
-
-    def advance(self, n: int) -> None:
-        if self.progress is not None:
-            self.progress.update(self.task, advance=n)
-
-    def note(self, text: str) -> None:
-        self.console.print(f"porscan scan: {text}", markup=False)
-
-    def end_stage(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from .main import _on_input
-
-    out, err = _consoles()
-    ok, min_ratio = _min_ratio(args.min_ratio, err)
+    out, err = consoles()
+    ok, min_ratio = min_ratio_arg(args.min_ratio, err)
     if not ok:
         return EXIT_USAGE
-    return _on_input("scan", args, lambda a, source: _scan(a, source, out, err, min_ratio))
+    return on_input("scan", args, lambda a, source: _scan(a, source, out, err, min_ratio))
 
 
 def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None) -> int:
-    from .main import split_multi
-    from ..pipeline.scan import ScanError, ScanOptions, plan_scan, run_scan
+    from ..pipeline.scan import ScanOptions, plan_scan, run_scan
 
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
     opts = ScanOptions(file=source.path, source=source.original, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
@@ -225,23 +133,19 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,
                        chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v})
-    try:
-        if args.dry:
-            plan = plan_scan(opts)
-            from ..report.terminal import render_plan
+    if args.dry:
+        plan = plan_scan(opts)
+        from ..report.terminal import render_plan
 
-            render_plan(plan, out)
-            return EXIT_OK
-        ui = _RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
-        outcome = _run_async(run_scan(opts, ui))
-        ui.end_stage()
-    except ScanError as exc:
-        err.print(f"porscan scan: {exc}", markup=False)
-        return EXIT_USAGE
-    return _emit(outcome.report, args, out, err, min_ratio)
+        render_plan(plan, out)
+        return EXIT_OK
+    ui = RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
+    outcome = run_async(run_scan(opts, ui))
+    ui.end_stage()
+    return emit(outcome.report, args, out, err, min_ratio)
 
 
-def _emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
+def emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
     from ..pipeline.scan import csv_rows
     from ..report.terminal import render_scan
 
@@ -270,7 +174,6 @@ def scan_exit_code(report: dict, min_ratio: Decimal | None, require_signatures: 
     """1 when a check failed on what was read (a row failed or is unreadable, a balance mismatched, a
     complete asset's proven ratio is below ``min_ratio``); else 3 when reads are incomplete (an
     outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
-    from ..exitcodes import EXIT_INCOMPLETE
     from ..pipeline.scan import below
 
     incomplete = {a["asset"] for a in report["assets"] if a.get("rows_read", 0) < a.get("rows_expected", 0)}
@@ -300,14 +203,8 @@ async def _with_store(db: str | None, fn):
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from ..storage import StoreError
-
-    out, err = _consoles()
-    try:
-        runs = _run_async(_with_store(args.db, lambda s: s.list_runs(args.exchange, args.limit)))
-    except StoreError as exc:
-        err.print(f"porscan runs: {exc}", markup=False)
-        return EXIT_USAGE
+    out, err = consoles()
+    runs = run_async(_with_store(args.db, lambda s: s.list_runs(args.exchange, args.limit)))
     if args.json:
         print(json.dumps([_run_json(r) for r in runs], indent=1))
         return EXIT_OK
@@ -324,94 +221,13 @@ def _run_json(r) -> dict:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..storage import StoreError
-
-    out, err = _consoles()
-    ok, min_ratio = _min_ratio(args.min_ratio, err)
+    out, err = consoles()
+    ok, min_ratio = min_ratio_arg(args.min_ratio, err)
     if not ok:
         return EXIT_USAGE
-    try:
-        run = _run_async(_with_store(args.db, lambda s: s.get_run(args.run_id)))
-    except StoreError as exc:
-        err.print(f"porscan report: {exc}", markup=False)
-        return EXIT_USAGE
+    run = run_async(_with_store(args.db, lambda s: s.get_run(args.run_id)))
     if run.status != "done" or not run.summary:
         err.print(f"porscan report: run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
                   f"{run.input_path}`", markup=False)
         return EXIT_USAGE
-    return _emit(run.summary, args, out, err, min_ratio)
-
-
-DEMO_HELP = """\
-The main job on a sample exchange, end to end, on local chains: starts two anvil chains (standing
-for Ethereum and Arbitrum), writes a reserve file signed with porscan's own keys whose snapshot
-heights are the local snapshot blocks, funds every address at the snapshot, moves money after it,
-writes a liabilities file, then runs `porscan scan` on it with SQLite storage and prints the report.
-Bitcoin and Litecoin are read on regtest nodes at their snapshot heights; TRON and Solana rows are
-served by FAKE stand-ins (labelled so) and read at the latest block. Rows of a chain whose node is
-not installed show up as unread, with their published amounts.
-
-examples:
-  porscan demo
-  porscan demo --dir /tmp/porscan-demo --html report.html
-"""
-
-
-def add_demo_command(sub, fmt) -> None:
-    d = sub.add_parser("demo", help="the main job on a sample exchange on local chains", description=DEMO_HELP,
-                       formatter_class=fmt)
-    d.add_argument("--dir", metavar="DIR", default=".cache/demo", help="where the sample files, database and reports go")
-    d.add_argument("--seed", type=COUNT, default=7, help="key seed of the sample exchange")
-    d.add_argument("--html", metavar="PATH", help="HTML report path (default DIR/report.html)")
-    d.add_argument("--no-progress", action="store_true", help="no progress bars")
-    d.set_defaults(func=cmd_demo)
-
-
-def _terminated(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM (a service manager, `kill`) unwinds like Ctrl-C: the nodes are stopped
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    import signal
-
-    previous = signal.signal(signal.SIGTERM, _terminated)
-    try:
-        return _demo(args)
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from ..devnet.localworld import build_local_exchange
-    from ..pipeline.scan import ScanError, ScanOptions, run_scan
-
-    out, err = _consoles()
-    folder = Path(args.dir)
-    try:
-        world = build_local_exchange(folder, seed=args.seed)
-    except (RuntimeError, OSError) as exc:
-        err.print(f"porscan demo: cannot start the local chains: {exc}", markup=False)
-        return EXIT_USAGE
-    db = folder / "porscan.db"
-    try:
-        err.print(f"porscan demo: sample exchange in {folder} (reserves.csv, liabilities.csv, networks.toml, coins.toml)",
-                  markup=False)
-        opts = ScanOptions(file=str(world.reserves), liabilities=str(world.liabilities), db=str(db),
-                           exchange="Sample Exchange", networks_path=str(world.networks), coins_path=str(world.coins),
-                           fresh=True)
-        ui = _RichUI(err, not args.no_progress and err.is_terminal)
-        outcome = _run_async(run_scan(opts, ui))
-        ui.end_stage()
-    except ScanError as exc:
-        err.print(f"porscan demo: {exc}", markup=False)
-        return EXIT_USAGE
-    finally:
-        world.stop()
-    args.json = str(folder / "report.json")
-    args.csv = str(folder / "report.csv")
-    args.html = args.html or str(folder / "report.html")
-    code = _emit(outcome.report, args, out, err, None)
-    err.print(f"porscan demo: reports in {args.json}, {args.csv}, {args.html}; database {db} "
-              f"(`porscan runs --db {db}`). Exit {code}: 1 = some checks did not hold, as the sample intends.",
-              markup=False)
-    return code if code != EXIT_FAILED else EXIT_OK
+    return emit(run.summary, args, out, err, min_ratio)

@@ -6,9 +6,13 @@ import argparse
 import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from .args import bounded_int
 from ..exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE
+from .args import bounded_int
+
+if TYPE_CHECKING:
+    import asyncio
 
 SCHEDULE_HELP = """\
 Run the scheduled reserve-ratio job described by a TOML config: for every exchange listed, fetch its
@@ -82,16 +86,11 @@ def _logging(quiet: bool) -> None:
 def cmd_schedule(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..service.schedule.job import ScheduleConfigError, load_config, parse_duration, run_pass, schedule_loop, summarize
-    from ..storage import StoreError
+    from ..service.schedule.job import load_config, parse_duration, run_pass, schedule_loop, summarize
 
     _logging(args.quiet)
-    try:
-        cfg = load_config(args.config)
-        interval = parse_duration(args.interval, "--interval") if args.interval else None
-    except ScheduleConfigError as exc:
-        print(f"porscan schedule: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    cfg = load_config(args.config)
+    interval = parse_duration(args.interval, "--interval") if args.interval else None
     only = set(args.exchange or [])
     unknown = only - {j.name for j in cfg.exchanges}
     if unknown:
@@ -106,17 +105,9 @@ def cmd_schedule(args: argparse.Namespace) -> int:
                   + ("" if j.enabled else " (disabled)"))
         return EXIT_OK
     if not args.once:
-        try:
-            asyncio.run(_loop(cfg, interval, schedule_loop))
-        except StoreError as exc:
-            print(f"porscan schedule: {exc}", file=sys.stderr)
-            return EXIT_USAGE
+        asyncio.run(_loop(cfg, interval, schedule_loop))
         return EXIT_OK
-    try:
-        result = asyncio.run(run_pass(cfg, force=args.force, only=only or None))
-    except StoreError as exc:
-        print(f"porscan schedule: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    result = asyncio.run(run_pass(cfg, force=args.force, only=only or None))
     print(summarize(result))
     return result.exit_code
 
@@ -148,21 +139,16 @@ async def _loop(cfg, interval, schedule_loop) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
-    from ..service.feed.server import FeedConfigError, resolve_token, serve
     from ..pipeline.scan import default_db
-    from ..service.schedule.job import ScheduleConfigError, load_config, parse_duration
-    from ..storage import StoreError
+    from ..service.feed.server import resolve_token, serve
+    from ..service.schedule.job import load_config, parse_duration
 
     _logging(args.quiet)
     cfg = None
-    try:
-        if args.schedule:
-            cfg = load_config(args.schedule)
-        interval = parse_duration(args.interval, "--interval") if args.interval else None
-        token = resolve_token(args.host, args.token_env)
-    except (ScheduleConfigError, FeedConfigError) as exc:
-        print(f"porscan serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    if args.schedule:
+        cfg = load_config(args.schedule)
+    interval = parse_duration(args.interval, "--interval") if args.interval else None
+    token = resolve_token(args.host, args.token_env)
     if not (0 <= args.port <= 65535):
         print(f"porscan serve: --port {args.port} is not a port number", file=sys.stderr)
         return EXIT_USAGE
@@ -173,9 +159,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(run())
-    except (StoreError, FeedConfigError) as exc:
-        print(f"porscan serve: {exc}", file=sys.stderr)
-        return EXIT_USAGE
     except OSError as exc:
         print(f"porscan serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE

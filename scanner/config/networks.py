@@ -10,13 +10,14 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chains.jsonrpc import ConfigError, Endpoint
+from chains.jsonrpc import ConfigError as UnsetVariable, Endpoint
 from chains.protocol import Asset
 
+from ..errors import ConfigError
 from .assets import config_dir
 
 
-class NetConfigError(ValueError):
+class NetConfigError(ConfigError, ValueError):
     pass
 
 
@@ -121,7 +122,7 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
                               timeout=_limit(path, nid, label, e, "timeout", 60.0), archive=bool(e.get("archive", True)))
                 try:
                     ep.resolved_url()
-                except ConfigError as exc:  # an API key that is not set: leave the endpoint out, say so
+                except UnsetVariable as exc:  # an API key that is not set: leave the endpoint out, say so
                     skipped.append(f"{ep.label} ({exc})")
                     continue
                 eps.append(ep)
@@ -321,7 +322,7 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
         ep = Endpoint(label=f"{nid}-cli", url=url, concurrency=8, max_batch=1000)
         try:
             ep.resolved_url()
-        except ConfigError as exc:  # an unset ${VAR}: the command cannot run as asked
+        except UnsetVariable as exc:  # an unset ${VAR}: the command cannot run as asked
             raise NetConfigError(f"--rpc {nid}=...: {exc}") from None
         if not url.lower().startswith(_URL_SCHEMES):
             raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({_SCHEMES_SAID})")

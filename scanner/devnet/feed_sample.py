@@ -23,7 +23,8 @@ from decimal import Decimal
 
 from .. import __version__
 from ..amounts import fmt
-from ..storage import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunSpec, open_store
+from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
+from ..storage import RunSpec, open_store
 
 EXCHANGES = ("OKX", "Binance", "HTX", "Bitget", "KuCoin", "Bybit", "Gate")
 # asset -> (networks, decimals, typical reserve size, liabilities provenance)

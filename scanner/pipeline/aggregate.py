@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..amounts import EXACT, exact_sum, from_base_units, parse_amount, shown_places
-from ..storage import AssetTotal, BalanceRecord, RowRecord
+from ..records import AssetTotal, BalanceRecord, RowRecord
 
 CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
 _CATEGORY_OF = {"verified": 0, "owner_only": 1, "key_only": 2}  # anything else: unverified (3)

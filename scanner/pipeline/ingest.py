@@ -19,6 +19,7 @@ from typing import Iterator, NamedTuple
 from signatures.model import Claim
 
 from ..amounts import AmountError, parse_amount
+from ..errors import InputError
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -36,7 +37,7 @@ EMPTY_MARKERS = frozenset({"null", "NULL", "Null", "\\N", "None"})
 NONE_PUBLISHED = "-"
 
 
-class IngestError(Exception):
+class IngestError(InputError):
     """The file as a whole cannot be read (no header, unknown layout, unreadable)."""
 
 

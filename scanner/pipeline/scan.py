@@ -24,6 +24,7 @@ from typing import Any
 from signatures.registry import resolve_name
 
 from .. import __version__
+from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
 from ..amounts import EXACT, coverage as coverage_of, exact_sum, fmt, rounding_slack, shown_fraction
 from ..config.assets import AssetBook, config_dir, default_book
@@ -34,7 +35,8 @@ from .ingest import FileHead, IngestError, read_head, sha256_file
 from ..config.networks import (CoinTarget, CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
 from .reconcile import check_summary
-from ..storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, RunInfo, RunSpec, Store,
+from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
+from ..storage import (RunInfo, RunSpec, Store,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
 from .verify import Filters, run_verify
@@ -43,7 +45,7 @@ SCAN_SCHEMA = "porscan.scan/1"
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
 
 
-class ScanError(Exception):
+class ScanError(UsageError):
     """The scan cannot start or go on (bad input file, config or database): a usage-level error."""
 
 
@@ -427,21 +429,6 @@ def _d(value: Decimal | None) -> str | None:
     return None if value is None else fmt(value)
 
 
-def _total_json(t: AssetTotal) -> dict:
-    if t.nothing_read:  # blank, never 0
-        onchain = proven = owner_only = key_only = unverified = difference = None
-    else:
-        onchain, proven, owner_only, key_only, unverified = t.onchain, t.proven, t.owner_only, t.key_only, t.unverified
-        difference = EXACT.subtract(t.onchain, t.published)
-    return {"published": _d(t.published), "onchain": _d(onchain), "proven": _d(proven),
-            "owner_only": _d(owner_only), "key_only": _d(key_only), "unverified": _d(unverified),
-            "unread_published": _d(t.unread_published), "difference": _d(difference),
-            "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
-            "coverage": _d(coverage_of(t.rows_read, t.rows_expected)),
-            # the figures leave out the rows not read (their published amounts are in unread_published)
-            "complete": t.rows_read >= t.rows_expected}
-
-
 def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTotal], ratios: list[RatioRecord],
             liab_by_asset: dict, balance_status: Counter, summary_checks, notes: list[str]) -> dict[str, Any]:
     by_asset_ratio = {r.asset: r for r in ratios}
@@ -451,7 +438,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
             continue
         r = by_asset_ratio.get(t.asset)
         lia = liab_by_asset.get(t.asset) or {}
-        entry = {"asset": t.asset, **_total_json(t),
+        entry = {"asset": t.asset, **t.to_json(),
                  "liabilities": _d(lia.get("amount")),
                  "liabilities_provenance": lia.get("provenance") if lia.get("amount") is not None else None,
                  "liabilities_source": lia.get("source"),
@@ -469,7 +456,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
         for n in totals:
             if n.asset == t.asset and n.network != "*":
                 entry["networks"].append({"network": n.network, "coins": agg.coins_in(n.asset, n.network),
-                                          **_total_json(n), "blocks": n.blocks})
+                                          **n.to_json(), "blocks": n.blocks})
         assets.append(entry)
     for r in ratios:  # liabilities of assets the reserve file does not list: reserves are zero, say so
         if r.asset not in {a["asset"] for a in assets} and r.liabilities is not None:

@@ -6,8 +6,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
+from .. import errors
+from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord  # noqa: F401 (stored as they are)
 
 RUN_STATUSES = ("running", "done", "failed")
 STAGE_VERIFY = "verify"
@@ -17,8 +18,7 @@ FAILED_ROW_STATUSES = ("failed", "invalid_row")
 FAILED_BALANCE_STATUSES = ("mismatch", "unread", "invalid_row")
 
 
-class StoreError(Exception):
-    """A storage problem, with a message fit for the user (database passwords are never included)."""
+StoreError = errors.StoreError  # defined with the other errors; re-exported here, where storage code looks
 
 
 def redact_url(url: str) -> str:
@@ -73,90 +73,6 @@ class RunInfo:
     tool_version: str
     snapshot_date: str | None
     summary: dict | None  # JSON stored at finish
-
-
-@dataclass(frozen=True, slots=True)
-class RowRecord:
-    """One row's ownership verification."""
-
-    line: int
-    coin: str
-    network: str
-    address: str
-    snapshot_height: int | None
-    amount_text: str
-    amount_base_units: int | None
-    status: str
-    scheme: str
-    reason: str
-    custodian: str = ""  # the third party holding the wallet, as an address list names it ("" = the exchange)
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceRecord:
-    """One row's on-chain balance read; unique per (run, line, asset)."""
-
-    line: int
-    coin: str
-    network: str
-    asset: str
-    address: str
-    snapshot_height: int | None
-    published_base_units: int | None
-    onchain_base_units: int | None
-    decimals: int | None
-    block_number: int | None
-    block_hash: str | None
-    at_snapshot: bool | None
-    status: str
-    reason: str
-    endpoint: str
-
-
-@dataclass(frozen=True, slots=True)
-class AssetTotal:
-    """Per-asset (network '*') or per-asset-and-network totals, in coin units."""
-
-    asset: str
-    network: str
-    rows: int
-    rows_expected: int
-    rows_read: int
-    published: Decimal
-    onchain: Decimal
-    proven: Decimal
-    owner_only: Decimal
-    key_only: Decimal
-    unverified: Decimal
-    unread_published: Decimal
-    blocks: list  # [{"number", "hash", "at_snapshot"}]
-
-    @property
-    def nothing_read(self) -> bool:
-        """Rows were expected and none was read: the on-chain figures are unknown, not zero."""
-        return self.rows_expected > 0 and self.rows_read == 0
-
-
-@dataclass(frozen=True, slots=True)
-class LiabilityRecord:
-    asset: str
-    amount: Decimal
-    provenance: str
-    source: str
-    file: str
-    detail: str
-
-
-@dataclass(frozen=True, slots=True)
-class RatioRecord:
-    asset: str
-    liabilities: Decimal | None
-    proven_reserves: Decimal
-    with_unproven_reserves: Decimal
-    proven_ratio: Decimal | None
-    with_unproven_ratio: Decimal | None
-    provenance: str
-    coverage: Decimal | None
 
 
 # --- feed-side read models (issue 7) ---

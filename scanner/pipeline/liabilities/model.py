@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from ...errors import InputError
 
 # provenance: what stands behind a figure
 ZK_PROVEN = "zk-proven"  # a public output of a zero-knowledge proof system (see ``verified``)
@@ -51,7 +52,7 @@ class LiabilitySet:
         return {item.asset: item for item in self.liabilities}
 
 
-class LiabilitiesError(ValueError):
+class LiabilitiesError(InputError, ValueError):
     """A liabilities file that cannot be read: names the file, the line or JSON path, and the field.
 
     ``str(err)`` reads ``liab.csv:7: field amount: '1,2' is not a decimal number``.

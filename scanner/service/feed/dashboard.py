@@ -51,15 +51,13 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
     for q in latest["ratios"]:
         points = await store.ratio_series(exchange, q["asset"], since=since)
         data["series"][q["asset"]] = [(p.snapshot_date, p.ratio.proven_ratio) for p in points]
-    from .server import total_json
-
     assets: dict[str, dict] = {}
     for t in await store.load_totals(run["id"]):
         entry = assets.setdefault(t.asset, {"asset": t.asset, "networks": []})
         if t.network == "*":
-            entry.update(total_json(t))
+            entry.update(t.to_place_json())
         else:
-            entry["networks"].append(total_json(t))
+            entry["networks"].append(t.to_place_json())
     data["assets"] = list(assets.values())
     return data
 

@@ -46,6 +46,8 @@ from aiohttp import web
 
 from ... import __version__
 from ...amounts import coverage, fmt
+from ...errors import ConfigError
+from ...records import AssetTotal
 from ..schedule.job import parse_ts as _ts
 
 log = logging.getLogger("porscan.feed")
@@ -58,7 +60,7 @@ LIVE_MAX_AGE = 15  # seconds: figures that change when a new run lands
 RUN_MAX_AGE = 300  # seconds: figures of one finished run (they do not change)
 
 
-class FeedConfigError(Exception):
+class FeedConfigError(ConfigError):
     """The server cannot start as asked (e.g. a public address without a token)."""
 
 
@@ -116,15 +118,8 @@ def ratio_json(q, total=None) -> dict:
     return out
 
 
-def total_json(t) -> dict:
-    def read(value):  # blank, never 0, when nothing was read
-        return None if t.nothing_read else dec(value)
-
-    return {"network": t.network, "published": dec(t.published), "onchain": read(t.onchain),
-            "difference": read(t.onchain - t.published), "proven": read(t.proven), "owner_only": read(t.owner_only),
-            "key_only": read(t.key_only), "unverified": read(t.unverified), "unread_published": dec(t.unread_published),
-            "rows": t.rows, "rows_expected": t.rows_expected, "rows_read": t.rows_read,
-            "coverage": coverage_of(t.rows_read, t.rows_expected), "blocks": t.blocks}
+def total_json(t: AssetTotal) -> dict:
+    return t.to_place_json()
 
 
 def alert_json(a) -> dict:

@@ -43,6 +43,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ... import __version__
+from ...errors import ConfigError, PorscanError
 from ...exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 from ...amounts import fmt, shown_fraction
 from ...pipeline.ingest import sha256_file
@@ -58,11 +59,11 @@ RULES = ("proven_ratio_below", "coverage_below", "failed_signatures_above", "mis
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-class ScheduleConfigError(Exception):
+class ScheduleConfigError(ConfigError):
     """The schedule config is wrong: the message names the file and the key."""
 
 
-class SourceError(Exception):
+class SourceError(PorscanError):
     """An input could not be fetched or failed its checks (the message shows no secret)."""
 
 

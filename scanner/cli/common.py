@@ -1,0 +1,130 @@
+"""What the commands share: option types and groups, the input wrapper, consoles, the async runner."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, Callable
+
+from .args import COUNT
+
+if TYPE_CHECKING:
+    from ..pipeline.inputs import Input
+
+
+def run_async(coro: Any) -> Any:
+    """asyncio.run, imported on first use: ``porscan verify`` never loads the event loop (~50 ms)."""
+    import asyncio
+
+    return asyncio.run(coro)
+
+
+MIN_CHUNK_BYTES = 1024
+MAX_CHUNK_BYTES = 1 << 30
+
+
+def chunk_bytes_arg(text: str) -> int:
+    """argparse type of --chunk-bytes: a whole number of bytes, at least MIN_CHUNK_BYTES."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of bytes") from None
+    if value < MIN_CHUNK_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_CHUNK_BYTES} bytes")
+    if value > MAX_CHUNK_BYTES:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_CHUNK_BYTES} bytes (one work unit is read into memory)")
+    return value
+
+
+def split_multi(values: list[str] | None) -> frozenset[str]:
+    """Repeated and comma-separated option values (``--coin A,B --coin C``), upper-case."""
+    out: set[str] = set()
+    for v in values or []:
+        out.update(p.strip().upper() for p in v.split(",") if p.strip())
+    return frozenset(out)
+
+
+def on_input(command: str, args: argparse.Namespace, run: Callable[[argparse.Namespace, "Input"], int]) -> int:
+    """``run(args, source)`` on the command's input as a local file (.gz/.zip/stdin unpacked first); an
+    input that cannot be had (unreadable, a bad archive, no room for its copy) is an InputError."""
+    from ..pipeline.inputs import open_input
+
+    with open_input(args.file) as source:
+        return run(args, source)
+
+
+def consoles():
+    from rich.console import Console
+
+    return (Console(highlight=False, width=None if sys.stdout.isatty() else 160),
+            Console(stderr=True, highlight=False))
+
+
+def min_ratio_arg(text: str | None, err) -> tuple[bool, Decimal | None]:
+    if text is None:
+        return True, None
+    try:
+        value = Decimal(text)
+        if not value.is_finite() or value < 0:
+            raise InvalidOperation
+        return True, value
+    except InvalidOperation:
+        err.print(f"porscan: --min-ratio {text!r} is not a non-negative number", markup=False)
+        return False, None
+
+
+INPUT_HELP = "published reserve file: CSV, .gz, .zip (one CSV member) or - for stdin"
+
+
+def add_display_options(p: argparse.ArgumentParser, bars: str = "no progress bar") -> None:
+    """--no-progress and -q: how much goes to the terminal."""
+    p.add_argument("--no-progress", action="store_true", help=bars)
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the final line")
+
+
+def add_network_options(p: argparse.ArgumentParser, per_group: str = "") -> None:
+    """--config, --coins, --rpc, --strategy and --cross-check: how balances are read (balances, scan)."""
+    p.add_argument("--config", metavar="PATH", help="networks and endpoints (default scanner/config/networks.toml)")
+    p.add_argument("--coins", metavar="PATH", help="coin-key map (default scanner/config/coins.toml)")
+    p.add_argument("--rpc", action="append", default=[], metavar="NETWORK=URL",
+                   help="use this endpoint for a network instead of the configured ones (URL may hold ${ENV_VAR})")
+    p.add_argument("--strategy", choices=["state-override-reader", "multicall3", "batched-calls"],
+                   help="force one EVM read strategy (default: probe each endpoint)")
+    p.add_argument("--cross-check", type=COUNT, default=0, metavar="N",
+                   help=f"re-read N random balances{per_group} on a second EVM endpoint; an address the two disagree "
+                        "on is unread (disputed, both values) unless a third endpoint agrees with one")
+
+
+class RichUI:
+    """Progress bars per stage on stderr."""
+
+    def __init__(self, console, show: bool):
+        self.console = console
+        self.show = show
+        self.progress = None
+        self.task = None
+
+    def stage(self, name: str, total: int | None, done: int = 0) -> None:
+        self.end_stage()
+        if not self.show:
+            return
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        cols = [TextColumn(f"{name:<10}"), BarColumn()]
+        cols.append(TextColumn("{task.percentage:>3.0f}%") if name == "verify" else MofNCompleteColumn())
+        self.progress = Progress(*cols, TimeElapsedColumn(), console=self.console, transient=False)
+        self.task = self.progress.add_task(name, total=total, completed=done)
+        self.progress.start()
+
+    def advance(self, n: int) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, advance=n)
+
+    def note(self, text: str) -> None:
+        self.console.print(f"porscan scan: {text}", markup=False)
+
+    def end_stage(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
