@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from typing import Any, AsyncIterator, Sequence
+from typing import Any, AsyncIterator, Sequence, TypeVar
 
 from .migrations import BALANCE_COLUMNS, VERIFICATION_COLUMNS
 from .model import (FAILED_BALANCE_STATUSES, FAILED_ROW_STATUSES, STAGE_BALANCES, STAGE_VERIFY, AddressObservation,
@@ -28,6 +28,41 @@ RATIO_COLUMNS = ("asset, liabilities, proven_reserves, with_unproven_reserves, p
                  "provenance, coverage")
 ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at, "
                  "resolved_at, notified_at")
+
+
+T = TypeVar("T")
+
+
+def _names(columns: str) -> tuple[str, ...]:
+    return tuple(c.strip() for c in columns.split(","))
+
+
+RUN_NAMES, TOTAL_NAMES, RATIO_NAMES, ALERT_NAMES = map(_names, (RUN_COLUMNS, TOTAL_COLUMNS, RATIO_COLUMNS, ALERT_COLUMNS))
+ROW_AT = {name: i for i, name in enumerate(VERIFICATION_COLUMNS[1:])}  # position of each column in ROW_SELECT
+BALANCE_AT = {name: i for i, name in enumerate(BALANCE_COLUMNS[1:])}
+
+
+def _required(value: T | None, what: str) -> T:
+    """A value of a NOT NULL column (a NULL there means the database was changed by hand)."""
+    if value is None:
+        raise StoreError(f"a required {what} is NULL in the database")
+    return value
+
+
+class Row:
+    """One result row read by column name: ``Row(r, names)["exchange"]``."""
+
+    __slots__ = ("_r", "_names")
+
+    def __init__(self, r: Sequence[Any], names: Sequence[str]):
+        if len(r) != len(names):
+            raise StoreError(f"a row has {len(r)} columns, {len(names)} expected")
+        self._r, self._names = r, names
+
+    def __getitem__(self, name: str) -> Any:
+        return self._r[self._names.index(name)]
+
+
 _FAILED_ROWS_SQL = ", ".join(f"'{s}'" for s in FAILED_ROW_STATUSES)
 _FAILED_BALANCES_SQL = ", ".join(f"'{s}'" for s in FAILED_BALANCE_STATUSES)
 
@@ -142,34 +177,67 @@ class Store(abc.ABC):
                  u(r.onchain_base_units), r.decimals, r.block_number, r.block_hash, b(r.at_snapshot), r.status,
                  r.reason, r.endpoint) for r in records]
 
-    def _run(self, r) -> RunInfo:
-        return RunInfo(id=int(r[0]), exchange=r[1], status=r[2], started_at=self._out_ts(r[3]),
-                       finished_at=self._out_ts(r[4]), input_path=r[5], input_sha256=r[6], liabilities_path=r[7],
-                       liabilities_sha256=r[8], params=self._out_json(r[9]), tool_version=r[10],
-                       snapshot_date=self._out_date(r[11]),
-                       summary=None if r[12] is None else self._out_json(r[12]))
+    # Rows come back as positional sequences (sqlite3 tuples, asyncpg Records); every decoder reads
+    # them by column name through ``Row``, so a column added or reordered in a SELECT cannot shift
+    # a value into the wrong field.
 
-    def _row(self, r) -> RowRecord:
-        return RowRecord(r[0], r[1], r[2], r[3], r[4], r[5], self._out_units(r[6]), r[7], r[8], r[9], r[10])
+    def _run(self, r: Sequence[Any]) -> RunInfo:
+        c = Row(r, RUN_NAMES)
+        return RunInfo(id=int(c["id"]), exchange=c["exchange"], status=c["status"],
+                       started_at=self._out_ts_req(c["started_at"]), finished_at=self._out_ts(c["finished_at"]),
+                       input_path=c["input_path"], input_sha256=c["input_sha256"],
+                       liabilities_path=c["liabilities_path"], liabilities_sha256=c["liabilities_sha256"],
+                       params=self._out_json(c["params"]), tool_version=c["tool_version"],
+                       snapshot_date=self._out_date(c["snapshot_date"]),
+                       summary=None if c["summary"] is None else self._out_json(c["summary"]))
 
-    def _balance(self, r) -> BalanceRecord:
-        u = self._out_units
-        return BalanceRecord(r[0], r[1], r[2], r[3], r[4], r[5], u(r[6]), u(r[7]), r[8], r[9], r[10],
-                             self._out_bool(r[11]), r[12], r[13], r[14])
+    def _row(self, r: Sequence[Any]) -> RowRecord:
+        # the hot path of a resumed run's aggregation: positions looked up once, in ROW_AT
+        a = ROW_AT
+        return RowRecord(line=r[a["line"]], coin=r[a["coin"]], network=r[a["network"]], address=r[a["address"]],
+                         snapshot_height=r[a["snapshot_height"]], amount_text=r[a["amount_text"]],
+                         amount_base_units=self._out_units(r[a["amount_base_units"]]), status=r[a["status"]],
+                         scheme=r[a["scheme"]], reason=r[a["reason"]], custodian=r[a["custodian"]])
 
-    def _total(self, r) -> AssetTotal:
-        d = self._out_dec
-        return AssetTotal(r[0], r[1], int(r[2]), int(r[3]), int(r[4]), d(r[5]), d(r[6]), d(r[7]), d(r[8]), d(r[9]),
-                          d(r[10]), d(r[11]), self._out_json(r[12]))
+    def _balance(self, r: Sequence[Any]) -> BalanceRecord:
+        a, u = BALANCE_AT, self._out_units
+        return BalanceRecord(line=r[a["line"]], coin=r[a["coin"]], network=r[a["network"]], asset=r[a["asset"]],
+                             address=r[a["address"]], snapshot_height=r[a["snapshot_height"]],
+                             published_base_units=u(r[a["published_base_units"]]),
+                             onchain_base_units=u(r[a["onchain_base_units"]]), decimals=r[a["decimals"]],
+                             block_number=r[a["block_number"]], block_hash=r[a["block_hash"]],
+                             at_snapshot=self._out_bool(r[a["at_snapshot"]]), status=r[a["status"]],
+                             reason=r[a["reason"]], endpoint=r[a["endpoint"]])
 
-    def _ratio(self, r) -> RatioRecord:
-        d = self._out_dec
-        return RatioRecord(r[0], d(r[1]), d(r[2]), d(r[3]), d(r[4]), d(r[5]), r[6], d(r[7]))
+    def _total(self, r: Sequence[Any]) -> AssetTotal:
+        c, d = Row(r, TOTAL_NAMES), self._out_dec_req
+        return AssetTotal(asset=c["asset"], network=c["network"], rows=int(c["rows_total"]),
+                          rows_expected=int(c["rows_expected"]), rows_read=int(c["rows_read"]),
+                          published=d(c["published"]), onchain=d(c["onchain"]), proven=d(c["proven"]),
+                          owner_only=d(c["owner_only"]), key_only=d(c["key_only"]), unverified=d(c["unverified"]),
+                          unread_published=d(c["unread_published"]), blocks=self._out_json(c["blocks"]))
 
-    def _alert(self, r) -> AlertInfo:
-        t = self._out_ts
-        return AlertInfo(int(r[0]), r[1], r[2], r[3], self._out_json(r[4]), r[5], r[6], t(r[7]), t(r[8]), t(r[9]),
-                         t(r[10]))
+    def _ratio(self, r: Sequence[Any]) -> RatioRecord:
+        c, d = Row(r, RATIO_NAMES), self._out_dec
+        return RatioRecord(asset=c["asset"], liabilities=d(c["liabilities"]),
+                           proven_reserves=self._out_dec_req(c["proven_reserves"]),
+                           with_unproven_reserves=self._out_dec_req(c["with_unproven_reserves"]),
+                           proven_ratio=d(c["proven_ratio"]), with_unproven_ratio=d(c["with_unproven_ratio"]),
+                           provenance=c["provenance"], coverage=d(c["coverage"]))
+
+    def _alert(self, r: Sequence[Any]) -> AlertInfo:
+        c, t = Row(r, ALERT_NAMES), self._out_ts
+        return AlertInfo(id=int(c["id"]), exchange=c["exchange"], key=c["key"], message=c["message"],
+                         detail=self._out_json(c["detail"]), first_run_id=c["first_run_id"],
+                         last_run_id=c["last_run_id"], opened_at=self._out_ts_req(c["opened_at"]),
+                         last_seen_at=self._out_ts_req(c["last_seen_at"]), resolved_at=t(c["resolved_at"]),
+                         notified_at=t(c["notified_at"]))
+
+    def _out_dec_req(self, v: Any) -> Decimal:
+        return _required(self._out_dec(v), "amount")
+
+    def _out_ts_req(self, v: Any) -> str:
+        return _required(self._out_ts(v), "timestamp")
 
     # ---- runs ----------------------------------------------------------------------------------
 
@@ -363,7 +431,8 @@ class Store(abc.ABC):
     async def load_results(self, run_id: int) -> tuple[list[AssetTotal], list[LiabilityRecord], list[RatioRecord]]:
         rows = await self._fetch("SELECT asset, amount, provenance, source, file, detail FROM liabilities "
                                  "WHERE run_id = ? ORDER BY seq", run_id)
-        liabilities = [LiabilityRecord(r[0], self._out_dec(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
+        liabilities = [LiabilityRecord(asset=r[0], amount=self._out_dec_req(r[1]), provenance=r[2], source=r[3], file=r[4],
+                                       detail=r[5]) for r in rows]
         return await self.load_totals(run_id), liabilities, await self.load_ratios(run_id)
 
     # ---- feed queries (issue 7) ----------------------------------------------------------------
@@ -373,7 +442,8 @@ class Store(abc.ABC):
             "SELECT exchange, count(*), sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END), max(id), "
             "max(CASE WHEN status = 'done' THEN id END), max(CASE WHEN status = 'done' THEN snapshot_date END) "
             "FROM runs GROUP BY exchange ORDER BY exchange")
-        return [ExchangeInfo(r[0], int(r[1]), int(r[2]), int(r[3]), r[4], self._out_date(r[5])) for r in rows]
+        return [ExchangeInfo(exchange=r[0], runs=int(r[1]), done_runs=int(r[2]), latest_run_id=int(r[3]),
+                             latest_done_run_id=r[4], latest_snapshot_date=self._out_date(r[5])) for r in rows]
 
     async def latest_run(self, exchange: str, status: str = "done") -> RunInfo | None:
         """The run with the newest snapshot date (else start date), newest id first among equals."""
@@ -401,7 +471,8 @@ class Store(abc.ABC):
             f"FROM runs JOIN ratios q ON q.run_id = runs.id WHERE q.asset = ? AND runs.id IN "
             f"(SELECT max(id) FROM runs WHERE {cond} GROUP BY {day}) ORDER BY 2 LIMIT ?",
             asset, *args, _limits(limit, 0)[0])
-        return [RatioPoint(int(r[0]), self._out_date(r[1]), self._out_ts(r[2]), self._ratio(r[3:])) for r in rows]
+        return [RatioPoint(run_id=int(r[0]), snapshot_date=_required(self._out_date(r[1]), "snapshot date"), finished_at=self._out_ts(r[2]),
+                           ratio=self._ratio(tuple(r)[3:])) for r in rows]
 
     async def address_history(self, address: str, exchange: str | None = None, limit: int = 100,
                               offset: int = 0) -> list[AddressObservation]:
@@ -418,9 +489,12 @@ class Store(abc.ABC):
         rows = await self._fetch(sql + " ORDER BY v.run_id DESC, v.line, b.asset LIMIT ? OFFSET ?", *args,
                                  *_limits(limit, offset))
         u = self._out_units
-        return [AddressObservation(int(r[0]), r[1], self._out_date(r[2]), self._out_ts(r[3]), r[4], r[5], r[6], r[7],
-                                   r[8], r[9], r[10], u(r[11]), r[12], r[13], u(r[14]), r[15], r[16], r[17],
-                                   self._out_bool(r[18])) for r in rows]
+        return [AddressObservation(run_id=int(r[0]), exchange=r[1], snapshot_date=self._out_date(r[2]),
+                                   started_at=self._out_ts_req(r[3]), line=r[4], coin=r[5], network=r[6],
+                                   row_status=r[7], scheme=r[8], reason=r[9], amount_text=r[10],
+                                   amount_base_units=u(r[11]), balance_status=r[12], asset=r[13],
+                                   onchain_base_units=u(r[14]), decimals=r[15], block_number=r[16], block_hash=r[17],
+                                   at_snapshot=self._out_bool(r[18])) for r in rows]
 
     async def failures(self, run_id: int, limit: int = 100, offset: int = 0) -> list[Failure]:
         """A run's failed rows (verify: failed/invalid_row; balances: mismatch/unread/invalid_row), by line."""
@@ -431,7 +505,8 @@ class Store(abc.ABC):
             "SELECT 'balances' AS stage, line, coin, network, address, status, reason FROM balances "
             f"WHERE run_id = ? AND status IN ({_FAILED_BALANCES_SQL})) f ORDER BY line, stage DESC LIMIT ? OFFSET ?",
             run_id, run_id, *_limits(limit, offset))
-        return [Failure(*r) for r in rows]
+        return [Failure(stage=r[0], line=r[1], coin=r[2], network=r[3], address=r[4], status=r[5], reason=r[6])
+                for r in rows]
 
     async def count_failures(self, run_id: int) -> dict[str, int]:
         """How many failures ``failures`` lists, by stage (for pagination)."""
