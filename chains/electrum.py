@@ -78,7 +78,7 @@ def status_matches(status: Any, history: Sequence[tuple[str, int]]) -> bool:
 
 
 class _Conn:
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, registry: set | None = None):
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, registry: "set[_Conn] | None" = None):
         self.reader = reader
         self.writer = writer
         self._registry = registry  # the client's open connections (close() reaches those in use too)
@@ -113,7 +113,7 @@ class ElectrumClient(JsonRpcClient):
         self.server_version: Any = None
         self.unsubscribe = True  # drop subscriptions again after each batch (servers speaking 1.4.2)
 
-    def _get_pool(self) -> asyncio.Queue:
+    def _get_pool(self) -> "asyncio.Queue[_Conn | None]":
         if self._pool is None:
             self._pool = asyncio.Queue()
             for _ in range(max(1, self.endpoint.concurrency)):
@@ -218,7 +218,7 @@ class ElectrumClient(JsonRpcClient):
             self._count(type(exc).__name__)
             raise TransportError(type(exc).__name__) from None
 
-    async def _post(self, payload: bytes | None, **_: Any) -> Any:  # type: ignore[override]
+    async def _post(self, payload: bytes | None, **_: Any) -> Any:
         pool = self._get_pool()
         await self._limiter.acquire()
         conn = await pool.get()
@@ -258,7 +258,7 @@ def _height(value: Any) -> int:
 class ElectrumAdapter(OneEndpoint):
     """Balances at a height from one Electrum-protocol server."""
 
-    def __init__(self, network: str, endpoint: Endpoint, options: dict | None = None, *, coin: str = "BTC",
+    def __init__(self, network: str, endpoint: Endpoint, options: dict[str, Any] | None = None, *, coin: str = "BTC",
                  chain: str = "main", attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0):
         opts = dict(options or {})
         self.network = network
@@ -372,10 +372,11 @@ class ElectrumAdapter(OneEndpoint):
             wanted_tx.update(dict.fromkeys(txs))
         tx_err = await self._fetch_txs(list(wanted_tx), cache)
         totals: dict[bytes, int | str] = {}
-        for spk, txs in history.items():
-            if isinstance(txs, str):
-                totals[spk] = txs
+        for spk, read in history.items():
+            if isinstance(read, str):
+                totals[spk] = read
                 continue
+            txs = read
             missing = [t for t in txs if t not in cache]
             if missing:
                 totals[spk] = f"{len(missing)} transaction(s) not read: {tx_err.get(missing[0], '?')}"
@@ -413,7 +414,7 @@ class ElectrumAdapter(OneEndpoint):
         for _ in range(2):
             if not todo:
                 break
-            calls: list[tuple[str, list]] = []
+            calls: list[tuple[str, list[Any]]] = []
             for spk in todo:
                 sh = electrum_scripthash(spk)
                 calls += [(SUBSCRIBE, [sh]), ("blockchain.scripthash.get_history", [sh])]

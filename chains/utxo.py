@@ -11,6 +11,7 @@ check applies), with prefixes for the test chains added here.
 
 from __future__ import annotations
 
+import mmap
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Iterable
@@ -133,7 +134,7 @@ def block_hash_from_header(header: bytes, params: ChainParams) -> str | None:
     return sha256d(header[:80])[::-1].hex()
 
 
-def btc_to_sats(value) -> int:
+def btc_to_sats(value: Decimal | int | str) -> int:
     """A JSON amount in coins (parse JSON with ``parse_float=Decimal``) -> satoshis, exactly."""
     if isinstance(value, float):
         raise TypeError("amount parsed as float: parse the JSON with parse_float=decimal.Decimal")
@@ -158,7 +159,7 @@ class Tx:
     txid: str  # hex, display order
     inputs: tuple[tuple[str, int], ...]  # (previous txid hex, vout); coinbase inputs are left out
     outputs: tuple[TxOut, ...]
-    by_script: dict = field(default_factory=dict, compare=False, repr=False)  # script -> [(vout, value)]
+    by_script: dict[bytes, list[tuple[int, int]]] = field(default_factory=dict, compare=False, repr=False)  # script -> [(vout, value)]
 
     def outputs_to(self, spk: bytes) -> list[tuple[int, int]]:
         """(vout, value) of the outputs paying ``spk`` (indexed once: payout transactions have thousands)."""
@@ -172,7 +173,7 @@ class TxDecodeError(ValueError):
     pass
 
 
-def read_compact_size(raw, i: int) -> tuple[int, int]:
+def read_compact_size(raw: "bytes | bytearray | memoryview | mmap.mmap", i: int) -> tuple[int, int]:
     """Bitcoin's CompactSize at ``raw[i]``: (value, next index)."""
     if i >= len(raw):
         raise TxDecodeError("truncated")

@@ -102,8 +102,8 @@ class RichUI:
     def __init__(self, console, show: bool):
         self.console = console
         self.show = show
-        self.progress = None
-        self.task = None
+        self.progress: Any = None  # a rich Progress while a stage runs
+        self.task: Any = None
 
     def stage(self, name: str, total: int | None, done: int = 0) -> None:
         self.end_stage()

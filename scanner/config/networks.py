@@ -176,7 +176,7 @@ class CoinTargets(dict):
         self._misses: dict[str, str] = {}
         self.notes: dict[str, str] = {}  # coin name -> how it was resolved, for reports
 
-    def get(self, key, default=None):  # type: ignore[override]
+    def get(self, key, default=None):
         key = key.strip().upper()
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
@@ -259,7 +259,7 @@ class RuleDecimals(dict):
         self.update({k: t.decimals for k, t in coins.items()})
         self._coins = coins
 
-    def get(self, key, default=None):  # type: ignore[override]
+    def get(self, key, default=None):
         if dict.__contains__(self, key):
             return dict.__getitem__(self, key)
         target = self._coins.get(key)

@@ -140,6 +140,14 @@ def _parse_addr(text: Any) -> bytes | None:
     return raw if len(raw) == 21 and raw[0] == 0x41 else None
 
 
+def tron_addr(text: str) -> bytes:
+    """A TRON address the caller wrote itself, as the 21 bytes the state is keyed by."""
+    raw = _parse_addr(text)
+    if raw is None:
+        raise ValueError(f"not a TRON address: {text!r}")
+    return raw
+
+
 @dataclass
 class TronToken:
     decimals: int
@@ -332,7 +340,7 @@ def tron_world(fake: FakeTron, n: int = 24, prefix: str = "w") -> dict:
     rng = random.Random(prefix)
     usdt_contract = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # mainnet USDT address, served by the FAKE
     usdc_contract = "TEkxiTehnzSmSe2XqrBj4w32RUN966rdz8"
-    usdt, usdc = _parse_addr(usdt_contract), _parse_addr(usdc_contract)
+    usdt, usdc = tron_addr(usdt_contract), tron_addr(usdc_contract)
     fake.add_token(usdt, 6)
     fake.add_token(usdc, 6)
     reverting_contract, reverting = tron_address_of(prefix + "/reverting-token")
@@ -361,7 +369,7 @@ def tron_world(fake: FakeTron, n: int = 24, prefix: str = "w") -> dict:
     snapshot = fake.head
     for text, raw in addrs:
         hist = fake.accounts.get(raw)
-        trx[text] = fake._at(hist, snapshot)[1] if hist else 0
+        trx[text] = (fake._at(hist, snapshot) or (0, 0))[1]
     fake.mine(2)
     moved = []
     for i, (text, raw) in enumerate(addrs):  # changes after the snapshot: latest != snapshot
@@ -382,7 +390,7 @@ def tron_world(fake: FakeTron, n: int = 24, prefix: str = "w") -> dict:
 
 def tron_generated(fake: FakeTron, n: int, seed: str = "bench") -> list[str]:
     """``n`` activated accounts (real keys) with TRX and USDT at the head; returns their T-addresses."""
-    usdt = _parse_addr("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")
+    usdt = tron_addr("TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t")
     fake.add_token(usdt, 6)
     out = []
     for i in range(n):

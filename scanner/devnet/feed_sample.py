@@ -20,6 +20,7 @@ import random
 import sys
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 from .. import __version__
 from ..amounts import fmt
@@ -67,7 +68,7 @@ async def write_run(store, exchange: str, day: str, rng: random.Random, drift: d
             unverified = (amount * Decimal("0.01")).quantize(Decimal("0.00000001"))
             proven = amount - owner_only - unverified
             unread = Decimal(expected - read) * Decimal("12.5")
-            blocks = [{"number": 19_000_000 + rng.randint(0, 10**5), "hash": "0x" + rng.randbytes(32).hex(),
+            blocks: list[dict[str, Any]] = [{"number": 19_000_000 + rng.randint(0, 10**5), "hash": "0x" + rng.randbytes(32).hex(),
                        "at_snapshot": net != "solana"}]
             per_net.append(AssetTotal(asset, net, expected, expected, read, amount + unread, amount, proven,
                                       owner_only, Decimal(0), unverified, unread, blocks))

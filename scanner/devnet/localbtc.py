@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from typing import TypeVar
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -101,6 +102,9 @@ listen=0
 """
 
 
+N = TypeVar("N", bound="CoreNode")
+
+
 @dataclass
 class CoreNode:
     """A Core-style regtest node (Knots in the chroot, or litecoind)."""
@@ -119,7 +123,7 @@ class CoreNode:
         return rpc(self.url, method, *params, wallet=wallet, timeout=timeout)
 
     @classmethod
-    def _start(cls, argv: list[str], port: int, datadir: Path, datadir_node: str, name: str) -> "CoreNode":
+    def _start(cls: type[N], argv: list[str], port: int, datadir: Path, datadir_node: str, name: str) -> N:
         log = open(datadir / "porscan-stdout.log", "wb")
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         log.close()

@@ -92,7 +92,7 @@ def deploy(url: str, sender: str, name: str, types: list[str] | None = None, arg
 
     code = json.loads(TEST_CONTRACTS.read_text())["contracts"][name]["bytecode"]
     if types:
-        code += abi_encode(types, args).hex()
+        code += abi_encode(types, args or []).hex()
     r = send_transaction(url, {"from": sender, "data": code, "gas": hex(5_000_000)})
     return to_checksum_address(r["contractAddress"])
 

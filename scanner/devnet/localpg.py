@@ -31,9 +31,9 @@ class PostgresUnavailable(RuntimeError):
 
 def pg_bin_dir() -> Path | None:
     """Directory holding initdb, pg_ctl and postgres, or None."""
-    candidates = [os.environ.get("PORSCAN_PG_BIN")]
-    candidates += sorted((str(p) for p in Path("/usr/lib/postgresql").glob("*/bin")),
-                         key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
+    installed = sorted((str(p) for p in Path("/usr/lib/postgresql").glob("*/bin")),
+                       key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0, reverse=True)
+    candidates: list[str | None] = [os.environ.get("PORSCAN_PG_BIN"), *installed]
     on_path = shutil.which("initdb")
     candidates.append(str(Path(on_path).resolve().parent) if on_path else None)
     for c in candidates:

@@ -36,6 +36,14 @@ from .localnodes import Anvil, anvil_binary, deploy, rpc, rpc_batch
 from .sample_exchange import DECIMALS, HEIGHTS, build_rows, write_sample
 
 USDT_TRC20_CONTRACT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"  # the mainnet USDT contract address, served by the FAKE
+def units_of(amount: str, decimals: int) -> int:
+    """A sample row's amount in base units (the sample writes only amounts its coin can hold)."""
+    units = to_base_units(Decimal(amount), decimals)
+    if units is None:
+        raise ValueError(f"{amount} has more than {decimals} decimals")
+    return units
+
+
 MISMATCH_NOTE = "published amount deliberately above the chain's balance"
 
 
@@ -103,7 +111,7 @@ def _fund_bitcoin(node, rows, rng: random.Random, coin: str = "BTC") -> tuple[in
     paid: dict[str, int] = {}
     for r in rows:
         if r.coin == coin:
-            paid[r.address] = paid.get(r.address, 0) + to_base_units(Decimal(r.amount), 8)
+            paid[r.address] = paid.get(r.address, 0) + units_of(r.amount, 8)
     miner = funded_wallet(node, "exchange-sample", sum(paid.values()) + 10**8)
     node.rpc("sendmany", "", {regtest_address(a, coin): btc(v) for a, v in paid.items()}, wallet="exchange-sample")
     node.rpc("generatetoaddress", 1, miner)
@@ -120,7 +128,7 @@ def _sums(rows, coin: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for r in rows:
         if r.coin == coin:
-            out[r.address] = out.get(r.address, 0) + to_base_units(Decimal(r.amount), DECIMALS[coin])
+            out[r.address] = out.get(r.address, 0) + units_of(r.amount, DECIMALS[coin])
     return out
 
 
@@ -128,7 +136,7 @@ def _serve_fakes(rows, world: "LocalExchange", heights: dict[str, int]) -> tuple
     """The FAKE TRON and Solana servers (threads in this process), funded with what the TRX,
     USDT-TRC20 and SOL rows publish; their URLs, or (None, None) with the reason printed."""
     try:
-        from .fake_tron_solana import FakeSolana, FakeTron, _parse_addr
+        from .fake_tron_solana import FakeSolana, FakeTron, tron_addr
     except ImportError as exc:  # a dependency of the stand-ins missing: the rest of the demo still runs
         print(f"porscan: FAKE TRON/Solana stand-ins unavailable ({exc}); TRX, USDT-TRC20 and SOL rows stay unread",
               file=sys.stderr)
@@ -139,12 +147,12 @@ def _serve_fakes(rows, world: "LocalExchange", heights: dict[str, int]) -> tuple
     tron_snapshot = heights["TRX"]
     tron = FakeTron(history_lookup=False, start_block=tron_snapshot - 20, seed="porscan-demo")
     tron.mine(20)
-    contract = _parse_addr(USDT_TRC20_CONTRACT)
+    contract = tron_addr(USDT_TRC20_CONTRACT)
     tron.add_token(contract, DECIMALS["USDT-TRC20"])
     for a, v in trx.items():
-        tron.set_trx(_parse_addr(a), v)
+        tron.set_trx(tron_addr(a), v)
     for a, v in usdt.items():
-        tron.set_token(contract, _parse_addr(a), v)
+        tron.set_token(contract, tron_addr(a), v)
     tron.mine(3)
     # Solana: the slot is past the snapshot and advances with every request
     sol_fake = FakeSolana(slot=heights["SOL"] + 12, slot_step=1)
@@ -193,13 +201,13 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitc
         token = deploy(eth.url, rpc(eth.url, "eth_accounts")[0], "TestToken", ["string", "string", "uint8"],
                        ["Tether USD (local)", "USDT", DECIMALS["USDT-ERC20"]])
         # the chains' balances at the snapshot: what each row publishes, except a deliberate mismatch
-        native = {"ETH": {}, "ETH-ARBITRUM": {}}
+        native: dict[str, dict[str, int]] = {"ETH": {}, "ETH-ARBITRUM": {}}
         usdt: dict[str, int] = {}
         mismatch_line_coin = None
         for i, r in enumerate(rows):
             if r.coin not in ("ETH", "ETH-ARBITRUM", "USDT-ERC20"):
                 continue
-            units = to_base_units(Decimal(r.amount), DECIMALS[r.coin])
+            units = units_of(r.amount, DECIMALS[r.coin])
             if mismatch_line_coin is None and r.coin == "ETH" and i > 3:
                 units -= 10**15  # 0.001 ETH less on chain than published
                 mismatch_line_coin = (r.address, r.coin)

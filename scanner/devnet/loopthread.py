@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 
@@ -39,7 +40,7 @@ class LoopThread:
         if errors:
             raise errors[0]
 
-    def stop(self, shutdown: Callable[[], Awaitable[None]] | None = None, timeout: float = 10) -> None:
+    def stop(self, shutdown: Callable[[], Coroutine[Any, Any, None]] | None = None, timeout: float = 10) -> None:
         if not self.loop:
             return
         try:

@@ -33,11 +33,12 @@ def _bitcoin(network: Network, **options) -> ChainAdapter:
     from chains.esplora import EsploraAdapter
     from chains.failover import FailoverAdapter
 
-    classes = {"core": BitcoinCoreAdapter, "electrum": ElectrumAdapter, "esplora": EsploraAdapter}
+    classes: dict[str, type[BitcoinCoreAdapter | ElectrumAdapter | EsploraAdapter]] = {
+        "core": BitcoinCoreAdapter, "electrum": ElectrumAdapter, "esplora": EsploraAdapter}
     coin = str(network.options.get("coin", network.native_symbol))
     chain = str(network.options.get("chain", "main"))
     known = {k: options[k] for k in ("attempts", "backoff_min", "backoff_max") if k in options}
-    adapters = []
+    adapters: list[ChainAdapter] = []
     for i, ep in enumerate(network.endpoints):
         opts = network.endpoint_options[i] if i < len(network.endpoint_options) else {}
         default = "electrum" if ep.url.split("://", 1)[0] in ("tcp", "ssl", "tls") else "core"

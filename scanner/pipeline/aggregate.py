@@ -79,7 +79,7 @@ class Aggregation:
     key_of: Callable[[str, str], str] = field(default=lambda coin, _network: coin.strip().upper())
     coins: dict[str, _CoinAcc] = field(default_factory=dict)
     # (asset, network, contract, canonical address) -> (category, units, coin accumulator, height counted)
-    seen: dict[tuple, tuple[int, int, "_CoinAcc"]] = field(default_factory=dict)
+    seen: dict[tuple[str, str, str, str], tuple[int, int, "_CoinAcc", int | None]] = field(default_factory=dict)
     duplicates: int = 0
     # wallets listed at more than one height: (asset, network, address) -> heights (counted at the first)
     height_conflicts: dict[tuple[str, str, str], list[int | None]] = field(default_factory=dict)
@@ -138,7 +138,7 @@ class Aggregation:
         onchain = bal.onchain_base_units if bal is not None else None
         if row.custodian:  # held by a third party for the exchange: its own line per asset
             self._custodian(place, row.custodian, published_units, published_text, onchain)
-        if onchain is None:
+        if bal is None or onchain is None:
             if published_units is not None:
                 acc.unread_units += published_units
             elif published_text is not None:

@@ -112,12 +112,12 @@ _HEADER_NAMES: dict[str, str] = {
     "third-party custodian": "custodian", "third party custodian": "custodian",
     "third_party_custodian": "custodian", "thirdpartycustodian": "custodian",
 }
-_REQUIRED = ("coin", "address", "amount", "message", "signature1")
+_REQUIRED: tuple[str, ...] = ("coin", "address", "amount", "message", "signature1")
 # An address list (Binance's wallets and deposit addresses) has no message and no signature column:
 # its rows are claims without a proof. Without a signature only the network says which chain an
 # address is on, so a list must name it (and a bare coin,address,amount header is more likely a
 # signed file whose signature columns were lost than a list).
-_LIST_REQUIRED = ("coin", "network", "address")
+_LIST_REQUIRED: tuple[str, ...] = ("coin", "network", "address")
 _SIGNED_ONLY = ("message", "signature1")
 _GETTERS: dict[tuple[int, ...], "operator.itemgetter"] = {}
 # custodian last: positional ReserveRow construction elsewhere stays valid
@@ -336,7 +336,8 @@ class FileHead:
     summary_header: list[str] = field(default_factory=list)
     summary: list[SummaryRow] = field(default_factory=list)
     summary_errors: list[RowError] = field(default_factory=list)
-    layout: Layout | None = None
+    # set by read_head before it returns a head (a file without a detail header is an IngestError)
+    layout: Layout = None  # type: ignore[assignment]
     header_line: int = 0
     data_offset: int = 0  # byte offset of the first detail line
     data_line: int = 0  # its physical line number

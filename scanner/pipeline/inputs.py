@@ -120,7 +120,7 @@ def _copy(src, dst_path: str, label: str, bad: str) -> None:
 
 def _gunzip(raw: _HashingReader, dst_path: str, label: str) -> str:
     """Decompress a (possibly multi-member) gzip stream into ``dst_path``; the SHA-256 of the gzip bytes."""
-    with gzip.GzipFile(fileobj=raw, mode="rb") as gz:  # type: ignore[arg-type]  # reads in bounded pieces
+    with gzip.GzipFile(fileobj=raw, mode="rb") as gz:  # type: ignore[call-overload]  # reads in bounded pieces
         _copy(gz, dst_path, label, "not a readable gzip file")
     try:
         return raw.drain()
@@ -212,7 +212,7 @@ def open_input(spec: str | os.PathLike, stdin: BinaryIO | None = None) -> Iterat
             raise IngestError(f"{original}: cannot read: {_why(exc)}") from exc
         if not regular:  # a FIFO, /dev/stdin, <(curl ...): workers cannot re-open it, so copy it once
             tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="porscan-input-"))
-            yield _from_stream(fh, original, original, tmp)  # type: ignore[arg-type]
+            yield _from_stream(fh, original, original, tmp)
             return
         kind, named = _kind(magic), _named(original)
         if kind is None and named is not None:

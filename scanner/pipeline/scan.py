@@ -19,7 +19,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from signatures.registry import resolve_name
 
@@ -32,7 +32,7 @@ from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heigh
                        read_groups, unsupported_reason)
 from .adapters import supported_kinds
 from .ingest import FileHead, IngestError, read_head, sha256_file
-from ..config.networks import (CoinTarget, CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
+from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
 from .reconcile import check_summary
 from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
@@ -76,8 +76,17 @@ class ScanOptions:
         return str(self.source or self.file)
 
 
-class ScanUI:
+class ScanUI(Protocol):
     """What a scan reports while it runs (the CLI draws progress bars; tests and jobs may ignore it)."""
+
+    def stage(self, name: str, total: int | None, done: int = 0) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def note(self, text: str) -> None: ...
+    def end_stage(self) -> None: ...
+
+
+class NullUI:
+    """A ScanUI that shows nothing (tests, the scheduled job)."""
 
     def stage(self, name: str, total: int | None, done: int = 0) -> None: ...
     def advance(self, n: int) -> None: ...
@@ -116,7 +125,7 @@ class _Context:
     opts: ScanOptions
     head: FileHead
     networks: dict[str, Network]
-    coins: dict[str, CoinTarget]
+    coins: CoinTargets
     book: AssetBook
     liabilities: Any  # LiabilitySet | None
     input_sha256: str
@@ -180,7 +189,7 @@ def _params(ctx: _Context) -> dict:
 # --------------------------------------------------------------------------------------- run
 
 async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
-    ui = ui or ScanUI()
+    ui = ui or NullUI()
     ctx = _load_context(opts)
     try:
         store = await open_store(opts.db or default_db())
@@ -217,9 +226,9 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
         run = await store.resume_run(run.id)
         resumed = True
     else:
-        run = None if opts.fresh else await store.find_resumable(spec)
-        if run is not None:
-            run = await store.resume_run(run.id)
+        found = None if opts.fresh else await store.find_resumable(spec)
+        if found is not None:
+            run = await store.resume_run(found.id)
             resumed = True
         else:
             run = await store.start_run(spec)

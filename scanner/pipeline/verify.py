@@ -22,7 +22,7 @@ import multiprocessing
 
 from signatures.dispatch import verify_claims
 from signatures.model import STATUS_ORDER, Status
-from signatures.registry import address_shape, resolve, resolve_name
+from signatures.registry import Resolution, address_shape, resolve, resolve_name
 
 from ..amounts import EXACT, SIGNIFICANT_KEPT, shown_places, text_to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
@@ -141,7 +141,7 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
     # (coin, network, address format) -> its resolution's row indexes; the format is part of the key
     # because a coin name may resolve by it (HTX's "stETH" rows: EVM by their 0x-addresses)
     groups: dict[tuple[str, str, str], list[int]] = {}
-    by_scheme: dict[object, list[int]] = {}  # resolution -> row indexes (hashed in Python: once per group)
+    by_scheme: dict[Resolution, list[int]] = {}  # resolution -> row indexes (hashed in Python: once per group)
     for lineno, line in iter_lines(task.path, task.offset, task.length, task.first_line):
         row = parse(line, lineno)
         if type(row) is not RowError:
@@ -160,9 +160,9 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         parsed.append(row)
     n = len(parsed)
     verdicts: list = [None] * n
-    for resolution, indexes in by_scheme.items():
+    for resolved, indexes in by_scheme.items():
         # a ReserveRow has every field a Claim has; the scheme is resolved once per group
-        for i, verdict in zip(indexes, verify_claims([parsed[i] for i in indexes], keyed, resolution)):
+        for i, verdict in zip(indexes, verify_claims([parsed[i] for i in indexes], keyed, resolved)):
             verdicts[i] = verdict
     for row, verdict in zip(parsed, verdicts):
         if type(row) is RowError:
@@ -179,10 +179,9 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                 status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
             lineno, coin, network, address = row.line, row.coin, row.network, row.address
             amount_text, height, amount, custodian = row.amount_text, row.snapshot_height, row.amount, row.custodian
-        key = (coin, network)
-        t = tallies.get(key)
+        t = tallies.get((coin, network))
         if t is None:
-            t = tallies[key] = Tally()
+            t = tallies[(coin, network)] = Tally()
         t.counts[status_i] += 1
         if amount is not None:
             t.amount = add(t.amount, amount)

@@ -466,7 +466,7 @@ def coverage_chart(items: Sequence[CoverageItem], *, layout: Layout = Layout(tex
             value = None
         else:
             value = Decimal(int(it.rows_read)) / Decimal(int(it.rows_expected))
-        complete = value is not None and it.rows_read >= it.rows_expected
+        complete = value is not None and int(it.rows_read or 0) >= int(it.rows_expected or 0)
         text = rows_read_text(it.rows_read, it.rows_expected)
         groups.append(BarGroup(it.label, [Bar(value, OK if complete else INCOMPLETE, "", text, f"{it.label}: {text}")]))
     return bar_chart(groups, axis_max=Decimal(1), reference=Decimal(1),

@@ -162,7 +162,7 @@ class FailuresCsvWriter(RowSink):
 
 
 class Tee(RowSink):
-    def __init__(self, *sinks: RowSink):
+    def __init__(self, *sinks: RowSink | None):
         self.sinks = [s for s in sinks if s is not None]
 
     def rows(self, data: bytes) -> None:

@@ -207,12 +207,23 @@ def _iter_blocks(assets: Iterable[dict]) -> list[tuple[str, dict]]:
     return out
 
 
+def _table(d: dict, key: str) -> dict[str, Any]:
+    """``d[key]`` when it is a JSON object, else an empty one (the report may come from an older porscan)."""
+    value = d.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _list(d: dict, key: str) -> list[Any]:
+    value = d.get(key)
+    return value if isinstance(value, list) else []
+
+
 # ---------------------------------------------------------------------------------------------
 # Sections
 # ---------------------------------------------------------------------------------------------
 def _header(report: dict, assets: list[dict]) -> str:
-    run = report.get("run") if isinstance(report.get("run"), dict) else {}
-    tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
+    run = _table(report, "run")
+    tool = _table(report, "tool")
     exchange = run.get("exchange") or "unknown exchange"
     parts = [f"<h1>{esc(exchange)} proof of reserves: scan #{esc(run.get('id', '?'))}</h1>"]
     bits = [f"run status <b>{esc(run.get('status', '?'))}</b>",
@@ -228,7 +239,7 @@ def _header(report: dict, assets: list[dict]) -> str:
 
 def _alerts(report: dict, assets: list[dict]) -> str:
     items: list[tuple[str, str]] = []  # (css class, html)
-    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    run = _table(report, "run")
     if run.get("status") not in (None, "done"):
         items.append(("bad", f"The run is not finished (status {esc(run.get('status'))}): figures are partial."))
     if report.get("schema") != SCHEMA:
@@ -248,7 +259,7 @@ def _alerts(report: dict, assets: list[dict]) -> str:
             for b in _dicts(n.get("blocks")):
                 if b.get("at_snapshot") is False:
                     items.append(("", f"{esc(a.get('asset'))} on {esc(n.get('network'))}: {_block_label(b)}."))
-    sb = report.get("summary_block") if isinstance(report.get("summary_block"), dict) else {}
+    sb = _table(report, "summary_block")
     if sb.get("mismatches"):
         items.append(("", f"The file's summary block disagrees with its detail rows "
                           f"({len(sb['mismatches'])} mismatch(es), listed below)."))
@@ -260,10 +271,11 @@ def _alerts(report: dict, assets: list[dict]) -> str:
 
 
 def _cards(report: dict, assets: list[dict]) -> str:
-    with_liab = [a for a in assets if _d(a.get("proven_ratio")) is not None]
-    below = [str(a.get("asset")) for a in with_liab if _d(a.get("proven_ratio")) < 1]
-    ver = report.get("verification") if isinstance(report.get("verification"), dict) else {}
-    by_status = ver.get("by_status") if isinstance(ver.get("by_status"), dict) else {}
+    ratios = {str(a.get("asset")): _d(a.get("proven_ratio")) for a in assets}
+    with_liab = [a for a in assets if ratios[str(a.get("asset"))] is not None]
+    below = [asset for asset, r in ratios.items() if r is not None and r < 1]
+    ver = _table(report, "verification")
+    by_status = _table(ver, "by_status")
     read = sum(_int(a.get("rows_read")) or 0 for a in assets)
     expected = sum(_int(a.get("rows_expected")) or 0 for a in assets)
     cards = [
@@ -375,7 +387,7 @@ def networks_section(assets: list[dict]) -> str:
                 + "".join(f'<th class="num">{esc(h)}</th>' for _, h in AMOUNT_COLUMNS) + "</tr>")
         body = []
         for n in nets:
-            coins = n.get("coins") if isinstance(n.get("coins"), list) else []
+            coins = _list(n, "coins")
             blocks = _dicts(n.get("blocks"))
             cells = [f"<td><b>{esc(n.get('network', '?'))}</b></td>", f"<td>{esc(', '.join(map(str, coins)))}</td>",
                      f'<td class="num">{_coverage_html(n.get("rows_read"), n.get("rows_expected"))}</td>',
@@ -388,8 +400,8 @@ def networks_section(assets: list[dict]) -> str:
 
 
 def _verification(report: dict) -> str:
-    ver = report.get("verification") if isinstance(report.get("verification"), dict) else {}
-    by_status = ver.get("by_status") if isinstance(ver.get("by_status"), dict) else {}
+    ver = _table(report, "verification")
+    by_status = _table(ver, "by_status")
     total = _int(ver.get("rows"))
     known = {s.key for s in charts.STATUS_SEGMENTS}
     segments = list(charts.STATUS_SEGMENTS) + [charts.Segment(str(k), str(k), "#555555")
@@ -428,7 +440,7 @@ def _liabilities_and_notes(report: dict) -> str:
             if liab.get(key) is not None:
                 cls = ' class="mono"' if key == "sha256" else ""
                 out.append(f"<tr><th>{esc(key)}</th><td{cls}>{_plain(liab[key])}</td></tr>")
-        totals = liab.get("totals") if isinstance(liab.get("totals"), dict) else {}
+        totals = _table(liab, "totals")
         for k, v in totals.items():
             shown = _amount(v) if _d(v) is not None else _plain(v)
             out.append(f'<tr><th>total: {esc(k)}</th><td class="num" style="text-align:left">{shown}</td></tr>')
@@ -436,7 +448,7 @@ def _liabilities_and_notes(report: dict) -> str:
     notes = [("note", n) for n in report.get("notes") or [] if n is not None] if isinstance(report.get("notes"), list) else []
     if liab and isinstance(liab.get("warnings"), list):
         notes += [("liabilities warning", w) for w in liab["warnings"]]
-    sb = report.get("summary_block") if isinstance(report.get("summary_block"), dict) else {}
+    sb = _table(report, "summary_block")
     if isinstance(sb.get("mismatches"), list):
         notes += [("summary block mismatch", m) for m in sb["mismatches"]]
     out.append('<h2 id="notes">Notes and warnings</h2>')
@@ -462,7 +474,7 @@ def render_html(report: dict) -> str:
     if not isinstance(report, dict):
         raise TypeError("render_html expects the scan report as a dict (parsed porscan.scan/1 JSON)")
     assets = _dicts(report.get("assets"))
-    run = report.get("run") if isinstance(report.get("run"), dict) else {}
+    run = _table(report, "run")
     title = f"porscan: {run.get('exchange') or 'scan'} #{run.get('id', '?')}"
     body = [
         _header(report, assets),
@@ -475,7 +487,7 @@ def render_html(report: dict) -> str:
         _verification(report),
         _liabilities_and_notes(report),
     ]
-    tool = report.get("tool") if isinstance(report.get("tool"), dict) else {}
+    tool = _table(report, "tool")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{esc(_csp())}">'

@@ -415,7 +415,7 @@ class Store(abc.ABC):
                           ) -> list[AssetTotal]:
         """A run's totals in saved order; ``network='*'`` gives the all-network lines, a network name the
         per-network breakdown."""
-        where, args = ["run_id = ?"], [run_id]
+        where, args = ["run_id = ?"], [run_id]  # type: list[str], list[Any]
         for column, value in (("asset", asset), ("network", network)):
             if value is not None:
                 where.append(f"{column} = ?")

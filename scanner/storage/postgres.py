@@ -70,7 +70,7 @@ class PostgresStore(Store):
 
     async def _migrate(self, upto_version: int | None) -> None:
         try:
-            async with self._pool.acquire() as c, c.transaction():
+            async with self._acquire() as c, c.transaction():
                 await c.execute(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
                 await c.execute(tracking_table("timestamptz"))
                 applied = [r[0] for r in await c.fetch("SELECT version FROM schema_migrations")]

@@ -32,7 +32,7 @@ class SqliteStore(Store):
         self.path = path
         self.url = f"sqlite:///{path}"
         self._conn: sqlite3.Connection | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porscan-sqlite")
+        self._thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porscan-sqlite")
 
     @classmethod
     async def open(cls, path: str, upto_version: int | None = None) -> "SqliteStore":
@@ -72,8 +72,14 @@ class SqliteStore(Store):
         self._conn = conn
         self._migrate(upto_version)
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"{self.url} is closed")
+        return self._conn
+
     def _migrate(self, upto_version: int | None) -> None:
-        conn = self._conn
+        conn = self._db
         with self._tx():
             conn.execute(tracking_table("text"))
             applied = [v for (v,) in conn.execute("SELECT version FROM schema_migrations")]
@@ -84,7 +90,7 @@ class SqliteStore(Store):
                 conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", (m.version, m.name, iso_utc(utc_now())))
 
     def _tx(self):
-        return _Immediate(self._conn)
+        return _Immediate(self._db)
 
     async def schema_version(self) -> int:
         rows = await self._fetch("SELECT max(version) FROM schema_migrations")
@@ -94,7 +100,7 @@ class SqliteStore(Store):
         return await self._call(self._fetch_sync, sql, args)
 
     def _fetch_sync(self, sql: str, args: tuple) -> list[tuple]:
-        return self._conn.execute(sql, args).fetchall()
+        return self._db.execute(sql, args).fetchall()
 
     async def _transaction(self, steps: Sequence[tuple[str, Sequence[tuple]]]) -> None:
         await self._call(self._transaction_sync, steps)
@@ -102,7 +108,7 @@ class SqliteStore(Store):
     def _transaction_sync(self, steps) -> None:
         with self._tx():
             for sql, arg_list in steps:
-                self._conn.executemany(sql, arg_list)
+                self._db.executemany(sql, arg_list)
 
     async def _save_chunk(self, run_id, stage, chunk_key, table, columns, records) -> bool:
         saved = await self._call(self._save_chunk_sync, run_id, stage, chunk_key, table, columns, records)
@@ -113,14 +119,14 @@ class SqliteStore(Store):
     def _save_chunk_sync(self, run_id, stage, chunk_key, table, columns, records) -> bool:
         values = self._encode_chunk(run_id, stage, records)  # on this thread, not the event loop's
         with self._tx():
-            cur = self._conn.execute(
+            cur = self._db.execute(
                 "INSERT INTO checkpoints (run_id, stage, chunk_key, items, saved_at) SELECT ?, ?, ?, ?, ? FROM runs "
                 "WHERE id = ? AND status = 'running' ON CONFLICT DO NOTHING",
                 (run_id, stage, chunk_key, len(values), iso_utc(utc_now()), run_id))
             if cur.rowcount != 1:
                 return False
             try:
-                self._conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
+                self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
                                        f"VALUES ({', '.join('?' * len(columns))})", values)
             except sqlite3.IntegrityError as exc:
                 raise self._overlap(run_id, stage, chunk_key, exc) from None

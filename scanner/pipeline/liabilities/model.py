@@ -154,7 +154,7 @@ def decimal_text(text: str, file: str, where: int | str, field: str, *, signed: 
     return Decimal(t)
 
 
-def json_amount(value: Any, file: str, where: str, field: str) -> Decimal:
+def json_amount(value: Any, file: str, where: int | str, field: str) -> Decimal:
     """A JSON amount: a decimal string, a JSON integer or a JSON decimal (parsed as Decimal)."""
     if isinstance(value, bool):
         raise LiabilitiesError(file, where, field, f"{value!r} is not a decimal number")

@@ -110,7 +110,7 @@ def parse_zk_v1(path: Path) -> tuple[list[Liability], list[str], dict[str, Decim
     if not is_trunk:
         warnings.append(f"{file} is not a trunk/sum_values.json: a batch holds only part of the users")
     coins, main_num, cfg_file = _config(main_path.parent)
-    if cfg_file:
+    if cfg_file and coins is not None:
         read.append(Path(cfg_file))
         for coin in values:
             if coin not in coins:

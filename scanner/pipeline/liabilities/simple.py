@@ -202,7 +202,7 @@ def _backed(item: Liability, proof_path: Path, file: str, where, cache: dict[Pat
         why = f"{proof_path} gives {item.asset} in {match.unit} units, not coin units"
     elif match.amount != item.amount:
         why = f"{proof_path} gives {item.asset} = {match.amount}, the file says {item.amount}"
-    if why:
+    if why or match is None:
         return item, f"{file}:{where}: {item.asset} stays self-reported: {why}"
     detail = "; ".join(x for x in (item.detail, f"matches {proof_path} ({match.source}: {match.detail})") if x)
     return Liability(item.asset, item.amount, match.provenance, f"simple+{match.source}", file, detail,

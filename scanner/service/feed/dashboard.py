@@ -119,7 +119,7 @@ def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, 
     if lo <= 1 <= hi:
         parts.append(f'<line class="reference" x1="{left}" y1="{y(Decimal(1)):.1f}" x2="{left + pw}" '
                      f'y2="{y(Decimal(1)):.1f}" stroke="{charts.REFERENCE}" stroke-width="1.5" stroke-dasharray="5 3"/>')
-    labels = []
+    labels: list[list[Any]] = []  # [y, colour, text]; y is moved to keep labels apart
     for i, (asset, pts) in enumerate(series.items()):
         colour = SERIES_COLOURS[i % len(SERIES_COLOURS)]
         runs: list[list[str]] = [[]]
@@ -194,7 +194,7 @@ def _nav(data: dict) -> str:
 def _cards(data: dict) -> str:
     ratios = data["latest"]["ratios"]
     with_liab = [q for q in ratios if q["proven_ratio"] is not None]
-    below = [q["asset"] for q in with_liab if to_decimal(q["proven_ratio"]) < 1]
+    below = [q["asset"] for q in with_liab if Decimal(q["proven_ratio"]) < 1]
     read = sum(a.get("rows_read") or 0 for a in data["assets"])
     expected = sum(a.get("rows_expected") or 0 for a in data["assets"])
     run = data["latest"]["run"]

@@ -374,10 +374,12 @@ class FeedServer:
     def _authorized(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
         value = value.strip()
+        if self.token is None:  # callers ask only when a token is configured; without one nothing matches
+            return False
         if scheme.lower() == "bearer":
             return hmac.compare_digest(value.encode(), self.token.encode())
         if scheme.lower() == "basic":
-            return any(hmac.compare_digest(value.encode(), b.encode()) for b in self._basic)
+            return any(hmac.compare_digest(value.encode(), b.encode()) for b in self._basic or ())
         return False
 
     def _problem(self, status: int, message: str) -> web.Response:
@@ -386,7 +388,7 @@ class FeedServer:
 
     # ---- caching ---------------------------------------------------------------------------
 
-    async def state(self) -> tuple:
+    async def state(self) -> tuple | None:
         if time.monotonic() - self._state_at < self.refresh:
             return self._state
         async with self._lock:
@@ -399,7 +401,8 @@ class FeedServer:
         return self._state
 
     def _wrap(self, route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-        build = getattr(self, "_" + route.handler, None)
+        # /metrics is answered by _metrics_response; every other route by its _<handler> builder
+        build: Callable[[web.Request], Awaitable[Any]] | None = getattr(self, "_" + route.handler, None)
         private = self.token is not None
         cache_control = f"{'private' if private else 'public'}, max-age={route.max_age}"
 
@@ -410,6 +413,7 @@ class FeedServer:
             key = (state, request.path_qs)
             entry = self._cache.get(key)
             if entry is None:
+                assert build is not None, route.handler  # the route table and the builders are kept in step
                 result = await build(request)
                 if isinstance(result, (bytes, str)):
                     body = result.encode() if isinstance(result, str) else result
@@ -422,12 +426,14 @@ class FeedServer:
                         self._cache.popitem(last=False)
             else:
                 self._cache.move_to_end(key)
-            headers = {"ETag": entry.etag, "Cache-Control": cache_control}
+            etag = entry.etag
+            assert etag is not None  # entries built here always carry one (only /metrics has none)
+            headers = {"ETag": etag, "Cache-Control": cache_control}
             if route.content == "text/html":
                 headers["Content-Security-Policy"] = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
                                                       "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
                 headers["Referrer-Policy"] = "no-referrer"
-            if _etag_matches(request.headers.get("If-None-Match"), entry.etag):
+            if _etag_matches(request.headers.get("If-None-Match"), etag):
                 return web.Response(status=304, headers=headers)
             return web.Response(body=entry.body, headers={**headers, "Content-Type": _ctype(entry.content_type)})
 
@@ -565,7 +571,7 @@ class FeedServer:
 
     async def _metrics_base(self) -> tuple[str, list[tuple[str, float | None]]]:
         m = _Metrics()
-        ages = []
+        ages: list[tuple[str, float | None]] = []
         for e in await self.store.exchanges():
             ex = {"exchange": e.exchange}
             m.add("porscan_runs", "Stored runs", {**ex, "status": "done"}, e.done_runs)
@@ -711,7 +717,8 @@ async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token
     try:
         site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
         await site.start()
-        bound = site._server.sockets[0].getsockname()[1] if site._server and site._server.sockets else port
+        server: Any = site._server  # asyncio.Server (AbstractServer in the stubs), for the port bound
+        bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
         log.info("porscan feed on http://%s:%d/ (database %s%s)", host if ":" not in host else f"[{host}]", bound,
                  store.url, ", token required" if token else "")
         if ready is not None:

@@ -80,7 +80,7 @@ class Source:
     @property
     def display(self) -> str:
         """How logs and errors name it: the ``${VAR}`` form, password and query hidden."""
-        return self.path if self.url is None else display_url(self.url)
+        return display_url(self.url) if self.url is not None else str(self.path)
 
 
 @dataclass(frozen=True)
@@ -436,13 +436,14 @@ class _Transient(Exception):
 async def fetch_source(src: Source, exchange: str, cfg: ScheduleConfig, session) -> Fetched:
     """A local file as it is, or a URL downloaded into the cache folder (see the module doc)."""
     if src.url is None:
+        path = str(src.path)  # load_config gives every source a url or a path
         try:
-            digest = await asyncio.to_thread(sha256_file, src.path)
-            size = os.path.getsize(src.path)
+            digest = await asyncio.to_thread(sha256_file, path)
+            size = os.path.getsize(path)
         except OSError as exc:
-            raise SourceError(f"{src.role} {src.path}: {exc.strerror or exc}") from None
+            raise SourceError(f"{src.role} {path}: {exc.strerror or exc}") from exc
         _check_sha(src, digest)
-        return Fetched(src.path, digest, size, False)
+        return Fetched(path, digest, size, False)
 
     from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
@@ -495,7 +496,7 @@ async def _download(src: Source, target: Path, meta: dict, cfg: ScheduleConfig, 
     part = target.with_name(target.name + ".part")
     timeout = aiohttp.ClientTimeout(total=cfg.download_timeout, sock_connect=30, sock_read=60)
     try:
-        async with session.get(expand(src.url), headers=headers, timeout=timeout, allow_redirects=True) as resp:
+        async with session.get(expand(str(src.url)), headers=headers, timeout=timeout, allow_redirects=True) as resp:
             if resp.status == 304 and meta:
                 return None
             if resp.status in (408, 429) or resp.status >= 500:
