@@ -58,7 +58,7 @@ def _load(path: Path) -> dict:
     except FileNotFoundError:
         raise NetConfigError(f"{path}: not found") from None
     except tomllib.TOMLDecodeError as exc:
-        raise NetConfigError(f"{path}: {exc}") from None
+        raise NetConfigError(f"{path}: {exc}") from exc
 
 
 # the network kinds porscan has an adapter for (scanner/pipeline/adapters.py builds one per kind;
@@ -134,7 +134,7 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
         except NetConfigError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
-            raise NetConfigError(f"{path}: network {nid}: {exc!r}") from None
+            raise NetConfigError(f"{path}: network {nid}: {exc!r}") from exc
     return out
 
 
@@ -307,7 +307,7 @@ def load_coins(path: Path | None = None) -> CoinTargets:
             out[key.upper()] = CoinTarget(key.upper(), spec["network"], spec["asset"], spec.get("contract") or None,
                                           int(spec["decimals"]))
         except (KeyError, TypeError, ValueError) as exc:
-            raise NetConfigError(f"{path}: coin {key}: {exc!r}") from None
+            raise NetConfigError(f"{path}: coin {key}: {exc!r}") from exc
     return out
 
 
@@ -323,7 +323,7 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
         try:
             ep.resolved_url()
         except UnsetVariable as exc:  # an unset ${VAR}: the command cannot run as asked
-            raise NetConfigError(f"--rpc {nid}=...: {exc}") from None
+            raise NetConfigError(f"--rpc {nid}=...: {exc}") from exc
         if not url.lower().startswith(_URL_SCHEMES):
             raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({_SCHEMES_SAID})")
         if base is None:

@@ -152,7 +152,7 @@ def _load_context(opts: ScanOptions) -> _Context:
     try:
         head = read_head(opts.file)
     except (IngestError, OSError) as exc:
-        raise ScanError(str(exc).replace(opts.file, opts.given)) from None
+        raise ScanError(str(exc).replace(opts.file, opts.given)) from exc
     if head.layout is None:
         raise ScanError(f"{opts.given}: no detail header found; not a reserve file porscan knows")
     try:
@@ -160,7 +160,7 @@ def _load_context(opts: ScanOptions) -> _Context:
         coins = load_coins(Path(opts.coins_path) if opts.coins_path else None)
         check_coins(coins, networks, default_book(), Path(opts.coins_path) if opts.coins_path else None)
     except NetConfigError as exc:
-        raise ScanError(str(exc)) from None
+        raise ScanError(str(exc)) from exc
     liabilities = None
     if opts.liabilities:
         from .liabilities import LiabilitiesError, load_liabilities
@@ -168,9 +168,9 @@ def _load_context(opts: ScanOptions) -> _Context:
         try:
             liabilities = load_liabilities(opts.liabilities, opts.liabilities_format)
         except LiabilitiesError as exc:
-            raise ScanError(str(exc)) from None
+            raise ScanError(str(exc)) from exc
         except OSError as exc:
-            raise ScanError(f"{opts.liabilities}: {exc.strerror or exc}") from None
+            raise ScanError(f"{opts.liabilities}: {exc.strerror or exc}") from exc
     cfg = hashlib.sha256()
     for p in (opts.networks_path or config_dir() / "networks.toml", opts.coins_path or config_dir() / "coins.toml",
               config_dir() / "assets.toml"):
@@ -194,11 +194,11 @@ async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
     try:
         store = await open_store(opts.db or default_db())
     except StoreError as exc:
-        raise ScanError(str(exc)) from None
+        raise ScanError(str(exc)) from exc
     try:
         return await _run(ctx, store, ui)
     except (StoreError, NetConfigError) as exc:
-        raise ScanError(str(exc)) from None
+        raise ScanError(str(exc)) from exc
     finally:
         await store.close()
 
@@ -261,7 +261,7 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
         await _record_failure(store, run.id, exc)
         if isinstance(exc, (StoreError, NetConfigError)):
-            raise ScanError(str(exc)) from None
+            raise ScanError(str(exc)) from exc
         raise
     return ScanOutcome(run, report, resumed, seconds)
 

@@ -43,7 +43,7 @@ def canonical_json(value) -> str:
     try:
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"value is not JSON-able: {exc}") from None
+        raise StoreError(f"value is not JSON-able: {exc}") from exc
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,12 @@ class SqliteStore(Store):
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise StoreError(f"cannot create the folder for {self.url}: {exc}") from None
+                raise StoreError(f"cannot create the folder for {self.url}: {exc}") from exc
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=60, check_same_thread=False)
             conn.execute("PRAGMA journal_mode=WAL")
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot open {self.url}: {exc}") from None
+            raise StoreError(f"cannot open {self.url}: {exc}") from exc
         for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=60000", "cache_size=-65536",
                        "temp_store=MEMORY"):
             conn.execute(f"PRAGMA {pragma}")
@@ -129,7 +129,7 @@ class SqliteStore(Store):
                 self._db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) "
                                        f"VALUES ({', '.join('?' * len(columns))})", values)
             except sqlite3.IntegrityError as exc:
-                raise self._overlap(run_id, stage, chunk_key, exc) from None
+                raise self._overlap(run_id, stage, chunk_key, exc) from exc
         return True
 
     # value conversion: exact strings for amounts, ISO text for times

@@ -176,7 +176,7 @@ def load_liabilities(path: str | Path, format: str | None = None, *, _nested: bo
                 else:
                     raise LiabilitiesError(file, 1, None, f"not JSON, as the {fmt} format needs")
     except OSError as exc:
-        raise LiabilitiesError(file, None, None, f"cannot read: {exc.strerror or exc}") from None
+        raise LiabilitiesError(file, None, None, f"cannot read: {exc.strerror or exc}") from exc
     except RecursionError:
         raise LiabilitiesError(file, None, None, "nested too deeply") from None
     note = unknown_assets_warning([i.asset for i in items])

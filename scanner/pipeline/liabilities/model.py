@@ -79,7 +79,7 @@ def read_text(path: Path) -> str:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise LiabilitiesError(str(path), None, None, f"not UTF-8 text (byte {exc.start})") from None
+        raise LiabilitiesError(str(path), None, None, f"not UTF-8 text (byte {exc.start})") from exc
     return text.removeprefix("\ufeff")
 
 
@@ -127,9 +127,9 @@ def parse_json(path: Path, text: str | None = None) -> Any:
                           object_pairs_hook=_no_duplicate_keys)
     except json.JSONDecodeError as exc:
         raise LiabilitiesError(str(path), exc.lineno, None,
-                               f"invalid JSON: {exc.msg} (column {exc.colno})") from None
+                               f"invalid JSON: {exc.msg} (column {exc.colno})") from exc
     except (ValueError, RecursionError) as exc:
-        raise LiabilitiesError(str(path), None, None, f"invalid JSON: {exc}") from None
+        raise LiabilitiesError(str(path), None, None, f"invalid JSON: {exc}") from exc
 
 
 def jpath(parent: str, key: str | int) -> str:

@@ -84,9 +84,9 @@ def _rows_csv(path: Path, file: str) -> Iterator[tuple[int | str, dict[str, str]
                                            f"{len(cells)} fields, the header has {len(header)}")
                 yield lineno, dict(zip(header, cells))
     except UnicodeDecodeError as exc:
-        raise LiabilitiesError(file, None, None, f"not UTF-8 text (byte {exc.start})") from None
+        raise LiabilitiesError(file, None, None, f"not UTF-8 text (byte {exc.start})") from exc
     except csv.Error as exc:
-        raise LiabilitiesError(file, last[0] or None, None, f"unreadable CSV: {exc}") from None
+        raise LiabilitiesError(file, last[0] or None, None, f"unreadable CSV: {exc}") from exc
 
 
 def _rows_json(data: Any, file: str) -> Iterator[tuple[int | str, dict[str, Any]]]:
@@ -192,7 +192,7 @@ def _backed(item: Liability, proof_path: Path, file: str, where, cache: dict[Pat
         try:
             ref = load_proof(proof_path)
         except LiabilitiesError as exc:
-            raise LiabilitiesError(file, where, "proof", f"referenced file unreadable: {exc}") from None
+            raise LiabilitiesError(file, where, "proof", f"referenced file unreadable: {exc}") from exc
         cache[key] = ref
     match = ref.by_asset().get(item.asset)
     why = ""
