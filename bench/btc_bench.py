@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from btc_world import ElectrumX, Knots, btc, electrumx_bin, knots_root, tool_missing  # noqa: E402
+from support.btc_world import ElectrumX, Knots, btc, electrumx_bin, knots_root, tool_missing  # noqa: E402
 from chains.bitcoin_core import BitcoinCoreAdapter, parse_dump  # noqa: E402
 from chains.electrum import ElectrumAdapter  # noqa: E402
 from chains.esplora import EsploraAdapter  # noqa: E402
@@ -145,7 +145,7 @@ def main() -> None:
                 ex.stop()
         else:
             print("electrum: skipped (ElectrumX not installed)")
-        from fake_esplora import LABEL, FakeEsplora, chain_data_from_node
+        from support.fake_esplora import LABEL, FakeEsplora, chain_data_from_node
 
         t = time.perf_counter()
         fake = FakeEsplora(chain_data_from_node(node)).start()

@@ -26,7 +26,7 @@ Pure Python, no I/O. All constants are public StarkWare parameters:
   published in hex by pathfinder-crypto ``src/hash/pedersen/gens.rs`` (docs.rs) and as Montgomery
   limbs by xJonathanLEI/starknet-rs ``starknet-curve/src/curve_params.rs`` (``PEDERSEN_P0..P3``).
 
-``tests/test_starknet.py`` re-derives all of them from the digits of pi with the generation rule of
+``tests/signatures/test_starknet.py`` re-derives all of them from the digits of pi with the generation rule of
 ``nothing_up_my_sleeve_gen.py`` and checks published hash/signature vectors.
 """
 

@@ -1,43 +1,16 @@
-"""Shared test helpers: the ../shared/vectors folder (optional) and small file builders."""
+"""Fixtures for every layer's tests; the helpers they use live in tests/support/."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
-from pg import postgres_db, postgres_dsn, postgres_server  # noqa: F401  (PostgreSQL fixtures: tests/pg.py)
-from btc_world import btc_regtest_world, electrumx, knots  # noqa: F401  (Knots and ElectrumX: tests/btc_world.py)
-
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_VECTORS = ROOT.parent / "shared" / "vectors"
+from support.pg import postgres_db, postgres_dsn, postgres_server  # noqa: F401  (PostgreSQL fixtures)
+from support.btc_world import btc_regtest_world, electrumx, knots  # noqa: F401  (Knots and ElectrumX)
+from support.common import ROOT, need_anvil
 
 os.environ.setdefault("BCL_DATA_DIR", str(ROOT / ".cache" / "bcl"))
-
-
-async def balances_then_close(asset, adapter, addresses, height):
-    """One adapter read, the adapter closed afterwards whatever happens."""
-    try:
-        return await adapter.balances(asset, addresses, height)
-    finally:
-        await adapter.close()
-
-
-def shared_path(*parts: str) -> Path:
-    """Path under ../shared/vectors, or skip the test when the folder is absent (fresh clone)."""
-    path = SHARED_VECTORS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"shared vectors not available ({path})")
-    return path
-
-
-def load_vectors(name: str) -> list[dict]:
-    path = SHARED_VECTORS / "okx" / name
-    if not path.exists():
-        return []
-    with open(path) as fh:
-        return json.load(fh)
 
 
 @pytest.fixture
@@ -50,16 +23,6 @@ def write_csv(tmp_path):
         return p
 
     return _write
-
-
-def need_anvil() -> None:
-    """Skip (locally) or fail (under CI, where scripts/node-tools.sh installs it) without anvil."""
-    from scanner.devnet.localnodes import anvil_binary
-
-    if anvil_binary() is None:
-        if os.environ.get("CI"):
-            pytest.fail("anvil is not installed (scripts/node-tools.sh should have installed it)")
-        pytest.skip("anvil not installed: run `. scripts/node-tools.sh`")
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ They reproduce the traps of the real services:
 * Solana has no balance at a slot: only ``minContextSlot`` (error -32016 while a lagging node is
   behind); ``getMultipleAccounts`` takes at most 100 keys; ``uiAmount`` is a float (wrong for big
   amounts: the adapter must use ``amount``); token accounts the node cannot parse come as base64.
-* Faults (TRON in-process; Solana through tests/faultproxy.py, which forwards only ``POST /``):
+* Faults (TRON in-process; Solana through tests/support/faultproxy.py, which forwards only ``POST /``):
   HTTP 429, HTTP 500, timeouts, malformed JSON, TronGrid-style ``{"Error": "... frequency limit ..."}``
   rate-limit answers and plain error replies.
 

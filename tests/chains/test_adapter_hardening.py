@@ -17,12 +17,12 @@ import pytest
 from aiohttp import web
 from eth_utils import to_checksum_address
 
-from conftest import balances_then_close
+from support.common import balances_then_close, run
 from chains.evm import EvmAdapter, decode_uint, encode_native_call, parse_address, _parse_all
 from chains.jsonrpc import ConfigError, Endpoint, JsonRpcClient, RateLimiter, TransportError
 from chains.protocol import Asset
-from evm_world import EvmWorld, build_world
-from faultproxy import FaultProxy
+from support.evm_world import EvmWorld, build_world
+from support.faultproxy import FaultProxy
 
 ETH = Asset("local", "ETH", 18)
 
@@ -30,10 +30,6 @@ ETH = Asset("local", "ETH", 18)
 @pytest.fixture(scope="module")
 def world(anvil) -> EvmWorld:
     return build_world(anvil.url, n_native=12, n_holders=3)
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 class RewriteProxy(FaultProxy):

@@ -2,10 +2,10 @@
 adapter: Core/Knots JSON-RPC (UTXO dump at H, scan at the tip, invalidateblock rollback),
 ElectrumX on top of the same node, and Esplora (a FAKE server fed with that node's blocks).
 
-The fixture (tests/btc_world.py) has every address type, funds moving after H, addresses funded
+The fixture (tests/support/btc_world.py) has every address type, funds moving after H, addresses funded
 only after H, addresses with no history and an unconfirmed payment; its expected balances come
 from its own bookkeeping, cross-checked with the wallet. Fault injection: 20 % faults through
-tests/faultproxy.py (Core) and the FAKE Esplora's own faults: totals stay exact, and when retries
+tests/support/faultproxy.py (Core) and the FAKE Esplora's own faults: totals stay exact, and when retries
 run out the results are errors (completeness < 100 %), never zeros.
 """
 
@@ -17,8 +17,8 @@ import os
 
 import pytest
 
-from conftest import balances_then_close
-from btc_world import BtcWorld, Knots
+from support.common import ROOT, balances_then_close, run
+from support.btc_world import BtcWorld, Knots
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.esplora import EsploraAdapter
@@ -26,8 +26,8 @@ from chains.failover import FailoverAdapter
 from chains.jsonrpc import Endpoint
 from chains.protocol import AdapterError, Asset
 from chains.utxo import chain_params, decode_tx, script_pubkey
-from fake_esplora import LABEL, FakeEsplora, chain_data_from_node
-from faultproxy import FaultProxy
+from support.fake_esplora import LABEL, FakeEsplora, chain_data_from_node
+from support.faultproxy import FaultProxy
 
 BTC = Asset("btc-regtest", "BTC", 8)
 
@@ -57,7 +57,6 @@ def esplora(esplora_data):
     fake.stop()
 
 
-run = asyncio.run
 read = functools.partial(balances_then_close, BTC)  # read(adapter, addresses, height), adapter closed after
 
 
@@ -331,7 +330,7 @@ dump_dir_local = "{knots.dump_dir_local}"
 
 def test_electrum_through_faults_is_exact(world, electrumx):
     """20 % faults on the Electrum connection (drops, garbage, stalls, missing items, busy errors)."""
-    from tcpfaults import TcpFaultProxy
+    from support.tcpfaults import TcpFaultProxy
 
     with TcpFaultProxy(electrumx.port, 0.2, seed=5, stall=1.5) as proxy:
         ad = ElectrumAdapter("btc-regtest", Endpoint("electrumx-faulty", proxy.url, max_batch=4, concurrency=2,
@@ -344,7 +343,7 @@ def test_electrum_through_faults_is_exact(world, electrumx):
 
 
 def test_electrum_retries_run_out(world, electrumx):
-    from tcpfaults import TcpFaultProxy
+    from support.tcpfaults import TcpFaultProxy
 
     # every history request answered "busy" for one item: those addresses stay unread, the others are exact
     with TcpFaultProxy(electrumx.port, 1.0, seed=2, faults=("busy",), match=b"get_history") as proxy:
@@ -433,12 +432,10 @@ def test_a_killed_runs_dump_is_removed_by_the_next_run(knots, world, caplog):
     import subprocess
     import sys
     import time
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
     child = subprocess.Popen([sys.executable, "-c", _KILLED_DUMPER, knots.url, knots.dump_dir, knots.dump_dir_local,
-                              str(world.snapshot), *world.addresses[:3]], cwd=root,
-                             env={**os.environ, "PYTHONPATH": str(root)})
+                              str(world.snapshot), *world.addresses[:3]], cwd=ROOT,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         deadline = time.monotonic() + 60
         left: list[str] = []
@@ -560,7 +557,7 @@ def test_electrum_close_closes_connections_in_use(world, electrumx):
     """close() while a request waits on a stalled server ends that request at once (nothing left open)."""
     import time
 
-    from tcpfaults import TcpFaultProxy
+    from support.tcpfaults import TcpFaultProxy
 
     with TcpFaultProxy(electrumx.port, 1.0, faults=("stall",), stall=4, match=b"get_history") as proxy:
         ad = ElectrumAdapter("btc-regtest", Endpoint("stalled", proxy.url, timeout=60), coin="BTC", chain="regtest",
@@ -590,5 +587,5 @@ def test_utxo_adapters_refuse_a_token_asset_before_any_read(adapter):
     ad = adapter("btc", Endpoint("nowhere", url), coin="BTC", chain="regtest")
 
     with pytest.raises(AdapterError, match="USDT on btc: only the native coin has UTXO balances here"):
-        asyncio.run(balances_then_close(Asset("btc", "USDT", 6, "0xdead"), ad, ["bcrt1qnothing"], 100))
+        run(balances_then_close(Asset("btc", "USDT", 6, "0xdead"), ad, ["bcrt1qnothing"], 100))
     assert ad.requests == 0

@@ -1,5 +1,5 @@
-"""What an Electrum server says is checked before it is summed (issue 13, "every figure a user sees
-is true"), against the real ElectrumX on Bitcoin Knots regtest (tests/btc_world.py):
+"""What an Electrum server says is checked before it is summed, because every figure a user sees must
+be true; against the real ElectrumX on Bitcoin Knots regtest (tests/support/btc_world.py):
 
 * the genesis check: a server on another chain than the one configured reads nothing (an
   AdapterError with the reason, so failover moves on and the reason reaches the notes), however
@@ -21,19 +21,18 @@ import threading
 
 import pytest
 
-from btc_world import BtcWorld, ElectrumX, Litecoind, litecoind_bin, need_tool
+from support.btc_world import BtcWorld, ElectrumX, Litecoind, litecoind_bin, need_tool
 from chains.electrum import STATUS_MISMATCH, ElectrumAdapter, electrum_status, status_matches
 from chains.failover import FailoverAdapter
 from chains.jsonrpc import Endpoint
 from chains.protocol import AdapterError, Asset
 from chains.utxo import GENESIS_HASHES, chain_params, electrum_scripthash, script_pubkey
-from conftest import balances_then_close
+from support.common import balances_then_close, run
 
 BTC = Asset("btc-regtest", "BTC", 8)
 BTC_REGTEST_GENESIS = "0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"
 GET_HISTORY = "blockchain.scripthash.get_history"
 
-run = asyncio.run
 read = functools.partial(balances_then_close, BTC)  # read(adapter, addresses, height), adapter closed after
 
 

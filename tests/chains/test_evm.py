@@ -8,25 +8,19 @@ exact and nothing unread is ever counted.
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
-from conftest import balances_then_close
+from support.common import balances_then_close, run
 from chains.evm import STRATEGIES, EvmAdapter
 from chains.jsonrpc import ConfigError, Endpoint
 from chains.protocol import Asset
-from evm_world import EvmWorld, build_world
-from faultproxy import FaultProxy
+from support.evm_world import EvmWorld, build_world
+from support.faultproxy import FaultProxy
 
 
 @pytest.fixture(scope="module")
 def world(anvil) -> EvmWorld:
     return build_world(anvil.url)
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 async def read(url_or_endpoints, asset, addresses, height, **kw):
@@ -172,8 +166,6 @@ def test_an_endpoint_of_another_chain_reads_nothing(anvil):
     """A mainnet network (chain id 1) pointed at a local node (31337) read every row without a
     remark. The endpoint's eth_chainId must be the network's chain_id: else it is not used, and
     the reason is in the batch's notes; a second endpoint of the right chain takes over."""
-    import asyncio
-
     from chains.evm import EvmAdapter
     from chains.jsonrpc import Endpoint
     from chains.protocol import Asset
@@ -186,9 +178,9 @@ def test_an_endpoint_of_another_chain_reads_nothing(anvil):
             await adapter.close()
 
     wrong = Endpoint(label="local-node", url=anvil.url)
-    batch = asyncio.run(read(1, [wrong]))
+    batch = run(read(1, [wrong]))
     assert batch.results[0].amount_base_units is None
     assert any("serves chain id 31337, not ethereum's 1" in n for n in batch.notes), batch.notes
     right = Endpoint(label="right-chain", url=anvil.url)
-    batch = asyncio.run(read(31337, [right]))
+    batch = run(read(31337, [right]))
     assert batch.results[0].amount_base_units is not None

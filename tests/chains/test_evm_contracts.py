@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT
+from support.common import ROOT
 
 NODE_MODULES = ROOT / ".cache" / "npm" / "node_modules"
 

@@ -8,14 +8,13 @@ refuse (an error per address, never a number) unless rollback is allowed, in whi
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import os
 
 import pytest
 
-from conftest import balances_then_close
-from btc_world import ElectrumX, Litecoind, btc, electrumx_bin, litecoind_bin, sats, tool_missing
+from support.common import balances_then_close, run
+from support.btc_world import ElectrumX, Litecoind, btc, electrumx_bin, litecoind_bin, sats, tool_missing
 from chains.bitcoin_core import BitcoinCoreAdapter
 from chains.electrum import ElectrumAdapter
 from chains.jsonrpc import Endpoint
@@ -56,7 +55,6 @@ def funded(ltc):
     return h, ltc.rpc("getblockhash", h), expected, view, miner
 
 
-run = asyncio.run
 read = functools.partial(balances_then_close, LTC)  # read(adapter, addresses, height), adapter closed after
 
 

@@ -4,7 +4,7 @@ Wallets are real Ed25519 keypairs (solders), token accounts the program-derived 
 plus extra ones. Covers SOL through getMultipleAccounts (100 keys per call, batched), SPL tokens of
 the classic Token program and Token-2022 summed per owner, amounts beyond float precision, base64
 accounts, the slot labels (no balance-at-slot on Solana), lagging nodes (minContextSlot), decimals
-mismatches, bad addresses, and faults at 20 % through tests/faultproxy.py.
+mismatches, bad addresses, and faults at 20 % through tests/support/faultproxy.py.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import asyncio
 
 import pytest
 
-from conftest import balances_then_close
+from support.common import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
 from chains.solana import TOKEN_2022_PROGRAM, SolanaAdapter, solana_pubkey
 from scanner.devnet.fake_tron_solana import USDC_SPL_MINT, USDT_SPL_MINT, FakeSolana, seeded, sol_keypair, solana_world
-from faultproxy import FaultProxy
+from support.faultproxy import FaultProxy
 
 SOL = Asset("solana", "SOL", 9)
 USDT = Asset("solana", "USDT", 6, USDT_SPL_MINT)

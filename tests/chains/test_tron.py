@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from conftest import balances_then_close
+from support.common import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
 from chains.tron import TronAdapter, tron_address

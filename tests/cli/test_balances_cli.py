@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from evm_world import build_world
+from support.evm_world import build_world
 from scanner.amounts import from_base_units, fmt
 from scanner.cli.main import main
 from scanner.devnet.samplegen import OKX11_HEADER

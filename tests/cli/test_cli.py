@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, shared_path
+from support.common import ROOT, shared_path
 from scanner.devnet import samplegen as g
 from scanner.cli.main import main
 

@@ -16,15 +16,13 @@ import sys
 import time
 import tomllib
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from conftest import need_anvil
+from support.common import ROOT, need_anvil
 from scanner.amounts import from_base_units
 from scanner.devnet.sample_exchange import DECIMALS, build_rows
 
-ROOT = Path(__file__).resolve().parents[1]
 FAKE_READ = {"TRX", "USDT-TRC20", "SOL"}  # no reads at a height on these chains
 
 

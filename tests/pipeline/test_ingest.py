@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from conftest import shared_path
+from support.common import shared_path
 from scanner.pipeline.ingest import (IngestError, ReserveRow, RowError, iter_chunks, iter_rows, read_head,
                             split_cells)
 from scanner.devnet import samplegen as g

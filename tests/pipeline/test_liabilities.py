@@ -26,7 +26,7 @@ from scanner.pipeline.liabilities.binance import TWO_DIGIT_ASSETS
 from scanner.pipeline.liabilities.okx_zk import GOLDILOCKS_P, STARK_P
 from scanner.pipeline.ratios import RATIO_CONTEXT, Ratio, ratio, reserve_ratios
 
-from conftest import shared_path
+from support.common import shared_path
 
 KEYS = ("BTC", "ETH", "USDT")
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from evm_world import addr, call_data
+from support.evm_world import addr, call_data
 
 from scanner.amounts import fmt, from_base_units
 from scanner.cli.main import main

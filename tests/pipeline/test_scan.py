@@ -17,9 +17,7 @@ import pytest
 
 from scanner.amounts import from_base_units
 from scanner.cli.main import main
-from conftest import need_anvil
-
-ROOT = Path(__file__).resolve().parents[1]
+from support.common import ROOT, need_anvil
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +26,7 @@ def world(tmp_path_factory):
     from scanner.devnet.localworld import build_local_exchange
 
     # no LTC node nor TRON/Solana stand-ins: the rows of those chains stay unread (what these tests check);
-    # tests/test_demo_world.py scans the whole world
+    # tests/cli/test_demo_world.py scans the whole world
     w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=11, litecoin=False, tron_solana=False)
     yield w
     w.stop()
@@ -232,7 +230,7 @@ def test_sigkill_and_resume_gives_identical_totals(big_world, tmp_path):
 def test_html_report_of_a_real_scan_in_chromium(world, tmp_path):
     """The HTML that `porscan scan --html` writes, loaded in headless Chromium, shows the scan's own
     figures: each asset's proven ratio and coverage, the liabilities' provenance and the blocks."""
-    from browser import chromium_or_skip, dump_dom
+    from support.browser import chromium_or_skip, dump_dom
 
     from scanner.report.charts import format_ratio, rows_read_text
 

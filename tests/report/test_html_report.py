@@ -19,7 +19,6 @@ import re
 import shutil
 from decimal import Decimal
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 
@@ -29,9 +28,9 @@ from scanner.report.charts import (Bar, BarGroup, Layout, Segment, StackRow, bar
                             stacked_bar_chart, ticks, to_decimal)
 from scanner.report.html import render_html, write_html
 
-from browser import dump_dom, read_png, screenshot
+from support.browser import dump_dom, read_png, screenshot
+from support.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "data" / "scan_report_okx.json"
 DOCS_SCREENSHOT = ROOT / "docs" / "scan-report.png"
 

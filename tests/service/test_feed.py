@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -22,8 +21,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from scanner.service.feed.server import FeedConfigError, FeedServer, ROUTES, openapi_document, resolve_token
 from scanner.devnet.feed_sample import populate
 from scanner.storage import open_store
+from support.common import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 EXCHANGES, DAYS, END = 2, 12, "2025-03-31"
 TOKEN = "s3cret-token-for-tests-0123456789"
 
@@ -313,7 +312,7 @@ def _start_serve(db: str) -> tuple[subprocess.Popen, int]:
 
 
 def test_dashboard_in_chromium(tmp_path):
-    from browser import chromium_or_skip, read_png, run_chromium
+    from support.browser import chromium_or_skip, read_png, run_chromium
 
     chromium_or_skip()
     db = str(tmp_path / "dash.db")

@@ -14,7 +14,7 @@ import io
 import json
 
 import pytest
-from conftest import SHARED_VECTORS, shared_path
+from support.common import SHARED_VECTORS, shared_path
 
 from scanner.cli.main import main
 from scanner.pipeline.ingest import ReserveRow, iter_rows, read_head
@@ -59,7 +59,7 @@ def htx_files():
 
 
 def test_every_row_of_every_file_called_right(htx_files):
-    """994 signed rows verified, 105 unsigned rows unsigned: the issue's acceptance, row by row."""
+    """994 signed rows verified, 105 unsigned rows unsigned, row by row: every published row is pinned."""
     totals: collections.Counter[Status] = collections.Counter()
     for path in htx_files:
         expected = _expected(path)

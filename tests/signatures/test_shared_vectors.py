@@ -1,8 +1,8 @@
 """Conformance: every vector in ../shared/vectors/okx meets its expected outcome, and every valid
 vector, mutated (flipped signature byte, other address, other message, swapped signer), is rejected.
 
-Skips cleanly when ../shared is absent; tests/test_own_fixtures.py covers each family with the
-project's own keys.
+Skips cleanly when ../shared is absent; tests/signatures/test_own_fixtures.py covers each family with
+the project's own keys.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import copy
 
 import pytest
 
-from conftest import load_vectors, shared_path
+from support.common import load_vectors, shared_path
 from signatures import Claim, Status, verify_claim
 from signatures.utxo import PARAMS, recover_signer
 from signatures.secp256k1 import compress

@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import pytest
 
@@ -48,8 +47,7 @@ from signatures.starknet import (
     verify_stark_signature,
     verify_starknet_row,
 )
-
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
+from support.common import SHARED_VECTORS as VECTORS
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import nacl.signing
 import pytest
@@ -25,8 +24,8 @@ from signatures.ton import (
     parse_ton_address,
     wallet_candidates,
 )
+from support.common import SHARED_VECTORS as VECTORS
 
-VECTORS = Path(__file__).resolve().parents[1].parent / "shared" / "vectors"
 TON_COINS = {"TON", "TONCOIN-NEW", "TONCOIN_NEW", "USDT-TON", "TONCOIN"}
 
 # Fixed key: Ed25519 seed 00 01 02 ... 1f.

@@ -1,4 +1,4 @@
-"""Run storage on both backends: SQLite (a temp file) and PostgreSQL (a private cluster, tests/pg.py).
+"""Run storage on both backends: SQLite (a temp file) and PostgreSQL (a private cluster, tests/support/pg.py).
 
 Every test runs once per backend against a fresh database. Amounts must come back exactly (huge
 base units, 27-decimal coin amounts), a checkpointed chunk must count once however often it is
@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
@@ -23,6 +22,7 @@ from scanner.storage import (AssetTotal, BalanceRecord, LiabilityRecord, RatioRe
                              open_store, redact_url)
 from scanner.storage import migrations
 from scanner.storage.base import utc_now
+from support.common import ROOT, run
 
 BIG = 2**256 - 1  # the largest uint256: 78 digits
 FINE = Decimal("123456789012345678901234567890.123456789012345678901234567")
@@ -34,10 +34,6 @@ def url(request, tmp_path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path}/store/porscan.db"
     return request.getfixturevalue("postgres_db")
-
-
-def run(coro):
-    return asyncio.run(coro)
 
 
 def spec(exchange="okx", sha="a" * 64, liab_sha=None, params=None, snapshot_date="2024-05-01") -> RunSpec:
@@ -502,7 +498,7 @@ def test_default_and_bare_paths(tmp_path, monkeypatch):
 
 KILL_WRITER = """
 import asyncio, sys
-sys.path[:0] = [sys.argv[2], sys.argv[2] + "/tests"]
+sys.path[:0] = [sys.argv[2], sys.argv[2] + "/tests", sys.argv[2] + "/tests/storage"]
 from test_storage import row, spec
 from scanner.storage import open_store
 
@@ -523,7 +519,7 @@ asyncio.run(main(sys.argv[1]))
 def test_sigkill_mid_write_then_resume(url, after_chunks, delay, tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(KILL_WRITER)
-    proc = subprocess.Popen([sys.executable, str(script), url, str(Path(__file__).resolve().parents[1])],
+    proc = subprocess.Popen([sys.executable, str(script), url, str(ROOT)],
                             stdout=subprocess.PIPE, text=True)
     run_id = int(proc.stdout.readline())
     for _ in range(after_chunks):

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from btc_world import CoreNode, sats
-from faultproxy import http_fault_reply
+from support.btc_world import CoreNode, sats
+from support.faultproxy import http_fault_reply
 from scanner.devnet.loopthread import ServedApp
 
 LABEL = "FAKE-esplora"

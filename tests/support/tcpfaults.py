@@ -10,7 +10,7 @@ import json
 import random
 from collections import Counter
 
-from faultproxy import spoil_one_item
+from support.faultproxy import spoil_one_item
 from scanner.devnet.loopthread import LoopThread
 
 FAULTS = ("drop", "garbage", "stall", "missing-item", "busy")
