@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from .jsonrpc import _ENV_REF, _RATE_LIMIT_WORDS, ConfigError, Endpoint, JsonRpcClient, TransportError
+from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, JsonRpcClient, TransportError
+from .secrets import expand_env
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -33,13 +32,7 @@ def resolve_headers(label: str, headers: Mapping[str, str] | None) -> dict[str, 
     """``${VAR}`` in header values from the environment; a missing variable is a ConfigError."""
     out = {}
     for name, value in (headers or {}).items():
-        def sub(m: re.Match[str]) -> str:
-            v = os.environ.get(m.group(1))
-            if v is None:
-                raise ConfigError(f"endpoint {label}: environment variable {m.group(1)} (header {name}) is not set")
-            return v
-
-        out[str(name)] = _ENV_REF.sub(sub, str(value))
+        out[str(name)] = expand_env(str(value), f"endpoint {label} (header {name})")
     return out
 
 

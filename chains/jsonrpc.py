@@ -10,28 +10,22 @@ the last attempt comes back as a :class:`TransportError` result, never as a valu
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
-from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+from .secrets import ConfigError, expand_env, redactor, secrets_in, userinfo_secrets  # noqa: F401 (ConfigError, userinfo_secrets: re-exported)
+
 # JSON-RPC error codes and messages that mean "slow down" rather than "wrong request"
 _RATE_LIMIT_CODES = {-32005, -32090, 429}
 _RATE_LIMIT_WORDS = ("rate limit", "too many requests", "exceeded", "throttl", "capacity", "server busy",
                      "excessive resource usage")  # the last two: ElectrumX
-
-
-class ConfigError(ValueError):
-    """An endpoint cannot be used as configured (e.g. its API key variable is not set)."""
 
 
 class RpcError(Exception):
@@ -66,44 +60,12 @@ class Endpoint:
     archive: bool = True  # declared; the adapter still checks
 
     def resolved_url(self) -> str:
-        def sub(m: re.Match[str]) -> str:
-            value = os.environ.get(m.group(1))
-            if value is None:
-                raise ConfigError(f"endpoint {self.label}: environment variable {m.group(1)} is not set")
-            return value
-
-        return _ENV_REF.sub(sub, self.url)
+        return expand_env(self.url, f"endpoint {self.label}")
 
     def secrets(self) -> list[str]:
         """Values that must never appear in a message: the resolved URL, referenced variables and a
         password in the URL (also as the Basic credentials a server may echo back)."""
-        out = [os.environ[m] for m in _ENV_REF.findall(self.url) if os.environ.get(m)]
-        try:
-            url = self.resolved_url()
-        except ConfigError:
-            pass
-        else:
-            out.append(url)
-            out.extend(userinfo_secrets(url))
-        return [s for s in out if s]
-
-
-def userinfo_secrets(url: str) -> list[str]:
-    """A URL's ``user:password@`` as the forms that can leak: the password, ``user:password`` and
-    their Basic-auth base64 (aiohttp sends the decoded pair), each as written and percent-decoded."""
-    try:
-        parts = urlsplit(url)
-        user, password = parts.username, parts.password
-    except ValueError:
-        return []
-    if not password:
-        return []
-    out = []
-    for u, p in {(user or "", password), (unquote(user or ""), unquote(password))}:
-        pair = f"{u}:{p}"
-        out += [p, pair, base64.b64encode(pair.encode("latin-1", "replace")).decode(),
-                base64.b64encode(pair.encode()).decode()]
-    return [s for s in dict.fromkeys(out) if len(s) >= 3]
+        return secrets_in(self.url)
 
 
 class RateLimiter:
@@ -132,17 +94,6 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
-
-
-def _secrets_pattern(secrets: Sequence[str]) -> re.Pattern[str] | None:
-    """One case-insensitive pattern for every secret, as is and percent-encoded (longest first)."""
-    forms: set[str] = set()
-    for s in secrets:
-        forms.update((s, quote(s, safe=""), quote(s, safe="/:@"), quote(s)))
-    forms.discard("")
-    if not forms:
-        return None
-    return re.compile("|".join(map(re.escape, sorted(forms, key=len, reverse=True))), re.IGNORECASE)
 
 
 class JsonRpcClient:
@@ -178,7 +129,7 @@ class JsonRpcClient:
         host names) and in its percent-encoded forms (URLs quote what they carry)."""
         key = tuple(self._secrets)
         if key != self._redact_for:
-            self._redact_for, self._redact_re = key, _secrets_pattern(key)
+            self._redact_for, self._redact_re = key, redactor(key)
         if self._redact_re is None:
             return text
         return self._redact_re.sub(f"<{self.endpoint.label}>", text)

@@ -40,7 +40,8 @@ from signatures.encoding import EncodingError, b58check_encode
 from signatures.tron import parse_tron_address
 
 from .httpapi import HttpApiClient, bounded_map
-from .jsonrpc import ConfigError, Endpoint, TransportError
+from .jsonrpc import Endpoint, TransportError
+from .secrets import ConfigError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
 from .results import ClientsMixin, Value, assemble, parse_inputs
 

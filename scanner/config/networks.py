@@ -10,7 +10,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chains.jsonrpc import ConfigError as UnsetVariable, Endpoint
+from chains.jsonrpc import Endpoint
+from chains.secrets import ConfigError as UnsetVariable
 from chains.protocol import Asset
 
 from ..errors import ConfigError

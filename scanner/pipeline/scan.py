@@ -36,7 +36,7 @@ from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimal
                         load_networks, with_overrides)
 from .reconcile import check_summary
 from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
-from ..storage import (RunInfo, RunSpec, Store,
+from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
 from .verify import Filters, run_verify
@@ -600,7 +600,7 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
             "unsupported": [{"coin": c, "rows": n, "reason": why} for (c, why), n in sorted(unsupported.items())],
             "liabilities": None if ctx.liabilities is None else {
                 "format": ctx.liabilities.format, "assets": len(ctx.liabilities.liabilities)},
-            "db": redact(opts.db or default_db())}
+            "db": redact_url(opts.db or default_db())}
 
 
 def endpoint_warnings(net, snapshot_heights: list[int]) -> list[str]:
@@ -612,8 +612,3 @@ def endpoint_warnings(net, snapshot_heights: list[int]) -> list[str]:
                 "historical state, which full nodes prune: expect these rows unread"]
     return []
 
-
-def redact(url: str) -> str:
-    from ..storage.model import redact_url
-
-    return redact_url(url)

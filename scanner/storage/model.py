@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from chains.secrets import display_url
+
 from .. import errors
 from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord  # noqa: F401 (stored as they are)
 
@@ -22,16 +22,8 @@ StoreError = errors.StoreError  # defined with the other errors; re-exported her
 
 
 def redact_url(url: str) -> str:
-    """``url`` with its password (if any) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(//[^:/@]*:)[^@]*@", r"\1***@", url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = netloc[0].split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+    """A database URL as shown anywhere: its password as ``***`` (the query, e.g. sslmode, kept)."""
+    return display_url(url, query=True)
 
 
 def params_key(params: dict) -> str:

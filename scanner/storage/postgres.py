@@ -14,12 +14,13 @@ import json
 import re
 from datetime import date
 from typing import Sequence
-from urllib.parse import urlsplit
 
 import asyncpg
 
 from .migrations import POSTGRES, pending, tracking_table
 from .base import Store, iso_utc
+from chains.secrets import scrub, userinfo_secrets
+
 from .model import StoreError, canonical_json, redact_url
 
 _MIGRATION_LOCK = 0x706F7273  # pg_advisory_xact_lock key: one migrator at a time
@@ -42,7 +43,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str) -> None:
         self.url = redact_url(url)
-        self._password = urlsplit(url).password if "://" in url else None
+        self._secrets = userinfo_secrets(url)  # the password in every form an error could echo
         self._pool: asyncpg.Pool | None = None
 
     @classmethod
@@ -63,7 +64,7 @@ class PostgresStore(Store):
 
     def _scrub(self, exc: BaseException) -> str:
         text = str(exc) or type(exc).__name__
-        return text.replace(self._password, "***") if self._password else text
+        return scrub(text, self._secrets)
 
     def _error(self, exc: Exception) -> StoreError:
         return StoreError(f"{self.url}: {self._scrub(exc)}")

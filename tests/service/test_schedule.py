@@ -258,7 +258,7 @@ def test_url_password_is_scrubbed_in_every_form(monkeypatch):
     scrubbed like any ${VAR} secret."""
     import base64
 
-    from scanner.service.schedule.job import scrub, secrets_of
+    from chains.secrets import scrub, secrets_in as secrets_of
 
     monkeypatch.setenv("PORSCAN_SRC_PW", "p%40ss-word")
     for url, pw in (("https://analyst:hunter2-pw@por.example/f.csv", "hunter2-pw"),

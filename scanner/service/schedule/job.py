@@ -40,7 +40,9 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, scrub, secrets_in, unset_vars
 
 from ... import __version__
 from ...errors import ConfigError, PorscanError
@@ -56,7 +58,6 @@ DEFAULT_INTERVAL = 3600.0
 ALERT_SCHEMA = "porscan.alert/1"
 JOB_FAILED_KEY = "job_failed"
 RULES = ("proven_ratio_below", "coverage_below", "failed_signatures_above", "mismatch_above", "job_failed")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class ScheduleConfigError(ConfigError):
@@ -138,43 +139,12 @@ class ScheduleConfig:
         return None if self.db is None else expand(self.db)
 
 
-def display_url(url: str) -> str:
-    """A URL as logs show it: ``${VAR}`` references kept as written, password and query hidden."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}:***@{host}" if ":" in user else netloc
-    return urlunsplit(parts._replace(netloc=netloc, query="***" if parts.query else "", fragment=""))
-
-
 def expand(text: str) -> str:
-    """``${VAR}`` -> the environment variable's value (checked to exist when the config loads)."""
-    return _VAR.sub(lambda m: os.environ.get(m.group(1), ""), text)
-
-
-def secrets_of(*texts: str | None) -> list[str]:
-    """The values that ``${VAR}`` references in ``texts`` expand to, and any password written in a
-    URL (with its Basic-auth forms), to scrub from messages."""
-    from chains.jsonrpc import userinfo_secrets
-
-    out = []
-    for t in texts:
-        for name in _VAR.findall(t or ""):
-            v = os.environ.get(name)
-            if v and len(v) >= 3:
-                out.append(v)
-        out += userinfo_secrets(_VAR.sub(lambda m: os.environ.get(m.group(1), ""), t or ""))
-    return sorted(set(out), key=len, reverse=True)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        text = text.replace(s, "***")
-    return text
+    """``${VAR}`` -> the environment variable's value (checked to be set when the config loads)."""
+    try:
+        return expand_env(text)
+    except UnsetVariable as exc:  # unset since the config was loaded
+        raise ScheduleConfigError(str(exc)) from exc
 
 
 def parse_duration(value: Any, where: str) -> float:
@@ -226,9 +196,8 @@ class _Reader:
 
 
 def _check_vars(file: str, where: str, text: str | None) -> None:
-    for name in _VAR.findall(text or ""):
-        if not os.environ.get(name):
-            raise ScheduleConfigError(f"{file}: {where}: environment variable {name} is not set")
+    for name in unset_vars(text):
+        raise ScheduleConfigError(f"{file}: {where}: environment variable {name} is not set")
 
 
 def _decimal(value: Any, where: str, file: str) -> Decimal:
@@ -458,7 +427,7 @@ async def fetch_source(src: Source, exchange: str, cfg: ScheduleConfig, session)
         meta = json.loads(meta_path.read_text())
     except (OSError, ValueError):
         pass
-    secrets = secrets_of(src.url)
+    secrets = secrets_in(src.url)
     cached = meta.get("url") == url_key and meta.get("file") == target.name and target.exists()
     try:
         async for attempt in AsyncRetrying(stop=stop_after_attempt(cfg.download_attempts),
@@ -630,7 +599,7 @@ class Notifier:
         self.webhook = webhook
         self.session = session
         self.failures = 0
-        self.secrets = secrets_of(webhook.url, *webhook.headers.values()) if webhook else []
+        self.secrets = secrets_in(webhook.url, *webhook.headers.values()) if webhook else []
 
     async def send(self, payload: dict) -> bool:
         """True when delivered (or when no webhook is configured)."""
@@ -832,12 +801,12 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
         else:
             result.alerts_open = len(await store.list_alerts(name, open_only=True, limit=10_000))
     except (SourceError, ScanError, StoreError) as exc:
-        secrets = secrets_of(job.reserves.url, job.liabilities.url if job.liabilities else None, *job.rpc)
+        secrets = secrets_in(job.reserves.url, job.liabilities.url if job.liabilities else None, *job.rpc)
         result.status, result.message = "failed", scrub(str(exc), secrets)
         log.error("%s: job failed: %s", name, result.message)
         await _job_failed(store, job, result, notifier)
     except Exception as exc:  # noqa: BLE001 - one exchange's bug must not stop the others
-        secrets = secrets_of(job.reserves.url, job.liabilities.url if job.liabilities else None, *job.rpc)
+        secrets = secrets_in(job.reserves.url, job.liabilities.url if job.liabilities else None, *job.rpc)
         result.status = "failed"
         result.message = scrub(f"unexpected error: {type(exc).__name__}: {exc}", secrets)
         log.exception("%s: job failed", name)
