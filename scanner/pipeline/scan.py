@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -28,9 +28,7 @@ from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
 from ..amounts import EXACT, coverage as coverage_of, exact_sum, fmt, rounding_slack, shown_fraction
 from ..config.assets import AssetBook, config_dir, default_book
-from .balances import (NO_PUBLISHED_AMOUNT, SLICE, BalanceCheck, Job, fill_heights, network_heights, one_height,
-                       read_groups, unsupported_reason)
-from .adapters import supported_kinds
+from .balances import (SLICE, BalanceCheck, read_groups)
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
@@ -39,6 +37,7 @@ from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, R
 from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
+from .plan import BalancePlanner
 from .verify import Filters, run_verify
 
 SCAN_SCHEMA = "porscan.scan/1"
@@ -302,29 +301,14 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -
 
 async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -> list[str]:
     done = await store.done_chunks(run.id, "balances")
-    kinds = supported_kinds()
-    groups: dict[tuple[str, int | None], list[Job]] = defaultdict(list)
-    unsupported: list[BalanceRecord] = []
+    planner = BalancePlanner(ctx)
     async for rows in store.iter_rows(run.id):
         for r in rows:
-            if r.status in ("invalid_row", "skipped"):
-                continue
-            coin = ctx.key(r.coin, r.network)
-            bad = unsupported_reason(coin, ctx.coins, ctx.networks, kinds)
-            if bad is not None:
-                place = ctx.place(coin)
-                unsupported.append(BalanceRecord(r.line, r.coin, bad[0] or r.network, place.asset, r.address,
-                                                 r.snapshot_height, r.amount_base_units, None, place.decimals, None,
-                                                 None, None, "unsupported", bad[1], ""))
-                continue
-            why = "" if r.amount_base_units is not None else (
-                NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
-                f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
-            groups[(coin, r.snapshot_height)].append(Job(r.line, CoinTargets.read_as(coin, r.coin), r.address,
-                                                         r.amount_base_units, why))
-    if unsupported and UNSUPPORTED_KEY not in done:
-        await store.save_balances(run.id, UNSUPPORTED_KEY, unsupported)
-    groups, height_notes = fill_heights(groups, ctx.coins, ctx.head.heights)
+            planner.add(r)
+    plan = planner.finish()
+    if plan.unsupported and UNSUPPORTED_KEY not in done:
+        await store.save_balances(run.id, UNSUPPORTED_KEY, plan.unsupported)
+    groups, height_notes = plan.groups, plan.height_notes
     total = sum(len(v) for v in groups.values())
     ui.stage("balances", total)
 
@@ -549,9 +533,7 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
     from .ingest import RowError, iter_rows
 
     ctx = _load_context(opts)
-    kinds = supported_kinds()
-    groups: dict[tuple[str, int | None], int] = Counter()
-    unsupported: dict[tuple[str, str], int] = Counter()
+    planner = BalancePlanner(ctx)
     invalid = 0
     filters = Filters(opts.coins, opts.networks)
     rows = 0
@@ -562,18 +544,13 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
             continue
         if filters.reason(row.coin, row.network):
             continue
-        coin = ctx.key(row.coin, row.network)
-        bad = unsupported_reason(coin, ctx.coins, ctx.networks, kinds)
-        if bad is not None:
-            unsupported[(coin, bad[1])] += 1
-        else:
-            groups[(coin, row.snapshot_height)] += 1
-    # rows with no height are read at their network's one snapshot height, as the run does
-    known = network_heights(groups, ctx.coins, ctx.head.heights)
-    filled: dict[tuple[str, int | None], int] = Counter()
-    for (coin, height), n in groups.items():
-        filled[(coin, one_height(known.get(ctx.coins[coin].network)) if height is None else height)] += n
-    groups = filled
+        # the planner takes rows as the run stores them; a dry run verifies nothing and needs no amounts
+        planner.add(RowRecord(line=row.line, coin=row.coin, network=row.network, address=row.address,
+                              snapshot_height=row.snapshot_height, amount_text=row.amount_text,
+                              amount_base_units=None, status="planned", scheme="", reason=""))
+    plan = planner.finish()
+    groups = Counter({key: len(jobs) for key, jobs in plan.groups.items()})
+    unsupported = Counter((ctx.key(r.coin, r.network), r.reason) for r in plan.unsupported)
     networks: dict[str, dict] = {}
     reader = {"native": int(opts.adapter_options.get("reader_batch", 10000)),
               "token": int(opts.adapter_options.get("token_batch", 5000))}

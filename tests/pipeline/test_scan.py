@@ -125,6 +125,34 @@ def test_dry_run_reads_nothing(world, tmp_path, capsys):
     assert not db.exists()
 
 
+def test_dry_plan_is_the_plan_the_run_executes(world, tmp_path):
+    """Rows per network and coin, heights and unsupported reasons of --dry are those the run reads."""
+    from collections import Counter
+
+    from scanner.pipeline.scan import ScanOptions, plan_scan
+
+    opts = dict(file=str(world.reserves), liabilities=str(world.liabilities), exchange="Sample",
+                networks_path=str(world.networks), coins_path=str(world.coins))
+    plan = plan_scan(ScanOptions(db=str(tmp_path / "dry.db"), **opts))
+    out = tmp_path / "r.json"
+    main(_scan_args(world, str(tmp_path / "run.db"), "--json", str(out)))
+    report = json.loads(out.read_text())
+    read_per_network: Counter[str] = Counter()
+    heights: dict[str, set] = {}
+    for asset in report["assets"]:
+        for n in asset["networks"]:
+            heights.setdefault(n["network"], set()).update(b["number"] for b in n["blocks"] if b["at_snapshot"])
+    by_status = report["balances"]["by_status"]
+    planned = {n["network"]: n for n in plan["networks"]}
+    for asset in report["assets"]:
+        for n in asset["networks"]:
+            read_per_network[n["network"]] += n["rows_expected"]
+    for network, n in planned.items():
+        assert n["rows"] == read_per_network[network], network
+        assert {h for h in n["heights"] if h != "latest"} >= heights.get(network, set()), network
+    assert sum(u["rows"] for u in plan["unsupported"]) == by_status.get("unsupported", 0)
+
+
 def test_dry_run_names_every_endpoint_left_out_and_a_missing_archive(world, tmp_path, capsys, monkeypatch):
     import re
 
