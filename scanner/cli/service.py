@@ -113,7 +113,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def _db_label(cfg) -> str:
-    from ..service.schedule.job import display_url
+    from chains.secrets import display_url
 
     return display_url(cfg.db) if cfg.db else "default"
 

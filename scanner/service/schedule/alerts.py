@@ -1,0 +1,181 @@
+"""Alert rules evaluated on a finished run, the webhook notifier, and keeping the store's alerts in
+step with the conditions (open once, resolved once; a vanished asset's alert stays open)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from chains.secrets import scrub, secrets_in
+
+from ... import __version__
+from ...amounts import fmt, shown_fraction
+
+from .config import expand, ALERT_SCHEMA, Rules, SourceError, Webhook
+from .fetch import _Transient, _describe
+
+log = logging.getLogger("porscan.schedule")
+
+
+# --------------------------------------------------------------------------------------- alert rules
+
+@dataclass(frozen=True)
+class Condition:
+    key: str  # one alert per (exchange, key)
+    rule: str
+    message: str
+    detail: dict
+
+
+def _threshold(table: dict[str, Decimal], asset: str) -> Decimal | None:
+    return table.get(asset.upper(), table.get("*"))
+
+
+def _dec(text: Any) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(str(text))
+    except InvalidOperation:
+        return None
+
+
+def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Condition]:
+    """The alert conditions that hold for a finished run's report (``porscan.scan/1``)."""
+    out: list[Condition] = []
+    run = report.get("run") or {}
+    tag = f"run {run_id}" + (f", snapshot {run['snapshot_date']}" if run.get("snapshot_date") else "")
+    base = {"run_id": run_id, "snapshot_date": run.get("snapshot_date")}
+    for a in report.get("assets") or []:
+        asset = str(a.get("asset"))
+        x = _threshold(rules.proven_ratio_below, asset)
+        ratio = _dec(a.get("proven_ratio"))
+        if x is not None and ratio is not None and ratio < x:
+            out.append(Condition(f"proven_ratio_below:{asset}", "proven_ratio_below",
+                                 f"{exchange}: {asset} proven reserve ratio {ratio} is below {x} ({tag})",
+                                 {**base, "rule": "proven_ratio_below", "asset": asset, "value": str(ratio),
+                                  "threshold": str(x), "provenance": a.get("liabilities_provenance")}))
+        y = _threshold(rules.coverage_below, asset)
+        expected, read = a.get("rows_expected") or 0, a.get("rows_read") or 0
+        if y is not None and expected:
+            coverage = Decimal(read) / Decimal(expected)
+            if coverage < y:
+                out.append(Condition(f"coverage_below:{asset}", "coverage_below",
+                                     f"{exchange}: {asset} coverage {read}/{expected} rows read is below {y} ({tag})",
+                                     {**base, "rule": "coverage_below", "asset": asset, "rows_read": read,
+                                      "rows_expected": expected, "value": fmt(shown_fraction(coverage)),
+                                      "threshold": str(y)}))
+        z = _threshold(rules.mismatch_above, asset)
+        if z is not None:
+            published, unread, onchain = (_dec(a.get("published")), _dec(a.get("unread_published")),
+                                          _dec(a.get("onchain")))
+            if published is not None and onchain is not None:
+                compared = published - (unread or 0)  # published amount of the rows that were read
+                diff = onchain - compared
+                rel = abs(diff) / compared if compared > 0 else (Decimal(1) if diff else Decimal(0))
+                if rel > z:
+                    out.append(Condition(f"mismatch_above:{asset}", "mismatch_above",
+                                         f"{exchange}: {asset} on-chain {onchain} differs from the published "
+                                         f"{compared} (rows read) by {diff} ({_pct(rel)}), above {_pct(z)} ({tag})",
+                                         {**base, "rule": "mismatch_above", "asset": asset, "published": str(compared),
+                                          "onchain": str(onchain), "difference": str(diff),
+                                          "value": fmt(shown_fraction(rel)), "threshold": str(z)}))
+    n = rules.failed_signatures_above
+    failed = int(((report.get("verification") or {}).get("by_status") or {}).get("failed", 0))
+    if n is not None and failed > n:
+        out.append(Condition("failed_signatures_above", "failed_signatures_above",
+                             f"{exchange}: {failed} row(s) failed ownership verification, more than {n} ({tag})",
+                             {**base, "rule": "failed_signatures_above", "value": failed, "threshold": n}))
+    return out
+
+
+def _pct(d: Decimal) -> str:
+    return f"{fmt(shown_fraction(d) * 100)}%"
+
+
+# --------------------------------------------------------------------------------------- notifying
+
+class Notifier:
+    """Alerts to the log and, when configured, to a webhook (JSON POST, retried with tenacity)."""
+
+    def __init__(self, webhook: Webhook | None, session=None):
+        self.webhook = webhook
+        self.session = session
+        self.failures = 0
+        self.secrets = secrets_in(webhook.url, *webhook.headers.values()) if webhook else []
+
+    async def send(self, payload: dict) -> bool:
+        """True when delivered (or when no webhook is configured)."""
+        if self.webhook is None:
+            return True
+        import aiohttp
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+        w = self.webhook
+        headers = {"Content-Type": "application/json", "User-Agent": f"porscan/{__version__}",
+                   **{k: expand(v) for k, v in w.headers.items()}}
+        body = json.dumps(payload, sort_keys=True).encode()
+        timeout = aiohttp.ClientTimeout(total=w.timeout)
+        try:
+            async for attempt in AsyncRetrying(stop=stop_after_attempt(w.attempts),
+                                               wait=wait_exponential(multiplier=w.backoff, max=30),
+                                               retry=retry_if_exception_type(_Transient), reraise=True):
+                with attempt:
+                    try:
+                        async with self.session.post(expand(w.url), data=body, headers=headers,
+                                                     timeout=timeout) as resp:
+                            await resp.read()
+                            if resp.status in (408, 429) or resp.status >= 500:
+                                raise _Transient(f"HTTP {resp.status}")
+                            if resp.status >= 300:
+                                raise SourceError(f"HTTP {resp.status}")
+                    except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+                        raise _Transient(scrub(_describe(exc), self.secrets)) from None
+                    except aiohttp.ClientError as exc:
+                        raise SourceError(scrub(_describe(exc), self.secrets)) from None
+        except (_Transient, SourceError) as exc:
+            self.failures += 1
+            log.error("webhook %s: %s alert %s for %s not delivered: %s", w.display, payload.get("event"),
+                      payload.get("key"), payload.get("exchange"), exc)
+            return False
+        return True
+
+
+def alert_payload(event: str, alert) -> dict:
+    return {"schema": ALERT_SCHEMA, "event": event, "exchange": alert.exchange, "key": alert.key,
+            "message": alert.message, "detail": alert.detail, "alert_id": alert.id, "opened_at": alert.opened_at,
+            "resolved_at": alert.resolved_at if event == "resolved" else None, "run_id": alert.last_run_id,
+            "tool": {"name": "porscan", "version": __version__}}
+
+
+async def reconcile_alerts(store, exchange: str, conditions: list[Condition], managed: set[str],
+                           notifier: Notifier, run_id: int | None, assets: set[str] | None = None) -> int:
+    """Open (once) every condition that holds, resolve the open alerts of the ``managed`` rules that
+    no longer hold, and deliver what has not been delivered. Returns the number still open.
+
+    ``assets``: the assets the run reports. An alert about an asset the run does not report stays
+    open: an asset that vanished from the file is not a condition cleared."""
+    current = {c.key for c in conditions}
+    for c in conditions:
+        alert, new = await store.raise_alert(exchange, c.key, c.message, c.detail, run_id)
+        if new:
+            log.warning("ALERT %s: %s", exchange, c.message)
+    for a in await store.list_alerts(exchange, open_only=True, limit=10_000):
+        rule, _, asset = a.key.partition(":")
+        if asset and assets is not None and asset not in assets:
+            continue
+        if rule in managed and a.key not in current:
+            if await store.resolve_alert(exchange, a.key):
+                log.info("resolved %s: %s (condition cleared)", exchange, a.key)
+                resolved = next((x for x in await store.list_alerts(exchange, limit=50) if x.id == a.id), a)
+                await notifier.send(alert_payload("resolved", resolved))
+    still_open = await store.list_alerts(exchange, open_only=True, limit=10_000)
+    for a in still_open:
+        if a.notified_at is None:
+            if await notifier.send(alert_payload("opened", a)):
+                await store.mark_alert_notified(a.id)
+    return len(still_open)
