@@ -373,7 +373,7 @@ def test_dashboard_in_chromium(tmp_path):
 def test_one_rounding_rule_for_what_users_see():
     """A coverage of 9,999,997 / 10,000,000 rows reads 0.999999 in the feed, the scan report and the
     alerts alike (rounded down: it never shows as complete)."""
-    from scanner.service.feed import server as feed
+    from scanner.service.feed import shapes as feed
     from scanner.service.schedule import job as schedule
     from scanner.amounts import coverage, shown_fraction
 

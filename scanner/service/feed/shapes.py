@@ -1,0 +1,93 @@
+"""The feed's JSON shapes: one function per stored type, exact decimal strings, blanks never zeros."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+from ...amounts import coverage, fmt
+from ...records import AssetTotal
+from ..schedule.job import parse_ts as _ts
+
+
+
+# ------------------------------------------------------------------------------------- JSON shapes
+
+def dec(v: Decimal | None) -> str | None:
+    return None if v is None else fmt(v)
+
+
+def units(v: int | None) -> str | None:
+    return None if v is None else str(v)
+
+
+def run_json(r, full: bool = False) -> dict:
+    s = r.summary or {}
+    run = s.get("run") or {}
+    out = {"id": r.id, "exchange": r.exchange, "status": r.status, "snapshot_date": r.snapshot_date,
+           "started_at": r.started_at, "finished_at": r.finished_at, "duration_seconds": _duration(r),
+           "input_sha256": r.input_sha256, "liabilities_sha256": r.liabilities_sha256,
+           "tool_version": r.tool_version,
+           "verification": (s.get("verification") or {}).get("by_status"),
+           "balances": (s.get("balances") or {}).get("by_status"),
+           "stage_seconds": run.get("stage_seconds"), "resumed": run.get("resumed")}
+    if full:
+        out["report"] = r.summary
+    return out
+
+
+def _duration(r) -> float | None:
+    a, b = _ts(r.started_at), _ts(r.finished_at)
+    return None if a is None or b is None else round(b - a, 3)
+
+
+def coverage_of(read: int | None, expected: int | None) -> str | None:
+    value = coverage(read, expected)  # the report's rule: rounded down
+    return None if value is None else fmt(value)
+
+
+def ratio_json(q, total=None) -> dict:
+    out = {"asset": q.asset, "liabilities": dec(q.liabilities), "liabilities_provenance": q.provenance,
+           "proven_reserves": dec(q.proven_reserves), "with_unproven_reserves": dec(q.with_unproven_reserves),
+           "proven_ratio": dec(q.proven_ratio), "with_unproven_ratio": dec(q.with_unproven_ratio),
+           "coverage": dec(q.coverage), "rows_read": None, "rows_expected": None, "at_snapshot": None}
+    if total is not None:
+        out["rows_read"], out["rows_expected"] = total.rows_read, total.rows_expected
+        blocks = total.blocks or []
+        out["at_snapshot"] = all(b.get("at_snapshot") is not False for b in blocks) if blocks else None
+    return out
+
+
+def total_json(t: AssetTotal) -> dict:
+    return t.to_place_json()
+
+
+def alert_json(a) -> dict:
+    return {"id": a.id, "exchange": a.exchange, "key": a.key, "message": a.message, "detail": a.detail,
+            "open": a.resolved_at is None, "first_run_id": a.first_run_id, "last_run_id": a.last_run_id,
+            "opened_at": a.opened_at, "last_seen_at": a.last_seen_at, "resolved_at": a.resolved_at,
+            "notified_at": a.notified_at}
+
+
+def observation_json(o) -> dict:
+    onchain = None
+    if o.onchain_base_units is not None and o.decimals is not None:
+        onchain = fmt(Decimal(o.onchain_base_units).scaleb(-o.decimals))
+    return {"run_id": o.run_id, "exchange": o.exchange, "snapshot_date": o.snapshot_date, "started_at": o.started_at,
+            "line": o.line, "coin": o.coin, "network": o.network, "row_status": o.row_status, "scheme": o.scheme,
+            "reason": o.reason, "published": o.amount_text, "published_base_units": units(o.amount_base_units),
+            "balance_status": o.balance_status, "asset": o.asset, "onchain": onchain,
+            "onchain_base_units": units(o.onchain_base_units), "decimals": o.decimals,
+            "block": None if o.block_number is None else {"number": o.block_number, "hash": o.block_hash,
+                                                          "at_snapshot": o.at_snapshot}}
+
+
+def failure_json(f) -> dict:
+    return {"stage": f.stage, "line": f.line, "coin": f.coin, "network": f.network, "address": f.address,
+            "status": f.status, "reason": f.reason}
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
