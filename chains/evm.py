@@ -15,7 +15,9 @@ Batches that are too big (gas, payload, timeout) are split in half and retried, 
 ``MAX_SPLIT_DEPTH`` times; an endpoint that fails or lacks the historical state hands over to the next.
 An address whose read failed everywhere gets an error result, never a zero. Addresses are exactly
 0x + 40 hex digits, with a valid EIP-55 checksum when mixed-case.
-"""
+
+Why one file: one adapter; its three read strategies share the probe, the block checks, chunk
+splitting and the per-endpoint state."""
 
 from __future__ import annotations
 

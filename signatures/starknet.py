@@ -28,7 +28,9 @@ Pure Python, no I/O. All constants are public StarkWare parameters:
 
 ``tests/signatures/test_starknet.py`` re-derives all of them from the digits of pi with the generation rule of
 ``nothing_up_my_sleeve_gen.py`` and checks published hash/signature vectors.
-"""
+
+Why one file: the curve, the Pedersen hash and the typed-data encoding are used only together, by
+one scheme; most of the length is the published constant table."""
 
 from __future__ import annotations
 

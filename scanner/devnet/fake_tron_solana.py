@@ -31,7 +31,9 @@ Serving needs only aiohttp and base58; building worlds with keys needs tronpy (T
 
 Run as a program (for bench/tron): ``python -m scanner.devnet.fake_tron_solana tron --accounts N --seed S``
 prints ``FAKE-TRON listening on <url>`` and serves until killed.
-"""
+
+Why one file: the two FAKE servers share the fault injection, the key helpers and the program used
+by bench/tron; both are test infrastructure, not product code."""
 
 from __future__ import annotations
 

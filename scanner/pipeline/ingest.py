@@ -4,7 +4,9 @@ The layout is detected from header *names*, never from column counts. Cells are 
 except inside ``[...]``, ``{...}`` and double quotes; cells are stripped and ``null``/``\\N`` read as
 empty. A row that cannot be read becomes a :class:`RowError` naming file, line and field; the
 rest of the file goes on. Nothing here holds more than one line (plus the summary block) at once.
-"""
+
+Why one file: the layouts, the header reader and the row parser share one table of columns; split,
+each would need the others' private rules."""
 
 from __future__ import annotations
 

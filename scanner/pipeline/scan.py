@@ -8,7 +8,9 @@ its first line), balances per slice of a (coin, height) group. A run that is int
 SIGKILL) and started again with the same inputs and options continues where it stopped; the
 aggregation is always computed from what the store holds, so a resumed run's totals equal an
 uninterrupted run's.
-"""
+
+Why one file: the resumable run (context, stages, failure record, report) is one state machine over
+one store; the plan (plan.py), balances (balances.py) and aggregation (aggregate.py) live apart."""
 
 from __future__ import annotations
 

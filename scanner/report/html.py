@@ -11,7 +11,9 @@ read at the latest height instead of the snapshot is labelled "read at latest bl
 snapshot" wherever it appears; incomplete coverage shows as "9 / 10 rows read (90%)".
 
     python -m scanner.report.html scan.json -o report.html
-"""
+
+Why one file: one standalone page; its sections share the escaping and number helpers, and the
+stylesheet is part of it."""
 
 from __future__ import annotations
 

@@ -4,7 +4,9 @@ SQL here uses ``?`` placeholders (the PostgreSQL backend numbers them). A backen
 ``_fetch`` (one statement, autocommitted), ``_transaction`` (several statements, each run over a
 list of argument tuples, in one transaction), ``_save_chunk`` (checkpoint first, then bulk rows, one
 transaction) and the ``_in_*``/``_out_*`` value converters. Converters keep amounts exact.
-"""
+
+Why one file: it is the store's whole API, written once for both backends (the backends supply only
+the SQL dialect and value converters); splitting it would split that one interface."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The feed server (``porscan serve --db URL``): a read-only REST JSON API, Prometheus metrics and a
 dashboard page over the run store, in one aiohttp process.
 
-Routes (``ROUTES`` below is the single list: it registers the handlers and writes the OpenAPI
+Routes (``ROUTES`` in routes.py is the single list: it registers the handlers and writes the OpenAPI
 document, so the two cannot drift apart):
 
 * ``/api/v1/...``: exchanges; runs (paginated) and one run; latest per-asset ratios (one exchange or
