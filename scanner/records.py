@@ -14,6 +14,10 @@ def _d(value: Decimal | None) -> str | None:
     return None if value is None else fmt(value)
 
 
+def _units(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class RowRecord:
     """One row's ownership verification."""
@@ -33,7 +37,9 @@ class RowRecord:
 
 @dataclass(frozen=True, slots=True)
 class BalanceRecord:
-    """One row's on-chain balance read; unique per (run, line, asset)."""
+    """One row's balance check: what was read on chain, at which block, and the verdict against the
+    published amount (match | mismatch | unpublished | unread | unsupported | invalid_row); unique per
+    (run, line, asset). ``porscan balances`` prints it, ``porscan scan`` stores it."""
 
     line: int
     coin: str
@@ -50,6 +56,15 @@ class BalanceRecord:
     status: str
     reason: str
     endpoint: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of a balance check (``porscan balances --json`` rows): base units as strings."""
+        return {"line": self.line, "coin": self.coin, "network": self.network, "asset": self.asset,
+                "address": self.address, "snapshot_height": self.snapshot_height,
+                "published_base_units": _units(self.published_base_units),
+                "onchain_base_units": _units(self.onchain_base_units), "decimals": self.decimals,
+                "block_number": self.block_number, "block_hash": self.block_hash, "at_snapshot": self.at_snapshot,
+                "status": self.status, "reason": self.reason, "endpoint": self.endpoint}
 
 
 @dataclass(frozen=True, slots=True)

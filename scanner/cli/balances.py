@@ -118,7 +118,7 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
                             "compressed": source.compressed, "source_sha256": source.source_sha256},
                   "summary": {"rows": len(checks), "by_status": counts},
                   "networks": [summaries[k].as_json() for k in sorted(summaries)],
-                  "rows": [c.as_json() for c in checks]}
+                  "rows": [c.to_json() for c in checks]}
         Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
     if args.quiet:
         console.print(f"{len(checks)} rows: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)

@@ -23,35 +23,11 @@ from .aggregate import canonical_address
 from ..amounts import from_base_units, to_base_units
 from .ingest import ReserveRow, RowError
 from ..config.networks import CoinTarget, CoinTargets, Network
+from ..records import BalanceRecord
 
 SLICE = 50_000
 NO_PUBLISHED_AMOUNT = "no published amount"
 log = logging.getLogger("porscan.balances")
-
-
-@dataclass(frozen=True, slots=True)
-class BalanceCheck:
-    line: int
-    coin: str
-    network: str  # network id read (or the row's network column when unsupported)
-    address: str
-    snapshot_height: int | None
-    published_base_units: int | None
-    onchain_base_units: int | None
-    block: BlockRef | None
-    status: str  # match | mismatch | unpublished (read; the file publishes no amount) | unread | unsupported | invalid_row
-    reason: str = ""
-    endpoint: str = ""
-
-    def as_json(self) -> dict:
-        b = self.block
-        return {"line": self.line, "coin": self.coin, "network": self.network, "address": self.address,
-                "snapshot_height": self.snapshot_height,
-                "published_base_units": None if self.published_base_units is None else str(self.published_base_units),
-                "onchain_base_units": None if self.onchain_base_units is None else str(self.onchain_base_units),
-                "block_number": b.number if b else None, "block_hash": b.hash if b else None,
-                "at_snapshot": b.at_snapshot if b else None, "status": self.status, "reason": self.reason,
-                "endpoint": self.endpoint}
 
 
 @dataclass(slots=True)
@@ -201,19 +177,19 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
                          on_progress: Callable[[int], None] | None = None,
                          on_plan: Callable[[int], None] | None = None,
                          file_heights: dict[str, int] | None = None,
-                         keyed_by_network: bool = False) -> tuple[list[BalanceCheck], dict[str, NetworkSummary]]:
+                         keyed_by_network: bool = False) -> tuple[list[BalanceRecord], dict[str, NetworkSummary]]:
     """``porscan balances``: every row of a file, checked, in file order. ``file_heights`` (coin ->
     height, the summary block's) give rows without a height their network's snapshot height; with
     ``keyed_by_network`` (address lists, auditor CSV) the network column says the chain."""
     key_for = getattr(coins, "key_for", None)
-    checks: list[BalanceCheck] = []
+    checks: list[BalanceRecord] = []
     summaries: dict[str, NetworkSummary] = {}
     groups: Groups = defaultdict(list)
     kinds = supported_kinds()
     for row in rows:
         if isinstance(row, RowError):
-            checks.append(BalanceCheck(row.line, row.coin, row.network, row.address, None, None, None, None,
-                                       "invalid_row", f"{row.field}: {row.message}"))
+            checks.append(_unread_record(row.line, row.coin, row.network, "", row.address, None, "invalid_row",
+                                         f"{row.field}: {row.message}"))
             continue
         key = key_for(row.coin, row.network, keyed_by_network) if key_for else row.coin.strip().upper()
         bad = unsupported_reason(key, coins, networks, kinds)
@@ -222,13 +198,15 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str,
             s = _summary(summaries, nid)
             s.rows += 1
             s.unsupported += 1
-            checks.append(BalanceCheck(row.line, row.coin, nid, row.address, None, None, None, None, "unsupported", bad[1]))
+            target = coins.get(key)
+            checks.append(_unread_record(row.line, row.coin, nid, target.asset if target else key, row.address,
+                                         row.snapshot_height, "unsupported", bad[1]))
             continue
         published, why = published_base_units(row, coins[key])
         groups[(key, row.snapshot_height)].append(Job(row.line, CoinTargets.read_as(key, row.coin), row.address,
                                                       published, why))
 
-    async def collect(_key: str, part: list[BalanceCheck]) -> None:
+    async def collect(_key: str, part: list[BalanceRecord]) -> None:
         checks.extend(part)
 
     groups, notes = fill_heights(groups, coins, file_heights)
@@ -251,7 +229,7 @@ def _summary(summaries: dict[str, NetworkSummary], nid: str) -> NetworkSummary:
 
 
 async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: dict[str, Network], *,
-                      on_slice: Callable[[str, list[BalanceCheck]], Awaitable[None]],
+                      on_slice: Callable[[str, list[BalanceRecord]], Awaitable[None]],
                       adapter_options: dict | None = None, done: set[str] | frozenset[str] = frozenset(),
                       on_progress: Callable[[int], None] | None = None,
                       on_plan: Callable[[int], None] | None = None,
@@ -296,7 +274,7 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
                     s.notes.append(failure)
                 else:
                     failure = ""
-                out: list[BalanceCheck] = []
+                out: list[BalanceRecord] = []
                 _record(part, batch, coin, target, height, s, out, failure)
                 await on_slice(key, out)
                 if on_progress:
@@ -323,7 +301,7 @@ async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: di
 
 
 def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: CoinTarget, height, s: NetworkSummary,
-            checks: list[BalanceCheck], failure: str = "") -> None:
+            checks: list[BalanceRecord], failure: str = "") -> None:
     if batch is not None:
         s.strategies.update(x for x in batch.strategy.split(",") if x)
         s.notes.extend(n for n in batch.notes if n not in s.notes)
@@ -335,8 +313,8 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
         if res is None or res.amount_base_units is None:
             s.unread += 1
             reason = (res.error if res is not None else failure or "adapter failed") or "not read"
-            checks.append(BalanceCheck(line, row_coin, target.network, address, height, published, None,
-                                       res.block if res else None, "unread", reason, res.endpoint if res else ""))
+            checks.append(_checked(line, row_coin, target, address, height, published, None,
+                                   res.block if res else None, "unread", reason, res.endpoint if res else ""))
             continue
         s.read += 1
         wallet = (target.asset, target.contract or "", canonical_address(address))
@@ -363,8 +341,25 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
                 reason = f"on chain {res.amount_base_units}, published {published} (difference {diff:+d} base units)"
         if res.block is not None and not res.block.at_snapshot:
             reason = (reason + "; " if reason else "") + f"read at block {res.block.number}, not at the snapshot"
-        checks.append(BalanceCheck(line, row_coin, target.network, address, height, published,
-                                   res.amount_base_units, res.block, status, reason, res.endpoint))
+        checks.append(_checked(line, row_coin, target, address, height, published, res.amount_base_units, res.block,
+                               status, reason, res.endpoint))
 
 
-__all__ = ["BalanceCheck", "NetworkSummary", "check_balances", "Decimal"]
+def _checked(line: int, coin: str, target: CoinTarget, address: str, height: int | None, published: int | None,
+             onchain: int | None, block: BlockRef | None, status: str, reason: str, endpoint: str) -> BalanceRecord:
+    return BalanceRecord(line=line, coin=coin, network=target.network, asset=target.asset, address=address,
+                         snapshot_height=height, published_base_units=published, onchain_base_units=onchain,
+                         decimals=target.decimals, block_number=block.number if block else None,
+                         block_hash=block.hash if block else None, at_snapshot=block.at_snapshot if block else None,
+                         status=status, reason=reason, endpoint=endpoint)
+
+
+def _unread_record(line: int, coin: str, network: str, asset: str, address: str, height: int | None, status: str,
+                   reason: str) -> BalanceRecord:
+    """A row not read at all (unreadable, or no adapter for its chain)."""
+    return BalanceRecord(line=line, coin=coin, network=network, asset=asset, address=address, snapshot_height=height,
+                         published_base_units=None, onchain_base_units=None, decimals=None, block_number=None,
+                         block_hash=None, at_snapshot=None, status=status, reason=reason, endpoint="")
+
+
+__all__ = ["NetworkSummary", "check_balances", "Decimal"]

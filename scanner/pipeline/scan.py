@@ -30,7 +30,7 @@ from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
 from ..amounts import EXACT, coverage as coverage_of, exact_sum, fmt, rounding_slack, shown_fraction
 from ..config.assets import AssetBook, config_dir, default_book
-from .balances import (SLICE, BalanceCheck, read_groups)
+from .balances import SLICE, read_groups
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
@@ -314,8 +314,8 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
     total = sum(len(v) for v in groups.values())
     ui.stage("balances", total)
 
-    async def save(key: str, checks: list[BalanceCheck]) -> None:
-        await store.save_balances(run.id, key, [_balance_record(c, ctx) for c in checks])
+    async def save(key: str, checks: list[BalanceRecord]) -> None:
+        await store.save_balances(run.id, key, checks)
 
     summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
                                   adapter_options=ctx.opts.adapter_options, on_progress=ui.advance)
@@ -325,14 +325,6 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
         s = summaries[nid]
         notes.extend(f"{nid}: {n}" for n in s.notes[:20])
     return notes
-
-
-def _balance_record(c: BalanceCheck, ctx: _Context) -> BalanceRecord:
-    place = ctx.place(c.coin.strip().upper())
-    b = c.block
-    return BalanceRecord(c.line, c.coin, c.network, place.asset, c.address, c.snapshot_height, c.published_base_units,
-                         c.onchain_base_units, place.decimals, b.number if b else None, b.hash if b else None,
-                         b.at_snapshot if b else None, c.status, c.reason, c.endpoint)
 
 
 async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
