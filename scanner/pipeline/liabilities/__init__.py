@@ -27,14 +27,13 @@ here; zk proofs are not verified by porscan and every set from them carries a wa
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from .binance import (looks_like_cex_assets_info, parse_cex_assets_info, price_list_error,
                       user_list_error)
 from .merkle import is_tree_line, parse_v1_proof, parse_v2_tree
-from .model import (COIN, MERKLE_SUM, PROVENANCE_RANK, PROVENANCES, SELF_REPORTED, USD_SCALED, ZK_PROVEN,
+from .model import (COIN, MERKLE_SUM, PROVENANCE_RANK, PROVENANCES, Parsed, SELF_REPORTED, USD_SCALED, ZK_PROVEN,
                     LiabilitiesError, Liability, LiabilitySet, parse_json,
                     unknown_assets_warning)
 from .okx_zk import (find_v1_dir, looks_like_sum_values, looks_like_v2_sum_proof, parse_v2_sum_proof,
@@ -149,62 +148,58 @@ def load_liabilities(path: str | Path, format: str | None = None, *, _nested: bo
     file = str(path)
     if format is not None and format not in FORMATS:
         raise LiabilitiesError(file, None, "format", f"{format!r} is not one of {', '.join(FORMATS)}")
-    totals: dict[str, Decimal] = {}
-    read: list[Path] = [path]
-    extra: list[tuple[str, str]] = []  # files a simple file's proof references pulled in
     try:
         if path.is_dir() and format not in (None, OKX_ZK_V1):
             raise LiabilitiesError(file, None, None, f"a folder, not a {format} file")
         if path.is_dir() or format == OKX_ZK_V1:
             fmt = detect_format(path) if path.is_dir() else OKX_ZK_V1
-            items, warnings, totals, meta, read = parse_zk_v1(path)
+            parsed = parse_zk_v1(path)
         else:
             first = _sniff(path, file)
             if first[:1] in "{[":
                 data = parse_json(path)
                 fmt = format or _json_kind(data, file)
                 if fmt == OKX_ZK_V1:  # a sum_values.json: read with its folder's config and batches
-                    items, warnings, totals, meta, read = parse_zk_v1(path)
+                    parsed = parse_zk_v1(path)
                 else:
-                    items, warnings, totals, meta, extra = _from_json(data, file, fmt, _nested)
+                    parsed = _from_json(data, file, fmt, _nested)
             else:
                 fmt = format or _text_kind(first, file)
                 if fmt == MERKLE:
-                    items, warnings, meta = parse_v2_tree(path, file)
+                    parsed = parse_v2_tree(path, file)
                 elif fmt == SIMPLE:
-                    items, warnings, meta, extra = parse_simple(path, load_proof=None if _nested else _load_proof)
+                    parsed = parse_simple(path, load_proof=None if _nested else _load_proof)
                 else:
                     raise LiabilitiesError(file, 1, None, f"not JSON, as the {fmt} format needs")
     except OSError as exc:
         raise LiabilitiesError(file, None, None, f"cannot read: {exc.strerror or exc}") from exc
     except RecursionError:
         raise LiabilitiesError(file, None, None, "nested too deeply") from None
+    items, warnings = parsed.items, list(parsed.warnings)
     note = unknown_assets_warning([i.asset for i in items])
     if note:
         warnings.append(note)
-    inputs = tuple((str(p), sha256_file(p)) for p in read) + tuple(extra)
-    return LiabilitySet(tuple(items), totals, tuple(warnings), inputs[0][1], fmt, meta, inputs)
+    read = parsed.read or [path]  # the zk-STARK v1 parser lists every file it read, the main one first
+    inputs = tuple((str(p), sha256_file(p)) for p in read) + tuple(parsed.referenced)
+    return LiabilitySet(liabilities=tuple(items), totals=parsed.totals, warnings=tuple(warnings),
+                        file_sha256=inputs[0][1], format=fmt, meta=parsed.meta, inputs=inputs)
 
 
-def _from_json(data: Any, file: str, fmt: str, nested: bool):
-    totals: dict[str, Decimal] = {}
+def _from_json(data: Any, file: str, fmt: str, nested: bool) -> Parsed:
     if fmt == SIMPLE:
         if not looks_like_simple_json(data):
             raise LiabilitiesError(file, "$", "liabilities", "missing (not a simple liabilities file)")
-        items, warnings, meta, extra = parse_simple(Path(file), data, load_proof=None if nested else _load_proof)
-        return items, warnings, totals, meta, extra
-    elif fmt == BINANCE:
+        return parse_simple(Path(file), data, load_proof=None if nested else _load_proof)
+    if fmt == BINANCE:
         if not looks_like_cex_assets_info(data):
             raise LiabilitiesError(file, "$", "CexAssetsInfo", "missing (not a Binance verifier config)")
-        items, warnings, totals, meta = parse_cex_assets_info(data, file)
-    elif fmt == OKX_V2:
+        return parse_cex_assets_info(data, file)
+    if fmt == OKX_V2:
         if not looks_like_v2_sum_proof(data):
             raise LiabilitiesError(file, "$.proof", "public_inputs", "missing (not an OKX v2 sum_proof_data.json)")
-        items, warnings, totals, meta = parse_v2_sum_proof(data, file)
-    elif fmt == MERKLE:
+        return parse_v2_sum_proof(data, file)
+    if fmt == MERKLE:
         if not isinstance(data, dict) or "path" not in data:
             raise LiabilitiesError(file, "$", "path", "missing (not an OKX Merkle v1 proof file)")
-        items, warnings, meta = parse_v1_proof(data, file)
-    else:  # pragma: no cover - OKX_ZK_V1 is handled by the caller, FORMATS is closed
-        raise LiabilitiesError(file, None, "format", fmt)
-    return items, warnings, totals, meta, []
+        return parse_v1_proof(data, file)
+    raise LiabilitiesError(file, None, "format", fmt)  # pragma: no cover - OKX_ZK_V1 is the caller's, FORMATS is closed

@@ -25,7 +25,7 @@ from typing import Any
 
 from scanner.amounts import EXACT
 
-from .model import ZK_PROVEN, Liability, LiabilitiesError, asset_symbol, jpath, json_int, show
+from .model import ZK_PROVEN, Liability, LiabilitiesError, Parsed, asset_symbol, jpath, json_int, show
 
 TWO_DIGIT_ASSETS = frozenset(s.upper() for s in (
     "BTTC", "SHIB", "LUNC", "XEC", "WIN", "BIDR", "SPELL", "HOT", "DOGE", "PEPE", "FLOKI", "IDRT", "DOGS",
@@ -45,7 +45,7 @@ def balance_scale(symbol: str) -> int:
     return 2 if symbol.upper() in TWO_DIGIT_ASSETS else 8
 
 
-def parse_cex_assets_info(data: Any, file: str) -> tuple[list[Liability], list[str], dict[str, Decimal], dict[str, str]]:
+def parse_cex_assets_info(data: Any, file: str) -> Parsed:
     where = "$.CexAssetsInfo" if isinstance(data, dict) else "$"
     entries = data.get("CexAssetsInfo") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
@@ -89,7 +89,7 @@ def parse_cex_assets_info(data: Any, file: str) -> tuple[list[Liability], list[s
                 "these totals (run Binance's batch verifier); figures are taken as published"]
     totals = {"total_equity_usd": equity_usd, "total_debt_usd": debt_usd,
               "net_liabilities_usd": EXACT.subtract(equity_usd, debt_usd)}
-    return liabilities, warnings, totals, {"assets": str(len(liabilities))}
+    return Parsed(items=liabilities, warnings=warnings, meta={"assets": str(len(liabilities))}, totals=totals)
 
 
 def _fixed(value: Any, file: str, at: str, key: str) -> int:

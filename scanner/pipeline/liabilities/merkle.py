@@ -30,7 +30,7 @@ from typing import Any, Iterator
 
 from scanner.amounts import fmt, round_to
 
-from .model import (COIN, MERKLE_SUM, SELF_REPORTED, Liability, LiabilitiesError, asset_symbol,
+from .model import (COIN, MERKLE_SUM, SELF_REPORTED, Liability, LiabilitiesError, Parsed, asset_symbol,
                     decimal_text, jpath, show)
 
 _HASH = re.compile(r"[0-9a-fA-F]{64}")
@@ -59,7 +59,7 @@ def _signed_balance(raw: Any, file: str, where, key: str) -> Decimal:
 
 # ------------------------------------------------------------------ v1: one user's path to the root
 
-def parse_v1_proof(data: dict, file: str) -> tuple[list[Liability], list[str], dict[str, str]]:
+def parse_v1_proof(data: dict, file: str) -> Parsed:
     warnings: list[str] = []
     self_node = data.get("self")
     path = data.get("path")
@@ -100,7 +100,7 @@ def parse_v1_proof(data: dict, file: str) -> tuple[list[Liability], list[str], d
         warnings.append("Merkle v1 proof file: the root is recomputed along one user's path; "
                         "the siblings' subtrees (and so the leaves' non-negativity) are not checked")
     meta = {"root_hash": root["hash"], "root_height": str(root["height"]), "path_length": str(len(path))}
-    return liabilities, warnings, meta
+    return Parsed(items=liabilities, warnings=warnings, meta=meta)
 
 
 def _v1_node(where: str, node: Any, file: str) -> dict:
@@ -205,7 +205,7 @@ class _Peek:
         return self._buf.pop() if self._buf else next(self._it, None)
 
 
-def parse_v2_tree(path: Path, file: str) -> tuple[list[Liability], list[str], dict[str, str]]:
+def parse_v2_tree(path: Path, file: str) -> Parsed:
     parents = _Peek(_tree_nodes(path, file))
     children = _tree_nodes(path, file)
     root = parents.next()
@@ -278,4 +278,4 @@ def parse_v2_tree(path: Path, file: str) -> tuple[list[Liability], list[str], di
     ]
     meta = {"root_hash": r_hash, "root_height": str(r_height), "parents_checked": str(checked),
             "padding_nodes": str(padding), "leaves": str(leaves)}
-    return liabilities, warnings, meta
+    return Parsed(items=liabilities, warnings=warnings, meta=meta)

@@ -52,6 +52,18 @@ class LiabilitySet:
         return {item.asset: item for item in self.liabilities}
 
 
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """What one format's parser read from one file, before the loader makes it a LiabilitySet."""
+
+    items: list[Liability]
+    warnings: list[str]
+    meta: dict[str, str]
+    totals: dict[str, Decimal] = field(default_factory=dict)  # set-wide figures the format publishes
+    read: list[Path] = field(default_factory=list)  # further files read (zk-STARK v1: config, batches)
+    referenced: list[tuple[str, str]] = field(default_factory=list)  # (path, sha256) of proofs a file cites
+
+
 class LiabilitiesError(InputError, ValueError):
     """A liabilities file that cannot be read: names the file, the line or JSON path, and the field.
 

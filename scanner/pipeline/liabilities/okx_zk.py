@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .model import (SELF_REPORTED, USD_SCALED, ZK_PROVEN, Liability, LiabilitiesError, asset_symbol,
+from .model import (SELF_REPORTED, USD_SCALED, ZK_PROVEN, Liability, LiabilitiesError, Parsed, asset_symbol,
                     jpath, json_int, parse_json, show)
 
 STARK_P = 2**251 + 17 * 2**192 + 1
@@ -91,7 +91,7 @@ def _sum_values(path: Path) -> tuple[dict[str, int], int]:
     return values, total
 
 
-def parse_zk_v1(path: Path) -> tuple[list[Liability], list[str], dict[str, Decimal], dict[str, str], list[Path]]:
+def parse_zk_v1(path: Path) -> Parsed:
     root = find_v1_dir(path)
     main_path = (root / "trunk" / "sum_values.json") if path.is_dir() and root else path
     if path.is_dir() and root is None:
@@ -164,10 +164,10 @@ def parse_zk_v1(path: Path) -> tuple[list[Liability], list[str], dict[str, Decim
         read.append(proof_file)
         if isinstance(proof, dict) and isinstance(proof.get("mtree_root"), str):
             meta["mtree_root"] = proof["mtree_root"]
-    return liabilities, warnings, {"total_value": Decimal(total)}, meta, read
+    return Parsed(items=liabilities, warnings=warnings, meta=meta, totals={"total_value": Decimal(total)}, read=read)
 
 
-def parse_v2_sum_proof(data: dict, file: str) -> tuple[list[Liability], list[str], dict[str, Decimal], dict[str, str]]:
+def parse_v2_sum_proof(data: dict, file: str) -> Parsed:
     inputs = data["proof"]["public_inputs"]
     where = "$.proof.public_inputs"
     if not isinstance(inputs, list) or len(inputs) < 6:
@@ -197,5 +197,5 @@ def parse_v2_sum_proof(data: dict, file: str) -> tuple[list[Liability], list[str
         warnings.append("no circuits_info: the verifier knows the circuit only for round 508787475")
     totals = {"total_equity": Decimal(equity), "total_debt": Decimal(debt),
               "net_liabilities": Decimal(equity - debt)}
-    return [], warnings, totals, meta
+    return Parsed(items=[], warnings=warnings, meta=meta, totals=totals)
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator
 
 from scanner.config.assets import default_book
 
-from .model import (COIN, SELF_REPORTED, Liability, LiabilitiesError, LiabilitySet, asset_symbol,
+from .model import (COIN, SELF_REPORTED, Liability, LiabilitiesError, LiabilitySet, Parsed, asset_symbol,
                     decimal_text, jpath, json_amount, show)
 
 COLUMNS = ("asset", "amount", "source", "proven", "proof")
@@ -133,7 +133,7 @@ def _text(raw: Any, file: str, where, field: str) -> str:
 
 
 def parse_simple(path: Path, data: Any | None = None, *, load_proof: Callable[[Path], LiabilitySet] | None = None
-                 ) -> tuple[list[Liability], list[str], dict[str, str], list[tuple[str, str]]]:
+                 ) -> Parsed:
     """Rows of a simple file (CSV when ``data`` is None, else the parsed JSON), warnings, meta, and the
     (path, sha256) of every referenced proof file read. ``load_proof`` reads a referenced proof file
     (the loader that dispatched here, passed down so this module does not import it back); None
@@ -179,7 +179,7 @@ def parse_simple(path: Path, data: Any | None = None, *, load_proof: Callable[[P
         warnings.append(f"{len(claimed_unbacked)} row(s) claim a proof but reference no proof file, kept as "
                         f"self-reported: {', '.join(claimed_unbacked[:12])}")
     extra = [pair for ref in proofs_read.values() for pair in ref.inputs]
-    return out, warnings, {"rows": str(len(out))}, extra
+    return Parsed(items=out, warnings=warnings, meta={"rows": str(len(out))}, referenced=extra)
 
 
 def _backed(item: Liability, proof_path: Path, file: str, where, cache: dict[Path, LiabilitySet],
