@@ -8,6 +8,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from ..csvcells import row as csv_row
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
 from .common import add_display_options, RichUI, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, run_async, split_multi
@@ -154,7 +155,7 @@ def emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
             Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
         if args.csv:
             with open(args.csv, "w", newline="") as fh:
-                csv.writer(fh).writerows(csv_rows(report))
+                csv.writer(fh).writerows(csv_row(r) for r in csv_rows(report))
         if args.html:
             from ..report.html import render_html
 

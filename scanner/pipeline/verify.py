@@ -24,6 +24,7 @@ from signatures.dispatch import verify_claims
 from signatures.model import STATUS_ORDER, Status
 from signatures.registry import Resolution, address_shape, resolve, resolve_name
 
+from ..csvcells import row as csv_row
 from ..amounts import EXACT, SIGNIFICANT_KEPT, shown_places, text_to_base_units
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
 
@@ -225,8 +226,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
                 f'"amount":{esc(amount_text)},"amount_base_units":{base_units},'
                 f'"snapshot_height":{"null" if height is None else height}}}')
         if want_failures and (status_i == _I_FAILED or status_i == _I_INVALID):
-            fail_writer.writerow((lineno, coin, network, address, amount_text,
-                                  _STATUS_TEXT[status_i], scheme, reason))
+            fail_writer.writerow(csv_row((lineno, coin, network, address, amount_text,
+                                          _STATUS_TEXT[status_i], scheme, reason)))
     return ChunkResult(task.first_line, task.length, n, tallies,
                        ",\n".join(out_rows).encode(), fail_buf.getvalue(), invalid, records)
 

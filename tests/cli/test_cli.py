@@ -220,3 +220,29 @@ def test_verify_workers_die_with_a_sigkilled_parent(tmp_path):
         time.sleep(0.1)
         alive = [p for p in kids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
     assert not alive, f"workers {alive} outlived their SIGKILLed parent"
+
+
+def test_exported_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path):
+    """Cells copied from the untrusted file into --failures-csv start with ' when they would start a
+    formula; porscan's own numbers (a negative difference) stay numbers; JSON keeps the text as is."""
+    addr, sig = g.evm_sign_okx_fast(g.seeded_key(1, "csv"))
+    evil = ['=HYPERLINK("http://x.example","x")', "+1+2", "@SUM(A1)", "-2+3"]
+    lines = [f"ETH,ETH,100,{addr},1,I am an OKX address,{sig},,"]
+    lines += [f'ETH,ETH,100,"{e.replace(chr(34), chr(34) * 2)}",1,I am an OKX address,{sig},,' for e in evil]
+    p = tmp_path / "evil.csv"
+    p.write_text(H11 + "\n" + "\n".join(lines) + "\n")
+    fails, rep = tmp_path / "f.csv", tmp_path / "r.json"
+    assert main(["verify", str(p), "--failures-csv", str(fails), "--json", str(rep), "--no-progress"]) == 1
+    with open(fails) as fh:
+        cells = [c for r in csv.DictReader(fh) for c in r.values()]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r")) and not c.lstrip("-").replace(".", "").isdigit()]
+    assert {"'" + e for e in evil} <= set(cells)
+    assert {r["address"] for r in json.loads(rep.read_text())["rows"]} >= set(evil)
+
+
+def test_csv_cell_rule():
+    from scanner.csvcells import cell
+
+    assert cell("-0.5") == "-0.5" and cell("-12") == "-12"  # numbers stay numbers
+    assert cell("=1+2") == "'=1+2" and cell("\tx") == "'\tx" and cell("\r=1") == "'\r=1" and cell("-1+1") == "'-1+1"
+    assert cell("ETH") == "ETH" and cell(None) == "" and cell(7) == "7"
