@@ -196,7 +196,7 @@ async def _with_store(db: str | None, fn):
     from ..pipeline.scan import default_db
     from ..storage import open_store
 
-    store = await open_store(db or default_db())
+    store = await open_store(db or default_db(), create=False)  # runs/report only read
     try:
         return await fn(store)
     finally:

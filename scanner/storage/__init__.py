@@ -37,10 +37,12 @@ def default_db_path() -> Path:
 
 
 async def open_store(url: str | os.PathLike | None = None, *, max_connections: int = 4,
-                     upto_version: int | None = None) -> Store:
+                     upto_version: int | None = None, create: bool = True) -> Store:
     """Open the store at ``url`` and apply pending migrations (``upto_version``: stop there; tests).
 
-    ``max_connections`` sizes the PostgreSQL pool. Raises StoreError (password redacted)."""
+    ``max_connections`` sizes the PostgreSQL pool. With ``create=False`` (commands that only read:
+    ``runs``, ``report``, ``serve``) a SQLite file that does not exist is a StoreError instead of a new
+    empty database (a typo in --db must not look like "no runs"). Raises StoreError (password redacted)."""
     if url is None:
         target = str(default_db_path())
     else:
@@ -61,5 +63,8 @@ async def open_store(url: str | os.PathLike | None = None, *, max_connections: i
                          "postgresql://USER@HOST:PORT/DB")
     else:
         path = target
+    if not create and path != ":memory:" and not Path(path).is_file():
+        raise StoreError(f"no database at {path}: nothing has been stored there (check --db, or run "
+                         "`porscan scan` first)")
     from .sqlite import SqliteStore
     return await SqliteStore.open(path, upto_version=upto_version)

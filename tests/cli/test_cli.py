@@ -246,3 +246,20 @@ def test_csv_cell_rule():
     assert cell("-0.5") == "-0.5" and cell("-12") == "-12"  # numbers stay numbers
     assert cell("=1+2") == "'=1+2" and cell("\tx") == "'\tx" and cell("\r=1") == "'\r=1" and cell("-1+1") == "'-1+1"
     assert cell("ETH") == "ETH" and cell(None) == "" and cell(7) == "7"
+
+
+def test_reading_commands_never_create_a_database(tmp_path, capsys):
+    """runs, report and serve on a --db that does not exist: one line, exit 2, and no file or folder
+    left behind (a typo must not look like an empty history)."""
+    import subprocess
+    import sys
+
+    typo = tmp_path / "no-such-folder" / "typo.db"
+    assert main(["runs", "--db", str(typo)]) == 2
+    assert main(["report", "1", "--db", str(typo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("no database at") == 2 and "Traceback" not in err
+    proc = subprocess.run([sys.executable, "-m", "scanner", "serve", "--db", str(typo), "--port", "0"],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 2 and "no database at" in proc.stderr and "Traceback" not in proc.stderr
+    assert not typo.parent.exists()

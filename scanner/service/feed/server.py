@@ -457,7 +457,8 @@ async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token
 
     if not is_loopback(host) and not token:
         raise FeedConfigError(f"refusing to listen on {host} without a token")
-    store = await open_store(db, max_connections=8)
+    # the feed only reads; with the scheduled job in the same process it also writes its runs
+    store = await open_store(db, max_connections=8, create=schedule is not None)
     feed = FeedServer(store, token)
     runner = web.AppRunner(feed.app(), access_log=None, handle_signals=False)
     await runner.setup()
