@@ -96,6 +96,10 @@ def test_api(db_url):
         assert (await _json(client, "/api/v1/runs?limit=5&offset=1000"))["runs"] == []
         run = await _json(client, f"/api/v1/runs/{seen[1]}")
         assert run["report"]["schema"] == "porscan.scan/1" and run["exchange"] == "OKX"
+        # files by name and hash, never by a path of the scanning machine; no software versions
+        assert all("/" not in i["path"] for i in run["report"].get("inputs", []))
+        resp = await client.get(f"/api/v1/runs/{seen[1]}")
+        assert resp.headers["Server"] == "porscan"
 
         # latest ratios: exact strings equal to what the store holds
         latest = await _json(client, "/api/v1/exchanges/OKX/ratios/latest")
@@ -382,3 +386,13 @@ def test_one_rounding_rule_for_what_users_see():
     assert coverage(5, 0) is None and feed.coverage_of(None, 3) is None
     assert shown_fraction(Decimal("1.0102999")) == Decimal("1.010299")
     assert schedule._pct(Decimal("0.9999997")) == "99.9999%"
+
+
+def test_public_report_names_files_not_paths():
+    from scanner.service.feed.shapes import public_report
+
+    report = {"schema": "porscan.scan/1", "inputs": [{"role": "reserves", "path": "/home/a/okx/por.csv", "sha256": "ab"}],
+              "liabilities": {"file": "/home/a/okx/sum_proof_data.json", "format": "okx-v2-sum-proof"}}
+    shown = public_report(report)
+    assert shown["inputs"] == [{"role": "reserves", "path": "por.csv", "sha256": "ab"}]
+    assert shown["liabilities"]["file"] == "sum_proof_data.json" and report["inputs"][0]["path"].startswith("/")

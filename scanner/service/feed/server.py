@@ -117,6 +117,7 @@ class FeedServer:
             log.exception("%s %s failed", request.method, request.path)
             resp = self._problem(500, "internal error (see the server log)")
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers["Server"] = "porscan"  # not the Python and aiohttp versions: nothing to fingerprint
         return resp
 
     def _authorized(self, header: str) -> bool:

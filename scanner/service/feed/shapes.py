@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import PurePath
 from typing import Any
 
 
@@ -34,7 +35,19 @@ def run_json(r, full: bool = False) -> dict:
            "balances": (s.get("balances") or {}).get("by_status"),
            "stage_seconds": run.get("stage_seconds"), "resumed": run.get("resumed")}
     if full:
-        out["report"] = r.summary
+        out["report"] = public_report(r.summary)
+    return out
+
+
+def public_report(report: dict | None) -> dict | None:
+    """A stored report as the feed serves it: input files by name and SHA-256, never by the absolute
+    path they had on the machine that scanned them."""
+    if not report:
+        return report
+    out = dict(report)
+    out["inputs"] = [{**i, "path": PurePath(str(i.get("path") or "")).name} for i in report.get("inputs") or []]
+    if isinstance(report.get("liabilities"), dict) and report["liabilities"].get("file"):
+        out["liabilities"] = {**report["liabilities"], "file": PurePath(str(report["liabilities"]["file"])).name}
     return out
 
 
