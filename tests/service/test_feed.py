@@ -160,10 +160,13 @@ def test_api(db_url):
 
         # bad parameters: 400 with a JSON error
         for bad in ("/api/v1/runs?limit=0", "/api/v1/runs?limit=abc", "/api/v1/runs?offset=-1",
-                    "/api/v1/runs?limit=100000", "/api/v1/alerts?open=maybe"):
+                    "/api/v1/runs?limit=100000", "/api/v1/alerts?open=maybe",
+                    "/api/v1/runs?offset=99999999999999999999999", "/api/v1/runs?offset=" + "9" * 5000):
             err = await _json(client, bad, 400)
             assert err["error"]["status"] == 400 and err["error"]["message"]
         assert (await _json(client, "/api/v1/nothing", 404))["error"]["status"] == 404
+        for missing in ("/api/v1/runs/99999999999999999999999", "/api/v1/runs/0", "/api/v1/runs/9223372036854775808"):
+            assert (await _json(client, missing, 404))["error"]["status"] == 404
 
     run_client(db_url, check)
 

@@ -35,17 +35,22 @@ class HTTPProblem(Exception):
 
 # ------------------------------------------------------------------------------------- query params
 
+MAX_INT_PARAM = 2**63 - 1  # what the databases hold: beyond it a query would fail, not answer
+
+
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int | None = None) -> int:
     text = request.query.get(name)
     if text is None or text == "":
         return default
+    hi = MAX_INT_PARAM if hi is None else hi
     try:
+        if len(text) > 30:  # int() of a huge digit string is slow, and no bound here is that long
+            raise ValueError
         value = int(text)
     except ValueError:
         raise HTTPProblem(400, f"query parameter {name} must be an integer, got {text[:40]!r}") from None
-    if value < lo or (hi is not None and value > hi):
-        raise HTTPProblem(400, f"query parameter {name} must be between {lo} and {hi if hi is not None else 'any'}, "
-                               f"got {value}")
+    if value < lo or value > hi:
+        raise HTTPProblem(400, f"query parameter {name} must be between {lo} and {hi}, got {value}")
     return value
 
 
@@ -86,9 +91,12 @@ def _next_link(request: web.Request, limit: int, offset: int, total: int | None,
 def _run_id(request: web.Request) -> int:
     text = request.match_info["run_id"]
     try:
-        return int(text)
+        value = int(text) if len(text) <= 19 else -1
     except ValueError:
-        raise HTTPProblem(404, f"no run {text[:40]!r}") from None
+        value = -1
+    if not 0 < value <= MAX_INT_PARAM:  # beyond what the database holds: no such run, not a 500
+        raise HTTPProblem(404, f"no run {text[:40]!r}")
+    return value
 
 
 # ------------------------------------------------------------------------------------- routes
