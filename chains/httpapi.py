@@ -19,9 +19,9 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, stop_after_attempt, wait_random_exponential
 
-from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, JsonRpcClient, TransportError
+from .jsonrpc import _RATE_LIMIT_WORDS, RETRYABLE, Endpoint, JsonRpcClient, RefusedError, TransportError
 from .secrets import expand_env
 
 T = TypeVar("T")
@@ -59,13 +59,15 @@ class HttpApiClient(JsonRpcClient):
         payload = json.dumps(body or {}, separators=(",", ":")).encode()
         try:  # first attempt outside tenacity: its machinery costs more than the request on a fast node
             return self._checked(await self._post(payload, path=path))
+        except RefusedError:
+            raise  # refused as asked: asking again gets the same answer
         except TransportError:
             if self.attempts <= 1:
                 raise
         await asyncio.sleep(random.uniform(0, self.backoff_min))
         retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts - 1), reraise=True,
                                  wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max),
-                                 retry=retry_if_exception_type(TransportError))
+                                 retry=RETRYABLE)
         async for attempt in retrying:
             with attempt:
                 self.retries += 1

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import aiohttp
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .secrets import ConfigError, expand_env, redactor, secrets_in, userinfo_secrets  # noqa: F401 (ConfigError, userinfo_secrets: re-exported)
 
@@ -45,6 +45,14 @@ class RpcError(Exception):
 
 class TransportError(Exception):
     """The request did not get a usable answer (retryable)."""
+
+
+class RefusedError(TransportError):
+    """The server refused the request itself (HTTP 4xx other than 408 and 429: a bad key, a path it
+    does not serve, a request too large): the same request will be refused again, so it is not retried."""
+
+
+RETRYABLE = retry_if_exception(lambda exc: isinstance(exc, TransportError) and not isinstance(exc, RefusedError))
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +178,8 @@ class JsonRpcClient:
                         raise TransportError(f"HTTP {resp.status}")
                     if resp.status >= 400:
                         self._count(f"http-{resp.status}")
-                        raise TransportError(f"HTTP {resp.status}: {self.redact(body[:200].decode(errors='replace'))}")
+                        error = TransportError if resp.status == 408 else RefusedError
+                        raise error(f"HTTP {resp.status}: {self.redact(body[:200].decode(errors='replace'))}")
             except asyncio.TimeoutError:
                 self._count("timeout")
                 raise TransportError("timeout") from None
@@ -208,7 +217,7 @@ class JsonRpcClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max),
-            retry=retry_if_exception_type(TransportError),
+            retry=RETRYABLE,
             reraise=True,
         )
         try:

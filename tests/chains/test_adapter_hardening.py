@@ -450,3 +450,37 @@ def test_solana_token_parts_at_two_slots_are_not_at_snapshot():
     assert r.amount_base_units == world["usdt"][owner]
     assert r.block.number == 504 and r.block.at_snapshot is False
     assert any("Token at slot 503 and Token-2022 at slot 504" in n for n in batch.notes), batch.notes
+
+
+@pytest.mark.parametrize("status, tries", [(401, 1), (403, 1), (404, 1), (413, 1), (408, 4), (429, 4), (503, 4)])
+def test_a_refused_request_is_not_asked_again(status, tries):
+    """A 4xx other than 408/429 is the server's answer to the request itself (a bad key, a wrong
+    path): asking again gets the same answer, so it is said once, not retried; 408/429/5xx are."""
+    from scanner.devnet.loopthread import ServedApp
+
+    from chains.httpapi import HttpApiClient
+
+    seen = []
+
+    async def handle(request: web.Request) -> web.Response:
+        seen.append(request.path)
+        return web.Response(status=status, text="nope")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    with ServedApp(app) as srv:
+        async def go():
+            c = JsonRpcClient(Endpoint("ep", srv.url), attempts=4, backoff_min=0.001, backoff_max=0.01)
+            h = HttpApiClient(Endpoint("api", srv.url), attempts=4, backoff_min=0.001, backoff_max=0.01)
+            try:
+                with pytest.raises(TransportError, match=f"HTTP {status}"):
+                    await c.call("eth_blockNumber", [])
+                rpc_tries = len(seen)
+                with pytest.raises(TransportError, match=f"HTTP {status}"):
+                    await h.post("/wallet/getnowblock")
+                return rpc_tries, len(seen) - rpc_tries
+            finally:
+                await c.close()
+                await h.close()
+
+        assert run(go()) == (tries, tries)
