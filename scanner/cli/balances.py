@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import TYPE_CHECKING
 
 from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from .common import INPUT_HELP, add_display_options, add_network_options, on_input, split_multi
+from .common import stdout_console, INPUT_HELP, add_display_options, add_network_options, on_input, split_multi
 
 if TYPE_CHECKING:
     from ..pipeline.inputs import Input
@@ -69,7 +68,7 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
     from ..config.networks import NetConfigError, check_coins, load_coins, load_networks, with_overrides
     from ..report.checks import render_balances, tool_info
 
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = stdout_console()
     err = Console(stderr=True, highlight=False)
     try:
         head = read_head(source.path)

@@ -54,11 +54,17 @@ def on_input(command: str, args: argparse.Namespace, run: Callable[[argparse.Nam
         return run(args, source)
 
 
+def stdout_console():
+    from rich.console import Console
+
+    # piped: no width limit, so tables keep their natural width and no amount is cropped
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 100_000)
+
+
 def consoles():
     from rich.console import Console
 
-    return (Console(highlight=False, width=None if sys.stdout.isatty() else 160),
-            Console(stderr=True, highlight=False))
+    return stdout_console(), Console(stderr=True, highlight=False)
 
 
 def min_ratio_arg(text: str | None, err) -> tuple[bool, Decimal | None]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import TYPE_CHECKING
 
 from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .args import bounded_int
-from .common import INPUT_HELP, add_display_options, chunk_bytes_arg, on_input, split_multi
+from .common import stdout_console, INPUT_HELP, add_display_options, chunk_bytes_arg, on_input, split_multi
 
 if TYPE_CHECKING:
     from ..pipeline.inputs import Input
@@ -69,7 +68,7 @@ def _verify(args: argparse.Namespace, source: Input) -> int:
                           tool_info, verify_summary)
     from ..pipeline.verify import Filters, run_verify
 
-    console = Console(stderr=False, highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = stdout_console()
     err = Console(stderr=True, highlight=False)
     try:
         head = read_head(source.path)

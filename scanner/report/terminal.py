@@ -1,9 +1,16 @@
-"""Terminal rendering of ``porscan scan`` reports, plans and run lists (rich)."""
+"""Terminal rendering of ``porscan scan`` reports, plans and run lists (rich).
+
+Money is never cut: amounts are shown with every decimal they have. When the per-asset or
+per-network table is wider than the terminal, the same figures are printed stacked, one amount per
+line, instead of a table whose cells rich would crop; piped output gets the tables at their natural
+width (the CLI gives a non-terminal console no width limit)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+
+from rich.markup import escape
 
 
 def _ratio(text: str | None) -> str:
@@ -15,12 +22,59 @@ def _ratio(text: str | None) -> str:
 
 
 def _num(text: str | None) -> str:
+    """An exact decimal string with thousands separators and every decimal it has (-0.5 keeps its sign)."""
     if text is None:
         return "-"
-    if "." in text:
-        whole, frac = text.split(".", 1)
-        return f"{int(whole):,}.{frac[:8]}" if whole.lstrip("-").isdigit() else text
-    return f"{int(text):,}" if text.lstrip("-").isdigit() else text
+    sign, digits = ("-", text[1:]) if text.startswith("-") else ("", text)
+    whole, dot, frac = digits.partition(".")
+    if not whole.isdigit() or (dot and not frac.isdigit()):
+        return text
+    return f"{sign}{int(whole):,}{dot}{frac}"
+
+
+def _fits(table, console) -> bool:
+    """Whether ``table`` at its natural width (as if the terminal were unlimited) fits the terminal."""
+    from rich.measure import Measurement
+
+    natural = Measurement.get(console, console.options.update_width(1_000_000), table).maximum
+    return bool(natural <= console.width)
+
+
+_AMOUNTS = (("published", "published"), ("on chain", "onchain"), ("proven", "proven"), ("owner-only", "owner_only"),
+            ("key-only", "key_only"), ("unverified", "unverified"), ("unread (published)", "unread_published"))
+
+
+def _closed(markup: str) -> str:
+    return markup + "[/]" if markup.startswith("[") else markup
+
+
+def _stacked_assets(report: dict[str, Any], console) -> None:
+    """The per-asset figures for a narrow terminal: a heading line per asset, then one amount per line."""
+    console.print("Reserves per asset", markup=False)
+    for a in report["assets"]:
+        partial = " *" if a["rows_read"] < a["rows_expected"] and a["proven_ratio"] is not None else ""
+        console.print(f"[bold]{escape(a['asset'])}[/bold]  proven ratio {_closed(_ratio(a['proven_ratio']))}{partial}  "
+                      f"with unproven {_closed(_ratio(a['with_unproven_ratio']))}{partial}  "
+                      f"coverage {a['rows_read']}/{a['rows_expected']}")
+        for label, key in _AMOUNTS:
+            console.print(f"  {label:<19} {_num(a[key])}", markup=False, overflow="fold")
+        prov = a.get("liabilities_provenance")
+        if prov == "zk-proven" and not a.get("liabilities_verified"):
+            prov += ", proof not verified"
+        liab = (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-"
+        console.print(f"  {'liabilities':<19} {liab}", markup=False, overflow="fold")
+
+
+def _stacked_networks(report: dict[str, Any], console) -> None:
+    console.print("Per network", markup=False)
+    for a in report["assets"]:
+        for n in a["networks"]:
+            blocks = ", ".join(f"{b['number']}" + ("" if b["at_snapshot"] else " (latest, not the snapshot)")
+                               for b in n["blocks"][:3]) + (" ..." if len(n["blocks"]) > 3 else "")
+            console.print(f"{a['asset']} on {n['network']} ({' '.join(n['coins'])}): rows read "
+                          f"{n['rows_read']}/{n['rows_expected']}, blocks {blocks or '-'}", markup=False, overflow="fold")
+            console.print(f"  {'on chain':<19} {_num(n['onchain'])}", markup=False, overflow="fold")
+            console.print(f"  {'proven':<19} {_num(n['proven'])}", markup=False, overflow="fold")
 
 
 def render_scan(report: dict[str, Any], console) -> None:
@@ -45,7 +99,10 @@ def render_scan(report: dict[str, Any], console) -> None:
                       (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-",
                       _ratio(a["proven_ratio"]) + partial, _ratio(a["with_unproven_ratio"]) + partial,
                       f"{a['rows_read']}/{a['rows_expected']}")
-    console.print(table)
+    if _fits(table, console):
+        console.print(table)
+    else:
+        _stacked_assets(report, console)
     if incomplete:
         console.print("  * from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
                       "amounts are in the unread column", markup=False)
@@ -58,7 +115,10 @@ def render_scan(report: dict[str, Any], console) -> None:
                                for b in n["blocks"][:3]) + (" ..." if len(n["blocks"]) > 3 else "")
             net.add_row(a["asset"], n["network"], " ".join(n["coins"]), _num(n["onchain"]), _num(n["proven"]),
                         f"{n['rows_read']}/{n['rows_expected']}", blocks or "-")
-    console.print(net)
+    if _fits(net, console):
+        console.print(net)
+    else:
+        _stacked_networks(report, console)
     for a in report["assets"]:
         for c in a.get("custodians", []):
             console.print(f"  {a['asset']} held by {c['custodian']} (within the totals): {c['rows']} row(s), "
@@ -71,7 +131,8 @@ def render_scan(report: dict[str, Any], console) -> None:
         console.print("balances: " + ", ".join(f"{k} {n:,}" for k, n in b.items()), markup=False)
     sb = report.get("summary_block") or {}
     if sb.get("mismatches"):
-        console.print(f"[red]summary block disagrees with the detail rows for {', '.join(sb['mismatches'])}")
+        coins = [m if isinstance(m, str) else str(m.get("coin", m)) for m in sb["mismatches"]]  # older reports: objects
+        console.print(f"[red]summary block disagrees with the detail rows for {', '.join(coins)}")
     for note in report.get("notes", [])[:30]:
         console.print(f"  note: {note}", markup=False)
     liab = report.get("liabilities")
