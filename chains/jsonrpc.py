@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .secrets import ConfigError, expand_env, redactor, secrets_in, userinfo_secrets  # noqa: F401 (ConfigError, userinfo_secrets: re-exported)
+
+log = logging.getLogger("porscan.rpc")  # --log-level debug: one line per request, by endpoint label
 
 # JSON-RPC error codes and messages that mean "slow down" rather than "wrong request"
 _RATE_LIMIT_CODES = {-32005, -32090, 429}
@@ -168,8 +171,13 @@ class JsonRpcClient:
             self.requests += 1
             try:
                 headers = {"content-type": "application/json"} if payload is not None else None
+                started = time.monotonic()
                 async with session.request(method, self._url + path, data=payload, headers=headers) as resp:
                     body = await resp.read()
+                    if log.isEnabledFor(logging.DEBUG):  # the label, never the URL (it may hold a key)
+                        log.debug("%s: %s %s, %d bytes -> HTTP %d, %d bytes in %.3f s", self.label, method,
+                                  self.redact(path) or "/", len(payload or b""), resp.status, len(body),
+                                  time.monotonic() - started)
                     if resp.status == 429:
                         self._count("http-429")
                         raise TransportError("HTTP 429 Too Many Requests")
@@ -226,7 +234,16 @@ class JsonRpcClient:
                     attempt += 1
                     if attempt > 1:
                         self.retries += 1
-                    pending, last_error = await self._send(calls, pending, results)
+                        log.debug("%s: retry %d of %d calls after: %s", self.label, attempt - 1, len(pending),
+                                  last_error)
+                    if log.isEnabledFor(logging.DEBUG):
+                        log.debug("%s: batch of %d calls (%s)", self.label, len(pending),
+                                  ", ".join(sorted({calls[i][0] for i in pending})))
+                    try:
+                        pending, last_error = await self._send(calls, pending, results)
+                    except TransportError as exc:
+                        last_error = str(exc)  # for the next retry's log line
+                        raise
                     if pending:
                         raise TransportError(last_error)
         except TransportError as exc:

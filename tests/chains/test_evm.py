@@ -184,3 +184,20 @@ def test_an_endpoint_of_another_chain_reads_nothing(anvil):
     right = Endpoint(label="right-chain", url=anvil.url)
     batch = run(read(31337, [right]))
     assert batch.results[0].amount_base_units is not None
+
+
+def test_debug_log_names_each_request_by_label_never_the_url(world, caplog, monkeypatch):
+    """--log-level debug shows every request (endpoint label, calls, HTTP status, time); the URL,
+    which may carry an API key, never appears."""
+    import logging
+
+    monkeypatch.setenv("PORSCAN_TEST_KEY", "s3cr3t-key-in-url")
+    host, port = world.url.rsplit(":", 1)
+    ep = Endpoint("anvil-keyed", f"{host}:{port}/?key=${{PORSCAN_TEST_KEY}}")
+    caplog.set_level(logging.DEBUG, logger="porscan.rpc")
+    batch, _ = run(read([ep], ETH, list(world.native)[:3], world.snapshot, force_strategy="batched-calls"))
+    assert batch.complete
+    lines = [r.getMessage() for r in caplog.records if r.name == "porscan.rpc"]
+    assert any(m.startswith("anvil-keyed: batch of 3 calls (eth_getBalance)") for m in lines), lines
+    assert any("-> HTTP 200" in m for m in lines)
+    assert not any("s3cr3t-key-in-url" in m or "127.0.0.1" in m for m in lines)
