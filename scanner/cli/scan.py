@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..csvcells import row as csv_row
-from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
+from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
 from .common import add_display_options, RichUI, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, run_async, split_multi
 
@@ -175,21 +175,14 @@ def scan_exit_code(report: dict, min_ratio: Decimal | None, require_signatures: 
     """1 when a check failed on what was read (a row failed or is unreadable, a balance mismatched, a
     complete asset's proven ratio is below ``min_ratio``); else 3 when reads are incomplete (an
     outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
-    from ..pipeline.scan import below
+    from ..pipeline.scan import below, verdict
 
     incomplete = {a["asset"] for a in report["assets"] if a.get("rows_read", 0) < a.get("rows_expected", 0)}
     low = below(report, min_ratio) if min_ratio is not None else []
     if low and err is not None:
         err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(low)}"
                   + (" (from incomplete reads)" if set(low) <= incomplete else ""), markup=False)
-    v = report["verification"]["by_status"]
-    b = report.get("balances", {}).get("by_status", {})
-    unsigned = require_signatures and v.get("unsigned")
-    if v.get("failed") or v.get("invalid_row") or unsigned or b.get("mismatch") or set(low) - incomplete:
-        return EXIT_FAILED
-    if incomplete or b.get("unread") or low:
-        return EXIT_INCOMPLETE
-    return EXIT_OK
+    return verdict(report, min_ratio, require_signatures).code
 
 
 async def _with_store(db: str | None, fn):

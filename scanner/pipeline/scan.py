@@ -499,6 +499,45 @@ def below(report: dict, min_ratio: Decimal) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What a scan's figures say in one line, and the exit code that goes with it (exitcodes.py)."""
+
+    code: int
+    line: str
+
+
+def verdict(report: dict, min_ratio: Decimal | None = None, require_signatures: bool = False) -> Verdict:
+    """Failed (1) when a check failed on what was read: a row failed or is unreadable, a balance
+    mismatched, a fully read asset's proven ratio is below ``min_ratio`` (or, with
+    ``require_signatures``, a row publishes none); else incomplete (3) when not every balance was
+    read (an outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
+    from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
+
+    assets = report.get("assets", [])
+    incomplete = {a["asset"] for a in assets if a.get("rows_read", 0) < a.get("rows_expected", 0)}
+    low = below(report, min_ratio) if min_ratio is not None else []
+    v = report.get("verification", {}).get("by_status", {})
+    b = report.get("balances", {}).get("by_status", {})
+    failed = [f"{v[k]:,} {what}" for k, what in (("failed", "rows failed ownership"), ("invalid_row", "rows unreadable"))
+              if v.get(k)]
+    if require_signatures and v.get("unsigned"):
+        failed.append(f"{v['unsigned']:,} rows publish no signature")
+    if b.get("mismatch"):
+        failed.append(f"{b['mismatch']:,} balances differ from the published amount")
+    if set(low) - incomplete:
+        failed.append(f"proven ratio below {min_ratio} for {', '.join(sorted(set(low) - incomplete))}")
+    read = sum(a.get("rows_read", 0) for a in assets)
+    expected = sum(a.get("rows_expected", 0) for a in assets)
+    if failed:
+        return Verdict(EXIT_FAILED, "checks failed: " + "; ".join(failed))
+    if incomplete or b.get("unread") or low:
+        return Verdict(EXIT_INCOMPLETE, f"incomplete: {read:,} of {expected:,} balances read "
+                                        f"({', '.join(sorted(incomplete)) or 'some'} not in full); nothing failed on "
+                                        "what was read, and nothing is concluded on what was not")
+    return Verdict(EXIT_OK, f"all checks held: {read:,} of {expected:,} balances read, every read one as published")
+
+
 def csv_rows(report: dict) -> list[list[str]]:
     """Per asset and network, the figures of the report as CSV rows (header first)."""
     cols = ["asset", "network", "coins", "published", "onchain", "proven", "owner_only", "key_only", "unverified",

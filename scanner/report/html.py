@@ -23,6 +23,7 @@ import hashlib
 import json
 import sys
 from decimal import Decimal
+from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
 from . import charts
@@ -75,6 +76,10 @@ h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 17px; margin: 28px 0 10px; padding-bottom: 4px; border-bottom: 1px solid var(--line); }
 h3 { font-size: 15px; margin: 18px 0 6px; }
 .meta { color: var(--muted); margin: 0 0 10px; }
+.verdict { font-size: 1.15em; font-weight: 600; margin: 4px 0 8px; padding: 8px 12px; border-radius: 6px;
+           border-left: 6px solid var(--muted); background: rgba(127, 127, 127, .08); overflow-wrap: anywhere; }
+.verdict.ok { border-left-color: #1a7f37; } .verdict.failed { border-left-color: #cf222e; }
+.verdict.incomplete { border-left-color: #bf8700; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 14px; }
 .cards { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
 .cards .card { flex: 1 1 150px; }
@@ -228,6 +233,14 @@ def _header(report: dict, assets: list[dict]) -> str:
     tool = _table(report, "tool")
     exchange = run.get("exchange") or "unknown exchange"
     parts = [f"<h1>{esc(exchange)} proof of reserves: scan #{esc(run.get('id', '?'))}</h1>"]
+    if isinstance(report.get("assets"), list) and isinstance(report.get("verification"), dict):
+        from ..pipeline.scan import verdict
+
+        v = verdict(report)
+        kind = {0: "ok", 1: "failed"}.get(v.code, "incomplete")
+        snapshot = run.get("snapshot_date")
+        parts.append(f'<p class="verdict {kind}">{esc(v.line)}'
+                     + (f" · snapshot {esc(snapshot)}" if snapshot else "") + "</p>")
     bits = [f"run status <b>{esc(run.get('status', '?'))}</b>",
             f"started {esc(run.get('started_at') or MISSING)}",
             f"finished {esc(run.get('finished_at') or MISSING)}"]
@@ -296,7 +309,9 @@ def _inputs(report: dict, assets: list[dict]) -> str:
     rows = []
     for i in _dicts(report.get("inputs")):
         kind = i.get("layout") or i.get("format")
-        rows.append(f"<tr><td>{esc(i.get('role', ''))}</td><td class=\"mono\">{esc(i.get('path', ''))}</td>"
+        # the file's name and its SHA-256 identify it; the folder it had on the scanning machine does not
+        name = PurePath(str(i.get("path") or "")).name
+        rows.append(f"<tr><td>{esc(i.get('role', ''))}</td><td class=\"mono\">{esc(name)}</td>"
                     f"<td class=\"mono\">{esc(i.get('sha256') or MISSING)}</td>"
                     f"<td class=\"num\">{esc(format_count(_int(i.get('rows'))))}</td><td>{esc(kind or MISSING)}</td></tr>")
     out = ['<h2 id="inputs">Inputs</h2><div class="scroll"><table class="inputs"><thead><tr><th>Role</th><th>File</th>'

@@ -80,9 +80,13 @@ def _stacked_networks(report: dict[str, Any], console) -> None:
 def render_scan(report: dict[str, Any], console) -> None:
     from rich.table import Table
 
+    from ..pipeline.scan import verdict
+
     run = report["run"]
     console.print(f"porscan scan: run {run['id']} ({run['exchange']}), {report['verification']['rows']:,} rows"
-                  + (" (resumed)" if run.get("resumed") else ""), markup=False)
+                  + (" (resumed)" if run.get("resumed") else "")
+                  + (f", snapshot {run['snapshot_date']}" if run.get("snapshot_date") else ""), markup=False)
+    console.print(f"verdict: {verdict(report).line}", markup=False, overflow="fold")
     table = Table(title="Reserves per asset", title_justify="left")
     for col in ("asset", "published", "on chain", "proven", "owner-only", "key-only", "unverified", "unread (published)",
                 "liabilities", "proven ratio", "with unproven", "coverage"):

@@ -47,3 +47,32 @@ def test_all_decimals_are_kept():
 def test_narrow_terminals_get_the_stacked_layout_wide_ones_the_table():
     assert "Reserves per asset" in _render(80) and "published " in _render(80)
     assert "┃" in _render(100_000) or "│" in _render(100_000)
+
+
+def test_the_verdict_comes_first_in_the_terminal_and_the_html_report():
+    from scanner.pipeline.scan import verdict
+    from scanner.report.html import render_html
+
+    v = verdict(REPORT)
+    text = _render(80)
+    assert text.splitlines()[1] == f"verdict: {v.line}"[:80] or f"verdict: {v.line}" in text.replace("\n", "")
+    html = render_html(REPORT)
+    top = html[html.index("<h1"):]
+    assert top.index('class="verdict') < top.index("</h1>") + 200  # right under the title
+    absolute = {**REPORT, "inputs": [{**i, "path": "/home/analyst/por/" + i["path"]} for i in REPORT["inputs"]]}
+    shown = render_html(absolute)
+    assert "/home/analyst" not in shown and REPORT["inputs"][0]["path"] in shown  # files by name and SHA-256
+
+
+def test_verdict_rules():
+    from scanner.pipeline.scan import verdict
+
+    def report(v=None, b=None, read=10, expected=10):
+        return {"assets": [{"asset": "ETH", "rows_read": read, "rows_expected": expected, "proven_ratio": "1"}],
+                "verification": {"by_status": v or {"verified": 10}}, "balances": {"by_status": b or {"match": 10}}}
+
+    assert verdict(report()).code == 0 and verdict(report()).line.startswith("all checks held")
+    assert verdict(report(v={"verified": 9, "failed": 1})).code == 1
+    assert verdict(report(b={"match": 9, "mismatch": 1})).code == 1
+    assert verdict(report(b={"match": 9, "unread": 1}, read=9)).code == 3
+    assert "1 rows publish no signature" in verdict(report(v={"verified": 9, "unsigned": 1}), require_signatures=True).line
