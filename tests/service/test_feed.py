@@ -399,3 +399,33 @@ def test_public_report_names_files_not_paths():
     shown = public_report(report)
     assert shown["inputs"] == [{"role": "reserves", "path": "por.csv", "sha256": "ab"}]
     assert shown["liabilities"]["file"] == "sum_proof_data.json" and report["inputs"][0]["path"].startswith("/")
+
+
+def test_malformed_requests_are_one_log_line_each(tmp_path):
+    """Garbage, an oversized request line and a bad header: 400 each, and one warning line each in
+    the log, no traceback."""
+    import socket
+
+    db = str(tmp_path / "bad.db")
+
+    async def create():
+        store = await open_store(db)
+        await store.close()
+
+    asyncio.run(create())
+    proc, port = _start_serve(db)
+    try:
+        bad = (b"GARBAGE \x00\x01 HTTP/9\r\n\r\n", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+               b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
+        for payload in bad:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(payload)
+                reply = s.recv(64)
+                assert reply.startswith(b"HTTP/1.") and b" 400 " in reply, reply
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err[-2000:]
+    # aiohttp logs the oversized line and the bad header (garbage it just answers 400): one line each
+    assert err.count("bad request:") == 2, err
+    assert all(re.match(r"\d{4}-\d\d-\d\d ", line) for line in err.splitlines() if line.strip()), err

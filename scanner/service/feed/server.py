@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
 from ..schedule.job import parse_ts as _ts
@@ -387,6 +388,23 @@ class FeedServer:
         return m.text(), ages
 
 
+class _OneLineBadRequests(logging.Filter):
+    """aiohttp logs a malformed request (garbage, an oversized line, a bad header) as an error with
+    its whole traceback: a scanner's noise fills the log. One warning line says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            what = exc.message or type(exc).__name__
+            record.msg, record.args = "bad request: %s (%s)", (" ".join(str(what).split())[:200], type(exc).__name__)
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_BAD_REQUESTS = _OneLineBadRequests()
+
+
 def _etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
@@ -458,6 +476,7 @@ async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token
 
     if not is_loopback(host) and not token:
         raise FeedConfigError(f"refusing to listen on {host} without a token")
+    logging.getLogger("aiohttp.server").addFilter(_BAD_REQUESTS)  # the same filter object: added once
     # the feed only reads; with the scheduled job in the same process it also writes its runs
     store = await open_store(db, max_connections=8, create=schedule is not None)
     feed = FeedServer(store, token)
