@@ -43,6 +43,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
 from ..schedule.job import parse_ts as _ts
+from .metrics import Metrics as _Metrics, prometheus_label as _esc, prometheus_number as _num
 from .routes import (CACHE_ENTRIES, FeedConfigError, HTTPProblem, ROUTES, Route, _bool_param, _date_param,
                      _next_link, _page, _run_id, openapi_document)
 from .shapes import (_duration, alert_json, dumps, failure_json, observation_json, ratio_json,
@@ -415,37 +416,6 @@ def _etag_matches(header: str | None, etag: str) -> bool:
 
 def _ctype(content: str) -> str:
     return f"{content}; charset=utf-8" if "charset" not in content else content
-
-
-def _esc(v: Any) -> str:
-    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _num(v: Any) -> str:
-    f = float(v)  # Prometheus samples are floats by nature
-    return repr(f) if f == f and f not in (float("inf"), float("-inf")) else ("NaN" if f != f else ("+Inf" if f > 0 else "-Inf"))
-
-
-class _Metrics:
-    """Families in first-seen order, each with HELP and TYPE once."""
-
-    def __init__(self):
-        self.families: dict[str, tuple[str, list[str]]] = {}
-
-    def add(self, name: str, help_text: str, labels: dict, value: Any) -> None:
-        if value is None:
-            return
-        fam = self.families.setdefault(name, (help_text, []))
-        lab = ",".join(f'{k}="{_esc(v)}"' for k, v in labels.items())
-        fam[1].append(f"{name}{{{lab}}} {_num(value)}" if lab else f"{name} {_num(value)}")
-
-    def text(self) -> str:
-        out = []
-        for name, (help_text, samples) in self.families.items():
-            out.append(f"# HELP {name} {help_text}")
-            out.append(f"# TYPE {name} gauge")
-            out.extend(samples)
-        return "\n".join(out) + "\n"
 
 
 # ------------------------------------------------------------------------------------- running
