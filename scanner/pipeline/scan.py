@@ -44,6 +44,7 @@ from .verify import Filters, run_verify
 
 SCAN_SCHEMA = "porscan.scan/1"
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
+FAILURES_LISTED = 1000  # failed, mismatched and unread rows written into the report (the store keeps all)
 
 
 class ScanError(UsageError):
@@ -376,6 +377,13 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     summary_checks = check_summary(ctx.head.summary, {c: (v[0], v[1]) for c, v in agg.coin_sums.items()}, ctx.book,
                                    agg.invalid_by_coin, {c: rounding_slack(p) for c, p in agg.coin_places.items()})
     report = _report(ctx, run, agg, totals, ratios, liab_by_asset, balance_status, summary_checks, notes)
+    counts = await store.count_failures(run.id)
+    listed = await store.failures(run.id, limit=FAILURES_LISTED)
+    # the rows an auditor must look at, by line: failed or unreadable rows, mismatched, unread or
+    # disputed balances; the store keeps every one (feed /failures, --failures-csv)
+    report["failures"] = {"by_stage": counts, "total": sum(counts.values()), "listed": len(listed),
+                          "rows": [{"stage": f.stage, "line": f.line, "coin": f.coin, "network": f.network,
+                                    "address": f.address, "status": f.status, "reason": f.reason} for f in listed]}
     ui.end_stage()
     return report, totals, ratios
 

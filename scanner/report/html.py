@@ -305,6 +305,31 @@ def _cards(report: dict, assets: list[dict]) -> str:
         f'<div class="small">{esc(s)}</div></div>' for t, v, s in cards) + "</div>"
 
 
+SHOWN_FAILURES = 50  # rows listed on the page; the JSON report lists up to pipeline.scan.FAILURES_LISTED
+
+
+def _failures(report: dict, assets: list[dict]) -> str:
+    """The rows an auditor has to look at: failed ownership, unreadable, mismatched, unread or disputed."""
+    f = _table(report, "failures")
+    rows = _dicts(f.get("rows"))
+    total = _int(f.get("total")) or 0
+    if not f:
+        return ""
+    head = (f'<h2 id="failures">Rows that failed or could not be read ({format_count(total)})</h2>'
+            + (f'<p class="meta">the first {len(rows[:SHOWN_FAILURES])} by line; every one is in the JSON report '
+               f'(up to {format_count(_int(f.get("listed")) or 0)}) and the store</p>' if total > SHOWN_FAILURES else ""))
+    if not rows:
+        return head + "<p>none: every row was verified or accounted for, and every balance read as published</p>"
+    body = "".join(
+        f"<tr><td class=\"num\">{esc(r.get('line', ''))}</td><td>{esc(r.get('stage', ''))}</td>"
+        f"<td>{esc(r.get('coin', ''))}</td><td>{esc(r.get('network', ''))}</td>"
+        f"<td class=\"mono\">{esc(r.get('address', ''))}</td><td>{esc(r.get('status', ''))}</td>"
+        f"<td>{esc(r.get('reason', ''))}</td></tr>" for r in rows[:SHOWN_FAILURES])
+    return (head + '<div class="scroll"><table class="failures"><thead><tr><th>Line</th><th>Stage</th><th>Coin</th>'
+            "<th>Network</th><th>Address</th><th>Status</th><th>Reason</th></tr></thead><tbody>"
+            + body + "</tbody></table></div>")
+
+
 def _inputs(report: dict, assets: list[dict]) -> str:
     rows = []
     for i in _dicts(report.get("inputs")):
@@ -495,6 +520,7 @@ def render_html(report: dict) -> str:
     title = f"porscan: {run.get('exchange') or 'scan'} #{run.get('id', '?')}"
     body = [
         _header(report, assets),
+        _failures(report, assets),
         _inputs(report, assets),
         _alerts(report, assets),
         _cards(report, assets),

@@ -482,3 +482,23 @@ def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
     monkeypatch.undo()
     outcome = asyncio.run(scan_mod.run_scan(opts))
     assert outcome.resumed and outcome.run.id == run.id and outcome.run.status == "done"
+
+
+def test_the_report_lists_the_rows_to_look_at(world, tmp_path):
+    """Failed and unreadable rows, mismatched and unread balances: listed by line in the JSON report
+    (with their count per stage) and in the HTML report, not only counted."""
+    from scanner.report.html import render_html
+
+    out = tmp_path / "r.json"
+    main(_scan_args(world, str(tmp_path / "f.db"), "--json", str(out)))
+    report = json.loads(out.read_text())
+    f = report["failures"]
+    v, b = report["verification"]["by_status"], report["balances"]["by_status"]
+    assert f["by_stage"]["verify"] == v.get("failed", 0) + v.get("invalid_row", 0) > 0
+    assert f["by_stage"]["balances"] == b.get("mismatch", 0) + b.get("unread", 0) + b.get("invalid_row", 0) > 0
+    assert f["total"] == len(f["rows"]) == f["listed"]
+    assert [r["line"] for r in f["rows"]] == sorted(r["line"] for r in f["rows"])
+    assert {r["status"] for r in f["rows"]} >= {"failed", "mismatch"}
+    html = render_html(report)
+    assert 'id="failures"' in html
+    assert all(f">{r['line']}<" in html for r in f["rows"][:50])
