@@ -186,8 +186,11 @@ class JsonRpcClient:
                         raise TransportError(f"HTTP {resp.status}")
                     if resp.status >= 400:
                         self._count(f"http-{resp.status}")
-                        error = TransportError if resp.status == 408 else RefusedError
-                        raise error(f"HTTP {resp.status}: {self.redact(body[:200].decode(errors='replace'))}")
+                        text = self.redact(body[:200].decode(errors="replace"))
+                        # 408, and a 4xx whose body says "slow down" (some gateways answer 403 to a
+                        # rate limit), are worth retrying; any other refusal would be refused again
+                        slow_down = resp.status == 408 or any(w in text.lower() for w in _RATE_LIMIT_WORDS)
+                        raise (TransportError if slow_down else RefusedError)(f"HTTP {resp.status}: {text}")
             except asyncio.TimeoutError:
                 self._count("timeout")
                 raise TransportError("timeout") from None

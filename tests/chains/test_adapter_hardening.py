@@ -452,8 +452,10 @@ def test_solana_token_parts_at_two_slots_are_not_at_snapshot():
     assert any("Token at slot 503 and Token-2022 at slot 504" in n for n in batch.notes), batch.notes
 
 
-@pytest.mark.parametrize("status, tries", [(401, 1), (403, 1), (404, 1), (413, 1), (408, 4), (429, 4), (503, 4)])
-def test_a_refused_request_is_not_asked_again(status, tries):
+@pytest.mark.parametrize("status, tries, body", [(401, 1, "nope"), (403, 1, "nope"), (404, 1, "nope"), (413, 1, "nope"),
+                                                 (408, 4, "nope"), (429, 4, "nope"), (503, 4, "nope"),
+                                                 (403, 4, "rate limit exceeded, slow down")])
+def test_a_refused_request_is_not_asked_again(status, tries, body):
     """A 4xx other than 408/429 is the server's answer to the request itself (a bad key, a wrong
     path): asking again gets the same answer, so it is said once, not retried; 408/429/5xx are."""
     from scanner.devnet.loopthread import ServedApp
@@ -464,7 +466,7 @@ def test_a_refused_request_is_not_asked_again(status, tries):
 
     async def handle(request: web.Request) -> web.Response:
         seen.append(request.path)
-        return web.Response(status=status, text="nope")
+        return web.Response(status=status, text=body)
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", handle)
