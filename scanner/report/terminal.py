@@ -48,31 +48,43 @@ def _closed(markup: str) -> str:
     return markup + "[/]" if markup.startswith("[") else markup
 
 
+def _partial(a: dict[str, Any]) -> str:
+    """The mark of a ratio computed from incomplete reads."""
+    return " *" if a["rows_read"] < a["rows_expected"] and a["proven_ratio"] is not None else ""
+
+
+def _liabilities(a: dict[str, Any]) -> str:
+    prov = a.get("liabilities_provenance")
+    if prov == "zk-proven" and not a.get("liabilities_verified"):
+        prov += ", proof not verified"
+    return (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-"
+
+
+def _blocks(n: dict[str, Any]) -> str:
+    text = ", ".join(f"{b['number']}" + ("" if b["at_snapshot"] else " (latest, not the snapshot)")
+                     for b in n["blocks"][:3]) + (" ..." if len(n["blocks"]) > 3 else "")
+    return text or "-"
+
+
 def _stacked_assets(report: dict[str, Any], console) -> None:
     """The per-asset figures for a narrow terminal: a heading line per asset, then one amount per line."""
     console.print("Reserves per asset", markup=False)
     for a in report["assets"]:
-        partial = " *" if a["rows_read"] < a["rows_expected"] and a["proven_ratio"] is not None else ""
+        partial = _partial(a)
         console.print(f"[bold]{escape(a['asset'])}[/bold]  proven ratio {_closed(_ratio(a['proven_ratio']))}{partial}  "
                       f"with unproven {_closed(_ratio(a['with_unproven_ratio']))}{partial}  "
                       f"coverage {a['rows_read']}/{a['rows_expected']}")
         for label, key in _AMOUNTS:
             console.print(f"  {label:<19} {_num(a[key])}", markup=False, overflow="fold")
-        prov = a.get("liabilities_provenance")
-        if prov == "zk-proven" and not a.get("liabilities_verified"):
-            prov += ", proof not verified"
-        liab = (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-"
-        console.print(f"  {'liabilities':<19} {liab}", markup=False, overflow="fold")
+        console.print(f"  {'liabilities':<19} {_liabilities(a)}", markup=False, overflow="fold")
 
 
 def _stacked_networks(report: dict[str, Any], console) -> None:
     console.print("Per network", markup=False)
     for a in report["assets"]:
         for n in a["networks"]:
-            blocks = ", ".join(f"{b['number']}" + ("" if b["at_snapshot"] else " (latest, not the snapshot)")
-                               for b in n["blocks"][:3]) + (" ..." if len(n["blocks"]) > 3 else "")
             console.print(f"{a['asset']} on {n['network']} ({' '.join(n['coins'])}): rows read "
-                          f"{n['rows_read']}/{n['rows_expected']}, blocks {blocks or '-'}", markup=False, overflow="fold")
+                          f"{n['rows_read']}/{n['rows_expected']}, blocks {_blocks(n)}", markup=False, overflow="fold")
             console.print(f"  {'on chain':<19} {_num(n['onchain'])}", markup=False, overflow="fold")
             console.print(f"  {'proven':<19} {_num(n['proven'])}", markup=False, overflow="fold")
 
@@ -93,14 +105,11 @@ def render_scan(report: dict[str, Any], console) -> None:
         table.add_column(col, justify="left" if col == "asset" else "right")
     incomplete = False
     for a in report["assets"]:
-        partial = " *" if a["rows_read"] < a["rows_expected"] and a["proven_ratio"] is not None else ""
+        partial = _partial(a)
         incomplete |= bool(partial)
-        prov = a.get("liabilities_provenance")
-        if prov == "zk-proven" and not a.get("liabilities_verified"):
-            prov += ", proof not verified"
         table.add_row(a["asset"], _num(a["published"]), _num(a["onchain"]), _num(a["proven"]), _num(a["owner_only"]),
                       _num(a["key_only"]), _num(a["unverified"]), _num(a["unread_published"]),
-                      (_num(a["liabilities"]) + (f" ({prov})" if prov else "")) if a["liabilities"] else "-",
+                      _liabilities(a),
                       _ratio(a["proven_ratio"]) + partial, _ratio(a["with_unproven_ratio"]) + partial,
                       f"{a['rows_read']}/{a['rows_expected']}")
     if _fits(table, console):
@@ -115,10 +124,8 @@ def render_scan(report: dict[str, Any], console) -> None:
         net.add_column(col)
     for a in report["assets"]:
         for n in a["networks"]:
-            blocks = ", ".join(f"{b['number']}" + ("" if b["at_snapshot"] else " (latest, not the snapshot)")
-                               for b in n["blocks"][:3]) + (" ..." if len(n["blocks"]) > 3 else "")
             net.add_row(a["asset"], n["network"], " ".join(n["coins"]), _num(n["onchain"]), _num(n["proven"]),
-                        f"{n['rows_read']}/{n['rows_expected']}", blocks or "-")
+                        f"{n['rows_read']}/{n['rows_expected']}", _blocks(n))
     if _fits(net, console):
         console.print(net)
     else:
