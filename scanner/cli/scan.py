@@ -175,14 +175,13 @@ def scan_exit_code(report: dict, min_ratio: Decimal | None, require_signatures: 
     """1 when a check failed on what was read (a row failed or is unreadable, a balance mismatched, a
     complete asset's proven ratio is below ``min_ratio``); else 3 when reads are incomplete (an
     outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
-    from ..pipeline.scan import below, verdict
+    from ..pipeline.scan import verdict
 
-    incomplete = {a["asset"] for a in report["assets"] if a.get("rows_read", 0) < a.get("rows_expected", 0)}
-    low = below(report, min_ratio) if min_ratio is not None else []
-    if low and err is not None:
-        err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(low)}"
-                  + (" (from incomplete reads)" if set(low) <= incomplete else ""), markup=False)
-    return verdict(report, min_ratio, require_signatures).code
+    v = verdict(report, min_ratio, require_signatures)
+    if v.below and err is not None:
+        err.print(f"porscan: proven ratio below {min_ratio} for {', '.join(v.below)}"
+                  + (" (from incomplete reads)" if set(v.below) <= v.incomplete else ""), markup=False)
+    return v.code
 
 
 async def _with_store(db: str | None, fn):

@@ -513,6 +513,8 @@ class Verdict:
 
     code: int
     line: str
+    below: tuple[str, ...] = ()  # assets whose proven ratio is below the threshold asked for
+    incomplete: frozenset[str] = frozenset()  # assets not every row of which was read
 
 
 def verdict(report: dict, min_ratio: Decimal | None = None, require_signatures: bool = False) -> Verdict:
@@ -538,12 +540,14 @@ def verdict(report: dict, min_ratio: Decimal | None = None, require_signatures: 
     read = sum(a.get("rows_read", 0) for a in assets)
     expected = sum(a.get("rows_expected", 0) for a in assets)
     if failed:
-        return Verdict(EXIT_FAILED, "checks failed: " + "; ".join(failed))
-    if incomplete or b.get("unread") or low:
-        return Verdict(EXIT_INCOMPLETE, f"incomplete: {read:,} of {expected:,} balances read "
-                                        f"({', '.join(sorted(incomplete)) or 'some'} not in full); nothing failed on "
-                                        "what was read, and nothing is concluded on what was not")
-    return Verdict(EXIT_OK, f"all checks held: {read:,} of {expected:,} balances read, every read one as published")
+        code, line = EXIT_FAILED, "checks failed: " + "; ".join(failed)
+    elif incomplete or b.get("unread") or low:
+        code, line = EXIT_INCOMPLETE, (f"incomplete: {read:,} of {expected:,} balances read "
+                                       f"({', '.join(sorted(incomplete)) or 'some'} not in full); nothing failed on "
+                                       "what was read, and nothing is concluded on what was not")
+    else:
+        code, line = EXIT_OK, f"all checks held: {read:,} of {expected:,} balances read, every read one as published"
+    return Verdict(code, line, below=tuple(low), incomplete=frozenset(incomplete))
 
 
 def csv_rows(report: dict) -> list[list[str]]:
