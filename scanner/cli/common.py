@@ -54,6 +54,33 @@ def on_input(command: str, args: argparse.Namespace, run: Callable[[argparse.Nam
         return run(args, source)
 
 
+def require_extra(extra: str) -> None:
+    """A UsageError naming the pip extra when a distribution it lists is not installed: ``porscan sample``
+    and ``porscan demo`` sign with reference libraries that a plain ``pip install porscan`` leaves out."""
+    import re
+    from importlib import metadata
+
+    from ..errors import UsageError
+
+    try:
+        requires = metadata.requires("porscan") or []
+    except metadata.PackageNotFoundError:  # a source tree used without installing it: nothing to compare with
+        return
+    missing = []
+    for req in requires:
+        spec, _, marker = req.partition(";")
+        name = re.match(r"[A-Za-z0-9._-]+", spec.strip())
+        if name is None or name.group(0) == "porscan" or f'extra == "{extra}"' not in marker.replace("'", '"'):
+            continue
+        try:
+            metadata.distribution(name.group(0))
+        except metadata.PackageNotFoundError:
+            missing.append(name.group(0))
+    if missing:
+        raise UsageError(f"needs the {extra!r} extra: pip install 'porscan[{extra}]' (from a checkout: "
+                         f"pip install '.[{extra}]'); missing {', '.join(missing)}")
+
+
 def stdout_console():
     from rich.console import Console
 

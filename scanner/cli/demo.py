@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .args import COUNT
-from .common import RichUI, consoles, run_async
+from .common import RichUI, consoles, require_extra, run_async
 from .scan import emit
 
 DEMO_HELP = """\
@@ -50,6 +50,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    require_extra("demo")
     from ..devnet.localworld import build_local_exchange
     from ..pipeline.scan import ScanOptions, run_scan
 

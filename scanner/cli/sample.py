@@ -7,6 +7,7 @@ import sys
 
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import COUNT
+from .common import require_extra
 
 
 def add_command(sub, fmt) -> None:
@@ -22,6 +23,7 @@ def add_command(sub, fmt) -> None:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    require_extra("demo")
     from ..devnet.sample_exchange import write_sample
 
     try:
