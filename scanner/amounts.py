@@ -123,6 +123,13 @@ def shown_fraction(value: Decimal | None, places: int = SHOWN_PLACES) -> Decimal
     return None if value is None else value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
 
 
+def shown_percent(value: Decimal, places: int = 2) -> str:
+    """A ratio or coverage as a percent, by the same rule (down): 1.0102999 -> "101.02%", never
+    "101.03%" in one place and "101.02%" in another."""
+    pct = shown_fraction(value, places + 2).scaleb(2)
+    return f"{pct:.{places}f}%"
+
+
 def coverage(read: int | None, expected: int | None) -> Decimal | None:
     """Rows read / rows expected as shown; None when nothing was expected (not 0, not 1)."""
     if read is None or not expected:

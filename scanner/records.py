@@ -68,6 +68,44 @@ class BalanceRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Figures:
+    """The figures of an asset, or of an asset on one network, in coin units. The on-chain figures
+    are None (blank, never 0) when nothing was read."""
+
+    published: Decimal
+    onchain: Decimal | None
+    proven: Decimal | None
+    owner_only: Decimal | None
+    key_only: Decimal | None
+    unverified: Decimal | None
+    unread_published: Decimal
+    difference: Decimal | None
+    rows: int
+    rows_expected: int
+    rows_read: int
+    coverage: Decimal | None  # shown (rounded down); None when nothing was expected
+
+    @property
+    def complete(self) -> bool:
+        """Every expected row was read (the figures leave out the rows not read)."""
+        return self.rows_read >= self.rows_expected
+
+    def to_json(self) -> dict[str, Any]:
+        return {"published": _d(self.published), "onchain": _d(self.onchain), "proven": _d(self.proven),
+                "owner_only": _d(self.owner_only), "key_only": _d(self.key_only), "unverified": _d(self.unverified),
+                "unread_published": _d(self.unread_published), "difference": _d(self.difference),
+                "rows": self.rows, "rows_expected": self.rows_expected, "rows_read": self.rows_read,
+                "coverage": _d(self.coverage),
+                # the figures leave out the rows not read (their published amounts are in unread_published)
+                "complete": self.complete}
+
+
+NO_FIGURES = Figures(published=Decimal(0), onchain=Decimal(0), proven=Decimal(0), owner_only=Decimal(0),
+                     key_only=Decimal(0), unverified=Decimal(0), unread_published=Decimal(0), difference=Decimal(0),
+                     rows=0, rows_expected=0, rows_read=0, coverage=None)
+
+
+@dataclass(frozen=True, slots=True)
 class AssetTotal:
     """Per-asset (network '*') or per-asset-and-network totals, in coin units."""
 
@@ -95,21 +133,22 @@ class AssetTotal:
         """Every expected row was read (the figures leave out the rows not read)."""
         return self.rows_read >= self.rows_expected
 
-    def to_json(self) -> dict[str, Any]:
-        """The one JSON form of a total (scan report, feed, dashboard): exact decimal strings; the
-        on-chain figures blank, never 0, when nothing was read; coverage by the one rounding rule."""
+    def figures(self) -> Figures:
+        """The figures as shown: the on-chain ones blank, never 0, when nothing was read; coverage by
+        the one rounding rule."""
         if self.nothing_read:  # blank, never 0
             onchain = proven = owner_only = key_only = unverified = difference = None
         else:
             onchain, proven, owner_only, key_only = self.onchain, self.proven, self.owner_only, self.key_only
             unverified, difference = self.unverified, EXACT.subtract(self.onchain, self.published)
-        return {"published": _d(self.published), "onchain": _d(onchain), "proven": _d(proven),
-                "owner_only": _d(owner_only), "key_only": _d(key_only), "unverified": _d(unverified),
-                "unread_published": _d(self.unread_published), "difference": _d(difference),
-                "rows": self.rows, "rows_expected": self.rows_expected, "rows_read": self.rows_read,
-                "coverage": _d(coverage(self.rows_read, self.rows_expected)),
-                # the figures leave out the rows not read (their published amounts are in unread_published)
-                "complete": self.complete}
+        return Figures(published=self.published, onchain=onchain, proven=proven, owner_only=owner_only,
+                       key_only=key_only, unverified=unverified, unread_published=self.unread_published,
+                       difference=difference, rows=self.rows, rows_expected=self.rows_expected,
+                       rows_read=self.rows_read, coverage=coverage(self.rows_read, self.rows_expected))
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of a total (scan report, feed, dashboard): that of its figures."""
+        return self.figures().to_json()
 
     def to_place_json(self) -> dict[str, Any]:
         """:meth:`to_json` of one (asset, network) place, with the network and the blocks read."""
@@ -136,3 +175,48 @@ class RatioRecord:
     with_unproven_ratio: Decimal | None
     provenance: str
     coverage: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """A row that failed a stage: verify (signature/row) or balances (mismatch/unread/disputed)."""
+
+    stage: str
+    line: int
+    coin: str
+    network: str
+    address: str
+    status: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stage": self.stage, "line": self.line, "coin": self.coin, "network": self.network,
+                "address": self.address, "status": self.status, "reason": self.reason}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Failure:
+        return cls(stage=str(d["stage"]), line=int(d["line"]), coin=str(d["coin"]), network=str(d["network"]),
+                   address=str(d["address"]), status=str(d["status"]), reason=str(d.get("reason") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class SummaryCheck:
+    """One line of a reserve file's summary block against the sum of its detail rows."""
+
+    line: int
+    coin: str  # "ETH" or "ETH(ALL)"
+    published: str  # as printed in the file
+    detail_sum: str | None  # coin units, exact; None when it cannot be computed
+    detail_rows: int
+    status: str  # match | mismatch | unknown
+    note: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"line": self.line, "coin": self.coin, "published": self.published, "detail_sum": self.detail_sum,
+                "detail_rows": self.detail_rows, "status": self.status, "note": self.note}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> SummaryCheck:
+        return cls(line=int(d["line"]), coin=str(d["coin"]), published=str(d["published"]),
+                   detail_sum=None if d.get("detail_sum") is None else str(d["detail_sum"]),
+                   detail_rows=int(d.get("detail_rows") or 0), status=str(d["status"]), note=str(d.get("note") or ""))

@@ -12,7 +12,7 @@ from support.common import ROOT
 LAYERS = {
     "signatures": 0, "chains": 1,
     "scanner": 2, "scanner.amounts": 2, "scanner.records": 2, "scanner.errors": 2, "scanner.exitcodes": 2,
-    "scanner.logs": 2, "scanner.csvcells": 2,
+    "scanner.logs": 2, "scanner.csvcells": 2, "scanner.report_model": 2,
     "scanner.config": 3, "scanner.storage": 4, "scanner.pipeline": 5, "scanner.report": 6, "scanner.devnet": 7,
     "scanner.service": 8, "scanner.cli": 9, "scanner.__main__": 10,
 }

@@ -76,7 +76,7 @@ def _demo(args: argparse.Namespace) -> int:
     args.json = str(folder / "report.json")
     args.csv = str(folder / "report.csv")
     args.html = args.html or str(folder / "report.html")
-    code = emit(outcome.report, args, out, err, None)
+    code = emit(outcome.report, args, out, err, None, db=str(db))
     err.print(f"porscan demo: reports in {args.json}, {args.csv}, {args.html}; database {db} "
               f"(`porscan runs --db {db}`). Exit {code}: 1 = some checks did not hold, as the sample intends.",
               markup=False)

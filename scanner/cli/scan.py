@@ -8,7 +8,9 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+from ..amounts import fmt, shown_fraction
 from ..csvcells import row as csv_row
+from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
 from .common import add_display_options, RichUI, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, run_async, split_multi
@@ -143,35 +145,53 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
     ui = RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
     outcome = run_async(run_scan(opts, ui))
     ui.end_stage()
-    return emit(outcome.report, args, out, err, min_ratio)
+    return emit(outcome.report, args, out, err, min_ratio, db=opts.db)
 
 
-def emit(report: dict, args, out, err, min_ratio: Decimal | None) -> int:
+async def _every_failure(store, run_id: int) -> list:
+    """All of a run's failures, by line, read in pages (the stored report lists the first ones)."""
+    out: list = []
+    while True:
+        page = await store.failures(run_id, limit=FAILURE_PAGE, offset=len(out))
+        out.extend(page)
+        if len(page) < FAILURE_PAGE:
+            return out
+
+
+FAILURE_PAGE = 20_000
+
+
+def emit(report: ScanReport, args, out, err, min_ratio: Decimal | None, db: str | None = None) -> int:
     from ..pipeline.scan import csv_rows
     from ..report.terminal import render_scan
 
     try:
         if args.json:
-            Path(args.json).write_text(json.dumps(report, indent=1) + "\n")
+            full = report
+            if report.failures is not None and len(report.failures.rows) < report.failures.total:
+                # the JSON file lists every row to look at, however many; the stored report the first ones
+                full = report.with_failures(run_async(_with_store(db, lambda s: _every_failure(s, report.run.id))))
+            Path(args.json).write_text(json.dumps(full.to_json(), indent=1) + "\n")
         if args.csv:
             with open(args.csv, "w", newline="") as fh:
                 csv.writer(fh).writerows(csv_row(r) for r in csv_rows(report))
         if args.html:
             from ..report.html import render_html
 
-            Path(args.html).write_text(render_html(report))
+            Path(args.html).write_text(render_html(report.to_json()))
     except OSError as exc:
         err.print(f"porscan: cannot write output: {exc}", markup=False)
         return EXIT_USAGE
     if getattr(args, "quiet", False):
-        assets = ", ".join(f"{a['asset']} {a['proven_ratio'] or '-'}" for a in report["assets"])
-        out.print(f"run {report['run']['id']}: proven ratios: {assets or 'none'}", markup=False)
+        assets = ", ".join(f"{a.asset} {fmt(shown_fraction(a.proven_ratio)) if a.proven_ratio is not None else '-'}"
+                           for a in report.assets)
+        out.print(f"run {report.run.id}: proven ratios: {assets or 'none'}", markup=False)
     else:
         render_scan(report, out)
     return scan_exit_code(report, min_ratio, getattr(args, "require_signatures", False), err)
 
 
-def scan_exit_code(report: dict, min_ratio: Decimal | None, require_signatures: bool = False, err=None) -> int:
+def scan_exit_code(report: ScanReport, min_ratio: Decimal | None, require_signatures: bool = False, err=None) -> int:
     """1 when a check failed on what was read (a row failed or is unreadable, a balance mismatched, a
     complete asset's proven ratio is below ``min_ratio``); else 3 when reads are incomplete (an
     outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
@@ -223,4 +243,4 @@ def cmd_report(args: argparse.Namespace) -> int:
         err.print(f"porscan report: run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
                   f"{run.input_path}`", markup=False)
         return EXIT_USAGE
-    return emit(run.summary, args, out, err, min_ratio)
+    return emit(ScanReport.from_json(run.summary), args, out, err, min_ratio, db=args.db)

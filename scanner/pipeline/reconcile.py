@@ -7,25 +7,14 @@ does, per network row and per aggregate row, in coin units.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 
 from signatures.registry import chain_alias, resolve_name
 
 from ..amounts import EXACT, exact_sum, fmt, from_base_units, half_ulp, round_to, shown_places
 from ..config.assets import AssetBook
+from ..records import SummaryCheck
 from .ingest import SummaryRow
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryCheck:
-    line: int
-    coin: str  # "ETH" or "ETH(ALL)"
-    published: str  # as printed in the file
-    detail_sum: str | None  # coin units, exact; None when it cannot be computed
-    detail_rows: int
-    status: str  # match | mismatch | unknown
-    note: str
 
 
 def detail_sums_in_coin_units(sums: dict[str, tuple[Decimal, int]], base_units: bool,
@@ -86,8 +75,9 @@ def check_summary(summary: list[SummaryRow], coin_sums: dict[str, tuple[Decimal 
         bad_rows = sum(invalid_by_coin.get(c, 0) for c in (members or [key]))
         note = grouped_by + (f"{bad_rows} unreadable row(s) of this coin are not in the sum; " if bad_rows else "")
         if unknown:
-            checks.append(SummaryCheck(s.line, label, s.amount_text, None, rows, "unknown",
-                                       note + f"decimals unknown for {', '.join(unknown)} (base-unit file)"))
+            checks.append(SummaryCheck(line=s.line, coin=label, published=s.amount_text, detail_sum=None, detail_rows=rows,
+                                       status="unknown",
+                                       note=note + f"decimals unknown for {', '.join(unknown)} (base-unit file)"))
             continue
         if how:
             status = "match"
@@ -103,7 +93,8 @@ def check_summary(summary: list[SummaryRow], coin_sums: dict[str, tuple[Decimal 
             empty = [g for g in group if not _members([g.coin], coin_sums)]
             if empty:  # published with no address behind it (HTX's ThirdParty lines)
                 how += (f"; published with no detail rows: {', '.join(f'{g.coin} {g.amount_text.strip()}' for g in empty)}")
-        checks.append(SummaryCheck(s.line, label, s.amount_text.strip(), fmt(total), rows, status, note + how))
+        checks.append(SummaryCheck(line=s.line, coin=label, published=s.amount_text.strip(), detail_sum=fmt(total),
+                                   detail_rows=rows, status=status, note=note + how))
     return checks
 
 

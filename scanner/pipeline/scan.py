@@ -15,6 +15,7 @@ one store; the plan (plan.py), balances (balances.py) and aggregation (aggregate
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 from collections import Counter
@@ -28,21 +29,22 @@ from signatures.registry import resolve_name
 from .. import __version__
 from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
-from ..amounts import EXACT, coverage as coverage_of, exact_sum, fmt, rounding_slack, shown_fraction
+from ..amounts import EXACT, coverage as coverage_of, exact_sum, rounding_slack
 from ..config.assets import AssetBook, config_dir, default_book
 from .balances import SLICE, read_groups
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
 from .reconcile import check_summary
-from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
+from ..records import NO_FIGURES, AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
+from ..report_model import (SCAN_SCHEMA, AssetReport, Block, Custodian, FailureList, InputFile, LiabilitiesInfo,  # noqa: F401
+                            Place, RunHeader, ScanReport, SummaryBlock)
 from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
 from .plan import BalancePlanner
 from .verify import Filters, run_verify
 
-SCAN_SCHEMA = "porscan.scan/1"
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
 FAILURES_LISTED = 1000  # failed, mismatched and unread rows written into the report (the store keeps all)
 
@@ -99,7 +101,7 @@ class NullUI:
 @dataclass
 class ScanOutcome:
     run: RunInfo
-    report: dict[str, Any]
+    report: ScanReport
     resumed: bool
     stage_seconds: dict[str, float]
 
@@ -254,10 +256,11 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
         liab_records = [LiabilityRecord(l.asset, l.amount, l.provenance, l.source, l.file, l.detail)
                         for l in (liab.liabilities if liab is not None else ())]
         await store.save_results(run.id, totals, liab_records, ratios)
-        report["run"].update({"status": "done", "resumed": resumed, "stage_seconds": {k: round(v, 3) for k, v in seconds.items()}})
         finished = utc_now()
-        report["run"]["finished_at"] = iso_utc(finished)  # the same instant as the stored run's
-        await store.finish_run(run.id, "done", report, finished)
+        report = dataclasses.replace(report, run=dataclasses.replace(
+            report.run, status="done", resumed=resumed, stage_seconds={k: round(v, 3) for k, v in seconds.items()},
+            finished_at=iso_utc(finished)))  # the same instant as the stored run's
+        await store.finish_run(run.id, "done", report.to_json(), finished)
         run = await store.get_run(run.id)
         seconds["store"] = time.perf_counter() - t
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
@@ -329,7 +332,7 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
 
 
 async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
-                           notes: list[str]) -> tuple[dict, list[AssetTotal], list[RatioRecord]]:
+                           notes: list[str]) -> tuple[ScanReport, list[AssetTotal], list[RatioRecord]]:
     ui.stage("aggregate", None)
     agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
     balance_status: Counter[str] = Counter()
@@ -381,9 +384,7 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     listed = await store.failures(run.id, limit=FAILURES_LISTED)
     # the rows an auditor must look at, by line: failed or unreadable rows, mismatched, unread or
     # disputed balances; the store keeps every one (feed /failures, --failures-csv)
-    report["failures"] = {"by_stage": counts, "total": sum(counts.values()), "listed": len(listed),
-                          "rows": [{"stage": f.stage, "line": f.line, "coin": f.coin, "network": f.network,
-                                    "address": f.address, "status": f.status, "reason": f.reason} for f in listed]}
+    report = dataclasses.replace(report, failures=FailureList(by_stage=counts, rows=tuple(listed)))
     ui.end_stage()
     return report, totals, ratios
 
@@ -420,12 +421,8 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
 
 # --------------------------------------------------------------------------------------- report
 
-def _d(value: Decimal | None) -> str | None:
-    return None if value is None else fmt(value)
-
-
 def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTotal], ratios: list[RatioRecord],
-            liab_by_asset: dict, balance_status: Counter, summary_checks, notes: list[str]) -> dict[str, Any]:
+            liab_by_asset: dict, balance_status: Counter, summary_checks, notes: list[str]) -> ScanReport:
     by_asset_ratio = {r.asset: r for r in ratios}
     assets = []
     for t in totals:
@@ -433,78 +430,58 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
             continue
         r = by_asset_ratio.get(t.asset)
         lia = liab_by_asset.get(t.asset) or {}
-        entry = {"asset": t.asset, **t.to_json(),
-                 "liabilities": _d(lia.get("amount")),
-                 "liabilities_provenance": lia.get("provenance") if lia.get("amount") is not None else None,
-                 "liabilities_source": lia.get("source"),
-                 "liabilities_verified": bool(lia.get("verified")),
-                 "ratio_note": lia.get("note") or ("" if lia else "no liability figure for this asset"),
-                 "proven_ratio": _d(shown_fraction(r.proven_ratio)) if r else None,
-                 "with_unproven_ratio": _d(shown_fraction(r.with_unproven_ratio)) if r else None,
-                 "proven_ratio_exact": _d(r.proven_ratio) if r and r.proven_ratio is not None else None,
-                 "with_unproven_ratio_exact": _d(r.with_unproven_ratio) if r and r.with_unproven_ratio is not None else None,
-                 "networks": [],
-                 # wallets a third party holds for the exchange (address lists name it), within the totals
-                 "custodians": [{"custodian": name, "rows": h["rows"], "rows_read": h["rows_read"],
-                                 "published": _d(h["published"]), "onchain": _d(h["onchain"])}
-                                for name, h in sorted(agg.custodians.get(t.asset, {}).items())]}
-        for n in totals:
-            if n.asset == t.asset and n.network != "*":
-                entry["networks"].append({"network": n.network, "coins": agg.coins_in(n.asset, n.network),
-                                          **n.to_json(), "blocks": n.blocks})
-        assets.append(entry)
+        networks = tuple(Place(network=n.network, coins=tuple(agg.coins_in(n.asset, n.network)), figures=n.figures(),
+                               blocks=tuple(Block.from_json(b) for b in n.blocks))
+                         for n in totals if n.asset == t.asset and n.network != "*")
+        # wallets a third party holds for the exchange (address lists name it), within the totals
+        custodians = tuple(Custodian(custodian=name, rows=h["rows"], rows_read=h["rows_read"], published=h["published"],
+                                     onchain=h["onchain"] if h["rows_read"] else None)
+                           for name, h in sorted(agg.custodians.get(t.asset, {}).items()))
+        assets.append(AssetReport(
+            asset=t.asset, figures=t.figures(), liabilities=lia.get("amount"),
+            liabilities_provenance=lia.get("provenance") if lia.get("amount") is not None else None,
+            liabilities_source=lia.get("source"), liabilities_verified=bool(lia.get("verified")),
+            ratio_note=lia.get("note") or ("" if lia else "no liability figure for this asset"),
+            proven_ratio=r.proven_ratio if r else None, with_unproven_ratio=r.with_unproven_ratio if r else None,
+            networks=networks, custodians=custodians))
+    listed = {a.asset for a in assets}
     for r in ratios:  # liabilities of assets the reserve file does not list: reserves are zero, say so
-        if r.asset not in {a["asset"] for a in assets} and r.liabilities is not None:
+        if r.asset not in listed and r.liabilities is not None:
             lia = liab_by_asset.get(r.asset, {})
-            assets.append({"asset": r.asset, "published": "0", "onchain": "0", "proven": "0", "owner_only": "0",
-                           "key_only": "0", "unverified": "0", "unread_published": "0", "difference": "0", "rows": 0,
-                           "rows_expected": 0, "rows_read": 0, "coverage": None, "liabilities": _d(r.liabilities),
-                           "liabilities_provenance": r.provenance, "liabilities_source": lia.get("source"),
-                           "liabilities_verified": bool(lia.get("verified")),
-                           "ratio_note": "the reserve file lists no wallet for this asset",
-                           "proven_ratio": _d(shown_fraction(r.proven_ratio)),
-                           "proven_ratio_exact": _d(r.proven_ratio) if r.proven_ratio is not None else None,
-                           "with_unproven_ratio": _d(shown_fraction(r.with_unproven_ratio)),
-                           "networks": []})
+            assets.append(AssetReport(
+                asset=r.asset, figures=NO_FIGURES, liabilities=r.liabilities, liabilities_provenance=r.provenance,
+                liabilities_source=lia.get("source"), liabilities_verified=bool(lia.get("verified")),
+                ratio_note="the reserve file lists no wallet for this asset", proven_ratio=r.proven_ratio,
+                with_unproven_ratio=r.with_unproven_ratio))
     liab = ctx.liabilities
-    inputs = [{"role": "reserves", "path": ctx.opts.given, "sha256": ctx.input_sha256,
-               "rows": sum(agg.by_status.values()), "layout": ctx.head.layout.name, "bytes": ctx.head.size}]
+    inputs = [InputFile(role="reserves", path=ctx.opts.given, sha256=ctx.input_sha256, rows=sum(agg.by_status.values()),
+                        layout=ctx.head.layout.name, bytes=ctx.head.size)]
     if liab is not None:
         for path, digest in (liab.inputs or ((ctx.opts.liabilities, liab.file_sha256),)):
-            inputs.append({"role": "liabilities", "path": path, "sha256": digest, "format": liab.format})
-    not_at_snapshot = sorted({(n["network"], b["number"]) for a in assets for n in a["networks"] for b in n["blocks"]
-                              if not b["at_snapshot"]})
+            inputs.append(InputFile(role="liabilities", path=str(path), sha256=digest, format=liab.format))
+    not_at_snapshot = sorted({(n.network, b.number) for a in assets for n in a.networks for b in n.blocks
+                              if not b.at_snapshot})
     for network, number in not_at_snapshot:
         notes.append(f"{network}: balances read at block {number}, not at the snapshot height (the chain or "
                      "endpoint cannot answer for a past height)")
-    return {
-        "schema": SCAN_SCHEMA,
-        "tool": {"name": "porscan", "version": __version__},
-        "run": {"id": run.id, "exchange": run.exchange, "status": run.status, "started_at": run.started_at,
-                "finished_at": None, "resumed": False, "snapshot_date": run.snapshot_date},
-        "inputs": inputs,
-        "verification": {"rows": sum(agg.by_status.values()), "by_status": dict(sorted(agg.by_status.items()))},
-        "balances": {"by_status": dict(sorted(balance_status.items()))},
-        "assets": assets,
-        "liabilities": None if liab is None else {
-            "format": liab.format, "file": str(ctx.opts.liabilities), "sha256": liab.file_sha256,
-            "totals": {k: _d(v) for k, v in liab.totals.items()}, "warnings": list(liab.warnings)},
-        "summary_block": {"checked": bool(summary_checks),
-                          "rows": [{"line": c.line, "coin": c.coin, "published": c.published, "detail_sum": c.detail_sum,
-                                    "status": c.status, "note": c.note} for c in summary_checks],
-                          "mismatches": [c.coin for c in summary_checks if c.status == "mismatch"]},
-        "notes": notes,
-    }
+    return ScanReport(
+        tool_version=__version__,
+        run=RunHeader(id=run.id, exchange=run.exchange, status=run.status, started_at=run.started_at,
+                      snapshot_date=run.snapshot_date),
+        inputs=tuple(inputs), rows=sum(agg.by_status.values()), by_status=dict(sorted(agg.by_status.items())),
+        balance_status=dict(sorted(balance_status.items())), assets=tuple(assets),
+        liabilities=None if liab is None else LiabilitiesInfo(
+            format=liab.format, file=str(ctx.opts.liabilities), sha256=liab.file_sha256, totals=dict(liab.totals),
+            warnings=tuple(liab.warnings)),
+        summary_block=SummaryBlock(checked=bool(summary_checks), rows=tuple(summary_checks),
+                                   mismatches=tuple(c.coin for c in summary_checks if c.status == "mismatch")),
+        notes=tuple(notes))
 
 
-def below(report: dict, min_ratio: Decimal) -> list[str]:
-    """Assets whose proven ratio is below ``min_ratio`` (assets with liabilities only)."""
-    out = []
-    for a in report.get("assets", []):
-        r = a.get("proven_ratio_exact") or a.get("proven_ratio")  # the exact figure, not the display rounding
-        if r is not None and Decimal(r) < min_ratio:
-            out.append(a["asset"])
-    return out
+def below(report: ScanReport, min_ratio: Decimal) -> list[str]:
+    """Assets whose proven ratio is below ``min_ratio`` (assets with liabilities only): the exact
+    figure, not the display rounding."""
+    return [a.asset for a in report.assets if a.proven_ratio is not None and a.proven_ratio < min_ratio]
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,18 +494,16 @@ class Verdict:
     incomplete: frozenset[str] = frozenset()  # assets not every row of which was read
 
 
-def verdict(report: dict, min_ratio: Decimal | None = None, require_signatures: bool = False) -> Verdict:
+def verdict(report: ScanReport, min_ratio: Decimal | None = None, require_signatures: bool = False) -> Verdict:
     """Failed (1) when a check failed on what was read: a row failed or is unreadable, a balance
     mismatched, a fully read asset's proven ratio is below ``min_ratio`` (or, with
     ``require_signatures``, a row publishes none); else incomplete (3) when not every balance was
     read (an outage is not insolvency: a ratio from part of the rows decides nothing); else 0."""
     from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK
 
-    assets = report.get("assets", [])
-    incomplete = {a["asset"] for a in assets if a.get("rows_read", 0) < a.get("rows_expected", 0)}
+    incomplete = {a.asset for a in report.assets if not a.complete}
     low = below(report, min_ratio) if min_ratio is not None else []
-    v = report.get("verification", {}).get("by_status", {})
-    b = report.get("balances", {}).get("by_status", {})
+    v, b = report.by_status, report.balance_status
     failed = [f"{v[k]:,} {what}" for k, what in (("failed", "rows failed ownership"), ("invalid_row", "rows unreadable"))
               if v.get(k)]
     if require_signatures and v.get("unsigned"):
@@ -537,8 +512,7 @@ def verdict(report: dict, min_ratio: Decimal | None = None, require_signatures: 
         failed.append(f"{b['mismatch']:,} balances differ from the published amount")
     if set(low) - incomplete:
         failed.append(f"proven ratio below {min_ratio} for {', '.join(sorted(set(low) - incomplete))}")
-    read = sum(a.get("rows_read", 0) for a in assets)
-    expected = sum(a.get("rows_expected", 0) for a in assets)
+    read, expected = report.rows_read, report.rows_expected
     if failed:
         code, line = EXIT_FAILED, "checks failed: " + "; ".join(failed)
     elif incomplete or b.get("unread") or low:
@@ -550,21 +524,23 @@ def verdict(report: dict, min_ratio: Decimal | None = None, require_signatures: 
     return Verdict(code, line, below=tuple(low), incomplete=frozenset(incomplete))
 
 
-def csv_rows(report: dict) -> list[list[str]]:
-    """Per asset and network, the figures of the report as CSV rows (header first)."""
-    cols = ["asset", "network", "coins", "published", "onchain", "proven", "owner_only", "key_only", "unverified",
-            "unread_published", "difference", "rows", "rows_read", "coverage", "liabilities", "liabilities_provenance",
-            "proven_ratio", "with_unproven_ratio", "blocks", "complete"]
-    out = [cols]
-    for a in report["assets"]:
-        items = [("*", a, [])] + [(n["network"], n, n["blocks"]) for n in a["networks"]]
+CSV_COLUMNS = ("asset", "network", "coins", "published", "onchain", "proven", "owner_only", "key_only", "unverified",
+               "unread_published", "difference", "rows", "rows_read", "coverage", "liabilities", "liabilities_provenance",
+               "proven_ratio", "with_unproven_ratio", "blocks", "complete")
+
+
+def csv_rows(report: ScanReport) -> list[list[str]]:
+    """Per asset and network, the figures of the report as CSV rows (header first): the JSON form's
+    texts, so the CSV and the JSON never disagree on a digit."""
+    out = [list(CSV_COLUMNS)]
+    for a in report.assets:
+        asset = a.to_json()
+        items = [("*", asset, [])] + [(n["network"], n, n["blocks"]) for n in asset["networks"]]
         for network, d, blocks in items:
-            out.append([a["asset"], network, " ".join(d.get("coins", [])), *(str(d.get(k) if d.get(k) is not None else "")
-                        for k in cols[3:14]),
-                        str(a["liabilities"] or "") if network == "*" else "",
-                        str(a["liabilities_provenance"] or "") if network == "*" else "",
-                        str(a["proven_ratio"] or "") if network == "*" else "",
-                        str(a["with_unproven_ratio"] or "") if network == "*" else "",
+            whole = network == "*"
+            out.append([a.asset, network, " ".join(d.get("coins", [])),
+                        *(str(d.get(k) if d.get(k) is not None else "") for k in CSV_COLUMNS[3:14]),
+                        *(str(asset[k] or "") if whole else "" for k in CSV_COLUMNS[14:18]),
                         " ".join(f"{b['number']}{'' if b['at_snapshot'] else '(latest)'}" for b in blocks),
                         "yes" if d.get("complete") else "no: not every row read"])
     return out

@@ -79,11 +79,7 @@ def verify_summary(outcome: VerifyOutcome, book: AssetBook) -> dict[str, Any]:
         "rows_expected": outcome.rows,
         "by_status": outcome.status_totals(),
         "coins": [by_coin[k] for k in sorted(by_coin)],
-        "summary_block": [
-            {"line": c.line, "coin": c.coin, "published": c.published, "detail_sum": c.detail_sum,
-             "detail_rows": c.detail_rows, "status": c.status, "note": c.note}
-            for c in checks
-        ],
+        "summary_block": [c.to_json() for c in checks],
         "summary_block_errors": [str(e) for e in head.summary_errors],
         "invalid_row_samples": [msg for _, msg in outcome.invalid_samples],
     }

@@ -234,9 +234,13 @@ def _header(report: dict, assets: list[dict]) -> str:
     exchange = run.get("exchange") or "unknown exchange"
     parts = [f"<h1>{esc(exchange)} proof of reserves: scan #{esc(run.get('id', '?'))}</h1>"]
     if isinstance(report.get("assets"), list) and isinstance(report.get("verification"), dict):
-        from ..pipeline.scan import verdict
+        from ..pipeline.scan import Verdict, verdict
+        from ..report_model import ReportError, ScanReport
 
-        v = verdict(report)
+        try:
+            v = verdict(ScanReport.from_json(report))
+        except ReportError as exc:  # the page still shows what it can read; it says what it could not
+            v = Verdict(code=2, line=f"no verdict: the report cannot be read ({exc})")
         kind = {0: "ok", 1: "failed"}.get(v.code, "incomplete")
         snapshot = run.get("snapshot_date")
         parts.append(f'<p class="verdict {kind}">{esc(v.line)}'

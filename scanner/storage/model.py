@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from chains.secrets import display_url
 
 from .. import errors
-from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord  # noqa: F401 (stored as they are)
+from ..records import AssetTotal, BalanceRecord, Failure, LiabilityRecord, RatioRecord, RowRecord  # noqa: F401 (stored as they are)
 
 RUN_STATUSES = ("running", "done", "failed")
 STAGE_VERIFY = "verify"
@@ -112,19 +112,6 @@ class AddressObservation:
     block_number: int | None
     block_hash: str | None
     at_snapshot: bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """A row that failed a stage: verify (signature/row) or balances (mismatch/unread)."""
-
-    stage: str
-    line: int
-    coin: str
-    network: str
-    address: str
-    status: str
-    reason: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from scanner.amounts import from_base_units
+from support.reports import scan_report
 from scanner.cli.main import main
 from support.common import ROOT, need_anvil
 
@@ -348,7 +349,7 @@ def test_min_ratio_compares_the_exact_ratio_not_the_rounded_one():
 
     exact = Decimal("0.99999970000003")
     assert _q(exact) == Decimal("0.999999")  # rounded down for display, never up to 1
-    report = {"assets": [{"asset": "ETH", "proven_ratio": "1", "proven_ratio_exact": str(exact)}]}
+    report = scan_report({"assets": [{"asset": "ETH", "proven_ratio": "1", "proven_ratio_exact": str(exact)}]})
     assert below(report, Decimal(1)) == ["ETH"]
 
 
@@ -446,7 +447,7 @@ def test_an_asset_with_nothing_read_has_no_ratio_and_no_on_chain_figures(tmp_pat
 def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, balances, min_ratio, code):
     from scanner.cli.scan import scan_exit_code
 
-    report = {"assets": assets, "verification": {"by_status": verification}, "balances": {"by_status": balances}}
+    report = scan_report({"assets": assets, "verification": {"by_status": verification}, "balances": {"by_status": balances}})
     assert scan_exit_code(report, None if min_ratio is None else Decimal(min_ratio)) == code
 
 
@@ -502,3 +503,63 @@ def test_the_report_lists_the_rows_to_look_at(world, tmp_path):
     html = render_html(report)
     assert 'id="failures"' in html
     assert all(f">{r['line']}<" in html for r in f["rows"][:50])
+
+
+def test_json_lists_every_row_to_look_at_while_the_stored_report_lists_the_first(world, tmp_path, monkeypatch, capsys):
+    """The --json file of a scan (and of `porscan report`) lists every failure, however many; the
+    report stored with the run (read by the feed and the dashboard) lists the first ones and counts all."""
+    import sqlite3
+
+    from scanner.pipeline import scan as scan_mod
+
+    monkeypatch.setattr(scan_mod, "FAILURES_LISTED", 2)
+    db, out, again = tmp_path / "few.db", tmp_path / "r.json", tmp_path / "again.json"
+    main(_scan_args(world, str(db), "--json", str(out)))
+    f = json.loads(out.read_text())["failures"]
+    assert f["total"] > 2 and f["listed"] == len(f["rows"]) == f["total"]
+    (stored,) = sqlite3.connect(db).execute("SELECT summary FROM runs").fetchone()
+    kept = json.loads(stored)["failures"]
+    assert kept["total"] == f["total"] and kept["listed"] == len(kept["rows"]) == 2
+    assert kept["rows"] == f["rows"][:2]
+    capsys.readouterr()
+    run_id = json.loads(out.read_text())["run"]["id"]
+    main(["report", str(run_id), "--db", str(db), "--json", str(again)])
+    assert json.loads(again.read_text())["failures"] == f
+
+
+def test_report_model_reads_back_what_it_writes(world, tmp_path):
+    """ScanReport.from_json(report).to_json() is the report itself, for a real scan's report and for
+    the stored OKX-shaped fixture; what is not a scan report is refused naming the field."""
+    from scanner.report_model import ReportError, ScanReport
+
+    out = tmp_path / "r.json"
+    main(_scan_args(world, str(tmp_path / "m.db"), "--json", str(out)))
+    real = json.loads(out.read_text())
+    assert ScanReport.from_json(real).to_json() == real
+    model = ScanReport.from_json(real)
+    assert model.rows_read == sum(a["rows_read"] for a in real["assets"])
+    assert all(isinstance(a.figures.published, Decimal) for a in model.assets)
+    fixture = json.loads((ROOT / "tests" / "data" / "scan_report_okx.json").read_text())
+    again = ScanReport.from_json(ScanReport.from_json(fixture).to_json())
+    assert again == ScanReport.from_json(fixture)
+    for bad, field in (({**real, "schema": "other/1"}, "schema"),
+                       ({**real, "assets": [{**real["assets"][0], "published": "12x"}]}, "published"),
+                       ({**real, "assets": [{**real["assets"][0], "rows_read": "9"}]}, "rows_read"),
+                       ({**real, "run": None}, "run"), ([], "report")):
+        with pytest.raises(ReportError, match=field):
+            ScanReport.from_json(bad)
+
+
+def test_report_command_on_an_unreadable_stored_report_is_one_line(world, tmp_path, capsys):
+    import sqlite3
+
+    db, out = tmp_path / "u.db", tmp_path / "r.json"
+    main(_scan_args(world, str(db), "--json", str(out)))
+    run_id = json.loads(out.read_text())["run"]["id"]
+    with sqlite3.connect(db) as con:
+        con.execute("UPDATE runs SET summary = ? WHERE id = ?", (json.dumps({"schema": "porscan.scan/1", "run": {"id": "x"}}),
+                                                                run_id))
+    capsys.readouterr()
+    assert main(["report", str(run_id), "--db", str(db)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "run.id" in err[0] and "Traceback" not in err[0]

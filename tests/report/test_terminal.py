@@ -10,15 +10,23 @@ import re
 import pytest
 from rich.console import Console
 
-from scanner.report.terminal import _num, render_scan
+from decimal import Decimal
+
+from scanner.report.terminal import _num as _num_of, render_scan
+from scanner.report_model import ScanReport
 from support.common import ROOT
+from support.reports import scan_report
 
 REPORT = json.loads((ROOT / "tests" / "data" / "scan_report_okx.json").read_text())
 
 
+def _num(text: str) -> str:
+    return _num_of(Decimal(text))
+
+
 def _render(width: int) -> str:
     out = io.StringIO()
-    render_scan(REPORT, Console(file=out, width=width, highlight=False, color_system=None))
+    render_scan(ScanReport.from_json(REPORT), Console(file=out, width=width, highlight=False, color_system=None))
     return out.getvalue()
 
 
@@ -53,7 +61,7 @@ def test_the_verdict_comes_first_in_the_terminal_and_the_html_report():
     from scanner.pipeline.scan import verdict
     from scanner.report.html import render_html
 
-    v = verdict(REPORT)
+    v = verdict(ScanReport.from_json(REPORT))
     text = _render(80)
     assert text.splitlines()[1] == f"verdict: {v.line}"[:80] or f"verdict: {v.line}" in text.replace("\n", "")
     html = render_html(REPORT)
@@ -68,8 +76,8 @@ def test_verdict_rules():
     from scanner.pipeline.scan import verdict
 
     def report(v=None, b=None, read=10, expected=10):
-        return {"assets": [{"asset": "ETH", "rows_read": read, "rows_expected": expected, "proven_ratio": "1"}],
-                "verification": {"by_status": v or {"verified": 10}}, "balances": {"by_status": b or {"match": 10}}}
+        return scan_report({"assets": [{"asset": "ETH", "rows_read": read, "rows_expected": expected, "proven_ratio": "1"}],
+                            "verification": {"by_status": v or {"verified": 10}}, "balances": {"by_status": b or {"match": 10}}})
 
     assert verdict(report()).code == 0 and verdict(report()).line.startswith("all checks held")
     assert verdict(report(v={"verified": 9, "failed": 1})).code == 1

@@ -393,10 +393,11 @@ def test_one_rounding_rule_for_what_users_see():
 
 def test_public_report_names_files_not_paths():
     from scanner.service.feed.shapes import public_report
+    from support.reports import scan_report
 
     report = {"schema": "porscan.scan/1", "inputs": [{"role": "reserves", "path": "/home/a/okx/por.csv", "sha256": "ab"}],
               "liabilities": {"file": "/home/a/okx/sum_proof_data.json", "format": "okx-v2-sum-proof"}}
-    shown = public_report(report)
+    shown = public_report(scan_report(report))
     assert shown["inputs"] == [{"role": "reserves", "path": "por.csv", "sha256": "ab"}]
     assert shown["liabilities"]["file"] == "sum_proof_data.json" and report["inputs"][0]["path"].startswith("/")
 

@@ -18,6 +18,7 @@ import pytest
 from aiohttp import web
 
 from scanner.devnet.loopthread import ServedApp
+from support.reports import scan_report
 
 from scanner.devnet.localnodes import anvil_binary
 from scanner.service.schedule.job import (EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, Rules, ScheduleConfigError, SourceError,
@@ -180,7 +181,7 @@ proven_ratio_below = {{ USDT = 0.98 }}
 def _report(**asset):
     a = {"asset": "USDT", "published": "1000", "onchain": "990", "unread_published": "0", "proven_ratio": "0.97",
          "rows_read": 9, "rows_expected": 10, "liabilities_provenance": "self-reported", **asset}
-    return {"run": {"snapshot_date": "2025-01-01"}, "assets": [a], "verification": {"by_status": {"failed": 3}}}
+    return scan_report({"run": {"snapshot_date": "2025-01-01"}, "assets": [a], "verification": {"by_status": {"failed": 3}}})
 
 
 def test_rules():

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import PurePath
+import logging
 from typing import Any
 
 
 from ...amounts import coverage, fmt
 from ...records import AssetTotal
+from ...report_model import ReportError, ScanReport
 from ..schedule.job import parse_ts as _ts
+
+log = logging.getLogger("porscan.feed")
 
 
 
@@ -24,31 +27,42 @@ def units(v: int | None) -> str | None:
     return None if v is None else str(v)
 
 
+def stored_report(r) -> ScanReport | None:
+    """A done run's stored report, read; None for a run without one (running, failed) or with one
+    this version cannot read (logged once per request, never a 500)."""
+    if r.status != "done" or not r.summary:
+        return None
+    try:
+        return ScanReport.from_json(r.summary)
+    except ReportError as exc:
+        log.warning("run %s: stored report unreadable: %s", r.id, exc)
+        return None
+
+
 def run_json(r, full: bool = False) -> dict:
-    s = r.summary or {}
-    run = s.get("run") or {}
+    report = stored_report(r)
     out = {"id": r.id, "exchange": r.exchange, "status": r.status, "snapshot_date": r.snapshot_date,
            "started_at": r.started_at, "finished_at": r.finished_at, "duration_seconds": _duration(r),
            "input_sha256": r.input_sha256, "liabilities_sha256": r.liabilities_sha256,
            "tool_version": r.tool_version,
-           "verification": (s.get("verification") or {}).get("by_status"),
-           "balances": (s.get("balances") or {}).get("by_status"),
-           "stage_seconds": run.get("stage_seconds"), "resumed": run.get("resumed")}
+           "verification": dict(report.by_status) if report else None,
+           "balances": dict(report.balance_status) if report else None,
+           "stage_seconds": (dict(report.run.stage_seconds) or None) if report else None,
+           "resumed": report.run.resumed if report else None}
     if full:
-        out["report"] = public_report(r.summary)
+        out["report"] = public_report(report, r.summary)
     return out
 
 
-def public_report(report: dict | None) -> dict | None:
+def public_report(report: ScanReport | None, stored: dict | None = None) -> dict | None:
     """A stored report as the feed serves it: input files by name and SHA-256, never by the absolute
-    path they had on the machine that scanned them."""
-    if not report:
-        return report
-    out = dict(report)
-    out["inputs"] = [{**i, "path": PurePath(str(i.get("path") or "")).name} for i in report.get("inputs") or []]
-    if isinstance(report.get("liabilities"), dict) and report["liabilities"].get("file"):
-        out["liabilities"] = {**report["liabilities"], "file": PurePath(str(report["liabilities"]["file"])).name}
-    return out
+    path they had on the machine that scanned them. A run without a report shows what was stored
+    for it (a failed run's error)."""
+    if report is not None:
+        return report.public().to_json()
+    if not stored:
+        return stored
+    return {k: v for k, v in stored.items() if k not in ("inputs", "liabilities")}
 
 
 def _duration(r) -> float | None:

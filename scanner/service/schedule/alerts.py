@@ -7,13 +7,13 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
 from chains.secrets import scrub, secrets_in
 
 from ... import __version__
-from ...amounts import fmt, shown_fraction
+from ...amounts import SHOWN_PLACES, fmt, shown_fraction, shown_percent
+from ...report_model import ScanReport
 
 from .config import expand, ALERT_SCHEMA, Rules, SourceError, Webhook
 from .fetch import _Transient, _describe
@@ -35,32 +35,24 @@ def _threshold(table: dict[str, Decimal], asset: str) -> Decimal | None:
     return table.get(asset.upper(), table.get("*"))
 
 
-def _dec(text: Any) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        return Decimal(str(text))
-    except InvalidOperation:
-        return None
-
-
-def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Condition]:
-    """The alert conditions that hold for a finished run's report (``porscan.scan/1``)."""
+def evaluate(exchange: str, run_id: int, report: ScanReport, rules: Rules) -> list[Condition]:
+    """The alert conditions that hold for a finished run's report: thresholds compare the exact
+    figures; the messages show them by the one rounding rule."""
     out: list[Condition] = []
-    run = report.get("run") or {}
-    tag = f"run {run_id}" + (f", snapshot {run['snapshot_date']}" if run.get("snapshot_date") else "")
-    base = {"run_id": run_id, "snapshot_date": run.get("snapshot_date")}
-    for a in report.get("assets") or []:
-        asset = str(a.get("asset"))
+    run = report.run
+    tag = f"run {run_id}" + (f", snapshot {run.snapshot_date}" if run.snapshot_date else "")
+    base = {"run_id": run_id, "snapshot_date": run.snapshot_date}
+    for a in report.assets:
+        asset = a.asset
         x = _threshold(rules.proven_ratio_below, asset)
-        ratio = _dec(a.get("proven_ratio"))
+        ratio = a.proven_ratio
         if x is not None and ratio is not None and ratio < x:
             out.append(Condition(f"proven_ratio_below:{asset}", "proven_ratio_below",
-                                 f"{exchange}: {asset} proven reserve ratio {ratio} is below {x} ({tag})",
-                                 {**base, "rule": "proven_ratio_below", "asset": asset, "value": str(ratio),
-                                  "threshold": str(x), "provenance": a.get("liabilities_provenance")}))
+                                 f"{exchange}: {asset} proven reserve ratio {_pct(ratio)} is below {_pct(x)} ({tag})",
+                                 {**base, "rule": "proven_ratio_below", "asset": asset, "value": fmt(ratio),
+                                  "threshold": str(x), "provenance": a.liabilities_provenance}))
         y = _threshold(rules.coverage_below, asset)
-        expected, read = a.get("rows_expected") or 0, a.get("rows_read") or 0
+        expected, read = a.figures.rows_expected, a.figures.rows_read
         if y is not None and expected:
             coverage = Decimal(read) / Decimal(expected)
             if coverage < y:
@@ -71,21 +63,20 @@ def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Con
                                       "threshold": str(y)}))
         z = _threshold(rules.mismatch_above, asset)
         if z is not None:
-            published, unread, onchain = (_dec(a.get("published")), _dec(a.get("unread_published")),
-                                          _dec(a.get("onchain")))
-            if published is not None and onchain is not None:
-                compared = published - (unread or 0)  # published amount of the rows that were read
+            published, unread, onchain = a.figures.published, a.figures.unread_published, a.figures.onchain
+            if onchain is not None:
+                compared = published - unread  # published amount of the rows that were read
                 diff = onchain - compared
                 rel = abs(diff) / compared if compared > 0 else (Decimal(1) if diff else Decimal(0))
                 if rel > z:
                     out.append(Condition(f"mismatch_above:{asset}", "mismatch_above",
-                                         f"{exchange}: {asset} on-chain {onchain} differs from the published "
-                                         f"{compared} (rows read) by {diff} ({_pct(rel)}), above {_pct(z)} ({tag})",
-                                         {**base, "rule": "mismatch_above", "asset": asset, "published": str(compared),
-                                          "onchain": str(onchain), "difference": str(diff),
+                                         f"{exchange}: {asset} on-chain {fmt(onchain)} differs from the published "
+                                         f"{fmt(compared)} (rows read) by {fmt(diff)} ({_pct(rel)}), above {_pct(z)} ({tag})",
+                                         {**base, "rule": "mismatch_above", "asset": asset, "published": fmt(compared),
+                                          "onchain": fmt(onchain), "difference": fmt(diff),
                                           "value": fmt(shown_fraction(rel)), "threshold": str(z)}))
     n = rules.failed_signatures_above
-    failed = int(((report.get("verification") or {}).get("by_status") or {}).get("failed", 0))
+    failed = int(report.by_status.get("failed", 0))
     if n is not None and failed > n:
         out.append(Condition("failed_signatures_above", "failed_signatures_above",
                              f"{exchange}: {failed} row(s) failed ownership verification, more than {n} ({tag})",
@@ -94,7 +85,7 @@ def evaluate(exchange: str, run_id: int, report: dict, rules: Rules) -> list[Con
 
 
 def _pct(d: Decimal) -> str:
-    return f"{fmt(shown_fraction(d) * 100)}%"
+    return shown_percent(d, SHOWN_PLACES - 2)  # as many digits as a shown ratio has
 
 
 # --------------------------------------------------------------------------------------- notifying

@@ -36,6 +36,7 @@ from datetime import datetime, timezone
 from chains.secrets import scrub, secrets_in
 
 from ...exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
+from ...report_model import ScanReport
 
 from .alerts import Condition, Notifier, alert_payload, evaluate, reconcile_alerts, _pct  # noqa: F401 (re-exported)
 from .config import (DEFAULT_INTERVAL, JOB_FAILED_KEY, RULES, ExchangeJob, Rules, ScheduleConfig, ScheduleConfigError,  # noqa: F401
@@ -165,10 +166,10 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
         if job.rules.job_failed:
             await _resolve_job_failed(store, name, notifier)
         if last is not None and last.summary:
-            conditions = evaluate(name, last.id, last.summary, job.rules)
-            reported = {a.get("asset") for a in last.summary.get("assets", []) if isinstance(a, dict)}
+            report = ScanReport.from_json(last.summary)
+            conditions = evaluate(name, last.id, report, job.rules)
             result.alerts_open = await reconcile_alerts(store, name, conditions, managed, notifier, last.id,
-                                                        {a for a in reported if isinstance(a, str)})
+                                                        {a.asset for a in report.assets})
         else:
             result.alerts_open = len(await store.list_alerts(name, open_only=True, limit=10_000))
     except (SourceError, ScanError, StoreError) as exc:
