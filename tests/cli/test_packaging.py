@@ -1,5 +1,7 @@
-"""The wheel works alone: installed outside the repository, porscan finds its config (package data)
-and runs `verify` and `scan --dry` from any directory."""
+"""Packaging: the wheel works alone (installed outside the repository, porscan finds its config, package
+data, and runs `verify` and `scan --dry` from any directory); `pip install <checkout>` into a fresh venv
+resolves the declared dependencies and does the same; those dependencies are exactly what the package
+imports, and requirements.lock pins every one of them."""
 
 from __future__ import annotations
 
@@ -50,3 +52,141 @@ def test_installed_wheel_runs_from_anywhere_with_its_own_config(installed, tmp_p
     dry = _porscan(installed, tmp_path, "scan", "okx.csv", "--dry", "--db", str(tmp_path / "p.db"))
     assert dry.returncode == 0 and "ethereum" in dry.stdout, dry.stderr
     assert "Traceback" not in verify.stderr + dry.stderr and not (tmp_path / "p.db").exists()
+
+
+# --- the declared dependencies are what the package imports, and the lock pins every one of them ---
+
+def _declared() -> dict[str, set[str]]:
+    """pyproject.toml's requirement names per group ("runtime" and each extra), normalised, porscan itself left out."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"runtime": project["dependencies"], **project["optional-dependencies"]}
+    return {group: {_norm(Requirement(r).name) for r in reqs} - {"porscan"} for group, reqs in groups.items()}
+
+
+def _norm(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _imported_distributions(paths) -> dict[str, set[str]]:
+    """Distribution -> files, for every absolute import (at module level or inside a function) of a module
+    that does not belong to the standard library or to porscan's own packages."""
+    import ast
+    import importlib.metadata
+
+    by_module = importlib.metadata.packages_distributions()
+    found: dict[str, set[str]] = {}
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.partition(".")[0]
+                if top in sys.stdlib_module_names or top in ("scanner", "chains", "signatures"):
+                    continue
+                assert top in by_module, f"{path}: imports {top}, which no installed distribution provides"
+                for dist in by_module[top]:
+                    found.setdefault(_norm(dist), set()).add(str(path.relative_to(ROOT)))
+    return found
+
+
+def test_runtime_dependencies_are_exactly_what_the_package_imports():
+    sources = [p for pkg in ("scanner", "chains", "signatures") for p in (ROOT / pkg).rglob("*.py")]
+    devnet = ROOT / "scanner" / "devnet"
+    runtime = _imported_distributions(p for p in sources if devnet not in p.parents)
+    demo_only = {d: f for d, f in _imported_distributions(p for p in sources if devnet in p.parents).items()
+                 if d not in runtime}
+    declared = _declared()
+    assert declared["runtime"] == set(runtime), (
+        f"imported but not declared: { {d: sorted(runtime[d]) for d in set(runtime) - declared['runtime']} }; "
+        f"declared but never imported: {sorted(declared['runtime'] - set(runtime))}")
+    # scanner/devnet/ (porscan sample, porscan demo) may use more: the `demo` extra, no more and no less
+    assert declared["demo"] == set(demo_only), (set(demo_only), declared["demo"])
+
+
+def test_the_lock_pins_every_declared_dependency_at_a_version_it_allows():
+    from packaging.requirements import Requirement
+
+    pins = {}
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if line[:1].isalnum():
+            name, _, version = line.split()[0].partition("==")
+            assert version, f"requirements.lock: {line!r} is not an exact pin"
+            pins[_norm(name)] = version
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    reqs = [Requirement(r) for r in project["dependencies"]
+            + [r for extra in project["optional-dependencies"].values() for r in extra]]
+    stale = [f"{r} (lock: {pins.get(_norm(r.name), 'missing')})" for r in reqs
+             if r.name != "porscan" and not (_norm(r.name) in pins and r.specifier.contains(pins[_norm(r.name)],
+                                                                                           prereleases=True))]
+    assert not stale, f"requirements.lock is out of date with pyproject.toml, regenerate it (DEVELOPERS.md): {stale}"
+
+
+# --- the acceptance check: `pip install <checkout>` into a new venv outside the repository ---
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory):
+    """A new venv outside the checkout with `pip install <checkout>` (dependencies resolved by pip, held to
+    the lock's versions as constraints; pip's cache makes a repeated run fast); returns its bin folder."""
+    import venv
+
+    tmp = tmp_path_factory.mktemp("fresh")
+    venv.create(tmp / "venv", with_pip=True)
+    pins = tmp / "constraints.txt"  # the lock without its hashes: pip refuses hashes for a directory requirement
+    pins.write_text("".join(line.split()[0] + "\n" for line in (ROOT / "requirements.lock").read_text().splitlines()
+                            if line[:1].isalnum()))
+    bin_dir = tmp / "venv" / "bin"
+    installed = _pip(bin_dir, "install", "-c", str(pins), str(ROOT))
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    return bin_dir, pins
+
+
+def _clean_env() -> dict[str, str]:
+    drop = ("PYTHONPATH", "PORSCAN_CONFIG_DIR", "VIRTUAL_ENV", "PYTHONHOME")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def _pip(bin_dir, *args):
+    return subprocess.run([str(bin_dir / "python"), "-m", "pip", "--disable-pip-version-check", "-q", *args],
+                          cwd=bin_dir.parent.parent, env=_clean_env(), capture_output=True, text=True, timeout=900)
+
+
+def _run(bin_dir, cwd, *args):
+    return subprocess.run([str(bin_dir / "porscan"), *args], cwd=cwd, env=_clean_env(), capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_pip_install_of_the_checkout_in_a_fresh_venv_verifies_and_plans(fresh_venv, tmp_path):
+    bin_dir, pins = fresh_venv
+    # no demo extra: `porscan sample` names it in one line and exits 2
+    sample = _run(bin_dir, tmp_path, "sample", "okx.csv")
+    assert sample.returncode == 2, sample
+    assert sample.stderr.count("\n") == 1 and "porscan[demo]" in sample.stderr and "Traceback" not in sample.stderr
+    assert not (tmp_path / "okx.csv").exists()
+    # a sample file made by the test's own environment, verified and planned by the fresh install alone
+    from scanner.devnet.sample_exchange import write_sample
+
+    write_sample(str(tmp_path / "okx.csv"), seed=3, with_bad_rows=False)
+    verify = _run(bin_dir, tmp_path, "verify", "okx.csv", "--no-progress", "-q")
+    assert verify.returncode == 0 and "verified" in verify.stdout, verify
+    dry = _run(bin_dir, tmp_path, "scan", "okx.csv", "--dry", "--db", str(tmp_path / "p.db"))
+    assert dry.returncode == 0 and "ethereum" in dry.stdout and "bitcoin" in dry.stdout, dry
+    assert "Traceback" not in verify.stderr + dry.stderr and not (tmp_path / "p.db").exists()
+    # with the demo extra the same venv writes its own sample
+    extra = _pip(bin_dir, "install", "-c", str(pins), f"{ROOT}[demo]")
+    assert extra.returncode == 0, extra.stderr[-2000:]
+    sample = _run(bin_dir, tmp_path, "sample", "own.csv", "--clean")
+    assert sample.returncode == 0 and (tmp_path / "own.csv").stat().st_size > 0, sample
+    again = _run(bin_dir, tmp_path, "verify", "own.csv", "--no-progress", "-q")
+    assert again.returncode == 0, again
