@@ -65,6 +65,10 @@ class Row:
         return self._r[self._names.index(name)]
 
 
+# the columns address_history selects, in order
+_OBSERVATION_NAMES = ("run_id", "exchange", "snapshot_date", "started_at", "line", "coin", "network", "row_status",
+                      "scheme", "reason", "amount_text", "amount_base_units", "balance_status", "asset",
+                      "onchain_base_units", "decimals", "block_number", "block_hash", "at_snapshot")
 _FAILED_ROWS_SQL = ", ".join(f"'{s}'" for s in FAILED_ROW_STATUSES)
 _FAILED_BALANCES_SQL = ", ".join(f"'{s}'" for s in FAILED_BALANCE_STATUSES)
 
@@ -431,21 +435,29 @@ class Store(abc.ABC):
         return [self._ratio(r) for r in rows]
 
     async def load_results(self, run_id: int) -> tuple[list[AssetTotal], list[LiabilityRecord], list[RatioRecord]]:
-        rows = await self._fetch("SELECT asset, amount, provenance, source, file, detail FROM liabilities "
-                                 "WHERE run_id = ? ORDER BY seq", run_id)
-        liabilities = [LiabilityRecord(asset=r[0], amount=self._out_dec_req(r[1]), provenance=r[2], source=r[3], file=r[4],
-                                       detail=r[5]) for r in rows]
+        names = ("asset", "amount", "provenance", "source", "file", "detail")
+        rows = await self._fetch(f"SELECT {', '.join(names)} FROM liabilities WHERE run_id = ? ORDER BY seq", run_id)
+        liabilities = []
+        for r in (Row(x, names) for x in rows):
+            liabilities.append(LiabilityRecord(asset=r["asset"], amount=self._out_dec_req(r["amount"]),
+                                               provenance=r["provenance"], source=r["source"], file=r["file"],
+                                               detail=r["detail"]))
         return await self.load_totals(run_id), liabilities, await self.load_ratios(run_id)
 
     # ---- feed queries (issue 7) ----------------------------------------------------------------
 
     async def exchanges(self) -> list[ExchangeInfo]:
+        names = ("exchange", "runs", "done_runs", "latest_run_id", "latest_done_run_id", "latest_snapshot_date")
         rows = await self._fetch(
             "SELECT exchange, count(*), sum(CASE WHEN status = 'done' THEN 1 ELSE 0 END), max(id), "
             "max(CASE WHEN status = 'done' THEN id END), max(CASE WHEN status = 'done' THEN snapshot_date END) "
             "FROM runs GROUP BY exchange ORDER BY exchange")
-        return [ExchangeInfo(exchange=r[0], runs=int(r[1]), done_runs=int(r[2]), latest_run_id=int(r[3]),
-                             latest_done_run_id=r[4], latest_snapshot_date=self._out_date(r[5])) for r in rows]
+        out = []
+        for r in (Row(x, names) for x in rows):
+            out.append(ExchangeInfo(exchange=r["exchange"], runs=int(r["runs"]), done_runs=int(r["done_runs"]),
+                                    latest_run_id=int(r["latest_run_id"]), latest_done_run_id=r["latest_done_run_id"],
+                                    latest_snapshot_date=self._out_date(r["latest_snapshot_date"])))
+        return out
 
     async def latest_run(self, exchange: str, status: str = "done") -> RunInfo | None:
         """The run with the newest snapshot date (else start date), newest id first among equals."""
@@ -491,12 +503,16 @@ class Store(abc.ABC):
         rows = await self._fetch(sql + " ORDER BY v.run_id DESC, v.line, b.asset LIMIT ? OFFSET ?", *args,
                                  *_limits(limit, offset))
         u = self._out_units
-        return [AddressObservation(run_id=int(r[0]), exchange=r[1], snapshot_date=self._out_date(r[2]),
-                                   started_at=self._out_ts_req(r[3]), line=r[4], coin=r[5], network=r[6],
-                                   row_status=r[7], scheme=r[8], reason=r[9], amount_text=r[10],
-                                   amount_base_units=u(r[11]), balance_status=r[12], asset=r[13],
-                                   onchain_base_units=u(r[14]), decimals=r[15], block_number=r[16], block_hash=r[17],
-                                   at_snapshot=self._out_bool(r[18])) for r in rows]
+        out = []
+        for r in (Row(x, _OBSERVATION_NAMES) for x in rows):
+            out.append(AddressObservation(
+                run_id=int(r["run_id"]), exchange=r["exchange"], snapshot_date=self._out_date(r["snapshot_date"]),
+                started_at=self._out_ts_req(r["started_at"]), line=r["line"], coin=r["coin"], network=r["network"],
+                row_status=r["row_status"], scheme=r["scheme"], reason=r["reason"], amount_text=r["amount_text"],
+                amount_base_units=u(r["amount_base_units"]), balance_status=r["balance_status"], asset=r["asset"],
+                onchain_base_units=u(r["onchain_base_units"]), decimals=r["decimals"], block_number=r["block_number"],
+                block_hash=r["block_hash"], at_snapshot=self._out_bool(r["at_snapshot"])))
+        return out
 
     async def failures(self, run_id: int, limit: int = 100, offset: int = 0) -> list[Failure]:
         """A run's failed rows (verify: failed/invalid_row; balances: mismatch/unread/invalid_row), by line."""
@@ -507,8 +523,8 @@ class Store(abc.ABC):
             "SELECT 'balances' AS stage, line, coin, network, address, status, reason FROM balances "
             f"WHERE run_id = ? AND status IN ({_FAILED_BALANCES_SQL})) f ORDER BY line, stage DESC LIMIT ? OFFSET ?",
             run_id, run_id, *_limits(limit, offset))
-        return [Failure(stage=r[0], line=r[1], coin=r[2], network=r[3], address=r[4], status=r[5], reason=r[6])
-                for r in rows]
+        names = ("stage", "line", "coin", "network", "address", "status", "reason")
+        return [Failure(**{n: row[n] for n in names}) for row in (Row(r, names) for r in rows)]
 
     async def count_failures(self, run_id: int) -> dict[str, int]:
         """How many failures ``failures`` lists, by stage (for pagination)."""
