@@ -113,24 +113,50 @@ def test_runtime_dependencies_are_exactly_what_the_package_imports():
     assert declared["demo"] == set(demo_only), (set(demo_only), declared["demo"])
 
 
-def test_the_lock_pins_every_declared_dependency_at_a_version_it_allows():
-    from packaging.requirements import Requirement
-
+def _pins(name: str) -> dict[str, str]:
     pins = {}
-    for line in (ROOT / "requirements.lock").read_text().splitlines():
+    for line in (ROOT / name).read_text().splitlines():
         if line[:1].isalnum():
-            name, _, version = line.split()[0].partition("==")
-            assert version, f"requirements.lock: {line!r} is not an exact pin"
-            pins[_norm(name)] = version
+            package, _, version = line.split()[0].partition("==")
+            assert version, f"{name}: {line!r} is not an exact pin"
+            pins[_norm(package)] = version
+    return pins
+
+
+@pytest.mark.parametrize("lock, groups", [("requirements.lock", None), ("requirements-runtime.lock", ("runtime",))])
+def test_the_locks_pin_every_declared_dependency_at_a_version_it_allows(lock, groups):
     import tomllib
 
+    from packaging.requirements import Requirement
+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    reqs = [Requirement(r) for r in project["dependencies"]
-            + [r for extra in project["optional-dependencies"].values() for r in extra]]
+    declared = {"runtime": project["dependencies"], **project["optional-dependencies"]}
+    reqs = [Requirement(r) for group, rs in declared.items() if groups is None or group in groups for r in rs]
+    pins = _pins(lock)
     stale = [f"{r} (lock: {pins.get(_norm(r.name), 'missing')})" for r in reqs
              if r.name != "porscan" and not (_norm(r.name) in pins and r.specifier.contains(pins[_norm(r.name)],
                                                                                            prereleases=True))]
-    assert not stale, f"requirements.lock is out of date with pyproject.toml, regenerate it (DEVELOPERS.md): {stale}"
+    assert not stale, f"{lock} is out of date with pyproject.toml, regenerate it (DEVELOPERS.md): {stale}"
+
+
+def test_the_image_installs_the_versions_ci_tests():
+    full, runtime = _pins("requirements.lock"), _pins("requirements-runtime.lock")
+    assert {p: (v, full.get(p)) for p, v in runtime.items() if full.get(p) != v} == {}
+
+
+def test_the_dockerfile_copies_files_that_exist_and_its_healthcheck_is_python():
+    import json
+    import re
+
+    text = (ROOT / "Dockerfile").read_text()
+    copied = [src for line in text.splitlines() if line.startswith("COPY ") for src in line.split()[1:-1]]
+    assert "requirements-runtime.lock" in copied and {"scanner", "chains", "signatures", "pyproject.toml"} <= set(copied)
+    assert [src for src in copied if not (ROOT / src).exists()] == []
+    # the lock's layer comes before any source is copied, so a code change does not reinstall dependencies
+    assert text.index("-r requirements-runtime.lock") < text.index("COPY scanner")
+    health = json.loads(re.search(r"^HEALTHCHECK .* CMD (\[.*\])$", text, re.M).group(1))
+    assert health[:2] == ["python", "-c"]
+    compile(health[2], "HEALTHCHECK", "exec")
 
 
 # --- the acceptance check: `pip install <checkout>` into a new venv outside the repository ---
