@@ -18,7 +18,7 @@ import pytest
 from scanner.amounts import from_base_units
 from support.reports import scan_report
 from scanner.cli.main import main
-from support.common import ROOT, need_anvil
+from support.common import ROOT, need_anvil, run
 
 
 @pytest.fixture(scope="module")
@@ -365,7 +365,6 @@ def test_database_and_option_errors_are_usage_errors(world, tmp_path, capsys):
 
 
 def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
-    import asyncio
 
     from scanner.pipeline.ingest import sha256_file
     from scanner.storage import RunSpec, open_store
@@ -381,10 +380,10 @@ def test_resume_with_other_options_is_refused(world, tmp_path, capsys):
         finally:
             await store.close()
 
-    run_id = asyncio.run(unfinished(None))
+    run_id = run(unfinished(None))
     assert main(_scan_args(world, db, "--resume", str(run_id))) == 2
     assert "another liabilities file" in capsys.readouterr().err
-    run_id = asyncio.run(unfinished(sha256_file(world.liabilities)))
+    run_id = run(unfinished(sha256_file(world.liabilities)))
     assert main(_scan_args(world, db, "--resume", str(run_id))) == 2
     err = " ".join(capsys.readouterr().err.split())
     assert "other options (" in err and "chunk_bytes" in err
@@ -454,7 +453,6 @@ def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, bal
 def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
     """An unexpected error in a stage left the run 'running' forever. Now it is 'failed' with the
     reason, and the same command resumes it."""
-    import asyncio
 
     import scanner.pipeline.scan as scan_mod
     from scanner.storage import open_store
@@ -473,16 +471,16 @@ def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
 
     monkeypatch.setattr(scan_mod, "_stage_balances", boom)
     with pytest.raises(RuntimeError):
-        asyncio.run(scan_mod.run_scan(opts))
+        run(scan_mod.run_scan(opts))
 
     async def runs():
         async with await open_store(db) as s:
             return await s.list_runs()
-    (run,) = asyncio.run(runs())
-    assert run.status == "failed" and "adapter bug" in run.summary["error"]
+    (failed_run,) = run(runs())
+    assert failed_run.status == "failed" and "adapter bug" in failed_run.summary["error"]
     monkeypatch.undo()
-    outcome = asyncio.run(scan_mod.run_scan(opts))
-    assert outcome.resumed and outcome.run.id == run.id and outcome.run.status == "done"
+    outcome = run(scan_mod.run_scan(opts))
+    assert outcome.resumed and outcome.run.id == failed_run.id and outcome.run.status == "done"
 
 
 def test_the_report_lists_the_rows_to_look_at(world, tmp_path):

@@ -4,7 +4,6 @@ headless Chromium (screenshot kept as docs/dashboard.png; regenerated with PORSC
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
@@ -21,7 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from scanner.service.feed.server import FeedConfigError, FeedServer, ROUTES, openapi_document, resolve_token
 from scanner.devnet.feed_sample import populate
 from scanner.storage import open_store
-from support.common import ROOT
+from support.common import ROOT, run
 
 EXCHANGES, DAYS, END = 2, 12, "2025-03-31"
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -49,7 +48,7 @@ def db_url(request, tmp_path_factory):
     else:
         server = request.getfixturevalue("postgres_server")
         url = server.create_database(f"feed_{os.getpid()}")
-    asyncio.run(_fill(url))
+    run(_fill(url))
     return url
 
 
@@ -65,7 +64,7 @@ def run_client(url: str, fn, token: str | None = None, refresh: float = 1.0):
         finally:
             await store.close()
 
-    return asyncio.run(main())
+    return run(main())
 
 
 async def _json(client, path, status=200, **kw):
@@ -334,7 +333,7 @@ def test_dashboard_in_chromium(tmp_path):
         finally:
             await store.close()
 
-    run, ratios = asyncio.run(fill())
+    stored, ratios = run(fill())
     proc, port = _start_serve(db)
     try:
         url = f"http://127.0.0.1:{port}/?exchange=OKX"
@@ -361,7 +360,7 @@ def test_dashboard_in_chromium(tmp_path):
     for q in ratios:
         assert format_ratio(q.proven_ratio) in html, q.asset
     assert "OKX: SOL proven reserve ratio 0.88 is below 1.0" in html
-    assert f"run #{run.id}" in html
+    assert f"run #{stored.id}" in html
     # the screenshot shows the charts: history line colours, green and red bars, amber coverage
     img = read_png(png)
     assert img.width == 1280
@@ -413,7 +412,7 @@ def test_malformed_requests_are_one_log_line_each(tmp_path):
         store = await open_store(db)
         await store.close()
 
-    asyncio.run(create())
+    run(create())
     proc, port = _start_serve(db)
     try:
         bad = (b"GARBAGE \x00\x01 HTTP/9\r\n\r\n", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from support.common import run
 from scanner.devnet.loopthread import ServedApp
 from support.reports import scan_report
 
@@ -214,7 +215,7 @@ def _fetch(cfg, job=0, role="reserves"):
             j = cfg.exchanges[job]
             return await fetch_source(getattr(j, role), j.name, cfg, session)
 
-    return asyncio.run(go())
+    return run(go())
 
 
 def test_download_limits_checksum_and_conditional_get(tmp_path, http):
@@ -345,7 +346,7 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     sent = len(http.received)
 
     # pass 2: nothing changed -> Sample skipped, no new run, the open alerts are not sent again
-    result = asyncio.run(run_pass(cfg))
+    result = run(run_pass(cfg))
     status = {r.exchange: r for r in result.results}
     assert status["Sample"].status == "skipped" and "inputs unchanged" in status["Sample"].message
     assert status["Offline"].status == "failed" and "cannot connect to 127.0.0.1" in status["Offline"].message
@@ -354,7 +355,7 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
 
     # pass 3: the rule changes so the condition clears -> resolved, announced once; only Sample this time
     cfg_path = _job_config(tmp_path, world, http, threshold="0.5")
-    result = asyncio.run(run_pass(load_config(cfg_path), only={"Sample"}))
+    result = run(run_pass(load_config(cfg_path), only={"Sample"}))
     assert [r.status for r in result.results] == ["skipped"] and result.exit_code == EXIT_OK
     resolved = [e for e in http.received[sent:] if e["event"] == "resolved"]
     assert [(e["exchange"], e["key"]) for e in resolved] == [("Sample", "proven_ratio_below:USDT")]
@@ -375,7 +376,7 @@ def _stored(cfg, read):
     """What ``read(store)`` returns from the job's store (opened and closed around it)."""
     from scanner.cli.scan import _with_store
 
-    return asyncio.run(_with_store(cfg.db_url(), read))
+    return run(_with_store(cfg.db_url(), read))
 
 
 def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
@@ -405,7 +406,7 @@ def test_serve_with_schedule_in_process(world, tmp_path, http, monkeypatch):
             stop.set()
             await task
 
-    latest = asyncio.run(main())
+    latest = run(main())
     assert latest["run"]["snapshot_date"] == "2025-05-01"
     assert {q["asset"] for q in latest["ratios"]} >= {"ETH", "USDT"}
 
@@ -429,4 +430,4 @@ def test_an_asset_that_vanishes_from_the_file_does_not_clear_its_alert(tmp_path)
             assert still.key == "proven_ratio_below:LTC"
         finally:
             await store.close()
-    asyncio.run(body())
+    run(body())
