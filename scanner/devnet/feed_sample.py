@@ -23,8 +23,8 @@ from decimal import Decimal
 from typing import Any
 
 from .. import __version__
-from ..amounts import fmt
 from ..records import AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
+from ..report_model import AssetReport, Block, InputFile, Place, RunHeader, ScanReport
 from ..storage import RunSpec, open_store
 
 EXCHANGES = ("OKX", "Binance", "HTX", "Bitget", "KuCoin", "Bybit", "Gate")
@@ -45,10 +45,16 @@ def _addr(exchange: str, asset: str, i: int) -> str:
 async def write_run(store, exchange: str, day: str, rng: random.Random, drift: dict[str, Decimal]) -> int:
     """One finished run of ``exchange`` at snapshot ``day``; returns its id."""
     digest = hashlib.sha256(f"{exchange}/{day}".encode()).hexdigest()
-    run = await store.start_run(RunSpec(exchange, f"{exchange.lower()}-{day}.csv", digest, f"liabilities-{day}.csv",
-                                        hashlib.sha256(f"L/{exchange}/{day}".encode()).hexdigest(), {"sample": True},
-                                        __version__, day))
-    rows, balances, totals, liabs, ratios, assets_json = [], [], [], [], [], []
+    run = await store.start_run(RunSpec(exchange=exchange, input_path=f"{exchange.lower()}-{day}.csv", input_sha256=digest,
+                                        liabilities_path=f"liabilities-{day}.csv",
+                                        liabilities_sha256=hashlib.sha256(f"L/{exchange}/{day}".encode()).hexdigest(),
+                                        params={"sample": True}, tool_version=__version__, snapshot_date=day))
+    rows: list[RowRecord] = []
+    balances: list[BalanceRecord] = []
+    totals: list[AssetTotal] = []
+    liabs: list[LiabilityRecord] = []
+    ratios: list[RatioRecord] = []
+    assets: list[AssetReport] = []
     line = 10
     by_status = {"verified": 0, "failed": 0, "owner_only": 0}
     bal_status = {"match": 0, "mismatch": 0, "unread": 0}
@@ -70,60 +76,64 @@ async def write_run(store, exchange: str, day: str, rng: random.Random, drift: d
             unread = Decimal(expected - read) * Decimal("12.5")
             blocks: list[dict[str, Any]] = [{"number": 19_000_000 + rng.randint(0, 10**5), "hash": "0x" + rng.randbytes(32).hex(),
                        "at_snapshot": net != "solana"}]
-            per_net.append(AssetTotal(asset, net, expected, expected, read, amount + unread, amount, proven,
-                                      owner_only, Decimal(0), unverified, unread, blocks))
+            per_net.append(AssetTotal(asset=asset, network=net, rows=expected, rows_expected=expected, rows_read=read,
+                                      published=amount + unread, onchain=amount, proven=proven, owner_only=owner_only,
+                                      key_only=Decimal(0), unverified=unverified, unread_published=unread, blocks=blocks))
             for k in range(2):  # a few stored rows per run (address history, failures)
                 status = "failed" if (k == 1 and net == "ethereum") else "verified"
                 by_status[status] += 1
                 units = int(Decimal(1000 + k).scaleb(decimals))
                 address = _addr(exchange, asset, k)
-                rows.append(RowRecord(line, f"{asset}-{net.upper()}", net, address, 19_000_000, str(1000 + k), units,
-                                      status, "eip191", "" if status == "verified" else "signature does not recover "
-                                      "the address"))
+                rows.append(RowRecord(line=line, coin=f"{asset}-{net.upper()}", network=net, address=address,
+                                      snapshot_height=19_000_000, amount_text=str(1000 + k), amount_base_units=units,
+                                      status=status, scheme="eip191",
+                                      reason="" if status == "verified" else "signature does not recover the address"))
                 unread_row = k == 1 and read < expected
                 bstatus = "unread" if unread_row else ("mismatch" if k == 0 and net == "tron" else "match")
                 bal_status[bstatus] += 1
-                balances.append(BalanceRecord(line, f"{asset}-{net.upper()}", net, asset, address, 19_000_000, units,
-                                              None if unread_row else units + (7 if bstatus == "mismatch" else 0),
-                                              decimals, None if unread_row else blocks[0]["number"],
-                                              None if unread_row else blocks[0]["hash"],
-                                              None if unread_row else blocks[0]["at_snapshot"], bstatus,
-                                              "HTTP 429 from the endpoint" if unread_row else "",
-                                              f"{net}-rpc-1"))
+                balances.append(BalanceRecord(
+                    line=line, coin=f"{asset}-{net.upper()}", network=net, asset=asset, address=address,
+                    snapshot_height=19_000_000, published_base_units=units,
+                    onchain_base_units=None if unread_row else units + (7 if bstatus == "mismatch" else 0),
+                    decimals=decimals, block_number=None if unread_row else blocks[0]["number"],
+                    block_hash=None if unread_row else blocks[0]["hash"],
+                    at_snapshot=None if unread_row else blocks[0]["at_snapshot"], status=bstatus,
+                    reason="HTTP 429 from the endpoint" if unread_row else "", endpoint=f"{net}-rpc-1"))
                 line += 1
-        tot = AssetTotal(asset, "*", sum(t.rows for t in per_net), sum(t.rows_expected for t in per_net),
-                         sum(t.rows_read for t in per_net), sum((t.published for t in per_net), Decimal(0)),
-                         sum((t.onchain for t in per_net), Decimal(0)), sum((t.proven for t in per_net), Decimal(0)),
-                         sum((t.owner_only for t in per_net), Decimal(0)), Decimal(0),
-                         sum((t.unverified for t in per_net), Decimal(0)),
-                         sum((t.unread_published for t in per_net), Decimal(0)), [b for t in per_net for b in t.blocks])
+        def total(name: str) -> Decimal:
+            return sum((getattr(t, name) for t in per_net), Decimal(0))
+
+        tot = AssetTotal(asset=asset, network="*", rows=sum(t.rows for t in per_net),
+                         rows_expected=sum(t.rows_expected for t in per_net), rows_read=sum(t.rows_read for t in per_net),
+                         published=total("published"), onchain=total("onchain"), proven=total("proven"),
+                         owner_only=total("owner_only"), key_only=Decimal(0), unverified=total("unverified"),
+                         unread_published=total("unread_published"), blocks=[b for t in per_net for b in t.blocks])
         totals.append(tot)
         totals.extend(per_net)
-        liabs.append(LiabilityRecord(asset, liability, provenance, "sample", f"liabilities-{day}.csv", ""))
+        liabs.append(LiabilityRecord(asset=asset, amount=liability, provenance=provenance, source="sample",
+                                     file=f"liabilities-{day}.csv", detail=""))
         with_unproven = tot.proven + tot.owner_only + tot.key_only + tot.unverified
         coverage = (Decimal(tot.rows_read) / Decimal(tot.rows_expected)).quantize(Q)
         pr, wr = (tot.proven / liability).quantize(Q), (with_unproven / liability).quantize(Q)
-        ratios.append(RatioRecord(asset, liability, tot.proven, with_unproven, pr, wr, provenance, coverage))
-        assets_json.append({"asset": asset, "published": fmt(tot.published), "onchain": fmt(tot.onchain),
-                            "proven": fmt(tot.proven), "owner_only": fmt(tot.owner_only), "key_only": "0",
-                            "unverified": fmt(tot.unverified), "unread_published": fmt(tot.unread_published),
-                            "difference": fmt(tot.onchain - tot.published), "rows": tot.rows,
-                            "rows_expected": tot.rows_expected, "rows_read": tot.rows_read,
-                            "coverage": fmt(coverage), "liabilities": fmt(liability),
-                            "liabilities_provenance": provenance, "proven_ratio": fmt(pr),
-                            "with_unproven_ratio": fmt(wr),
-                            "networks": [{"network": t.network, "coins": [], "blocks": t.blocks} for t in per_net]})
+        ratios.append(RatioRecord(asset=asset, liabilities=liability, proven_reserves=tot.proven,
+                                  with_unproven_reserves=with_unproven, proven_ratio=pr, with_unproven_ratio=wr,
+                                  provenance=provenance, coverage=coverage))
+        assets.append(AssetReport(
+            asset=asset, figures=tot.figures(), liabilities=liability, liabilities_provenance=provenance,
+            liabilities_source="sample", proven_ratio=pr, with_unproven_ratio=wr,
+            networks=tuple(Place(network=t.network, coins=(f"{asset}-{t.network.upper()}",), figures=t.figures(),
+                                 blocks=tuple(Block.from_json(b) for b in t.blocks)) for t in per_net)))
     await store.save_rows(run.id, "0", rows)
     await store.save_balances(run.id, "0", balances)
     await store.save_results(run.id, totals, liabs, ratios)
-    summary = {"schema": "porscan.scan/1", "tool": {"name": "porscan", "version": __version__},
-               "run": {"id": run.id, "exchange": exchange, "status": "done", "snapshot_date": day,
-                       "started_at": run.started_at, "finished_at": None, "resumed": False,
-                       "stage_seconds": {"verify": 41.2, "balances": 63.9, "aggregate": 4.1, "store": 2.3}},
-               "inputs": [{"role": "reserves", "path": f"{exchange.lower()}-{day}.csv", "sha256": digest}],
-               "verification": {"rows": len(rows), "by_status": by_status},
-               "balances": {"by_status": bal_status}, "assets": assets_json, "notes": ["synthetic sample run"]}
-    await store.finish_run(run.id, "done", summary)
+    report = ScanReport(
+        tool_version=__version__,
+        run=RunHeader(id=run.id, exchange=exchange, status="done", started_at=run.started_at, snapshot_date=day,
+                      stage_seconds={"verify": 41.2, "balances": 63.9, "aggregate": 4.1, "store": 2.3}),
+        inputs=(InputFile(role="reserves", path=f"{exchange.lower()}-{day}.csv", sha256=digest),),
+        rows=len(rows), by_status=by_status, balance_status=bal_status, assets=tuple(assets),
+        notes=("synthetic sample run",))
+    await store.finish_run(run.id, "done", report.to_json())
     return run.id
 
 

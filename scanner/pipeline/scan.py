@@ -253,7 +253,8 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
         report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes)
         seconds["aggregate"] = time.perf_counter() - t
         t = time.perf_counter()
-        liab_records = [LiabilityRecord(l.asset, l.amount, l.provenance, l.source, l.file, l.detail)
+        liab_records = [LiabilityRecord(asset=l.asset, amount=l.amount, provenance=l.provenance, source=l.source,
+                                        file=l.file, detail=l.detail)
                         for l in (liab.liabilities if liab is not None else ())]
         await store.save_results(run.id, totals, liab_records, ratios)
         finished = utc_now()
@@ -403,8 +404,9 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
     out: list[RatioRecord] = []
     if liab is None:
         for t in per_asset:
-            out.append(RatioRecord(t.asset, None, proven[t.asset], EXACT.add(proven[t.asset], unproven[t.asset]), None, None,
-                                   "none", coverage[t.asset]))
+            out.append(RatioRecord(asset=t.asset, liabilities=None, proven_reserves=proven[t.asset],
+                                   with_unproven_reserves=EXACT.add(proven[t.asset], unproven[t.asset]), proven_ratio=None,
+                                   with_unproven_ratio=None, provenance="none", coverage=coverage[t.asset]))
         return out, info
     items = liab.by_asset()
     unread = {t.asset: f"unread: none of its {t.rows_expected} row(s) could be read on chain"
@@ -413,8 +415,10 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
         item = items.get(r.asset)
         info[r.asset] = {"amount": r.liabilities, "provenance": r.provenance, "verified": r.verified, "note": r.note,
                          "source": item.source if item is not None else None}
-        out.append(RatioRecord(r.asset, r.liabilities, r.proven_reserves, r.with_unproven_reserves, r.proven_ratio,
-                               r.with_unproven_ratio, r.provenance, coverage.get(r.asset)))
+        out.append(RatioRecord(asset=r.asset, liabilities=r.liabilities, proven_reserves=r.proven_reserves,
+                               with_unproven_reserves=r.with_unproven_reserves, proven_ratio=r.proven_ratio,
+                               with_unproven_ratio=r.with_unproven_ratio, provenance=r.provenance,
+                               coverage=coverage.get(r.asset)))
     return out, info
 
 
