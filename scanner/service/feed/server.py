@@ -19,6 +19,9 @@ newest run id, finished runs, alerts), checked at most once per ``refresh`` seco
 finished run or a changed alert empties the cache. JSON and HTML responses carry a strong ETag
 (content hash) and answer ``If-None-Match`` with 304, and a Cache-Control header.
 
+Connections: timeouts for request heads and bodies, keep-alive limits and a cap on open connections
+(``ConnectionLimits``, ``serve(..., limits=...)``) are in ``scanner.service.feed.connections``.
+
 Binding: 127.0.0.1 by default. On any non-loopback address a bearer token is required (read from an
 environment variable named with ``--token-env``); the server refuses to start without one. With a
 token, every route needs ``Authorization: Bearer TOKEN`` (or HTTP Basic with the token as password,
@@ -36,13 +39,14 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
 from ..schedule.job import parse_ts as _ts
+from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits
 from .metrics import Metrics as _Metrics, prometheus_label as _esc, prometheus_number as _num
 from .routes import (CACHE_ENTRIES, FeedConfigError, HTTPProblem, ROUTES, Route, _bool_param, _date_param,
                      _next_link, _page, _run_id, openapi_document)
@@ -89,8 +93,9 @@ class FeedServer:
 
     # ---- app -------------------------------------------------------------------------------
 
-    def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware])
+    def app(self, outer: Sequence[Any] = ()) -> web.Application:
+        """The application; ``outer`` middlewares (serve()'s connection guard) run around the feed's own."""
+        app = web.Application(middlewares=[*outer, self._middleware])
         for r in ROUTES:
             app.router.add_get(r.path, self._wrap(r))
         return app
@@ -439,27 +444,38 @@ def resolve_token(host: str, token_env: str | None) -> str | None:
 
 async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token: str | None = None,
                 schedule=None, interval: float | None = None, ready: Callable[[int], None] | None = None,
-                stop: asyncio.Event | None = None) -> None:
+                stop: asyncio.Event | None = None, limits: ConnectionLimits | None = None) -> None:
     """Run the feed server (and, with ``schedule``, the scheduled job in the same process) until cancelled
-    or ``stop`` is set."""
+    or ``stop`` is set. ``limits``: timeouts and the connection cap (module docstring)."""
     from ...storage import open_store
 
     if not is_loopback(host) and not token:
         raise FeedConfigError(f"refusing to listen on {host} without a token")
+    limits = limits or ConnectionLimits()
     logging.getLogger("aiohttp.server").addFilter(_BAD_REQUESTS)  # the same filter object: added once
     # the feed only reads; with the scheduled job in the same process it also writes its runs
     store = await open_store(db, max_connections=8, create=schedule is not None)
     feed = FeedServer(store, token)
-    runner = web.AppRunner(feed.app(), access_log=None, handle_signals=False)
+    guard = ConnectionGuard(limits, limits.connection_cap())
+    # aiohttp's own knobs back the guard up: its keep-alive timer, and lingering_time bounds how long
+    # it drains a body no handler read
+    runner = web.AppRunner(feed.app(outer=[guard.middleware]), access_log=None, handle_signals=False,
+                           keepalive_timeout=limits.keepalive_timeout, lingering_time=limits.body_timeout,
+                           max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
     await runner.setup()
+    assert runner.server is not None  # set by setup()
+    guard.bind(runner.server)
+    loop = asyncio.get_running_loop()
+    previous_handler = guard.accept_errors(loop)
     task = None
+    listener: asyncio.Server | None = None
     try:
-        site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
-        await site.start()
-        server: Any = site._server  # asyncio.Server (AbstractServer in the stubs), for the port bound
-        bound = server.sockets[0].getsockname()[1] if server and server.sockets else port
-        log.info("porscan feed on http://%s:%d/ (database %s%s)", host if ":" not in host else f"[{host}]", bound,
-                 store.url, ", token required" if token else "")
+        # not web.TCPSite: the guard sits between the listening socket and aiohttp's protocol
+        listener = await loop.create_server(guard.protocol, host, port, backlog=limits.backlog(), reuse_address=True)
+        bound = listener.sockets[0].getsockname()[1] if listener.sockets else port
+        log.info("porscan feed on http://%s:%d/ (database %s%s; at most %d connections)",
+                 host if ":" not in host else f"[{host}]", bound, store.url, ", token required" if token else "",
+                 guard.cap)
         if ready is not None:
             ready(bound)
         if schedule is not None:
@@ -475,5 +491,9 @@ async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if listener is not None:
+            listener.close()
+        guard.close_waiting()
         await runner.cleanup()
+        loop.set_exception_handler(previous_handler)
         await store.close()
