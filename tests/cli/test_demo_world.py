@@ -154,3 +154,56 @@ def test_sigterm_to_the_demo_stops_its_nodes(tmp_path):
     for line in left:
         os.kill(int(line.split()[0]), 9)
     assert not left, f"SIGTERM left processes behind: {left}"
+
+
+def _in_a_terminal(argv: list[str], columns: int) -> str:
+    """``argv``'s output in a pseudo-terminal ``columns`` wide (what a user at that terminal sees)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": str(columns), "TERM": "dumb", "NO_COLOR": "1"}
+    proc = subprocess.Popen(argv, stdout=slave, stderr=subprocess.DEVNULL, env=env, cwd=ROOT)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed its side
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    return b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
+
+
+def _amounts_shown(report: dict) -> list[str]:
+    """Every published and on-chain amount of the report, as the terminal writes them (grouped digits)."""
+    from scanner.report.terminal import _num
+
+    out = []
+    for a in report["assets"]:
+        out += [_num(Decimal(a[k])) for k in ("published", "onchain") if a[k] is not None]
+        out += [_num(Decimal(n["onchain"])) for n in a["networks"] if n["onchain"] is not None]
+    return out
+
+
+@pytest.mark.parametrize("columns", [80, None])
+def test_every_amount_of_the_demo_appears_whole_at_80_columns_and_piped(demo, columns):
+    _, piped, _, folder = demo
+    report = json.loads((folder / "report.json").read_text())
+    if columns is None:  # the demo's own output, piped
+        text = piped
+    else:
+        text = _in_a_terminal([sys.executable, "-m", "scanner", "report", str(report["run"]["id"]), "--db",
+                               str(folder / "porscan.db")], columns)
+        assert "verdict:" in text and max(map(len, text.splitlines())) <= columns
+    assert "…" not in text
+    flat = text.replace("\n", " ")
+    missing = [a for a in _amounts_shown(report) if a not in text and a not in flat]
+    assert not missing, (columns, missing)
