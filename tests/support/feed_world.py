@@ -81,7 +81,7 @@ def start_feed(db: str, log: Path, *, nofile: int | None = None, code: str | Non
     while time.monotonic() < deadline and proc.poll() is None:
         m = _READY.search(log.read_text(errors="replace"))
         if m:
-            return FeedProcess(proc, int(m.group(1)), log)
+            return FeedProcess(proc=proc, port=int(m.group(1)), log=log)
         time.sleep(0.05)
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
