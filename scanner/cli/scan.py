@@ -95,7 +95,8 @@ def add_command(sub, fmt) -> None:
     add_network_options(s, " per group")
     s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
                    "requests expected) and stop; nothing is read on chain or stored")
-    s.add_argument("--json", metavar="PATH", help='write the report as JSON ("schema": "porscan.scan/1")')
+    s.add_argument("--json", metavar="PATH", help='write the report as JSON ("schema": "porscan.scan/1"); with --dry, the plan '
+                   '("porscan.plan/1")')
     s.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
     s.add_argument("--html", metavar="PATH", help="write a standalone HTML report with charts")
     s.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X (e.g. 1.0)")
@@ -140,6 +141,12 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
         plan = plan_scan(opts)
         from ..report.terminal import render_plan
 
+        if args.json:  # the plan as data (schema porscan.plan/1): what a run of these options would read
+            try:
+                Path(args.json).write_text(json.dumps(plan.to_json(), indent=1) + "\n")
+            except OSError as exc:
+                err.print(f"porscan: cannot write output: {exc}", markup=False)
+                return EXIT_USAGE
         render_plan(plan, out)
         return EXIT_OK
     ui = RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)

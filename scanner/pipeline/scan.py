@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Mapping, Protocol
 
 from signatures.registry import resolve_name
 
@@ -551,7 +551,50 @@ def csv_rows(report: ScanReport) -> list[list[str]]:
 
 # --------------------------------------------------------------------------------------- dry run
 
-def plan_scan(opts: ScanOptions) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class NetworkPlan:
+    """What a run would read on one network."""
+
+    network: str
+    kind: str
+    rows: int
+    coins: Mapping[str, int]  # coin -> rows
+    heights: tuple[int | str, ...]  # snapshot heights, then "latest" when some rows have none
+    endpoints: tuple[str, ...]  # labels, never URLs
+    requests: int | None  # estimated for EVM (reader batches + block and probe calls); None elsewhere
+    left_out: tuple[str, ...] = ()  # endpoints the config names but cannot be used, and why
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"network": self.network, "kind": self.kind, "rows": self.rows, "coins": dict(self.coins),
+                "heights": list(self.heights), "endpoints": list(self.endpoints), "requests": self.requests,
+                "left_out": list(self.left_out), "warnings": list(self.warnings)}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """What ``porscan scan`` would do (``--dry``): computed by the planner the run itself uses."""
+
+    file: str
+    sha256: str
+    layout: str
+    rows: int
+    invalid_rows: int
+    networks: tuple[NetworkPlan, ...]
+    unsupported: tuple[tuple[str, int, str], ...]  # (coin, rows, reason): rows no adapter can read
+    liabilities: tuple[str, int] | None  # (format, asset figures)
+    db: str  # as shown: password redacted
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "porscan.plan/1", "file": self.file, "sha256": self.sha256, "layout": self.layout,
+                "rows": self.rows, "invalid_rows": self.invalid_rows, "networks": [n.to_json() for n in self.networks],
+                "unsupported": [{"coin": c, "rows": n, "reason": why} for c, n, why in self.unsupported],
+                "liabilities": None if self.liabilities is None else {
+                    "format": self.liabilities[0], "assets": self.liabilities[1]},
+                "db": self.db}
+
+
+def plan_scan(opts: ScanOptions) -> ScanPlan:
     """What ``porscan scan`` would do, reading nothing on chain and writing nothing: rows per network,
     the adapter and endpoints of each, and the requests a first run would send (EVM: estimated from
     the reader batch sizes; other kinds: per adapter)."""
@@ -576,33 +619,36 @@ def plan_scan(opts: ScanOptions) -> dict[str, Any]:
     plan = planner.finish()
     groups = Counter({key: len(jobs) for key, jobs in plan.groups.items()})
     unsupported = Counter((ctx.key(r.coin, r.network), r.reason) for r in plan.unsupported)
-    networks: dict[str, dict] = {}
+    per: dict[str, dict[str, Any]] = {}
     reader = {"native": int(opts.adapter_options.get("reader_batch", 10000)),
               "token": int(opts.adapter_options.get("token_batch", 5000))}
     for (coin, height), n in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1] or -1)):
         target = ctx.coins[coin]
         net = ctx.networks[target.network]
-        entry = networks.setdefault(net.id, {"network": net.id, "kind": net.kind, "rows": 0, "coins": {},
-                                             "endpoints": [e.label for e in net.endpoints], "requests": 0,
-                                             "heights": set(), "left_out": list(net.skipped_endpoints)})
+        entry = per.setdefault(net.id, {"rows": 0, "coins": {}, "requests": 0, "heights": set()})
         entry["rows"] += n
         entry["coins"][coin] = entry["coins"].get(coin, 0) + n
         entry["heights"].add(height)
         if net.kind == "evm":
-            per = reader["token" if target.contract else "native"]
-            entry["requests"] += -(-n // per) + 2  # reads + block and probe calls
+            size = reader["token" if target.contract else "native"]
+            entry["requests"] += -(-n // size) + 2  # reads + block and probe calls
         else:
             entry["requests"] = None
-    for e in networks.values():
+    networks = []
+    for nid in sorted(per):
+        e, net = per[nid], ctx.networks[nid]
         snapshot = sorted(h for h in e["heights"] if h is not None)
-        e["heights"] = snapshot + (["latest"] if None in e["heights"] else [])
-        e["warnings"] = endpoint_warnings(ctx.networks[e["network"]], snapshot)
-    return {"file": opts.given, "sha256": ctx.input_sha256, "layout": ctx.head.layout.name, "rows": rows,
-            "invalid_rows": invalid, "networks": [networks[k] for k in sorted(networks)],
-            "unsupported": [{"coin": c, "rows": n, "reason": why} for (c, why), n in sorted(unsupported.items())],
-            "liabilities": None if ctx.liabilities is None else {
-                "format": ctx.liabilities.format, "assets": len(ctx.liabilities.liabilities)},
-            "db": redact_url(opts.db or default_db())}
+        networks.append(NetworkPlan(network=nid, kind=net.kind, rows=e["rows"], coins=e["coins"],
+                                    heights=tuple(snapshot) + (("latest",) if None in e["heights"] else ()),
+                                    endpoints=tuple(ep.label for ep in net.endpoints), requests=e["requests"],
+                                    left_out=tuple(net.skipped_endpoints),
+                                    warnings=tuple(endpoint_warnings(net, snapshot))))
+    liab = ctx.liabilities
+    return ScanPlan(file=opts.given, sha256=ctx.input_sha256, layout=ctx.head.layout.name, rows=rows,
+                    invalid_rows=invalid, networks=tuple(networks),
+                    unsupported=tuple((c, n, why) for (c, why), n in sorted(unsupported.items())),
+                    liabilities=None if liab is None else (liab.format, len(liab.liabilities)),
+                    db=redact_url(opts.db or default_db()))
 
 
 def endpoint_warnings(net, snapshot_heights: list[int]) -> list[str]:

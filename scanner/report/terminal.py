@@ -8,12 +8,15 @@ width (the CLI gives a non-terminal console no width limit)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 
 from ..amounts import fmt, shown_percent
 from ..report_model import AssetReport, Place, ScanReport
+
+if TYPE_CHECKING:
+    from ..pipeline.scan import ScanPlan
 
 
 def _ratio(value: Decimal | None) -> str:
@@ -154,31 +157,30 @@ def render_scan(report: ScanReport, console) -> None:
             console.print(f"  liabilities: {w}", markup=False)
 
 
-def render_plan(plan: dict[str, Any], console) -> None:
+def render_plan(plan: ScanPlan, console) -> None:
     from rich.table import Table
 
-    console.print(f"plan for {plan['file']} ({plan['layout']}, {plan['rows']:,} rows, "
-                  f"{plan['invalid_rows']} unreadable; sha256 {plan['sha256'][:16]}...)", markup=False)
+    console.print(f"plan for {plan.file} ({plan.layout}, {plan.rows:,} rows, "
+                  f"{plan.invalid_rows} unreadable; sha256 {plan.sha256[:16]}...)", markup=False)
     table = Table(title="Balances to read (nothing is read in a dry run)", title_justify="left")
     for col in ("network", "kind", "rows", "coins", "heights", "endpoints", "requests (est.)"):
         table.add_column(col)
-    for n in plan["networks"]:
-        table.add_row(n["network"], n["kind"], f"{n['rows']:,}", ", ".join(f"{c} {k:,}" for c, k in n["coins"].items()),
-                      ", ".join(str(h) for h in n["heights"][:4]) + (" ..." if len(n["heights"]) > 4 else ""),
-                      ", ".join(n["endpoints"]) + (f" (left out: {len(n['left_out'])})" if n["left_out"] else ""),
-                      "-" if n["requests"] is None else f"{n['requests']:,}")
+    for n in plan.networks:
+        table.add_row(n.network, n.kind, f"{n.rows:,}", ", ".join(f"{c} {k:,}" for c, k in n.coins.items()),
+                      ", ".join(str(h) for h in n.heights[:4]) + (" ..." if len(n.heights) > 4 else ""),
+                      ", ".join(n.endpoints) + (f" (left out: {len(n.left_out)})" if n.left_out else ""),
+                      "-" if n.requests is None else f"{n.requests:,}")
     console.print(table)
-    for n in plan["networks"]:
-        for why in n["left_out"]:
-            console.print(f"  left out: {n['network']} endpoint {why}", markup=False)
-        for w in n.get("warnings", []):
+    for n in plan.networks:
+        for why in n.left_out:
+            console.print(f"  left out: {n.network} endpoint {why}", markup=False)
+        for w in n.warnings:
             console.print(f"  warning: {w}", markup=False)
-    for u in plan["unsupported"]:
-        console.print(f"  not read: {u['coin']} ({u['rows']:,} rows): {u['reason']}", markup=False)
-    if plan.get("liabilities"):
-        console.print(f"liabilities: {plan['liabilities']['format']}, {plan['liabilities']['assets']} asset figures",
-                      markup=False)
-    console.print(f"database: {plan['db']}", markup=False)
+    for coin, rows, why in plan.unsupported:
+        console.print(f"  not read: {coin} ({rows:,} rows): {why}", markup=False)
+    if plan.liabilities is not None:
+        console.print(f"liabilities: {plan.liabilities[0]}, {plan.liabilities[1]} asset figures", markup=False)
+    console.print(f"database: {plan.db}", markup=False)
 
 
 def render_runs(runs, console) -> None:

@@ -134,7 +134,7 @@ def test_dry_plan_is_the_plan_the_run_executes(world, tmp_path):
 
     opts = dict(file=str(world.reserves), liabilities=str(world.liabilities), exchange="Sample",
                 networks_path=str(world.networks), coins_path=str(world.coins))
-    plan = plan_scan(ScanOptions(db=str(tmp_path / "dry.db"), **opts))
+    plan = plan_scan(ScanOptions(db=str(tmp_path / "dry.db"), **opts)).to_json()
     out = tmp_path / "r.json"
     main(_scan_args(world, str(tmp_path / "run.db"), "--json", str(out)))
     report = json.loads(out.read_text())
@@ -561,3 +561,16 @@ def test_report_command_on_an_unreadable_stored_report_is_one_line(world, tmp_pa
     assert main(["report", str(run_id), "--db", str(db)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "run.id" in err[0] and "Traceback" not in err[0]
+
+
+def test_dry_run_writes_the_plan_as_json_and_nothing_else(world, tmp_path, capsys):
+    db, plan_file = tmp_path / "none.db", tmp_path / "plan.json"
+    assert main(_scan_args(world, str(db), "--dry", "--json", str(plan_file))) == 0
+    plan = json.loads(plan_file.read_text())
+    assert plan["schema"] == "porscan.plan/1" and plan["rows"] > 0 and not db.exists()
+    shown = capsys.readouterr().out
+    for n in plan["networks"]:
+        assert n["network"] in shown and sum(n["coins"].values()) == n["rows"]
+        assert all("://" not in e for e in n["endpoints"])  # labels, never URLs
+    evm = [n for n in plan["networks"] if n["kind"] == "evm"]
+    assert evm and all(isinstance(n["requests"], int) and n["requests"] > 0 for n in evm)
