@@ -1,22 +1,28 @@
 """Chart primitives for porscan's pages: exact number formatting and inline SVG bar charts.
 
 Pure functions returning strings, no I/O and no JavaScript: a page that embeds their output shows its
-figures with scripting off. Used by the standalone HTML report (``scanner.report.html``) and meant
-for the dashboard (issue 7), so both draw the same figures in the same colours.
+figures with scripting off. Used by the standalone HTML report (``scanner.report.html``) and the
+feed's dashboard, so both draw the same figures in the same colours.
 
 Money stays exact: amounts arrive as decimal strings (or ``Decimal``/``int``) and are *formatted*,
 never converted to float; floats appear only for geometry (a bar's length is a ratio of two amounts).
 Every text a chart draws is HTML-escaped here, so callers pass plain (possibly hostile) strings.
+
+Screens: each figure has a wide drawing and a narrow one for phones (labels above the bars, 340 units
+wide, shown unscaled), paired by :func:`wide_or_narrow`; the page's stylesheet shows one of them.
+
+Why one file: the palette, the exact number formats, the geometry and the layouts are shared by
+every chart and by both pages; split apart, the report and the dashboard would drift.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
-from ..amounts import EXACT
+from ..amounts import EXACT, round_to, shown_fraction
 
 MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
 
@@ -123,21 +129,52 @@ def format_count(n: int | None) -> str:
 
 def format_ratio(ratio: str | Decimal | None, places: int = 2) -> str:
     """A reserve ratio as a percentage rounded *down* (``"0.99999"`` -> ``"99.99%"``, never a
-    flattering ``"100.00%"``): the shown figure never exceeds the real one."""
+    flattering ``"100.00%"``): the shown figure never exceeds the real one. The rounding is
+    ``amounts.shown_fraction``'s, the one rule for every ratio and coverage a user sees."""
     d = to_decimal(ratio)
     if d is None:
         return MISSING
-    pct = (d * 100).quantize(Decimal(1).scaleb(-places), rounding=ROUND_FLOOR)
+    pct = shown_fraction(d, places + 2).scaleb(2)
     return format(pct, ",f") + "%"
 
 
 def format_fraction(numerator: int | None, denominator: int | None) -> str:
-    """``9, 10`` -> ``"90%"``; ``4999, 5000`` -> ``"99.9%"`` (rounded down, so an incomplete count
-    never shows as 100 %); unknown or zero denominator -> an em dash."""
+    """``9, 10`` -> ``"90%"``; ``4999, 5000`` -> ``"99.9%"`` (rounded down by the one rule, so an
+    incomplete count never shows as 100 %); unknown or zero denominator -> an em dash."""
     if numerator is None or not denominator:
         return MISSING
-    tenths = Decimal(int(numerator) * 1000 // int(denominator)) / 10
+    tenths = shown_fraction(Decimal(int(numerator)) / Decimal(int(denominator)), 3).scaleb(2)
     return (f"{tenths:.0f}" if tenths == tenths.to_integral_value() else f"{tenths:.1f}") + "%"
+
+
+_SCALES = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K"))
+
+
+def format_scaled(value: str | int | Decimal | None, unit: str = "") -> str:
+    """An amount scaled for reading at a glance: ``"12412345.6"`` -> ``"12.4M"`` (three significant
+    digits, cut toward zero like every shown figure, so the short form never overstates); below
+    1,000 the amount itself with at most three decimals cut. Not exact: pages that show it give
+    the exact figure beside it or in a ``title``."""
+    d = to_decimal(value)
+    if d is None:
+        return MISSING
+    sign, a = ("-" if d < 0 else ""), abs(d)
+    if a >= Decimal(10) ** 15:  # past trillions: a mantissa and a power of ten
+        exp = a.adjusted()
+        mantissa = format(round_to(a.scaleb(-exp), 2, truncate=True), "f").rstrip("0").rstrip(".")
+        return f"{sign}{mantissa}e{exp}" + (f" {unit}" if unit else "")
+    suffix = ""
+    for factor, name in _SCALES:
+        if a >= factor:
+            a, suffix = a / factor, name
+            break
+    places = 0 if a >= 100 else 1 if a >= 10 else 2 if a >= 1 or suffix else max(3, 2 - a.adjusted())
+    text = format(round_to(a, places, truncate=True), "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text == "0":
+        sign = ""
+    return f"{sign}{text}{suffix}" + (f" {unit}" if unit else "")
 
 
 def rows_read_text(rows_read: int | None, rows_expected: int | None) -> str:
@@ -202,7 +239,12 @@ _HALO = ' stroke="#ffffff" stroke-width="3" paint-order="stroke"'  # text stays 
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    return text if len(text) <= limit else text[: max(1, limit - 1)] + "\u2026"
+
+
+def _fits(layout: Layout, width: float) -> int:
+    """How many characters of chart text fit ``width`` user units (0.58 em each: DejaVu Sans averages less)."""
+    return max(4, int(width / (layout.font_size * 0.58)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,10 +282,18 @@ class Layout:
     group_gap: int = 12
     top: int = 22               # room for tick labels
     font_size: int = 12
+    # narrow screens: each group's label on a line of its own above its bars, so the bars get the
+    # whole width; with text_width 0 a one-bar group's text goes on that line too, right-aligned
+    labels_above: bool = False
 
     @property
     def plot_x(self) -> int:
-        return self.label_width + self.sublabel_width
+        return self.sublabel_width if self.labels_above else self.label_width + self.sublabel_width
+
+    @property
+    def label_line(self) -> int:
+        """Height of the line above a group that holds its label (narrow layout only)."""
+        return self.font_size + 6 if self.labels_above else 0
 
     @property
     def plot_width(self) -> int:
@@ -265,9 +315,19 @@ def _axis(layout: Layout, height: int, axis_max: Decimal, tick_values: Sequence[
         x = layout.plot_x + scale(t, axis_max, layout.plot_width)
         parts.append(f'<line class="grid" x1="{_num(x)}" y1="{layout.top - 4}" x2="{_num(x)}" '
                      f'y2="{height}" stroke="{GRID}" stroke-width="1"/>')
-        parts.append(f'<text x="{_num(x)}" y="{layout.top - 8}" text-anchor="middle" fill="{MUTED}">'
+        anchor = "start" if x < 16 else "end" if x > layout.width - 16 else "middle"
+        parts.append(f'<text x="{_num(x)}" y="{layout.top - 8}" text-anchor="{anchor}" fill="{MUTED}">'
                      f'{esc(tick_label(t))}</text>')
     return parts
+
+
+def _label_line(layout: Layout, y: float, label: str, css_class: str, text: str = "") -> str:
+    """The narrow layout's line above a group: its label, then ``text`` after a middle dot; a long
+    label is shortened so that the line stays inside the drawing."""
+    more = f'<tspan class="bar-text" font-weight="400"> \u00b7 {esc(text)}</tspan>' if text else ""
+    room = _fits(layout, layout.width) - (len(text) + 3 if text else 0)
+    return (f'<text class="{css_class}" x="0" y="{_num(y + layout.font_size)}" font-weight="600" fill="{TEXT}"'
+            f'{_HALO}>{esc(_clip(label, max(6, room)))}{more}</text>')
 
 
 def bar_chart(groups: Sequence[BarGroup], *, axis_max: Decimal, reference: Decimal | None = None,
@@ -284,8 +344,9 @@ def bar_chart(groups: Sequence[BarGroup], *, axis_max: Decimal, reference: Decim
     L = layout
     height = L.top
     for g in groups:
-        height += max(1, len(g.bars)) * (L.bar_height + L.bar_gap) - L.bar_gap + L.group_gap
+        height += L.label_line + max(1, len(g.bars)) * (L.bar_height + L.bar_gap) - L.bar_gap + L.group_gap
     height += 4
+    text_on_label_line = L.labels_above and not L.text_width
     parts = [_svg_open(L, height, aria_label, css_class)]
     parts += _axis(L, height, axis_max, tick_values if tick_values is not None else ticks(axis_max), tick_label)
     y = L.top
@@ -294,14 +355,20 @@ def bar_chart(groups: Sequence[BarGroup], *, axis_max: Decimal, reference: Decim
         parts.append('<g class="group">')
         if g.title:
             parts.append(f"<title>{esc(g.title)}</title>")
-        parts.append(f'<text class="group-label" x="{L.label_width - 8}" y="{_num(y + group_h / 2 + 4)}" '
-                     f'text-anchor="end" font-weight="600" fill="{TEXT}">{esc(_clip(g.label, 16))}</text>')
+        if L.labels_above:
+            line_text = g.bars[0].text if text_on_label_line and len(g.bars) == 1 else ""
+            parts.append(_label_line(L, y, g.label, "group-label", line_text))
+            y += L.label_line
+        else:
+            parts.append(f'<text class="group-label" x="{L.label_width - 8}" y="{_num(y + group_h / 2 + 4)}" '
+                         f'text-anchor="end" font-weight="600" fill="{TEXT}">'
+                         f'{esc(_clip(g.label, _fits(L, L.label_width - 8)))}</text>')
         for bar in g.bars:
             w = scale(bar.value, axis_max, L.plot_width)
             mid = y + L.bar_height / 2 + 4
             if L.sublabel_width and bar.label:
                 parts.append(f'<text x="{L.plot_x - 6}" y="{_num(mid)}" text-anchor="end" fill="{MUTED}">'
-                             f'{esc(_clip(bar.label, 18))}</text>')
+                             f'{esc(_clip(bar.label, _fits(L, L.sublabel_width - 6)))}</text>')
             parts.append("<g>")
             if bar.title:
                 parts.append(f"<title>{esc(bar.title)}</title>")
@@ -312,8 +379,9 @@ def bar_chart(groups: Sequence[BarGroup], *, axis_max: Decimal, reference: Decim
                     x_end = L.plot_x + w
                     parts.append(f'<path d="M{_num(x_end - 7)} {y} l7 {L.bar_height / 2} l-7 {L.bar_height / 2}" '
                                  f'fill="#ffffff" opacity="0.8"/>')
-            parts.append(f'<text class="bar-text" x="{_num(L.plot_x + w + 6)}" y="{_num(mid)}" fill="{TEXT}"{_HALO}>'
-                         f'{esc(bar.text)}</text>')
+            if not (text_on_label_line and len(g.bars) == 1):
+                parts.append(f'<text class="bar-text" x="{_num(L.plot_x + w + 6)}" y="{_num(mid)}" '
+                             f'fill="{TEXT}"{_HALO}>{esc(bar.text)}</text>')
             parts.append("</g>")
             y += L.bar_height + L.bar_gap
         if not g.bars:
@@ -355,11 +423,12 @@ def stack_total(row: StackRow, segments: Sequence[Segment]) -> Decimal:
 def stacked_bar_chart(rows: Sequence[StackRow], segments: Sequence[Segment], *,
                       axis_max: Decimal | None = None, layout: Layout = Layout(),
                       aria_label: str = "", css_class: str = "stacked-chart",
-                      value_format=format_amount, show_axis: bool = True) -> str:
+                      value_format=format_amount, show_axis: bool = True, tick_format=None) -> str:
     """Horizontal stacked bars as an inline ``<svg>``: one bar per row, its segments in the order
     of ``segments``, all rows on one scale (``axis_max``, default the largest row total) so that
     rows compare. Each segment is a ``<rect class="seg" data-key=... data-value=...>`` with a
-    tooltip giving the exact amount; zero segments are not drawn."""
+    tooltip giving the exact amount (``value_format``); zero segments are not drawn. Axis ticks are
+    scaled for reading (``tick_format``, default :func:`format_scaled`): ``"100K"``, not six digits."""
     L = layout
     totals = [stack_total(r, segments) for r in rows]
     if axis_max is None:
@@ -367,18 +436,24 @@ def stacked_bar_chart(rows: Sequence[StackRow], segments: Sequence[Segment], *,
     if axis_max <= 0:
         axis_max = Decimal(1)
     top = L.top if show_axis else 4
-    height = top + len(rows) * (L.bar_height + L.group_gap) + 2
+    height = top + len(rows) * (L.label_line + L.bar_height + L.group_gap) + 2
+    text_on_label_line = L.labels_above and not L.text_width
     parts = [_svg_open(L, height, aria_label, css_class)]
     if show_axis:
-        parts += _axis(L, height, axis_max, ticks(axis_max, 3), value_format)
+        parts += _axis(L, height, axis_max, ticks(axis_max, 3), tick_format or format_scaled)
     y = top
     for row, total in zip(rows, totals):
         mid = y + L.bar_height / 2 + 4
         parts.append('<g class="row">')
         if row.title:
             parts.append(f"<title>{esc(row.title)}</title>")
-        parts.append(f'<text class="row-label" x="{L.label_width - 8}" y="{_num(mid)}" text-anchor="end" '
-                     f'fill="{TEXT}">{esc(_clip(row.label, 16))}</text>')
+        if L.labels_above:
+            parts.append(_label_line(L, y, row.label, "row-label", row.text if text_on_label_line else ""))
+            y += L.label_line
+            mid += L.label_line
+        else:
+            parts.append(f'<text class="row-label" x="{L.label_width - 8}" y="{_num(mid)}" text-anchor="end" '
+                         f'fill="{TEXT}">{esc(_clip(row.label, _fits(L, L.label_width - 8)))}</text>')
         running = Decimal(0)
         x_prev = float(L.plot_x)
         for s in segments:
@@ -392,12 +467,34 @@ def stacked_bar_chart(rows: Sequence[StackRow], segments: Sequence[Segment], *,
                          f'y="{y}" width="{_num(x_next - x_prev)}" height="{L.bar_height}" fill="{esc(s.colour)}">'
                          f"<title>{esc(s.label)}: {esc(value_format(v))}</title></rect>")
             x_prev = x_next
-        parts.append(f'<text class="bar-text" x="{_num(x_prev + 6)}" y="{_num(mid)}" fill="{TEXT}"{_HALO}>'
-                     f'{esc(row.text)}</text>')
+        if not text_on_label_line:
+            parts.append(f'<text class="bar-text" x="{_num(x_prev + 6)}" y="{_num(mid)}" fill="{TEXT}"{_HALO}>'
+                         f'{esc(row.text)}</text>')
         parts.append("</g>")
         y += L.bar_height + L.group_gap
     parts.append("</svg>")
     return "".join(parts)
+
+
+NARROW_WIDTH = 340  # a narrow chart's drawing width: shown unscaled on a 390 px phone (12 px text)
+
+
+def wide_or_narrow(wide: str, narrow: str) -> str:
+    """One chart drawn twice: the page's stylesheet shows the wide drawing on large screens and the
+    narrow one (labels above bars, ``NARROW_WIDTH`` wide) on phones, so chart text is never scaled
+    down to a few pixels. Without a stylesheet both show, which is still readable."""
+    return f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>'
+
+
+# The mark of a ratio computed from incomplete reads, and what it means: the terminal report's words.
+PARTIAL_MARK = "*"
+PARTIAL_NOTE = ("* from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
+                "amounts are in the unread column")
+
+
+def is_partial(rows_read: int | None, rows_expected: int | None) -> bool:
+    """Whether figures come from incomplete reads (some expected rows were not read)."""
+    return rows_read is not None and rows_expected is not None and rows_read < rows_expected
 
 
 def legend(segments: Sequence[Segment] | Sequence[tuple[str, str]]) -> str:
@@ -419,6 +516,7 @@ class RatioItem:
     proven_ratio: Decimal | None
     with_unproven_ratio: Decimal | None
     note: str = ""  # e.g. "no liabilities"
+    partial: bool = False  # from incomplete reads: the ratios carry PARTIAL_MARK
 
 
 RATIO_CAP = Decimal(3)  # the axis never runs past 300 %: larger ratios are drawn full and marked
@@ -437,12 +535,14 @@ def ratio_chart(items: Sequence[RatioItem], *, layout: Layout = Layout(sublabel_
         if it.proven_ratio is None and it.with_unproven_ratio is None:
             bars = [Bar(None, strong, "proven", it.note or "no ratio", title=f"{it.asset}: {it.note or 'no ratio'}")]
         else:
+            mark = f" {PARTIAL_MARK}" if it.partial else ""
+            why = ", from incomplete reads" if it.partial else ""
             bars = [
-                Bar(it.proven_ratio, strong, "proven", format_ratio(it.proven_ratio),
-                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({it.proven_ratio})"),
-                Bar(it.with_unproven_ratio, light, "with unproven", format_ratio(it.with_unproven_ratio),
+                Bar(it.proven_ratio, strong, "proven", format_ratio(it.proven_ratio) + mark,
+                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({it.proven_ratio}){why}"),
+                Bar(it.with_unproven_ratio, light, "with unproven", format_ratio(it.with_unproven_ratio) + mark,
                     title=f"{it.asset} ratio with unproven amounts: {format_ratio(it.with_unproven_ratio)}"
-                          f" ({it.with_unproven_ratio})"),
+                          f" ({it.with_unproven_ratio}){why}"),
             ]
         groups.append(BarGroup(it.asset, bars))
     return bar_chart(groups, axis_max=axis_max, reference=Decimal(1), reference_label="100%",
@@ -473,3 +573,23 @@ def coverage_chart(items: Sequence[CoverageItem], *, layout: Layout = Layout(tex
                      tick_values=[Decimal(0), Decimal("0.25"), Decimal("0.5"), Decimal("0.75"), Decimal(1)],
                      tick_label=lambda t: format_ratio(t, 0), layout=layout, aria_label=aria_label,
                      css_class="coverage-chart")
+
+
+# The layouts every porscan page draws these figures with: wide for a desktop (never scaled down
+# below ~98 % on a screen of 960 px or more), narrow for a phone (see wide_or_narrow).
+RATIO_WIDE = Layout(width=540, label_width=64, sublabel_width=100, text_width=110)
+RATIO_NARROW = Layout(width=NARROW_WIDTH, sublabel_width=100, text_width=80, labels_above=True)
+COVERAGE_WIDE = Layout(width=540, label_width=64, text_width=220)
+COVERAGE_NARROW = Layout(width=NARROW_WIDTH, text_width=0, labels_above=True)
+NETWORKS_WIDE = Layout(width=900, label_width=110, text_width=230, bar_height=18, group_gap=8)
+NETWORKS_NARROW = Layout(width=NARROW_WIDTH, text_width=0, bar_height=16, group_gap=8, labels_above=True)
+
+
+def ratio_figure(items: Sequence[RatioItem]) -> str:
+    """:func:`ratio_chart` for every screen (:func:`wide_or_narrow`)."""
+    return wide_or_narrow(ratio_chart(items, layout=RATIO_WIDE), ratio_chart(items, layout=RATIO_NARROW))
+
+
+def coverage_figure(items: Sequence[CoverageItem]) -> str:
+    """:func:`coverage_chart` for every screen (:func:`wide_or_narrow`)."""
+    return wide_or_narrow(coverage_chart(items, layout=COVERAGE_WIDE), coverage_chart(items, layout=COVERAGE_NARROW))

@@ -8,7 +8,13 @@ HTML-escaped, since coin names, paths, reasons and notes come from untrusted pub
 
 Amounts are decimal strings, formatted exactly (thousands separators, every digit kept). A block
 read at the latest height instead of the snapshot is labelled "read at latest block N, not at the
-snapshot" wherever it appears; incomplete coverage shows as "9 / 10 rows read (90%)".
+snapshot" wherever it appears; incomplete coverage shows as "9 / 10 rows read (90%)", and a ratio
+computed from incomplete reads carries the terminal report's mark ("*") and note.
+
+Screens: every table fits a 1280 px window (long exact amounts may wrap at their decimal point, never
+inside the integer part); on a phone (640 px or less) each table row becomes a card with every figure
+beside its heading, and each chart has a narrow drawing (``charts.wide_or_narrow``) so its text is
+never scaled below ~11 px.
 
     python -m scanner.report.html scan.json -o report.html
 
@@ -27,8 +33,8 @@ from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
 from . import charts
-from .charts import (MISSING, CoverageItem, Layout, RatioItem, StackRow, esc, format_amount, format_count,
-                     format_ratio, rows_read_text, to_decimal)
+from .charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, Layout, RatioItem, StackRow, esc,
+                     format_amount, format_count, format_ratio, is_partial, rows_read_text, to_decimal)
 
 SCHEMA = "porscan.scan/1"
 
@@ -42,6 +48,10 @@ AMOUNT_COLUMNS = (  # (key in an asset / network, column heading)
     ("unread_published", "Unread (published)"),
     ("difference", "Difference"),
 )
+# Eight exact amounts of up to 28 characters do not fit one row of a 1280 px window beside the
+# ratios: each place gets two tables, the totals and then how the on-chain amount splits by proof.
+TOTAL_COLUMNS = tuple(c for c in AMOUNT_COLUMNS if c[0] in ("published", "onchain", "difference"))
+SPLIT_COLUMNS = tuple(c for c in AMOUNT_COLUMNS if c not in TOTAL_COLUMNS)
 
 _SORT_JS = """
 document.documentElement.setAttribute('data-sortable', 'ready');
@@ -85,17 +95,23 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .cards .card { flex: 1 1 150px; }
 .cards .big { font-size: 20px; font-weight: 600; }
 .cards .small { color: var(--muted); font-size: 12px; }
-.grid2 { display: grid; grid-template-columns: 1fr 1fr; gap: 14px; }
-@media (max-width: 1100px) { .grid2 { grid-template-columns: 1fr; } }
+.grid2 { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap: 14px; }
+.grid2 > * { min-width: 0; }
+table + .grid2, .partial-note + .grid2, table + h3.split { margin-top: 14px; }
+table.assets-split, table.networks-split { font-size: 13px; }
+table.networks + table.networks-split { margin-top: 6px; }
+@media (max-width: 1180px) { .grid2 { grid-template-columns: minmax(0, 1fr); } }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; background: #fff; width: 100%%; }
 th, td { padding: 4px 7px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
-th { background: #eef0f3; font-weight: 600; white-space: nowrap; }
+td.text, table.liabilities td { overflow-wrap: anywhere; }  /* free text: a long unbroken run wraps */
+th { background: #eef0f3; font-weight: 600; }
+h3.split { font-size: 13px; font-weight: 600; color: var(--muted); margin: 10px 0 4px; }
 table.sortable th { cursor: pointer; }
 table.assets, table.networks { font-size: 13px; }
 table.sortable th[aria-sort=ascending]::after { content: " \\25B2"; }
 table.sortable th[aria-sort=descending]::after { content: " \\25BC"; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .mono, code { font-family: "DejaVu Sans Mono", ui-monospace, monospace; font-size: 12px; word-break: break-all; }
 .neg { color: var(--bad); }
 .nowrap { white-space: nowrap; }
@@ -107,7 +123,7 @@ td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-sp
 .badge.self { color: #8a5a00; border-color: #c58a00; background: #fff5dc; }
 .badge.none, .badge.other { color: #555; border-color: #aaa; background: #f2f2f2; }
 .latest { color: #8a3b00; background: #fff1e0; border: 1px solid #f0b27a; border-radius: 4px; padding: 0 5px;
-          font-weight: 600; white-space: nowrap; }
+          font-weight: 600; -webkit-box-decoration-break: clone; box-decoration-break: clone; }
 .incomplete { color: #8a5a00; font-weight: 600; }
 .alerts { list-style: none; padding: 0; margin: 10px 0; }
 .alerts li { background: #fff4e5; border-left: 4px solid var(--warn); padding: 6px 10px; margin: 4px 0; }
@@ -117,8 +133,37 @@ ul.notes li { margin: 3px 0; }
 .legend-item { display: inline-flex; align-items: center; gap: 5px; }
 .swatch { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
 svg.chart { max-width: 100%%; height: auto; display: block; }
+.chart-narrow { display: none; }
+.partial-note { color: #8a5a00; font-size: 12px; margin: 4px 0 0; }
 .sub { color: var(--muted); font-size: 12px; }
 footer { color: var(--muted); font-size: 12px; margin-top: 30px; }
+/* below the widest chart drawing (900 px plus margins): the narrow drawings, never scaled down */
+@media (max-width: 959px) {
+  .chart-wide { display: none; }
+  .chart-narrow { display: block; }
+}
+/* a phone: tables become one card per row, each figure beside its column's heading */
+@media (max-width: 640px) {
+  main { padding: 12px 10px 30px; }
+  .card { padding: 10px 8px; }
+  h1 { font-size: 20px; }
+  table.stack, table.stack tbody, table.stack tr { display: block; width: 100%%; }
+  table.stack { background: none; }
+  table.stack thead { display: none; }
+  table.stack tr { background: #fff; border: 1px solid var(--line); border-radius: 6px; margin: 0 0 8px; }
+  table.stack td { display: flow-root; text-align: right; border-bottom: 1px solid #f0f1f3; padding: 4px 8px;
+                   overflow-wrap: anywhere; }
+  table.stack td.num { overflow-wrap: normal; }  /* amounts wrap only where breakable() allows it */
+  table.stack td:last-child { border-bottom: 0; }
+  table.stack td[data-label]::before { content: attr(data-label); float: left; max-width: 48%%; padding-right: 8px;
+                                       text-align: left; color: var(--muted); font: 600 13px/1.45 system-ui,
+                                       -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; word-break: normal; }
+  table.stack td:first-child { text-align: left; background: #eef0f3; font-size: 15px; border-radius: 6px 6px 0 0; }
+  table.stack td:first-child::before { content: none; }
+  table.stack.failures td:first-child::before { content: "line "; float: none; padding: 0; font: inherit;
+                                                 color: inherit; }
+  table.stack td[colspan] { text-align: left; }
+}
 """ % {"ok": charts.OK, "bad": charts.BAD, "warn": charts.INCOMPLETE}
 
 
@@ -133,11 +178,44 @@ def _d(value: Any) -> Decimal | None:
         return None
 
 
+def breakable(text: str) -> str:
+    """An escaped exact amount that may wrap at its decimal point and after every six decimals when
+    its column is narrow (inside a long integer part only after a thousands separator); the text is
+    unchanged for copying and searching: ``<wbr>`` adds no character."""
+    whole, dot, frac = text.partition(".")
+    if len(whole) > 16:
+        whole = whole.replace(",", ",<wbr>")
+    if not dot:
+        return whole
+    return whole + "<wbr>." + "<wbr>".join(frac[i:i + 6] for i in range(0, len(frac), 6))
+
+
 def _amount(value: Any, *, signed: bool = False) -> str:
     d = _d(value)
     if d is None:
         return MISSING if value is None else esc(value)  # unreadable: show it as given, escaped
-    return esc(format_amount(d, signed=signed))
+    return breakable(esc(format_amount(d, signed=signed)))
+
+
+def _row(cells: Sequence[str], labels: Sequence[str]) -> str:
+    """A table row whose cells carry their column's heading (``data-label``): on a phone the
+    stylesheet shows the row as a card with each figure beside its heading."""
+    return "<tr>" + "".join(c.replace("<td", f'<td data-label="{esc(label)}"', 1) if label else c
+                            for c, label in zip(cells, labels)) + "</tr>"
+
+
+def _head(columns: Sequence[tuple[str, bool]]) -> str:
+    """``<thead>`` of (heading, numeric) columns."""
+    return "<thead><tr>" + "".join(f'<th class="num">{esc(h)}</th>' if num else f"<th>{esc(h)}</th>"
+                                   for h, num in columns) + "</tr></thead>"
+
+
+def stack_table(css_class: str, columns: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]],
+                 empty: str) -> str:
+    """A table that fits a desktop window and turns into cards on a phone (``table.stack``)."""
+    labels = [h for h, _ in columns]
+    body = "".join(_row(r, labels) for r in rows) or f'<tr><td colspan="{len(columns)}">{esc(empty)}</td></tr>'
+    return f'<table class="stack {css_class}">{_head(columns)}<tbody>{body}</tbody></table>'
 
 
 def _int(value: Any) -> int | None:
@@ -155,10 +233,10 @@ def _num_cell(display: str, sort_value: Any, extra_class: str = "", title: str =
     return f'<td class="{cls}" data-v="{esc(d) if d is not None else ""}"{t}>{display}</td>'
 
 
-def _amount_cells(figures: dict) -> list[str]:
-    """The AMOUNT_COLUMNS of an asset or network, exact; a negative difference in red."""
+def _amount_cells(figures: dict, columns: Sequence[tuple[str, str]] = AMOUNT_COLUMNS) -> list[str]:
+    """The ``columns`` amounts of an asset or network, exact; a negative difference in red."""
     cells = []
-    for key, _ in AMOUNT_COLUMNS:
+    for key, _ in columns:
         v, signed = figures.get(key), key == "difference"
         d = _d(v)
         cells.append(_num_cell(_amount(v, signed=signed), v, "neg" if signed and d is not None and d < 0 else ""))
@@ -182,7 +260,7 @@ def _block_label(block: dict) -> str:
     n = esc(number if number is not None else "?")
     if block.get("at_snapshot") is False:
         return f'<span class="latest">read at latest block {n}, not at the snapshot</span>'
-    return f"block {n}"
+    return f'<span class="nowrap">block {n}</span>'
 
 
 def _coverage_html(rows_read: Any, rows_expected: Any) -> str:
@@ -193,12 +271,16 @@ def _coverage_html(rows_read: Any, rows_expected: Any) -> str:
     return text
 
 
-def _ratio_cell(ratio: Any, reason_if_none: str) -> str:
+def _ratio_cell(ratio: Any, reason_if_none: str, partial: bool = False) -> str:
+    """A ratio rounded down, its exact value on hover; ``partial``: from incomplete reads, marked
+    as the terminal report marks it."""
     d = _d(ratio)
     if d is None:
         return f'<td class="num" data-v="" title="{esc(reason_if_none)}">{MISSING}</td>'
     cls = "below" if d < 1 else "above"
-    return _num_cell(esc(format_ratio(d)), d, cls, title=f"exact ratio {d}")
+    mark = f'\u00a0<span class="incomplete partial-mark">{PARTIAL_MARK}</span>' if partial else ""
+    why = " (from incomplete reads)" if partial else ""
+    return _num_cell(esc(format_ratio(d)) + mark, d, cls, title=f"exact ratio {d}{why}")
 
 
 def _iter_blocks(assets: Iterable[dict]) -> list[tuple[str, dict]]:
@@ -324,14 +406,13 @@ def _failures(report: dict, assets: list[dict]) -> str:
                f'(up to {format_count(_int(f.get("listed")) or 0)}) and the store</p>' if total > SHOWN_FAILURES else ""))
     if not rows:
         return head + "<p>none: every row was verified or accounted for, and every balance read as published</p>"
-    body = "".join(
-        f"<tr><td class=\"num\">{esc(r.get('line', ''))}</td><td>{esc(r.get('stage', ''))}</td>"
-        f"<td>{esc(r.get('coin', ''))}</td><td>{esc(r.get('network', ''))}</td>"
-        f"<td class=\"mono\">{esc(r.get('address', ''))}</td><td>{esc(r.get('status', ''))}</td>"
-        f"<td>{esc(r.get('reason', ''))}</td></tr>" for r in rows[:SHOWN_FAILURES])
-    return (head + '<div class="scroll"><table class="failures"><thead><tr><th>Line</th><th>Stage</th><th>Coin</th>'
-            "<th>Network</th><th>Address</th><th>Status</th><th>Reason</th></tr></thead><tbody>"
-            + body + "</tbody></table></div>")
+    body = [[f"<td class=\"num\">{esc(r.get('line', ''))}</td>", f"<td>{esc(r.get('stage', ''))}</td>",
+             f"<td>{esc(r.get('coin', ''))}</td>", f"<td>{esc(r.get('network', ''))}</td>",
+             f"<td class=\"mono\">{esc(r.get('address', ''))}</td>", f"<td>{esc(r.get('status', ''))}</td>",
+             f"<td class=\"text\">{esc(r.get('reason', ''))}</td>"] for r in rows[:SHOWN_FAILURES]]
+    columns = [("Line", True), ("Stage", False), ("Coin", False), ("Network", False), ("Address", False),
+               ("Status", False), ("Reason", False)]
+    return head + stack_table("failures", columns, body, "")
 
 
 def _inputs(report: dict, assets: list[dict]) -> str:
@@ -340,76 +421,96 @@ def _inputs(report: dict, assets: list[dict]) -> str:
         kind = i.get("layout") or i.get("format")
         # the file's name and its SHA-256 identify it; the folder it had on the scanning machine does not
         name = PurePath(str(i.get("path") or "")).name
-        rows.append(f"<tr><td>{esc(i.get('role', ''))}</td><td class=\"mono\">{esc(name)}</td>"
-                    f"<td class=\"mono\">{esc(i.get('sha256') or MISSING)}</td>"
-                    f"<td class=\"num\">{esc(format_count(_int(i.get('rows'))))}</td><td>{esc(kind or MISSING)}</td></tr>")
-    out = ['<h2 id="inputs">Inputs</h2><div class="scroll"><table class="inputs"><thead><tr><th>Role</th><th>File</th>'
-           '<th>SHA-256</th><th class="num">Rows</th><th>Layout / format</th></tr></thead><tbody>',
-           "".join(rows) or '<tr><td colspan="5">no inputs recorded</td></tr>', "</tbody></table></div>"]
+        rows.append([f"<td>{esc(i.get('role', ''))}</td>", f"<td class=\"mono\">{esc(name)}</td>",
+                     f"<td class=\"mono\">{esc(i.get('sha256') or MISSING)}</td>",
+                     f"<td class=\"num\">{esc(format_count(_int(i.get('rows'))))}</td>",
+                     f"<td>{esc(kind or MISSING)}</td>"])
+    out = ['<h2 id="inputs">Inputs</h2>',
+           stack_table("inputs", [("Role", False), ("File", False), ("SHA-256", False), ("Rows", True),
+                                   ("Layout / format", False)], rows, "no inputs recorded")]
     blocks = []
     for network, b in _iter_blocks(assets):
-        blocks.append(f"<tr><td>{esc(network)}</td><td class=\"num\">{esc(b.get('number', MISSING))}</td>"
-                      f"<td class=\"mono\">{esc(b.get('hash') or MISSING)}</td><td>{_block_label(b) if b.get('at_snapshot') is False else 'at the snapshot'}</td></tr>")
-    out.append('<h2 id="blocks">Blocks read</h2><div class="scroll"><table class="blocks"><thead><tr><th>Network</th>'
-               '<th class="num">Block</th><th>Hash</th><th>Snapshot</th></tr></thead><tbody>')
-    out.append("".join(blocks) or '<tr><td colspan="4">no blocks recorded</td></tr>')
-    out.append("</tbody></table></div>")
+        blocks.append([f"<td>{esc(network)}</td>", f"<td class=\"num\">{esc(b.get('number', MISSING))}</td>",
+                       f"<td class=\"mono\">{esc(b.get('hash') or MISSING)}</td>",
+                       f"<td>{_block_label(b) if b.get('at_snapshot') is False else 'at the snapshot'}</td>"])
+    out.append('<h2 id="blocks">Blocks read</h2>')
+    out.append(stack_table("blocks", [("Network", False), ("Block", True), ("Hash", False), ("Snapshot", False)],
+                            blocks, "no blocks recorded"))
     return "".join(out)
 
 
 def _asset_table(assets: list[dict]) -> str:
-    """Key figures first (ratios, liabilities, coverage), then the exact amounts."""
-    head = ['<th>Asset</th>', '<th class="num">Proven ratio</th>', '<th class="num">With unproven</th>',
-            '<th class="num">Liabilities</th>', "<th>Provenance</th>", '<th class="num">Coverage</th>'] + [
-        f'<th class="num">{esc(h)}</th>' for _, h in AMOUNT_COLUMNS]
-    rows = []
+    """Key figures first (ratios, liabilities, coverage, totals), then how the on-chain amount splits
+    by what the signatures proved: two tables, each fitting a desktop window."""
+    columns = [("Asset", False), ("Proven ratio", True), ("With unproven", True), ("Liabilities", True),
+               ("Provenance", False), ("Coverage", True)] + [(h, True) for _, h in TOTAL_COLUMNS]
+    rows, split, partial_any = [], [], False
     for a in assets:
         liab = a.get("liabilities")
         has_liab = liab is not None
         src = a.get("liabilities_source")
         reason = "no liabilities for this asset" if not has_liab else "ratio not available"
         read, expected = _int(a.get("rows_read")), _int(a.get("rows_expected"))
+        partial = is_partial(read, expected)
+        partial_any |= partial and _d(a.get("proven_ratio")) is not None
         cov = Decimal(read) / Decimal(expected) if read is not None and expected else None
-        cells = [f'<td data-v="{esc(a.get("asset", ""))}"><b>{esc(a.get("asset", "?"))}</b></td>',
-                 _ratio_cell(a.get("proven_ratio"), reason),
-                 _ratio_cell(a.get("with_unproven_ratio"), reason),
+        name = f'<td data-v="{esc(a.get("asset", ""))}"><b>{esc(a.get("asset", "?"))}</b></td>'
+        cells = [name,
+                 _ratio_cell(a.get("proven_ratio"), reason, partial),
+                 _ratio_cell(a.get("with_unproven_ratio"), reason, partial),
                  _num_cell(_amount(liab), liab),
-                 f'<td class="nowrap" data-v="{esc(a.get("liabilities_provenance") or "")}">'
+                 f'<td data-v="{esc(a.get("liabilities_provenance") or "")}">'
                  f'{_provenance_badge(a.get("liabilities_provenance"), has_liab, a.get("liabilities_verified"))}'
                  + (f' <span class="sub">{esc(src)}</span>' if src else "") + "</td>",
                  _num_cell(_coverage_html(read, expected), cov)]
-        cells += _amount_cells(a)
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+        rows.append(cells + _amount_cells(a, TOTAL_COLUMNS))
+        split.append([name] + _amount_cells(a, SPLIT_COLUMNS))
+    labels = [h for h, _ in columns]
+    split_columns = [("Asset", False)] + [(h, True) for _, h in SPLIT_COLUMNS]
+    split_labels = [h for h, _ in split_columns]
     return ('<h2 id="assets">Reserves per asset</h2>'
             '<p class="sub">Proven ratio = proven reserves / liabilities; with unproven = all on-chain reserves / '
             'liabilities. Amounts in coin units, exact. Only verified rows count as proven; owner-only, key-only and '
             'unverified amounts are on chain but not proven; unread is the published amount of rows whose balance '
             'could not be read. Difference = on chain \u2212 published. Click a heading to sort.</p>'
-            '<div class="scroll"><table class="sortable assets"><thead><tr>' + "".join(head) + "</tr></thead><tbody>"
-            + ("".join(rows) or '<tr><td colspan="14">no assets</td></tr>') + "</tbody></table></div>")
+            f'<table class="sortable stack assets">{_head(columns)}<tbody>'
+            + ("".join(_row(r, labels) for r in rows) or f'<tr><td colspan="{len(columns)}">no assets</td></tr>')
+            + "</tbody></table>"
+            + (f'<p class="partial-note">{esc(PARTIAL_NOTE)}</p>' if partial_any else "")
+            + '<h3 class="split">On-chain reserves by what the signatures proved</h3>'
+            f'<table class="sortable stack assets-split">{_head(split_columns)}<tbody>'
+            + ("".join(_row(r, split_labels) for r in split)
+               or f'<tr><td colspan="{len(split_columns)}">no assets</td></tr>')
+            + "</tbody></table>")
 
 
 def _ratio_and_coverage_charts(assets: list[dict]) -> str:
     items = [RatioItem(str(a.get("asset", "?")), _d(a.get("proven_ratio")), _d(a.get("with_unproven_ratio")),
-                       "no liabilities" if a.get("liabilities") is None else "no ratio") for a in assets]
+                       "no liabilities" if a.get("liabilities") is None else "no ratio",
+                       is_partial(_int(a.get("rows_read")), _int(a.get("rows_expected")))) for a in assets]
     cov = [CoverageItem(str(a.get("asset", "?")), _int(a.get("rows_read")), _int(a.get("rows_expected")))
            for a in assets]
-    layout = Layout(width=600, sublabel_width=92, text_width=110, label_width=70)
     return ('<div class="grid2">'
             '<div class="card"><h3 id="ratios">Reserve ratio per asset</h3>'
             + charts.legend([("proven \u2265 100%", charts.OK), ("with unproven", charts.OK_LIGHT),
                              ("proven < 100%", charts.BAD), ("with unproven", charts.BAD_LIGHT),
                              ("100% of liabilities (dashed)", charts.REFERENCE)])
-            + charts.ratio_chart(items, layout=layout)
+            + charts.ratio_figure(items)
+            + (f'<p class="partial-note">{esc(PARTIAL_NOTE)}</p>' if any(i.partial for i in items) else "")
             + '</div><div class="card"><h3 id="coverage">Coverage: balances read</h3>'
             + charts.legend([("all rows read", charts.OK), ("rows missing", charts.INCOMPLETE)])
-            + charts.coverage_chart(cov, layout=Layout(width=600, label_width=70, text_width=230))
+            + charts.coverage_figure(cov)
             + "</div></div>")
 
 
 def networks_section(assets: list[dict]) -> str:
+    """Per asset: its networks as stacked bars (one scale per asset), then two tables (totals with
+    coins, coverage and blocks; the on-chain amount by proof)."""
     out = ['<h2 id="networks">Per-network breakdown</h2>', charts.legend(charts.RESERVE_SEGMENTS),
            '<p class="sub">Bars of one asset share a scale; hover a segment for its exact amount.</p>']
+    columns = ([("Network", False), ("Coins", False), ("Coverage", True), ("Read at", False)]
+               + [(h, True) for _, h in TOTAL_COLUMNS])
+    split_columns = [("Network", False)] + [(h, True) for _, h in SPLIT_COLUMNS]
     for a in assets:
         nets = _dicts(a.get("networks"))
         name = str(a.get("asset", "?"))
@@ -423,25 +524,28 @@ def networks_section(assets: list[dict]) -> str:
             rows.append(StackRow(str(n.get("network", "?")),
                                  {s.key: _d(n.get(s.key)) for s in charts.RESERVE_SEGMENTS}, text,
                                  f"{name} on {n.get('network')}: {rows_read_text(read, expected)}"))
-        out.append(f'<div class="card" style="margin:10px 0"><h3>{esc(name)}</h3>')
+        out.append(f'<div class="card asset-networks" style="margin:10px 0"><h3>{esc(name)}</h3>')
         if rows:
-            out.append(charts.stacked_bar_chart(rows, charts.RESERVE_SEGMENTS,
-                                                layout=Layout(width=1180, label_width=110, text_width=230,
-                                                              bar_height=18, group_gap=8),
-                                                aria_label=f"{name} per network"))
-        head = ('<tr><th>Network</th><th>Coins</th><th class="num">Coverage</th><th>Read at</th>'
-                + "".join(f'<th class="num">{esc(h)}</th>' for _, h in AMOUNT_COLUMNS) + "</tr>")
-        body = []
+            label = f"{name} per network"
+            out.append(charts.wide_or_narrow(
+                charts.stacked_bar_chart(rows, charts.RESERVE_SEGMENTS, layout=charts.NETWORKS_WIDE, aria_label=label),
+                charts.stacked_bar_chart(rows, charts.RESERVE_SEGMENTS, layout=charts.NETWORKS_NARROW,
+                                         aria_label=label)))
+        body, split = [], []
         for n in nets:
             coins = _list(n, "coins")
             blocks = _dicts(n.get("blocks"))
-            cells = [f"<td><b>{esc(n.get('network', '?'))}</b></td>", f"<td>{esc(', '.join(map(str, coins)))}</td>",
-                     f'<td class="num">{_coverage_html(n.get("rows_read"), n.get("rows_expected"))}</td>',
-                     '<td class="nowrap">' + ("<br>".join(_block_label(b) for b in blocks) or MISSING) + "</td>"]
-            cells += _amount_cells(n)
-            body.append("<tr>" + "".join(cells) + "</tr>")
-        out.append('<div class="scroll"><table class="networks"><thead>' + head + "</thead><tbody>"
-                   + ("".join(body) or '<tr><td colspan="12">no networks</td></tr>') + "</tbody></table></div></div>")
+            network = f"<td><b>{esc(n.get('network', '?'))}</b></td>"
+            coin_list = ", ".join(f'<span class="nowrap">{esc(c)}</span>' for c in coins)
+            body.append([network, f"<td>{coin_list or MISSING}</td>",
+                         f'<td class="num">{_coverage_html(n.get("rows_read"), n.get("rows_expected"))}</td>',
+                         "<td>" + ("<br>".join(_block_label(b) for b in blocks) or MISSING) + "</td>"]
+                        + _amount_cells(n, TOTAL_COLUMNS))
+            split.append([network] + _amount_cells(n, SPLIT_COLUMNS))
+        out.append(stack_table("networks", columns, body, "no networks"))
+        if nets:
+            out.append(stack_table("networks-split", split_columns, split, ""))
+        out.append("</div>")
     return "".join(out)
 
 
@@ -458,16 +562,22 @@ def _verification(report: dict) -> str:
         share = charts.format_fraction(n, total) if n is not None and total else MISSING
         rows.append(f'<tr><td><span class="swatch" style="background:{esc(s.colour)}"></span> {esc(s.key)}</td>'
                     f'<td class="num">{esc(format_count(n))}</td><td class="num">{esc(share)}</td></tr>')
-    chart = charts.stacked_bar_chart(
-        [StackRow("rows", {k: _int(v) for k, v in by_status.items()}, f"{format_count(total)} rows",
-                  "rows by verification status")],
-        segments, layout=Layout(width=600, label_width=50, text_width=110, bar_height=22),
-        aria_label="Rows by verification status", value_format=lambda v: format_count(int(v)), show_axis=False)
+    bar = [StackRow("rows", {k: _int(v) for k, v in by_status.items()}, f"{format_count(total)} rows",
+                    "rows by verification status")]
+
+    def chart(layout: Layout) -> str:
+        return charts.stacked_bar_chart(bar, segments, layout=layout, aria_label="Rows by verification status",
+                                        value_format=lambda v: format_count(int(v)), show_axis=False)
+
     return ('<h2 id="verification">Ownership verification</h2><div class="grid2"><div>'
             '<table class="status"><thead><tr><th>Status</th><th class="num">Rows</th><th class="num">Share</th></tr>'
             "</thead><tbody>" + "".join(rows)
             + f'<tr><td><b>all rows</b></td><td class="num"><b>{esc(format_count(total))}</b></td><td></td></tr>'
-            "</tbody></table></div><div>" + charts.legend(segments) + chart + "</div></div>")
+            "</tbody></table></div><div>" + charts.legend(segments)
+            + charts.wide_or_narrow(chart(Layout(width=540, label_width=50, text_width=110, bar_height=22)),
+                                    chart(Layout(width=charts.NARROW_WIDTH, text_width=0, bar_height=22,
+                                                 labels_above=True)))
+            + "</div></div>")
 
 
 def _plain(value: Any) -> str:

@@ -154,3 +154,147 @@ def _unfilter(ftype: int, line: bytearray, prev: bytes, bpp: int) -> None:
             line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
     else:
         raise ValueError(f"bad PNG filter type {ftype}")
+
+
+# ---------------------------------------------------------------------------------------------
+# A page at a real viewport size, through the DevTools protocol: headless Chromium will not make a
+# window narrower than 500 px (``--window-size=390,844`` lays the page out 500 px wide and crops
+# the screenshot), so phones are emulated with Emulation.setDeviceMetricsOverride; a script then
+# measures the layout after load (Runtime.evaluate is not subject to the page's CSP, so the page
+# is measured as served) and Page.captureScreenshot takes the whole page.
+# ---------------------------------------------------------------------------------------------
+MEASURE_JS = r"""(function () {
+  var de = document.documentElement, out = {innerWidth: window.innerWidth, scrollWidth: de.scrollWidth,
+    clippedCells: [], cells: 0, chartTexts: 0, minChartFont: null, smallChartText: [], textOutsideChart: [],
+    scrollBoxes: [], firstColumnsOffScreen: 0, marks: [], refresh: null, visibleCharts: 0};
+  function shown(el) { return el.getClientRects().length > 0; }
+  document.querySelectorAll('td, th').forEach(function (c) {
+    if (!shown(c)) return;
+    out.cells++;
+    if (c.scrollWidth > c.clientWidth + 1) {
+      out.clippedCells.push({text: c.textContent.trim().slice(0, 80), scrollWidth: c.scrollWidth,
+                             clientWidth: c.clientWidth, overflowX: getComputedStyle(c).overflowX});
+    }
+    var r = c.getBoundingClientRect();
+    if (c.cellIndex === 0 && (r.right > window.innerWidth + 1 || r.left < -1)) out.firstColumnsOffScreen++;
+  });
+  document.querySelectorAll('svg.chart').forEach(function (svg) {
+    if (!shown(svg)) return;
+    out.visibleCharts++;
+    var m = svg.getScreenCTM(), k = m ? m.a : 1, box = svg.getBoundingClientRect();
+    svg.querySelectorAll('text').forEach(function (t) {
+      if (!t.textContent.trim()) return;
+      out.chartTexts++;
+      var size = parseFloat(getComputedStyle(t).fontSize) * k;
+      if (out.minChartFont === null || size < out.minChartFont) out.minChartFont = size;
+      if (size < 11) out.smallChartText.push(t.textContent.slice(0, 40) + ' @' + size.toFixed(1) + 'px');
+      var r = t.getBoundingClientRect();
+      if (r.width && (r.left < box.left - 1 || r.right > box.right + 1)) out.textOutsideChart.push(t.textContent.slice(0, 40));
+    });
+  });
+  document.querySelectorAll('body *').forEach(function (el) {
+    var o = getComputedStyle(el).overflowX;
+    if ((o === 'auto' || o === 'scroll' || o === 'hidden') && shown(el) && el.scrollWidth > el.clientWidth + 1)
+      out.scrollBoxes.push(el.tagName.toLowerCase() + '.' + el.className + ' ' + el.scrollWidth + '>' + el.clientWidth);
+  });
+  document.querySelectorAll('.partial-mark').forEach(function (el) {
+    var row = el.closest('tr');
+    if (shown(el)) out.marks.push(row ? row.cells[0].textContent.trim() : el.textContent);
+  });
+  var meta = document.querySelector('meta[http-equiv="refresh"]');
+  out.refresh = meta ? meta.getAttribute('content') : null;
+  return out;
+})()"""
+
+
+@dataclass
+class PageView:
+    measured: dict  # what MEASURE_JS returned
+    screenshot: Path | None
+
+
+def view_page(url: str, size: tuple[int, int], *, screenshot: Path | None = None, full_page: bool = True,
+              timeout: float = 90) -> PageView:
+    """Load ``url`` in a viewport of ``size`` CSS pixels (device scale 1), measure its layout with
+    ``MEASURE_JS`` after the load event and, when asked, write a PNG of the whole page (or of the
+    first screen) to ``screenshot``."""
+    import asyncio
+
+    return asyncio.run(asyncio.wait_for(_view_page(url, size, screenshot, full_page), timeout))
+
+
+async def _view_page(url: str, size: tuple[int, int], screenshot: Path | None, full_page: bool) -> PageView:
+    import asyncio
+    import base64
+    import itertools
+    import re
+
+    import aiohttp
+
+    binary = chromium_or_skip()
+    with tempfile.TemporaryDirectory(prefix="porscan-chromium-") as profile:
+        proc = await asyncio.create_subprocess_exec(
+            binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-address=127.0.0.1",
+            "--remote-debugging-port=0", "about:blank", stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True)
+        try:
+            assert proc.stderr is not None
+            seen = []
+            while True:
+                line = (await proc.stderr.readline()).decode(errors="replace")
+                if not line:
+                    raise AssertionError("chromium exited before DevTools listened:\n" + "".join(seen[-30:]))
+                seen.append(line)
+                m = re.search(r"DevTools listening on (ws://\S+)", line)
+                if m:
+                    break
+            ids = itertools.count(1)
+            async with aiohttp.ClientSession() as http, http.ws_connect(m.group(1), max_msg_size=0) as ws:
+                events: list[dict] = []
+
+                async def call(method: str, session: str | None = None, **params) -> dict:
+                    n = next(ids)
+                    msg: dict = {"id": n, "method": method, "params": params}
+                    if session:
+                        msg["sessionId"] = session
+                    await ws.send_json(msg)
+                    while True:
+                        reply = await ws.receive_json()
+                        if reply.get("id") == n:
+                            assert "error" not in reply, (method, reply["error"])
+                            return reply.get("result", {})
+                        events.append(reply)
+
+                async def until(event: str) -> None:
+                    while not any(e.get("method") == event for e in events):
+                        events.append(await ws.receive_json())
+
+                target = (await call("Target.createTarget", url="about:blank"))["targetId"]
+                sid = (await call("Target.attachToTarget", targetId=target, flatten=True))["sessionId"]
+                await call("Emulation.setDeviceMetricsOverride", sid, width=size[0], height=size[1],
+                           deviceScaleFactor=1, mobile=False)
+                await call("Page.enable", sid)
+                events.clear()
+                nav = await call("Page.navigate", sid, url=url)
+                assert not nav.get("errorText"), nav
+                await until("Page.loadEventFired")
+                result = await call("Runtime.evaluate", sid, expression=MEASURE_JS, returnByValue=True)
+                assert "exceptionDetails" not in result, result["exceptionDetails"]
+                measured = result["result"]["value"]
+                if screenshot is not None:
+                    height = size[1]
+                    if full_page:
+                        metrics = await call("Page.getLayoutMetrics", sid)
+                        height = int(metrics["cssContentSize"]["height"] + 0.5)
+                    shot = await call("Page.captureScreenshot", sid, format="png", captureBeyondViewport=full_page,
+                                      clip={"x": 0, "y": 0, "width": size[0], "height": height, "scale": 1})
+                    screenshot.write_bytes(base64.b64decode(shot["data"]))
+                await call("Browser.close")
+        finally:
+            if proc.returncode is None:
+                try:
+                    await asyncio.wait_for(proc.wait(), 10)
+                except asyncio.TimeoutError:
+                    os.killpg(proc.pid, signal.SIGKILL)  # our own child's group only
+                    await proc.wait()
+    return PageView(measured, screenshot)
