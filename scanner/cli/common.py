@@ -129,8 +129,19 @@ def add_network_options(p: argparse.ArgumentParser, per_group: str = "") -> None
                         "on is unread (disputed, both values) unless a third endpoint agrees with one")
 
 
+def time_columns(total_known: bool) -> list:
+    """Rich progress columns: the time elapsed and, where the stage's total is known, the time left
+    ("ETA 0:01:23"; "ETA -:--:--" until a rate is known), estimated from the recent rate."""
+    from rich.progress import TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    cols: list = [TimeElapsedColumn()]
+    if total_known:
+        cols += [TextColumn("ETA"), TimeRemainingColumn()]
+    return cols
+
+
 class RichUI:
-    """Progress bars per stage on stderr."""
+    """Progress bars per stage on stderr, with an ETA where the stage's total is known."""
 
     def __init__(self, console, show: bool):
         self.console = console
@@ -142,11 +153,11 @@ class RichUI:
         self.end_stage()
         if not self.show:
             return
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         cols = [TextColumn(f"{name:<10}"), BarColumn()]
         cols.append(TextColumn("{task.percentage:>3.0f}%") if name == "verify" else MofNCompleteColumn())
-        self.progress = Progress(*cols, TimeElapsedColumn(), console=self.console, transient=False)
+        self.progress = Progress(*cols, *time_columns(total is not None), console=self.console, transient=False)
         self.task = self.progress.add_task(name, total=total, completed=done)
         self.progress.start()
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .args import bounded_int
-from .common import stdout_console, INPUT_HELP, add_display_options, chunk_bytes_arg, on_input, split_multi
+from .common import stdout_console, INPUT_HELP, add_display_options, chunk_bytes_arg, on_input, split_multi, time_columns
 
 if TYPE_CHECKING:
     from ..pipeline.inputs import Input
@@ -95,10 +95,11 @@ def _verify(args: argparse.Namespace, source: Input) -> int:
     total_bytes = max(1, head.size - head.data_offset)
     try:
         if show_progress:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import BarColumn, Progress, TextColumn
 
+            # moves while chunks are verified (a chunk of slow rows takes seconds), with an ETA
             progress = Progress(TextColumn("verifying"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-                                TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn(), console=err)
+                                TextColumn("{task.fields[rows]:,} rows"), *time_columns(True), console=err)
             task = progress.add_task("verify", total=total_bytes, rows=0)
             counted = {"rows": 0}
 

@@ -15,10 +15,12 @@ import io
 from json.encoder import encode_basestring
 import os
 from collections.abc import Callable, Iterable
+from typing import Any
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 import multiprocessing
+from time import monotonic
 
 from signatures.dispatch import verify_claims
 from signatures.model import STATUS_ORDER, Status
@@ -110,8 +112,22 @@ class ChunkResult:
     records: list[tuple] = field(default_factory=list)
 
 
-def process_chunk(task: ChunkTask) -> ChunkResult:
-    """Parse and verify one chunk. Runs in a worker process; pure apart from reading the file."""
+# Rows verified between two looks at the clock, and the least time between two progress reports
+# from one chunk: a row of the slow schemes (BLS, STARK) takes milliseconds, so a 1 MiB chunk of
+# them takes seconds, and progress that moved per chunk sat still for that long.
+PROGRESS_BATCH = 32
+PROGRESS_SECONDS = 0.1
+POLL_SECONDS = 0.1  # how often the parent reads the workers' progress while it waits
+
+Progress = Callable[[int, int], None]  # (input bytes done, rows done), as increments
+
+
+def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkResult:
+    """Parse and verify one chunk. Runs in a worker process; pure apart from reading the file.
+
+    ``progress`` receives increments while the rows are verified (every PROGRESS_SECONDS at most,
+    bytes pro rata of the rows done) and the rest at the end: over the chunk, exactly its length
+    and its row count."""
     tallies: dict[tuple[str, str], Tally] = {}
     out_rows: list[str] = []
     fail_buf = io.StringIO()
@@ -161,10 +177,21 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         parsed.append(row)
     n = len(parsed)
     verdicts: list = [None] * n
+    done = reported_rows = reported_bytes = 0
+    last = monotonic()
     for resolved, indexes in by_scheme.items():
-        # a ReserveRow has every field a Claim has; the scheme is resolved once per group
-        for i, verdict in zip(indexes, verify_claims([parsed[i] for i in indexes], keyed, resolved)):
-            verdicts[i] = verdict
+        # a ReserveRow has every field a Claim has; the scheme is resolved once per batch
+        for start in range(0, len(indexes), PROGRESS_BATCH):
+            batch = indexes[start:start + PROGRESS_BATCH]
+            for i, verdict in zip(batch, verify_claims([parsed[i] for i in batch], keyed, resolved)):
+                verdicts[i] = verdict
+            done += len(batch)
+            if progress is not None and (now := monotonic()) - last >= PROGRESS_SECONDS:
+                last = now
+                nbytes = task.length * done // n - reported_bytes
+                progress(nbytes, done - reported_rows)
+                reported_bytes += nbytes
+                reported_rows = done
     for row, verdict in zip(parsed, verdicts):
         if type(row) is RowError:
             lineno, coin, network, address = row.line, row.coin, row.network, row.address
@@ -228,6 +255,8 @@ def process_chunk(task: ChunkTask) -> ChunkResult:
         if want_failures and (status_i == _I_FAILED or status_i == _I_INVALID):
             fail_writer.writerow(csv_row((lineno, coin, network, address, amount_text,
                                           _STATUS_TEXT[status_i], scheme, reason)))
+    if progress is not None and (task.length != reported_bytes or n != reported_rows):
+        progress(task.length - reported_bytes, n - reported_rows)
     return ChunkResult(task.first_line, task.length, n, tallies,
                        ",\n".join(out_rows).encode(), fail_buf.getvalue(), invalid, records)
 
@@ -274,7 +303,9 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
     tuples); chunks whose first line is in ``skip_chunks`` (already stored by an interrupted run)
-    are not verified again, only counted in progress."""
+    are not verified again, only counted in progress. ``on_progress(bytes, rows)`` gets increments
+    while chunks are being verified, not only as each one ends (see :func:`process_chunk`), always
+    from the calling thread; over the run they add up to the input's bytes and its rows."""
     assert head.layout is not None
     workers = max(1, workers or os.cpu_count() or 1)
     hasher = hashlib.sha256() if hash_input else None  # False: the caller hashed the file already
@@ -317,27 +348,63 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                 sink.failures(res.failures_csv)
         if on_chunk is not None:
             on_chunk(res)
-        if on_progress:
-            on_progress(res.length, res.rows)
 
     if workers == 1 or data_bytes <= chunk_bytes:
         for task in tasks:
-            consume(process_chunk(task))
+            consume(process_chunk(task, on_progress))
     else:
         ctx = multiprocessing.get_context("fork")
+        # the workers add what they have done to two shared counters (bytes, rows); this thread
+        # reads them while it waits for the next chunk in file order and passes on the difference
+        shared = ctx.Array("q", 2) if on_progress else None
+        seen = [0, 0]
+
+        def poll() -> None:
+            assert shared is not None and on_progress is not None
+            with shared.get_lock():
+                nbytes, nrows = shared[0], shared[1]
+            if nbytes != seen[0] or nrows != seen[1]:
+                on_progress(nbytes - seen[0], nrows - seen[1])
+                seen[0], seen[1] = nbytes, nrows
+
+        def result(fut: Future[ChunkResult]) -> ChunkResult:
+            if shared is None:
+                return fut.result()
+            while True:
+                try:
+                    res = fut.result(timeout=POLL_SECONDS)
+                except TimeoutError:
+                    poll()
+                    continue
+                poll()
+                return res
+
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
-                                 initargs=(os.getpid(),)) as pool:
+                                 initargs=(os.getpid(), shared)) as pool:
             window: list[Future[ChunkResult]] = []
             for task in tasks:
-                window.append(pool.submit(process_chunk, task))
+                window.append(pool.submit(_process_in_worker, task))
                 if len(window) >= workers * 3:
-                    consume(window.pop(0).result())
+                    consume(result(window.pop(0)))
             for fut in window:
-                consume(fut.result())
+                consume(result(fut))
     return VerifyOutcome(head, rows, tallies, hasher.hexdigest() if hasher else "", samples)
 
 
-def _worker_start(parent: int) -> None:
+_SHARED_PROGRESS: Any = None  # in a verify worker: the parent's (bytes, rows) counters, or None
+
+
+def _add_progress(nbytes: int, nrows: int) -> None:
+    with _SHARED_PROGRESS.get_lock():
+        _SHARED_PROGRESS[0] += nbytes
+        _SHARED_PROGRESS[1] += nrows
+
+
+def _process_in_worker(task: ChunkTask) -> ChunkResult:
+    return process_chunk(task, _add_progress if _SHARED_PROGRESS is not None else None)
+
+
+def _worker_start(parent: int, shared: Any = None) -> None:
     """In each verify worker, first thing: die with the parent, then freeze the inherited heap.
 
     A SIGKILLed porscan left its workers blocked on a pipe for ever; PR_SET_PDEATHSIG (Linux) has
@@ -354,6 +421,8 @@ def _worker_start(parent: int) -> None:
         pass
     if os.getppid() != parent:
         os._exit(1)
+    global _SHARED_PROGRESS
+    _SHARED_PROGRESS = shared
     gc.freeze()
 
 
