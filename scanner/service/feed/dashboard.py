@@ -6,10 +6,19 @@ colours as the standalone report), plus a line chart of the ratio history drawn 
 external resource, no build step; the page's Content-Security-Policy (set by the server) allows
 nothing else. Every string from the store is HTML-escaped (coin names, reasons and alert messages
 come from published files).
+
+Each asset whose figures come from incomplete reads carries the terminal report's mark ("*") and note;
+alerts show their figures scaled for reading ("12.4M USDT", ratios in percent, rounded down by the one
+rule) with the exact value on hover. The page reloads itself every ``refresh_seconds()`` (a meta
+refresh: the body does not change between two identical states, so the reload is a 304 on its ETag).
+On a phone the charts switch to their narrow drawings and the tables to cards (the report's
+stylesheet).
 """
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -17,12 +26,36 @@ from urllib.parse import quote
 
 from ... import __version__
 from ...report import charts
-from ...report.charts import (MISSING, CoverageItem, Layout, RatioItem, esc, format_amount, format_count, format_ratio,
-                     rows_read_text, to_decimal)
+from ...report.charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, RatioItem, esc, format_amount,
+                              format_count, format_ratio, format_scaled, is_partial, rows_read_text, to_decimal)
+from ...report.html import REPORT_CSS, breakable, networks_section, stack_table
 
 SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                   "#7f7f7f", "#393b79")
 HISTORY_DAYS = 366
+REFRESH_SECONDS = 60  # the feed's cache answers a reload with a 304 until a run or an alert changes
+REFRESH_ENV = "PORSCAN_DASHBOARD_REFRESH"
+
+
+def refresh_seconds() -> int:
+    """Seconds between the page's reloads: ``$PORSCAN_DASHBOARD_REFRESH`` (0 turns reloading off),
+    else ``REFRESH_SECONDS``; a value that is not a whole number of seconds is ignored."""
+    text = os.environ.get(REFRESH_ENV, "").strip()
+    return int(text) if text.isdigit() else REFRESH_SECONDS
+
+
+def _coins_by_place(summary: Any) -> dict[tuple[str, str], list[str]]:
+    """(asset, network) -> the coins of the reserve file seen there, from the run's stored report
+    (the scan writes them per network; the totals table does not keep them)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    assets = summary.get("assets") if isinstance(summary, dict) else None
+    for a in assets if isinstance(assets, list) else []:
+        if not isinstance(a, dict):
+            continue
+        for n in a.get("networks") or []:
+            if isinstance(n, dict) and isinstance(n.get("coins"), list):
+                out[(str(a.get("asset")), str(n.get("network")))] = [str(c) for c in n["coins"]]
+    return out
 
 
 async def gather(feed, exchange: str | None) -> dict[str, Any]:
@@ -51,13 +84,14 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
     for q in latest["ratios"]:
         points = await store.ratio_series(exchange, q["asset"], since=since)
         data["series"][q["asset"]] = [(p.snapshot_date, p.ratio.proven_ratio) for p in points]
+    coins = _coins_by_place((await store.get_run(run["id"])).summary)
     assets: dict[str, dict] = {}
     for t in await store.load_totals(run["id"]):
         entry = assets.setdefault(t.asset, {"asset": t.asset, "networks": []})
         if t.network == "*":
             entry.update(t.to_place_json())
         else:
-            entry["networks"].append(t.to_place_json())
+            entry["networks"].append({**t.to_place_json(), "coins": coins.get((t.asset, t.network), [])})
     data["assets"] = list(assets.values())
     return data
 
@@ -73,11 +107,12 @@ def _nice_step(span: Decimal, count: int = 5) -> Decimal:
     return Decimal(100)
 
 
-def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, width: int = 1180,
-                        height: int = 300, cap: Decimal = Decimal(3)) -> str:
+def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, width: int = 900,
+                        height: int = 300, cap: Decimal = Decimal(3), end_labels: bool = True) -> str:
     """Proven reserve ratio per asset over time: one line per asset (gaps where no ratio), the 100 %
-    line dashed, the last value labelled. Values above ``cap`` are drawn at the top edge."""
-    left, right, top, bottom = 62, 150, 14, 30
+    line dashed, the last value labelled (``end_labels``; a phone's narrow drawing leaves them to the
+    table below). Values above ``cap`` are drawn at the top edge."""
+    left, right, top, bottom = (62, 150, 14, 30) if end_labels else (44, 8, 14, 30)
     pw, ph = width - left - right, height - top - bottom
     values = [v for pts in series.values() for _, v in pts if v is not None]
     days = sorted({d for pts in series.values() for d, _ in pts})
@@ -114,7 +149,9 @@ def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, 
                      f'{esc(format_ratio(t, 1 if step < Decimal("0.01") else 0))}</text>')
         t += step
     for day in (days[0], days[len(days) // 2], days[-1]) if len(days) > 2 else tuple(days):
-        parts.append(f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="middle" fill="{charts.MUTED}">'
+        # the first and last dates end inside the drawing, not half beyond its edges
+        anchor = "start" if day == days[0] and len(days) > 1 else "end" if day == days[-1] and len(days) > 1 else "middle"
+        parts.append(f'<text x="{x(day):.1f}" y="{height - 8}" text-anchor="{anchor}" fill="{charts.MUTED}">'
                      f"{esc(day)}</text>")
     if lo <= 1 <= hi:
         parts.append(f'<line class="reference" x1="{left}" y1="{y(Decimal(1)):.1f}" x2="{left + pw}" '
@@ -143,7 +180,8 @@ def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, 
             parts.append(f'<circle class="last" cx="{lx:.1f}" cy="{ly:.1f}" r="4" fill="{colour}" '
                          f'data-value="{esc(last[1])}"><title>{esc(asset)} {esc(last[0])}: '
                          f'{esc(format_ratio(last[1]))}</title></circle>')
-            labels.append([ly, colour, f"{asset} {format_ratio(last[1])}"])
+            if end_labels:
+                labels.append([ly, colour, f"{asset} {format_ratio(last[1])}"])
         parts.append("</g>")
     labels.sort()
     for j in range(1, len(labels)):  # keep end labels apart
@@ -163,6 +201,8 @@ nav.exchanges a { padding: 3px 10px; border: 1px solid var(--line); border-radiu
                   color: #222; text-decoration: none; font-size: 13px; }
 nav.exchanges a.on { background: #222; color: #fff; border-color: #222; }
 .alerts li.resolved { background: #f2f2f2; border-left-color: #aaa; color: #555; }
+.alerts .fig { border-bottom: 1px dotted currentColor; white-space: nowrap; }
+.alerts .when { color: var(--muted); font-size: 12px; }
 .api { font-size: 12px; color: var(--muted); }
 """
 
@@ -175,11 +215,16 @@ def _badge(provenance: Any, has_liabilities: bool) -> str:
     return f'<span class="badge {cls}">{esc(p)}</span>'
 
 
-def _ratio_td(v: Any) -> str:
+def _ratio_td(v: Any, partial: bool = False) -> str:
+    """A ratio rounded down (the exact value on hover); ``partial``: from incomplete reads, marked as
+    the terminal and HTML reports mark it."""
     d = to_decimal(v)
     if d is None:
         return f'<td class="num">{MISSING}</td>'
-    return f'<td class="num {"below" if d < 1 else "above"}" title="exact ratio {esc(d)}">{esc(format_ratio(d))}</td>'
+    mark = f'\u00a0<span class="incomplete partial-mark">{PARTIAL_MARK}</span>' if partial else ""
+    why = " (from incomplete reads)" if partial else ""
+    return (f'<td class="num {"below" if d < 1 else "above"}" title="exact ratio {esc(d)}{why}">'
+            f"{esc(format_ratio(d))}{mark}</td>")
 
 
 def _nav(data: dict) -> str:
@@ -217,41 +262,125 @@ def _history(data: dict) -> str:
                            + [("100% of liabilities (dashed)", charts.REFERENCE)])
     n = max((len(p) for p in series.values()), default=0)
     return ('<h2 id="history">Proven reserve ratio over time</h2><div class="card">' + legend
-            + ratio_history_chart(series)
+            + charts.wide_or_narrow(ratio_history_chart(series),
+                                    ratio_history_chart(series, width=charts.NARROW_WIDTH, height=220,
+                                                        end_labels=False))
             + f'<p class="sub">One point per snapshot date (the newest finished run of that date), {n} date(s), '
               "last 12 months. Gaps: no liabilities figure that day.</p></div>")
+
+
+def _partial(q: dict) -> bool:
+    """Whether an asset's latest figures come from incomplete reads (some rows not read)."""
+    return is_partial(q.get("rows_read"), q.get("rows_expected"))
 
 
 def _latest(data: dict) -> str:
     ratios = data["latest"]["ratios"]
     items = [RatioItem(q["asset"], to_decimal(q["proven_ratio"]), to_decimal(q["with_unproven_ratio"]),
-                       "no liabilities" if q["liabilities"] is None else "no ratio") for q in ratios]
+                       "no liabilities" if q["liabilities"] is None else "no ratio", _partial(q)) for q in ratios]
     cov = [CoverageItem(q["asset"], q["rows_read"], q["rows_expected"]) for q in ratios]
-    layout = Layout(width=600, sublabel_width=92, text_width=110, label_width=70)
+    columns = [("Asset", False), ("Proven ratio", True), ("With unproven", True), ("Liabilities", True),
+               ("Provenance", False), ("Proven reserves", True), ("With unproven reserves", True), ("Coverage", True)]
     rows = []
     for q in ratios:
-        rows.append(f"<tr><td><b>{esc(q['asset'])}</b></td>{_ratio_td(q['proven_ratio'])}"
-                    f"{_ratio_td(q['with_unproven_ratio'])}"
-                    f'<td class="num">{esc(format_amount(q["liabilities"]))}</td>'
-                    f"<td>{_badge(q['liabilities_provenance'], q['liabilities'] is not None)}</td>"
-                    f'<td class="num">{esc(format_amount(q["proven_reserves"]))}</td>'
-                    f'<td class="num">{esc(format_amount(q["with_unproven_reserves"]))}</td>'
-                    f'<td class="num">{esc(rows_read_text(q["rows_read"], q["rows_expected"]))}'
-                    + ("" if q["at_snapshot"] is not False else ' <span class="latest">read at latest block</span>')
-                    + "</td></tr>")
+        partial = _partial(q)
+        cells = [f"<td><b>{esc(q['asset'])}</b></td>", _ratio_td(q["proven_ratio"], partial),
+                 _ratio_td(q["with_unproven_ratio"], partial),
+                 f'<td class="num">{breakable(esc(format_amount(q["liabilities"])))}</td>',
+                 f"<td>{_badge(q['liabilities_provenance'], q['liabilities'] is not None)}</td>",
+                 f'<td class="num">{breakable(esc(format_amount(q["proven_reserves"])))}</td>',
+                 f'<td class="num">{breakable(esc(format_amount(q["with_unproven_reserves"])))}</td>',
+                 f'<td class="num"><span class="{"incomplete" if partial else ""}">'
+                 f'{esc(rows_read_text(q["rows_read"], q["rows_expected"]))}</span>'
+                 + ("" if q["at_snapshot"] is not False else ' <span class="latest">read at latest block</span>')
+                 + "</td>"]
+        rows.append(cells)
+    note = (f'<p class="partial-note">{esc(PARTIAL_NOTE)}</p>' if any(i.partial and i.proven_ratio is not None
+                                                                      for i in items) else "")
     return ('<h2 id="latest">Latest reserve ratios</h2><div class="grid2">'
             '<div class="card"><h3>Reserve ratio per asset</h3>'
             + charts.legend([("proven \u2265 100%", charts.OK), ("with unproven", charts.OK_LIGHT),
                              ("proven < 100%", charts.BAD), ("with unproven", charts.BAD_LIGHT)])
-            + charts.ratio_chart(items, layout=layout)
+            + charts.ratio_figure(items) + note
             + '</div><div class="card"><h3>Coverage: balances read</h3>'
             + charts.legend([("all rows read", charts.OK), ("rows missing", charts.INCOMPLETE)])
-            + charts.coverage_chart(cov, layout=Layout(width=600, label_width=70, text_width=230))
-            + '</div></div><div class="scroll" style="margin-top:12px"><table class="assets"><thead><tr><th>Asset</th>'
-              '<th class="num">Proven ratio</th><th class="num">With unproven</th><th class="num">Liabilities</th>'
-              '<th>Provenance</th><th class="num">Proven reserves</th><th class="num">With unproven</th>'
-              '<th class="num">Coverage</th></tr></thead><tbody>'
-            + ("".join(rows) or '<tr><td colspan="8">no assets</td></tr>') + "</tbody></table></div>")
+            + charts.coverage_figure(cov)
+            + '</div></div><div style="margin-top:12px">'
+            + stack_table("assets", columns, rows, "no assets") + note + "</div>")
+
+
+# ------------------------------------------------------------------------------------- alerts
+
+def _fig(shown: str, exact: Any) -> str:
+    """A figure scaled for reading, its exact value on hover."""
+    return f'<span class="fig" title="{esc(exact)}">{esc(shown)}</span>'
+
+
+def _pct(value: Any) -> str:
+    """A ratio or threshold in percent, rounded down by the one rule; whole percents without decimals."""
+    d = to_decimal(value)
+    if d is None:
+        return esc(value) if value is not None else MISSING
+    exponent = (d * 100).normalize().as_tuple().exponent  # a threshold of 0.999 reads 99.9%, of 1 reads 100%
+    places = min(2, max(0, -exponent)) if isinstance(exponent, int) else 2
+    return _fig(format_ratio(d, places), f"{d} ({format_ratio(d, 6)})")
+
+
+def _amt(value: Any, unit: str, signed: bool = False) -> str:
+    d = to_decimal(value)
+    if d is None:
+        return esc(value) if value is not None else MISSING
+    shown = format_scaled(d, unit)
+    return _fig(("+" + shown) if signed and d > 0 else shown, f"{format_amount(d, signed=signed)} {unit}".strip())
+
+
+_NUMBER = re.compile(r"(?<![\w.])-?\d[\d,]*(?:\.\d+)?(?![\w.])")
+
+
+def _scaled_message(message: str, unit: str) -> str:
+    """An alert's own words with its large figures scaled (exact on hover); other figures as written."""
+    out, pos = [], 0
+    for m in _NUMBER.finditer(message):
+        try:
+            d = Decimal(m.group().replace(",", ""))
+        except ArithmeticError:
+            continue
+        if abs(d) < 10_000:
+            continue
+        out.append(esc(message[pos:m.start()]) + _amt(d, unit))
+        pos = m.end()
+    return "".join(out) + esc(message[pos:])
+
+
+def _safe_int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def alert_html(key: str, message: str, detail: Any) -> str:
+    """An alert in words with its figures scaled for reading and exact on hover. Alerts raised by
+    ``porscan schedule`` carry their figures in ``detail`` (``rule``, ``value``, ``threshold``...);
+    any other alert shows its message with large numbers scaled."""
+    d = detail if isinstance(detail, dict) else {}
+    rule = str(d.get("rule") or key.partition(":")[0])
+    asset = str(d.get("asset") or key.partition(":")[2])
+    if rule == "proven_ratio_below" and d.get("value") is not None and d.get("threshold") is not None:
+        text = (f"{esc(asset)} proven reserve ratio {_pct(d['value'])} is below {_pct(d['threshold'])}"
+                + (f" ({esc(d['provenance'])} liabilities)" if d.get("provenance") else ""))
+    elif rule == "coverage_below" and d.get("threshold") is not None:
+        read, expected = _safe_int(d.get("rows_read")), _safe_int(d.get("rows_expected"))
+        text = (f"{esc(asset)} coverage {esc(rows_read_text(read, expected))} is below {_pct(d['threshold'])}")
+    elif rule == "mismatch_above" and d.get("onchain") is not None and d.get("published") is not None:
+        text = (f"{esc(asset)} on chain {_amt(d['onchain'], asset)} differs from the published "
+                f"{_amt(d['published'], asset)} (rows read) by {_amt(d.get('difference'), asset, signed=True)} "
+                f"({_pct(d.get('value'))}), above {_pct(d.get('threshold'))}")
+    elif rule == "failed_signatures_above" and _safe_int(d.get("value")) is not None:
+        text = (f"{esc(format_count(d['value']))} row(s) failed ownership verification, more than "
+                f"{esc(format_count(_safe_int(d.get('threshold'))))}")
+    else:
+        return _scaled_message(message, asset)
+    tag = ", ".join(p for p in (f"run {esc(d['run_id'])}" if d.get("run_id") is not None else "",
+                                f"snapshot {esc(d['snapshot_date'])}" if d.get("snapshot_date") else "") if p)
+    return text + (f' <span class="when">({tag})</span>' if tag else "")
 
 
 def _alerts(data: dict) -> str:
@@ -259,15 +388,15 @@ def _alerts(data: dict) -> str:
     for a in data["alerts"]:
         state = "open" if a.resolved_at is None else f"resolved {a.resolved_at}"
         cls = "bad" if a.resolved_at is None else "resolved"
-        items.append(f'<li class="{cls}"><b>{esc(a.key)}</b> \u00b7 {esc(state)} \u00b7 opened {esc(a.opened_at)}'
-                     f"<br>{esc(a.message)}</li>")
+        items.append(f'<li class="{cls}" title="{esc(a.message)}"><b>{esc(a.key)}</b> \u00b7 {esc(state)} \u00b7 '
+                     f"opened {esc(a.opened_at)}<br>{alert_html(a.key, a.message, a.detail)}</li>")
     return ('<h2 id="alerts">Recent alerts</h2>'
             + ('<ul class="alerts">' + "".join(items) + "</ul>" if items else "<p>No alerts.</p>"))
 
 
-def render_dashboard(data: dict) -> str:
-    from ...report.html import REPORT_CSS, networks_section
-
+def render_dashboard(data: dict, *, refresh: int | None = None) -> str:
+    """The page for ``gather``'s data; it reloads itself every ``refresh`` seconds (default
+    ``refresh_seconds()``; 0: never)."""
     exchange = data.get("exchange")
     title = f"porscan dashboard: {exchange}" if exchange else "porscan dashboard"
     body = [f"<h1>{esc(title)}</h1>", _nav(data)]
@@ -285,10 +414,13 @@ def render_dashboard(data: dict) -> str:
                     f'{esc(run.get("snapshot_date") or MISSING)} \u00b7 finished {esc(run.get("finished_at") or MISSING)}'
                     f' \u00b7 porscan {esc(run.get("tool_version") or "")}</p>')
         body += [_cards(data), _alerts(data), _history(data), _latest(data), networks_section(data["assets"])]
+    seconds = refresh_seconds() if refresh is None else refresh
+    reload_note = f" \u00b7 reloads every {seconds} s" if seconds > 0 else ""
     body.append(f'<footer>porscan {esc(__version__)} feed \u00b7 JSON: <a href="/api/v1/openapi.json">'
                 '/api/v1/openapi.json</a> \u00b7 <a href="/metrics">/metrics</a> \u00b7 figures drawn without '
-                "scripts; amounts exact.</footer>")
+                f"scripts; amounts exact{reload_note}.</footer>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{esc(title)}</title><style>{REPORT_CSS}{_EXTRA_CSS}</style></head>\n<body><main>"
+            + (f'<meta http-equiv="refresh" content="{seconds}">' if seconds > 0 else "")
+            + f"<title>{esc(title)}</title><style>{REPORT_CSS}{_EXTRA_CSS}</style></head>\n<body><main>"
             + "\n".join(body) + "</main></body></html>\n")
