@@ -53,7 +53,7 @@ def fund(url: str, n: int) -> tuple[list[str], str, int, int, int]:
 
 
 async def porscan_read(url: str, asset: Asset, addrs: list[str], height: int) -> tuple[float, int, int, int]:
-    ad = EvmAdapter("bench", [Endpoint("anvil", url, concurrency=4, timeout=600)])
+    ad = EvmAdapter("bench", Endpoint("anvil", url, concurrency=4, timeout=600))
     t = time.perf_counter()
     batch = await ad.balances(asset, addrs, height)
     dt = time.perf_counter() - t

@@ -42,7 +42,7 @@ def start_fake(n: int, seed: str, fault_rate: float) -> tuple[subprocess.Popen, 
 
 async def run_mode(url: str, mode: str, addrs: list[str], expected: list[int], concurrency: int, height: int | None):
     ep = Endpoint("FAKE-TRON", url, concurrency=concurrency, timeout=1.5)
-    ad = TronAdapter("tron", [ep], [{"balance_history": mode == "history"}], attempts=8, backoff_min=0.01, backoff_max=0.2)
+    ad = TronAdapter("tron", ep, {"balance_history": mode == "history"}, attempts=8, backoff_min=0.01, backoff_max=0.2)
     asset = Asset("tron", "USDT", 6, USDT) if mode == "trc20" else Asset("tron", "TRX", 6)
     t = time.perf_counter()
     try:

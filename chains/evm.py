@@ -1,6 +1,8 @@
 """EVM balances at a snapshot block: one adapter for every EVM chain.
 
-Three ways to read, chosen per endpoint by a one-time probe, falling back on error:
+One adapter reads from one endpoint; several endpoints of a network (failover, ``--cross-check``
+disputes settled by a third) are composed by :class:`chains.failover.FailoverAdapter`. Three ways to
+read, chosen by a one-time probe of the endpoint, falling back on error:
 
 1. ``state-override-reader``: porscan's own BalanceReader contract (contracts/BalanceReader.sol)
    injected with an ``eth_call`` state override at the snapshot block: thousands of native
@@ -12,8 +14,8 @@ Every read is pinned to the block *hash* of the snapshot height (EIP-1898) when 
 accepts it, so all results come from one block; an endpoint that refuses EIP-1898 reads by number and
 the hash at that height is checked again afterwards (changed: the reads are errors, not amounts).
 Batches that are too big (gas, payload, timeout) are split in half and retried, at most
-``MAX_SPLIT_DEPTH`` times; an endpoint that fails or lacks the historical state hands over to the next.
-An address whose read failed everywhere gets an error result, never a zero. Addresses are exactly
+``MAX_SPLIT_DEPTH`` times; what an endpoint that fails or lacks the historical state could not read
+is an error result with the reason (never a zero), for the next endpoint to read. Addresses are exactly
 0x + 40 hex digits, with a valid EIP-55 checksum when mixed-case.
 
 Why one file: one adapter; its three read strategies share the probe, the block checks, chunk
@@ -23,9 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
-from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from typing import Any, Sequence
@@ -33,12 +33,12 @@ from typing import Any, Sequence
 from eth_abi.abi import decode as abi_decode
 from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from signatures.hashing import keccak256
 
 from .gcpause import paused_gc
+from .failover import OneEndpoint
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef, NotArchiveError
 
@@ -170,56 +170,39 @@ def decode_uint(result_hex: Any) -> int:
 Unread = tuple[None, str, str]  # an address not read: (None, error, endpoint label)
 
 
-@dataclass(slots=True)
-class _EndpointState:
-    client: JsonRpcClient
-    strategy: str | None = None  # chosen by the probe
-    block_param_style: str | None = None  # "hash" (EIP-1898) or "number"
-    batch: dict[str, int] = field(default_factory=dict)  # current chunk size per (strategy:native|token)
-    failed_strategies: set[str] = field(default_factory=set)
-    chain_checked: bool = False  # eth_chainId matched the network's chain_id
+class EvmAdapter(OneEndpoint):
+    """Balances of native coins and ERC-20 tokens on one EVM network, at a block height, from one endpoint.
 
+    The probe's results (block parameter style, strategy, chunk sizes, chain id, token decimals) are kept
+    for the adapter's life: only the first read of a run pays for them. Several endpoints: one adapter
+    each, composed by :class:`chains.failover.FailoverAdapter`."""
 
-class EvmAdapter:
-    """Balances of native coins and ERC-20 tokens on one EVM network, at a block height."""
-
-    def __init__(self, network: str, endpoints: Sequence[Endpoint], *, force_strategy: str | None = None,
+    def __init__(self, network: str, endpoint: Endpoint, *, force_strategy: str | None = None,
                  reader_batch: int = 10000, token_batch: int = 5000, call_batch: int = 1000,
-                 cross_check: int = 0, attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
-                 seed: int | None = None, multicall3: str | None = None, chain_id: int | None = None):
-        if not endpoints:
-            raise AdapterError(f"network {network}: no endpoints configured")
+                 attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
+                 multicall3: str | None = None, chain_id: int | None = None):
         if force_strategy and force_strategy not in STRATEGIES:
             raise AdapterError(f"unknown strategy {force_strategy!r}; choose from {', '.join(STRATEGIES)}")
         self.network = network
-        self.chain_id = chain_id  # every endpoint must serve this chain (eth_chainId); None: not checked
+        self.chain_id = chain_id  # the endpoint must serve this chain (eth_chainId); None: not checked
         self.multicall3 = multicall3 or MULTICALL3  # zkSync Era has its own address
-        self._states = [_EndpointState(JsonRpcClient(e, attempts=attempts, backoff_min=backoff_min,
-                                                     backoff_max=backoff_max)) for e in endpoints]
+        self.client = JsonRpcClient(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
         self.force_strategy = force_strategy
         self.initial = {"state-override-reader:native": reader_batch, "state-override-reader:token": token_batch,
                         "multicall3:native": call_batch, "multicall3:token": call_batch,
                         "batched-calls:native": call_batch, "batched-calls:token": call_batch}
-        self.cross_check = cross_check
-        self._rng = random.Random(seed)
-        self._decimals_checked: dict[tuple[str, str], str | None] = {}
-
-    @property
-    def requests(self) -> int:
-        return sum(s.client.requests for s in self._states)
-
-    def provider_errors(self) -> dict[str, dict[str, int]]:
-        return {s.client.label: dict(s.client.errors) for s in self._states}
-
-    async def close(self) -> None:
-        for s in self._states:
-            await s.client.close()
+        self.strategy: str | None = None  # chosen by the probe
+        self.block_param_style: str | None = None  # "hash" (EIP-1898) or "number"
+        self.batch: dict[str, int] = {}  # current chunk size per (strategy:native|token)
+        self.failed_strategies: set[str] = set()
+        self.chain_checked = False  # eth_chainId matched the network's chain_id
+        self._decimals_checked: dict[str, str | None] = {}  # token contract -> problem or None
 
     # ------------------------------------------------------------------ block and probing
 
-    async def _block_hash(self, st: _EndpointState, number: int) -> str | None:
+    async def _block_hash(self, number: int) -> str | None:
         """The hash of the block at ``number`` on this endpoint; the block must be that number."""
-        c = st.client
+        c = self.client
         blk = await c.call("eth_getBlockByNumber", [hex(number), False])
         if not blk:
             raise AdapterError(f"{c.label}: block {number} not known (beyond the head?)")
@@ -234,107 +217,107 @@ class EvmAdapter:
             raise AdapterError(f"{c.label}: block {number} has no readable hash: {h!r}"[:300])
         return h
 
-    async def _check_chain(self, st: _EndpointState) -> None:
+    async def _check_chain(self) -> None:
         """An endpoint of another chain (mainnet config pointed at a local node, a testnet URL) would
         read real-looking balances of the wrong coins: it must answer the network's chain id."""
-        if self.chain_id is None or st.chain_checked:
+        if self.chain_id is None or self.chain_checked:
             return
         try:
-            got = decode_uint(await st.client.call("eth_chainId", []))
+            got = decode_uint(await self.client.call("eth_chainId", []))
         except ValueError as exc:
-            raise AdapterError(f"{st.client.label}: eth_chainId unreadable: {exc}") from None
+            raise AdapterError(f"{self.label}: eth_chainId unreadable: {exc}") from None
         if got != self.chain_id:
-            raise AdapterError(f"{st.client.label}: serves chain id {got}, not {self.network}'s {self.chain_id}: "
+            raise AdapterError(f"{self.label}: serves chain id {got}, not {self.network}'s {self.chain_id}: "
                                "another chain, nothing read from it")
-        st.chain_checked = True
+        self.chain_checked = True
 
-    async def _block(self, st: _EndpointState, height: int | None) -> BlockRef:
+    async def _block(self, height: int | None) -> BlockRef:
         if height is None:
             try:
-                number = decode_uint(await st.client.call("eth_blockNumber", []))
+                number = decode_uint(await self.client.call("eth_blockNumber", []))
             except ValueError as exc:
-                raise AdapterError(f"{st.client.label}: eth_blockNumber unreadable: {exc}") from None
-            return BlockRef(number, await self._block_hash(st, number), at_snapshot=False)
-        return BlockRef(height, await self._block_hash(st, height), at_snapshot=True)
+                raise AdapterError(f"{self.label}: eth_blockNumber unreadable: {exc}") from None
+            return BlockRef(number, await self._block_hash(number), at_snapshot=False)
+        return BlockRef(height, await self._block_hash(height), at_snapshot=True)
 
-    async def _recheck(self, st: _EndpointState, block: BlockRef, notes: list[str]) -> str | None:
+    async def _recheck(self, block: BlockRef, notes: list[str]) -> str | None:
         """After a read by block *number*: the hash at that height must still be the one reported.
 
         Returns the error for the values read when it changed, else None; a re-check that cannot be
         done is a note (as on Electrum)."""
-        if st.block_param_style == "hash" or not block.hash:
+        if self.block_param_style == "hash" or not block.hash:
             return None
         try:
-            now = await self._block_hash(st, block.number)
+            now = await self._block_hash(block.number)
         except (AdapterError, RpcError, TransportError) as exc:
-            notes.append(f"{st.client.label}: block {block.number} not re-checked after the read by number: {exc}")
+            notes.append(f"{self.label}: block {block.number} not re-checked after the read by number: {exc}")
             return None
         if now != block.hash:
             return f"block changed during the read (reorg?): {block.number} was {block.hash}, now {now}"
         return None
 
-    def _block_param(self, st: _EndpointState, block: BlockRef) -> Any:
-        if st.block_param_style == "hash" and block.hash:
+    def _block_param(self, block: BlockRef) -> Any:
+        if self.block_param_style == "hash" and block.hash:
             return {"blockHash": block.hash}
         return hex(block.number)
 
-    async def _probe(self, st: _EndpointState, block: BlockRef, asset: Asset) -> None:
+    async def _probe(self, block: BlockRef, asset: Asset) -> None:
         """Pick the block parameter style and the fastest strategy this endpoint supports."""
-        c = st.client
+        c = self.client
         probe_addr = bytes(20)
-        if st.block_param_style is None and block.hash:
+        if self.block_param_style is None and block.hash:
             # the style is decided only by a definite answer: a transport failure (TransportError, raised
             # from here) leaves it undecided and the probe runs again on the next read
             try:
                 res = await c.call("eth_getBalance", ["0x" + probe_addr.hex(), {"blockHash": block.hash}])
                 decode_uint(res)
-                st.block_param_style = "hash"
+                self.block_param_style = "hash"
             except RpcError as exc:
                 if _is(exc, _NOT_ARCHIVE):
                     raise NotArchiveError(f"{c.label}: no state for block {block.number}: {exc.message}") from None
-                st.block_param_style = "number"  # EIP-1898 refused: reads go by number, re-checked after
+                self.block_param_style = "number"  # EIP-1898 refused: reads go by number, re-checked after
             except ValueError:
-                st.block_param_style = "number"
+                self.block_param_style = "number"
         # archive check: state at the block must be readable
         try:
-            await c.call("eth_getBalance", ["0x" + probe_addr.hex(), self._block_param(st, block)])
+            await c.call("eth_getBalance", ["0x" + probe_addr.hex(), self._block_param(block)])
         except RpcError as exc:
             if _is(exc, _NOT_ARCHIVE):
                 raise NotArchiveError(f"{c.label}: no state for block {block.number}: {exc.message}") from None
             raise
-        if st.strategy and st.strategy not in st.failed_strategies:
+        if self.strategy and self.strategy not in self.failed_strategies:
             return
-        candidates = [self.force_strategy] if self.force_strategy else [s for s in STRATEGIES if s not in st.failed_strategies]
+        candidates = [self.force_strategy] if self.force_strategy else [s for s in STRATEGIES if s not in self.failed_strategies]
         for strategy in candidates:
             if strategy == "state-override-reader":
                 try:
                     res = await c.call("eth_call", [{"to": READER_ADDRESS, "data": encode_native_call([probe_addr])},
-                                                    self._block_param(st, block), {READER_ADDRESS: {"code": READER_RUNTIME}}])
+                                                    self._block_param(block), {READER_ADDRESS: {"code": READER_RUNTIME}}])
                     decode_uint_array(res, 1)
                 except (RpcError, ValueError, TypeError):
-                    st.failed_strategies.add(strategy)
+                    self.failed_strategies.add(strategy)
                     continue
             elif strategy == "multicall3":
                 try:
-                    code = await c.call("eth_getCode", [self.multicall3, self._block_param(st, block)])
+                    code = await c.call("eth_getCode", [self.multicall3, self._block_param(block)])
                 except RpcError:
                     code = "0x"
                 if not code or code == "0x":
-                    st.failed_strategies.add(strategy)
+                    self.failed_strategies.add(strategy)
                     continue
-            st.strategy = strategy
+            self.strategy = strategy
             return
-        raise AdapterError(f"{c.label}: no read strategy works ({', '.join(sorted(st.failed_strategies))} failed)")
+        raise AdapterError(f"{c.label}: no read strategy works ({', '.join(sorted(self.failed_strategies))} failed)")
 
-    async def _check_decimals(self, st: _EndpointState, asset: Asset, block: BlockRef) -> str | None:
+    async def _check_decimals(self, asset: Asset, block: BlockRef) -> str | None:
         """Token decimals on chain must equal the configured ones; returns an error text or None."""
-        key = (asset.contract or "", st.client.label)
+        key = asset.contract or ""
         if key in self._decimals_checked:
             return self._decimals_checked[key]
         problem = None
         try:
-            res = await st.client.call("eth_call", [{"to": asset.contract, "data": "0x" + SEL_DECIMALS},
-                                                    self._block_param(st, block)])
+            res = await self.client.call("eth_call", [{"to": asset.contract, "data": "0x" + SEL_DECIMALS},
+                                                    self._block_param(block)])
             on_chain = decode_uint(res)
             if on_chain != asset.decimals:
                 problem = f"token {asset.contract} has {on_chain} decimals on chain, config says {asset.decimals}"
@@ -358,106 +341,80 @@ class EvmAdapter:
         if unparsed:
             unique.remove(None)
         todo: list[bytes] = unique  # type: ignore[assignment]  # None removed just above
-        n_unique = len(todo)
-        values: dict[bytes, int] = {}  # address -> amount read (plain ints: per-address work stays low)
-        errors: dict[bytes, Unread] = {}  # address -> (None, error, endpoint label) of its last try
-        read_on: list[tuple[str, list[bytes] | None]] = []  # endpoint label, addresses it read (None: all of the first)
-        notes: list[str] = []
         token = parse_address(asset.contract) if asset.contract else None
         if asset.contract and token is None:
             raise AdapterError(f"{asset.symbol} on {self.network}: bad token contract {asset.contract!r}")
-        block: BlockRef | None = None
-        strategy_used: list[str] = []
+        label = self.label
+        notes: list[str] = []
         requests_before = self.requests
-        for st in self._states:
-            if not todo:
-                break
-            try:
-                await self._check_chain(st)
-                blk = await self._block(st, height)
-                if block is None:
-                    block = blk
-                elif blk.hash and block.hash and blk.hash != block.hash:
-                    notes.append(f"{st.client.label}: block {blk.number} hash {blk.hash} differs from {block.hash}; skipped")
-                    continue
-                await self._probe(st, block, asset)
-                if token is not None:
-                    problem = await self._check_decimals(st, asset, block)
-                    if problem:
-                        for a in todo:
-                            errors[a] = (None, problem, st.client.label)
-                        todo = []
-                        notes.append(problem)
-                        break
-            except (AdapterError, RpcError, TransportError) as exc:
-                notes.append(f"{st.client.label}: {exc}")
-                continue
-            strategy_used.append(f"{st.client.label}:{st.strategy}")
-            got, failed = await self._read_all(st, block, token, todo)
-            changed = await self._recheck(st, block, notes) if got else None
+        strategy = ""
+        block: BlockRef | None = None
+        values: dict[bytes, int] = {}  # address -> amount read (plain ints: per-address work stays low)
+        errors: dict[bytes, Unread] = {}  # address -> (None, error, endpoint label)
+        try:
+            await self._check_chain()
+            block = await self._block(height)
+            await self._probe(block, asset)
+            problem = await self._check_decimals(asset, block) if token is not None else None
+        except (AdapterError, RpcError, TransportError) as exc:  # this endpoint reads nothing: every address says why
+            problem = f"{label}: {exc}"
+        if problem:
+            notes.append(problem)
+            errors = dict.fromkeys(todo, (None, problem, label))
+        elif block is not None:
+            strategy = f"{label}:{self.strategy}"
+            values, errors = await self._read_all(block, token, todo)
+            changed = await self._recheck(block, notes) if values else None
             if changed:  # read by number and the block at that height is another one now: nothing read counts
-                notes.append(f"{st.client.label}: {changed}")
-                failed.update((a, (None, changed, st.client.label)) for a in got)
-                got = {}
-            values.update(got)
-            if read_on:  # a fallback endpoint: it read only what the others could not
-                for a in got:
-                    errors.pop(a, None)
-            read_on.append((st.client.label, None if not read_on else list(got)))
-            errors.update(failed)
-            todo = list(failed)
-        if self.cross_check and block is not None and len(self._states) > 1 and read_on:
-            await self._settle_disputes(block, token, values, errors, read_on, notes)
-        first = read_on[0][0] if read_on else ""
-        label_of = {a: label for label, addrs in read_on[1:] for a in addrs or ()}
-        if not errors and not unparsed and not label_of and len(values) == n_unique:
-            # everything read on one endpoint (the common case): build the tuples without per-field work
+                notes.append(f"{label}: {changed}")
+                errors.update((a, (None, changed, label)) for a in values)
+                values = {}
+        if not errors and not unparsed and len(values) == len(todo):
+            # everything read (the common case): build the tuples without per-field work
             n = len(addresses)
             known: list[bytes] = parsed  # type: ignore[assignment]  # every address parsed (not unparsed)
-            fields = zip(addresses, map(values.__getitem__, known), repeat(block, n), repeat(None, n), repeat(first, n))
+            fields = zip(addresses, map(values.__getitem__, known), repeat(block, n), repeat(None, n), repeat(label, n))
             results = list(map(tuple.__new__, repeat(BalanceResult, n), fields))
         else:
             results = []
             append = results.append
-            missing = (None, "no endpoint could read it", "")
             for text, p in zip(addresses, parsed):
                 if p is None:
                     append(BalanceResult(text, None, None, address_error(text) or NOT_AN_ADDRESS))
                     continue
                 v = values.get(p)
                 if v is not None:
-                    append(BalanceResult(text, v, block, None, label_of.get(p, first) if label_of else first))
+                    append(BalanceResult(text, v, block, None, label))
                 else:
-                    err = errors.get(p, missing)
+                    err = errors[p]
                     append(BalanceResult(text, None, block, err[1], err[2]))
-        return BalanceBatch(asset, height, tuple(results), ",".join(strategy_used), self.requests - requests_before,
-                            tuple(notes))
+        return BalanceBatch(asset, height, tuple(results), strategy, self.requests - requests_before, tuple(notes))
 
-    async def _read_all(self, st: _EndpointState, block: BlockRef, token: bytes | None, addrs: list[bytes]
+    async def _read_all(self, block: BlockRef, token: bytes | None, addrs: list[bytes]
                         ) -> tuple[dict[bytes, int], dict[bytes, Unread]]:
         """(amounts read, errors) for ``addrs`` on one endpoint."""
         kind = "token" if token is not None else "native"
         out: dict[bytes, int] = {}
         failed: dict[bytes, Unread] = {}
-        key = f"{st.strategy}:{kind}"
-        size = st.batch.get(key) or self.initial[key]
+        key = f"{self.strategy}:{kind}"
+        size = self.batch.get(key) or self.initial[key]
         chunks = [addrs[i:i + size] for i in range(0, len(addrs), size)]
-        sem = asyncio.Semaphore(max(1, st.client.endpoint.concurrency))
+        sem = asyncio.Semaphore(max(1, self.client.endpoint.concurrency))
 
         async def run(chunk: list[bytes]) -> None:
             async with sem:
-                await self._read_chunk(st, block, token, chunk, out, failed, key)
+                await self._read_chunk(block, token, chunk, out, failed, key)
 
         await asyncio.gather(*(run(c) for c in chunks))
         return out, failed
 
-    async def _read_chunk(self, st: _EndpointState, block: BlockRef, token: bytes | None, chunk: list[bytes],
+    async def _read_chunk(self, block: BlockRef, token: bytes | None, chunk: list[bytes],
                           out: dict[bytes, int], failed: dict[bytes, Unread], key: str, depth: int = 0,
                           gave_up: list[str] | None = None) -> None:
         """Read one chunk; a chunk "too big" for the endpoint is halved, at most ``MAX_SPLIT_DEPTH`` times
         (1/16 of the original). Past that the endpoint gives up on the whole original chunk (``gave_up``
         holds the error; the halves not tried yet fail with it at once) and failover takes over."""
-        label = st.client.label
+        label = self.label
         if gave_up is None:
             gave_up = []
         if gave_up:
@@ -465,12 +422,12 @@ class EvmAdapter:
                 failed[a] = (None, gave_up[0], label)
             return
         try:
-            if st.strategy == "state-override-reader":
-                values = await self._read_reader(st, block, token, chunk)
-            elif st.strategy == "multicall3":
-                values = await self._read_multicall(st, block, token, chunk)
+            if self.strategy == "state-override-reader":
+                values = await self._read_reader(block, token, chunk)
+            elif self.strategy == "multicall3":
+                values = await self._read_multicall(block, token, chunk)
             else:
-                values = await self._read_batched(st, block, token, chunk)
+                values = await self._read_batched(block, token, chunk)
         except (RpcError, TransportError) as exc:
             rpc = isinstance(exc, RpcError)
             too_big = _is(exc, _TOO_BIG) if rpc else _is(exc, ("timeout", "413", "payload"))
@@ -480,9 +437,9 @@ class EvmAdapter:
             if too_big and len(chunk) > 1:
                 if depth < MAX_SPLIT_DEPTH:
                     half = len(chunk) // 2
-                    st.batch[key] = max(1, min(st.batch.get(key) or half, half))
-                    await self._read_chunk(st, block, token, chunk[:half], out, failed, key, depth + 1, gave_up)
-                    await self._read_chunk(st, block, token, chunk[half:], out, failed, key, depth + 1, gave_up)
+                    self.batch[key] = max(1, min(self.batch.get(key) or half, half))
+                    await self._read_chunk(block, token, chunk[:half], out, failed, key, depth + 1, gave_up)
+                    await self._read_chunk(block, token, chunk[half:], out, failed, key, depth + 1, gave_up)
                     return
                 why = f"{why} (still too big after splitting the request {depth} times)"
                 gave_up.append(why)
@@ -493,9 +450,9 @@ class EvmAdapter:
             for a in chunk:
                 failed[a] = (None, f"unreadable result: {exc}", label)
             return
-        size = st.batch.get(key)
+        size = self.batch.get(key)
         if size and len(chunk) >= size and size < self.initial[key]:  # worked at the reduced size: grow back
-            st.batch[key] = min(self.initial[key], size + max(1, size // 8))
+            self.batch[key] = min(self.initial[key], size + max(1, size // 8))
         if tuple not in set(map(type, values)):  # values: ints (read) or (None, error, label)
             out.update(zip(chunk, values))  # type: ignore[arg-type]  # no tuple among them: all ints
             return
@@ -505,18 +462,18 @@ class EvmAdapter:
             else:
                 failed[a] = v
 
-    async def _read_reader(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+    async def _read_reader(self, block: BlockRef, token: bytes | None,
                            chunk: list[bytes]) -> Sequence[int | Unread]:
         data = encode_token_call(token, chunk) if token is not None else encode_native_call(chunk)
-        res = await st.client.call("eth_call", [{"to": READER_ADDRESS, "data": data}, self._block_param(st, block),
+        res = await self.client.call("eth_call", [{"to": READER_ADDRESS, "data": data}, self._block_param(block),
                                                 {READER_ADDRESS: {"code": READER_RUNTIME}}])
         values = decode_uint_array(res, len(chunk))
         if token is None:
             return values
-        label = st.client.label
+        label = self.label
         return [(None, "balanceOf reverted or returned no data", label) if v == UINT256_MAX else v for v in values]
 
-    async def _read_multicall(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+    async def _read_multicall(self, block: BlockRef, token: bytes | None,
                               chunk: list[bytes]) -> Sequence[int | Unread]:
         calls = []
         for a in chunk:
@@ -525,7 +482,7 @@ class EvmAdapter:
             else:
                 calls.append(("0x" + token.hex(), True, bytes.fromhex(SEL_BALANCE_OF) + bytes(12) + a))
         data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
-        res = await st.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(st, block)])
+        res = await self.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(block)])
         if not isinstance(res, str) or res[:2] != "0x":
             raise ValueError(f"aggregate3 returned {str(res)[:40]!r}")
         try:
@@ -534,7 +491,7 @@ class EvmAdapter:
             raise ValueError(f"aggregate3 reply not decodable: {exc}") from None
         if len(decoded) != len(chunk):
             raise ValueError(f"multicall returned {len(decoded)} results for {len(chunk)} calls")
-        label = st.client.label
+        label = self.label
         out: list[int | Unread] = []
         for ok, ret in decoded:
             if ok and len(ret) >= 32:
@@ -543,16 +500,16 @@ class EvmAdapter:
                 out.append((None, "balanceOf reverted or returned no data", label))
         return out
 
-    async def _read_batched(self, st: _EndpointState, block: BlockRef, token: bytes | None,
+    async def _read_batched(self, block: BlockRef, token: bytes | None,
                             chunk: list[bytes]) -> Sequence[int | Unread]:
-        bp = self._block_param(st, block)
+        bp = self._block_param(block)
         if token is None:
             calls = [("eth_getBalance", ["0x" + a.hex(), bp]) for a in chunk]
         else:
             tok = "0x" + token.hex()
             calls = [("eth_call", [{"to": tok, "data": "0x" + SEL_BALANCE_OF + "0" * 24 + a.hex()}, bp]) for a in chunk]
-        results = await st.client.batch(calls)
-        label = st.client.label
+        results = await self.client.batch(calls)
+        label = self.label
         out: list[int | Unread] = []
         for r in results:
             if isinstance(r, RpcError):
@@ -565,69 +522,3 @@ class EvmAdapter:
                 except (ValueError, TypeError) as exc:
                     out.append((None, f"unreadable result: {exc}", label))
         return out
-
-    async def _read_elsewhere(self, st: _EndpointState, block: BlockRef, token: bytes | None,
-                              addrs: list[bytes]) -> dict[bytes, int] | str:
-        """``addrs`` read on another endpoint at the same block, or why that was not possible."""
-        try:
-            await self._check_chain(st)
-            await self._probe(st, block, Asset(self.network, "", 0))
-            got, _ = await self._read_all(st, block, token, addrs)
-            changed = await self._recheck(st, block, []) if got else None
-        except (AdapterError, RpcError, TransportError) as exc:
-            return str(exc)
-        return changed if changed else got
-
-    async def _settle_disputes(self, block: BlockRef, token: bytes | None, values: dict[bytes, int],
-                               errors: dict[bytes, Unread], read_on: list[tuple[str, list[bytes] | None]], notes: list[str]) -> None:
-        """Re-read a random sample on a second endpoint. Where the two disagree, neither figure counts:
-        the address is unread ("disputed", both values and both labels) unless a third endpoint agrees
-        with one of them, and then the value two endpoints agree on is the one kept."""
-        primary = read_on[0][0]
-        fallback = {a for _, addrs in read_on[1:] for a in addrs or ()}
-        read = [a for a in values if a not in fallback]  # what the first endpoint alone says
-        if not read:
-            return
-        sample = self._rng.sample(read, min(self.cross_check, len(read)))
-        others = [s for s in self._states if s.client.label != primary]
-        second, thirds = others[0], others[1:]
-        got = await self._read_elsewhere(second, block, token, sample)
-        if isinstance(got, str):
-            notes.append(f"cross-check on {second.client.label} not possible: {got}")
-            return
-        bad = [a for a in sample if a in got and got[a] != values[a]]
-        unread = [a for a in sample if a not in got]
-        notes.append(f"cross-check: {len(sample) - len(bad) - len(unread)}/{len(sample)} sampled balances agree on "
-                     f"{second.client.label}" + (f"; {len(unread)} unread there" if unread else ""))
-        if not bad:
-            return
-        said = {a: [(primary, values[a]), (second.client.label, got[a])] for a in bad}
-        open_ = list(bad)
-        for third in thirds:
-            if not open_:
-                break
-            third_got = await self._read_elsewhere(third, block, token, open_)
-            if isinstance(third_got, str):
-                notes.append(f"cross-check: third read on {third.client.label} not possible: {third_got}")
-                continue
-            for a in list(open_):
-                if a not in third_got:
-                    continue
-                said[a].append((third.client.label, third_got[a]))
-                agreeing = [label for label, v in said[a][:-1] if v == third_got[a]]
-                if agreeing:
-                    open_.remove(a)
-                    if agreeing[0] != primary:  # the first endpoint was the odd one out
-                        values[a] = third_got[a]
-                        read_on.append((agreeing[0], [a]))
-                    notes.append(f"cross-check: {to_checksum_address(a)} settled at {third_got[a]} "
-                                 f"({' and '.join(agreeing + [third.client.label])} agree)")
-        for a in open_:
-            del values[a]
-            what = ", ".join(f"{label} says {v}" for label, v in said[a])
-            errors[a] = (None, f"disputed: {what}; not counted until a third read agrees with one", primary)
-        for a in open_[:20]:
-            notes.append(f"cross-check DISAGREEMENT {to_checksum_address(a)}: "
-                         + ", ".join(f"{label} says {v}" for label, v in said[a]))
-        if len(open_) > 20:
-            notes.append(f"cross-check: {len(open_) - 20} more disputed addresses (see their rows)")

@@ -25,17 +25,18 @@ class MemoryAdapter:
     broken: BaseException | None = None  # raised by balances(), as a bug in an adapter would be
     requests: int = 0
     closed: bool = False
+    label: str = LABEL  # endpoint label (several in-memory "endpoints" can stand behind a FailoverAdapter)
 
     def provider_errors(self) -> dict[str, dict[str, int]]:
-        return {LABEL: {}}
+        return {self.label: {}}
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
         self.requests += 1
         if self.broken is not None:
             raise self.broken
         block = BlockRef(height if height is not None else 0, self.block_hash, height is not None)
-        results = tuple(BalanceResult(a, self.amounts[a], block, None, LABEL) if a in self.amounts
-                        else BalanceResult(a, None, block, "FAKE: no figure for this address", LABEL)
+        results = tuple(BalanceResult(a, self.amounts[a], block, None, self.label) if a in self.amounts
+                        else BalanceResult(a, None, block, "FAKE: no figure for this address", self.label)
                         for a in addresses)
         return BalanceBatch(asset, height, results, "memory", 1)
 

@@ -1,11 +1,10 @@
-"""Pieces shared by adapters that read address by address and fail over between endpoints."""
+"""Pieces shared by adapters that read address by address (TRON, Solana)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .jsonrpc import JsonRpcClient
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
 
 # per parsed address: (amount or None, error or None, endpoint label, block read or None)
@@ -40,21 +39,3 @@ def assemble(asset: Asset, height: int | None, addresses: Sequence[str], keys: S
         amount, err, label, block = values.get(key, (None, "no endpoint could read it", "", None))
         results.append(BalanceResult(text, amount, block, err, label))
     return BalanceBatch(asset, height, tuple(results), ",".join(strategies), requests, tuple(notes))
-
-
-class ClientsMixin:
-    """``requests``, ``provider_errors()`` and ``close()`` over the adapter's ``_client_list()``."""
-
-    def _client_list(self) -> Sequence[JsonRpcClient]:
-        raise NotImplementedError
-
-    @property
-    def requests(self) -> int:
-        return sum(c.requests for c in self._client_list())
-
-    def provider_errors(self) -> dict[str, dict[str, int]]:
-        return {c.label: dict(c.errors) for c in self._client_list()}
-
-    async def close(self) -> None:
-        for c in self._client_list():
-            await c.close()

@@ -27,9 +27,10 @@ from typing import Any, Sequence
 
 from signatures.encoding import EncodingError, b58decode, b58encode
 
+from .failover import OneEndpoint
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
-from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
-from .results import ClientsMixin, Value, assemble, parse_inputs
+from .protocol import Asset, BalanceBatch, BlockRef
+from .results import Value, assemble, parse_inputs
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
 TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
@@ -114,23 +115,18 @@ def sum_token_accounts(result: Any, owner: str, mint: str, decimals: int) -> tup
     return slot, total
 
 
-class SolanaAdapter(ClientsMixin):
-    """SOL and SPL token balances on Solana, at the latest slot (labelled; see the module docstring)."""
+class SolanaAdapter(OneEndpoint):
+    """SOL and SPL token balances on Solana from one endpoint, at the latest slot (labelled; see the
+    module docstring). Several endpoints are composed by :class:`chains.failover.FailoverAdapter`."""
 
-    def __init__(self, network: str, endpoints: Sequence[Endpoint], *, commitment: str = "finalized",
+    def __init__(self, network: str, endpoint: Endpoint, *, commitment: str = "finalized",
                  attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0, slot_retries: int = 4,
                  slot_retry_wait: float = 0.4):
-        if not endpoints:
-            raise AdapterError(f"network {network}: no endpoints configured")
         self.network = network
         self.commitment = commitment
-        self._clients = [JsonRpcClient(e, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
-                         for e in endpoints]
+        self.client = JsonRpcClient(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
         self.slot_retries = slot_retries
         self.slot_retry_wait = slot_retry_wait
-
-    def _client_list(self) -> list[JsonRpcClient]:
-        return self._clients
 
     async def _batch(self, client: JsonRpcClient, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """A batch, re-sending the calls a lagging node refused with "minimum context slot not reached"."""
@@ -153,48 +149,48 @@ class SolanaAdapter(ClientsMixin):
         notes: list[str] = []
         strategies: list[str] = []
         requests_before = self.requests
-        for client in self._clients:
-            if not todo:
-                break
-            label = client.label
-            try:
-                start = await client.call("getSlot", [{"commitment": self.commitment}])
-                if not isinstance(start, int):
-                    raise TransportError(f"getSlot answered {start!r}")
-            except (RpcError, TransportError) as exc:
-                notes.append(f"{label}: {exc}")
-                continue
-            try:
-                block_height = await client.call("getBlockHeight", [{"commitment": self.commitment}])
-            except (RpcError, TransportError):
-                block_height = None
-            if mint is None:
-                reads = await self._read_native(client, todo, start)
-                strategies.append(f"{label}:getMultipleAccounts")
-            else:
-                reads = await self._read_token(client, todo, start, mint, asset.decimals)
-                strategies.append(f"{label}:getTokenAccountsByOwner(Token,Token-2022)")
-            slots = [s for _, _, parts in reads.values() if parts for s in parts]
-            mixed: dict[tuple[int, ...], int] = {}
-            for key, (amount, err, parts) in reads.items():
-                block = None
-                if parts:
-                    # an amount summed from answers at different slots is at none of them: never "at snapshot"
-                    block = BlockRef(max(parts), None, at_snapshot=height is not None and all(s == height for s in parts))
-                    if len(set(parts)) > 1:
-                        mixed[parts] = mixed.get(parts, 0) + 1
-                values[key] = (amount, err, label, block)
-            for parts, n in sorted(mixed.items()):
-                notes.append(f"{label}: {n} owner(s) summed from Token at slot {parts[0]} and Token-2022 at slot "
-                             f"{parts[1]} (labelled with slot {max(parts)}, not at snapshot)")
-            if slots:
-                lo, hi = min(slots), max(slots)
-                span = f"slot {lo}" if lo == hi else f"slots {lo}..{hi}"
-                honoured = height is not None and lo == hi == height
-                notes.append(f"{label}: read at {span} ({self.commitment}; block height {block_height} at the start)"
-                             + ("" if height is None or honoured else
-                                f"; NOT at snapshot {height}: Solana has no balance-at-slot query"))
-            todo = [k for k in todo if values[k][0] is None]
+        client = self.client
+        label = self.label
+        try:
+            start = await client.call("getSlot", [{"commitment": self.commitment}])
+            if not isinstance(start, int):
+                raise TransportError(f"getSlot answered {start!r}")
+        except (RpcError, TransportError) as exc:  # this endpoint reads nothing: every address says why
+            why = f"{label}: {exc}"
+            notes.append(why)
+            values.update((k, (None, why, label, None)) for k in todo)
+            return assemble(asset, height, addresses, keys, values, "not a Solana address", strategies,
+                            self.requests - requests_before, notes)
+        try:
+            block_height = await client.call("getBlockHeight", [{"commitment": self.commitment}])
+        except (RpcError, TransportError):
+            block_height = None
+        if mint is None:
+            reads = await self._read_native(client, todo, start)
+            strategies.append(f"{label}:getMultipleAccounts")
+        else:
+            reads = await self._read_token(client, todo, start, mint, asset.decimals)
+            strategies.append(f"{label}:getTokenAccountsByOwner(Token,Token-2022)")
+        slots = [s for _, _, parts in reads.values() if parts for s in parts]
+        mixed: dict[tuple[int, ...], int] = {}
+        for key, (amount, err, parts) in reads.items():
+            block = None
+            if parts:
+                # an amount summed from answers at different slots is at none of them: never "at snapshot"
+                block = BlockRef(max(parts), None, at_snapshot=height is not None and all(s == height for s in parts))
+                if len(set(parts)) > 1:
+                    mixed[parts] = mixed.get(parts, 0) + 1
+            values[key] = (amount, err, label, block)
+        for parts, n in sorted(mixed.items()):
+            notes.append(f"{label}: {n} owner(s) summed from Token at slot {parts[0]} and Token-2022 at slot "
+                         f"{parts[1]} (labelled with slot {max(parts)}, not at snapshot)")
+        if slots:
+            lo, hi = min(slots), max(slots)
+            span = f"slot {lo}" if lo == hi else f"slots {lo}..{hi}"
+            honoured = height is not None and lo == hi == height
+            notes.append(f"{label}: read at {span} ({self.commitment}; block height {block_height} at the start)"
+                         + ("" if height is None or honoured else
+                            f"; NOT at snapshot {height}: Solana has no balance-at-slot query"))
         return assemble(asset, height, addresses, keys, values, "not a Solana address", strategies,
                         self.requests - requests_before, notes)
 

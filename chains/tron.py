@@ -27,23 +27,23 @@ object for the address asked (an ``Error`` key, another address, a non-integer b
 never a zero.
 
 Addresses may be base58check (``T...``) or hex (``41...``); requests use the hex form
-(``visible`` false). Endpoints are tried in order (history-capable ones first when a height is asked);
-what one could not read goes to the next.
+(``visible`` false). One adapter reads from one endpoint; several endpoints are composed by
+:class:`chains.failover.FailoverAdapter` (history-capable ones first when TRX is asked at a height, see
+``preference``); what one could not read goes to the next.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from signatures.encoding import EncodingError, b58check_encode
 from signatures.tron import parse_tron_address
 
 from .httpapi import HttpApiClient, bounded_map
+from .failover import OneEndpoint
 from .jsonrpc import Endpoint, TransportError
-from .secrets import ConfigError
-from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
-from .results import ClientsMixin, Value, assemble, parse_inputs
+from .protocol import Asset, BalanceBatch, BlockRef
+from .results import Value, assemble, parse_inputs
 
 PATH_ACCOUNT = "/wallet/getaccount"
 PATH_ACCOUNT_BALANCE = "/wallet/getaccountbalance"
@@ -156,78 +156,67 @@ def parse_constant_result(reply: Any) -> Read:
         return None, "call returned non-hex data"
 
 
-@dataclass(slots=True)
-class _Endpoint:
-    client: HttpApiClient
-    history: bool  # declared balance_history = true
-    history_problem: str | None = None  # set once the probe proved history unusable
-    history_verified: bool = False
+class TronAdapter(OneEndpoint):
+    """TRX and TRC-20 balances on TRON from one endpoint (see the module docstring for what is read where).
 
+    ``options`` are the endpoint's TOML keys (``balance_history``, ``headers``); a header whose variable
+    is unset raises ConfigError (the endpoint is left out)."""
 
-class TronAdapter(ClientsMixin):
-    """TRX and TRC-20 balances on TRON (see the module docstring for what is read where)."""
-
-    def __init__(self, network: str, endpoints: Sequence[Endpoint], endpoint_options: Sequence[Mapping[str, Any]] = (), *,
+    def __init__(self, network: str, endpoint: Endpoint, options: Mapping[str, Any] | None = None, *,
                  probe_addresses: Sequence[str] = (), attempts: int = 6, backoff_min: float = 0.05,
                  backoff_max: float = 8.0):
         self.network = network
-        self._eps: list[_Endpoint] = []
-        self._skipped: list[str] = []
-        for i, ep in enumerate(endpoints):
-            opts = endpoint_options[i] if i < len(endpoint_options) else {}
-            try:
-                client = HttpApiClient(ep, opts.get("headers"), attempts=attempts, backoff_min=backoff_min,
-                                       backoff_max=backoff_max)
-            except ConfigError as exc:  # an API-key header whose variable is unset: leave it out, say so
-                self._skipped.append(f"{ep.label} left out: {exc}")
-                continue
-            self._eps.append(_Endpoint(client, bool(opts.get("balance_history", False))))
-        if not self._eps:
-            raise AdapterError(f"network {network}: no usable endpoint" + (f" ({'; '.join(self._skipped)})" if self._skipped else ""))
+        opts = options or {}
+        self.client: HttpApiClient = HttpApiClient(endpoint, opts.get("headers"), attempts=attempts,
+                                                   backoff_min=backoff_min, backoff_max=backoff_max)
+        self.history = bool(opts.get("balance_history", False))  # declared balance_history = true
+        self.history_problem: str | None = None  # set once the probe proved history unusable
+        self.history_verified = False
         self._probe = [a for a in (tron_address(p) for p in probe_addresses) if a is not None]
-        self._decimals: dict[tuple[bytes, str], str | None] = {}
+        self._decimals: dict[bytes, str | None] = {}
 
-    def _client_list(self) -> list[HttpApiClient]:
-        return [e.client for e in self._eps]
+    def preference(self, asset: Asset, height: int | None) -> int:
+        """A node with declared balance history goes first for TRX at a height."""
+        return 0 if self.history and asset.contract is None and height is not None else 1
 
     # ------------------------------------------------------------------ single calls
 
-    async def _head(self, ep: _Endpoint) -> BlockRef:
-        block = parse_block(await ep.client.post(PATH_NOW_BLOCK, {}))
+    async def _head(self) -> BlockRef:
+        block = parse_block(await self.client.post(PATH_NOW_BLOCK, {}))
         if block is None:
             raise TransportError("getnowblock returned no block")
         return block
 
-    async def _account(self, ep: _Endpoint, address: bytes) -> Read:
+    async def _account(self, address: bytes) -> Read:
         try:
-            return parse_account(await ep.client.post(PATH_ACCOUNT, {"address": address.hex()}), address)
+            return parse_account(await self.client.post(PATH_ACCOUNT, {"address": address.hex()}), address)
         except TransportError as exc:
             return None, str(exc)
 
-    async def _account_at(self, ep: _Endpoint, address: bytes, block: BlockRef) -> Read:
+    async def _account_at(self, address: bytes, block: BlockRef) -> Read:
         body = {"account_identifier": {"address": address.hex()},
                 "block_identifier": {"hash": block.hash, "number": block.number}}
         try:
-            return parse_account_balance(await ep.client.post(PATH_ACCOUNT_BALANCE, body), block)
+            return parse_account_balance(await self.client.post(PATH_ACCOUNT_BALANCE, body), block)
         except TransportError as exc:
             return None, str(exc)
 
-    async def _constant(self, ep: _Endpoint, token: bytes, selector: str, parameter: str, owner: bytes) -> Read:
+    async def _constant(self, token: bytes, selector: str, parameter: str, owner: bytes) -> Read:
         """A constant call; raises TransportError when no answer came."""
         body = {"owner_address": owner.hex(), "contract_address": token.hex(), "function_selector": selector,
                 "parameter": parameter}
-        return parse_constant_result(await ep.client.post(PATH_CONSTANT, body))
+        return parse_constant_result(await self.client.post(PATH_CONSTANT, body))
 
-    async def _token_balance(self, ep: _Endpoint, token: bytes, holder: bytes) -> Read:
+    async def _token_balance(self, token: bytes, holder: bytes) -> Read:
         try:
-            return await self._constant(ep, token, "balanceOf(address)", "0" * 24 + holder[1:].hex(), holder)
+            return await self._constant(token, "balanceOf(address)", "0" * 24 + holder[1:].hex(), holder)
         except TransportError as exc:
             return None, str(exc)
 
-    async def _check_decimals(self, ep: _Endpoint, token: bytes, asset: Asset) -> str | None:
-        key = (token, ep.client.label)
+    async def _check_decimals(self, token: bytes, asset: Asset) -> str | None:
+        key = token
         if key not in self._decimals:  # a TransportError propagates: not cached, the next endpoint tries
-            value, err = await self._constant(ep, token, "decimals()", "", token)
+            value, err = await self._constant(token, "decimals()", "", token)
             self._decimals[key] = (f"token {to_base58(token)}: decimals() failed: {err}" if err else
                                    f"token {to_base58(token)} has {value} decimals on chain, config says {asset.decimals}"
                                    if value != asset.decimals else None)
@@ -235,28 +224,28 @@ class TronAdapter(ClientsMixin):
 
     # ------------------------------------------------------------------ balance history probe
 
-    async def _history_problem(self, ep: _Endpoint, addrs: list[bytes]) -> str | None:
+    async def _history_problem(self, addrs: list[bytes]) -> str | None:
         """None when this endpoint is proven to answer getaccountbalance from history."""
-        if ep.history_problem or ep.history_verified:
-            return ep.history_problem
-        head = await self._head(ep)
+        if self.history_problem or self.history_verified:
+            return self.history_problem
+        head = await self._head()
         for address in self._probe + addrs[:PROBE_CANDIDATES]:
-            now, err = await self._account(ep, address)
+            now, err = await self._account(address)
             if err or not now:
                 continue
-            past, err = await self._account_at(ep, address, head)
+            past, err = await self._account_at(address, head)
             if err:
-                ep.history_problem = f"getaccountbalance fails: {err}"
-                return ep.history_problem
+                self.history_problem = f"getaccountbalance fails: {err}"
+                return self.history_problem
             if past == now:
-                ep.history_verified = True
+                self.history_verified = True
                 return None
             if past == 0:
-                again, _ = await self._account(ep, address)
+                again, _ = await self._account(address)
                 if again == now:
-                    ep.history_problem = (f"getaccountbalance answers 0 for {to_base58(address)}, which holds {now} sun "
+                    self.history_problem = (f"getaccountbalance answers 0 for {to_base58(address)}, which holds {now} sun "
                                           f"at block {head.number}: the node keeps no balance history")
-                    return ep.history_problem
+                    return self.history_problem
         return "balance history could not be verified (no probe account with a non-zero TRX balance)"
 
     # ------------------------------------------------------------------ reading
@@ -264,67 +253,58 @@ class TronAdapter(ClientsMixin):
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:
         parsed, todo, token = parse_inputs(self.network, asset, addresses, tron_address, "TRC-20 contract")
         values: dict[bytes, Value] = {}
-        notes: list[str] = list(self._skipped)
-        strategies: list[str] = []
+        notes: list[str] = []
+        strategy = ""
         requests_before = self.requests
-        want_history = token is None and height is not None
-        snapshot_hash: str | None = None
-        for ep in sorted(self._eps, key=lambda e: not (want_history and e.history)):
-            if not todo:
-                break
-            label = ep.client.label
-            try:
-                if want_history and ep.history and height is not None:
-                    problem = await self._history_problem(ep, todo)
-                    if problem is None:
-                        got, snapshot_hash = await self._read_history(ep, todo, height, snapshot_hash, notes)
-                        if got is not None:
-                            strategies.append(f"{label}:getaccountbalance")
-                            values.update(got)
-                            todo = [a for a in todo if values[a][0] is None]
-                            continue
-                    else:
-                        notes.append(f"{label}: not used for block {height}: {problem}; reading at the latest block")
-                got = await self._read_latest(ep, todo, height, token, asset, notes)
-            except TransportError as exc:
-                notes.append(f"{label}: {exc}")
-                continue
-            strategies.append(f"{label}:{'triggerconstantcontract' if token else 'getaccount'}@latest")
-            values.update(got)
-            todo = [a for a in todo if values[a][0] is None]
-        return assemble(asset, height, addresses, parsed, values, "not a TRON address", strategies,
+        label = self.label
+        try:
+            if token is None and height is not None and self.history:
+                problem = await self._history_problem(todo)
+                if problem is None:
+                    got = await self._read_history(todo, height, notes)
+                    if got is not None:
+                        strategy = f"{label}:getaccountbalance"
+                        values.update(got)
+                        todo = []
+                else:
+                    notes.append(f"{label}: not used for block {height}: {problem}; reading at the latest block")
+            if todo:
+                values.update(await self._read_latest(todo, height, token, asset, notes))
+                strategy = f"{label}:{'triggerconstantcontract' if token else 'getaccount'}@latest"
+        except TransportError as exc:  # this endpoint reads nothing: every address says why
+            why = f"{label}: {exc}"
+            notes.append(why)
+            values.update((a, (None, why, label, None)) for a in todo)
+            strategy = ""
+        return assemble(asset, height, addresses, parsed, values, "not a TRON address", [strategy] if strategy else [],
                         self.requests - requests_before, notes)
 
-    async def _read_history(self, ep: _Endpoint, addrs: list[bytes], height: int, snapshot_hash: str | None,
-                            notes: list[str]) -> tuple[dict[bytes, Value] | None, str | None]:
-        label = ep.client.label
-        block = parse_block(await ep.client.post(PATH_BLOCK_BY_NUM, {"num": height}))
+    async def _read_history(self, addrs: list[bytes], height: int, notes: list[str]) -> dict[bytes, Value] | None:
+        label = self.label
+        block = parse_block(await self.client.post(PATH_BLOCK_BY_NUM, {"num": height}))
         if block is None or block.number != height:
             notes.append(f"{label}: block {height} not known; reading at the latest block")
-            return None, snapshot_hash
-        if snapshot_hash is not None and block.hash != snapshot_hash:
-            notes.append(f"{label}: block {height} hash {block.hash} differs from {snapshot_hash}; skipped")
-            return None, snapshot_hash
+            return None
         block = BlockRef(height, block.hash, at_snapshot=True)
-        reads = await bounded_map(addrs, lambda a: self._account_at(ep, a, block), ep.client.endpoint.concurrency)
+        reads = await bounded_map(addrs, lambda a: self._account_at(a, block), self.client.endpoint.concurrency)
         notes.append(f"{label}: TRX read at snapshot block {height} ({block.hash}) with getaccountbalance "
                      f"(balance history verified on this endpoint)")
-        return {a: (v, e, label, block) for a, (v, e) in zip(addrs, reads)}, block.hash
+        return {a: (v, e, label, block) for a, (v, e) in zip(addrs, reads)}
 
-    async def _read_latest(self, ep: _Endpoint, addrs: list[bytes], height: int | None, token: bytes | None,
+    async def _read_latest(self, addrs: list[bytes], height: int | None, token: bytes | None,
                            asset: Asset, notes: list[str]) -> dict[bytes, Value]:
-        label = ep.client.label
-        before = await self._head(ep)
+        label = self.client.label
+        before = await self._head()
         if token is not None:
-            problem = await self._check_decimals(ep, token, asset)
+            problem = await self._check_decimals(token, asset)
             if problem:
                 notes.append(problem)
                 return {a: (None, problem, label, None) for a in addrs}
-            reads = await bounded_map(addrs, lambda a: self._token_balance(ep, token, a), ep.client.endpoint.concurrency)
+            reads = await bounded_map(addrs, lambda a: self._token_balance(token, a), self.client.endpoint.concurrency)
         else:
-            reads = await bounded_map(addrs, lambda a: self._account(ep, a), ep.client.endpoint.concurrency)
+            reads = await bounded_map(addrs, lambda a: self._account(a), self.client.endpoint.concurrency)
         try:
-            after = await self._head(ep)
+            after = await self._head()
         except TransportError as exc:
             after = None
             notes.append(f"{label}: head after reading unknown ({exc})")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chains.jsonrpc import Endpoint
+from chains.httpapi import resolve_headers
 from chains.secrets import ConfigError as UnsetVariable
 from chains.protocol import Asset
 
@@ -123,6 +124,7 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
                               timeout=_limit(path, nid, label, e, "timeout", 60.0), archive=bool(e.get("archive", True)))
                 try:
                     ep.resolved_url()
+                    resolve_headers(ep.label, e.get("headers"))  # a header's ${VAR} too (TRON API keys)
                 except UnsetVariable as exc:  # an API key that is not set: leave the endpoint out, say so
                     skipped.append(f"{ep.label} ({exc})")
                     continue

@@ -4,23 +4,55 @@ Each chains module stays free of scanner types; the factories here build an adap
 ``Network`` (its endpoints, and ``options``: the network's extra TOML keys, e.g. an address
 encoding). Modules are imported lazily so a missing optional dependency only disables its kind.
 
-To add a kind: write ``chains/<kind>.py`` with an adapter speaking ``chains.protocol.ChainAdapter``,
-add a factory below and an entry in ``FACTORIES``.
+Every kind builds one adapter per endpoint and composes them with the one failover mechanism,
+``chains.failover.FailoverAdapter`` (next endpoint, block agreement, ``--cross-check``). To add a kind:
+write ``chains/<kind>.py`` with an adapter reading from one endpoint (``chains.failover.EndpointAdapter``:
+a ``chains.protocol.ChainAdapter`` with a ``label``), add a factory below and an entry in ``FACTORIES``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from chains.protocol import AdapterError, ChainAdapter
+
+if TYPE_CHECKING:
+    from chains.failover import EndpointAdapter
+    from chains.jsonrpc import Endpoint
 
 from ..config.networks import Network
 
 
-def _evm(network: Network, **options) -> ChainAdapter:
+def _one_network(network: Network, build: Callable[[int, Endpoint], EndpointAdapter], cross_check: int = 0
+                 ) -> ChainAdapter:
+    """One adapter per endpoint (``build(index, endpoint)``) wrapped in the one failover mechanism
+    (chains/failover.py). One usable endpoint and nothing to say or compare: the adapter itself, which
+    reads exactly as the wrapper around it would (its unusable-endpoint errors reach the rows either way)."""
+    from chains.failover import FailoverAdapter, per_endpoint
+
+    adapters, left_out = per_endpoint(enumerate(network.endpoints), lambda item: item[1].label,
+                                      lambda item: build(*item))
+    if len(adapters) == 1 and not left_out:
+        return adapters[0]
+    return FailoverAdapter(network.id, adapters, cross_check=cross_check, notes=left_out)
+
+
+def _options(network: Network, i: int) -> dict:
+    return network.endpoint_options[i] if i < len(network.endpoint_options) else {}
+
+
+def _retries(options: dict) -> dict:
+    return {k: options[k] for k in ("attempts", "backoff_min", "backoff_max") if k in options}
+
+
+def _evm(network: Network, cross_check: int = 0, **options) -> ChainAdapter:
+    """EVM chains: ``options`` are EvmAdapter's knobs (force_strategy, reader_batch, ...); ``cross_check``
+    re-reads a sample on a second endpoint (``--cross-check``)."""
     from chains.evm import EvmAdapter
 
-    return EvmAdapter(network.id, network.endpoints, multicall3=network.multicall3, chain_id=network.chain_id, **options)
+    return _one_network(network, lambda _i, ep: EvmAdapter(network.id, ep, multicall3=network.multicall3,
+                                                           chain_id=network.chain_id, **options), cross_check)
 
 
 def _bitcoin(network: Network, **options) -> ChainAdapter:
@@ -31,38 +63,41 @@ def _bitcoin(network: Network, **options) -> ChainAdapter:
     from chains.bitcoin_core import BitcoinCoreAdapter
     from chains.electrum import ElectrumAdapter
     from chains.esplora import EsploraAdapter
-    from chains.failover import FailoverAdapter
 
     classes: dict[str, type[BitcoinCoreAdapter | ElectrumAdapter | EsploraAdapter]] = {
         "core": BitcoinCoreAdapter, "electrum": ElectrumAdapter, "esplora": EsploraAdapter}
     coin = str(network.options.get("coin", network.native_symbol))
     chain = str(network.options.get("chain", "main"))
-    known = {k: options[k] for k in ("attempts", "backoff_min", "backoff_max") if k in options}
-    adapters: list[ChainAdapter] = []
-    for i, ep in enumerate(network.endpoints):
-        opts = network.endpoint_options[i] if i < len(network.endpoint_options) else {}
+
+    def build(i: int, ep: Endpoint) -> EndpointAdapter:
+        opts = _options(network, i)
         default = "electrum" if ep.url.split("://", 1)[0] in ("tcp", "ssl", "tls") else "core"
         proto = str(opts.get("protocol", default))
         if proto not in classes:
             raise AdapterError(f"network {network.id}, endpoint {ep.label}: protocol {proto!r} is not one of "
                                f"{', '.join(classes)}")
-        adapters.append(classes[proto](network.id, ep, opts, coin=coin, chain=chain, **known))
-    return adapters[0] if len(adapters) == 1 else FailoverAdapter(network.id, adapters)
+        return classes[proto](network.id, ep, opts, coin=coin, chain=chain, **_retries(options))
+
+    return _one_network(network, build)
 
 
-def _tron(network: Network, **_options) -> ChainAdapter:
-    """TRON (TRX, TRC-20) over the HTTP API; endpoint keys ``balance_history`` and ``headers``."""
+def _tron(network: Network, **options) -> ChainAdapter:
+    """TRON (TRX, TRC-20) over the HTTP API; endpoint keys ``balance_history`` and ``headers`` (an endpoint
+    whose header variable is unset is left out, with a note)."""
     from chains.tron import TronAdapter
 
-    return TronAdapter(network.id, network.endpoints, network.endpoint_options,
-                       probe_addresses=network.options.get("probe_addresses", ()))
+    probes = network.options.get("probe_addresses", ())
+    return _one_network(network, lambda i, ep: TronAdapter(network.id, ep, _options(network, i),
+                                                           probe_addresses=probes, **_retries(options)))
 
 
-def _solana(network: Network, **_options) -> ChainAdapter:
+def _solana(network: Network, **options) -> ChainAdapter:
     """Solana (SOL, SPL tokens of both token programs); network key ``commitment``."""
     from chains.solana import SolanaAdapter
 
-    return SolanaAdapter(network.id, network.endpoints, commitment=network.options.get("commitment", "finalized"))
+    commitment = network.options.get("commitment", "finalized")
+    return _one_network(network, lambda _i, ep: SolanaAdapter(network.id, ep, commitment=commitment,
+                                                              **_retries(options)))
 
 
 FACTORIES: dict[str, Callable[..., ChainAdapter]] = {

@@ -19,6 +19,7 @@ from eth_utils import to_checksum_address
 
 from support.common import balances_then_close, run
 from chains.evm import EvmAdapter, decode_uint, encode_native_call, parse_address, _parse_all
+from chains.failover import FailoverAdapter
 from chains.jsonrpc import ConfigError, Endpoint, JsonRpcClient, RateLimiter, TransportError
 from chains.protocol import Asset
 from support.evm_world import EvmWorld, build_world
@@ -62,8 +63,8 @@ def by_hash(call) -> bool:
     return any(isinstance(p, dict) and "blockHash" in p for p in call["params"])
 
 
-async def read(eps, asset, addresses, height, **kw):
-    ad = EvmAdapter("local", eps, **kw)
+async def read(eps, asset, addresses, height, cross_check=0, seed=None, **kw):
+    ad = FailoverAdapter("local", [EvmAdapter("local", e, **kw) for e in eps], cross_check=cross_check, seed=seed)
     return await balances_then_close(asset, ad, addresses, height), ad
 
 
@@ -191,12 +192,12 @@ def test_transient_hash_probe_failure_does_not_fix_reads_by_number(world):
     addrs = list(world.native)[:3]
     with RewriteProxy(world.url, flaky_hash) as px:
         async def go():
-            ad = EvmAdapter("local", [Endpoint("p", px.url)], attempts=2, backoff_min=0.001, backoff_max=0.01)
+            ad = EvmAdapter("local", Endpoint("p", px.url), attempts=2, backoff_min=0.001, backoff_max=0.01)
             try:
                 first = await ad.balances(ETH, addrs, world.snapshot)
                 state["fail"] = False
                 second = await ad.balances(ETH, addrs, world.snapshot)
-                return first, second, ad._states[0].block_param_style
+                return first, second, ad.block_param_style
             finally:
                 await ad.close()
 
@@ -240,7 +241,7 @@ def test_reads_by_number_are_rechecked_against_the_block_hash(world, reorg):
     addrs = list(world.native)[:4]
     with RewriteProxy(world.url, no_eip1898) as px:
         batch, ad = run(read([Endpoint("p", px.url)], ETH, addrs, world.snapshot))
-    assert ad._states[0].block_param_style == "number" and seen["blocks"] >= 2
+    assert ad.adapters[0].block_param_style == "number" and seen["blocks"] >= 2
     if not reorg:
         assert batch.complete and all(r.block.at_snapshot and r.block.hash for r in batch.results)
         assert {r.address: r.amount_base_units for r in batch.results} == {a: world.native[a] for a in addrs}
@@ -442,7 +443,7 @@ def test_solana_token_parts_at_two_slots_are_not_at_snapshot():
     with fake.serve() as srv:
         async def go():
             # one call per HTTP request: getSlot 501, getBlockHeight 502, Token and Token-2022 at 503 and 504
-            ad = SolanaAdapter("solana", [Endpoint("FAKE-SOLANA", srv.url, max_batch=1, concurrency=1)])
+            ad = SolanaAdapter("solana", Endpoint("FAKE-SOLANA", srv.url, max_batch=1, concurrency=1))
             return await balances_then_close(Asset("solana", "USDT", 6, USDT_SPL_MINT), ad, [owner], 504)
 
         batch = run(go())

@@ -12,6 +12,7 @@ import pytest
 
 from support.common import balances_then_close, run
 from chains.evm import STRATEGIES, EvmAdapter
+from chains.failover import FailoverAdapter
 from chains.jsonrpc import ConfigError, Endpoint
 from chains.protocol import Asset
 from support.evm_world import EvmWorld, build_world
@@ -23,9 +24,9 @@ def world(anvil) -> EvmWorld:
     return build_world(anvil.url)
 
 
-async def read(url_or_endpoints, asset, addresses, height, **kw):
+async def read(url_or_endpoints, asset, addresses, height, cross_check=0, seed=None, **kw):
     eps = url_or_endpoints if isinstance(url_or_endpoints, list) else [Endpoint("anvil", url_or_endpoints)]
-    ad = EvmAdapter("local", eps, **kw)
+    ad = FailoverAdapter("local", [EvmAdapter("local", e, **kw) for e in eps], cross_check=cross_check, seed=seed)
     return await balances_then_close(asset, ad, addresses, height), ad
 
 
@@ -171,7 +172,7 @@ def test_an_endpoint_of_another_chain_reads_nothing(anvil):
     from chains.protocol import Asset
 
     async def read(chain_id, endpoints):
-        adapter = EvmAdapter("ethereum", endpoints, chain_id=chain_id, attempts=1)
+        adapter = FailoverAdapter("ethereum", [EvmAdapter("ethereum", e, chain_id=chain_id, attempts=1) for e in endpoints])
         try:
             return await adapter.balances(Asset("ethereum", "ETH", 18, None), ["0x" + "11" * 20], None)
         finally:

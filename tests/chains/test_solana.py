@@ -16,6 +16,7 @@ import pytest
 from support.common import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
+from chains.failover import FailoverAdapter
 from chains.solana import TOKEN_2022_PROGRAM, SolanaAdapter, solana_pubkey
 from scanner.devnet.fake_tron_solana import USDC_SPL_MINT, USDT_SPL_MINT, FakeSolana, seeded, sol_keypair, solana_world
 from support.faultproxy import FaultProxy
@@ -36,7 +37,7 @@ def read(endpoints, asset, addresses, height, **kw):
     eps = endpoints if isinstance(endpoints, list) else [Endpoint("FAKE-SOLANA", endpoints, max_batch=4)]
 
     async def go():
-        ad = SolanaAdapter("solana", eps, **kw)
+        ad = FailoverAdapter("solana", [SolanaAdapter("solana", e, **kw) for e in eps])
         return await balances_then_close(asset, ad, addresses, height), ad
 
     return asyncio.run(go())

@@ -17,6 +17,7 @@ import pytest
 from support.common import balances_then_close
 from chains.jsonrpc import Endpoint
 from chains.protocol import Asset
+from chains.failover import FailoverAdapter, per_endpoint
 from chains.tron import TronAdapter, tron_address
 from scanner.devnet.fake_tron_solana import USDT_SPL_MINT, FakeSolana, FakeTron, Faults, solana_world, tron_world
 
@@ -46,7 +47,9 @@ def read(endpoints, asset, addresses, height, options=None, **kw):
     opts = options if isinstance(options, list) else [options or {}] * len(eps)
 
     async def go():
-        ad = TronAdapter("tron", eps, opts, **kw)
+        pairs = [(ep, opts[i] if i < len(opts) else {}) for i, ep in enumerate(eps)]
+        adapters, left_out = per_endpoint(pairs, lambda p: p[0].label, lambda p: TronAdapter("tron", *p, **kw))
+        ad = FailoverAdapter("tron", adapters, notes=left_out)
         return await balances_then_close(asset, ad, addresses, height), ad
 
     return asyncio.run(go())
