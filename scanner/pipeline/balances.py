@@ -1,9 +1,9 @@
 """``porscan balances``: read every row's balance at its snapshot height and compare it with the
 published amount, exactly, in base units.
 
-Rows are grouped by (coin, snapshot height); each group is read by its network's adapter in
-slices, so progress shows and a slow network does not hold the others (networks run
-concurrently). A row that could not be read is ``unread`` with the reason, never a zero.
+Rows are grouped by (coin, snapshot height) by the one planner (plan.py, shared with ``porscan scan``);
+each group is read by its network's adapter in slices, so progress shows and a slow network does not
+hold the others (networks run concurrently). A row that could not be read is ``unread`` with the reason, never a zero.
 """
 
 from __future__ import annotations
@@ -11,22 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
 
 from chains.protocol import AdapterError, BalanceBatch, BlockRef, ChainAdapter
 
-from .adapters import make_adapter, supported_kinds
+from .adapters import make_adapter
 from .aggregate import canonical_address
-from ..amounts import from_base_units, to_base_units
+from ..amounts import from_base_units
 from .ingest import ReserveRow, RowError
-from ..config.networks import CoinTarget, CoinTargets, Network
+from ..config.networks import CoinTarget, Network
 from ..records import BalanceRecord
+from .plan import NO_PUBLISHED_AMOUNT, BalancePlanner, FileContext, Groups, Job, SummaryHeights, fill_heights, one_height
 
 SLICE = 50_000
-NO_PUBLISHED_AMOUNT = "no published amount"
 log = logging.getLogger("porscan.balances")
 
 
@@ -76,143 +75,43 @@ def _units(units: int, decimals: int | None) -> str | None:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | None, str]:
-    if row.amount is None:
-        return None, NO_PUBLISHED_AMOUNT
-    if row.amount_in_base_units:
-        return int(row.amount), ""
-    units = to_base_units(row.amount, target.decimals)
-    if units is None:
-        return None, f"published amount {row.amount_text} has more than {target.decimals} decimals"
-    return units, ""
-
-
-class Job(NamedTuple):
-    """One row to read: its line, coin key as written, address and the published amount in base units."""
-
-    line: int
-    coin: str
-    address: str
-    published: int | None
-    why: str  # why ``published`` is None, if it is
-
-
-Groups = dict[tuple[str, int | None], list[Job]]  # (coin key upper, snapshot height) -> rows in file order
-
-
-def unsupported_reason(coin: str, coins: dict[str, CoinTarget], networks: dict[str, Network],
-                       kinds: frozenset[str]) -> tuple[str, str] | None:
-    """(network id, reason) when the coin's balance cannot be read with this configuration, else None."""
-    target = coins.get(coin.upper())
-    net = networks.get(target.network) if target else None
-    if target is not None and net is not None and net.kind in kinds and net.endpoints:
-        return None
-    why_not = getattr(coins, "why_not", None)  # a CoinTargets says why a name did not resolve
-    why = ((f"no balance adapter for coin {coin}" + (f": {why_not(coin)}" if why_not and why_not(coin) else ""))
-           if target is None else
-           f"network {target.network} is not configured" if net is None else
-           f"no adapter for {net.kind} networks yet" if net.kind not in kinds else
-           f"network {target.network} has no usable endpoint"
-           + (f" (left out: {'; '.join(net.skipped_endpoints)})" if net.skipped_endpoints else ""))
-    return (target.network if target else ""), why
-
-
-def network_heights(keys: Iterable[tuple[str, int | None]], coins: dict[str, CoinTarget],
-                    file_heights: dict[str, int] | None = None) -> dict[str, set[int]]:
-    """Network id -> the snapshot heights the file gives it: its rows' (``keys``: (coin, height))
-    and its summary block's (``file_heights``: coin -> height)."""
-    by_network: dict[str, set[int]] = defaultdict(set)
-    for coin, height in keys:
-        if height is not None:
-            by_network[coins[coin].network].add(height)
-    for coin, height in (file_heights or {}).items():
-        target = coins.get(coin)
-        if target is not None:
-            by_network[target.network].add(height)
-    return by_network
-
-
-def one_height(heights: set[int] | None) -> int | None:
-    """The height a row with none is read at: its network's, when the file gives exactly one."""
-    return next(iter(heights)) if heights and len(heights) == 1 else None
-
-
-def fill_heights(groups: Groups, coins: dict[str, CoinTarget],
-                 file_heights: dict[str, int] | None = None) -> tuple[Groups, dict[str, str]]:
-    """Rows that publish no height are read at their network's snapshot height, where the file gives
-    exactly one for that network (its other rows, or its summary block: ``file_heights``, coin ->
-    height); else at the latest block, which every report labels. Returns the regrouped rows and one
-    note per network saying which it was."""
-    by_network = network_heights(groups, coins, file_heights)
-    out: Groups = defaultdict(list)
-    unheighted: dict[str, int] = defaultdict(int)
-    for (coin, height), jobs in groups.items():
-        nid = coins[coin].network
-        if height is None:
-            unheighted[nid] += len(jobs)
-            height = one_height(by_network.get(nid))
-        out[(coin, height)].extend(jobs)
-    for key in out:
-        out[key].sort(key=lambda j: j.line)  # a group's rows in file order, as before
-    notes = {}
-    for nid, n in sorted(unheighted.items()):
-        known = sorted(by_network.get(nid, set()))
-        if len(known) == 1:
-            notes[nid] = f"{n} row(s) publish no snapshot height: read at {known[0]}, the one snapshot height the file gives for {nid}"
-        elif known:
-            notes[nid] = (f"{n} row(s) publish no snapshot height and the file gives {nid} several "
-                          f"({', '.join(map(str, known))}): read at the latest block, not at the snapshot")
-        else:
-            notes[nid] = f"{n} row(s) publish no snapshot height and the file gives none for {nid}: read at the latest block, not at the snapshot"
-    return dict(out), notes
-
-
 def slice_key(coin: str, height: int | None, index: int) -> str:
     """Checkpoint key of one slice of a (coin, height) group: stable for the same file and SLICE."""
     return f"{coin}@{'latest' if height is None else height}#{index}"
 
 
-async def check_balances(rows: Iterable[ReserveRow | RowError], coins: dict[str, CoinTarget],
+async def check_balances(rows: Iterable[ReserveRow | RowError], coins: Mapping[str, CoinTarget],
                          networks: dict[str, Network], *, adapter_options: dict | None = None,
                          on_progress: Callable[[int], None] | None = None,
                          on_plan: Callable[[int], None] | None = None,
                          file_heights: dict[str, int] | None = None,
                          keyed_by_network: bool = False) -> tuple[list[BalanceRecord], dict[str, NetworkSummary]]:
-    """``porscan balances``: every row of a file, checked, in file order. ``file_heights`` (coin ->
-    height, the summary block's) give rows without a height their network's snapshot height; with
-    ``keyed_by_network`` (address lists, auditor CSV) the network column says the chain."""
-    key_for = getattr(coins, "key_for", None)
+    """``porscan balances``: every row of a file, checked, in file order. The rows are grouped by the
+    scan's planner (plan.py): ``file_heights`` (coin -> height, the summary block's) give rows without
+    a height their network's snapshot height; with ``keyed_by_network`` (address lists, auditor CSV)
+    the network column says the chain."""
     checks: list[BalanceRecord] = []
     summaries: dict[str, NetworkSummary] = {}
-    groups: Groups = defaultdict(list)
-    kinds = supported_kinds()
+    planner = BalancePlanner(FileContext(coins, networks, SummaryHeights(file_heights or {}), keyed_by_network))
     for row in rows:
         if isinstance(row, RowError):
             checks.append(_unread_record(row.line, row.coin, row.network, "", row.address, None, "invalid_row",
                                          f"{row.field}: {row.message}"))
-            continue
-        key = key_for(row.coin, row.network, keyed_by_network) if key_for else row.coin.strip().upper()
-        bad = unsupported_reason(key, coins, networks, kinds)
-        if bad is not None:
-            nid = bad[0] or row.network or "?"
-            s = _summary(summaries, nid)
-            s.rows += 1
-            s.unsupported += 1
-            target = coins.get(key)
-            checks.append(_unread_record(row.line, row.coin, nid, target.asset if target else key, row.address,
-                                         row.snapshot_height, "unsupported", bad[1]))
-            continue
-        published, why = published_base_units(row, coins[key])
-        groups[(key, row.snapshot_height)].append(Job(row.line, CoinTargets.read_as(key, row.coin), row.address,
-                                                      published, why))
+        else:
+            planner.add_file_row(row)
+    plan = planner.finish()
+    for rec in plan.unsupported:
+        s = _summary(summaries, rec.network or "?")
+        s.rows += 1
+        s.unsupported += 1
+    checks.extend(plan.unsupported)
 
     async def collect(_key: str, part: list[BalanceRecord]) -> None:
         checks.extend(part)
 
-    groups, notes = fill_heights(groups, coins, file_heights)
-    await read_groups(groups, coins, networks, adapter_options=adapter_options, on_slice=collect,
+    await read_groups(plan.groups, coins, networks, adapter_options=adapter_options, on_slice=collect,
                       on_progress=on_progress, on_plan=on_plan, summaries=summaries)
-    for nid, note in notes.items():
+    for nid, note in plan.height_notes.items():
         _summary(summaries, nid).notes.append(note)
     for s in summaries.values():
         if s.duplicates:
@@ -228,7 +127,7 @@ def _summary(summaries: dict[str, NetworkSummary], nid: str) -> NetworkSummary:
     return s
 
 
-async def read_groups(groups: Groups, coins: dict[str, CoinTarget], networks: dict[str, Network], *,
+async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks: dict[str, Network], *,
                       on_slice: Callable[[str, list[BalanceRecord]], Awaitable[None]],
                       adapter_options: dict | None = None, done: set[str] | frozenset[str] = frozenset(),
                       on_progress: Callable[[int], None] | None = None,
@@ -362,4 +261,5 @@ def _unread_record(line: int, coin: str, network: str, asset: str, address: str,
                          block_hash=None, at_snapshot=None, status=status, reason=reason, endpoint="")
 
 
-__all__ = ["NetworkSummary", "check_balances", "Decimal"]
+# Job, fill_heights and one_height live in plan.py (the grouping rule) and stay importable from here
+__all__ = ["NetworkSummary", "check_balances", "Decimal", "Job", "fill_heights", "one_height"]

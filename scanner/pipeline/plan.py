@@ -1,39 +1,171 @@
 """The balance plan: which rows are read, in which (coin key, snapshot height) groups, and which rows
-no adapter can read and why. One planner for the real run and for ``porscan scan --dry``, so the plan
-``--dry`` prints is the plan the run executes (rows without a height get their network's one height
-the same way in both; unsupported rows get the same reasons)."""
+no adapter can read and why. One planner, one grouping rule, for ``porscan scan`` (rows as the run
+stores them), ``porscan scan --dry`` and ``porscan balances`` (rows as the file gives them), so the plan
+``--dry`` prints is the plan a run executes (rows without a height get their network's one height the
+same way everywhere; unsupported rows get the same reasons)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
-from ..config.networks import CoinTargets, Network
+from ..amounts import to_base_units
+from ..config.networks import CoinTarget, CoinTargets, Network
 from ..records import BalanceRecord, RowRecord
 from .adapters import supported_kinds
 from .aggregate import CoinPlace
-from .balances import NO_PUBLISHED_AMOUNT, Job, fill_heights, unsupported_reason
-from .ingest import FileHead
+from .ingest import ReserveRow
+
+NO_PUBLISHED_AMOUNT = "no published amount"
+NOT_READ = ("invalid_row", "skipped")  # verification statuses whose rows are not read on chain
+
+
+def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | None, str]:
+    if row.amount is None:
+        return None, NO_PUBLISHED_AMOUNT
+    if row.amount_in_base_units:
+        return int(row.amount), ""
+    units = to_base_units(row.amount, target.decimals)
+    if units is None:
+        return None, f"published amount {row.amount_text} has more than {target.decimals} decimals"
+    return units, ""
+
+
+class Job(NamedTuple):
+    """One row to read: its line, coin key as written, address and the published amount in base units."""
+
+    line: int
+    coin: str
+    address: str
+    published: int | None
+    why: str  # why ``published`` is None, if it is
+
+
+Groups = dict[tuple[str, int | None], list[Job]]  # (coin key upper, snapshot height) -> rows in file order
+
+
+def unsupported_reason(coin: str, coins: Mapping[str, CoinTarget], networks: dict[str, Network],
+                       kinds: frozenset[str]) -> tuple[str, str] | None:
+    """(network id, reason) when the coin's balance cannot be read with this configuration, else None."""
+    target = coins.get(coin.upper())
+    net = networks.get(target.network) if target else None
+    if target is not None and net is not None and net.kind in kinds and net.endpoints:
+        return None
+    why_not = getattr(coins, "why_not", None)  # a CoinTargets says why a name did not resolve
+    why = ((f"no balance adapter for coin {coin}" + (f": {why_not(coin)}" if why_not and why_not(coin) else ""))
+           if target is None else
+           f"network {target.network} is not configured" if net is None else
+           f"no adapter for {net.kind} networks yet" if net.kind not in kinds else
+           f"network {target.network} has no usable endpoint"
+           + (f" (left out: {'; '.join(net.skipped_endpoints)})" if net.skipped_endpoints else ""))
+    return (target.network if target else ""), why
+
+
+def network_heights(keys: Iterable[tuple[str, int | None]], coins: Mapping[str, CoinTarget],
+                    file_heights: dict[str, int] | None = None) -> dict[str, set[int]]:
+    """Network id -> the snapshot heights the file gives it: its rows' (``keys``: (coin, height))
+    and its summary block's (``file_heights``: coin -> height)."""
+    by_network: dict[str, set[int]] = defaultdict(set)
+    for coin, height in keys:
+        if height is not None:
+            by_network[coins[coin].network].add(height)
+    for coin, height in (file_heights or {}).items():
+        target = coins.get(coin)
+        if target is not None:
+            by_network[target.network].add(height)
+    return by_network
+
+
+def one_height(heights: set[int] | None) -> int | None:
+    """The height a row with none is read at: its network's, when the file gives exactly one."""
+    return next(iter(heights)) if heights and len(heights) == 1 else None
+
+
+def fill_heights(groups: Groups, coins: Mapping[str, CoinTarget],
+                 file_heights: dict[str, int] | None = None) -> tuple[Groups, dict[str, str]]:
+    """Rows that publish no height are read at their network's snapshot height, where the file gives
+    exactly one for that network (its other rows, or its summary block: ``file_heights``, coin ->
+    height); else at the latest block, which every report labels. Returns the regrouped rows and one
+    note per network saying which it was."""
+    by_network = network_heights(groups, coins, file_heights)
+    out: Groups = defaultdict(list)
+    unheighted: dict[str, int] = defaultdict(int)
+    for (coin, height), jobs in groups.items():
+        nid = coins[coin].network
+        if height is None:
+            unheighted[nid] += len(jobs)
+            height = one_height(by_network.get(nid))
+        out[(coin, height)].extend(jobs)
+    for key in out:
+        out[key].sort(key=lambda j: j.line)  # a group's rows in file order, as before
+    notes = {}
+    for nid, n in sorted(unheighted.items()):
+        known = sorted(by_network.get(nid, set()))
+        if len(known) == 1:
+            notes[nid] = f"{n} row(s) publish no snapshot height: read at {known[0]}, the one snapshot height the file gives for {nid}"
+        elif known:
+            notes[nid] = (f"{n} row(s) publish no snapshot height and the file gives {nid} several "
+                          f"({', '.join(map(str, known))}): read at the latest block, not at the snapshot")
+        else:
+            notes[nid] = f"{n} row(s) publish no snapshot height and the file gives none for {nid}: read at the latest block, not at the snapshot"
+    return dict(out), notes
+
+
+
+class HasHeights(Protocol):
+    """All the planner needs of a file's head: the snapshot heights its summary block gives (coin -> height)."""
+
+    @property
+    def heights(self) -> dict[str, int]: ...
 
 
 class PlanContext(Protocol):
-    """What the planner needs of a scan's context (scan._Context)."""
+    """What the planner needs: a scan's context (scan._Context) or a file's (:class:`FileContext`)."""
 
-    coins: CoinTargets
-    networks: dict[str, Network]
-    head: FileHead
+    @property
+    def coins(self) -> Mapping[str, CoinTarget]: ...
+
+    @property
+    def networks(self) -> dict[str, Network]: ...
+
+    @property
+    def head(self) -> HasHeights: ...
 
     def key(self, coin: str, network: str) -> str: ...
 
     def place(self, coin: str) -> CoinPlace: ...
 
-NOT_READ = ("invalid_row", "skipped")  # verification statuses whose rows are not read on chain
+
+@dataclass(frozen=True, slots=True)
+class SummaryHeights:
+    heights: dict[str, int] = field(default_factory=dict)  # coin -> height, from the file's summary block
+
+
+@dataclass(frozen=True, slots=True)
+class FileContext:
+    """The planner's context for a file read outside a scan (``porscan balances``)."""
+
+    coins: Mapping[str, CoinTarget]  # a CoinTargets (names resolved by rule) or a plain mapping of keys
+    networks: dict[str, Network]
+    head: HasHeights = SummaryHeights()
+    keyed_by_network: bool = False  # address lists, auditor CSV: the network column says the chain
+
+    def key(self, coin: str, network: str) -> str:
+        key_for = getattr(self.coins, "key_for", None)
+        return key_for(coin, network, self.keyed_by_network) if key_for else coin.strip().upper()
+
+    def place(self, coin: str) -> CoinPlace:
+        target = self.coins.get(coin)
+        if target is not None:
+            return CoinPlace(target.asset, target.network, target.decimals, target.contract)
+        return CoinPlace(coin, "unconfigured", None)
 
 
 @dataclass
 class BalancePlan:
-    groups: dict[tuple[str, int | None], list[Job]]  # (coin key, height) -> rows to read there
+    groups: Groups  # (coin key, height) -> rows to read there
     unsupported: list[BalanceRecord]  # rows no adapter can read, each with its reason
     height_notes: dict[str, str]  # network -> how rows without a height were placed
 
@@ -44,7 +176,8 @@ class BalancePlan:
 
 @dataclass
 class BalancePlanner:
-    """Feed it rows (``add``), then ``finish()``: rows come from the store (a run) or the file (--dry)."""
+    """Feed it rows, then ``finish()``: ``add`` takes rows as a scan stores them (verified, amounts in
+    base units), ``add_file_row`` rows as a file gives them; both go through the same rule."""
 
     ctx: PlanContext
     groups: dict[tuple[str, int | None], list[Job]] = field(default_factory=lambda: defaultdict(list))
@@ -56,22 +189,31 @@ class BalancePlanner:
     def add(self, r: RowRecord) -> None:
         if r.status in NOT_READ:
             return
-        ctx = self.ctx
-        coin = ctx.key(r.coin, r.network)
-        bad = unsupported_reason(coin, ctx.coins, ctx.networks, self._kinds)
-        if bad is not None:
-            place = ctx.place(coin)
-            self.unsupported.append(BalanceRecord(
-                line=r.line, coin=r.coin, network=bad[0] or r.network, asset=place.asset, address=r.address,
-                snapshot_height=r.snapshot_height, published_base_units=r.amount_base_units, onchain_base_units=None,
-                decimals=place.decimals, block_number=None, block_hash=None, at_snapshot=None, status="unsupported",
-                reason=bad[1], endpoint=""))
-            return
         why = "" if r.amount_base_units is not None else (
             NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
             f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
-        self.groups[(coin, r.snapshot_height)].append(
-            Job(r.line, CoinTargets.read_as(coin, r.coin), r.address, r.amount_base_units, why))
+        self._add(self.ctx.key(r.coin, r.network), r.line, r.coin, r.network, r.address, r.snapshot_height,
+                  r.amount_base_units, why)
+
+    def add_file_row(self, row: ReserveRow) -> None:
+        coin = self.ctx.key(row.coin, row.network)
+        target = self.ctx.coins.get(coin)
+        published, why = (published_base_units(row, target) if target is not None else
+                          (int(row.amount) if row.amount is not None and row.amount_in_base_units else None, ""))
+        self._add(coin, row.line, row.coin, row.network, row.address, row.snapshot_height, published, why)
+
+    def _add(self, coin: str, line: int, written: str, network: str, address: str, height: int | None,
+             published: int | None, why: str) -> None:
+        bad = unsupported_reason(coin, self.ctx.coins, self.ctx.networks, self._kinds)
+        if bad is not None:
+            place = self.ctx.place(coin)
+            self.unsupported.append(BalanceRecord(
+                line=line, coin=written, network=bad[0] or network, asset=place.asset, address=address,
+                snapshot_height=height, published_base_units=published, onchain_base_units=None,
+                decimals=place.decimals, block_number=None, block_hash=None, at_snapshot=None, status="unsupported",
+                reason=bad[1], endpoint=""))
+            return
+        self.groups[(coin, height)].append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
 
     def finish(self) -> BalancePlan:
         groups, notes = fill_heights(self.groups, self.ctx.coins, self.ctx.head.heights)
