@@ -204,6 +204,12 @@ def test_steps_not_a_power_of_two(batch):
     _failed(batch, "$.steps", "power of two")
 
 
+def test_the_later_five_quotient_layout_is_not_verified_rather_than_failed(batch):
+    _edit(batch / "sum_proof.json", lambda d: d["mtree_entries_data"].__setitem__(0, d["mtree_entries_data"][0] + "00" * 32))
+    check = verify_sum_proof(batch, _config(batch))
+    assert check.status == NOT_VERIFIED and "5 trace-constraint quotients" in check.reason
+
+
 def test_a_config_that_does_not_fit(batch):
     config = _config(batch)
     check = verify_sum_proof(batch, {"coins": list(config.coins), "main_coins_num": 22})

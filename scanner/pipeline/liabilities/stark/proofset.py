@@ -81,10 +81,14 @@ def _set_check(root: Path, config: StarkV1Config, batches: list[Path], trunk: Pa
               "holes_closed": ["uts bounded to 16 (a*) / 32 (b*, trunk)", "FRI row checks actually run",
                                "entry and branch shapes checked against the config",
                                "main_coins_num and coin list from the set's config"]}
-    failed = [Path(c.file).name for c in checks if c.status != VERIFIED]
+    failed = [Path(c.file).name for c in checks if c.status == FAILED]
     if failed:
         return ProofCheck(file=str(root), kind=SET_KIND, status=FAILED, detail=detail,
-                          reason=f"{root}: sum proofs not verified: {', '.join(failed)}")
+                          reason=f"{root}: sum proofs failed: {', '.join(failed)}")
+    unchecked = [Path(c.file).name for c in checks if c.status != VERIFIED]
+    if unchecked:
+        return ProofCheck(file=str(root), kind=SET_KIND, status=NOT_VERIFIED, detail=detail,
+                          reason=f"{root}: sum proofs porscan cannot verify: {', '.join(unchecked)}")
     if trunk is None:
         return ProofCheck(file=str(root), kind=SET_KIND, status=NOT_VERIFIED, detail=detail,
                           reason=f"{root}: no trunk/ folder: the {len(batches)} batch proofs verify, but their sums "

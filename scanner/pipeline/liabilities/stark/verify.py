@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..proofs import FAILED, VERIFIED, ProofCheck
+from ..proofs import FAILED, NOT_VERIFIED, VERIFIED, ProofCheck
 from . import fri, merkle
 from .field import P, inverse, root_of_unity
 from .merkle import MerkleError
@@ -55,6 +55,10 @@ UTS_BY_ROLE = {"a": 16, "b": 32, "trunk": 32}  # what OKX's prover uses (constan
 
 class SumProofInvalid(PorscanError):
     """A check of a sum proof that does not hold; the message says which (caught into a ProofCheck)."""
+
+
+class LayoutNotSupported(PorscanError):
+    """A proof in a v1 layout this verifier does not implement (reported as not verified, not failed)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,10 @@ def _open_entries(raw: object, file: Path, coins: int, main: int, leaves: Sequen
             others = [[bytes.fromhex(v) for v in raw[4 * s + k]] for k in (1, 2, 3)]
         except (TypeError, ValueError):
             raise SumProofInvalid(f"{where}..[{4 * s + 3}]: not hex (or not the [t, b, id, random] lists)") from None
+        if len(full) == 32 * (words + 1):
+            raise LayoutNotSupported(f"{where}: the entries carry 5 trace-constraint quotients (OKX's later v1 "
+                                     "prover: t = Σ coins as a 5th constraint, interpolated ids, FRI without "
+                                     "exclusions); porscan verifies the 4-quotient layout of the published sets only")
         if len(full) != 32 * words:
             raise SumProofInvalid(f"{where}: {len(full)} bytes, expected {32 * words} = 32·(t + {coins} coins + id + "
                                   f"{TRACE_CONSTRAINTS} trace quotients + 2·{main} coin quotients): "
@@ -332,6 +340,8 @@ def verify_sum_proof(folder_or_file: str | Path, config: StarkV1Config | Mapping
         detail = _verify(folder, cfg)
     except SumProofInvalid as exc:
         return ProofCheck(file=str(folder), kind=KIND, status=FAILED, reason=str(exc))
+    except LayoutNotSupported as exc:
+        return ProofCheck(file=str(folder), kind=KIND, status=NOT_VERIFIED, reason=str(exc))
     role = "trunk" if folder.name == "trunk" else f"batch {folder.name}"
     reason = (f"{role}: proof of work, FRI low-degree test, {SPOT_CHECKS} spot checks of the trace constraints "
               f"and per-coin constraints of the first {cfg.main_coins_num} coins, linear combination; "
