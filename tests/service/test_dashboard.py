@@ -8,19 +8,15 @@ docs/dashboard-390.png."""
 
 from __future__ import annotations
 
-import asyncio
 import html as htmllib
 import io
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -32,7 +28,8 @@ from scanner.report import charts
 from scanner.service.feed import dashboard
 from scanner.storage import RunSpec, open_store
 from support.browser import chromium_or_skip, read_png, view_page
-from support.common import ROOT
+from support.common import ROOT, run
+from support.feed_world import start_feed
 
 SIZES = ((1280, 900), (390, 844))
 DAY = "2025-07-01"
@@ -127,34 +124,16 @@ async def _fill(db: str) -> tuple[int, dict]:
         await store.close()
 
 
-def _start_serve(db: str) -> tuple[subprocess.Popen, int]:
-    env = {k: v for k, v in os.environ.items() if k != dashboard.REFRESH_ENV}
-    proc = subprocess.Popen([sys.executable, "-m", "scanner", "serve", "--db", db, "--port", "0"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline, lines = time.monotonic() + 60, []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline() if proc.stderr else ""
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"porscan feed on http://127\.0\.0\.1:(\d+)/", line)
-        if m:
-            return proc, int(m.group(1))
-    os.killpg(proc.pid, signal.SIGKILL)
-    raise AssertionError("porscan serve did not start:\n" + "".join(lines))
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(dashboard URL, latest run id, its report) from a `porscan serve` over a filled SQLite store."""
     db = str(tmp_path_factory.mktemp("dashboard") / "dash.db")
-    run_id, summary = asyncio.run(_fill(db))
-    proc, port = _start_serve(db)
+    run_id, summary = run(_fill(db))
+    feed = start_feed(db, Path(db).with_suffix(".log"), unset=(dashboard.REFRESH_ENV,))
     try:
-        yield f"http://127.0.0.1:{port}/?exchange=OKX", run_id, summary
+        yield f"http://127.0.0.1:{feed.port}/?exchange=OKX", run_id, summary
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.communicate(timeout=30)
+        feed.stop()
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -325,7 +304,7 @@ def test_the_store_gives_the_coins(tmp_path):
         finally:
             await store.close()
 
-    data = asyncio.run(main())
+    data = run(main())
     got = {(a["asset"], n["network"]): n["coins"] for a in data["assets"] for n in a["networks"]}
     assert got == {(p[0], p[1]): p[2] for p in PLACES}
 

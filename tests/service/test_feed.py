@@ -8,10 +8,6 @@ import base64
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from decimal import Decimal
 
 import pytest
@@ -20,7 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from scanner.service.feed.server import FeedConfigError, FeedServer, ROUTES, openapi_document, resolve_token
 from scanner.devnet.feed_sample import populate
 from scanner.storage import open_store
-from support.common import ROOT, run
+from support.common import run
+from support.feed_world import start_feed
 
 EXCHANGES, DAYS, END = 2, 12, "2025-03-31"
 TOKEN = "s3cret-token-for-tests-0123456789"
@@ -300,23 +297,6 @@ def test_metrics(db_url):
 
 # ------------------------------------------------------------------------------------- dashboard
 
-def _start_serve(db: str) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, "-m", "scanner", "serve", "--db", db, "--port", "0"], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    deadline = time.monotonic() + 60
-    lines = []
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        lines.append(line)
-        m = re.search(r"porscan feed on http://127\.0\.0\.1:(\d+)/", line)
-        if m:
-            return proc, int(m.group(1))
-    proc.kill()
-    raise AssertionError("porscan serve did not start:\n" + "".join(lines))
-
-
 def test_dashboard_in_chromium(tmp_path):
     from support.browser import chromium_or_skip, read_png, run_chromium
 
@@ -334,20 +314,17 @@ def test_dashboard_in_chromium(tmp_path):
             await store.close()
 
     stored, ratios = run(fill())
-    proc, port = _start_serve(db)
+    feed = start_feed(db, tmp_path / "serve.log")
     try:
-        url = f"http://127.0.0.1:{port}/?exchange=OKX"
+        url = f"http://127.0.0.1:{feed.port}/?exchange=OKX"
         dom = run_chromium(["--dump-dom", url])
         assert dom.returncode == 0 and "<html" in dom.stdout, dom.stderr[-2000:]
         html = dom.stdout
-        update = os.environ.get("PORSCAN_UPDATE_DOCS") == "1"
-        png = ROOT / "docs" / "dashboard.png" if update else tmp_path / "dashboard.png"
-        png.parent.mkdir(exist_ok=True)
+        png = tmp_path / "dashboard.png"  # docs/ screenshots: tests/service/test_dashboard.py
         shot = run_chromium([f"--screenshot={png}", "--window-size=1280,2200", url])
         assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+        feed.stop()
     # the figures: every section, one history line per asset, the latest ratios as the report words them
     for section in ("Proven reserve ratio over time", "Latest reserve ratios", "Coverage: balances read",
                     "Per-network breakdown", "Recent alerts"):
@@ -413,7 +390,8 @@ def test_malformed_requests_are_one_log_line_each(tmp_path):
         await store.close()
 
     run(create())
-    proc, port = _start_serve(db)
+    feed = start_feed(db, tmp_path / "serve.log")
+    port = feed.port
     try:
         bad = (b"GARBAGE \x00\x01 HTTP/9\r\n\r\n", b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n")
@@ -423,8 +401,7 @@ def test_malformed_requests_are_one_log_line_each(tmp_path):
                 reply = s.recv(64)
                 assert reply.startswith(b"HTTP/1.") and b" 400 " in reply, reply
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        err = feed.stop()
     assert "Traceback" not in err, err[-2000:]
     # aiohttp logs the oversized line and the bad header (garbage it just answers 400): one line each
     assert err.count("bad request:") == 2, err

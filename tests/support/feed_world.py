@@ -59,10 +59,12 @@ class FeedProcess:
         return self.log.read_text(errors="replace")
 
 
-def start_feed(db: str, log: Path, *, nofile: int | None = None, code: str | None = None) -> FeedProcess:
+def start_feed(db: str, log: Path, *, nofile: int | None = None, code: str | None = None,
+               unset: tuple[str, ...] = ()) -> FeedProcess:
     """``porscan serve --db DB --port 0`` (or ``python -c CODE`` with ``DB`` in its environment as
     ``FEED_DB``, for a server with other limits than the command's), stderr into ``log``, with the
-    soft open-file limit ``nofile``. Returns once it logged the port it bound."""
+    soft open-file limit ``nofile`` and without the environment variables ``unset``. Returns once it
+    logged the port it bound."""
 
     def limit() -> None:
         if nofile is not None:
@@ -73,7 +75,7 @@ def start_feed(db: str, log: Path, *, nofile: int | None = None, code: str | Non
 
     argv = ([sys.executable, "-c", code] if code is not None else
             [sys.executable, "-m", "scanner", "serve", "--db", db, "--port", "0"])
-    env = {**os.environ, "FEED_DB": db, "PYTHONPATH": str(ROOT)}
+    env = {**{k: v for k, v in os.environ.items() if k not in unset}, "FEED_DB": db, "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as err:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=err, start_new_session=True, preexec_fn=limit)
