@@ -210,6 +210,13 @@ def test_the_later_five_quotient_layout_is_not_verified_rather_than_failed(batch
     assert check.status == NOT_VERIFIED and "5 trace-constraint quotients" in check.reason
 
 
+@pytest.mark.parametrize("key,value", [("mtree_branches", 5), ("low_degree_proof", "x"), ("mtree_entries_data", [1] * 64),
+                                       ("l_mtree_branches", [[]] * 16), ("steps", "256"), ("mtree_root", "zz")])
+def test_malformed_fields_fail_with_a_reason(batch, key, value):
+    _edit(batch / "sum_proof.json", lambda d: d.update({key: value}))
+    _failed(batch, "sum_proof.json", key.split("_")[0])
+
+
 def test_a_config_that_does_not_fit(batch):
     config = _config(batch)
     check = verify_sum_proof(batch, {"coins": list(config.coins), "main_coins_num": 22})

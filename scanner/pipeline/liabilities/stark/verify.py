@@ -342,6 +342,9 @@ def verify_sum_proof(folder_or_file: str | Path, config: StarkV1Config | Mapping
         return ProofCheck(file=str(folder), kind=KIND, status=FAILED, reason=str(exc))
     except LayoutNotSupported as exc:
         return ProofCheck(file=str(folder), kind=KIND, status=NOT_VERIFIED, reason=str(exc))
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # a shape no check above foresaw
+        return ProofCheck(file=str(folder), kind=KIND, status=FAILED,
+                          reason=f"{folder / 'sum_proof.json'}: malformed proof ({type(exc).__name__}: {exc})")
     role = "trunk" if folder.name == "trunk" else f"batch {folder.name}"
     reason = (f"{role}: proof of work, FRI low-degree test, {SPOT_CHECKS} spot checks of the trace constraints "
               f"and per-coin constraints of the first {cfg.main_coins_num} coins, linear combination; "
