@@ -10,6 +10,22 @@ from typing import Any
 from .amounts import EXACT, coverage, fmt
 
 
+# provenance: what stands behind a figure
+ZK_VERIFIED = "zk-verified"  # a public output of a zero-knowledge proof porscan itself verified
+ZK_PUBLISHED = "zk-published"  # a public output of a zero-knowledge proof the publisher ships, not verified here
+MERKLE_SUM = "merkle-sum"  # a Merkle-sum root whose hash porscan recomputed from its children
+SELF_REPORTED = "self-reported"  # a number the publisher states, bound to nothing porscan checked
+PROVENANCES = (ZK_VERIFIED, ZK_PUBLISHED, MERKLE_SUM, SELF_REPORTED)
+PROVENANCE_RANK = {ZK_VERIFIED: 0, ZK_PUBLISHED: 1, MERKLE_SUM: 2, SELF_REPORTED: 3}  # lower is stronger
+PROVENANCE_NOTES = {ZK_PUBLISHED: "proof not verified by porscan"}  # said next to the label wherever shown
+_OLDER_NAMES = {"zk-proven": ZK_PUBLISHED}  # what runs stored before porscan verified any zk proof
+
+
+def provenance_name(text: str | None) -> str | None:
+    """A provenance as this version names it (older stored runs said "zk-proven" for zk-published)."""
+    return None if text is None else _OLDER_NAMES.get(text, text)
+
+
 def _d(value: Decimal | None) -> str | None:
     return None if value is None else fmt(value)
 

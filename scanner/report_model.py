@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from .amounts import fmt, shown_fraction
 from .errors import InputError
-from .records import NO_FIGURES, Failure, Figures, SummaryCheck  # noqa: F401 (NO_FIGURES: part of the model)
+from .records import NO_FIGURES, Failure, Figures, SummaryCheck, provenance_name  # noqa: F401 (NO_FIGURES: part of the model)
 
 SCAN_SCHEMA = "porscan.scan/1"
 
@@ -186,7 +186,7 @@ class AssetReport:
     asset: str
     figures: Figures
     liabilities: Decimal | None = None
-    liabilities_provenance: str | None = None  # zk-proven | self-reported | ...; None without a figure
+    liabilities_provenance: str | None = None  # records.PROVENANCES; None without a figure
     liabilities_source: str | None = None
     liabilities_verified: bool = False  # porscan checked the proof itself
     ratio_note: str = ""
@@ -225,7 +225,8 @@ class AssetReport:
             return _dec(exact if exact is not None else d.get(key), f"{name}.{key}")
 
         return cls(asset=asset, figures=_figures(d, name), liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"),
-                   liabilities_provenance=_opt_str(d.get("liabilities_provenance"), f"{name}.liabilities_provenance"),
+                   liabilities_provenance=provenance_name(_opt_str(d.get("liabilities_provenance"),
+                                                                   f"{name}.liabilities_provenance")),
                    liabilities_source=_opt_str(d.get("liabilities_source"), f"{name}.liabilities_source"),
                    liabilities_verified=bool(d.get("liabilities_verified")),
                    ratio_note=str(d.get("ratio_note") or ""),

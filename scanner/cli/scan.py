@@ -31,7 +31,8 @@ Every figure says where it comes from and how complete it is:
   coverage     rows read / rows expected; blocks are named, and a read at the latest block
                instead of the snapshot is labelled so
 Ratios are shown twice: proven reserves / liabilities, and with the unproven amounts added.
-Liabilities carry their provenance (zk-proven, merkle-sum, self-reported).
+Liabilities carry their provenance (zk-verified: porscan verified the proof; zk-published: a proof
+porscan did not verify; merkle-sum; self-reported).
 
 Balances are read as `porscan balances --help` describes; a Bitcoin node is rolled back to the
 snapshot only on an endpoint that sets allow_rollback = true (it empties that node's mempool).

@@ -30,8 +30,8 @@ from ..storage import RunSpec, open_store
 EXCHANGES = ("OKX", "Binance", "HTX", "Bitget", "KuCoin", "Bybit", "Gate")
 # asset -> (networks, decimals, typical reserve size, liabilities provenance)
 ASSETS = {
-    "BTC": (("bitcoin",), 8, Decimal("120000"), "zk-proven"),
-    "ETH": (("ethereum", "arbitrum"), 18, Decimal("950000"), "zk-proven"),
+    "BTC": (("bitcoin",), 8, Decimal("120000"), "zk-published"),
+    "ETH": (("ethereum", "arbitrum"), 18, Decimal("950000"), "zk-published"),
     "USDT": (("ethereum", "tron", "polygon"), 6, Decimal("8500000000"), "self-reported"),
     "SOL": (("solana",), 9, Decimal("2100000"), "self-reported"),
 }

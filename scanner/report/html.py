@@ -32,6 +32,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Iterable, Sequence
 
+from ..records import PROVENANCE_NOTES, SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED, provenance_name
 from . import charts
 from .charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, Layout, RatioItem, StackRow, esc,
                      format_amount, format_count, format_ratio, is_partial, rows_read_text, to_decimal)
@@ -243,15 +244,16 @@ def _amount_cells(figures: dict, columns: Sequence[tuple[str, str]] = AMOUNT_COL
     return cells
 
 
-def _provenance_badge(provenance: Any, has_liabilities: bool, verified: Any = None) -> str:
+def provenance_badge(provenance: Any, has_liabilities: bool) -> str:
+    """A liability figure's provenance as a badge, with what it does not prove said next to it (a
+    zk-published figure: the proof was not verified by porscan). The dashboard uses it too."""
     if not has_liabilities:
         return '<span class="badge none">no liabilities</span>'
-    p = str(provenance) if provenance is not None else "unknown provenance"
-    cls = {"zk-proven": "zk", "self-reported": "self"}.get(p, "other")
-    # porscan has no zk verifier: a zk-proven figure is the publisher's proof, not checked here
-    note = (' <span class="sub" title="the proof itself was not verified by porscan">(proof not verified)</span>'
-            if p == "zk-proven" and verified is False else "")
-    return f'<span class="badge {cls}">{esc(p)}</span>{note}'
+    p = provenance_name(str(provenance)) if provenance is not None else "unknown provenance"
+    cls = {ZK_VERIFIED: "zk", ZK_PUBLISHED: "zk", SELF_REPORTED: "self"}.get(p or "", "other")
+    note = PROVENANCE_NOTES.get(p or "")
+    shown = f' <span class="sub" title="{esc(note)}">({esc(note)})</span>' if note else ""
+    return f'<span class="badge {cls}">{esc(p)}</span>{shown}'
 
 
 def _block_label(block: dict) -> str:
@@ -460,7 +462,7 @@ def _asset_table(assets: list[dict]) -> str:
                  _ratio_cell(a.get("with_unproven_ratio"), reason, partial),
                  _num_cell(_amount(liab), liab),
                  f'<td data-v="{esc(a.get("liabilities_provenance") or "")}">'
-                 f'{_provenance_badge(a.get("liabilities_provenance"), has_liab, a.get("liabilities_verified"))}'
+                 f'{provenance_badge(a.get("liabilities_provenance"), has_liab)}'
                  + (f' <span class="sub">{esc(src)}</span>' if src else "") + "</td>",
                  _num_cell(_coverage_html(read, expected), cov)]
         rows.append(cells + _amount_cells(a, TOTAL_COLUMNS))

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from ..amounts import fmt, shown_percent
+from ..records import PROVENANCE_NOTES
 from ..report_model import AssetReport, Place, ScanReport
 
 if TYPE_CHECKING:
@@ -65,8 +66,8 @@ def _partial(a: AssetReport) -> str:
 
 def _liabilities(a: AssetReport) -> str:
     prov = a.liabilities_provenance
-    if prov == "zk-proven" and not a.liabilities_verified:
-        prov += ", proof not verified"
+    if prov in PROVENANCE_NOTES:
+        prov += f", {PROVENANCE_NOTES[prov]}"
     return (_num(a.liabilities) + (f" ({prov})" if prov else "")) if a.liabilities else "-"
 
 

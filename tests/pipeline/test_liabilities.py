@@ -317,7 +317,7 @@ def test_own_zk_v1_folder(tmp_path):
     assert s.format == OKX_ZK_V1 and detect_format(spd) == OKX_ZK_V1
     got = {l.asset: l for l in s.liabilities}
     assert got["BTC"].amount == Decimal(10**30 + 5) and got["USDT"].amount == 14
-    assert [l.provenance for l in s.liabilities] == ["zk-proven", "zk-proven", "self-reported", "self-reported"]
+    assert [l.provenance for l in s.liabilities] == ["zk-published", "zk-published", "self-reported", "self-reported"]
     assert {l.unit for l in s.liabilities} == {"usd-scaled"} and not any(l.verified for l in s.liabilities)
     assert s.totals == {"total_value": Decimal(10**30 + 5 + 7 + 11 + 1 + 3 + 2)}
     assert s.meta["batches_checked"] == "2" and s.meta["main_coins_num"] == "2"
@@ -381,7 +381,7 @@ def test_shared_zk_v1_complete_set():
         for k, v in json.loads(bf.read_text()).items():
             batch_sums[k] = batch_sums.get(k, 0) + v
     assert {k: Decimal(v) for k, v in batch_sums.items() if k != "total_value"} == got
-    assert [l.provenance for l in s.liabilities].count("zk-proven") == 21
+    assert [l.provenance for l in s.liabilities].count("zk-published") == 21
     assert s.meta["batches_checked"] == "4" and s.meta["mtree_root"]
     assert s.meta["config"].endswith("config.derived.json")
 
@@ -421,7 +421,7 @@ def test_own_v2_sum_proof(tmp_path):
     assert s.totals == {"total_equity": Decimal(2**63 + 5), "total_debt": Decimal(2**40),
                         "net_liabilities": Decimal(2**63 + 5 - 2**40)}
     assert s.meta["root_hash"] == b"".join(i.to_bytes(8, "little") for i in (11, 12, 13, 14)).hex()
-    assert s.meta["round_num"] == "7" and s.meta["totals_provenance"] == "zk-proven"
+    assert s.meta["round_num"] == "7" and s.meta["totals_provenance"] == "zk-published"
     assert any("no per-asset totals" in w for w in s.warnings)
     # elements are reduced mod the Goldilocks prime
     path.write_text(json.dumps(v2_proof(GOLDILOCKS_P + 9, 4)))
@@ -463,7 +463,7 @@ def test_own_binance_scales(tmp_path):
     got = {l.asset: l for l in s.liabilities}
     assert Fraction(got["BTC"].amount) == Fraction(5475341087 - 71436240, 10**8)
     assert Fraction(got["SHIB"].amount) == Fraction(10**18 - 10**17, 10**2)  # two-digit asset
-    assert {l.provenance for l in s.liabilities} == {"zk-proven"} and not got["BTC"].verified
+    assert {l.provenance for l in s.liabilities} == {"zk-published"} and not got["BTC"].verified
     # value = balance x price at 10^16 for both scales
     eq_usd = Fraction(5475341087 * 2312848000000 + 10**18 * 1797000000 * 10**6, 10**16)
     assert Fraction(s.totals["total_equity_usd"]) == eq_usd
@@ -715,8 +715,8 @@ def _set(*items) -> LiabilitySet:
 
 
 def test_ratios_exact_and_side_by_side():
-    liab = _set(("BTC", "3", "merkle-sum", "coin"), ("ETH", "0", "zk-proven", "coin"),
-                ("USDT", "1000000.000001", "self-reported", "coin"), ("AKITA", "5", "zk-proven", "usd-scaled"))
+    liab = _set(("BTC", "3", "merkle-sum", "coin"), ("ETH", "0", "zk-published", "coin"),
+                ("USDT", "1000000.000001", "self-reported", "coin"), ("AKITA", "5", "zk-published", "usd-scaled"))
     out = reserve_ratios({"BTC": Decimal("1.5"), "USDT": Decimal("1000000.000001"), "SOL": Decimal("2")},
                          {"BTC": Decimal("1.5"), "ETH": Decimal("7")}, liab)
     by = {r.asset: r for r in out}
@@ -753,7 +753,7 @@ def test_ratios_from_shared_binance():
     s = load_liabilities(shared_path("binance", "verifier", "config.json"))
     r = {x.asset: x for x in reserve_ratios({"BTC": Decimal("54.03904847")}, {"BTC": Decimal("54.03904847")}, s)}
     assert r["BTC"].proven_ratio == 1 and r["BTC"].with_unproven_ratio == 2
-    assert r["BTC"].provenance == "zk-proven" and not r["BTC"].verified
+    assert r["BTC"].provenance == "zk-published" and not r["BTC"].verified
     assert r["ETH"].proven_ratio == 0
 
 

@@ -104,7 +104,7 @@ def assert_key_figures(text: str) -> None:
         assert proven in text and with_unproven in text, asset
     assert LATEST_LABEL in text
     assert BTC_COVERAGE in text
-    assert "zk-proven" in text and "self-reported" in text and "no liabilities" in text
+    assert "zk-published" in text and "self-reported" in text and "no liabilities" in text
 
 
 # ---------------------------------------------------------------------------------------------

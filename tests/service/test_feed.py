@@ -106,7 +106,7 @@ def test_api(db_url):
             s = stored[q["asset"]]
             assert isinstance(q["proven_ratio"], str) and Decimal(q["proven_ratio"]) == s.proven_ratio
             assert Decimal(q["liabilities"]) == s.liabilities and Decimal(q["proven_reserves"]) == s.proven_reserves
-            assert q["liabilities_provenance"] in ("zk-proven", "self-reported")
+            assert q["liabilities_provenance"] in ("zk-published", "self-reported")
             assert q["rows_read"] <= q["rows_expected"] and Decimal(q["coverage"]) <= 1
         sol = next(q for q in latest["ratios"] if q["asset"] == "SOL")
         assert sol["at_snapshot"] is False  # the sample reads solana at latest: said so

@@ -33,7 +33,7 @@ from typing import Any
 from .binance import (looks_like_cex_assets_info, parse_cex_assets_info, price_list_error,
                       user_list_error)
 from .merkle import is_tree_line, parse_v1_proof, parse_v2_tree
-from .model import (COIN, MERKLE_SUM, PROVENANCE_RANK, PROVENANCES, Parsed, SELF_REPORTED, USD_SCALED, ZK_PROVEN,
+from .model import (COIN, MERKLE_SUM, PROVENANCE_RANK, PROVENANCES, Parsed, SELF_REPORTED, USD_SCALED, ZK_PUBLISHED, ZK_VERIFIED, provenance_name,
                     LiabilitiesError, Liability, LiabilitySet, parse_json,
                     unknown_assets_warning)
 from .okx_zk import (find_v1_dir, looks_like_sum_values, looks_like_v2_sum_proof, parse_v2_sum_proof,
@@ -49,7 +49,7 @@ SIMPLE = "simple"
 FORMATS = (OKX_ZK_V1, OKX_V2, BINANCE, MERKLE, SIMPLE)
 
 __all__ = ["load_liabilities", "detect_format", "Liability", "LiabilitySet", "LiabilitiesError", "FORMATS",
-           "ZK_PROVEN", "MERKLE_SUM", "SELF_REPORTED", "PROVENANCES", "PROVENANCE_RANK", "COIN",
+           "ZK_PUBLISHED", "ZK_VERIFIED", "provenance_name", "MERKLE_SUM", "SELF_REPORTED", "PROVENANCES", "PROVENANCE_RANK", "COIN",
            "USD_SCALED", "OKX_ZK_V1", "OKX_V2", "BINANCE", "MERKLE", "SIMPLE"]
 
 _SNIFF_BYTES = 4096

@@ -12,7 +12,7 @@ Per-asset liability = ``(TotalEquity − TotalDebt) / scale``, exact. Collateral
 liabilities. An asset with ``TotalEquity < TotalDebt`` is refused, as the Binance verifier refuses the
 whole list ("invalid cex asset info"). A JSON decimal (``54.75341087``) or a value above 2^64 − 1 is
 refused as a wrong scale. The list is bound by the Groth16 batch proofs' asset commitment, which porscan
-does not verify: provenance ``zk-proven``, ``verified=False``.
+does not verify: provenance ``zk-published``, ``verified=False``.
 
 ``cex_assets_info.csv`` (symbol, price, collateral tiers) is a price list, not totals: it is refused
 with an explanation, as are the sample user CSVs.
@@ -25,7 +25,7 @@ from typing import Any
 
 from scanner.amounts import EXACT
 
-from .model import ZK_PROVEN, Liability, LiabilitiesError, Parsed, asset_symbol, jpath, json_int, show
+from .model import ZK_PUBLISHED, Liability, LiabilitiesError, Parsed, asset_symbol, jpath, json_int, show
 
 TWO_DIGIT_ASSETS = frozenset(s.upper() for s in (
     "BTTC", "SHIB", "LUNC", "XEC", "WIN", "BIDR", "SPELL", "HOT", "DOGE", "PEPE", "FLOKI", "IDRT", "DOGS",
@@ -82,7 +82,7 @@ def parse_cex_assets_info(data: Any, file: str) -> Parsed:
         amount = EXACT.scaleb(Decimal(eq - debt), -scale)
         price = EXACT.scaleb(Decimal(ints["BasePrice"]), -price_scale)
         liabilities.append(Liability(
-            sym, amount, ZK_PROVEN, "binance-cex-assets-info", file,
+            sym, amount, ZK_PUBLISHED, "binance-cex-assets-info", file,
             f"{at}: (TotalEquity {eq} - TotalDebt {debt}) / 10^{scale}; Index {ints['Index']}; "
             f"BasePrice {ints['BasePrice']} = {price} USD", verified=False))
     warnings = ["Binance CexAssetsInfo: porscan does not verify the Groth16 batch proofs that commit to "

@@ -13,13 +13,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from ...errors import InputError
-
-# provenance: what stands behind a figure
-ZK_PROVEN = "zk-proven"  # a public output of a zero-knowledge proof system (see ``verified``)
-MERKLE_SUM = "merkle-sum"  # a Merkle-sum root whose hash porscan recomputed from its children
-SELF_REPORTED = "self-reported"  # a number the publisher states, bound to nothing porscan checked
-PROVENANCES = (ZK_PROVEN, MERKLE_SUM, SELF_REPORTED)
-PROVENANCE_RANK = {ZK_PROVEN: 0, MERKLE_SUM: 1, SELF_REPORTED: 2}  # lower is stronger
+# provenance: what stands behind a figure (the vocabulary lives with the domain records)
+from ...records import (MERKLE_SUM, PROVENANCE_RANK, PROVENANCES, SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED,  # noqa: F401
+                        provenance_name)
+from .proofs import ProofCheck
 
 # units of ``Liability.amount``
 COIN = "coin"  # coin units of the asset (1.5 BTC)
@@ -30,7 +27,7 @@ USD_SCALED = "usd-scaled"  # integer USD value at a scale the publisher does not
 class Liability:
     asset: str  # upper-case asset symbol (scanner/config/assets.toml vocabulary where it knows the asset)
     amount: Decimal  # exact; net liabilities (equity - debt where the format has both)
-    provenance: str  # ZK_PROVEN | MERKLE_SUM | SELF_REPORTED
+    provenance: str  # one of PROVENANCES
     source: str  # format-specific origin, e.g. "okx-zk-stark-v1", "binance-cex-assets-info"
     file: str  # path of the file the figure came from
     detail: str = ""  # the field / public input it came from, scale applied, root hash, ...
@@ -47,6 +44,7 @@ class LiabilitySet:
     format: str  # one of FORMATS in scanner.pipeline.liabilities
     meta: dict[str, str] = field(default_factory=dict)  # root hash, coin config, round, ...
     inputs: tuple[tuple[str, str], ...] = ()  # every file read: (path, sha256 hex)
+    proofs: tuple[ProofCheck, ...] = ()  # what porscan concluded about each proof behind the figures
 
     def by_asset(self) -> dict[str, Liability]:
         return {item.asset: item for item in self.liabilities}

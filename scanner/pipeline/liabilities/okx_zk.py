@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from .model import (SELF_REPORTED, USD_SCALED, ZK_PROVEN, Liability, LiabilitiesError, Parsed, asset_symbol,
+from .model import (SELF_REPORTED, USD_SCALED, ZK_PUBLISHED, Liability, LiabilitiesError, Parsed, asset_symbol,
                     jpath, json_int, parse_json, show)
 
 STARK_P = 2**251 + 17 * 2**192 + 1
@@ -150,7 +150,7 @@ def parse_zk_v1(path: Path) -> Parsed:
     liabilities = []
     for i, (coin, v) in enumerate(values.items()):
         constrained = main_num is not None and i < main_num
-        prov = ZK_PROVEN if consistent and constrained else SELF_REPORTED
+        prov = ZK_PUBLISHED if consistent and constrained else SELF_REPORTED
         why = (f"per-coin sum constrained by the proof (coin {i + 1} of main_coins_num {main_num})" if constrained
                else "beyond main_coins_num: the proof constrains it only through total_value"
                if main_num is not None else "main_coins_num unknown")
@@ -184,7 +184,7 @@ def parse_v2_sum_proof(data: dict, file: str) -> Parsed:
         "OKX v2 proofs carry no per-asset totals: per-asset ratios need another liabilities source",
         "OKX v2 totals are USD-denominated integers at an unstated scale",
     ]
-    meta = {"root_hash": root_hash, "totals_provenance": ZK_PROVEN, "totals_unit": USD_SCALED}
+    meta = {"root_hash": root_hash, "totals_provenance": ZK_PUBLISHED, "totals_unit": USD_SCALED}
     general = data.get("general")
     if isinstance(general, dict):
         for key in ("round_num", "batch_size", "token_num", "recursion_branchout_num"):

@@ -28,7 +28,7 @@ from ... import __version__
 from ...report import charts
 from ...report.charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, RatioItem, esc, format_amount,
                               format_count, format_ratio, format_scaled, is_partial, rows_read_text, to_decimal)
-from ...report.html import REPORT_CSS, breakable, networks_section, stack_table
+from ...report.html import REPORT_CSS, breakable, networks_section, provenance_badge, stack_table
 
 SERIES_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
                   "#7f7f7f", "#393b79")
@@ -207,14 +207,6 @@ nav.exchanges a.on { background: #222; color: #fff; border-color: #222; }
 """
 
 
-def _badge(provenance: Any, has_liabilities: bool) -> str:
-    if not has_liabilities:
-        return '<span class="badge none">no liabilities</span>'
-    p = str(provenance or "unknown provenance")
-    cls = {"zk-proven": "zk", "self-reported": "self"}.get(p, "other")
-    return f'<span class="badge {cls}">{esc(p)}</span>'
-
-
 def _ratio_td(v: Any, partial: bool = False) -> str:
     """A ratio rounded down (the exact value on hover); ``partial``: from incomplete reads, marked as
     the terminal and HTML reports mark it."""
@@ -287,7 +279,7 @@ def _latest(data: dict) -> str:
         cells = [f"<td><b>{esc(q['asset'])}</b></td>", _ratio_td(q["proven_ratio"], partial),
                  _ratio_td(q["with_unproven_ratio"], partial),
                  f'<td class="num">{breakable(esc(format_amount(q["liabilities"])))}</td>',
-                 f"<td>{_badge(q['liabilities_provenance'], q['liabilities'] is not None)}</td>",
+                 f"<td>{provenance_badge(q['liabilities_provenance'], q['liabilities'] is not None)}</td>",
                  f'<td class="num">{breakable(esc(format_amount(q["proven_reserves"])))}</td>',
                  f'<td class="num">{breakable(esc(format_amount(q["with_unproven_reserves"])))}</td>',
                  f'<td class="num"><span class="{"incomplete" if partial else ""}">'

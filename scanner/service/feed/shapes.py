@@ -9,7 +9,7 @@ from typing import Any
 
 
 from ...amounts import coverage, fmt
-from ...records import AssetTotal
+from ...records import AssetTotal, provenance_name
 from ...report_model import ReportError, ScanReport
 from ..schedule.job import parse_ts as _ts
 
@@ -76,7 +76,7 @@ def coverage_of(read: int | None, expected: int | None) -> str | None:
 
 
 def ratio_json(q, total=None) -> dict:
-    out = {"asset": q.asset, "liabilities": dec(q.liabilities), "liabilities_provenance": q.provenance,
+    out = {"asset": q.asset, "liabilities": dec(q.liabilities), "liabilities_provenance": provenance_name(q.provenance),
            "proven_reserves": dec(q.proven_reserves), "with_unproven_reserves": dec(q.with_unproven_reserves),
            "proven_ratio": dec(q.proven_ratio), "with_unproven_ratio": dec(q.with_unproven_ratio),
            "coverage": dec(q.coverage), "rows_read": None, "rows_expected": None, "at_snapshot": None}
