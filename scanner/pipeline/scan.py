@@ -43,7 +43,7 @@ from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
 from .plan import BalancePlanner
-from .verify import Filters, run_verify
+from .verify import Filters, row_records, run_verify
 
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
 FAILURES_LISTED = 1000  # failed, mismatched and unread rows written into the report (the store keeps all)
@@ -293,7 +293,7 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -
     ui.stage("verify", total_bytes)
 
     def on_chunk(res) -> None:
-        records = [RowRecord(*r) for r in res.records]
+        records = row_records(res)
         asyncio.run_coroutine_threadsafe(store.save_rows(run.id, str(res.first_line), records), loop).result()
 
     def on_progress(nbytes: int, _rows: int) -> None:
