@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Mapping
 
 from .amounts import EXACT, coverage, fmt
 
@@ -236,3 +236,39 @@ class SummaryCheck:
         return cls(line=int(d["line"]), coin=str(d["coin"]), published=str(d["published"]),
                    detail_sum=None if d.get("detail_sum") is None else str(d["detail_sum"]),
                    detail_rows=int(d.get("detail_rows") or 0), status=str(d["status"]), note=str(d.get("note") or ""))
+
+
+# what porscan concluded about one liabilities proof: verified (porscan recomputed everything the proof
+# binds and it held), failed (the reason names the first check that did not hold, with the file and
+# the JSON path or batch), not_verified (porscan cannot check this kind of proof here; not a failure)
+VERIFIED = "verified"
+FAILED = "failed"
+NOT_VERIFIED = "not_verified"
+STATUSES = (VERIFIED, FAILED, NOT_VERIFIED)
+
+
+@dataclass(frozen=True, slots=True)
+class ProofCheck:
+    file: str  # the proof file (or folder) as given
+    kind: str  # e.g. okx-zk-stark-v1-sum, okx-zk-stark-v1-inclusion, okx-v2-inclusion, okx-v2-global
+    status: str  # verified | failed | not_verified
+    reason: str = ""  # why failed / not verified; what was checked when verified
+    detail: Mapping[str, Any] = field(default_factory=dict)  # kind-specific figures (JSON-ready values only)
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"proof status {self.status!r} is not one of {STATUSES}")
+
+    @property
+    def failed(self) -> bool:
+        return self.status == FAILED
+
+    def to_json(self) -> dict[str, Any]:
+        return {"file": self.file, "kind": self.kind, "status": self.status, "reason": self.reason,
+                **({"detail": dict(self.detail)} if self.detail else {})}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ProofCheck:
+        detail = d.get("detail") or {}
+        return cls(file=str(d["file"]), kind=str(d["kind"]), status=str(d["status"]), reason=str(d.get("reason") or ""),
+                   detail=dict(detail) if isinstance(detail, dict) else {})

@@ -18,7 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from .amounts import fmt, shown_fraction
 from .errors import InputError
-from .records import NO_FIGURES, Failure, Figures, SummaryCheck, provenance_name  # noqa: F401 (NO_FIGURES: part of the model)
+from .records import NO_FIGURES, Failure, Figures, ProofCheck, SummaryCheck, provenance_name  # noqa: F401 (NO_FIGURES: part of the model)
 
 SCAN_SCHEMA = "porscan.scan/1"
 
@@ -300,17 +300,24 @@ class LiabilitiesInfo:
     sha256: str | None
     totals: Mapping[str, Decimal | None] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    proofs: tuple[ProofCheck, ...] = ()  # what porscan concluded about each proof behind the figures
+
+    @property
+    def failed_proofs(self) -> tuple[ProofCheck, ...]:
+        return tuple(p for p in self.proofs if p.failed)
 
     def to_json(self) -> dict[str, Any]:
         return {"format": self.format, "file": self.file, "sha256": self.sha256,
-                "totals": {k: _d(v) for k, v in self.totals.items()}, "warnings": list(self.warnings)}
+                "totals": {k: _d(v) for k, v in self.totals.items()}, "warnings": list(self.warnings),
+                "proofs": [p.to_json() for p in self.proofs]}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], name: str = "liabilities") -> LiabilitiesInfo:
         return cls(format=str(d.get("format") or ""), file=str(d.get("file") or ""),
                    sha256=_opt_str(d.get("sha256"), f"{name}.sha256"),
                    totals={str(k): _dec(v, f"{name}.totals.{k}") for k, v in _obj(d.get("totals") or {}, f"{name}.totals").items()},
-                   warnings=tuple(str(w) for w in _list(d.get("warnings"), f"{name}.warnings")))
+                   warnings=tuple(str(w) for w in _list(d.get("warnings"), f"{name}.warnings")),
+                   proofs=tuple(_record(ProofCheck, p, f"{name}.proofs") for p in _list(d.get("proofs"), f"{name}.proofs")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,6 +394,7 @@ class ScanReport:
         """The report as it may leave the machine that scanned: input files by name and SHA-256,
         never by the absolute path they had there."""
         inputs = tuple(dataclasses.replace(i, path=PurePath(i.path).name) for i in self.inputs)
+        # (proof files are named relative to the liabilities input already: see liabilities/check.py)
         liab = None if self.liabilities is None else dataclasses.replace(self.liabilities,
                                                                           file=PurePath(self.liabilities.file).name)
         return dataclasses.replace(self, inputs=inputs, liabilities=liab)

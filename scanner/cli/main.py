@@ -10,7 +10,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import PorscanError
 from ..exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
-from . import balances, demo, sample, scan, service, verify
+from . import balances, demo, liabilities, sample, scan, service, verify
 
 MAIN_HELP = """\
 porscan checks an exchange's proof-of-reserves claims instead of trusting them.
@@ -23,6 +23,7 @@ sets them against the exchange's liabilities.
 Commands, in the order of the job:
   verify     ownership proofs only, offline
   balances   on-chain balances at the snapshot heights vs the published amounts
+  liabilities verify   the exchange's liabilities proofs (zk-STARK, inclusion, Merkle), by porscan's own code
   scan       the whole job: verify + balances + per-asset totals + liabilities -> reserve ratios,
              stored and resumable; `porscan runs` lists stored scans, `porscan report ID` shows one
   schedule   the scheduled reserve-ratio job for several exchanges, with alerts (cron, systemd)
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="least severe log level shown (default warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for command in (verify, balances, sample, scan, demo):
+    for command in (verify, balances, sample, scan, liabilities, demo):
         command.add_command(sub, fmt)
     service.add_commands(sub, fmt)
     return parser

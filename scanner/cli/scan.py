@@ -79,6 +79,8 @@ def add_command(sub, fmt) -> None:
     s.add_argument("--liabilities", metavar="FILE", help="liabilities file (OKX zk-STARK v1 sums, OKX v2 sum proof, "
                    "Binance CexAssetsInfo, Merkle-sum tree, or porscan's simple CSV/JSON)")
     s.add_argument("--liabilities-format", metavar="FMT", help="force the liabilities format instead of detecting it")
+    s.add_argument("--zk-verifier", metavar="PATH", help="a zk-por-cli binary to verify OKX v2 sum proofs with (their "
+                   "circuit digest is checked without it; the proof itself is then not_verified)")
     s.add_argument("--db", metavar="URL", help="where runs are stored: a SQLite path or sqlite:///path, or "
                    "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
     s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
@@ -134,6 +136,7 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
 
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
     opts = ScanOptions(file=source.path, source=source.original, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
+                       zk_verifier=args.zk_verifier,
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,

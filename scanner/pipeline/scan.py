@@ -59,6 +59,7 @@ class ScanOptions:
     source: str | None = None  # the input as the user gave it, when that is not ``file``
     liabilities: str | None = None
     liabilities_format: str | None = None
+    zk_verifier: str | None = None  # a zk-por-cli binary run on OKX v2 sum proofs
     db: str | None = None
     exchange: str | None = None
     snapshot_date: str | None = None
@@ -152,7 +153,8 @@ class _Context:
         return RuleDecimals(self.book.decimals_map(), self.coins)
 
 
-def _load_context(opts: ScanOptions) -> _Context:
+def _load_context(opts: ScanOptions, prove: bool = True) -> _Context:
+    """Inputs read and checked; ``prove``: also check the liabilities' proofs (a dry run does not)."""
     try:
         head = read_head(opts.file)
     except (IngestError, OSError) as exc:
@@ -171,6 +173,8 @@ def _load_context(opts: ScanOptions) -> _Context:
 
         try:
             liabilities = load_liabilities(opts.liabilities, opts.liabilities_format)
+            if prove:
+                liabilities = _proven(liabilities, opts)
         except LiabilitiesError as exc:
             raise ScanError(str(exc)) from exc
         except OSError as exc:
@@ -181,6 +185,18 @@ def _load_context(opts: ScanOptions) -> _Context:
         cfg.update(Path(p).read_bytes())
     cfg.update(repr(sorted(opts.rpc)).encode())
     return _Context(opts, head, networks, coins, default_book(), liabilities, sha256_file(opts.file), cfg.hexdigest())
+
+
+def _proven(liab, opts: ScanOptions):
+    """The liabilities with their proofs checked by porscan (zk-verified / zk-published / failed)."""
+    from .liabilities import OKX_ZK_V1
+    from .liabilities.check import apply_checks, check_proofs
+    from .liabilities.okx_zk import find_v1_dir
+
+    where = Path(str(opts.liabilities))
+    if liab.format == OKX_ZK_V1 and where.is_file():
+        where = find_v1_dir(where) or where  # a sum_values.json: its proof set is the folder it sits in
+    return apply_checks(liab, check_proofs(where, zk_verifier=opts.zk_verifier, workers=opts.workers))
 
 
 def _params(ctx: _Context) -> dict:
@@ -443,7 +459,8 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                            for name, h in sorted(agg.custodians.get(t.asset, {}).items()))
         assets.append(AssetReport(
             asset=t.asset, figures=t.figures(), liabilities=lia.get("amount"),
-            liabilities_provenance=lia.get("provenance") if lia.get("amount") is not None else None,
+            # the figure's provenance even when it is not in coin units (no ratio): what stands behind it
+            liabilities_provenance=lia.get("provenance") if lia.get("provenance") not in (None, "none") else None,
             liabilities_source=lia.get("source"), liabilities_verified=bool(lia.get("verified")),
             ratio_note=lia.get("note") or ("" if lia else "no liability figure for this asset"),
             proven_ratio=r.proven_ratio if r else None, with_unproven_ratio=r.with_unproven_ratio if r else None,
@@ -476,7 +493,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
         balance_status=dict(sorted(balance_status.items())), assets=tuple(assets),
         liabilities=None if liab is None else LiabilitiesInfo(
             format=liab.format, file=str(ctx.opts.liabilities), sha256=liab.file_sha256, totals=dict(liab.totals),
-            warnings=tuple(liab.warnings)),
+            warnings=tuple(liab.warnings), proofs=tuple(liab.proofs)),
         summary_block=SummaryBlock(checked=bool(summary_checks), rows=tuple(summary_checks),
                                    mismatches=tuple(c.coin for c in summary_checks if c.status == "mismatch")),
         notes=tuple(notes))
@@ -516,6 +533,9 @@ def verdict(report: ScanReport, min_ratio: Decimal | None = None, require_signat
         failed.append(f"{b['mismatch']:,} balances differ from the published amount")
     if set(low) - incomplete:
         failed.append(f"proven ratio below {min_ratio} for {', '.join(sorted(set(low) - incomplete))}")
+    bad_proofs = report.liabilities.failed_proofs if report.liabilities is not None else ()
+    if bad_proofs:
+        failed.append(f"{len(bad_proofs)} liabilities proof(s) failed ({bad_proofs[0].file}: {bad_proofs[0].reason[:120]})")
     read, expected = report.rows_read, report.rows_expected
     if failed:
         code, line = EXIT_FAILED, "checks failed: " + "; ".join(failed)
@@ -600,7 +620,7 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
     the reader batch sizes; other kinds: per adapter)."""
     from .ingest import RowError, iter_rows
 
-    ctx = _load_context(opts)
+    ctx = _load_context(opts, prove=False)
     planner = BalancePlanner(ctx)
     invalid = 0
     filters = Filters(opts.coins, opts.networks)

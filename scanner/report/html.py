@@ -589,6 +589,28 @@ def _plain(value: Any) -> str:
     return esc(json.dumps(value, ensure_ascii=False, sort_keys=True))
 
 
+PROOFS_LISTED = 50
+
+
+def _proofs(liab: dict) -> str:
+    """The liabilities proofs porscan checked: counts per status, then those not verified (first ones)."""
+    proofs = _dicts(liab.get("proofs"))
+    if not proofs:
+        return ""
+    counts = {s: sum(p.get("status") == s for p in proofs) for s in ("verified", "failed", "not_verified")}
+    head = (f'<p id="proofs"><b>Proofs checked by porscan:</b> {format_count(counts["verified"])} verified, '
+            f'{format_count(counts["failed"])} failed, {format_count(counts["not_verified"])} not verified.</p>')
+    shown = [p for p in proofs if p.get("status") != "verified"]
+    if not shown:
+        return head
+    rows = "".join(f'<tr><td>{esc(p.get("status"))}</td><td>{esc(p.get("kind"))}</td><td>{breakable(str(p.get("file")))}'
+                   f'</td><td>{esc(p.get("reason"))}</td></tr>' for p in shown[:PROOFS_LISTED])
+    more = (f'<p class="sub">First {PROOFS_LISTED} of {format_count(len(shown))}; the JSON report lists all.</p>'
+            if len(shown) > PROOFS_LISTED else "")
+    return (head + '<table class="proofs"><thead><tr><th>Status</th><th>Kind</th><th>File</th><th>Reason</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table>{more}")
+
+
 def _liabilities_and_notes(report: dict) -> str:
     out = []
     liab = report.get("liabilities") if isinstance(report.get("liabilities"), dict) else None
@@ -603,6 +625,7 @@ def _liabilities_and_notes(report: dict) -> str:
             shown = _amount(v) if _d(v) is not None else _plain(v)
             out.append(f'<tr><th>total: {esc(k)}</th><td class="num" style="text-align:left">{shown}</td></tr>')
         out.append("</tbody></table>")
+        out.append(_proofs(liab))
     notes = [("note", n) for n in report.get("notes") or [] if n is not None] if isinstance(report.get("notes"), list) else []
     if liab and isinstance(liab.get("warnings"), list):
         notes += [("liabilities warning", w) for w in liab["warnings"]]

@@ -156,6 +156,13 @@ def render_scan(report: ScanReport, console) -> None:
     if report.liabilities is not None:
         for w in report.liabilities.warnings[:10]:
             console.print(f"  liabilities: {w}", markup=False)
+        proofs = report.liabilities.proofs
+        if proofs:
+            count = {s: sum(proof.status == s for proof in proofs) for s in ("verified", "failed", "not_verified")}
+            console.print(f"liabilities proofs checked by porscan: {count['verified']} verified, {count['failed']} failed, "
+                          f"{count['not_verified']} not verified", markup=False)
+            for proof in [proof for proof in proofs if proof.status != "verified"][:10]:
+                console.print(f"  {proof.status}: {proof.file}: {proof.reason}", markup=False, overflow="fold")
 
 
 def render_plan(plan: ScanPlan, console) -> None:

@@ -1,0 +1,233 @@
+"""Every liabilities proof found under a path, checked by porscan's own code (``porscan liabilities
+verify`` and ``porscan scan --liabilities``).
+
+Proofs are recognised by their content, not their file names, so a month OKX names differently is
+still found:
+
+* a folder holding ``trunk/sum_proof.json`` (and ``batches/*/sum_proof.json``): an OKX zk-STARK v1 sum
+  proof set, verified in full (``stark``); its trunk and batch roots bind the v1 inclusion proofs;
+* JSON with ``batch_inclusion_proof``: an OKX v1 user inclusion proof (``inclusion``), bound to the
+  roots of a sum proof set found beside it (the one whose trunk root it names);
+* JSON with ``proof.public_inputs``: an OKX v2 sum proof: circuit digest pinned, the plonky2 proof
+  itself only with ``--zk-verifier`` (``okx_v2_global``), else ``not_verified``; its root binds:
+* JSON with ``sum_tree_siblings``: an OKX v2 user inclusion proof (Poseidon, ``inclusion``);
+* OKX Merkle v1 proof files and Merkle v2 full trees: every node's hash recomputed (``merkle``);
+* Binance's ``CexAssetsInfo``: ``not_verified`` (porscan has no verifier for its zk proofs).
+
+Other files are passed over. ``file`` in each record is relative to the path given (the report
+never carries the scanning machine's folders).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from ...errors import InputError
+from .model import (SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED, LiabilitiesError, LiabilitySet,
+                    parse_json)
+from .proofs import FAILED, NOT_VERIFIED, VERIFIED, ProofCheck
+
+_SNIFF = 4096
+MAX_JSON_BYTES = 512 * 1024 * 1024  # a proof file larger than this is not read whole (a v2 proof is ~1-10 MB)
+SET_KIND = "okx-zk-stark-v1-sum-set"
+
+
+def _json_head(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(_SNIFF).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    except OSError:
+        return ""
+
+
+def _walk(root: Path) -> Iterator[Path]:
+    if root.is_file():
+        yield root
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            yield Path(folder) / name
+
+
+def _v1_sets(root: Path) -> list[Path]:
+    """Folders of v1 sum proof sets under ``root`` (the folder itself, or any below it)."""
+    if root.is_file():
+        return []
+    return sorted({p.parent.parent for p in root.rglob("trunk/sum_proof.json")})
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        rel = path.relative_to(base)
+        return str(Path(base.name) / rel) if str(rel) != "." else base.name
+    except ValueError:
+        return path.name
+
+
+def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, workers: int | None = None) -> list[ProofCheck]:
+    """Every proof under ``path`` (a file or a folder), checked. ``InputError`` when ``path`` cannot be
+    read at all; a proof file that cannot be read is a failed check naming it."""
+    from .inclusion import v1_roots, v2_sum_proof_root, verify_v1_inclusion, verify_v2_inclusion
+    from .okx_v2_global import check_v2_global
+    from .stark import load_config, verify_sum_proof_set
+
+    root = Path(path)
+    if not root.exists():
+        raise InputError(f"{root}: no such file or folder")
+    if not os.access(root, os.R_OK):
+        raise InputError(f"{root}: cannot read")
+    base = root.parent if root.is_file() else root
+    out: list[ProofCheck] = []
+
+    def rel(p: Path | str) -> str:
+        return _relative(Path(p), base)
+
+    def named(check: ProofCheck) -> ProofCheck:
+        return dataclasses.replace(check, file=rel(check.file), reason=check.reason.replace(str(base) + os.sep, ""))
+
+    sets = _v1_sets(root)
+    set_roots: list[tuple[Path, Any]] = []
+    for s in sets:
+        out.extend(named(c) for c in verify_sum_proof_set(s, workers=workers))
+        try:
+            set_roots.append((s, v1_roots(s)))
+        except LiabilitiesError as exc:
+            out.append(ProofCheck(file=rel(s), kind=SET_KIND, status=FAILED, reason=str(exc).replace(str(base) + os.sep, "")))
+    inside_sets = {p for s in sets for p in (s / "trunk", s / "batches")}
+
+    v2_sums: list[Path] = []
+    v1_incl: list[tuple[Path, dict[str, Any]]] = []
+    v2_incl: list[Path] = []
+    for p in _walk(root):
+        if any(part in inside_sets for part in p.parents):
+            continue  # a set's own files: checked with the set
+        head = _json_head(p)
+        if not head:
+            continue
+        if head[:1] not in "{[":
+            out.extend(_text_proof(p, head, rel))
+            continue
+        try:
+            if p.stat().st_size > MAX_JSON_BYTES:
+                continue
+            data = parse_json(p)
+        except (LiabilitiesError, OSError) as exc:
+            if p.suffix.lower() == ".json":
+                out.append(ProofCheck(file=rel(p), kind="unknown", status=FAILED, reason=f"cannot read: {exc}"))
+            continue
+        if not isinstance(data, dict):
+            continue
+        if "low_degree_proof" in data:  # a v1 sum proof outside a complete set: a batch on its own
+            out.append(_lone_sum_proof(p, base, named, rel))
+        elif "batch_inclusion_proof" in data:
+            v1_incl.append((p, data))
+        elif "sum_tree_siblings" in data:
+            v2_incl.append(p)
+        elif isinstance(data.get("proof"), dict) and "public_inputs" in data["proof"]:
+            v2_sums.append(p)
+        elif "self" in data and "path" in data:
+            out.extend(_merkle(p, rel))
+        elif "CexAssetsInfo" in data:
+            out.append(ProofCheck(file=rel(p), kind="binance-zk", status=NOT_VERIFIED,
+                                  reason="porscan has no verifier for Binance's zk proofs: the figures are the proof's "
+                                         "published outputs"))
+
+    for p, data in v1_incl:
+        trunk = data.get("trunk_inclusion_proof")
+        named_root = str((trunk if isinstance(trunk, dict) else {}).get("trunk_mtree_root") or "").lower().removeprefix("0x")
+        chosen = next(((s, r) for s, r in set_roots if r.trunk_root == named_root), None)
+        if chosen is None:  # of no set given here: its own path checked; the record says it is bound to no sum proof
+            out.append(named(verify_v1_inclusion(p)))
+        else:
+            s, r = chosen
+            try:
+                coins: Any = list(load_config(s).coins)
+            except (LiabilitiesError, ValueError):
+                coins = None  # the set's own check names its config problem; the proof's embedded list is used
+            out.append(named(verify_v1_inclusion(p, config=coins, trunk_root=r.trunk_root, batch_roots=r.batch_roots)))
+    roots = []
+    for p in v2_sums:
+        out.append(named(check_v2_global(p, zk_verifier)))
+        try:
+            roots.append(v2_sum_proof_root(p))
+        except LiabilitiesError as exc:
+            out.append(ProofCheck(file=rel(p), kind="okx-v2-inclusion", status=FAILED, reason=str(exc)))
+    for p in v2_incl:
+        if not roots:
+            out.append(ProofCheck(file=rel(p), kind="okx-v2-inclusion", status=NOT_VERIFIED,
+                                  reason="no OKX v2 sum proof (sum_proof_data.json) given beside it: no root to "
+                                         "verify the path against"))
+            continue
+        checks = [verify_v2_inclusion(p, r) for r in roots]
+        out.append(named(next((c for c in checks if c.status == VERIFIED), checks[0])))
+    return out
+
+
+def _lone_sum_proof(p: Path, base: Path, named, rel) -> ProofCheck:
+    from .stark import KIND, verify_sum_proof
+
+    for folder in p.parents:
+        if (folder / "config.json").is_file() or (folder / "config.derived.json").is_file():
+            return named(verify_sum_proof(p.parent, folder))
+        if folder == base:
+            break
+    return ProofCheck(file=rel(p), kind=KIND, status=NOT_VERIFIED,
+                      reason="no config.json (coin list and main_coins_num) in its folder or above: the proof "
+                             "cannot be checked without the coin order it was made with")
+
+
+def _merkle(p: Path, rel) -> list[ProofCheck]:
+    from . import load_liabilities
+
+    try:
+        s = load_liabilities(p)
+    except LiabilitiesError as exc:
+        return [ProofCheck(file=rel(p), kind="okx-merkle", status=FAILED, reason=str(exc))]
+    if s.liabilities and all(item.verified for item in s.liabilities):
+        return [ProofCheck(file=rel(p), kind="okx-merkle", status=VERIFIED,
+                           reason=f"every node hash recomputed; {len(s.liabilities)} asset root sum(s)")]
+    return [ProofCheck(file=rel(p), kind="okx-merkle", status=FAILED,
+                       reason="; ".join(s.warnings[:3]) or "a node hash does not match its children")]
+
+
+def _text_proof(p: Path, head: str, rel) -> list[ProofCheck]:
+    from .merkle import is_tree_line
+
+    first = next((line for line in head.splitlines() if line.strip() and not line.startswith("#")), "")
+    return _merkle(p, rel) if is_tree_line(first) else []
+
+
+# ------------------------------------------------------------------------------- figures relabelled
+
+def apply_checks(liab: LiabilitySet, checks: list[ProofCheck]) -> LiabilitySet:
+    """The set with what the checks established: a zk figure whose proof porscan verified is
+    zk-verified; one whose proof failed is self-reported, with a warning naming the failure (a number
+    a broken proof stands behind is only the exchange's word)."""
+    failed = [c for c in checks if c.status == FAILED]
+    warnings = list(liab.warnings)
+    verified_sets = any(c.kind == SET_KIND and c.status == VERIFIED for c in checks)
+    v2_verified = any(c.kind == "okx-v2-global" and c.status == VERIFIED for c in checks)
+    items = []
+    for item in liab.liabilities:
+        if item.provenance == ZK_PUBLISHED and failed:
+            item = dataclasses.replace(item, provenance=SELF_REPORTED, verified=False,
+                                       detail=f"{item.detail}; its proof failed: {failed[0].file}")
+        elif item.provenance == ZK_PUBLISHED and item.source == "okx-zk-stark-v1" and verified_sets:
+            item = dataclasses.replace(item, provenance=ZK_VERIFIED, verified=True)
+        items.append(item)
+    if failed:
+        warnings.insert(0, f"{len(failed)} liabilities proof(s) failed porscan's check (first: {failed[0].file}: "
+                           f"{failed[0].reason}): their figures are labelled self-reported")
+    if verified_sets:  # the "not verified" caveat the v1 parser writes no longer holds
+        warnings = [w for w in warnings if "does not verify the STARK sum proof" not in w]
+    meta = dict(liab.meta)
+    if meta.get("totals_provenance") == ZK_PUBLISHED:
+        meta["totals_provenance"] = SELF_REPORTED if failed else ZK_VERIFIED if v2_verified else ZK_PUBLISHED
+    return dataclasses.replace(liab, liabilities=tuple(items), warnings=tuple(warnings), meta=meta, proofs=tuple(checks))
+
+
+__all__ = ["check_proofs", "apply_checks"]

@@ -1,0 +1,119 @@
+"""`porscan liabilities verify` and `scan --liabilities` on OKX's real proof vectors: every proof
+porscan can check is checked by porscan itself, a figure is zk-verified only when its proof verified,
+and a broken proof fails the command and the scan."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from scanner.cli.main import main
+from support.common import need_anvil, shared_path
+
+
+@pytest.fixture(scope="module")
+def zk(tmp_path_factory):
+    """A copy of the zk-STARK v1 vectors (the complete set, lone batches, inclusion proofs)."""
+    src = shared_path("okx", "zk_STARK")
+    dst = tmp_path_factory.mktemp("zk") / "zk_STARK"
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _verify(path, tmp_path, capsys, *extra):
+    out = tmp_path / "proofs.json"
+    code = main(["liabilities", "verify", str(path), "--json", str(out), *extra])
+    text = capsys.readouterr()
+    return code, json.loads(out.read_text()) if out.exists() else None, text
+
+
+def test_every_proof_of_the_vectors_verifies(zk, tmp_path, capsys):
+    code, doc, text = _verify(zk, tmp_path, capsys)
+    assert code == 0, text.out
+    assert doc["schema"] == "porscan.liabilities-verify/1"
+    kinds = {}
+    for p in doc["proofs"]:
+        kinds.setdefault(p["kind"], []).append(p["status"])
+        assert not p["file"].startswith("/")  # named relative to the path given, never the machine's folders
+    assert kinds["okx-zk-stark-v1-sum"] == ["verified"] * 9  # the set's 5 and the 4 lone batches
+    assert kinds["okx-zk-stark-v1-sum-set"] == ["verified"]
+    assert kinds["okx-zk-stark-v1-inclusion"] == ["verified"] * 63
+    assert doc["counts"] == {"verified": 73, "failed": 0, "not_verified": 0}
+    assert "73 verified, 0 failed" in text.out
+
+
+def test_a_changed_sum_fails_with_its_file_named(zk, tmp_path, capsys):
+    bad = tmp_path / "zk"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", bad / "sum_proof_data")
+    values = bad / "sum_proof_data" / "batches" / "a1" / "sum_values.json"
+    data = json.loads(values.read_text())
+    data["BTC"] += 1
+    data["total_value"] += 1
+    values.write_text(json.dumps(data))
+    code, doc, text = _verify(bad, tmp_path, capsys)
+    assert code == 1
+    failed = [p for p in doc["proofs"] if p["status"] == "failed"]
+    assert any("a1" in p["file"] for p in failed), failed
+    assert all(p["reason"] for p in failed)
+    assert "failed: " in text.out
+
+
+def test_an_inclusion_proof_names_a_root_the_sum_proofs_do_not_have(zk, tmp_path, capsys):
+    folder = tmp_path / "set"
+    shutil.copytree(zk / "ca9f1b4", folder)
+    proof = folder / "inclusion_proof_data" / "a0" / "user_0_inclusion_proof.json"
+    data = json.loads(proof.read_text())
+    data["batch_inclusion_proof"]["batch_mtree_root"] = "00" * 32
+    proof.write_text(json.dumps(data))
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    assert code == 1
+    (failed,) = [p for p in doc["proofs"] if p["status"] == "failed"]
+    assert failed["file"].endswith("user_0_inclusion_proof.json") and "root" in failed["reason"]
+
+
+def test_unverifiable_proofs_are_said_plainly_and_bad_paths_are_usage_errors(tmp_path, capsys):
+    code, doc, _ = _verify(shared_path("binance"), tmp_path, capsys)
+    assert code == 0 and doc["counts"]["not_verified"] >= 1 and doc["counts"]["verified"] == 0
+    assert main(["liabilities", "verify", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing" in err[0] and "Traceback" not in err[0]
+
+
+def test_scan_labels_figures_by_what_porscan_verified(zk, tmp_path, capsys):
+    """The v1 set's first main_coins_num coins are zk-verified in the scan report; the same set with a
+    broken batch makes them self-reported and the scan's verdict failed."""
+    need_anvil()
+    from scanner.devnet.localworld import build_local_exchange
+
+    w = build_local_exchange(tmp_path / "world", seed=3, litecoin=False, tron_solana=False)
+    try:
+        def scan(liabilities, name):
+            out = tmp_path / f"{name}.json"
+            code = main(["scan", str(w.reserves), "--liabilities", str(liabilities), "--config", str(w.networks),
+                         "--coins", str(w.coins), "--db", str(tmp_path / f"{name}.db"), "--no-progress", "--json", str(out)])
+            return code, json.loads(out.read_text())
+
+        good = zk / "ca9f1b4" / "sum_proof_data"
+        code, report = scan(good, "good")
+        proofs = report["liabilities"]["proofs"]
+        assert proofs and all(p["status"] == "verified" for p in proofs)
+        prov = {a["asset"]: a["liabilities_provenance"] for a in report["assets"]}
+        assert prov.get("BTC") == "zk-verified" and prov.get("ETH") == "zk-verified", prov
+        assert not any("does not verify the STARK" in x for x in report["liabilities"]["warnings"])
+
+        broken = tmp_path / "broken" / "sum_proof_data"
+        shutil.copytree(good, broken)
+        proof = broken / "batches" / "a0" / "sum_proof.json"
+        data = json.loads(proof.read_text())
+        data["pow_nonce"] = "00" * 32
+        proof.write_text(json.dumps(data))
+        code, report = scan(broken, "broken")
+        assert code == 1
+        assert any(p["status"] == "failed" for p in report["liabilities"]["proofs"])
+        prov = {a["asset"]: a["liabilities_provenance"] for a in report["assets"]}
+        assert "zk-verified" not in prov.values() and prov.get("BTC") == "self-reported", prov
+        assert "liabilities proof(s) failed" in capsys.readouterr().out
+    finally:
+        w.stop()
