@@ -64,8 +64,39 @@ def _load(path: Path) -> dict:
 
 
 # the network kinds porscan has an adapter for (scanner/pipeline/adapters.py builds one per kind;
-# a test keeps the two in step)
+# a test keeps the two in step), and any kind whose module chains/<kind>.py offers
+# ``build_endpoint_adapter`` (see scanner/pipeline/adapters.py: a chain family added in one file)
 KINDS = frozenset({"evm", "tron", "solana", "bitcoin"})
+
+
+def module_kinds() -> frozenset[str]:
+    """Kinds added as one module each (chains/<kind>.py with ``build_endpoint_adapter``)."""
+    import pkgutil
+
+    import chains
+
+    return frozenset(m.name for m in pkgutil.iter_modules(chains.__path__) if m.name not in KINDS and is_kind(m.name))
+
+
+def all_kinds() -> frozenset[str]:
+    return KINDS | module_kinds()
+
+
+def is_kind(kind: object) -> bool:
+    import importlib.util
+
+    if kind in KINDS:
+        return True
+    if not isinstance(kind, str) or not kind.isidentifier():
+        return False
+    try:
+        spec = importlib.util.find_spec(f"chains.{kind}")
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    with open(spec.origin, encoding="utf-8") as fh:
+        return "def build_endpoint_adapter(" in fh.read()
 _NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals", "multicall3", "endpoints"})
 
 
@@ -84,7 +115,7 @@ def _network_problems(nid: str, spec: dict) -> list[str]:
     if not isinstance(spec, dict):
         return [f"network {nid}: not a table"]
     kind = spec.get("kind", "evm")
-    if kind not in KINDS:
+    if not is_kind(kind):
         problems.append(f"network {nid}: kind: {kind!r} is not one porscan reads ({', '.join(sorted(KINDS))})")
     chain_id = spec.get("chain_id")
     if chain_id is not None and not _is_int(chain_id, 0, 2**63):

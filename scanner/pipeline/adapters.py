@@ -109,7 +109,9 @@ FACTORIES: dict[str, Callable[..., ChainAdapter]] = {
 
 
 def supported_kinds() -> frozenset[str]:
-    return frozenset(FACTORIES)
+    from ..config.networks import module_kinds
+
+    return frozenset(FACTORIES) | module_kinds()
 
 
 def make_adapter(network: Network, **options) -> ChainAdapter:
@@ -117,5 +119,20 @@ def make_adapter(network: Network, **options) -> ChainAdapter:
     concurrency, ...); a factory ignores the ones it does not know."""
     factory = FACTORIES.get(network.kind)
     if factory is None:
-        raise AdapterError(f"network {network.id}: no adapter for kind {network.kind!r} yet")
+        return _by_module(network, **options)
     return factory(network, **options)
+
+
+def _by_module(network: Network, **options) -> ChainAdapter:
+    """A kind added as one module: ``chains/<kind>.py`` offers ``build_endpoint_adapter(network_id,
+    endpoint, endpoint_options, network_options, **retries) -> EndpointAdapter``; failover as for every kind."""
+    import importlib
+
+    from ..config.networks import is_kind
+
+    if not is_kind(network.kind):
+        raise AdapterError(f"network {network.id}: no adapter for kind {network.kind!r} yet")
+    module = importlib.import_module(f"chains.{network.kind}")
+    build = module.build_endpoint_adapter
+    return _one_network(network, lambda i, ep: build(network.id, ep, _options(network, i), dict(network.options),
+                                                     **_retries(options)))
