@@ -6,6 +6,9 @@ One JSON form per record, next to it (``to_json``/``from_json``): amounts are ex
 down, the one rule) and exact (``*_exact``: what thresholds compare). Reading is tolerant of older
 stored reports (keys added since are optional) and strict on types: a document that is not a scan
 report raises ``ReportError`` naming the field, never a ``KeyError`` deep inside a renderer.
+
+Why one file: the report is one document with one version (``porscan.scan/1``); its records are
+written and read together, and a field added to one is added to its reader in the same place.
 """
 
 from __future__ import annotations
@@ -364,6 +367,85 @@ class FailureList:
 
 
 @dataclass(frozen=True, slots=True)
+class UsdAsset:
+    """One asset valued in USD at the snapshot: the price with its source and time, the reserves
+    (None when nothing was read: unread is not zero) and the liabilities, when the file gives them."""
+
+    asset: str
+    price: Decimal | None
+    price_source: str | None = None  # published | oracle | http-api
+    price_label: str | None = None  # the feed or endpoint label, never a URL
+    price_at: str | None = None  # ISO time the price is from
+    price_block: int | None = None
+    proven: Decimal | None = None
+    with_unproven: Decimal | None = None
+    liabilities: Decimal | None = None
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "price": _d(self.price), "price_source": self.price_source,
+                "price_label": self.price_label, "price_at": self.price_at, "price_block": self.price_block,
+                "proven": _d(self.proven), "with_unproven": _d(self.with_unproven), "liabilities": _d(self.liabilities),
+                "note": self.note}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], name: str = "usd.assets") -> UsdAsset:
+        return cls(asset=_str(d.get("asset"), f"{name}.asset"), price=_dec(d.get("price"), f"{name}.price"),
+                   price_source=_opt_str(d.get("price_source"), f"{name}.price_source"),
+                   price_label=_opt_str(d.get("price_label"), f"{name}.price_label"),
+                   price_at=_opt_str(d.get("price_at"), f"{name}.price_at"),
+                   price_block=None if d.get("price_block") is None else _int(d.get("price_block"), f"{name}.price_block"),
+                   proven=_dec(d.get("proven"), f"{name}.proven"),
+                   with_unproven=_dec(d.get("with_unproven"), f"{name}.with_unproven"),
+                   liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"), note=str(d.get("note") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class UsdComparison:
+    """Reserves against net liabilities in USD, in total: the one figure OKX's v2 proofs prove.
+    ``left_out`` names every asset not in the reserve total and why (no price, unread); the ratio
+    is then from part of the reserves, and ``complete`` is False."""
+
+    assets: tuple[UsdAsset, ...]
+    proven: Decimal | None
+    with_unproven: Decimal | None
+    liabilities: Decimal | None
+    liabilities_source: str  # what the total is and how it was scaled to USD (config or published total)
+    liabilities_provenance: str | None
+    ratio: Decimal | None  # exact; shown rounded down
+    with_unproven_ratio: Decimal | None
+    left_out: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        return not self.left_out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"assets": [a.to_json() for a in self.assets], "proven": _d(self.proven),
+                "with_unproven": _d(self.with_unproven), "liabilities": _d(self.liabilities),
+                "liabilities_source": self.liabilities_source, "liabilities_provenance": self.liabilities_provenance,
+                "ratio": _d(shown_fraction(self.ratio)), "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
+                "ratio_exact": _d(self.ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),
+                "left_out": list(self.left_out), "complete": self.complete}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], name: str = "usd") -> UsdComparison:
+        def exact(key: str) -> Decimal | None:
+            value = d.get(f"{key}_exact")
+            return _dec(value if value is not None else d.get(key), f"{name}.{key}")
+
+        return cls(assets=tuple(_record(UsdAsset, a, f"{name}.assets") for a in _list(d.get("assets"), f"{name}.assets")),
+                   proven=_dec(d.get("proven"), f"{name}.proven"),
+                   with_unproven=_dec(d.get("with_unproven"), f"{name}.with_unproven"),
+                   liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"),
+                   liabilities_source=str(d.get("liabilities_source") or ""),
+                   liabilities_provenance=provenance_name(_opt_str(d.get("liabilities_provenance"),
+                                                                   f"{name}.liabilities_provenance")),
+                   ratio=exact("ratio"), with_unproven_ratio=exact("with_unproven_ratio"),
+                   left_out=tuple(str(x) for x in _list(d.get("left_out"), f"{name}.left_out")))
+
+
+@dataclass(frozen=True, slots=True)
 class ScanReport:
     """A finished scan: what was read, what it proves, how complete it is."""
 
@@ -378,6 +460,7 @@ class ScanReport:
     summary_block: SummaryBlock = SummaryBlock()
     notes: tuple[str, ...] = ()
     failures: FailureList | None = None
+    usd: UsdComparison | None = None  # reserves and liabilities in USD at the snapshot, when priced
 
     def asset(self, name: str) -> AssetReport | None:
         return next((a for a in self.assets if a.asset == name), None)
@@ -415,6 +498,8 @@ class ScanReport:
             "summary_block": self.summary_block.to_json(), "notes": list(self.notes)}
         if self.failures is not None:
             out["failures"] = self.failures.to_json()
+        if self.usd is not None:
+            out["usd"] = self.usd.to_json()
         return out
 
     @classmethod
@@ -435,4 +520,5 @@ class ScanReport:
                    liabilities=None if liab is None else _record(LiabilitiesInfo, liab, "liabilities"),
                    summary_block=_record(SummaryBlock, d.get("summary_block") or {}, "summary_block"),
                    notes=tuple(str(n) for n in _list(d.get("notes"), "notes") if n is not None),
-                   failures=None if d.get("failures") is None else _record(FailureList, d["failures"], "failures"))
+                   failures=None if d.get("failures") is None else _record(FailureList, d["failures"], "failures"),
+                   usd=None if d.get("usd") is None else _record(UsdComparison, d["usd"], "usd"))

@@ -650,6 +650,35 @@ def _csp() -> str:
             "base-uri 'none'; form-action 'none'")
 
 
+def _usd(report: dict) -> str:
+    """Reserves against liabilities in USD: each price with its source and time, the total ratio and
+    what it leaves out."""
+    usd = _table(report, "usd")
+    if not usd:
+        return ""
+    rows = []
+    for a in _dicts(usd.get("assets")):
+        where = " ".join(str(x) for x in (a.get("price_source"), a.get("price_label")) if x)
+        when = " ".join(str(x) for x in (a.get("price_at"), f"block {a['price_block']}" if a.get("price_block") is not None
+                                         else None) if x)
+        rows.append([f"<td>{esc(a.get('asset'))}</td>", f'<td class="num">{_amount(a.get("price"))}</td>',
+                     f"<td>{esc(where) or MISSING}</td>", f"<td>{esc(when) or MISSING}</td>",
+                     f'<td class="num">{_amount(a.get("proven"))}</td>', f'<td class="num">{_amount(a.get("liabilities"))}</td>',
+                     f"<td>{esc(a.get('note') or '')}</td>"])
+    table = stack_table("usd", [("Asset", False), ("Price (USD)", True), ("Price source", False), ("Price time", False),
+                                ("Proven reserves (USD)", True), ("Liabilities (USD)", True), ("Note", False)],
+                        rows, "no asset valued")
+    partial = "" if usd.get("complete") else f' <span class="partial">{esc(PARTIAL_MARK.strip())}</span>'
+    left = "".join(f"<li>{esc(x)}</li>" for x in usd.get("left_out") or [])
+    return (f'<h2 id="usd">In USD at the snapshot</h2>{table}'
+            f'<p><b>Total proven reserves</b> {_amount(usd.get("proven"))} USD; with unproven '
+            f'{_amount(usd.get("with_unproven"))} USD.<br><b>Net liabilities</b> {_amount(usd.get("liabilities"))} USD '
+            f'({esc(usd.get("liabilities_source"))}{", " + esc(usd.get("liabilities_provenance")) if usd.get("liabilities_provenance") else ""}).'
+            f'<br><b>Total reserve ratio in USD</b>: proven {format_ratio(usd.get("ratio"))}{partial}, with unproven '
+            f'{format_ratio(usd.get("with_unproven_ratio"))}{partial}.</p>'
+            + (f'<p class="sub">Left out of the totals:</p><ul class="notes">{left}</ul>' if left else ""))
+
+
 def render_html(report: dict) -> str:
     """The scan report as one standalone HTML page (a complete document, UTF-8)."""
     if not isinstance(report, dict):
@@ -667,6 +696,7 @@ def render_html(report: dict) -> str:
         _ratio_and_coverage_charts(assets),
         networks_section(assets),
         _verification(report),
+        _usd(report),
         _liabilities_and_notes(report),
     ]
     tool = _table(report, "tool")

@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from ..amounts import fmt, shown_percent
 from ..records import PROVENANCE_NOTES
-from ..report_model import AssetReport, Place, ScanReport
+from ..report_model import AssetReport, Place, ScanReport, UsdComparison
 
 if TYPE_CHECKING:
     from ..pipeline.scan import ScanPlan
@@ -146,6 +146,8 @@ def render_scan(report: ScanReport, console) -> None:
             console.print(f"  {a.asset} held by {c.custodian} (within the totals): {c.rows} row(s), "
                           f"published {_num(c.published)}, on chain {_num(c.onchain)} "
                           f"({c.rows_read}/{c.rows} read)", markup=False)
+    if report.usd is not None:
+        render_usd(report.usd, console)
     console.print("ownership: " + ", ".join(f"{k} {n:,}" for k, n in report.by_status.items()), markup=False)
     if report.balance_status:
         console.print("balances: " + ", ".join(f"{k} {n:,}" for k, n in report.balance_status.items()), markup=False)
@@ -163,6 +165,31 @@ def render_scan(report: ScanReport, console) -> None:
                           f"{count['not_verified']} not verified", markup=False)
             for proof in [proof for proof in proofs if proof.status != "verified"][:10]:
                 console.print(f"  {proof.status}: {proof.file}: {proof.reason}", markup=False, overflow="fold")
+
+
+def render_usd(usd: UsdComparison, console) -> None:
+    """Reserves against liabilities in USD: every price with its source and time, the total ratio
+    and what it leaves out. Stacked lines: exact dollar figures are long."""
+    console.print("In USD at the snapshot", markup=False)
+    for a in usd.assets:
+        if a.price is None:
+            console.print(f"  {a.asset}: no price", markup=False)
+            continue
+        where = f"{a.price_source} {a.price_label or ''}".strip() + (f" at {a.price_at}" if a.price_at else "") + (
+            f", block {a.price_block}" if a.price_block is not None else "")
+        console.print(f"  {a.asset}: price {_num(a.price)} USD ({where}); proven {_num(a.proven)} USD"
+                      + (f", liabilities {_num(a.liabilities)} USD" if a.liabilities is not None else "")
+                      + (f" ({a.note})" if a.note else ""), markup=False, overflow="fold")
+    console.print(f"  total proven reserves {_num(usd.proven)} USD, with unproven {_num(usd.with_unproven)} USD", markup=False,
+                  overflow="fold")
+    prov = f", {usd.liabilities_provenance}" if usd.liabilities_provenance else ""
+    console.print(f"  net liabilities {_num(usd.liabilities)} USD ({usd.liabilities_source}{prov})", markup=False,
+                  overflow="fold")
+    mark = " *" if not usd.complete and usd.ratio is not None else ""
+    console.print(f"  total reserve ratio in USD: proven {_closed(_ratio(usd.ratio))}{mark}, with unproven "
+                  f"{_closed(_ratio(usd.with_unproven_ratio))}{mark}")
+    for why in usd.left_out[:20]:
+        console.print(f"  left out: {why}", markup=False, overflow="fold")
 
 
 def render_plan(plan: ScanPlan, console) -> None:
