@@ -56,9 +56,15 @@ class HttpApiClient(JsonRpcClient):
 
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> Any:
         """One call with retries on transport failures and on "slow down" answers in the body."""
-        payload = json.dumps(body or {}, separators=(",", ":")).encode()
+        return await self._request(path, json.dumps(body or {}, separators=(",", ":")).encode(), "POST")
+
+    async def get(self, path: str) -> Any:
+        """``GET path`` (query included), retried as :meth:`post` is (REST APIs: Cardano, aelf, Hyperion)."""
+        return await self._request(path, None, "GET")
+
+    async def _request(self, path: str, payload: bytes | None, method: str) -> Any:
         try:  # first attempt outside tenacity: its machinery costs more than the request on a fast node
-            return self._checked(await self._post(payload, path=path))
+            return self._checked(await self._post(payload, path=path, method=method))
         except RefusedError:
             raise  # refused as asked: asking again gets the same answer
         except TransportError:
@@ -71,7 +77,7 @@ class HttpApiClient(JsonRpcClient):
         async for attempt in retrying:
             with attempt:
                 self.retries += 1
-                return self._checked(await self._post(payload, path=path))
+                return self._checked(await self._post(payload, path=path, method=method))
         raise TransportError("no attempt made")  # pragma: no cover (tenacity always attempts once)
 
     def _checked(self, reply: Any) -> Any:
