@@ -33,6 +33,10 @@ def _valid_contract(kind: str, contract: str) -> bool:
         return len(raw) == 21 and raw[0] == 0x41
     if kind == "solana":  # a 32-byte public key (the mint)
         return len(base58.b58decode(contract)) == 32
+    if kind == "ton":  # a jetton master, user-friendly form (CRC16 checked)
+        from chains.ton import ton_address
+
+        return ton_address(contract) is not None
     return False  # no token contracts expected on other kinds
 
 
