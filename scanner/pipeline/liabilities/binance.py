@@ -54,6 +54,7 @@ def parse_cex_assets_info(data: Any, file: str) -> Parsed:
     seen_sym: dict[str, str] = {}
     seen_idx: dict[int, str] = {}
     equity_usd = debt_usd = Decimal(0)
+    prices: dict[str, str] = {}  # "price_usd.BTC" -> exact USD per coin: the price book reads them (pipeline/prices.py)
     for i, entry in enumerate(entries):
         at = jpath(where, i)
         if not isinstance(entry, dict):
@@ -81,6 +82,8 @@ def parse_cex_assets_info(data: Any, file: str) -> Parsed:
         debt_usd = EXACT.add(debt_usd, EXACT.scaleb(Decimal(debt * ints["BasePrice"]), -16))
         amount = EXACT.scaleb(Decimal(eq - debt), -scale)
         price = EXACT.scaleb(Decimal(ints["BasePrice"]), -price_scale)
+        if price > 0:  # a zero BasePrice is no price
+            prices[f"price_usd.{sym}"] = str(price)
         liabilities.append(Liability(
             sym, amount, ZK_PUBLISHED, "binance-cex-assets-info", file,
             f"{at}: (TotalEquity {eq} - TotalDebt {debt}) / 10^{scale}; Index {ints['Index']}; "
@@ -89,7 +92,8 @@ def parse_cex_assets_info(data: Any, file: str) -> Parsed:
                 "these totals (run Binance's batch verifier); figures are taken as published"]
     totals = {"total_equity_usd": equity_usd, "total_debt_usd": debt_usd,
               "net_liabilities_usd": EXACT.subtract(equity_usd, debt_usd)}
-    return Parsed(items=liabilities, warnings=warnings, meta={"assets": str(len(liabilities))}, totals=totals)
+    return Parsed(items=liabilities, warnings=warnings, meta={"assets": str(len(liabilities)), "price_field": "BasePrice", **prices},
+                  totals=totals)
 
 
 def _fixed(value: Any, file: str, at: str, key: str) -> int:
