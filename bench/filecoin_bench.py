@@ -1,0 +1,96 @@
+"""bench/filecoin: porscan's Filecoin adapter reading N addresses from the FAKE Lotus (tests/support/fake_lotus.py).
+
+No Lotus node can run here, so the stand-in (labelled FAKE, addresses from the filecoin-address package) runs
+in its own process with N holders (f0/f1/f2/f3); this process builds the same world, reads it with
+``chains.filecoin.FilecoinAdapter`` at the snapshot height (one ChainGetTipSetByHeight, then StateGetActor in
+JSON-RPC batches of ``--max-batch``) and checks every value. On a real endpoint its requests_per_second and
+max_batch are the limits, not this.
+
+Prints: addresses, seconds, addresses/s, HTTP requests, requests per 1,000 addresses, read/expected, check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from chains.filecoin import FilecoinAdapter  # noqa: E402
+from chains.jsonrpc import Endpoint  # noqa: E402
+from chains.protocol import Asset  # noqa: E402
+from support.fake_lotus import FakeLotus, filecoin_world  # noqa: E402
+
+
+def serve(n: int, fault_rate: float) -> None:
+    """Child process: the FAKE Lotus with ``n`` holders (behind a fault proxy when asked) until stdin closes."""
+    from support.faultproxy import FaultProxy
+
+    fake = FakeLotus()
+    filecoin_world(fake, n, seed="bench")
+    with fake.serve() as srv:
+        url = srv.url + "/rpc/v1"
+        if fault_rate:
+            with FaultProxy(url, fault_rate, seed=3, timeout_sleep=1.0) as proxy:
+                print(f"listening on {proxy.url}", flush=True)
+                sys.stdin.read()
+        else:
+            print(f"listening on {url}", flush=True)
+            sys.stdin.read()
+
+
+async def read(url: str, holders: list[str], height: int, concurrency: int, max_batch: int, faulty: bool):
+    ep = Endpoint("FAKE-LOTUS", url, concurrency=concurrency, max_batch=max_batch, timeout=0.5 if faulty else 30)
+    ad = FilecoinAdapter("filecoin", ep, attempts=8, backoff_min=0.01, backoff_max=0.2)
+    t = time.perf_counter()
+    try:
+        batch = await ad.balances(Asset("filecoin", "FIL", 18), holders, height)
+    finally:
+        await ad.close()
+    return time.perf_counter() - t, batch
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--addresses", type=int, default=20_000)
+    p.add_argument("--concurrency", type=int, default=8)
+    p.add_argument("--max-batch", type=int, default=100, help="StateGetActor calls per HTTP request")
+    p.add_argument("--fault-rate", type=float, default=0.0, help="faults injected by tests/support/faultproxy.py")
+    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve is not None:
+        return serve(args.serve, args.fault_rate)
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(args.addresses), "--fault-rate",
+                             str(args.fault_rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if "listening on" not in line:
+            raise SystemExit(f"the FAKE Lotus did not start: {line!r}")
+        url = line.split("listening on", 1)[1].strip()
+        world = filecoin_world(FakeLotus(), args.addresses, seed="bench")
+        print(f"FAKE Lotus (stand-in, not a node) with {args.addresses} holders: ready in {time.perf_counter() - t:.1f} s; "
+              f"client concurrency {args.concurrency}, max_batch {args.max_batch}"
+              + (f"; fault rate {args.fault_rate:.0%}" if args.fault_rate else ""))
+        dt, batch = asyncio.run(read(url, world["holders"], world["snapshot"], args.concurrency, args.max_batch,
+                                     bool(args.fault_rate)))
+        exact = all(r.amount_base_units == world["at"][r.address] for r in batch.results if r.ok)
+        labelled = all(r.block.number == world["snapshot"] and r.block.at_snapshot for r in batch.results if r.ok)
+        n = len(world["holders"])
+        print(f"{'addresses':>9} {'seconds':>8} {'addr/s':>8} {'requests':>9} {'req/1000':>9} {'read/expected':>15}  check")
+        print(f"{n:>9} {dt:>8.1f} {n / dt:>8.0f} {batch.requests:>9} {1000 * batch.requests / n:>9.1f} "
+              f"{batch.read:>7}/{batch.expected:<7}  " + ("exact" if exact else "WRONG VALUES")
+              + (", at the snapshot" if labelled else ", WRONG LABELS"))
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+"""bench/ton: porscan's TON adapter reading N owners from the FAKE toncenter (tests/support/fake_ton.py).
+
+No TON liteserver can run here, so the stand-in (labelled FAKE, cells built with pytoniq-core) runs in its
+own process with N owners' Toncoin and USDT histories; this process builds the same world, reads it with
+``chains.ton.TonAdapter`` at the snapshot seqno and checks every value. TON's HTTP API has no batch call:
+Toncoin costs one request per owner, a jetton two (wallet address, wallet data) plus one for each wallet
+not deployed at the snapshot. On a real endpoint the configured requests_per_second is the limit, not this.
+
+Prints, per asset: owners, seconds, owners/s, HTTP requests, requests per 1,000 owners, read/expected, check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from chains.jsonrpc import Endpoint  # noqa: E402
+from chains.protocol import Asset  # noqa: E402
+from chains.ton import TonAdapter  # noqa: E402
+from support.fake_ton import FakeToncenter, ton_world  # noqa: E402
+
+
+def serve(n: int, fault_rate: float) -> None:
+    """Child process: the FAKE toncenter with ``n`` owners (behind a fault proxy when asked) until stdin closes."""
+    from support.faultproxy import FaultProxy
+
+    fake = FakeToncenter()
+    ton_world(fake, n, seed="bench")
+    with fake.serve() as srv:
+        url = srv.url + "/api/v2/jsonRPC"
+        if fault_rate:
+            with FaultProxy(url, fault_rate, seed=3, timeout_sleep=1.0) as proxy:
+                print(f"listening on {proxy.url}", flush=True)
+                sys.stdin.read()
+        else:
+            print(f"listening on {url}", flush=True)
+            sys.stdin.read()
+
+
+async def read(url: str, asset: Asset, owners: list[str], height: int, concurrency: int, faulty: bool):
+    ep = Endpoint("FAKE-TON", url, concurrency=concurrency, timeout=0.5 if faulty else 10)
+    ad = TonAdapter("ton", ep, attempts=8, backoff_min=0.01, backoff_max=0.2)
+    t = time.perf_counter()
+    try:
+        batch = await ad.balances(asset, owners, height)
+    finally:
+        await ad.close()
+    return time.perf_counter() - t, batch
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--owners", type=int, default=5000)
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--fault-rate", type=float, default=0.0, help="faults injected by tests/support/faultproxy.py")
+    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.serve is not None:
+        return serve(args.serve, args.fault_rate)
+    t = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(args.owners), "--fault-rate", str(args.fault_rate)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        if "listening on" not in line:
+            raise SystemExit(f"the FAKE toncenter did not start: {line!r}")
+        url = line.split("listening on", 1)[1].strip()
+        world = ton_world(FakeToncenter(), args.owners, seed="bench")
+        print(f"FAKE toncenter (stand-in, not a liteserver) with {args.owners} owners: ready in "
+              f"{time.perf_counter() - t:.1f} s; client concurrency {args.concurrency}"
+              + (f"; fault rate {args.fault_rate:.0%}" if args.fault_rate else ""))
+        print(f"{'asset':<6} {'owners':>7} {'seconds':>8} {'owners/s':>9} {'requests':>9} {'req/1000':>9} "
+              f"{'read/expected':>15}  check")
+        for asset, truth in ((Asset("ton", "TON", 9), world["ton_at"]),
+                             (Asset("ton", "USDT", 6, world["master"]), world["usdt_at"])):
+            dt, batch = asyncio.run(read(url, asset, world["owners"], world["snapshot"], args.concurrency,
+                                         bool(args.fault_rate)))
+            exact = all(r.amount_base_units == truth[r.address] for r in batch.results if r.ok)
+            labelled = all(r.block.number == world["snapshot"] and r.block.at_snapshot for r in batch.results if r.ok)
+            check = ("exact" if exact else "WRONG VALUES") + (", at the snapshot" if labelled else ", WRONG LABELS")
+            print(f"{asset.symbol:<6} {len(world['owners']):>7} {dt:>8.1f} {len(world['owners']) / dt:>9.0f} "
+                  f"{batch.requests:>9} {1000 * batch.requests / len(world['owners']):>9.0f} "
+                  f"{batch.read:>7}/{batch.expected:<7}  {check}")
+    finally:
+        if proc.stdin:
+            proc.stdin.close()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
