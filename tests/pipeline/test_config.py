@@ -37,6 +37,15 @@ def _valid_contract(kind: str, contract: str) -> bool:
         from chains.ton import ton_address
 
         return ton_address(contract) is not None
+    if kind == "aptos":  # a coin type, or a fungible asset's metadata address
+        from chains.aptos import holding
+        from chains.protocol import Asset
+
+        return holding(Asset("aptos", "X", 0, contract)) is not None
+    if kind == "sui":  # a coin type
+        from chains.sui import sui_coin_type
+
+        return sui_coin_type(contract) is not None
     return False  # no token contracts expected on other kinds
 
 
