@@ -85,6 +85,12 @@ def add_command(sub, fmt) -> None:
                    "scale the proof does not state: they are USD x 10^N (see also --usd-total)")
     s.add_argument("--usd-total", type=usd_amount, metavar="USD", help="the exchange's published USD liabilities total: "
                    "the scale is the power of ten that turns the proof's total into it (within 1%%)")
+    s.add_argument("--prices", type=price_sources, default=("published",), metavar="LIST",
+                   help="USD price sources in order of preference: oracle (a Chainlink-style feed read at the "
+                        "snapshot block; needs an archive endpoint), http-api (a historical price API), published "
+                        "(the liabilities file's own prices); comma-separated (default: published; none = no USD)")
+    s.add_argument("--price-config", metavar="PATH", help="price feeds and APIs (default: the config folder's "
+                   "price_feeds.toml)")
     s.add_argument("--db", metavar="URL", help="where runs are stored: a SQLite path or sqlite:///path, or "
                    "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
     s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
@@ -127,6 +133,18 @@ def add_command(sub, fmt) -> None:
     p.set_defaults(func=cmd_report)
 
 
+def price_sources(text: str) -> tuple[str, ...]:
+    from ..pipeline.prices import SOURCE_KINDS
+
+    if text.strip().lower() == "none":
+        return ()
+    kinds = tuple(k.strip().lower() for k in text.split(",") if k.strip())
+    bad = [k for k in kinds if k not in SOURCE_KINDS]
+    if bad or not kinds or len(set(kinds)) != len(kinds):
+        raise argparse.ArgumentTypeError(f"{text!r}: a comma-separated list of distinct {', '.join(SOURCE_KINDS)} (or none)")
+    return kinds
+
+
 def usd_amount(text: str) -> Decimal:
     try:
         value = Decimal(text.replace(",", ""))
@@ -151,6 +169,7 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
     opts = ScanOptions(file=source.path, source=source.original, liabilities=args.liabilities, liabilities_format=args.liabilities_format,
                        zk_verifier=args.zk_verifier, usd_scale=args.usd_scale, usd_total=args.usd_total,
+                       prices=args.prices, price_config=args.price_config,
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,

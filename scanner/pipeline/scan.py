@@ -62,6 +62,8 @@ class ScanOptions:
     zk_verifier: str | None = None  # a zk-por-cli binary run on OKX v2 sum proofs
     usd_scale: int | None = None  # the liabilities' zk USD integers are USD x 10^usd_scale (config)
     usd_total: Decimal | None = None  # the exchange's published USD total, to derive that scale from
+    prices: tuple[str, ...] = ("published",)  # price sources, in order (prices.SOURCE_KINDS); () = no USD valuation
+    price_config: str | None = None  # price_feeds.toml (default: the config folder's)
     db: str | None = None
     exchange: str | None = None
     snapshot_date: str | None = None
@@ -424,13 +426,33 @@ async def _usd(ctx: _Context, report: ScanReport):
         if raw is None:
             raise ScanError("--usd-total: the liabilities file has no zk USD total to scale")
         scale = scale_from_total(raw, opts.usd_total)
-    quotes = await _quotes(ctx, report)
-    return compare_usd(report.assets, liab, quotes, scale)
+    quotes, notes = await _quotes(ctx, report)
+    usd = compare_usd(report.assets, liab, quotes, scale)
+    if usd is not None and notes:
+        usd = dataclasses.replace(usd, left_out=usd.left_out + tuple(notes))
+    return usd
 
 
-async def _quotes(ctx: _Context, report: ScanReport) -> dict:
-    """USD prices at the snapshot, one per asset, each naming its source and time."""
-    return {}
+async def _quotes(ctx: _Context, report: ScanReport) -> tuple[dict, list[str]]:
+    """USD prices at the snapshot, one per asset, each naming its source and time (prices.py), read at
+    the snapshot block of each network the scan read; and what the price book has to say."""
+    from .prices import Snapshot, load_price_config, price_book, published_prices
+
+    opts = ctx.opts
+    if not opts.prices:
+        return {}, []
+    heights: dict[str, int] = {}
+    for a in report.assets:
+        for n in a.networks:
+            for b in n.blocks:
+                if b.at_snapshot:
+                    heights.setdefault(n.network, b.number)
+    config = load_price_config(Path(opts.price_config) if opts.price_config else None)
+    book = await price_book([a.asset for a in report.assets], Snapshot(heights=heights), config,
+                            published=published_prices(ctx.liabilities), networks=ctx.networks,
+                            precedence=opts.prices)
+    notes = [f"price source: {n}" for n in book.notes]
+    return dict(book.quotes), notes
 
 
 # --------------------------------------------------------------------------------------- ratios

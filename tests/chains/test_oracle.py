@@ -11,36 +11,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
 
 from chains.jsonrpc import Endpoint
 from chains.oracle import EvmOracleReader, OracleError
 from scanner.config.networks import Network
-from scanner.devnet.localnodes import ROOT, rpc, send_transaction
+from scanner.devnet.localnodes import ROOT, rpc
 from scanner.pipeline.prices import (ORACLE, PUBLISHED, FeedConfig, PriceConfig, PriceQuote, Snapshot, iso,
                                      judge_answer, price_book)
 from support.common import run
+from support.oracle import ARTIFACT as ORACLE_ARTIFACT, CODE, deploy_feed, head, set_round
 
-ARTIFACT = ROOT / "chains" / "data" / "test_aggregator.json"
-CODE = json.loads(ARTIFACT.read_text())["contracts"]["TestAggregator"]
+ARTIFACT = ORACLE_ARTIFACT
 DAY = 86400
-
-
-def _deploy(url: str, sender: str, decimals: int, description: str) -> str:
-    data = CODE["bytecode"] + abi_encode(["uint8", "string"], [decimals, description]).hex()
-    r = send_transaction(url, {"from": sender, "data": data, "gas": hex(3_000_000)})
-    return to_checksum_address(r["contractAddress"])
-
-
-def _set_round(url: str, sender: str, feed: str, answer: int, updated_at: int) -> None:
-    data = "0x" + (keccak(text="setRound(int256,uint256)")[:4] + abi_encode(["int256", "uint256"], [answer, updated_at])).hex()
-    send_transaction(url, {"from": sender, "to": feed, "data": data})
-
-
-def _head(url: str) -> tuple[int, int]:
-    blk = rpc(url, "eth_getBlockByNumber", ["latest", False])
-    return int(blk["number"], 16), int(blk["timestamp"], 16)
+_deploy, _set_round, _head = deploy_feed, set_round, head
 
 
 @dataclass
