@@ -422,7 +422,7 @@ url, dump_dir, dump_local, height, *addresses = sys.argv[1:]
 bc.parse_dump = lambda *a: time.sleep(600)  # SIGKILLed while it reads the dump
 ad = bc.BitcoinCoreAdapter("btc-regtest", Endpoint("knots", url, timeout=60),
                            {"mode": "dump", "dump_dir": dump_dir, "dump_dir_local": dump_local}, coin="BTC", chain="regtest")
-run(ad.balances(Asset("btc-regtest", "BTC", 8), addresses, int(height)))
+asyncio.run(ad.balances(Asset("btc-regtest", "BTC", 8), addresses, int(height)))
 """
 
 
