@@ -108,6 +108,30 @@ FACTORIES: dict[str, Callable[..., ChainAdapter]] = {
 }
 
 
+AT_SNAPSHOT, LATEST = "at snapshot", "latest"
+
+
+def reads_at(network: Network) -> str:
+    """Whether this network's adapter reads balances at the snapshot height or only at the latest
+    block, as said before anything is read (``--dry``). A module kind says so in ``SNAPSHOT_READS``."""
+    kind = network.kind
+    if kind == "bitcoin":
+        return AT_SNAPSHOT
+    if kind == "evm":
+        return AT_SNAPSHOT if any(e.archive for e in network.endpoints) else f"{AT_SNAPSHOT} (needs an archive endpoint)"
+    if kind == "tron":
+        return AT_SNAPSHOT if any(o.get("balance_history") for o in network.endpoint_options) else LATEST
+    if kind == "solana":
+        return LATEST
+    import importlib
+
+    try:
+        module = importlib.import_module(f"chains.{kind}")
+    except ImportError:
+        return LATEST
+    return str(getattr(module, "SNAPSHOT_READS", LATEST))
+
+
 def supported_kinds() -> frozenset[str]:
     from ..config.networks import module_kinds
 

@@ -631,12 +631,13 @@ class NetworkPlan:
     heights: tuple[int | str, ...]  # snapshot heights, then "latest" when some rows have none
     endpoints: tuple[str, ...]  # labels, never URLs
     requests: int | None  # estimated for EVM (reader batches + block and probe calls); None elsewhere
+    reads: str = ""  # "at snapshot" or "latest": what the adapter can honour (adapters.reads_at)
     left_out: tuple[str, ...] = ()  # endpoints the config names but cannot be used, and why
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {"network": self.network, "kind": self.kind, "rows": self.rows, "coins": dict(self.coins),
-                "heights": list(self.heights), "endpoints": list(self.endpoints), "requests": self.requests,
+                "heights": list(self.heights), "endpoints": list(self.endpoints), "requests": self.requests, "reads": self.reads,
                 "left_out": list(self.left_out), "warnings": list(self.warnings)}
 
 
@@ -667,6 +668,7 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
     """What ``porscan scan`` would do, reading nothing on chain and writing nothing: rows per network,
     the adapter and endpoints of each, and the requests a first run would send (EVM: estimated from
     the reader batch sizes; other kinds: per adapter)."""
+    from .adapters import reads_at
     from .ingest import RowError, iter_rows
 
     ctx = _load_context(opts, prove=False)
@@ -710,6 +712,7 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
         networks.append(NetworkPlan(network=nid, kind=net.kind, rows=e["rows"], coins=e["coins"],
                                     heights=tuple(snapshot) + (("latest",) if None in e["heights"] else ()),
                                     endpoints=tuple(ep.label for ep in net.endpoints), requests=e["requests"],
+                                    reads=reads_at(net),
                                     left_out=tuple(net.skipped_endpoints),
                                     warnings=tuple(endpoint_warnings(net, snapshot))))
     liab = ctx.liabilities

@@ -198,11 +198,11 @@ def render_plan(plan: ScanPlan, console) -> None:
     console.print(f"plan for {plan.file} ({plan.layout}, {plan.rows:,} rows, "
                   f"{plan.invalid_rows} unreadable; sha256 {plan.sha256[:16]}...)", markup=False)
     table = Table(title="Balances to read (nothing is read in a dry run)", title_justify="left")
-    for col in ("network", "kind", "rows", "coins", "heights", "endpoints", "requests (est.)"):
+    for col in ("network", "kind", "rows", "coins", "heights", "reads", "endpoints", "requests (est.)"):
         table.add_column(col)
     for n in plan.networks:
         table.add_row(n.network, n.kind, f"{n.rows:,}", ", ".join(f"{c} {k:,}" for c, k in n.coins.items()),
-                      ", ".join(str(h) for h in n.heights[:4]) + (" ..." if len(n.heights) > 4 else ""),
+                      ", ".join(str(h) for h in n.heights[:4]) + (" ..." if len(n.heights) > 4 else ""), n.reads,
                       ", ".join(n.endpoints) + (f" (left out: {len(n.left_out)})" if n.left_out else ""),
                       "-" if n.requests is None else f"{n.requests:,}")
     console.print(table)

@@ -574,3 +574,4 @@ def test_dry_run_writes_the_plan_as_json_and_nothing_else(world, tmp_path, capsy
         assert all("://" not in e for e in n["endpoints"])  # labels, never URLs
     evm = [n for n in plan["networks"] if n["kind"] == "evm"]
     assert evm and all(isinstance(n["requests"], int) and n["requests"] > 0 for n in evm)
+    assert all(n["reads"].startswith(("at snapshot", "latest")) and n["reads"] in shown for n in plan["networks"])
