@@ -20,16 +20,12 @@ and ``bare404`` (a 404 page that is not an Aptos error: never an absent store).
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import bisect
 import hashlib
 import json
 import random
-import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiohttp import web
 from aptos_sdk import ed25519
@@ -37,11 +33,8 @@ from aptos_sdk.account_address import AccountAddress
 from aptos_sdk.bcs import Deserializer, Serializer
 from aptos_sdk.type_tag import StructTag
 
-for _up in (1, 2):  # run as a script by the bench: the repository and tests/ on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[_up]))
-
-from scanner.devnet.loopthread import ServedApp  # noqa: E402
-from support.faultproxy import http_fault_reply  # noqa: E402
+from scanner.devnet.loopthread import ServedApp
+from support.faultproxy import http_fault_reply
 
 APT = "0x1::aptos_coin::AptosCoin"
 FA_ROOT = AccountAddress.from_str("0xa")  # @aptos_fungible_asset: APT's metadata, creator of paired ones
@@ -401,28 +394,3 @@ def bench_world(fake: FakeAptos, n: int, seed: str) -> int:
 
 def expected_bench(i: int) -> tuple[int, int]:
     return (i * 7919) % 10**9 + 1, (i * 104729) % 10**9
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description="FAKE Aptos node REST API (stand-in) for the bench")
-    p.add_argument("--accounts", type=int, default=1000)
-    p.add_argument("--seed", default="bench")
-    p.add_argument("--fault-rate", type=float, default=0.0)
-    args = p.parse_args()
-    fake = FakeAptos(rate=args.fault_rate, timeout_sleep=2.0)
-    snapshot = bench_world(fake, args.accounts, args.seed)
-
-    async def serve() -> None:
-        runner = web.AppRunner(fake.app(), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        print(f"snapshot {snapshot} listening on http://127.0.0.1:{port}/v1", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
-
-
-if __name__ == "__main__":
-    main()
