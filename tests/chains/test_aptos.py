@@ -189,3 +189,49 @@ def test_the_kind_is_built_from_config(node):
     batch = asyncio.run(balances_then_close(APT_ASSET, ad, list(world["apt"])[:5], world["snapshot"]))
     assert batch.complete
     assert isinstance(build_endpoint_adapter("aptos", Endpoint("x", url), {}, {}), AptosAdapter)
+
+
+def test_porscan_balances_with_the_shipped_aptos_coin_keys(tmp_path):
+    """``porscan balances`` on an OKX-style file: APTOS and USDT-APTOS rows (the shipped coin keys, their
+    contract as configured) against the FAKE node at the snapshot block; a row stating the post-snapshot
+    balance is a mismatch (the old value was read), a bad address is unread."""
+    import json
+    import tomllib
+
+    from scanner.amounts import fmt, from_base_units
+    from scanner.cli.main import main
+    from scanner.devnet.samplegen import OKX11_HEADER
+    from support.common import ROOT
+
+    shipped = tomllib.loads((ROOT / "scanner/config/coins.toml").read_text())
+    fake = FakeAptos()
+    world = aptos_world(fake, n=10, prefix="cli")
+    with fake.serve() as srv:
+        (tmp_path / "networks.toml").write_text(
+            f'[networks.aptos]\nkind = "aptos"\nnative_symbol = "APT"\nnative_decimals = 8\n'
+            f'[[networks.aptos.endpoints]]\nlabel = "FAKE-APTOS"\nurl = "{srv.url}/v1"\nconcurrency = 4\n')
+        coins = ""
+        for key in ("APTOS", "USDT-APTOS"):
+            spec = shipped[key]
+            coins += f'[{json.dumps(key)}]\n' + "".join(f"{k} = {json.dumps(v)}\n" for k, v in spec.items())
+        (tmp_path / "coins.toml").write_text(coins)
+        assert shipped["USDT-APTOS"]["contract"] == USDT_METADATA  # the FAKE serves mainnet's USDt address
+        snap = world["snapshot"]
+        lines = [f"APTOS,APTOS,{snap},{a},{fmt(from_base_units(v, 8))},msg,0x00,," for a, v in world["apt"].items()]
+        lines += [f"USDT-APTOS,APTOS,{snap},{a},{fmt(from_base_units(v, 6))},msg,0x00,," for a, v in world["usdt"].items()]
+        moved = next(iter(world["apt"]))
+        lines.append(f"APTOS,APTOS,{snap},{moved},{fmt(from_base_units(world['apt_latest'][moved], 8))},msg,0x00,,")
+        lines.append(f"APTOS,APTOS,{snap},0xnot-an-address,1,msg,0x00,,")
+        (tmp_path / "reserves.csv").write_text(OKX11_HEADER + "\n" + "\n".join(lines) + "\n")
+        out = tmp_path / "b.json"
+        code = main(["balances", str(tmp_path / "reserves.csv"), "--config", str(tmp_path / "networks.toml"),
+                     "--coins", str(tmp_path / "coins.toml"), "--json", str(out), "--no-progress"])
+    assert code == 1
+    rep = json.loads(out.read_text())
+    assert rep["summary"]["by_status"] == {"match": len(world["apt"]) + len(world["usdt"]), "mismatch": 1, "unread": 1}
+    rows = [r for r in rep["rows"] if r["status"] == "match"]
+    assert all(r["at_snapshot"] and r["block_number"] == snap and r["block_hash"] for r in rows)
+    mismatch = next(r for r in rep["rows"] if r["status"] == "mismatch")
+    assert int(mismatch["onchain_base_units"]) == world["apt"][moved] != world["apt_latest"][moved]
+    unread = next(r for r in rep["rows"] if r["status"] == "unread")
+    assert unread["reason"] == "not an Aptos address" and unread["onchain_base_units"] is None
