@@ -38,6 +38,8 @@ from .jsonrpc import Endpoint, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
 from .results import Value, assemble
 
+# said by --dry (scanner/pipeline/adapters.py reads_at): depends on the endpoints, so both cases are named
+SNAPSHOT_READS = "at snapshot with a hyperion = true endpoint (reconstructed from Hyperion actions), else latest"
 PATH_INFO = "/v1/chain/get_info"
 PATH_BALANCE = "/v1/chain/get_currency_balance"
 PATH_BLOCK = "/v1/chain/get_block"
