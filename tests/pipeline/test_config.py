@@ -46,6 +46,12 @@ def _valid_contract(kind: str, contract: str) -> bool:
         from chains.sui import sui_coin_type
 
         return sui_coin_type(contract) is not None
+    if kind == "substrate":  # an Assets pallet id (u32) on an Asset Hub
+        return contract.isdigit() and int(contract) < 2**32
+    if kind == "antelope":  # the token contract's account name
+        import re
+
+        return re.fullmatch(r"[a-z1-5.]{1,12}", contract) is not None
     return False  # no token contracts expected on other kinds
 
 
