@@ -40,6 +40,9 @@ from .protocol import Asset, BalanceBatch, BlockRef
 from .results import Value, assemble, parse_inputs
 from .secrets import ConfigError
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "latest"
+
 PATH_STATUS = "/api/blockChain/chainStatus"
 PATH_EXECUTE = "/api/blockChain/executeTransaction"
 TOKEN_CONTRACT_NAME = "AElf.ContractNames.Token"

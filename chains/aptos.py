@@ -50,6 +50,9 @@ from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, RefusedError, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
 from .results import Value, assemble
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "at snapshot"
+
 APT_COIN = "0x1::aptos_coin::AptosCoin"
 APT_METADATA = "0x" + "0" * 63 + "a"
 FA_METADATA_TYPE = "0x1::fungible_asset::Metadata"

@@ -42,6 +42,9 @@ from .jsonrpc import Endpoint, RefusedError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
 from .results import Value, assemble, parse_inputs
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "latest"
+
 KOIOS_MAX_ADDRESSES = 1000  # Koios' documented cap on list inputs
 _SHELLEY_LENGTHS = {0: 57, 1: 57, 2: 57, 3: 57, 6: 29, 7: 29}  # header + payment (+ stake) credentials
 NETWORK_IDS = {"mainnet": ("addr", 1), "preprod": ("addr_test", 0), "preview": ("addr_test", 0),

@@ -35,6 +35,9 @@ from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
 from .results import Value, assemble
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "at snapshot"
+
 FEVM_NETWORK = "filecoin-evm"
 FEVM_CHAIN_ID = 314
 EAM_NAMESPACE = 10  # the Ethereum Address Manager: f410 addresses are EVM accounts

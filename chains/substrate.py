@@ -49,6 +49,9 @@ from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef, NotArchiveError
 from .results import Value, assemble
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "at snapshot"
+
 KEYS_PER_CALL = 200  # storage keys per state_queryStorageAt call (replies stay well under 1 MB)
 MAX_NOTED_ACCOUNTS = 200  # per-account breakdown notes per read; the totals line always follows
 _HASH = re.compile(r"0x[0-9a-fA-F]{64}")

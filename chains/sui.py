@@ -31,6 +31,9 @@ from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
 from .results import Value, assemble
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "latest"
+
 SUI_COIN = "0x2::sui::SUI"
 
 

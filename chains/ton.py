@@ -49,6 +49,9 @@ from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
 from .results import Value, assemble, parse_inputs
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "at snapshot"
+
 MASTERCHAIN = -1
 ADDRESS_BITS = 267  # addr_std$10 anycast:(Maybe Anycast)=0 workchain_id:int8 address:bits256
 SUCCESS_EXIT_CODES = (0, 1)  # TVM: 0 and 1 both mean a normal termination
