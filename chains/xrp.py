@@ -44,6 +44,9 @@ from .jsonrpc import Endpoint, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
 from .results import Value, assemble
 
+# what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
+SNAPSHOT_READS = "at snapshot"
+
 XRPL_ALPHABET = "rpshnaf39wBUDNEGHJKLM4PQRST7VWXYZ2bcdeCg65jkm8oFqi1tuvAxyz"
 _TO_BTC = str.maketrans(XRPL_ALPHABET, B58_ALPHABET)
 _TO_XRPL = str.maketrans(B58_ALPHABET, XRPL_ALPHABET)
