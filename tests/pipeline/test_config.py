@@ -52,6 +52,10 @@ def _valid_contract(kind: str, contract: str) -> bool:
         import re
 
         return re.fullmatch(r"[a-z1-5.]{1,12}", contract) is not None
+    if kind == "xrp":  # an issued currency, ISSUER.CURRENCY (issuer checksum checked)
+        from chains.xrp import parse_issued
+
+        return parse_issued(contract) is not None
     return False  # no token contracts expected on other kinds
 
 
