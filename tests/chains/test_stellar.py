@@ -139,7 +139,7 @@ def test_faults_at_20_percent_give_no_silent_zero(horizon):
         batch, ad = read(ep, XLM, list(extra) * 2, snap, attempts=14, backoff_min=0.005, backoff_max=0.03)
     without_proxy_404 = dict(fake.injected)
     assert sum(without_proxy_404.values()) >= 5 and len(without_proxy_404) >= 3, without_proxy_404
-    for r in batch.results:  # a proxy's 404 is refused, not retried: unread with its reason, never a zero
+    for r in batch.results:  # a proxy's 404 page is retried like any malformed answer; what stays unread says why
         assert (r.amount_base_units == extra[r.address] and r.block.at_snapshot) or (r.amount_base_units is None and r.error)
     assert batch.read >= len(batch.results) - 2 * without_proxy_404.get("proxy404", 0)
     assert sum(ad.provider_errors()["FAKE-horizon-faulty"].values()) > 0

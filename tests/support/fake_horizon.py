@@ -256,8 +256,9 @@ def main() -> None:  # python tests/support/fake_horizon.py --accounts N: serve,
 
     p = argparse.ArgumentParser()
     p.add_argument("--accounts", type=int, default=1000)
+    p.add_argument("--fault-rate", type=float, default=0.0)
     args = p.parse_args()
-    fake = FakeHorizon()
+    fake = FakeHorizon(fault_rate=args.fault_rate, timeout_sleep=3.0)
     expected = bench_world(fake, args.accounts)
     with fake.serve() as srv:
         print(json.dumps({"url": srv.url, "ledger": fake.head.seq - 1, "expected": expected}), flush=True)
