@@ -29,6 +29,9 @@ Storage keys are ``twox128(pallet) ++ twox128(item) ++ hasher(key)``: ``blake2_1
 ``Staking.Bonded``. Addresses are SS58 with the network's prefix (0 Polkadot, 2 Kusama) and a
 valid checksum; anything else is a per-row "not a <network> address".
 
+Why one file: the storage keys, the SCALE layouts and the reads that use them change together with a
+runtime upgrade; split, a layout change would have to be made in step across modules.
+
 Without a snapshot height the read is at the endpoint's latest *finalized* block, labelled
 ``at_snapshot=False`` with a note saying which block that was. A node that no longer has the state
 of the snapshot block (a pruned, non-archive node) raises :class:`NotArchiveError`.
