@@ -603,12 +603,13 @@ def _proofs(liab: dict) -> str:
     shown = [p for p in proofs if p.get("status") != "verified"]
     if not shown:
         return head
-    rows = "".join(f'<tr><td>{esc(p.get("status"))}</td><td>{esc(p.get("kind"))}</td><td>{breakable(str(p.get("file")))}'
-                   f'</td><td>{esc(p.get("reason"))}</td></tr>' for p in shown[:PROOFS_LISTED])
+    rows = [[f'<td>{esc(p.get("status"))}</td>', f'<td>{esc(p.get("kind"))}</td>',
+             f'<td>{esc(p.get("file"))}</td>', f'<td>{esc(p.get("reason"))}</td>']
+            for p in shown[:PROOFS_LISTED]]
     more = (f'<p class="sub">First {PROOFS_LISTED} of {format_count(len(shown))}; the JSON report lists all.</p>'
             if len(shown) > PROOFS_LISTED else "")
-    return (head + '<table class="proofs"><thead><tr><th>Status</th><th>Kind</th><th>File</th><th>Reason</th></tr>'
-            f"</thead><tbody>{rows}</tbody></table>{more}")
+    return head + stack_table("proofs", [("Status", False), ("Kind", False), ("File", False), ("Reason", False)], rows,
+                              "none") + more
 
 
 def _liabilities_and_notes(report: dict) -> str:
