@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.aptos import AptosAdapter  # noqa: E402
+from bench.standin import child, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_aptos import FakeAptos, bench_world, expected_bench, seeded_address  # noqa: E402
@@ -61,14 +61,8 @@ def main() -> None:
         serve(args.addresses, args.fault_rate)
         return
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", "--addresses", str(args.addresses),
-                             "--fault-rate", str(args.fault_rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if "listening on" not in line:
-            raise SystemExit(f"the FAKE Aptos node did not start: {line!r}")
-        height, url = int(line.split()[1]), line.split("listening on", 1)[1].strip()
+    with child(__file__, ["--child", "--addresses", str(args.addresses), "--fault-rate", str(args.fault_rate)], "the FAKE Aptos node") as line:
+        height, url = int(line.split()[1]), url_of(line)
         addrs = [str(seeded_address(f"{SEED}/{i}")) for i in range(args.addresses)]
         expected = [sum(expected_bench(i)) for i in range(args.addresses)]
         print(f"FAKE Aptos node API (stand-in, not a node) with {args.addresses} accounts on real Ed25519 keys: "
@@ -82,10 +76,6 @@ def main() -> None:
         print(f"{'APT':<6} {len(addrs):>9} {dt:>8.1f} {len(addrs) / dt:>8.0f} {batch.requests:>9} "
               f"{batch.requests * 1000 / len(addrs):>9.0f} {batch.read:>7}/{batch.expected:<7}  "
               + ("exact" if exact else "WRONG VALUES") + (", at the snapshot" if at else ", WRONG BLOCK"))
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.beacon import BeaconAdapter  # noqa: E402
+from bench.standin import child, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_beacon import MAINNET_GENESIS_ROOT, FakeBeacon, beacon_world  # noqa: E402
@@ -71,13 +71,8 @@ def main() -> None:
     if args.serve is not None:
         return serve(args.serve, args.fault_rate)
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(args.addresses), "--fault-rate",
-                             str(args.fault_rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if "listening on" not in line:
-            raise SystemExit(f"the FAKE Beacon API did not start: {line!r}")
-        url = line.split("listening on", 1)[1].strip()
+    with child(__file__, ["--serve", str(args.addresses), "--fault-rate", str(args.fault_rate)], "the FAKE Beacon API") as line:
+        url = url_of(line)
         _, world = make(args.addresses)
         print(f"FAKE Beacon API (stand-in, not a node) with {args.addresses} validators: ready in "
               f"{time.perf_counter() - t:.1f} s; snapshot 2,000,000 blocks back; client concurrency {args.concurrency}, "
@@ -91,10 +86,6 @@ def main() -> None:
         print(f"{n:>9} {dt:>8.1f} {n / dt:>8.0f} {batch.requests:>9} {1000 * batch.requests / n:>9.1f} "
               f"{batch.read:>7}/{batch.expected:<7}  " + ("exact" if exact else "WRONG VALUES")
               + (", at the snapshot" if labelled else ", WRONG LABELS"))
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

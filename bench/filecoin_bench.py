@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.filecoin import FilecoinAdapter  # noqa: E402
+from bench.standin import announce_and_serve, child, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_lotus import FakeLotus, filecoin_world  # noqa: E402
@@ -29,19 +29,11 @@ from support.fake_lotus import FakeLotus, filecoin_world  # noqa: E402
 
 def serve(n: int, fault_rate: float) -> None:
     """Child process: the FAKE Lotus with ``n`` holders (behind a fault proxy when asked) until stdin closes."""
-    from support.faultproxy import FaultProxy
 
     fake = FakeLotus()
     filecoin_world(fake, n, seed="bench")
     with fake.serve() as srv:
-        url = srv.url + "/rpc/v1"
-        if fault_rate:
-            with FaultProxy(url, fault_rate, seed=3, timeout_sleep=1.0) as proxy:
-                print(f"listening on {proxy.url}", flush=True)
-                sys.stdin.read()
-        else:
-            print(f"listening on {url}", flush=True)
-            sys.stdin.read()
+        announce_and_serve(srv.url + "/rpc/v1", fault_rate)
 
 
 async def read(url: str, holders: list[str], height: int, concurrency: int, max_batch: int, faulty: bool):
@@ -66,13 +58,9 @@ def main() -> None:
     if args.serve is not None:
         return serve(args.serve, args.fault_rate)
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(args.addresses), "--fault-rate",
-                             str(args.fault_rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if "listening on" not in line:
-            raise SystemExit(f"the FAKE Lotus did not start: {line!r}")
-        url = line.split("listening on", 1)[1].strip()
+    with child(__file__, ["--serve", str(args.addresses), "--fault-rate",
+                             str(args.fault_rate)], "the FAKE Lotus") as line:
+        url = url_of(line)
         world = filecoin_world(FakeLotus(), args.addresses, seed="bench")
         print(f"FAKE Lotus (stand-in, not a node) with {args.addresses} holders: ready in {time.perf_counter() - t:.1f} s; "
               f"client concurrency {args.concurrency}, max_batch {args.max_batch}"
@@ -86,10 +74,6 @@ def main() -> None:
         print(f"{n:>9} {dt:>8.1f} {n / dt:>8.0f} {batch.requests:>9} {1000 * batch.requests / n:>9.1f} "
               f"{batch.read:>7}/{batch.expected:<7}  " + ("exact" if exact else "WRONG VALUES")
               + (", at the snapshot" if labelled else ", WRONG LABELS"))
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench.standin import announce_and_serve, child, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from chains.sui import SuiAdapter  # noqa: E402
@@ -33,19 +33,12 @@ def expected(i: int) -> int:
 
 def serve(n: int, fault_rate: float) -> None:
     """Child process: the FAKE node with ``n`` funded addresses (behind a fault proxy when asked) until stdin closes."""
-    from support.faultproxy import FaultProxy
 
     fake = FakeSui()
     for i in range(n):
         fake.set_balance(sui_address_of(f"bench/{i}"), SUI, expected(i))
     with fake.serve() as srv:
-        if fault_rate:
-            with FaultProxy(srv.url, fault_rate, seed=3, timeout_sleep=1.0) as proxy:
-                print(f"listening on {proxy.url}", flush=True)
-                sys.stdin.read()
-        else:
-            print(f"listening on {srv.url}", flush=True)
-            sys.stdin.read()
+        announce_and_serve(srv.url, fault_rate)
 
 
 async def read(url: str, addrs: list[str], concurrency: int, batch_size: int, faulty: bool):
@@ -71,14 +64,8 @@ def main() -> None:
         serve(args.addresses, args.fault_rate)
         return
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", "--addresses", str(args.addresses),
-                             "--fault-rate", str(args.fault_rate)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if "listening on" not in line:
-            raise SystemExit(f"the FAKE Sui node did not start: {line!r}")
-        url = line.split("listening on", 1)[1].strip()
+    with child(__file__, ["--child", "--addresses", str(args.addresses), "--fault-rate", str(args.fault_rate)], "the FAKE Sui node") as line:
+        url = url_of(line)
         addrs = [sui_address_of(f"bench/{i}") for i in range(args.addresses)]
         print(f"FAKE Sui JSON-RPC (stand-in, not a node) with {args.addresses} funded addresses: ready in "
               f"{time.perf_counter() - t:.1f} s; client concurrency {args.concurrency}, batches of {args.batch}"
@@ -91,10 +78,6 @@ def main() -> None:
         print(f"{'SUI':<6} {len(addrs):>9} {dt:>8.1f} {len(addrs) / dt:>8.0f} {batch.requests:>9} "
               f"{batch.requests * 1000 / len(addrs):>9.1f} {batch.read:>7}/{batch.expected:<7}  "
               + ("exact" if exact else "WRONG VALUES") + (", labelled latest" if labelled else ", WRONG LABELS"))
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(10)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from bench.standin import announce_and_serve, child, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from chains.ton import TonAdapter  # noqa: E402
@@ -29,19 +29,11 @@ from support.fake_ton import FakeToncenter, ton_world  # noqa: E402
 
 def serve(n: int, fault_rate: float) -> None:
     """Child process: the FAKE toncenter with ``n`` owners (behind a fault proxy when asked) until stdin closes."""
-    from support.faultproxy import FaultProxy
 
     fake = FakeToncenter()
     ton_world(fake, n, seed="bench")
     with fake.serve() as srv:
-        url = srv.url + "/api/v2/jsonRPC"
-        if fault_rate:
-            with FaultProxy(url, fault_rate, seed=3, timeout_sleep=1.0) as proxy:
-                print(f"listening on {proxy.url}", flush=True)
-                sys.stdin.read()
-        else:
-            print(f"listening on {url}", flush=True)
-            sys.stdin.read()
+        announce_and_serve(srv.url + "/api/v2/jsonRPC", fault_rate)
 
 
 async def read(url: str, asset: Asset, owners: list[str], height: int, concurrency: int, faulty: bool):
@@ -65,13 +57,8 @@ def main() -> None:
     if args.serve is not None:
         return serve(args.serve, args.fault_rate)
     t = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(args.owners), "--fault-rate", str(args.fault_rate)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if "listening on" not in line:
-            raise SystemExit(f"the FAKE toncenter did not start: {line!r}")
-        url = line.split("listening on", 1)[1].strip()
+    with child(__file__, ["--serve", str(args.owners), "--fault-rate", str(args.fault_rate)], "the FAKE toncenter") as line:
+        url = url_of(line)
         world = ton_world(FakeToncenter(), args.owners, seed="bench")
         print(f"FAKE toncenter (stand-in, not a liteserver) with {args.owners} owners: ready in "
               f"{time.perf_counter() - t:.1f} s; client concurrency {args.concurrency}"
@@ -88,10 +75,6 @@ def main() -> None:
             print(f"{asset.symbol:<6} {len(world['owners']):>7} {dt:>8.1f} {len(world['owners']) / dt:>9.0f} "
                   f"{batch.requests:>9} {1000 * batch.requests / len(world['owners']):>9.0f} "
                   f"{batch.read:>7}/{batch.expected:<7}  {check}")
-    finally:
-        if proc.stdin:
-            proc.stdin.close()
-        proc.wait(10)
 
 
 if __name__ == "__main__":
