@@ -155,3 +155,64 @@ def test_overlap_notes_for_a_run(db):
     usdt = next(n for n in a_notes if "USDT counted twice" in n)
     assert str(min(_coins("A", "ethereum", X1, "USDT"), _coins("B", "ethereum", X1, "USDT"))) in usdt
     assert run(notes(ids["C"])) == []  # nobody else within 7 days of C's snapshot
+
+
+# ---- two real scans on the local sample world: exchange A scans the file, B a variant of it ----------
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from support.common import need_anvil
+
+    need_anvil()
+    from scanner.devnet.localworld import build_local_exchange
+
+    w = build_local_exchange(tmp_path_factory.mktemp("world"), seed=11, litecoin=False, tron_solana=False)
+    yield w
+    w.stop()
+
+
+def test_two_real_scans_sharing_addresses(world, tmp_path):
+    lines = world.reserves.read_text().splitlines(keepends=True)
+    # B publishes every other data row of A's file: they share exactly those addresses
+    variant = tmp_path / "variant.csv"
+    variant.write_text("".join(ln for i, ln in enumerate(lines) if i < 2 or i % 2 == 0))
+    db_path = str(tmp_path / "s.db")
+    base = ["--liabilities", str(world.liabilities), "--config", str(world.networks), "--coins", str(world.coins),
+            "--db", db_path, "--no-progress", "--quiet", "--snapshot-date", "2025-06-30"]
+    main(["scan", str(world.reserves), "--exchange", "A", *base])
+    main(["scan", str(variant), "--exchange", "B", *base])
+    out = tmp_path / "o.json"
+    assert main(["overlap", "--db", db_path, "--json", str(out)]) == 1
+    data = json.loads(out.read_text())
+
+    async def read_back():
+        from scanner.pipeline.aggregate import canonical_address
+
+        store = await open_store(db_path, create=False)
+        try:
+            got = {}
+            for r in [await store.latest_run(n) for n in ("A", "B")]:
+                assert r is not None
+                keys: dict = {}
+                async for batch in store.iter_balances(r.id):
+                    for x in batch:
+                        if x.onchain_base_units is not None:
+                            k = (x.network, canonical_address(x.address), x.asset)
+                            keys[k] = (keys.get(k, (0, x.decimals))[0] + x.onchain_base_units, x.decimals)
+                got[r.exchange] = keys
+            return got
+        finally:
+            await store.close()
+
+    got = run(read_back())
+    shared = set(got["A"]) & set(got["B"])
+    assert shared and len(shared) < len(got["A"])  # a real subset: the overlap is not "everything"
+    assert {(n, a) for n, a, _ in shared} <= {(x["network"], x["address"]) for x in data["addresses"]}
+    expected: dict[str, Decimal] = {}
+    for k in shared:
+        (ua, dec), (ub, _) = got["A"][k], got["B"][k]
+        expected[k[2]] = expected.get(k[2], Decimal(0)) + from_base_units(min(ua, ub), dec)
+    totals = {t["asset"]: Decimal(t["counted_twice"]) for t in data["totals"]}
+    # assets read by neither run (no TRON/Solana/LTC here) are claimed twice with nothing known counted
+    assert set(expected) <= set(totals) and totals == {a: expected.get(a, Decimal(0)) for a in totals}
+    assert expected["ETH"] > 0 and expected["BTC"] > 0
