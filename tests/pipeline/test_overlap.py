@@ -216,3 +216,8 @@ def test_two_real_scans_sharing_addresses(world, tmp_path):
     # assets read by neither run (no TRON/Solana/LTC here) are claimed twice with nothing known counted
     assert set(expected) <= set(totals) and totals == {a: expected.get(a, Decimal(0)) for a in totals}
     assert expected["ETH"] > 0 and expected["BTC"] > 0
+    # the variant as an imported published file (porscan's own ingest) claims the same addresses of A's run
+    assert main(["overlap", "--db", db_path, "--exchange", "A", "--list", f"Listed={variant}", "--json", str(out)]) == 1
+    listed = {t["asset"]: Decimal(t["counted_twice"]) for t in json.loads(out.read_text())["totals"]}
+    assert listed == {a: sum((from_base_units(*got["A"][k]) for k in shared if k[2] == a), Decimal(0)) for a in listed}
+    assert set(expected) <= set(listed)
