@@ -239,3 +239,15 @@ def open_input(spec: str | os.PathLike, stdin: BinaryIO | None = None) -> Iterat
 
 
 __all__ = ["STDIN", "Input", "open_input"]
+
+
+def guess_exchange(path: str) -> str:
+    """The exchange a published file is from, by its name (``okx_por_2024-06.csv`` -> OKX), or "unknown"."""
+    from pathlib import Path
+
+    name = Path(path).name.lower()
+    for key, label in (("okx", "OKX"), ("okex", "OKX"), ("htx", "HTX"), ("huobi", "HTX"), ("binance", "Binance"),
+                       ("bitget", "Bitget"), ("bybit", "Bybit"), ("kucoin", "KuCoin"), ("gate", "Gate")):
+        if key in name:
+            return label
+    return "unknown"

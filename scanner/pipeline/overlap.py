@@ -297,7 +297,7 @@ def _parse_list(fh, path: str, entity: str | None) -> list[Claim]:
 def _reserve_file(local: str, path: str, entity: str | None) -> list[Claim]:
     from ..config.networks import load_coins
     from .ingest import ReserveRow, iter_rows, read_head
-    from .scan import guess_exchange
+    from .inputs import guess_exchange
 
     head = read_head(local)
     coins = load_coins()

@@ -33,6 +33,7 @@ from ..amounts import EXACT, coverage as coverage_of, exact_sum, rounding_slack
 from ..config.assets import AssetBook, config_dir, default_book
 from .balances import SLICE, read_groups
 from .ingest import FileHead, IngestError, read_head, sha256_file
+from .inputs import guess_exchange  # noqa: F401 (its callers import it from here too)
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
 from .reconcile import check_summary
@@ -116,15 +117,6 @@ def default_db() -> str:
     from ..storage import default_db_path
 
     return str(default_db_path())
-
-
-def guess_exchange(path: str) -> str:
-    name = Path(path).name.lower()
-    for key, label in (("okx", "OKX"), ("okex", "OKX"), ("htx", "HTX"), ("huobi", "HTX"), ("binance", "Binance"),
-                       ("bitget", "Bitget"), ("bybit", "Bybit"), ("kucoin", "KuCoin"), ("gate", "Gate")):
-        if key in name:
-            return label
-    return "unknown"
 
 
 # --------------------------------------------------------------------------------------- context
@@ -398,6 +390,10 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     if agg.no_decimals:
         notes.append("amounts of " + ", ".join(sorted(agg.no_decimals)) + " are in base units of unknown size "
                      "(no decimals in scanner/config/assets.toml): left out of the published sums")
+    from .overlap import overlap_notes
+
+    # addresses another exchange's stored run (snapshots within a week) also claims: counted twice
+    notes.extend(await overlap_notes(store, run.id))
     summary_checks = check_summary(ctx.head.summary, {c: (v[0], v[1]) for c, v in agg.coin_sums.items()}, ctx.book,
                                    agg.invalid_by_coin, {c: rounding_slack(p) for c, p in agg.coin_places.items()})
     report = _report(ctx, run, agg, totals, ratios, liab_by_asset, balance_status, summary_checks, notes)
