@@ -10,7 +10,6 @@ counted in ``unknown_amounts``, never as a zero.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,16 +18,17 @@ from typing import Any
 from ..amounts import EXACT, AmountError, exact_sum, fmt, from_base_units, parse_amount, shown_percent
 from ..records import BalanceRecord, RowRecord
 from ..report_model import AssetReport, ScanReport
+from .aggregate import canonical_address
 
 DIFF_SCHEMA = "porscan.diff/1"
-_EVM_HEX = re.compile(r"0[xX][0-9a-fA-F]{40}")
 NOT_LISTED = frozenset({"invalid_row", "skipped"})  # rows whose address the run did not take as a wallet
 
 
 def normal_address(address: str) -> str:
-    """The form two runs' spellings of one address are compared in: EVM hex lower-cased, others as written."""
-    a = address.strip()
-    return a.lower() if _EVM_HEX.fullmatch(a) else a
+    """The form two runs' spellings of one address are compared in: the scan's own rule (EVM hex and
+    single-case bech32 / CashAddr lower-cased, base58 and others as written), so diff, overlap and the
+    totals agree on what one wallet is."""
+    return canonical_address(address)
 
 
 def _d(value: Decimal | None) -> str | None:
