@@ -26,6 +26,9 @@ Commands, in the order of the job:
   liabilities verify   the exchange's liabilities proofs (zk-STARK, inclusion, Merkle), by porscan's own code
   scan       the whole job: verify + balances + per-asset totals + liabilities -> reserve ratios,
              stored and resumable; `porscan runs` lists stored scans, `porscan report ID` shows one
+  diff       churn between two stored rounds: addresses added and removed, reserves, liabilities, ratios
+  overlap    addresses claimed by more than one exchange (or an imported list) and the amounts counted twice
+  bundle     an evidence bundle of a stored run (`bundle RUN OUT.zip`), checked offline (`bundle verify`)
   schedule   the scheduled reserve-ratio job for several exchanges, with alerts (cron, systemd)
   serve      the read-only feed: REST API, /metrics and a dashboard over the stored runs
   demo       the whole job on a sample exchange funded on local chains
