@@ -446,6 +446,42 @@ class UsdComparison:
 
 
 @dataclass(frozen=True, slots=True)
+class Criterion:
+    """One line of the quality rubric: the fact measured, its value, the grade and the rule that gave it."""
+
+    name: str
+    value: str  # the measured fact, as shown
+    grade: str  # A (best) .. D, or F (a check failed), or "-" (not measured)
+    rule: str  # the thresholds, so the grade can be checked by hand
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "grade": self.grade, "rule": self.rule}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], name: str = "rubric.criteria") -> Criterion:
+        return cls(name=_str(d.get("name"), f"{name}.name"), value=str(d.get("value") or ""),
+                   grade=_str(d.get("grade"), f"{name}.grade"), rule=str(d.get("rule") or ""))
+
+
+@dataclass(frozen=True, slots=True)
+class Rubric:
+    """A transparent grade computed from verified facts: the worst grade of the measured criteria,
+    each shown with its value and rule; never a weighted score."""
+
+    grade: str
+    criteria: tuple[Criterion, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"grade": self.grade, "criteria": [c.to_json() for c in self.criteria]}
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any], name: str = "rubric") -> Rubric:
+        return cls(grade=_str(d.get("grade"), f"{name}.grade"),
+                   criteria=tuple(_record(Criterion, c, f"{name}.criteria") for c in _list(d.get("criteria"),
+                                                                                           f"{name}.criteria")))
+
+
+@dataclass(frozen=True, slots=True)
 class ScanReport:
     """A finished scan: what was read, what it proves, how complete it is."""
 
@@ -461,6 +497,7 @@ class ScanReport:
     notes: tuple[str, ...] = ()
     failures: FailureList | None = None
     usd: UsdComparison | None = None  # reserves and liabilities in USD at the snapshot, when priced
+    rubric: Rubric | None = None  # the quality rubric (pipeline/rubric.py)
 
     def asset(self, name: str) -> AssetReport | None:
         return next((a for a in self.assets if a.asset == name), None)
@@ -500,6 +537,8 @@ class ScanReport:
             out["failures"] = self.failures.to_json()
         if self.usd is not None:
             out["usd"] = self.usd.to_json()
+        if self.rubric is not None:
+            out["rubric"] = self.rubric.to_json()
         return out
 
     @classmethod
@@ -521,4 +560,5 @@ class ScanReport:
                    summary_block=_record(SummaryBlock, d.get("summary_block") or {}, "summary_block"),
                    notes=tuple(str(n) for n in _list(d.get("notes"), "notes") if n is not None),
                    failures=None if d.get("failures") is None else _record(FailureList, d["failures"], "failures"),
-                   usd=None if d.get("usd") is None else _record(UsdComparison, d["usd"], "usd"))
+                   usd=None if d.get("usd") is None else _record(UsdComparison, d["usd"], "usd"),
+                   rubric=None if d.get("rubric") is None else _record(Rubric, d["rubric"], "rubric"))

@@ -44,6 +44,7 @@ from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
 from .plan import BalancePlanner
+from .rubric import rubric
 from .verify import Filters, row_records, run_verify
 
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
@@ -403,6 +404,7 @@ async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI
     # disputed balances; the store keeps every one (feed /failures, --failures-csv)
     report = dataclasses.replace(report, failures=FailureList(by_stage=counts, rows=tuple(listed)),
                                  usd=await _usd(ctx, report))
+    report = dataclasses.replace(report, rubric=rubric(report))
     ui.end_stage()
     return report, totals, ratios
 

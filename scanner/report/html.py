@@ -651,6 +651,19 @@ def _csp() -> str:
             "base-uri 'none'; form-action 'none'")
 
 
+def _rubric(report: dict) -> str:
+    """The quality grade and every criterion with its fact and rule."""
+    r = _table(report, "rubric")
+    if not r:
+        return ""
+    rows = [[f"<td>{esc(c.get('grade'))}</td>", f"<td>{esc(c.get('name'))}</td>", f"<td>{esc(c.get('value'))}</td>",
+             f"<td>{esc(c.get('rule'))}</td>"] for c in _dicts(r.get("criteria"))]
+    return (f'<h2 id="rubric">Quality grade {esc(r.get("grade"))}</h2><p class="sub">The worst grade of the criteria '
+            "below, each from a verified fact with its rule; criteria not measured (-) do not count.</p>"
+            + stack_table("rubric", [("Grade", False), ("Criterion", False), ("Fact", False), ("Rule", False)], rows,
+                          "none"))
+
+
 def _usd(report: dict) -> str:
     """Reserves against liabilities in USD: each price with its source and time, the total ratio and
     what it leaves out."""
@@ -698,6 +711,7 @@ def render_html(report: dict) -> str:
         networks_section(assets),
         _verification(report),
         _usd(report),
+        _rubric(report),
         _liabilities_and_notes(report),
     ]
     tool = _table(report, "tool")

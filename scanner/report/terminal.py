@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from ..amounts import fmt, shown_percent
 from ..records import PROVENANCE_NOTES
-from ..report_model import AssetReport, Place, ScanReport, UsdComparison
+from ..report_model import AssetReport, Place, Rubric, ScanReport, UsdComparison
 
 if TYPE_CHECKING:
     from ..pipeline.scan import ScanPlan
@@ -148,6 +148,8 @@ def render_scan(report: ScanReport, console) -> None:
                           f"({c.rows_read}/{c.rows} read)", markup=False)
     if report.usd is not None:
         render_usd(report.usd, console)
+    if report.rubric is not None:
+        render_rubric(report.rubric, console)
     console.print("ownership: " + ", ".join(f"{k} {n:,}" for k, n in report.by_status.items()), markup=False)
     if report.balance_status:
         console.print("balances: " + ", ".join(f"{k} {n:,}" for k, n in report.balance_status.items()), markup=False)
@@ -165,6 +167,15 @@ def render_scan(report: ScanReport, console) -> None:
                           f"{count['not_verified']} not verified", markup=False)
             for proof in [proof for proof in proofs if proof.status != "verified"][:10]:
                 console.print(f"  {proof.status}: {proof.file}: {proof.reason}", markup=False, overflow="fold")
+
+
+def render_rubric(rubric: Rubric, console) -> None:
+    """The quality grade with every criterion's fact, grade and rule (the worst measured grade wins)."""
+    limiting = [c.name for c in rubric.criteria if c.grade == rubric.grade]
+    console.print(f"quality grade {rubric.grade} (the worst criterion: {', '.join(limiting) or '-'}); "
+                  "each from a verified fact:", markup=False)
+    for c in rubric.criteria:
+        console.print(f"  {c.grade}  {c.name}: {c.value}  [{c.rule}]", markup=False, overflow="fold")
 
 
 def render_usd(usd: UsdComparison, console) -> None:
