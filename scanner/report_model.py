@@ -197,6 +197,7 @@ class AssetReport:
     with_unproven_ratio: Decimal | None = None
     networks: tuple[Place, ...] = ()
     custodians: tuple[Custodian, ...] = ()
+    asset_class: str = "native"  # native | wrapped | staked | receipt | own-issued (config/assets.toml)
 
     @property
     def complete(self) -> bool:
@@ -216,7 +217,7 @@ class AssetReport:
                 "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
                 "proven_ratio_exact": _d(self.proven_ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),
                 "networks": [n.to_json() for n in self.networks],
-                "custodians": [c.to_json() for c in self.custodians]}
+                "custodians": [c.to_json() for c in self.custodians], "class": self.asset_class}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], name: str = "assets") -> AssetReport:
@@ -236,7 +237,8 @@ class AssetReport:
                    proven_ratio=ratio("proven_ratio"), with_unproven_ratio=ratio("with_unproven_ratio"),
                    networks=tuple(_record(Place, n, f"{name}.networks") for n in _list(d.get("networks"), f"{name}.networks")),
                    custodians=tuple(_record(Custodian, c, f"{name}.custodians")
-                                    for c in _list(d.get("custodians"), f"{name}.custodians")))
+                                    for c in _list(d.get("custodians"), f"{name}.custodians")),
+                   asset_class=str(d.get("class") or "native"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -415,6 +417,8 @@ class UsdComparison:
     ratio: Decimal | None  # exact; shown rounded down
     with_unproven_ratio: Decimal | None
     left_out: tuple[str, ...] = ()
+    by_class: Mapping[str, Decimal] = field(default_factory=dict)  # proven reserves in USD per asset class
+    clean_ratio: Decimal | None = None  # proven reserves without the exchange's own tokens / liabilities
 
     @property
     def complete(self) -> bool:
@@ -426,7 +430,9 @@ class UsdComparison:
                 "liabilities_source": self.liabilities_source, "liabilities_provenance": self.liabilities_provenance,
                 "ratio": _d(shown_fraction(self.ratio)), "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
                 "ratio_exact": _d(self.ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),
-                "left_out": list(self.left_out), "complete": self.complete}
+                "left_out": list(self.left_out), "complete": self.complete,
+                "by_class": {k: _d(v) for k, v in self.by_class.items()},
+                "clean_ratio": _d(shown_fraction(self.clean_ratio)), "clean_ratio_exact": _d(self.clean_ratio)}
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any], name: str = "usd") -> UsdComparison:
@@ -442,7 +448,10 @@ class UsdComparison:
                    liabilities_provenance=provenance_name(_opt_str(d.get("liabilities_provenance"),
                                                                    f"{name}.liabilities_provenance")),
                    ratio=exact("ratio"), with_unproven_ratio=exact("with_unproven_ratio"),
-                   left_out=tuple(str(x) for x in _list(d.get("left_out"), f"{name}.left_out")))
+                   left_out=tuple(str(x) for x in _list(d.get("left_out"), f"{name}.left_out")),
+                   by_class={str(k): _need_dec(v, f"{name}.by_class.{k}") for k, v in
+                             _obj(d.get("by_class") or {}, f"{name}.by_class").items()},
+                   clean_ratio=exact("clean_ratio"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,9 +28,24 @@ class CoinInfo:
     decimals: int  # base-unit exponent of this coin key's token
 
 
+CLASSES = ("native", "wrapped", "staked", "receipt")
+OWN_ISSUED = "own-issued"  # an asset the scanned exchange issues itself (by ``issuer``)
+
+
 class AssetBook:
-    def __init__(self, coins: dict[str, CoinInfo]):
+    def __init__(self, coins: dict[str, CoinInfo], classes: dict[str, str] | None = None,
+                 issuers: dict[str, str] | None = None):
         self._coins = coins
+        self._classes = classes or {}
+        self._issuers = issuers or {}
+
+    def asset_class(self, asset: str, exchange: str | None = None) -> str:
+        """What an asset is for a scan of ``exchange``: own-issued when that exchange issues it, else its
+        configured class (native by default)."""
+        issuer = self._issuers.get(asset.upper())
+        if issuer and exchange and issuer.lower() == exchange.strip().lower():
+            return OWN_ISSUED
+        return self._classes.get(asset.upper(), "native")
 
     @classmethod
     def load(cls, path: Path | None = None) -> "AssetBook":
@@ -38,15 +53,23 @@ class AssetBook:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)
         coins: dict[str, CoinInfo] = {}
+        classes: dict[str, str] = {}
+        issuers: dict[str, str] = {}
         overrides = {k.upper(): int(v) for k, v in data.get("coin_decimals", {}).items()}
         for asset, spec in data.get("assets", {}).items():
             decimals = int(spec["decimals"])
+            if "class" in spec:
+                if spec["class"] not in CLASSES:
+                    raise ValueError(f"{path}: assets.{asset}.class: {spec['class']!r} is not one of {', '.join(CLASSES)}")
+                classes[asset.upper()] = spec["class"]
+            if "issuer" in spec:
+                issuers[asset.upper()] = str(spec["issuer"])
             for coin in spec.get("coins", []):
                 key = coin.upper()
                 if key in coins:
                     raise ValueError(f"{path}: coin {key} belongs to {coins[key].asset} and {asset}")
                 coins[key] = CoinInfo(key, asset, overrides.get(key, decimals))
-        return cls(coins)
+        return cls(coins, classes, issuers)
 
     def get(self, coin: str) -> CoinInfo | None:
         return self._coins.get(coin.strip().upper())

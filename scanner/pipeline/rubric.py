@@ -98,9 +98,19 @@ def _checks(report: ScanReport) -> Criterion:
                      "A none failed, F any signature, balance or proof failed")
 
 
+def _own_issued(report: ScanReport) -> Criterion:
+    rule = "A none, B < 5 %, C < 20 %, else D of proven reserves in USD are the exchange's own tokens"
+    usd = report.usd
+    if usd is None or not usd.proven:
+        return Criterion("own-issued", "not measured (no USD valuation)", "-", rule)
+    share = usd.by_class.get("own-issued", Decimal(0)) / usd.proven
+    grade = "A" if share == 0 else "B" if share < Decimal("0.05") else "C" if share < Decimal("0.2") else "D"
+    return Criterion("own-issued", f"{shown_percent(share)} of proven reserves in USD are its own tokens", grade, rule)
+
+
 def rubric(report: ScanReport) -> Rubric:
     criteria = (_ownership(report), _liabilities(report), _coverage(report), _snapshot(report), _overlap(report),
                 _checks(report), Criterion("window", "not measured", "-", "needs the snapshot window check"),
-                Criterion("own-issued", "not measured", "-", "needs composition classes"))
+                _own_issued(report))
     measured = [c.grade for c in criteria if c.grade in ORDER]
     return Rubric(grade=max(measured, key=ORDER.index) if measured else "-", criteria=criteria)

@@ -511,7 +511,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
             liabilities_source=lia.get("source"), liabilities_verified=bool(lia.get("verified")),
             ratio_note=lia.get("note") or ("" if lia else "no liability figure for this asset"),
             proven_ratio=r.proven_ratio if r else None, with_unproven_ratio=r.with_unproven_ratio if r else None,
-            networks=networks, custodians=custodians))
+            networks=networks, custodians=custodians, asset_class=ctx.book.asset_class(t.asset, run.exchange)))
     listed = {a.asset for a in assets}
     for r in ratios:  # liabilities of assets the reserve file does not list: reserves are zero, say so
         if r.asset not in listed and r.liabilities is not None:
@@ -520,7 +520,7 @@ def _report(ctx: _Context, run: RunInfo, agg: Aggregation, totals: list[AssetTot
                 asset=r.asset, figures=NO_FIGURES, liabilities=r.liabilities, liabilities_provenance=r.provenance,
                 liabilities_source=lia.get("source"), liabilities_verified=bool(lia.get("verified")),
                 ratio_note="the reserve file lists no wallet for this asset", proven_ratio=r.proven_ratio,
-                with_unproven_ratio=r.with_unproven_ratio))
+                with_unproven_ratio=r.with_unproven_ratio, asset_class=ctx.book.asset_class(r.asset, run.exchange)))
     liab = ctx.liabilities
     inputs = [InputFile(role="reserves", path=ctx.opts.given, sha256=ctx.input_sha256, rows=sum(agg.by_status.values()),
                         layout=ctx.head.layout.name, bytes=ctx.head.size)]

@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Mapping, Protocol, Sequence
 
 from ..amounts import EXACT, fmt
+from ..config.assets import OWN_ISSUED
 from ..errors import UsageError
 from ..report_model import AssetReport, UsdAsset, UsdComparison
 from .liabilities.model import COIN, USD_SCALED, LiabilitySet
@@ -75,6 +76,7 @@ def compare_usd(assets: Sequence[AssetReport], liab: LiabilitySet | None, quotes
     rows: list[UsdAsset] = []
     left_out: list[str] = []
     proven_total = unproven_total = Decimal(0)
+    by_class: dict[str, Decimal] = {}
     for a in assets:
         q = quotes.get(a.asset)
         f = a.figures
@@ -95,6 +97,7 @@ def compare_usd(assets: Sequence[AssetReport], liab: LiabilitySet | None, quotes
                 left_out.append(f"{a.asset}: {f.rows_expected - f.rows_read} row(s) not read")
             proven_total = EXACT.add(proven_total, proven or 0)
             unproven_total = EXACT.add(unproven_total, with_unproven or 0)
+            by_class[a.asset_class] = EXACT.add(by_class.get(a.asset_class, Decimal(0)), proven or 0)
         item = items.get(a.asset)
         liab_usd = None
         if item is not None:
@@ -111,10 +114,12 @@ def compare_usd(assets: Sequence[AssetReport], liab: LiabilitySet | None, quotes
         left_out.append(f"liabilities of {', '.join(unpriced[:10])}{' ...' if len(unpriced) > 10 else ''} have no price: "
                         "no total ratio")
     usable = total if not unpriced else None
+    own = by_class.get(OWN_ISSUED, Decimal(0))
     return UsdComparison(assets=tuple(rows), proven=proven_total, with_unproven=unproven_total, liabilities=total,
                          liabilities_source=source, liabilities_provenance=provenance,
                          ratio=_ratio(proven_total, usable), with_unproven_ratio=_ratio(unproven_total, usable),
-                         left_out=tuple(left_out))
+                         left_out=tuple(left_out), by_class=dict(sorted(by_class.items())),
+                         clean_ratio=_ratio(EXACT.subtract(proven_total, own), usable))
 
 
 def _liabilities_total(liab: LiabilitySet | None, rows: list[UsdAsset], scale: UsdScale | None

@@ -689,7 +689,13 @@ def _usd(report: dict) -> str:
             f'{_amount(usd.get("with_unproven"))} USD.<br><b>Net liabilities</b> {_amount(usd.get("liabilities"))} USD '
             f'({esc(usd.get("liabilities_source"))}{", " + esc(usd.get("liabilities_provenance")) if usd.get("liabilities_provenance") else ""}).'
             f'<br><b>Total reserve ratio in USD</b>: proven {format_ratio(usd.get("ratio"))}{partial}, with unproven '
-            f'{format_ratio(usd.get("with_unproven_ratio"))}{partial}.</p>'
+            f'{format_ratio(usd.get("with_unproven_ratio"))}{partial}.'
+            + ('<br><b>Proven reserves by kind</b>: ' + ", ".join(f"{esc(k)} {_amount(v)} USD" for k, v in
+                                                                   (usd.get("by_class") or {}).items())
+               if isinstance(usd.get("by_class"), dict) and set(usd["by_class"]) - {"native"} else "")
+            + (f'<br><b>Clean ratio</b> (without the exchange\'s own tokens): {format_ratio(usd.get("clean_ratio"))}{partial}'
+               if isinstance(usd.get("by_class"), dict) and "own-issued" in usd["by_class"] else "")
+            + '</p>'
             + (f'<p class="sub">Left out of the totals:</p><ul class="notes">{left}</ul>' if left else ""))
 
 

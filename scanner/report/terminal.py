@@ -199,6 +199,11 @@ def render_usd(usd: UsdComparison, console) -> None:
     mark = " *" if not usd.complete and usd.ratio is not None else ""
     console.print(f"  total reserve ratio in USD: proven {_closed(_ratio(usd.ratio))}{mark}, with unproven "
                   f"{_closed(_ratio(usd.with_unproven_ratio))}{mark}")
+    if len(usd.by_class) > 1 or "native" not in usd.by_class:
+        console.print("  proven reserves by kind: " + ", ".join(f"{k} {_num(v)} USD" for k, v in usd.by_class.items()),
+                      markup=False, overflow="fold")
+    if "own-issued" in usd.by_class:
+        console.print(f"  clean ratio (without the exchange's own tokens): {_closed(_ratio(usd.clean_ratio))}{mark}")
     for why in usd.left_out[:20]:
         console.print(f"  left out: {why}", markup=False, overflow="fold")
 

@@ -100,3 +100,29 @@ def test_the_usd_comparison_round_trips_in_the_report():
     assert doc["usd"]["ratio"] == "1.25" and doc["usd"]["assets"][0]["price_source"] == "oracle"
     again = ScanReport.from_json(doc)
     assert isinstance(again.usd, UsdComparison) and again.usd == usd
+
+
+def test_composition_splits_reserves_by_kind_and_the_clean_ratio_leaves_out_own_tokens():
+    import dataclasses
+
+    from scanner.config.assets import default_book
+    from scanner.pipeline.rubric import rubric
+    from support.reports import scan_report
+
+    book = default_book()
+    assert book.asset_class("OKB", "OKX") == "own-issued" and book.asset_class("OKB", "HTX") == "native"
+    assert book.asset_class("WBTC") == "wrapped" and book.asset_class("STETH") == "staked"
+    assets = [dataclasses.replace(_asset("BTC", "1"), asset_class="native"),
+              dataclasses.replace(_asset("WBTC", "1"), asset_class="wrapped"),
+              dataclasses.replace(_asset("OKB", "1000"), asset_class=book.asset_class("OKB", "OKX"))]
+    quotes = {"BTC": Q("BTC", D("60000")), "WBTC": Q("WBTC", D("59000")), "OKB": Q("OKB", D("50"))}
+    usd = compare_usd(assets, _liab(totals={"net_liabilities_usd": D("150000")}), quotes)
+    assert usd.by_class == {"native": D("60000"), "own-issued": D("50000"), "wrapped": D("59000")}
+    from scanner.pipeline.ratios import ratio
+
+    assert usd.ratio == ratio(D("169000"), D("150000")) and usd.clean_ratio == ratio(D("119000"), D("150000"))
+    doc = dataclasses.replace(scan_report({"assets": []}), assets=tuple(assets), usd=usd)
+    grade = {c.name: c for c in rubric(doc).criteria}["own-issued"]
+    assert grade.grade == "D" and grade.value.startswith("29.58%")  # 50,000 of 169,000, rounded down
+    again = ScanReport.from_json(doc.to_json())
+    assert again.usd.by_class == usd.by_class and [a.asset_class for a in again.assets] == ["native", "wrapped", "own-issued"]
