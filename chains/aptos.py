@@ -33,7 +33,6 @@ published reserve files use); anything else is "not an Aptos address".
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,7 +40,6 @@ from datetime import datetime, timezone
 from typing import Any, Sequence
 from urllib.parse import quote
 
-import aiohttp
 
 from . import move
 from .failover import EndpointAdapter, OneEndpoint
@@ -132,22 +130,7 @@ class AptosClient(HttpApiClient):
         return await self._exchange(method, path, payload)
 
     async def _exchange(self, method: str, path: str, payload: bytes | None) -> Reply:
-        session = await self._get_session()
-        await self._limiter.acquire()
-        async with self._sem:
-            self.requests += 1
-            try:
-                headers = {"content-type": "application/json"} if payload is not None else None
-                async with session.request(method, self._url + path, data=payload, headers=headers) as resp:
-                    raw = await resp.read()
-                    status = resp.status
-                    found = {h: resp.headers[h] for h in _HEADERS if h in resp.headers}
-            except asyncio.TimeoutError:
-                self._count("timeout")
-                raise TransportError("timeout") from None
-            except aiohttp.ClientError as exc:
-                self._count(type(exc).__name__)
-                raise TransportError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+        status, found, raw = await self._exchange_raw(method, path, payload, _HEADERS)
         if status == 429 or status >= 500:
             self._count(f"http-{status}")
             raise TransportError(f"HTTP {status}")

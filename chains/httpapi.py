@@ -14,14 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import aiohttp
-from tenacity import AsyncRetrying, stop_after_attempt, wait_random_exponential
 
-from .jsonrpc import _RATE_LIMIT_WORDS, RETRYABLE, Endpoint, JsonRpcClient, RefusedError, TransportError
+from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, JsonRpcClient, TransportError
 from .secrets import expand_env
 
 T = TypeVar("T")
@@ -63,22 +61,10 @@ class HttpApiClient(JsonRpcClient):
         return await self._request(path, None, "GET")
 
     async def _request(self, path: str, payload: bytes | None, method: str) -> Any:
-        try:  # first attempt outside tenacity: its machinery costs more than the request on a fast node
-            return self._checked(await self._post(payload, path=path, method=method))
-        except RefusedError:
-            raise  # refused as asked: asking again gets the same answer
-        except TransportError:
-            if self.attempts <= 1:
-                raise
-        await asyncio.sleep(random.uniform(0, self.backoff_min))
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts - 1), reraise=True,
-                                 wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max),
-                                 retry=RETRYABLE)
-        async for attempt in retrying:
-            with attempt:
-                self.retries += 1
-                return self._checked(await self._post(payload, path=path, method=method))
-        raise TransportError("no attempt made")  # pragma: no cover (tenacity always attempts once)
+        return await self._retried(lambda: self._answer(path, payload, method))
+
+    async def _answer(self, path: str, payload: bytes | None, method: str) -> Any:
+        return self._checked(await self._post(payload, path=path, method=method))
 
     def _checked(self, reply: Any) -> Any:
         if isinstance(reply, dict) and _is_rate_limit(reply.get("Error")):

@@ -13,17 +13,19 @@ import asyncio
 import itertools
 import json
 import logging
+import random
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Awaitable, Callable, Sequence, TypeVar
 
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
 from .secrets import ConfigError, expand_env, redactor, secrets_in, userinfo_secrets  # noqa: F401 (ConfigError, userinfo_secrets: re-exported)
 
-log = logging.getLogger("porscan.rpc")  # --log-level debug: one line per request, by endpoint label
+log = logging.getLogger("porscan.rpc")
+T = TypeVar("T")  # --log-level debug: one line per request, by endpoint label
 
 # JSON-RPC error codes and messages that mean "slow down" rather than "wrong request"
 _RATE_LIMIT_CODES = {-32005, -32090, 429}
@@ -163,8 +165,11 @@ class JsonRpcClient:
     def _count(self, kind: str) -> None:
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
-    async def _post(self, payload: bytes | None, *, path: str = "", method: str = "POST", raw: bool = False) -> Any:
-        """One HTTP request to the endpoint URL (+ ``path``); the parsed JSON reply (``raw``: the bytes)."""
+    async def _exchange_raw(self, method: str, path: str, payload: bytes | None,
+                            want_headers: tuple[str, ...] = ()) -> tuple[int, dict[str, str], bytes]:
+        """One HTTP request to the endpoint URL (+ ``path``) under the endpoint's rate limit and
+        concurrency, counted and logged by label: (status, the ``want_headers`` present, body). Timeouts
+        and connection errors raise TransportError; the status is the caller's to judge."""
         session = await self._get_session()
         await self._limiter.acquire()
         async with self._sem:
@@ -178,25 +183,51 @@ class JsonRpcClient:
                         log.debug("%s: %s %s, %d bytes -> HTTP %d, %d bytes in %.3f s", self.label, method,
                                   self.redact(path) or "/", len(payload or b""), resp.status, len(body),
                                   time.monotonic() - started)
-                    if resp.status == 429:
-                        self._count("http-429")
-                        raise TransportError("HTTP 429 Too Many Requests")
-                    if resp.status >= 500:
-                        self._count(f"http-{resp.status}")
-                        raise TransportError(f"HTTP {resp.status}")
-                    if resp.status >= 400:
-                        self._count(f"http-{resp.status}")
-                        text = self.redact(body[:200].decode(errors="replace"))
-                        # 408, and a 4xx whose body says "slow down" (some gateways answer 403 to a
-                        # rate limit), are worth retrying; any other refusal would be refused again
-                        slow_down = resp.status == 408 or any(w in text.lower() for w in _RATE_LIMIT_WORDS)
-                        raise (TransportError if slow_down else RefusedError)(f"HTTP {resp.status}: {text}")
+                    found = {h: resp.headers[h] for h in want_headers if h in resp.headers}
+                    return resp.status, found, body
             except asyncio.TimeoutError:
                 self._count("timeout")
                 raise TransportError("timeout") from None
             except aiohttp.ClientError as exc:
                 self._count(type(exc).__name__)
                 raise TransportError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+
+    async def _retried(self, once: Callable[[], Awaitable[T]]) -> T:
+        """``once()`` with retries on transport failures (not on refusals): the first attempt outside
+        tenacity (its machinery costs more than the request on a fast node), then up to ``attempts`` in
+        all with jittered exponential backoff."""
+        try:
+            return await once()
+        except RefusedError:
+            raise  # refused as asked: asking again gets the same answer
+        except TransportError:
+            if self.attempts <= 1:
+                raise
+        await asyncio.sleep(random.uniform(0, self.backoff_min))
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts - 1), reraise=True, retry=RETRYABLE,
+                                 wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max))
+        async for attempt in retrying:
+            with attempt:
+                self.retries += 1
+                return await once()
+        raise TransportError("no attempt made")  # pragma: no cover (tenacity always attempts once)
+
+    async def _post(self, payload: bytes | None, *, path: str = "", method: str = "POST", raw: bool = False) -> Any:
+        """One HTTP request to the endpoint URL (+ ``path``); the parsed JSON reply (``raw``: the bytes)."""
+        status, _, body = await self._exchange_raw(method, path, payload)
+        if status == 429:
+            self._count("http-429")
+            raise TransportError("HTTP 429 Too Many Requests")
+        if status >= 500:
+            self._count(f"http-{status}")
+            raise TransportError(f"HTTP {status}")
+        if status >= 400:
+            self._count(f"http-{status}")
+            text = self.redact(body[:200].decode(errors="replace"))
+            # 408, and a 4xx whose body says "slow down" (some gateways answer 403 to a
+            # rate limit), are worth retrying; any other refusal would be refused again
+            slow_down = status == 408 or any(w in text.lower() for w in _RATE_LIMIT_WORDS)
+            raise (TransportError if slow_down else RefusedError)(f"HTTP {status}: {text}")
         if raw:
             return body
         try:

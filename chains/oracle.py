@@ -17,20 +17,17 @@ never its URL.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
-import random
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote
 
 from eth_utils.crypto import keccak
-from tenacity import AsyncRetrying, stop_after_attempt, wait_random_exponential
 
 from .evm import decode_uint, parse_address
-from .jsonrpc import RETRYABLE, Endpoint, JsonRpcClient, RefusedError, RpcError, TransportError
+from .jsonrpc import Endpoint, JsonRpcClient, RefusedError, RpcError, TransportError
 from .protocol import AdapterError, BlockRef
 
 SEL_LATEST_ROUND_DATA = "0x" + keccak(text="latestRoundData()")[:4].hex()
@@ -196,23 +193,11 @@ class PriceApiClient(JsonRpcClient):
     async def get(self, asset_id: str, timestamp: str) -> Any:
         """The parsed JSON reply; transport failures (429, 5xx, timeouts) retried; TransportError after the last."""
         url = self.url_for(asset_id, timestamp)
-        try:  # first attempt outside tenacity, as HttpApiClient does
-            return await self._post(None, path=url, method="GET")
-        except RefusedError:
-            raise
-        except TransportError:
-            if self.attempts <= 1:
-                raise
-        await asyncio.sleep(random.uniform(0, self.backoff_min))
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts - 1), reraise=True, retry=RETRYABLE,
-                                 wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max))
         try:
-            async for attempt in retrying:
-                with attempt:
-                    self.retries += 1
-                    return await self._post(None, path=url, method="GET")
+            return await self._retried(lambda: self._post(None, path=url, method="GET"))
         except RefusedError:
             raise
         except TransportError as exc:
+            if self.attempts <= 1:
+                raise
             raise TransportError(f"{exc} (after {self.attempts} attempts)") from None
-        raise TransportError("no attempt made")  # pragma: no cover (tenacity always attempts once)

@@ -28,22 +28,15 @@ addresses and anything else are per-row errors.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import logging
-import random
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-import aiohttp
-from tenacity import AsyncRetrying, stop_after_attempt, wait_random_exponential
-
 from .failover import OneEndpoint
 from .httpapi import HttpApiClient, bounded_map
-from .jsonrpc import RETRYABLE, Endpoint, RefusedError, TransportError, log
+from .jsonrpc import Endpoint, RefusedError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
 from .results import Value, assemble
 
@@ -185,25 +178,8 @@ class HorizonClient(HttpApiClient):
     """GETs against Horizon keeping the status (a 404 problem is an answer) and ``Latest-Ledger``."""
 
     async def _get_once(self, path: str) -> HorizonReply:
-        session = await self._get_session()
-        await self._limiter.acquire()
-        async with self._sem:
-            self.requests += 1
-            try:
-                started = time.monotonic()
-                async with session.get(self._url + path) as resp:
-                    raw = await resp.read()
-                    latest = resp.headers.get("Latest-Ledger", "")
-                    if log.isEnabledFor(logging.DEBUG):
-                        log.debug("%s: GET %s -> HTTP %d, %d bytes in %.3f s", self.label, self.redact(path),
-                                  resp.status, len(raw), time.monotonic() - started)
-                    status = resp.status
-            except asyncio.TimeoutError:
-                self._count("timeout")
-                raise TransportError("timeout") from None
-            except aiohttp.ClientError as exc:
-                self._count(type(exc).__name__)
-                raise TransportError(self.redact(f"{type(exc).__name__}: {exc}")) from None
+        status, found, raw = await self._exchange_raw("GET", path, None, ("Latest-Ledger",))
+        latest = found.get("Latest-Ledger", "")
         if status == 429 or status >= 500:
             self._count(f"http-{status}")
             raise TransportError(f"HTTP {status}")
@@ -219,22 +195,7 @@ class HorizonClient(HttpApiClient):
 
     async def get(self, path: str) -> HorizonReply:
         """One GET with retries on transport failures (429, 5xx, timeouts, malformed JSON)."""
-        try:
-            return await self._get_once(path)
-        except RefusedError:
-            raise
-        except TransportError:
-            if self.attempts <= 1:
-                raise
-        await asyncio.sleep(random.uniform(0, self.backoff_min))
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.attempts - 1), reraise=True,
-                                 wait=wait_random_exponential(multiplier=self.backoff_min, max=self.backoff_max),
-                                 retry=RETRYABLE)
-        async for attempt in retrying:
-            with attempt:
-                self.retries += 1
-                return await self._get_once(path)
-        raise TransportError("no attempt made")  # pragma: no cover
+        return await self._retried(lambda: self._get_once(path))
 
 
 @dataclass(frozen=True, slots=True)
