@@ -7,6 +7,7 @@ when the endpoint is used and never printed: endpoints are shown by their ``labe
 from __future__ import annotations
 
 import tomllib
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +70,7 @@ def _load(path: Path) -> dict:
 KINDS = frozenset({"evm", "tron", "solana", "bitcoin"})
 
 
+@lru_cache(maxsize=1)  # the installed chains/ modules do not change while porscan runs
 def module_kinds() -> frozenset[str]:
     """Kinds added as one module each (chains/<kind>.py with ``build_endpoint_adapter``)."""
     import pkgutil
@@ -83,12 +85,14 @@ def all_kinds() -> frozenset[str]:
 
 
 def is_kind(kind: object) -> bool:
+    """A kind the config accepts: a built-in one, or a module chains/<kind>.py offering build_endpoint_adapter."""
+    return kind in KINDS or (isinstance(kind, str) and kind.isidentifier() and _module_kind(kind))
+
+
+@lru_cache(maxsize=64)  # read each module's source once, not once per network of that kind
+def _module_kind(kind: str) -> bool:
     import importlib.util
 
-    if kind in KINDS:
-        return True
-    if not isinstance(kind, str) or not kind.isidentifier():
-        return False
     try:
         spec = importlib.util.find_spec(f"chains.{kind}")
     except (ImportError, ValueError):
@@ -97,6 +101,8 @@ def is_kind(kind: object) -> bool:
         return False
     with open(spec.origin, encoding="utf-8") as fh:
         return "def build_endpoint_adapter(" in fh.read()
+
+
 _NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals", "multicall3", "endpoints"})
 
 
