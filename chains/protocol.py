@@ -44,6 +44,10 @@ class BalanceResult(NamedTuple):
     block: BlockRef | None
     error: str | None = None
     endpoint: str = ""  # endpoint label (never the URL: it may hold a key)
+    # Parts of amount_base_units that are not liquid, by name: ("staked", n), ("unbonding", n).
+    # Empty = all liquid, or the split is unknown (then ``parts_known`` is False).
+    parts: tuple[tuple[str, int], ...] = ()
+    parts_known: bool = True
 
     @property
     def ok(self) -> bool:
