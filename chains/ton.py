@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from signatures.encoding import EncodingError
-from signatures.ton import format_ton_address, parse_ton_address
+from signatures.ton import format_ton_address, parse_ton_address, read_boc
 
 from .failover import OneEndpoint
 from .httpapi import HttpApiClient, bounded_map
@@ -117,52 +117,11 @@ def address_slice_boc(account: TonAccount) -> bytes:
 
 def boc_root_bits(boc: bytes) -> tuple[int, int]:
     """``(bit length, bits as an integer)`` of the root cell of a ``serialized_boc`` (its refs are ignored)."""
-    if boc[:4] != bytes.fromhex("b5ee9c72") or len(boc) < 7:
-        raise ValueError("not a serialized_boc")
-    flags, off_bytes = boc[4], boc[5]
-    size = flags & 0x07
-    if not 1 <= size <= 4 or not 1 <= off_bytes <= 8:
-        raise ValueError("unsupported BOC header")
-    pos = 6
-
-    def take(n: int) -> int:
-        nonlocal pos
-        if pos + n > len(boc):
-            raise ValueError("truncated BOC")
-        value = int.from_bytes(boc[pos:pos + n], "big")
-        pos += n
-        return value
-
-    n_cells, n_roots, _absent, _total = take(size), take(size), take(size), take(off_bytes)
-    if n_roots < 1 or n_cells < 1:
-        raise ValueError("BOC without a root cell")
-    root = take(size)
-    pos += (n_roots - 1) * size
-    if flags & 0x80:  # has_idx: skip the offset index
-        pos += n_cells * off_bytes
-    for i in range(n_cells):
-        d1, d2 = take(1), take(1)
-        if d1 & 0x08:
-            raise ValueError("exotic cell where an address was expected")
-        if d1 & 0x10:  # stored hashes precede the data
-            pos += ((d1 >> 5) + 1) * 34
-        length = (d2 + 1) // 2
-        data = boc[pos:pos + length]
-        if len(data) != length:
-            raise ValueError("truncated BOC cell")
-        pos += length + (d1 & 0x07) * size
-        if i != root:
-            continue
-        value = int.from_bytes(data, "big")
-        bits = length * 8
-        if d2 & 1:  # the last byte carries a completion tag: drop it and the zeros after it
-            if not data or data[-1] == 0:
-                raise ValueError("missing completion tag")
-            trailing = (data[-1] & -data[-1]).bit_length()
-            bits -= trailing
-            value >>= trailing
-        return bits, value
-    raise ValueError("root cell index out of range")
+    bag = read_boc(boc)  # EncodingError is a ValueError
+    cell = bag.cells[bag.roots[0]]
+    if cell.exotic:
+        raise ValueError("exotic cell where an address was expected")
+    return cell.bits, cell.value
 
 
 def parse_address_cell(boc: bytes) -> TonAccount:

@@ -28,6 +28,9 @@ from .hashing import crc16_xmodem
 
 __all__ = [
     "TonAddress",
+    "Boc",
+    "BocCell",
+    "read_boc",
     "parse_ton_address",
     "format_ton_address",
     "wallet_candidates",
@@ -98,22 +101,51 @@ def _crc32c(data: bytes) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def _boc_root(boc: bytes) -> _Cell:
-    """Hash and depth of the single root of a ``b5ee9c72`` BOC of ordinary level-0 cells.
+@dataclass(frozen=True, slots=True)
+class BocCell:
+    """One cell of a ``serialized_boc`` as stored: descriptor byte ``d1`` (refs, exotic flag, stored
+    hashes, level mask), ``bits`` of ``data`` (completion tag included in ``data``), refs by index."""
 
-    Minimal reader (tvm.pdf 3.1.7 ``serialized_boc``): optional index and CRC-32C are handled,
-    cache bits, exotic cells, higher levels and stored hashes are rejected.
+    d1: int
+    bits: int
+    data: bytes
+    refs: tuple[int, ...]
+
+    @property
+    def exotic(self) -> bool:
+        return bool(self.d1 & 0x08)
+
+    @property
+    def value(self) -> int:
+        """The cell's ``bits`` bits as an integer (completion tag dropped)."""
+        return int.from_bytes(self.data, "big") >> (len(self.data) * 8 - self.bits)
+
+
+@dataclass(frozen=True, slots=True)
+class Boc:
+    cells: tuple[BocCell, ...]
+    roots: tuple[int, ...]
+    absent: int
+
+
+def read_boc(boc: bytes) -> Boc:
+    """The cells of a ``b5ee9c72`` bag of cells (tvm.pdf 3.1.7 ``serialized_boc``), as stored.
+
+    The one BOC reader: signature checks hash code cells with it, the TON adapter reads address slices
+    from get-method stacks with it. The index is skipped, the CRC-32C checked when flagged, stored
+    hashes skipped; sizes must add up exactly (no truncated cell, no trailing byte). Raises
+    :class:`EncodingError`.
     """
     if boc[:4] != bytes.fromhex("b5ee9c72") or len(boc) < 6:
         raise EncodingError("not a serialized_boc")
     flags = boc[4]
-    has_idx, has_crc, has_cache = flags & 0x80, flags & 0x40, flags & 0x20
+    has_idx, has_crc = flags & 0x80, flags & 0x40
     size = flags & 0x07
     off_bytes = boc[5]
-    if has_cache or not 1 <= size <= 4 or not 1 <= off_bytes <= 8:
+    if not 1 <= size <= 4 or not 1 <= off_bytes <= 8:
         raise EncodingError("unsupported BOC flags")
     if has_crc:
-        if _crc32c(boc[:-4]) != int.from_bytes(boc[-4:], "little"):
+        if len(boc) < 10 or _crc32c(boc[:-4]) != int.from_bytes(boc[-4:], "little"):
             raise EncodingError("BOC CRC-32C mismatch")
         boc = boc[:-4]
     pos = 6
@@ -127,36 +159,54 @@ def _boc_root(boc: bytes) -> _Cell:
         return value
 
     n_cells, n_roots, n_absent, total = take(size), take(size), take(size), take(off_bytes)
-    if n_roots != 1 or n_absent:
-        raise EncodingError("expected one root and no absent cells")
-    root = take(size)
+    if n_roots < 1 or n_cells < 1:
+        raise EncodingError("BOC without a root cell")
+    roots = tuple(take(size) for _ in range(n_roots))
+    if any(r >= n_cells for r in roots):
+        raise EncodingError("root cell index out of range")
     if has_idx:
         pos += n_cells * off_bytes
     if len(boc) - pos != total:
         raise EncodingError("BOC cell data size mismatch")
-    raw: list[tuple[int, bytes, list[int]]] = []
+    cells: list[BocCell] = []
     for _ in range(n_cells):
         d1, d2 = take(1), take(1)
-        if d1 & ~0x07:  # exotic flag, stored hashes or a non-zero level
-            raise EncodingError("only ordinary level-0 cells are supported")
-        data = boc[pos : pos + (d2 + 1) // 2]
-        pos += (d2 + 1) // 2
+        if d1 & 0x10:  # stored hashes and depths, one per level present, precede the data
+            pos += (bin(d1 >> 5).count("1") + 1) * 34
+        length = (d2 + 1) // 2
+        data = boc[pos : pos + length]
+        if len(data) != length:
+            raise EncodingError("truncated BOC cell")
+        pos += length
         bits = (d2 // 2) * 8
-        if d2 & 1:  # the last byte carries a completion tag
+        if d2 & 1:  # the last byte carries a completion tag: one 1 bit, then zeros
             if not data or data[-1] == 0:
                 raise EncodingError("missing completion tag")
-            bits += 7 - (data[-1] & -data[-1]).bit_length() + 1
-        refs = [take(size) for _ in range(d1 & 0x07)]
-        raw.append((bits, data, refs))
+            bits += 8 - (data[-1] & -data[-1]).bit_length()
+        refs = tuple(take(size) for _ in range(d1 & 0x07))
+        if any(r >= n_cells for r in refs):
+            raise EncodingError("BOC ref out of range")
+        cells.append(BocCell(d1, bits, data, refs))
     if pos != len(boc):
         raise EncodingError("trailing bytes in BOC")
+    return Boc(tuple(cells), roots, n_absent)
+
+
+def _boc_root(boc: bytes) -> _Cell:
+    """Hash and depth of the single root of a BOC of ordinary level-0 cells (the embedded code cells)."""
+    bag = read_boc(boc)
+    if len(bag.roots) != 1 or bag.absent:
+        raise EncodingError("expected one root and no absent cells")
+    if any(c.d1 & ~0x07 for c in bag.cells):  # exotic flag, stored hashes or a non-zero level
+        raise EncodingError("only ordinary level-0 cells are supported")
+    n_cells = len(bag.cells)
     done: list[_Cell | None] = [None] * n_cells
     for i in range(n_cells - 1, -1, -1):  # refs always point forward in a BOC
-        bits, data, refs = raw[i]
-        if any(r <= i or r >= n_cells for r in refs):
+        cell = bag.cells[i]
+        if any(r <= i for r in cell.refs):
             raise EncodingError("BOC refs are not topologically ordered")
-        done[i] = _cell_hash(bits, data, tuple(done[r] for r in refs))  # type: ignore[misc]
-    result = done[root]
+        done[i] = _cell_hash(cell.bits, cell.data, tuple(done[r] for r in cell.refs))  # type: ignore[misc]
+    result = done[bag.roots[0]]
     assert result is not None
     return result
 

@@ -19,6 +19,7 @@ from signatures.ton import (
     WALLET_V3R2_CODE_HASH,
     TonAddress,
     _boc_root,
+    read_boc,
     format_ton_address,
     match_ton_address,
     parse_ton_address,
@@ -119,6 +120,22 @@ def test_boc_crc_is_checked() -> None:
     boc[20] ^= 1
     with pytest.raises(EncodingError):
         _boc_root(bytes(boc))
+
+
+def test_one_boc_reader_for_code_cells_and_address_slices() -> None:
+    """The adapter's address slices and the code cells go through the same reader: a truncated or
+    padded BOC is refused by both, never read short."""
+    from chains.ton import TonAccount, address_slice_boc, parse_address_cell
+
+    acct = TonAccount(0, bytes(range(32)))
+    good = address_slice_boc(acct)
+    assert parse_address_cell(good) == acct
+    assert read_boc(good).cells[0].bits == 267
+    for bad in (good[:-1], good + b"\x00", bytes.fromhex(HIGHLOAD_V3_CODE_BOC)[:-5]):
+        with pytest.raises(EncodingError):
+            read_boc(bad)
+        with pytest.raises(ValueError):
+            parse_address_cell(bad)
 
 
 def test_fixed_seed_candidates_match_independent_libraries() -> None:
