@@ -40,6 +40,7 @@ from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
+from .limits import request_slot
 from .failover import OneEndpoint
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
 from .utxo import require_native, CORE_CHAIN_NAMES, GENESIS_HASHES, Tx, TxDecodeError, balance_from_history, \
@@ -220,22 +221,22 @@ class ElectrumClient(JsonRpcClient):
 
     async def _post(self, payload: bytes | None, **_: Any) -> Any:
         pool = self._get_pool()
-        await self._limiter.acquire()
-        conn = await pool.get()
-        try:
-            if conn is None:
-                conn = await self._connect()
-            reply = await self._exchange(conn, payload or b"")
-            if payload and SUBSCRIBE.encode() in payload and self._can_unsubscribe():
-                self._unsubscribe_after(conn, payload)
-            return reply
-        except BaseException:
-            if conn is not None:
-                conn.close()  # a failed line leaves the stream in an unknown state: reconnect
-            conn = None
-            raise
-        finally:
-            pool.put_nowait(conn)
+        async with request_slot(self._limiter):  # the rate and, across a fleet, the concurrency
+            conn = await pool.get()
+            try:
+                if conn is None:
+                    conn = await self._connect()
+                reply = await self._exchange(conn, payload or b"")
+                if payload and SUBSCRIBE.encode() in payload and self._can_unsubscribe():
+                    self._unsubscribe_after(conn, payload)
+                return reply
+            except BaseException:
+                if conn is not None:
+                    conn.close()  # a failed line leaves the stream in an unknown state: reconnect
+                conn = None
+                raise
+            finally:
+                pool.put_nowait(conn)
 
 
 _TXID = re.compile(r"[0-9a-fA-F]{64}")

@@ -22,6 +22,7 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from .limits import LimitSpec, RateLimiter, limiter_for, request_slot  # noqa: F401 (RateLimiter: re-exported)
 from .secrets import ConfigError, expand_env, redactor, secrets_in, userinfo_secrets  # noqa: F401 (ConfigError, userinfo_secrets: re-exported)
 
 log = logging.getLogger("porscan.rpc")
@@ -71,6 +72,12 @@ class Endpoint:
     max_batch: int = 1000  # JSON-RPC calls per HTTP request
     timeout: float = 60.0
     archive: bool = True  # declared; the adapter still checks
+    network: str = ""  # the network id, with the label the name of its limits across a fleet
+
+    @property
+    def limit_key(self) -> str:
+        """The endpoint's name for limits shared across processes: never the URL (it may hold a key)."""
+        return f"{self.network}/{self.label}" if self.network else self.label
 
     def resolved_url(self) -> str:
         return expand_env(self.url, f"endpoint {self.label}")
@@ -79,34 +86,6 @@ class Endpoint:
         """Values that must never appear in a message: the resolved URL, referenced variables and a
         password in the URL (also as the Basic credentials a server may echo back)."""
         return secrets_in(self.url)
-
-
-class RateLimiter:
-    """Token bucket: at most ``rate`` acquisitions per second (bursts up to one second's worth, and
-    at least one token: with ``rate < 1`` a bucket capped at ``rate`` would never hold a whole one).
-    ``None`` means no limit; a rate that is not positive is a configuration error."""
-
-    def __init__(self, rate: float | None):
-        if rate is not None and not rate > 0:  # also NaN
-            raise ConfigError(f"requests_per_second must be > 0, got {rate!r}")
-        self.rate = rate
-        self._capacity = max(1.0, rate or 0.0)
-        self._tokens = self._capacity
-        self._last = time.monotonic()
-        self._lock = asyncio.Lock()
-
-    async def acquire(self) -> None:
-        if not self.rate:
-            return
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                self._tokens = min(self._capacity, self._tokens + (now - self._last) * self.rate)
-                self._last = now
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
 
 
 class JsonRpcClient:
@@ -123,8 +102,8 @@ class JsonRpcClient:
         self._redact_re: re.Pattern[str] | None = None
         self._own_session = session is None
         self._session = session
-        self._sem = asyncio.Semaphore(max(1, endpoint.concurrency))
-        self._limiter = RateLimiter(endpoint.requests_per_second)
+        self._limiter = limiter_for(LimitSpec(key=endpoint.limit_key, requests_per_second=endpoint.requests_per_second,
+                                              concurrency=endpoint.concurrency))
         self._ids = itertools.count(1)
         self.attempts = attempts
         self.backoff_max = backoff_max
@@ -171,8 +150,7 @@ class JsonRpcClient:
         concurrency, counted and logged by label: (status, the ``want_headers`` present, body). Timeouts
         and connection errors raise TransportError; the status is the caller's to judge."""
         session = await self._get_session()
-        await self._limiter.acquire()
-        async with self._sem:
+        async with request_slot(self._limiter):
             self.requests += 1
             try:
                 headers = {"content-type": "application/json"} if payload is not None else None

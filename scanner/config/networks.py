@@ -158,7 +158,8 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
                 ep = Endpoint(label=label, url=e["url"], requests_per_second=_limit(path, nid, label, e, "requests_per_second"),
                               concurrency=_limit(path, nid, label, e, "concurrency", 4),
                               max_batch=_limit(path, nid, label, e, "max_batch", 1000),
-                              timeout=_limit(path, nid, label, e, "timeout", 60.0), archive=bool(e.get("archive", True)))
+                              timeout=_limit(path, nid, label, e, "timeout", 60.0), archive=bool(e.get("archive", True)),
+                              network=nid)
                 try:
                     ep.resolved_url()
                     resolve_headers(ep.label, e.get("headers"))  # a header's ${VAR} too (TRON API keys)
