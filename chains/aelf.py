@@ -37,7 +37,7 @@ from .failover import EndpointAdapter, OneEndpoint
 from .httpapi import HttpApiClient, bounded_map
 from .jsonrpc import Endpoint, RefusedError, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
-from .results import Value, assemble, parse_inputs
+from .results import Value, assemble, none_read, parse_inputs
 from .secrets import ConfigError
 
 # what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
@@ -264,9 +264,7 @@ class AelfAdapter(OneEndpoint):
             head, genesis = await self._status()
             token = await self._token_contract(head, genesis)
         except TransportError as exc:  # this endpoint reads nothing: every address says why
-            why = f"{label}: {_node_error(exc)}"
-            notes.append(why)
-            values.update((a, (None, why, label, None)) for a in todo)
+            none_read(values, todo, f"{label}: {_node_error(exc)}", label, notes)
             return assemble(asset, height, addresses, keys, values, "not an aelf address", [],
                             self.requests - before_requests, notes)
         reads = await bounded_map(todo, lambda a: self._balance(token, symbol, a, head), self.client.endpoint.concurrency)

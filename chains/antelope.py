@@ -36,7 +36,7 @@ from .failover import EndpointAdapter, OneEndpoint
 from .httpapi import HttpApiClient, bounded_map
 from .jsonrpc import Endpoint, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
-from .results import Value, assemble
+from .results import Value, assemble, none_read
 
 # said by --dry (scanner/pipeline/adapters.py reads_at): depends on the endpoints, so both cases are named
 SNAPSHOT_READS = "at snapshot with a hyperion = true endpoint (reconstructed from Hyperion actions), else latest"
@@ -177,9 +177,7 @@ class AntelopeAdapter(OneEndpoint):
         try:
             start = await self._info()
         except TransportError as exc:  # this endpoint reads nothing: every address says why
-            why = f"{label}: {exc}"
-            notes.append(why)
-            values.update((a, (None, why, label, None)) for a in todo)
+            none_read(values, todo, f"{label}: {exc}", label, notes)
             return assemble(asset, height, addresses, keys, values, "not an Antelope account name", [],
                             self.requests - before_requests, notes)
         reads = dict(zip(todo, await bounded_map(todo, lambda a: self._balance(code, a, symbol, asset.decimals),

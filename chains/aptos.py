@@ -46,7 +46,7 @@ from .failover import EndpointAdapter, OneEndpoint
 from .httpapi import HttpApiClient, bounded_map
 from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, RefusedError, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
-from .results import Value, assemble
+from .results import Value, assemble, none_read
 
 # what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
 SNAPSHOT_READS = "at snapshot"
@@ -326,9 +326,7 @@ class AptosAdapter(OneEndpoint):
                         await self.client.view("0x1::coin::paired_metadata", [what.coin], [], pin.version))
                 problem = await self._check_decimals(what, asset, pin.version)
             except TransportError as exc:  # this endpoint reads nothing: every address says why
-                why = f"{label}: {exc}"
-                notes.append(why)
-                values.update((k, (None, why, label, None)) for k in todo)
+                none_read(values, todo, f"{label}: {exc}", label, notes)
             else:
                 if problem:
                     notes.append(problem)

@@ -40,7 +40,7 @@ from .failover import EndpointAdapter, OneEndpoint
 from .httpapi import HttpApiClient, bounded_map
 from .jsonrpc import Endpoint, RefusedError, TransportError
 from .protocol import AdapterError, Asset, BalanceBatch, BlockRef
-from .results import Value, assemble, parse_inputs
+from .results import Value, assemble, none_read, parse_inputs
 
 # what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
 SNAPSHOT_READS = "latest"
@@ -259,9 +259,7 @@ class CardanoAdapter(OneEndpoint):
         try:
             before = await self._tip()
         except TransportError as exc:  # this endpoint reads nothing: every address says why
-            why = f"{label}: {exc}"
-            notes.append(why)
-            values.update((a, (None, why, label, None)) for a in todo)
+            none_read(values, todo, f"{label}: {exc}", label, notes)
             return assemble(asset, height, addresses, keys, values, "not a Cardano address", [],
                             self.requests - before_requests, notes)
         reads = await self._read(todo) if todo else {}

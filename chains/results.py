@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .protocol import AdapterError, Asset, BalanceBatch, BalanceResult, BlockRef
@@ -39,3 +39,10 @@ def assemble(asset: Asset, height: int | None, addresses: Sequence[str], keys: S
         amount, err, label, block = values.get(key, (None, "no endpoint could read it", "", None))
         results.append(BalanceResult(text, amount, block, err, label))
     return BalanceBatch(asset, height, tuple(results), ",".join(strategies), requests, tuple(notes))
+
+
+def none_read(values: dict[K, Value], keys: Iterable[K], why: str, label: str, notes: list[str]) -> None:
+    """An endpoint that could read nothing at all (its head, its token contract...): every address gets
+    the reason, never a zero, and the batch notes it once."""
+    notes.append(why)
+    values.update((k, (None, why, label, None)) for k in keys)

@@ -29,7 +29,7 @@ from . import move
 from .failover import EndpointAdapter, OneEndpoint
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
-from .results import Value, assemble
+from .results import Value, assemble, none_read
 
 # what --dry says this kind can honour (scanner/pipeline/adapters.py reads_at)
 SNAPSHOT_READS = "latest"
@@ -121,9 +121,7 @@ class SuiAdapter(OneEndpoint):
                 checkpoint = await self.client.call("sui_getCheckpoint", [str(start)])
                 problem = await self._check_decimals(coin, asset)
             except (RpcError, TransportError) as exc:  # this endpoint reads nothing: every address says why
-                why = f"{label}: {exc}"
-                notes.append(why)
-                values.update((k, (None, why, label, None)) for k in todo)
+                none_read(values, todo, f"{label}: {exc}", label, notes)
             else:
                 if problem:
                     notes.append(problem)

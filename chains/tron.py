@@ -43,7 +43,7 @@ from .httpapi import HttpApiClient, bounded_map
 from .failover import OneEndpoint
 from .jsonrpc import Endpoint, TransportError
 from .protocol import Asset, BalanceBatch, BlockRef
-from .results import Value, assemble, parse_inputs
+from .results import Value, assemble, none_read, parse_inputs
 
 PATH_ACCOUNT = "/wallet/getaccount"
 PATH_ACCOUNT_BALANCE = "/wallet/getaccountbalance"
@@ -272,9 +272,7 @@ class TronAdapter(OneEndpoint):
                 values.update(await self._read_latest(todo, height, token, asset, notes))
                 strategy = f"{label}:{'triggerconstantcontract' if token else 'getaccount'}@latest"
         except TransportError as exc:  # this endpoint reads nothing: every address says why
-            why = f"{label}: {exc}"
-            notes.append(why)
-            values.update((a, (None, why, label, None)) for a in todo)
+            none_read(values, todo, f"{label}: {exc}", label, notes)
             strategy = ""
         return assemble(asset, height, addresses, parsed, values, "not a TRON address", [strategy] if strategy else [],
                         self.requests - requests_before, notes)
