@@ -80,6 +80,7 @@ class ScanOptions:
     chunk_bytes: int = 1 << 20  # input bytes per verification checkpoint
     slice_rows: int = SLICE  # rows per balance-read checkpoint
     adapter_options: dict = field(default_factory=dict)
+    distributed: bool = False  # jobs shared by `porscan worker` processes through PostgreSQL (distributed/)
 
     @property
     def given(self) -> str:
@@ -221,6 +222,26 @@ async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
 
 
 async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
+    run, resumed = await open_run(ctx, store, ui)
+    seconds: dict[str, float] = {}
+    try:
+        t = time.perf_counter()
+        await _stage_verify(ctx, store, run, ui)
+        seconds["verify"] = time.perf_counter() - t
+        t = time.perf_counter()
+        notes = await _stage_balances(ctx, store, run, ui)
+        seconds["balances"] = time.perf_counter() - t
+        return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
+    except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
+        await _record_failure(store, run.id, exc)
+        if isinstance(exc, (StoreError, NetConfigError)):
+            raise ScanError(str(exc)) from exc
+        raise
+
+
+async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bool]:
+    """The run these inputs continue (``--resume``, or an unfinished one with the same inputs and
+    options) or a new one; and whether it was resumed. Shared with the distributed coordinator."""
     opts = ctx.opts
     liab = ctx.liabilities
     spec = RunSpec(exchange=opts.exchange or guess_exchange(opts.given), input_path=opts.given,
@@ -254,34 +275,29 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
         if opts.snapshot_date and opts.snapshot_date != run.snapshot_date:
             await store.set_snapshot_date(run.id, opts.snapshot_date)
             run = await store.get_run(run.id)
-    seconds: dict[str, float] = {}
-    try:
-        t = time.perf_counter()
-        await _stage_verify(ctx, store, run, ui)
-        seconds["verify"] = time.perf_counter() - t
-        t = time.perf_counter()
-        notes = await _stage_balances(ctx, store, run, ui)
-        seconds["balances"] = time.perf_counter() - t
-        t = time.perf_counter()
-        report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes)
-        seconds["aggregate"] = time.perf_counter() - t
-        t = time.perf_counter()
-        liab_records = [LiabilityRecord(asset=l.asset, amount=l.amount, provenance=l.provenance, source=l.source,
-                                        file=l.file, detail=l.detail)
-                        for l in (liab.liabilities if liab is not None else ())]
-        await store.save_results(run.id, totals, liab_records, ratios)
-        finished = utc_now()
-        report = dataclasses.replace(report, run=dataclasses.replace(
-            report.run, status="done", resumed=resumed, stage_seconds={k: round(v, 3) for k, v in seconds.items()},
-            finished_at=iso_utc(finished)))  # the same instant as the stored run's
-        await store.finish_run(run.id, "done", report.to_json(), finished)
-        run = await store.get_run(run.id)
-        seconds["store"] = time.perf_counter() - t
-    except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
-        await _record_failure(store, run.id, exc)
-        if isinstance(exc, (StoreError, NetConfigError)):
-            raise ScanError(str(exc)) from exc
-        raise
+    return run, resumed
+
+
+async def finish_scan(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, notes: list[str], resumed: bool,
+                      seconds: dict[str, float]) -> ScanOutcome:
+    """Once every row is verified and every balance read into the store: aggregate what the store
+    holds, save the results and the report, mark the run done. Shared with the distributed coordinator."""
+    liab = ctx.liabilities
+    t = time.perf_counter()
+    report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes)
+    seconds["aggregate"] = time.perf_counter() - t
+    t = time.perf_counter()
+    liab_records = [LiabilityRecord(asset=l.asset, amount=l.amount, provenance=l.provenance, source=l.source,
+                                    file=l.file, detail=l.detail)
+                    for l in (liab.liabilities if liab is not None else ())]
+    await store.save_results(run.id, totals, liab_records, ratios)
+    finished = utc_now()
+    report = dataclasses.replace(report, run=dataclasses.replace(
+        report.run, status="done", resumed=resumed, stage_seconds={k: round(v, 3) for k, v in seconds.items()},
+        finished_at=iso_utc(finished)))  # the same instant as the stored run's
+    await store.finish_run(run.id, "done", report.to_json(), finished)
+    run = await store.get_run(run.id)
+    seconds["store"] = time.perf_counter() - t
     return ScanOutcome(run, report, resumed, seconds)
 
 
