@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.aptos import AptosAdapter  # noqa: E402
-from bench.standin import child, url_of  # noqa: E402
+from bench.standin import READ_HEADER, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_aptos import FakeAptos, bench_world, expected_bench, seeded_address  # noqa: E402
@@ -42,12 +42,7 @@ def serve(n: int, fault_rate: float) -> None:
 async def read(url: str, addrs: list[str], height: int, concurrency: int, faulty: bool):
     ep = Endpoint("FAKE-APTOS", url, concurrency=concurrency, timeout=0.5 if faulty else 10)
     ad = AptosAdapter("aptos", ep, attempts=8, backoff_min=0.01, backoff_max=0.2)
-    t = time.perf_counter()
-    try:
-        batch = await ad.balances(Asset("aptos", "APT", 8), addrs, height)
-    finally:
-        await ad.close()
-    return time.perf_counter() - t, batch
+    return await timed_balances(ad, Asset("aptos", "APT", 8), addrs, height)
 
 
 def main() -> None:
@@ -71,11 +66,8 @@ def main() -> None:
         dt, batch = asyncio.run(read(url, addrs, height, args.concurrency, bool(args.fault_rate)))
         exact = all(r.amount_base_units == w for r, w in zip(batch.results, expected) if r.ok)
         at = all(r.block is not None and r.block.at_snapshot and r.block.number == height for r in batch.results if r.ok)
-        print(f"{'asset':<6} {'addresses':>9} {'seconds':>8} {'addr/s':>8} {'requests':>9} {'req/1000':>9} "
-              f"{'read/expected':>15}  check")
-        print(f"{'APT':<6} {len(addrs):>9} {dt:>8.1f} {len(addrs) / dt:>8.0f} {batch.requests:>9} "
-              f"{batch.requests * 1000 / len(addrs):>9.0f} {batch.read:>7}/{batch.expected:<7}  "
-              + ("exact" if exact else "WRONG VALUES") + (", at the snapshot" if at else ", WRONG BLOCK"))
+        print(READ_HEADER)
+        print(read_line("APT", dt, batch, exact, at))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.beacon import BeaconAdapter  # noqa: E402
-from bench.standin import child, url_of  # noqa: E402
+from bench.standin import READ_HEADER, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_beacon import MAINNET_GENESIS_ROOT, FakeBeacon, beacon_world  # noqa: E402
@@ -52,12 +52,7 @@ async def read(url: str, keys: list[str], height: int, concurrency: int, max_bat
     ep = Endpoint("FAKE-BEACON", url, concurrency=concurrency, max_batch=max_batch, timeout=0.5 if faulty else 30)
     ad = BeaconAdapter("beacon", ep, genesis_validators_root=MAINNET_GENESIS_ROOT, attempts=8, backoff_min=0.01,
                        backoff_max=0.2)
-    t = time.perf_counter()
-    try:
-        batch = await ad.balances(Asset("beacon", "BETH", 18), keys, height)
-    finally:
-        await ad.close()
-    return time.perf_counter() - t, batch
+    return await timed_balances(ad, Asset("beacon", "BETH", 18), keys, height)
 
 
 def main() -> None:
@@ -81,11 +76,8 @@ def main() -> None:
                                      bool(args.fault_rate)))
         exact = all(r.amount_base_units == world["at"][r.address] for r in batch.results if r.ok)
         labelled = all(r.block.number == world["snapshot"] and r.block.at_snapshot for r in batch.results if r.ok)
-        n = len(world["keys"])
-        print(f"{'addresses':>9} {'seconds':>8} {'addr/s':>8} {'requests':>9} {'req/1000':>9} {'read/expected':>15}  check")
-        print(f"{n:>9} {dt:>8.1f} {n / dt:>8.0f} {batch.requests:>9} {1000 * batch.requests / n:>9.1f} "
-              f"{batch.read:>7}/{batch.expected:<7}  " + ("exact" if exact else "WRONG VALUES")
-              + (", at the snapshot" if labelled else ", WRONG LABELS"))
+        print(READ_HEADER)
+        print(read_line("BETH", dt, batch, exact, labelled))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.filecoin import FilecoinAdapter  # noqa: E402
-from bench.standin import announce_and_serve, child, url_of  # noqa: E402
+from bench.standin import READ_HEADER, announce_and_serve, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_lotus import FakeLotus, filecoin_world  # noqa: E402
@@ -39,12 +39,7 @@ def serve(n: int, fault_rate: float) -> None:
 async def read(url: str, holders: list[str], height: int, concurrency: int, max_batch: int, faulty: bool):
     ep = Endpoint("FAKE-LOTUS", url, concurrency=concurrency, max_batch=max_batch, timeout=0.5 if faulty else 30)
     ad = FilecoinAdapter("filecoin", ep, attempts=8, backoff_min=0.01, backoff_max=0.2)
-    t = time.perf_counter()
-    try:
-        batch = await ad.balances(Asset("filecoin", "FIL", 18), holders, height)
-    finally:
-        await ad.close()
-    return time.perf_counter() - t, batch
+    return await timed_balances(ad, Asset("filecoin", "FIL", 18), holders, height)
 
 
 def main() -> None:
@@ -69,11 +64,8 @@ def main() -> None:
                                      bool(args.fault_rate)))
         exact = all(r.amount_base_units == world["at"][r.address] for r in batch.results if r.ok)
         labelled = all(r.block.number == world["snapshot"] and r.block.at_snapshot for r in batch.results if r.ok)
-        n = len(world["holders"])
-        print(f"{'addresses':>9} {'seconds':>8} {'addr/s':>8} {'requests':>9} {'req/1000':>9} {'read/expected':>15}  check")
-        print(f"{n:>9} {dt:>8.1f} {n / dt:>8.0f} {batch.requests:>9} {1000 * batch.requests / n:>9.1f} "
-              f"{batch.read:>7}/{batch.expected:<7}  " + ("exact" if exact else "WRONG VALUES")
-              + (", at the snapshot" if labelled else ", WRONG LABELS"))
+        print(READ_HEADER)
+        print(read_line("FIL", dt, batch, exact, labelled))
 
 
 if __name__ == "__main__":

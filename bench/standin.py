@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,3 +47,26 @@ def child(script: str, args: list[str], what: str) -> Iterator[str]:
 
 def url_of(line: str) -> str:
     return line.split("listening on", 1)[1].strip()
+
+
+async def timed_balances(adapter: Any, asset: Any, addresses: list[str], height: int | None) -> tuple[float, Any]:
+    """``(seconds, BalanceBatch)`` of one ``adapter.balances`` call; the adapter is closed after it."""
+    t = time.perf_counter()
+    try:
+        batch = await adapter.balances(asset, addresses, height)
+    finally:
+        await adapter.close()
+    return time.perf_counter() - t, batch
+
+
+READ_HEADER = (f"{'what':<8} {'addresses':>9} {'seconds':>8} {'addr/s':>8} {'requests':>9} {'req/1000':>9} "
+               f"{'read/expected':>15}  check")
+
+
+def read_line(what: str, dt: float, batch: Any, exact: bool, labelled: bool, label: str = "at the snapshot") -> str:
+    """One row under :data:`READ_HEADER`: throughput, requests per 1,000 addresses, and whether every value
+    read was exact and every read carries the block label expected (``label``)."""
+    n = len(batch.results)
+    check = ("exact" if exact else "WRONG VALUES") + (f", {label}" if labelled else ", WRONG LABELS")
+    return (f"{what:<8} {n:>9} {dt:>8.2f} {n / dt:>8.0f} {batch.requests:>9} {1000 * batch.requests / n:>9.1f} "
+            f"{batch.read:>7}/{batch.expected:<7}  {check}")

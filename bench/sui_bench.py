@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bench.standin import announce_and_serve, child, url_of  # noqa: E402
+from bench.standin import READ_HEADER, announce_and_serve, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from chains.sui import SuiAdapter  # noqa: E402
@@ -44,12 +44,7 @@ def serve(n: int, fault_rate: float) -> None:
 async def read(url: str, addrs: list[str], concurrency: int, batch_size: int, faulty: bool):
     ep = Endpoint("FAKE-SUI", url, concurrency=concurrency, max_batch=batch_size, timeout=0.5 if faulty else 30)
     ad = SuiAdapter("sui", ep, attempts=8, backoff_min=0.01, backoff_max=0.2)
-    t = time.perf_counter()
-    try:
-        batch = await ad.balances(Asset("sui", "SUI", 9), addrs, None)
-    finally:
-        await ad.close()
-    return time.perf_counter() - t, batch
+    return await timed_balances(ad, Asset("sui", "SUI", 9), addrs, None)
 
 
 def main() -> None:
@@ -73,11 +68,8 @@ def main() -> None:
         dt, batch = asyncio.run(read(url, addrs, args.concurrency, args.batch, bool(args.fault_rate)))
         exact = all(r.amount_base_units == expected(i) for i, r in enumerate(batch.results) if r.ok)
         labelled = all(r.block is not None and not r.block.at_snapshot for r in batch.results if r.ok)
-        print(f"{'asset':<6} {'addresses':>9} {'seconds':>8} {'addr/s':>8} {'requests':>9} {'req/1000':>9} "
-              f"{'read/expected':>15}  check")
-        print(f"{'SUI':<6} {len(addrs):>9} {dt:>8.1f} {len(addrs) / dt:>8.0f} {batch.requests:>9} "
-              f"{batch.requests * 1000 / len(addrs):>9.1f} {batch.read:>7}/{batch.expected:<7}  "
-              + ("exact" if exact else "WRONG VALUES") + (", labelled latest" if labelled else ", WRONG LABELS"))
+        print(READ_HEADER)
+        print(read_line("SUI", dt, batch, exact, labelled, "labelled latest"))
 
 
 if __name__ == "__main__":

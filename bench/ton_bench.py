@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from bench.standin import announce_and_serve, child, url_of  # noqa: E402
+from bench.standin import READ_HEADER, announce_and_serve, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from chains.ton import TonAdapter  # noqa: E402
@@ -39,12 +39,7 @@ def serve(n: int, fault_rate: float) -> None:
 async def read(url: str, asset: Asset, owners: list[str], height: int, concurrency: int, faulty: bool):
     ep = Endpoint("FAKE-TON", url, concurrency=concurrency, timeout=0.5 if faulty else 10)
     ad = TonAdapter("ton", ep, attempts=8, backoff_min=0.01, backoff_max=0.2)
-    t = time.perf_counter()
-    try:
-        batch = await ad.balances(asset, owners, height)
-    finally:
-        await ad.close()
-    return time.perf_counter() - t, batch
+    return await timed_balances(ad, asset, owners, height)
 
 
 def main() -> None:
@@ -63,18 +58,14 @@ def main() -> None:
         print(f"FAKE toncenter (stand-in, not a liteserver) with {args.owners} owners: ready in "
               f"{time.perf_counter() - t:.1f} s; client concurrency {args.concurrency}"
               + (f"; fault rate {args.fault_rate:.0%}" if args.fault_rate else ""))
-        print(f"{'asset':<6} {'owners':>7} {'seconds':>8} {'owners/s':>9} {'requests':>9} {'req/1000':>9} "
-              f"{'read/expected':>15}  check")
+        print(READ_HEADER)
         for asset, truth in ((Asset("ton", "TON", 9), world["ton_at"]),
                              (Asset("ton", "USDT", 6, world["master"]), world["usdt_at"])):
             dt, batch = asyncio.run(read(url, asset, world["owners"], world["snapshot"], args.concurrency,
                                          bool(args.fault_rate)))
             exact = all(r.amount_base_units == truth[r.address] for r in batch.results if r.ok)
             labelled = all(r.block.number == world["snapshot"] and r.block.at_snapshot for r in batch.results if r.ok)
-            check = ("exact" if exact else "WRONG VALUES") + (", at the snapshot" if labelled else ", WRONG LABELS")
-            print(f"{asset.symbol:<6} {len(world['owners']):>7} {dt:>8.1f} {len(world['owners']) / dt:>9.0f} "
-                  f"{batch.requests:>9} {1000 * batch.requests / len(world['owners']):>9.0f} "
-                  f"{batch.read:>7}/{batch.expected:<7}  {check}")
+            print(read_line(asset.symbol, dt, batch, exact, labelled))
 
 
 if __name__ == "__main__":
