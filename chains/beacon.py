@@ -18,6 +18,13 @@ snapshot height is an EXECUTION block number (OKX's staking file: ``ETH,Native E
   like the ETH it stands for, so 32 ETH = 32 * 10**18; an asset with 9 decimals gets Gwei).
   Per validator the status and effective balance go to the batch notes (a summary per status, one line per
   validator that is not ``active_ongoing``: exited or withdrawn validators legitimately hold 0).
+* **Staked / unbonding.** A validator's balance is never liquid (it is in the beacon state, not in an
+  execution account), so every read validator's amount is one part (``BalanceResult.parts``) by its
+  status at the slot (beacon-APIs ``ValidatorStatus``): ``staked`` while the stake is deposited or
+  validating and not leaving (``pending_initialized``, ``pending_queued``, ``active_ongoing``);
+  ``unbonding`` from the moment it leaves the set until the sweep has paid it out (``active_exiting``,
+  ``active_slashed``: an exit is forced; ``exited_*``; ``withdrawal_possible``; ``withdrawal_done`` with
+  a remainder). A key that is not a validator reads 0 with no parts.
 * **Unknown keys.** The list endpoint silently omits keys it does not know. Such a key is asked again with
   ``GET /eth/v1/beacon/states/{slot}/validators/{pubkey}``: only that endpoint's documented
   ``404 {"message": "Validator not found"}`` at a state that exists makes it 0 ("not a validator at slot S");
@@ -34,7 +41,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Mapping, Sequence
 from urllib.parse import quote
@@ -58,6 +65,13 @@ MAX_SEARCH_STEPS = 200
 STATUSES = frozenset({"pending_initialized", "pending_queued", "active_ongoing", "active_exiting", "active_slashed",
                       "exited_unslashed", "exited_slashed", "withdrawal_possible", "withdrawal_done"})
 NOT_A_KEY = "not a beacon validator public key (0x + 48-byte compressed BLS12-381 G1 point)"
+STAKED = "staked"
+UNBONDING = "unbonding"
+# which part of the stake a validator's balance is, by its status (see the module docstring)
+PART_OF_STATUS = {"pending_initialized": STAKED, "pending_queued": STAKED, "active_ongoing": STAKED,
+                  "active_exiting": UNBONDING, "active_slashed": UNBONDING, "exited_unslashed": UNBONDING,
+                  "exited_slashed": UNBONDING, "withdrawal_possible": UNBONDING, "withdrawal_done": UNBONDING}
+assert set(PART_OF_STATUS) == STATUSES
 _G1_INFINITY = G1Point.identity()
 
 
@@ -396,6 +410,8 @@ class BeaconAdapter(OneEndpoint):
         statuses: Counter[str] = Counter()
         effective: Counter[str] = Counter()
         odd: list[str] = []
+        part_of: dict[str, str] = {}
+        by_part: Counter[str] = Counter()
         for k in todo:
             if k in values:
                 continue
@@ -404,6 +420,8 @@ class BeaconAdapter(OneEndpoint):
                 values[k] = (None, got, label, None)
                 continue
             values[k] = (got.balance_gwei * scale, None, label, ref)
+            part_of[k] = PART_OF_STATUS[got.status]
+            by_part[part_of[k]] += got.balance_gwei
             statuses[got.status] += 1
             effective[got.status] += got.effective_gwei
             if got.status != "active_ongoing":
@@ -418,8 +436,20 @@ class BeaconAdapter(OneEndpoint):
         if absent:
             notes.append(f"{label}: {absent} key(s) were not validators at slot {block.slot} (the node's 404 "
                          f"'Validator not found' for each): 0")
+        if by_part:
+            notes.append(f"{label}: validator balances at slot {block.slot}: staked {by_part[STAKED]} Gwei, "
+                         f"unbonding {by_part[UNBONDING]} Gwei (none of it liquid)")
         strategy = f"{label}:{'GET' if self.use_get else 'POST'} states/{{slot}}/validators"
-        return assemble(asset, height, addresses, keys, values, NOT_A_KEY, [strategy], self.requests - before, notes)
+        batch = assemble(asset, height, addresses, keys, values, NOT_A_KEY, [strategy], self.requests - before, notes)
+        return with_parts(batch, keys, part_of)
+
+
+def with_parts(batch: BalanceBatch, keys: Sequence[str | None], part_of: Mapping[str, str]) -> BalanceBatch:
+    """Each read validator's whole amount as its one part (staked or unbonding); 0 has none."""
+    results = tuple(r._replace(parts=((part_of[k], r.amount_base_units),))
+                    if k is not None and k in part_of and r.amount_base_units else r
+                    for r, k in zip(batch.results, keys))
+    return replace(batch, results=results)
 
 
 def build_endpoint_adapter(network_id: str, endpoint: Endpoint, endpoint_options: dict[str, Any],

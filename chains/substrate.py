@@ -14,7 +14,11 @@ that hash, the storage a balance lives in:
   chains, locks) or held inside ``reserved`` (staking on holds), so they are already part of the
   balance: ``staked`` (the ledger's ``active``) and ``unbonding`` (its ``unlocking`` chunks) are
   reported as components of it, and ``liquid = balance - staked - unbonding``. A staking read that
-  fails leaves the balance read and says the split is unknown; it never turns into a zero.
+  fails leaves the balance read and says the split is unknown; it never turns into a zero. Each
+  result carries the split as ``parts`` (("staked", active), ("unbonding", sum of the unlocking
+  chunks), zeros left out); ``parts_known`` is False when the split could not be read, or when the
+  ledger claims more than the account holds (then which part is liquid is not known). Without
+  ``staking`` (a network declared to have none) and for Assets-pallet tokens a balance has no parts.
 * **Asset Hub assets** (``contract`` = the asset id, e.g. "1984" USDT, "1337" USDC):
   ``Assets.Account(asset_id, account)`` -> ``AssetAccount``; its ``balance`` is the amount. The asset's
   ``Assets.Metadata`` decimals must equal the configured decimals.
@@ -42,7 +46,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from signatures.encoding import EncodingError, b58decode
@@ -443,6 +447,10 @@ class SubstrateAdapter(OneEndpoint):
             for k, (amount, err, _acct) in parts.items():
                 values[k] = (amount, err, label, block if amount is not None else None)
             self._note_parts(addresses, keys, parts, asset, notes)
+            if self.staking:
+                batch = assemble(asset, height, addresses, keys, values, not_ours, [strategy],
+                                 self.requests - before, notes)
+                return with_split(batch, keys, {k: p[2] for k, p in parts.items() if p[2] is not None})
         else:
             reads = await self._read_asset(todo, asset_id, block)
             frozen = 0
@@ -587,11 +595,33 @@ class SubstrateAdapter(OneEndpoint):
             notes.append(line)
 
 
+def split_parts(acct: SubstrateAccount) -> tuple[tuple[tuple[str, int], ...], bool]:
+    """(parts, parts_known) of a BalanceResult for one account's native read (see the module docstring)."""
+    if acct.staked is None or acct.unbonding is None or acct.staked + acct.unbonding > acct.total:
+        return (), False
+    return tuple((name, v) for name, v in (("staked", acct.staked), ("unbonding", acct.unbonding)) if v), True
+
+
+def with_split(batch: BalanceBatch, keys: Sequence[bytes | None], accounts: Mapping[bytes, SubstrateAccount]
+               ) -> BalanceBatch:
+    out = []
+    for r, k in zip(batch.results, keys):
+        acct = accounts.get(k) if k is not None else None
+        if acct is not None and r.amount_base_units is not None:
+            parts, known = split_parts(acct)
+            r = r._replace(parts=parts, parts_known=known)
+        out.append(r)
+    return replace(batch, results=tuple(out))
+
+
 def _staking_text(acct: SubstrateAccount) -> str:
     if acct.staking_error:
         return f"; staking split unknown ({acct.staking_error})"
     if acct.staked is None:
         return ""
+    if acct.unbonding is not None and acct.staked + acct.unbonding > acct.total:
+        return (f"; staking split unknown: the ledger's staked {acct.staked} + unbonding {acct.unbonding} exceed "
+                f"the balance {acct.total}")
     return f"; staked {acct.staked}, unbonding {acct.unbonding}, liquid {acct.liquid}"
 
 

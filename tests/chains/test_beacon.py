@@ -13,7 +13,7 @@ import random
 import pytest
 
 from support.common import balances_then_close, run
-from support.fake_beacon import HOLESKY_GENESIS_ROOT, MAINNET_GENESIS_ROOT, FakeBeacon, beacon_world, validator_key
+from support.fake_beacon import GWEI, HOLESKY_GENESIS_ROOT, MAINNET_GENESIS_ROOT, FakeBeacon, beacon_world, validator_key
 from support.httpfaults import HttpFaults
 from chains.beacon import BeaconAdapter, parse_pubkey
 from chains.failover import FailoverAdapter
@@ -174,3 +174,35 @@ def test_kind_beacon_in_networks_toml(monkeypatch):
     inner = getattr(ad, "adapters", [ad])
     assert all(isinstance(a, BeaconAdapter) and a.expected_root == MAINNET_GENESIS_ROOT for a in inner)
     run(ad.close())
+
+
+def test_every_status_gives_its_part_at_the_snapshot_never_liquid():
+    """Each beacon-API status -> staked or unbonding, the whole balance as that part, as of the snapshot slot
+    (a validator that starts exiting after the snapshot is still staked there)."""
+    from chains.beacon import PART_OF_STATUS
+
+    fake = FakeBeacon(missed=missed_slots(7))
+    head_block = fake.block_number(fake.head_slot - 1)
+    snap = head_block - 500
+    slot = fake.slot_of_block(snap)
+    want: dict[str, tuple[int, tuple[tuple[str, int], ...]]] = {}
+    for i, status in enumerate(sorted(PART_OF_STATUS)):
+        key = validator_key(f"status/{status}")
+        gwei = 31 * GWEI + 10_000 * (i + 1)  # withdrawal_done with a remainder still counts
+        fake.add_validator(key, slot - 1000, gwei, status)
+        want[key] = (gwei * GWEI, ((PART_OF_STATUS[status], gwei * GWEI),))
+    leaving = validator_key("status/leaves-after")
+    fake.add_validator(leaving, slot - 1000, 32 * GWEI)
+    fake.add_validator(leaving, slot + 1, 32 * GWEI, "active_exiting")
+    want[leaving] = (32 * GWEI * GWEI, (("staked", 32 * GWEI * GWEI),))
+    never = validator_key("status/not-a-validator")
+    want[never] = (0, ())
+    with fake.serve() as srv:
+        batch, _ = read(srv.url, list(want), snap)
+    got = {r.address: (r.amount_base_units, r.parts) for r in batch.results}
+    assert got == want
+    assert all(r.parts_known for r in batch.results)
+    assert {"staked", "unbonding"} == {p[0][0] for _, p in want.values() if p}
+    staked = sum(v for _, p in want.values() for n, v in p if n == "staked") // GWEI
+    unbonding = sum(v for _, p in want.values() for n, v in p if n == "unbonding") // GWEI
+    assert any(f"staked {staked} Gwei, unbonding {unbonding} Gwei" in n for n in batch.notes)

@@ -327,3 +327,43 @@ keys_per_call = 50
     ad = make_adapter(load_networks(p)[NET])
     batch = run(balances_then_close(KSM, ad, world.addresses, world.snapshot))
     assert batch.complete and batch.total_base_units == sum(f + r for f, r in world.native.values())
+
+
+def test_bonded_account_parts_are_those_of_the_snapshot_block_and_liquid_is_the_rest(world):
+    """Each result carries (staked, unbonding) as read from Staking.Ledger at the block read: at the snapshot
+    the old split, after an unbond on a later block the new one; a split that cannot be read (the ledger is
+    another stash's, or claims more than the account holds) is unknown, never liquid."""
+    node = world.node
+    stash, odd, greedy = account(1, "bonded"), account(2, "bonded"), account(3, "bonded")
+    node.new_block()  # the head's state is rewritten below, not an earlier test's snapshot
+    node.set_native({stash: (5 * 10**12 + 77, 10**9), odd: (10**12, 0), greedy: (10**12, 0)})
+    node.set_staking(stash, 3 * 10**12, [(4 * 10**11, 900)])
+    node.set_staking(odd, 5, [])
+    node.call("dev_setStorage", [[[ledger_key(odd), encode_ledger(account(9, "bonded"), 5, [])]]])
+    node.set_staking(greedy, 2 * 10**12, [])  # more than the account's 10**12
+    snap = node.new_block()
+    node.new_block()  # dev_setStorage rewrites the head's state: the snapshot's stays as it is
+    node.set_staking(stash, 2 * 10**12, [(4 * 10**11, 900), (10**12, 905)])  # unbonds 10**12 after the snapshot
+    later = node.new_block()
+    addrs = [address(stash), address(odd), address(greedy), address(world.accounts[7])]
+    total = 5 * 10**12 + 77 + 10**9
+
+    def results(height):
+        return {r.address: r for r in run(balances_then_close(KSM, adapter(node.url), addrs, height)).results}
+
+    at = results(snap)
+    assert at[addrs[0]].amount_base_units == total
+    assert at[addrs[0]].parts == (("staked", 3 * 10**12), ("unbonding", 4 * 10**11)) and at[addrs[0]].parts_known
+    liquid = total - sum(v for _, v in at[addrs[0]].parts)
+    assert liquid == 5 * 10**12 + 77 + 10**9 - 3 * 10**12 - 4 * 10**11
+    assert (at[addrs[1]].amount_base_units, at[addrs[1]].parts_known) == (10**12, False)
+    assert (at[addrs[2]].amount_base_units, at[addrs[2]].parts_known) == (10**12, False)
+    assert (at[addrs[3]].parts, at[addrs[3]].parts_known) == ((), True)  # never bonded: all liquid
+    after = results(later)
+    assert after[addrs[0]].parts == (("staked", 2 * 10**12), ("unbonding", 14 * 10**11))
+    assert after[addrs[0]].block.number == later and at[addrs[0]].block.number == snap
+    latest = results(None)[addrs[0]]
+    assert latest.parts == after[addrs[0]].parts and not latest.block.at_snapshot
+    # a network declared without staking reads no parts (and no ledger)
+    plain = run(balances_then_close(KSM, adapter(node.url, staking=False), addrs[:1], snap)).results[0]
+    assert plain.amount_base_units == total and (plain.parts, plain.parts_known) == ((), True)
