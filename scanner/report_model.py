@@ -22,6 +22,7 @@ from typing import Any, Iterable, Mapping
 from .amounts import fmt, shown_fraction
 from .errors import InputError
 from .records import NO_FIGURES, Failure, Figures, ProofCheck, SummaryCheck, provenance_name  # noqa: F401 (NO_FIGURES: part of the model)
+from .window_model import WindowReport
 
 SCAN_SCHEMA = "porscan.scan/1"
 
@@ -507,6 +508,7 @@ class ScanReport:
     failures: FailureList | None = None
     usd: UsdComparison | None = None  # reserves and liabilities in USD at the snapshot, when priced
     rubric: Rubric | None = None  # the quality rubric (pipeline/rubric.py)
+    window: WindowReport | None = None  # the snapshot window (pipeline/window.py), when asked for
 
     def asset(self, name: str) -> AssetReport | None:
         return next((a for a in self.assets if a.asset == name), None)
@@ -548,6 +550,8 @@ class ScanReport:
             out["usd"] = self.usd.to_json()
         if self.rubric is not None:
             out["rubric"] = self.rubric.to_json()
+        if self.window is not None:
+            out["window"] = self.window.to_json()
         return out
 
     @classmethod
@@ -570,4 +574,5 @@ class ScanReport:
                    notes=tuple(str(n) for n in _list(d.get("notes"), "notes") if n is not None),
                    failures=None if d.get("failures") is None else _record(FailureList, d["failures"], "failures"),
                    usd=None if d.get("usd") is None else _record(UsdComparison, d["usd"], "usd"),
-                   rubric=None if d.get("rubric") is None else _record(Rubric, d["rubric"], "rubric"))
+                   rubric=None if d.get("rubric") is None else _record(Rubric, d["rubric"], "rubric"),
+                   window=None if d.get("window") is None else _record(WindowReport, d["window"], "window"))

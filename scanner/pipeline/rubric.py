@@ -12,6 +12,7 @@ figures beside it. What porscan did not measure says so ("-") and does not count
 | snapshot | read rows read at the snapshot height (not at latest) | 100 % | >= 90 % | >= 50 % | lower |
 | overlap | addresses another exchange's run also claims | none | - | some | - |
 | proofs and checks | a liabilities proof, a signature or a balance failed | none: A | | | any: F |
+| window | the highest share of an asset's proven reserves present at H only (window-dressed, `--window`) | none | < 1 % | < 10 % | higher |
 """
 
 from __future__ import annotations
@@ -108,9 +109,34 @@ def _own_issued(report: ScanReport) -> Criterion:
     return Criterion("own-issued", f"{shown_percent(share)} of proven reserves in USD are its own tokens", grade, rule)
 
 
+def _window(report: ScanReport) -> Criterion:
+    rule = "A none, B < 1 %, C < 10 %, else D of an asset's proven reserves window-dressed (present at H only)"
+    window = report.window
+    if window is None:
+        return Criterion("window", "not measured (no --window)", "-", rule)
+    proven = {a.asset: a.figures.proven for a in report.assets}
+    shares = []
+    for w in window.assets:
+        if w.dressed:
+            base = proven.get(w.asset)
+            # dressed reserves of an asset with no proven reserves: all of it is at stake
+            shares.append((w.dressed / base if base else Decimal(1), w.asset))
+    read = sum(w.addresses_read for w in window.assets)
+    total = sum(w.addresses for w in window.assets)
+    seen = f"{read:,} of {total:,} addresses read at H -/+ {window.window}"
+    if not read:
+        return Criterion("window", f"not measured ({seen})", "-", rule)
+    if not shares:
+        return Criterion("window", f"none window-dressed ({seen})", "A", rule)
+    high, asset = max(shares)
+    grade = "B" if high < Decimal("0.01") else "C" if high < Decimal("0.1") else "D"
+    return Criterion("window", f"highest: {asset} {shown_percent(min(high, Decimal(1)))} of proven reserves "
+                     f"window-dressed ({seen})", grade, rule)
+
+
 def rubric(report: ScanReport) -> Rubric:
     criteria = (_ownership(report), _liabilities(report), _coverage(report), _snapshot(report), _overlap(report),
-                _checks(report), Criterion("window", "not measured", "-", "needs the snapshot window check"),
+                _checks(report), _window(report),
                 _own_issued(report))
     measured = [c.grade for c in criteria if c.grade in ORDER]
     return Rubric(grade=max(measured, key=ORDER.index) if measured else "-", criteria=criteria)
