@@ -16,6 +16,17 @@
   answer, and labels every figure ``at_snapshot=False`` with that slot, unless the slot equals the
   requested height. ``getBlockHeight`` is noted too (files may give block heights, which are not slots).
   "Minimum context slot not reached" (-32016) is retried a few times (load-balanced nodes lag).
+* **Stake accounts** (network option ``stake_accounts = true``): SOL a reserve address holds through
+  stake accounts it can withdraw from. ``getProgramAccounts`` on the Stake program, ``dataSize`` 200
+  and a ``memcmp`` on the withdrawer authority (offset 44 of the bincode ``StakeStateV2``: u32 tag 0..4,
+  rent-exempt reserve 4..12, staker 12..44, withdrawer 44..76, lockup 76..124, then for tag 2 the
+  delegation: voter 124..156, stake 156..164, activation epoch 164..172, deactivation epoch 172..180).
+  Each account's lamports join the owner's amount; by the epoch of the answer's slot (from
+  ``getEpochSchedule``) a delegated account is ``staked`` (also while activating: it cannot be
+  withdrawn), ``unbonding`` in its deactivation epoch, and liquid once inactive (or initialized, never
+  delegated). Cooldown beyond one epoch (the network-wide rate limit, which needs the StakeHistory
+  sysvar) is counted liquid. A failed stake query leaves the owner's own lamports with
+  ``parts_known=False`` and a note: never a liquid figure that silently lacks the stake.
 """
 
 from __future__ import annotations
@@ -23,13 +34,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 from signatures.encoding import EncodingError, b58decode, b58encode
 
 from .failover import OneEndpoint
 from .jsonrpc import Endpoint, JsonRpcClient, RpcError, TransportError
-from .protocol import Asset, BalanceBatch, BlockRef
+from .protocol import Asset, BalanceBatch, BalanceResult, BlockRef
 from .results import Value, assemble, parse_inputs
 
 TOKEN_PROGRAM = "TokenkegQfeZyiNwAJbNbGKPFXCWuBvf9Ss623VQ5DA"
@@ -37,6 +49,11 @@ TOKEN_2022_PROGRAM = "TokenzQdBNbLqP5VEhdkAS6EPFLC1PHnBqCXEpPxuEb"
 TOKEN_PROGRAMS = (TOKEN_PROGRAM, TOKEN_2022_PROGRAM)
 MAX_ACCOUNTS_PER_CALL = 100
 MIN_CONTEXT_SLOT_NOT_REACHED = -32016
+STAKE_PROGRAM = "Stake11111111111111111111111111111111111111"
+STAKE_ACCOUNT_SIZE = 200
+WITHDRAWER_OFFSET = 44  # StakeStateV2: tag u32, rent_exempt_reserve u64, staker 32 bytes, withdrawer 32 bytes
+_U64_MAX = 2**64 - 1
+STAKED, UNBONDING = "staked", "unbonding"
 _DIGITS = re.compile(r"\d+")
 
 # (amount, error, slots): the context slot of every answer the amount comes from (SPL: Token, Token-2022)
@@ -115,15 +132,118 @@ def sum_token_accounts(result: Any, owner: str, mint: str, decimals: int) -> tup
     return slot, total
 
 
+@dataclass(frozen=True, slots=True)
+class EpochSchedule:
+    """``getEpochSchedule``: which epoch a slot is in (warmup epochs double from 32 slots)."""
+
+    slots_per_epoch: int
+    first_normal_epoch: int
+    first_normal_slot: int
+
+    def epoch_of(self, slot: int) -> int:
+        if slot >= self.first_normal_slot:
+            return self.first_normal_epoch + (slot - self.first_normal_slot) // self.slots_per_epoch
+        # warmup: epoch e has 32 * 2**e slots, so slot s is in epoch log2(next_pow2(s + 33)) - 6
+        return max((slot + 33 - 1).bit_length() - 6, 0)
+
+
+def parse_epoch_schedule(result: Any) -> EpochSchedule:
+    values: list[int] = []
+    for k in ("slotsPerEpoch", "firstNormalEpoch", "firstNormalSlot"):
+        v = result.get(k) if isinstance(result, dict) else None
+        if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+            raise ValueError(f"bad getEpochSchedule reply {result!r}")
+        values.append(v)
+    per, first_epoch, first_slot = values
+    if per == 0:
+        raise ValueError(f"bad getEpochSchedule reply {result!r}")
+    return EpochSchedule(slots_per_epoch=per, first_normal_epoch=first_epoch, first_normal_slot=first_slot)
+
+
+@dataclass(frozen=True, slots=True)
+class StakeAccount:
+    """One stake account as its withdrawer's reserve sees it."""
+
+    address: str
+    lamports: int
+    withdrawer: str
+    delegated: bool  # StakeStateV2::Stake; False: Initialized (never delegated)
+    activation_epoch: int = 0
+    deactivation_epoch: int = _U64_MAX
+
+    def part(self, epoch: int) -> str | None:
+        """"staked", "unbonding" or None (liquid) in ``epoch``."""
+        if not self.delegated or self.activation_epoch == self.deactivation_epoch:
+            return None  # never delegated, or deactivated in the epoch it was activated: never effective
+        if self.deactivation_epoch == _U64_MAX:
+            return STAKED
+        return UNBONDING if self.deactivation_epoch >= epoch else None
+
+
+def stake_account_fields(address: str, lamports: Any, data: bytes) -> StakeAccount:
+    """A Stake-program account's bytes (bincode ``StakeStateV2``) -> :class:`StakeAccount`."""
+    if not isinstance(lamports, int) or isinstance(lamports, bool) or lamports < 0:
+        raise ValueError(f"stake account {address}: lamports {lamports!r}")
+    if len(data) != STAKE_ACCOUNT_SIZE:
+        raise ValueError(f"stake account {address}: {len(data)} bytes, not {STAKE_ACCOUNT_SIZE}")
+    tag = int.from_bytes(data[:4], "little")
+    withdrawer = b58encode(data[WITHDRAWER_OFFSET:WITHDRAWER_OFFSET + 32])
+    if tag == 1:
+        return StakeAccount(address, lamports, withdrawer, delegated=False)
+    if tag == 2:
+        return StakeAccount(address, lamports, withdrawer, delegated=True,
+                            activation_epoch=int.from_bytes(data[164:172], "little"),
+                            deactivation_epoch=int.from_bytes(data[172:180], "little"))
+    raise ValueError(f"stake account {address}: state {tag} is neither initialized nor delegated")
+
+
+def parse_stake_accounts(result: Any, withdrawer: str) -> tuple[int, list[StakeAccount]]:
+    """``getProgramAccounts`` (withContext, base64) -> (slot, the withdrawer's stake accounts)."""
+    slot = _slot(result)
+    entries = result["value"]
+    if not isinstance(entries, list):
+        raise ValueError("value is not a list")
+    out = []
+    for entry in entries:
+        acct = entry["account"]
+        data = acct["data"]
+        if not (isinstance(data, list) and len(data) == 2 and data[1] == "base64"):
+            raise ValueError("stake account data is not base64")
+        if acct.get("owner") != STAKE_PROGRAM:
+            raise ValueError(f"account {entry.get('pubkey')} is owned by {acct.get('owner')!r}, not the Stake program")
+        stake = stake_account_fields(str(entry["pubkey"]), acct.get("lamports"),
+                                     base64.b64decode(data[0], validate=True))
+        if stake.withdrawer != withdrawer:  # the node ignored the filter: never count another owner's stake
+            raise ValueError(f"stake account {stake.address} is withdrawable by {stake.withdrawer}, not {withdrawer}")
+        out.append(stake)
+    return slot, out
+
+
+def stake_parts(accounts: Sequence[StakeAccount], epoch: int) -> tuple[int, tuple[tuple[str, int], ...]]:
+    """(lamports over all accounts, non-liquid parts by name, zeros left out)."""
+    sums = {STAKED: 0, UNBONDING: 0}
+    for a in accounts:
+        part = a.part(epoch)
+        if part is not None:
+            sums[part] += a.lamports
+    return sum(a.lamports for a in accounts), tuple((k, v) for k, v in sums.items() if v)
+
+
+def _with_parts(result: BalanceResult, parts: tuple[tuple[str, int], ...] | None) -> BalanceResult:
+    return result._replace(parts=(), parts_known=False) if parts is None else result._replace(parts=parts)
+
+
 class SolanaAdapter(OneEndpoint):
     """SOL and SPL token balances on Solana from one endpoint, at the latest slot (labelled; see the
     module docstring). Several endpoints are composed by :class:`chains.failover.FailoverAdapter`."""
 
     def __init__(self, network: str, endpoint: Endpoint, *, commitment: str = "finalized",
                  attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0, slot_retries: int = 4,
-                 slot_retry_wait: float = 0.4):
+                 slot_retry_wait: float = 0.4, stake_accounts: bool = False):
         self.network = network
         self.commitment = commitment
+        self.stake_accounts = stake_accounts  # SOL rows add the stake accounts each address can withdraw
+        self._schedule: EpochSchedule | None = None  # fixed per cluster: asked once
         self.client = JsonRpcClient(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
         self.slot_retries = slot_retries
         self.slot_retry_wait = slot_retry_wait
@@ -165,9 +285,13 @@ class SolanaAdapter(OneEndpoint):
             block_height = await client.call("getBlockHeight", [{"commitment": self.commitment}])
         except (RpcError, TransportError):
             block_height = None
+        split: dict[str, tuple[tuple[str, int], ...] | None] = {}  # owner -> parts, None = unknown
         if mint is None:
             reads = await self._read_native(client, todo, start)
             strategies.append(f"{label}:getMultipleAccounts")
+            if self.stake_accounts:
+                await self._add_stake(client, reads, split, start, notes)
+                strategies.append(f"{label}:getProgramAccounts(Stake,withdrawer)")
         else:
             reads = await self._read_token(client, todo, start, mint, asset.decimals)
             strategies.append(f"{label}:getTokenAccountsByOwner(Token,Token-2022)")
@@ -181,8 +305,9 @@ class SolanaAdapter(OneEndpoint):
                 if len(set(parts)) > 1:
                     mixed[parts] = mixed.get(parts, 0) + 1
             values[key] = (amount, err, label, block)
+        first, second = ("Token", "Token-2022") if mint else ("their own account", "stake accounts")
         for parts, n in sorted(mixed.items()):
-            notes.append(f"{label}: {n} owner(s) summed from Token at slot {parts[0]} and Token-2022 at slot "
+            notes.append(f"{label}: {n} owner(s) summed from {first} at slot {parts[0]} and {second} at slot "
                          f"{parts[1]} (labelled with slot {max(parts)}, not at snapshot)")
         if slots:
             lo, hi = min(slots), max(slots)
@@ -191,8 +316,63 @@ class SolanaAdapter(OneEndpoint):
             notes.append(f"{label}: read at {span} ({self.commitment}; block height {block_height} at the start)"
                          + ("" if height is None or honoured else
                             f"; NOT at snapshot {height}: Solana has no balance-at-slot query"))
-        return assemble(asset, height, addresses, keys, values, "not a Solana address", strategies,
-                        self.requests - requests_before, notes)
+        batch = assemble(asset, height, addresses, keys, values, "not a Solana address", strategies,
+                         self.requests - requests_before, notes)
+        if not split:
+            return batch
+        results = tuple(_with_parts(r, split.get(k, ())) if r.ok and k is not None else r
+                        for r, k in zip(batch.results, keys))
+        return BalanceBatch(batch.asset, batch.height_requested, results, batch.strategy, batch.requests, batch.notes)
+
+    async def _schedule_of(self, client: JsonRpcClient) -> EpochSchedule:
+        if self._schedule is None:
+            self._schedule = parse_epoch_schedule(await client.call("getEpochSchedule", []))
+        return self._schedule
+
+    async def _add_stake(self, client: JsonRpcClient, reads: dict[str, Read],
+                         split: dict[str, tuple[tuple[str, int], ...] | None], start: int, notes: list[str]) -> None:
+        """Adds to each read owner the lamports of the stake accounts it is the withdrawer of, and records
+        their parts in ``split``. An owner whose stake query failed keeps its own lamports, split unknown."""
+        owners = [k for k, (amount, _, _) in reads.items() if amount is not None]
+        if not owners:
+            return
+        failed: dict[str, int] = {}
+        try:
+            schedule = await self._schedule_of(client)
+        except (RpcError, TransportError, ValueError) as exc:
+            why = f"getEpochSchedule: {exc}"
+            failed[why] = len(owners)
+            split.update((k, None) for k in owners)
+            owners = []
+        calls = [("getProgramAccounts", [STAKE_PROGRAM, self._config(
+            start, encoding="base64", withContext=True,
+            filters=[{"dataSize": STAKE_ACCOUNT_SIZE}, {"memcmp": {"offset": WITHDRAWER_OFFSET, "bytes": owner}}])])
+            for owner in owners]
+        results = await self._batch(client, calls) if calls else []
+        staked = unbonding = accounts = 0
+        for owner, res in zip(owners, results):
+            try:
+                if isinstance(res, Exception):
+                    raise ValueError(res.message if isinstance(res, RpcError) else str(res))
+                slot, found = parse_stake_accounts(res, owner)
+            except (KeyError, TypeError, ValueError) as exc:
+                why = f"getProgramAccounts(Stake): {exc}"
+                failed[why] = failed.get(why, 0) + 1
+                split[owner] = None
+                continue
+            total, parts = stake_parts(found, schedule.epoch_of(slot))
+            amount, _, slots = reads[owner]
+            reads[owner] = ((amount or 0) + total, None, (*(slots or ()), slot))
+            split[owner] = parts
+            accounts += len(found)
+            staked += dict(parts).get(STAKED, 0)
+            unbonding += dict(parts).get(UNBONDING, 0)
+        label = self.label
+        notes.append(f"{label}: stake accounts by withdrawer: {accounts} account(s) of {len(owners)} owner(s) "
+                     f"added ({staked} lamports staked, {unbonding} unbonding, the rest liquid)")
+        for why, n in sorted(failed.items()):
+            notes.append(f"{label}: stake accounts of {n} owner(s) NOT read ({why}): their own lamports only, "
+                         f"staked/unbonding unknown")
 
     async def _read_native(self, client: JsonRpcClient, keys: list[str], start: int) -> dict[str, Read]:
         chunks = [keys[i:i + MAX_ACCOUNTS_PER_CALL] for i in range(0, len(keys), MAX_ACCOUNTS_PER_CALL)]

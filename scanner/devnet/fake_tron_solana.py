@@ -445,6 +445,8 @@ class FakeSolana:
         self.lamports: dict[str, int] = {}
         self.mints: dict[str, tuple[int, str]] = {}  # mint -> (decimals, program)
         self.token_accounts: dict[str, SplAccount] = {}
+        self.program_accounts: dict[str, tuple[str, int, bytes]] = {}  # address -> (owner program, lamports, data)
+        self.failing_methods: set[str] = set()  # methods answered with an RPC error (a node that refuses them)
         self.calls: Counter[str] = Counter()
 
     def add_mint(self, mint: str, decimals: int, program: str = TOKEN_PROGRAM) -> None:
@@ -456,6 +458,9 @@ class FakeSolana:
         addr = address or associated_token_account(owner, mint, program)
         self.token_accounts[addr] = SplAccount(mint, owner, amount, program, unparsed)
         return addr
+
+    def add_program_account(self, address: str, program: str, lamports: int, data: bytes) -> None:
+        self.program_accounts[address] = (program, lamports, data)
 
     # ---- methods
     def _ctx(self, value: Any) -> dict:
@@ -479,12 +484,60 @@ class FakeSolana:
             if k in self.lamports:
                 out.append({"data": ["", "base64"], "executable": False, "lamports": self.lamports[k],
                             "owner": "11111111111111111111111111111111", "rentEpoch": 18446744073709551615, "space": 0})
+            elif k in self.program_accounts:
+                program, lamports, data = self.program_accounts[k]
+                out.append({"data": ["", "base64"], "executable": False, "lamports": lamports, "owner": program,
+                            "rentEpoch": 18446744073709551615, "space": len(data)})
             elif k in self.token_accounts:
                 out.append({"data": ["", "base64"], "executable": False, "lamports": 2039280,
                             "owner": self.token_accounts[k].program, "rentEpoch": 18446744073709551615, "space": 165})
             else:
                 out.append(None)
         return self._ctx(out)
+
+    def getEpochSchedule(self, params):
+        from solders.epoch_schedule import EpochSchedule
+
+        es = EpochSchedule.default()  # mainnet's: 432,000 slots, warmup epochs first
+        return {"firstNormalEpoch": es.first_normal_epoch, "firstNormalSlot": es.first_normal_slot,
+                "leaderScheduleSlotOffset": es.leader_schedule_slot_offset, "slotsPerEpoch": es.slots_per_epoch,
+                "warmup": es.warmup}
+
+    def epoch(self) -> int:
+        from solders.epoch_schedule import EpochSchedule
+
+        return EpochSchedule.default().get_epoch(self.slot)
+
+    def getProgramAccounts(self, params):
+        """Accounts of a program with the RPC's filters (dataSize, memcmp with base58 or base64 bytes);
+        ``encoding`` base64 (``dataSlice`` honoured) and ``withContext`` as the node answers them."""
+        program, config = params[0], params[1] if len(params) > 1 else {}
+        if config.get("encoding", "binary") not in ("base64", "base64+zstd"):
+            raise _RpcFail(-32602, "Invalid params: FAKE node answers base64 only")
+        filters = config.get("filters") or []
+        if len(filters) > 4:
+            raise _RpcFail(-32602, "Too many filters provided; max 4")
+        wants = []
+        for f in filters:
+            if "dataSize" in f:
+                wants.append(lambda d, n=int(f["dataSize"]): len(d) == n)
+            elif "memcmp" in f:
+                mc = f["memcmp"]
+                raw = (base64.b64decode(mc["bytes"]) if mc.get("encoding") == "base64"
+                       else b58decode_fake(mc["bytes"]))
+                wants.append(lambda d, o=int(mc["offset"]), b=raw: d[o:o + len(b)] == b)
+            else:
+                raise _RpcFail(-32602, f"Invalid params: unknown filter {f!r}")
+        ds = config.get("dataSlice")
+        value = []
+        for addr, (owner, lamports, data) in self.program_accounts.items():
+            if owner != program or not all(w(data) for w in wants):
+                continue
+            shown = data[ds["offset"]:ds["offset"] + ds["length"]] if ds else data
+            value.append({"pubkey": addr, "account": {"data": [base64.b64encode(shown).decode(), "base64"],
+                                                      "executable": False, "lamports": lamports, "owner": owner,
+                                                      "rentEpoch": 18446744073709551615, "space": len(data)}})
+        return self._ctx(value) if config.get("withContext") else value
 
     def getTokenAccountsByOwner(self, params):
         owner, filt = params[0], params[1]
@@ -533,6 +586,8 @@ class FakeSolana:
             return {"jsonrpc": "2.0", "id": rid, "error": {"code": -32601, "message": "Method not found"}}
         config = params[-1] if params and isinstance(params[-1], dict) else {}
         try:
+            if method in self.failing_methods:
+                raise _RpcFail(-32010, f"{method} is not available on this node")
             min_slot = config.get("minContextSlot")
             if isinstance(min_slot, int) and (min_slot > self.slot or self.lagging > 0):
                 if self.lagging > 0:
@@ -569,6 +624,12 @@ class _RpcFail(Exception):
     def __init__(self, code: int, message: str, data: Any = None):
         super().__init__(message)
         self.code, self.message, self.data = code, message, data
+
+
+def b58decode_fake(text: str) -> bytes:
+    from solders.pubkey import Pubkey
+
+    return bytes(Pubkey.from_string(text))
 
 
 def _ui(amount: int, decimals: int) -> str:

@@ -92,12 +92,16 @@ def _tron(network: Network, **options) -> ChainAdapter:
 
 
 def _solana(network: Network, **options) -> ChainAdapter:
-    """Solana (SOL, SPL tokens of both token programs); network key ``commitment``."""
+    """Solana (SOL, SPL tokens of both token programs); network keys ``commitment`` and ``stake_accounts``
+    (SOL rows add the stake accounts each address is the withdrawer of, as staked/unbonding parts)."""
     from chains.solana import SolanaAdapter
 
     commitment = network.options.get("commitment", "finalized")
+    stake = network.options.get("stake_accounts", False)
+    if not isinstance(stake, bool):
+        raise AdapterError(f"network {network.id}: stake_accounts must be true or false, not {stake!r}")
     return _one_network(network, lambda _i, ep: SolanaAdapter(network.id, ep, commitment=commitment,
-                                                              **_retries(options)))
+                                                              stake_accounts=stake, **_retries(options)))
 
 
 FACTORIES: dict[str, Callable[..., ChainAdapter]] = {
