@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ..amounts import fmt, shown_fraction
 from ..csvcells import row as csv_row
+from ..errors import UsageError
 from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
@@ -93,6 +94,7 @@ def add_command(sub, fmt) -> None:
                    "price_feeds.toml)")
     s.add_argument("--db", metavar="URL", help="where runs are stored: a SQLite path or sqlite:///path, or "
                    "postgresql://user@host/db (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_shared_limits(s)
     s.add_argument("--exchange", metavar="NAME", help="exchange label for the run (default: guessed from the file name)")
     s.add_argument("--snapshot-date", metavar="YYYY-MM-DD", help="snapshot date to tag the run with")
     s.add_argument("--resume", type=RUN_ID, metavar="RUN_ID", help="continue this interrupted run")
@@ -160,6 +162,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     ok, min_ratio = min_ratio_arg(args.min_ratio, err)
     if not ok:
         return EXIT_USAGE
+    shared_limits_db(args)  # before anything is read
     return on_input("scan", args, lambda a, source: _scan(a, source, out, err, min_ratio))
 
 
@@ -187,9 +190,41 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
         render_plan(plan, out)
         return EXIT_OK
     ui = RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
-    outcome = run_async(run_scan(opts, ui))
+    outcome = run_async(_limited(run_scan(opts, ui), shared_limits_db(args)))
     ui.end_stage()
     return emit(outcome.report, args, out, err, min_ratio, db=opts.db)
+
+
+def add_shared_limits(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shared-limits", action="store_true", help="hold each endpoint's requests_per_second and "
+                   "concurrency together with every other porscan process using the same --db (PostgreSQL only)")
+
+
+def shared_limits_db(args: argparse.Namespace) -> str | None:
+    """With ``--shared-limits``: the PostgreSQL store the fleet's limits live in (a UsageError otherwise)."""
+    if not getattr(args, "shared_limits", False):
+        return None
+    from ..pipeline.scan import default_db
+
+    db = args.db or default_db()
+    if not db.startswith(("postgres://", "postgresql://")):
+        raise UsageError("--shared-limits needs a PostgreSQL --db (postgresql://...): the fleet's limits live there")
+    return db
+
+
+async def _limited(job, db: str | None):
+    """``job`` with the endpoints' limits shared through ``db`` (PostgreSQL), if given."""
+    if db is None:
+        return await job
+    from chains.limits import set_limiter_factory
+    from ..pipeline.fleet_limits import install
+
+    fleet = install(db)
+    try:
+        return await job
+    finally:
+        set_limiter_factory(None)
+        await fleet.aclose()
 
 
 async def _every_failure(store, run_id: int) -> list:
