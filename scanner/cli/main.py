@@ -10,7 +10,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import PorscanError
 from ..exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
-from . import balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify
+from . import balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify, window
 
 MAIN_HELP = """\
 porscan checks an exchange's proof-of-reserves claims instead of trusting them.
@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="least severe log level shown (default warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for command in (verify, balances, sample, scan, liabilities, demo, diff, overlap, bundle):
+    for command in (verify, balances, sample, scan, liabilities, demo, diff, overlap, bundle, window):
         command.add_command(sub, fmt)
     service.add_commands(sub, fmt)
     return parser

@@ -14,6 +14,7 @@ from ..errors import UsageError
 from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
+from .window import window_arg
 from .common import add_display_options, RichUI, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, run_async, split_multi
 
 SCAN_HELP = """\
@@ -115,6 +116,11 @@ def add_command(sub, fmt) -> None:
     s.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
     s.add_argument("--html", metavar="PATH", help="write a standalone HTML report with charts")
     s.add_argument("--min-ratio", metavar="X", help="exit 1 when an asset's proven ratio is below X (e.g. 1.0)")
+    s.add_argument("--window", type=window_arg, metavar="W", help="after the figures, the snapshot window: each wallet's "
+                   "balance W blocks (100) or W time (6h, 3d) before and after its snapshot height, and what was there "
+                   "only around the snapshot (see `porscan window --help`)")
+    s.add_argument("--window-top", type=bounded_int(1, 10_000), default=10, metavar="N",
+                   help="wallets named per asset in the window (default 10)")
     add_display_options(s, "no progress bars")
     s.set_defaults(func=cmd_scan)
 
@@ -177,6 +183,10 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,
                        chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v})
+    if args.window is not None:  # read after the aggregate stage (pipeline/window.py)
+        from dataclasses import replace
+
+        opts = replace(opts, window=args.window.text, window_top=args.window_top)
     if args.dry:
         plan = plan_scan(opts)
         from ..report.terminal import render_plan

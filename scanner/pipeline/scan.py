@@ -80,6 +80,8 @@ class ScanOptions:
     chunk_bytes: int = 1 << 20  # input bytes per verification checkpoint
     slice_rows: int = SLICE  # rows per balance-read checkpoint
     adapter_options: dict = field(default_factory=dict)
+    window: str | None = None  # snapshot window (pipeline/window.py): blocks ("100") or a duration ("3d")
+    window_top: int = 10  # wallets named per asset in the window
     distributed: bool = False  # jobs shared by `porscan worker` processes through PostgreSQL (distributed/)
 
     @property
@@ -286,6 +288,12 @@ async def finish_scan(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, not
     t = time.perf_counter()
     report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes)
     seconds["aggregate"] = time.perf_counter() - t
+    if ctx.opts.window:  # read after the snapshot's figures; never stored as the run's balances
+        from .window import scan_window
+
+        t = time.perf_counter()
+        report = await scan_window(ctx, store, run, ui, report)
+        seconds["window"] = time.perf_counter() - t
     t = time.perf_counter()
     liab_records = [LiabilityRecord(asset=l.asset, amount=l.amount, provenance=l.provenance, source=l.source,
                                     file=l.file, detail=l.detail)

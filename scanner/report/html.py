@@ -34,6 +34,7 @@ from typing import Any, Iterable, Sequence
 
 from ..records import PROVENANCE_NOTES, SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED, provenance_name
 from . import charts
+from .window import window_html
 from .charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, Layout, RatioItem, StackRow, esc,
                      format_amount, format_count, format_ratio, is_partial, rows_read_text, to_decimal)
 
@@ -717,6 +718,7 @@ def render_html(report: dict) -> str:
         networks_section(assets),
         _verification(report),
         _usd(report),
+        window_html(report, stack_table),
         _rubric(report),
         _liabilities_and_notes(report),
     ]

@@ -148,6 +148,10 @@ def render_scan(report: ScanReport, console) -> None:
                           f"({c.rows_read}/{c.rows} read)", markup=False)
     if report.usd is not None:
         render_usd(report.usd, console)
+    if report.window is not None:
+        from .window import render_window
+
+        render_window(report.window, console)
     if report.rubric is not None:
         render_rubric(report.rubric, console)
     console.print("ownership: " + ", ".join(f"{k} {n:,}" for k, n in report.by_status.items()), markup=False)

@@ -19,8 +19,8 @@ from scanner.pipeline.window import parse_window, window_of_run
 from scanner.storage import RunSpec, open_store
 from scanner.window_model import WindowReport
 from support.common import need_anvil
+from support.window_world import ETH, evm_network_toml, move_money
 
-ETH = 10**18
 SAT = 10**8
 
 
@@ -72,54 +72,21 @@ def test_parse_window():
 
 @pytest.fixture(scope="module")
 def evm_chain(tmp_path_factory):
-    """Anvil, 12 s between blocks; A funded at H-2 and drained at H+2 (3 ETH), B funded at H-50 and
-    spent at H+50 (7 ETH), C 1 ETH before, 5 at H, 2 after (H-3 .. H+2); D funded at H-3, left there."""
+    """The story of support/window_world.py on anvil, the run's balances at H read and stored."""
     need_anvil()
     from scanner.devnet.localnodes import Anvil
 
     node = Anvil.start()
     folder = tmp_path_factory.mktemp("window-evm")
     try:
-        node.call("anvil_setBlockTimestampInterval", 12)
-        a, b, c, d = (_addr(i) for i in range(4))
-
-        def head() -> int:
-            return int(node.call("eth_blockNumber"), 16)
-
-        def set_and_mine(**balances: int) -> int:
-            for who, value in balances.items():
-                node.call("anvil_setBalance", {"a": a, "b": b, "c": c, "d": d}[who], hex(value))
-            node.call("evm_mine")
-            return head()
-
-        def mine_to(n: int) -> None:
-            while head() < n:
-                node.call("evm_mine")
-
-        mine_to(10)
-        hb = set_and_mine(b=7 * ETH, c=1 * ETH)
-        H = hb + 50
-        mine_to(H - 4)
-        set_and_mine(c=5 * ETH, d=4 * ETH)  # H - 3
-        set_and_mine(a=3 * ETH)  # H - 2
-        mine_to(H + 1)
-        set_and_mine(a=0, c=2 * ETH)  # H + 2
-        mine_to(H + 49)
-        set_and_mine(b=0)  # H + 50
-        mine_to(H + 60)
-        (folder / "networks.toml").write_text(f'''[networks.ethereum]
-kind = "evm"
-chain_id = 31337
-native_symbol = "ETH"
-native_decimals = 18
-endpoints = [{{ label = "local-anvil", url = "{node.url}", archive = true }}]
-''')
+        wallets = {who: _addr(i) for i, who in enumerate("abcd")}
+        H = move_money(node, wallets)
+        (folder / "networks.toml").write_text(evm_network_toml(node.url))
         networks = load_networks(folder / "networks.toml")
         coins = {"ETH": CoinTarget("ETH", "ethereum", "ETH", None, 18)}
         db = str(folder / "w.db")
-        run_id = asyncio.run(store_run(db, coins, networks, [("ETH", a), ("ETH", b), ("ETH", c), ("ETH", d)], H))
-        yield {"node": node, "H": H, "a": a, "b": b, "c": c, "d": d, "db": db, "run": run_id, "coins": coins,
-               "networks": networks}
+        run_id = asyncio.run(store_run(db, coins, networks, [("ETH", wallets[x]) for x in "abcd"], H))
+        yield {"node": node, "H": H, **wallets, "db": db, "run": run_id, "coins": coins, "networks": networks}
     finally:
         node.stop()
 
@@ -183,18 +150,12 @@ def test_evm_beyond_the_head_is_unread_not_zero(evm_chain):
 
 def test_networks_that_cannot_read_a_past_height_are_listed(evm_chain, tmp_path):
     e = evm_chain
-    (tmp_path / "n.toml").write_text(f'''[networks.ethereum]
-kind = "evm"
-chain_id = 31337
-native_symbol = "ETH"
-native_decimals = 18
-endpoints = [{{ label = "local-anvil", url = "{e["node"].url}" }}]
-
+    (tmp_path / "n.toml").write_text(evm_network_toml(e["node"].url) + '''
 [networks.solana]
 kind = "solana"
 native_symbol = "SOL"
 native_decimals = 9
-endpoints = [{{ label = "nowhere", url = "http://127.0.0.1:9" }}]
+endpoints = [{ label = "nowhere", url = "http://127.0.0.1:9" }]
 ''')
     networks = load_networks(tmp_path / "n.toml")
     coins = dict(e["coins"], SOL=CoinTarget("SOL", "solana", "SOL", None, 9))
