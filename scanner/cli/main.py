@@ -10,7 +10,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import PorscanError
 from ..exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
-from . import balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify, window
+from . import backfill, balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify, window
 
 MAIN_HELP = """\
 porscan checks an exchange's proof-of-reserves claims instead of trusting them.
@@ -26,6 +26,7 @@ Commands, in the order of the job:
   liabilities verify   the exchange's liabilities proofs (zk-STARK, inclusion, Merkle), by porscan's own code
   scan       the whole job: verify + balances + per-asset totals + liabilities -> reserve ratios,
              stored and resumable; `porscan runs` lists stored scans, `porscan report ID` shows one
+  backfill   past rounds from a list scanned as stored runs, rounds already stored skipped
   diff       churn between two stored rounds: addresses added and removed, reserves, liabilities, ratios
   overlap    addresses claimed by more than one exchange (or an imported list) and the amounts counted twice
   bundle     an evidence bundle of a stored run (`bundle RUN OUT.zip`), checked offline (`bundle verify`)
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="least severe log level shown (default warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for command in (verify, balances, sample, scan, liabilities, demo, diff, overlap, bundle, window):
+    for command in (verify, balances, sample, scan, liabilities, demo, diff, overlap, bundle, window, backfill):
         command.add_command(sub, fmt)
     service.add_commands(sub, fmt)
     return parser
