@@ -18,6 +18,15 @@ Batches that are too big (gas, payload, timeout) are split in half and retried, 
 is an error result with the reason (never a zero), for the next endpoint to read. Addresses are exactly
 0x + 40 hex digits, with a valid EIP-55 checksum when mixed-case.
 
+BNB Chain StakeHub (network option ``stakehub = "0x...2002"``): native rows add the BNB each address
+has delegated through StakeHub, at the same snapshot block, as parts of the amount: ``staked``
+(``getPooledBNB`` on every validator's StakeCredit contract, rewards included) and ``unbonding``
+(``lockedBNBs(delegator, 0)``: every unbond request not yet claimed, claimable ones included). The
+validators' credit contracts come from ``StakeHub.getValidators(offset, limit)`` at that block. Read by
+porscan's StakeHubReader (contracts/StakeHubReader.sol) in a state override where the endpoint takes
+one, else by batched ``eth_call``. An address whose delegations could not be read keeps its own
+balance with ``parts_known=False`` and a note: never a liquid figure silently missing its stake.
+
 Why one file: one adapter; its three read strategies share the probe, the block checks, chunk
 splitting and the per-endpoint state."""
 
@@ -46,6 +55,14 @@ _ARTIFACT = json.loads((Path(__file__).parent / "data" / "balance_reader.json").
 READER_RUNTIME = _ARTIFACT["contracts"]["BalanceReader"]["runtime"]
 READER_ADDRESS = "0x00000000000000000000000000000000b41a4ce5"  # where the override puts it (no real code there)
 MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
+STAKEHUB_READER_RUNTIME = json.loads((Path(__file__).parent / "data" / "stakehub_reader.json").read_text()
+                                     )["contracts"]["StakeHubReader"]["runtime"]
+STAKEHUB_READER_ADDRESS = "0x0000000000000000000000000000000057a4e400"  # override only, no real code there
+SEL_GET_VALIDATORS = keccak(text="getValidators(uint256,uint256)")[:4]
+SEL_STAKES = keccak(text="stakes(address[],address[])")[:4]
+SEL_POOLED_BNB = keccak(text="getPooledBNB(address)")[:4]
+SEL_LOCKED_BNBS = keccak(text="lockedBNBs(address,uint256)")[:4]
+VALIDATORS_PAGE = 100
 UINT256_MAX = 2**256 - 1
 
 SEL_NATIVE = keccak(text="nativeBalances(address[])")[:4].hex()
@@ -170,6 +187,30 @@ def decode_uint(result_hex: Any) -> int:
 Unread = tuple[None, str, str]  # an address not read: (None, error, endpoint label)
 
 
+def _with_stake(addresses: Sequence[str], parsed: Sequence[bytes | None], values: dict[bytes, int],
+                errors: dict[bytes, Unread], stakes: dict[bytes, tuple[int, int] | None], block: BlockRef | None,
+                label: str) -> list[BalanceResult]:
+    """Results whose amounts include StakeHub delegations as parts (unknown where they were not read)."""
+    out = []
+    for text, p in zip(addresses, parsed):
+        if p is None:
+            out.append(BalanceResult(text, None, None, address_error(text) or NOT_AN_ADDRESS))
+            continue
+        v = values.get(p)
+        if v is None:
+            err = errors[p]
+            out.append(BalanceResult(text, None, block, err[1], err[2]))
+            continue
+        stake = stakes.get(p)
+        if stake is None:
+            out.append(BalanceResult(text, v, block, None, label, (), False))
+            continue
+        staked, unbonding = stake
+        parts = tuple((k, n) for k, n in (("staked", staked), ("unbonding", unbonding)) if n)
+        out.append(BalanceResult(text, v + staked + unbonding, block, None, label, parts))
+    return out
+
+
 class EvmAdapter(OneEndpoint):
     """Balances of native coins and ERC-20 tokens on one EVM network, at a block height, from one endpoint.
 
@@ -180,7 +221,8 @@ class EvmAdapter(OneEndpoint):
     def __init__(self, network: str, endpoint: Endpoint, *, force_strategy: str | None = None,
                  reader_batch: int = 10000, token_batch: int = 5000, call_batch: int = 1000,
                  attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
-                 multicall3: str | None = None, chain_id: int | None = None):
+                 multicall3: str | None = None, chain_id: int | None = None, stakehub: str | None = None,
+                 stake_pairs: int = 1500):
         if force_strategy and force_strategy not in STRATEGIES:
             raise AdapterError(f"unknown strategy {force_strategy!r}; choose from {', '.join(STRATEGIES)}")
         self.network = network
@@ -197,6 +239,11 @@ class EvmAdapter(OneEndpoint):
         self.failed_strategies: set[str] = set()
         self.chain_checked = False  # eth_chainId matched the network's chain_id
         self._decimals_checked: dict[str, str | None] = {}  # token contract -> problem or None
+        self.stakehub = parse_address(stakehub) if stakehub else None
+        if stakehub and self.stakehub is None:
+            raise AdapterError(f"network {network}: stakehub {stakehub!r} is not an EVM address")
+        self.stake_pairs = stake_pairs  # (delegator, validator) pairs per StakeHubReader call
+        self._credits: dict[str, list[bytes]] = {}  # block hash or number -> StakeCredit contracts
 
     # ------------------------------------------------------------------ block and probing
 
@@ -350,6 +397,7 @@ class EvmAdapter(OneEndpoint):
         strategy = ""
         block: BlockRef | None = None
         values: dict[bytes, int] = {}  # address -> amount read (plain ints: per-address work stays low)
+        stakes: dict[bytes, tuple[int, int] | None] = {}  # address -> (staked, unbonding) or None: unknown
         errors: dict[bytes, Unread] = {}  # address -> (None, error, endpoint label)
         try:
             await self._check_chain()
@@ -364,11 +412,17 @@ class EvmAdapter(OneEndpoint):
         elif block is not None:
             strategy = f"{label}:{self.strategy}"
             values, errors = await self._read_all(block, token, todo)
+            if self.stakehub is not None and token is None and values:
+                stakes = await self._read_stakehub(block, list(values), notes)
             changed = await self._recheck(block, notes) if values else None
             if changed:  # read by number and the block at that height is another one now: nothing read counts
                 notes.append(f"{label}: {changed}")
                 errors.update((a, (None, changed, label)) for a in values)
                 values = {}
+        if stakes and values:
+            return BalanceBatch(asset, height, tuple(_with_stake(addresses, parsed, values, errors, stakes, block,
+                                                                 label)),
+                                strategy, self.requests - requests_before, tuple(notes))
         if not errors and not unparsed and len(values) == len(todo):
             # everything read (the common case): build the tuples without per-field work
             n = len(addresses)
@@ -389,6 +443,131 @@ class EvmAdapter(OneEndpoint):
                     err = errors[p]
                     append(BalanceResult(text, None, block, err[1], err[2]))
         return BalanceBatch(asset, height, tuple(results), strategy, self.requests - requests_before, tuple(notes))
+
+    # ------------------------------------------------------------------ StakeHub delegations
+
+    async def _stakehub_credits(self, block: BlockRef) -> list[bytes]:
+        """Every validator's StakeCredit contract at ``block`` (StakeHub.getValidators, page by page)."""
+        key = block.hash or str(block.number)
+        if key in self._credits:
+            return self._credits[key]
+        hub = "0x" + (self.stakehub or b"").hex()
+        credits: list[bytes] = []
+        offset, total = 0, None
+        while total is None or offset < total:
+            data = "0x" + (SEL_GET_VALIDATORS + abi_encode(["uint256", "uint256"], [offset, VALIDATORS_PAGE])).hex()
+            res = await self.client.call("eth_call", [{"to": hub, "data": data}, self._block_param(block)])
+            if not isinstance(res, str) or res[:2] != "0x":
+                raise ValueError(f"getValidators returned {str(res)[:40]!r}")
+            try:
+                ops, creds, length = abi_decode(["address[]", "address[]", "uint256"], bytes.fromhex(res[2:]))
+            except (DecodingError, ValueError) as exc:
+                raise ValueError(f"getValidators reply not decodable: {exc}") from None
+            if len(ops) != len(creds) or (total is not None and length != total):
+                raise ValueError("getValidators answered inconsistent pages")
+            total = length
+            if not creds and offset < total:
+                raise ValueError(f"getValidators gave no validators at offset {offset} of {total}")
+            credits.extend(bytes.fromhex(c[2:]) for c in creds)
+            offset += len(creds)
+        self._credits = {key: credits}  # one block at a time: a run reads one snapshot
+        return credits
+
+    async def _read_stakehub(self, block: BlockRef, addrs: list[bytes], notes: list[str]
+                             ) -> dict[bytes, tuple[int, int] | None]:
+        """(staked, unbonding) wei per address delegated through StakeHub at ``block``; None = unknown."""
+        label = self.label
+        out: dict[bytes, tuple[int, int] | None] = {}
+        failed: dict[str, int] = {}
+        try:
+            credits = await self._stakehub_credits(block)
+        except (RpcError, TransportError, ValueError) as exc:
+            why = f"StakeHub.getValidators at block {block.number}: {exc.message if isinstance(exc, RpcError) else exc}"
+            notes.append(f"{label}: StakeHub delegations of {len(addrs)} address(es) NOT read ({why}): their own "
+                         "balance only, staked/unbonding unknown")
+            return dict.fromkeys(addrs, None)
+        reader = self.strategy == "state-override-reader"
+        size = max(1, self.stake_pairs // max(1, len(credits))) if reader else max(1, 500 // max(1, 2 * len(credits)))
+        sem = asyncio.Semaphore(max(1, self.client.endpoint.concurrency))
+
+        async def run(chunk: list[bytes], depth: int = 0) -> None:
+            try:
+                async with sem:
+                    got = await (self._stakes_reader(block, credits, chunk) if reader
+                                 else self._stakes_batched(block, credits, chunk))
+            except (RpcError, TransportError, ValueError, TypeError) as exc:
+                too_big = _is(exc, _TOO_BIG) if isinstance(exc, RpcError) else _is(exc, ("timeout", "413", "payload"))
+                if too_big and len(chunk) > 1 and depth < MAX_SPLIT_DEPTH:
+                    half = len(chunk) // 2
+                    await asyncio.gather(run(chunk[:half], depth + 1), run(chunk[half:], depth + 1))
+                    return
+                why = exc.message if isinstance(exc, RpcError) else str(exc) or type(exc).__name__
+                failed[why] = failed.get(why, 0) + len(chunk)
+                out.update(dict.fromkeys(chunk, None))
+                return
+            for a, v in zip(chunk, got):
+                if isinstance(v, str):
+                    failed[v] = failed.get(v, 0) + 1
+                    out[a] = None
+                else:
+                    out[a] = v
+        await asyncio.gather(*(run(addrs[i:i + size]) for i in range(0, len(addrs), size)))
+        known = [v for v in out.values() if v is not None]
+        notes.append(f"{label}: StakeHub delegations at block {block.number} over {len(credits)} validator(s), "
+                     f"{'StakeHubReader override' if reader else 'batched eth_call'}: {len(known)} of {len(addrs)} "
+                     f"address(es) read ({sum(s for s, _ in known)} wei staked, {sum(u for _, u in known)} unbonding)")
+        for why, n in sorted(failed.items()):
+            notes.append(f"{label}: StakeHub delegations of {n} address(es) NOT read ({why}): their own balance "
+                         "only, staked/unbonding unknown")
+        return out
+
+    async def _stakes_reader(self, block: BlockRef, credits: list[bytes], chunk: list[bytes]
+                             ) -> list[tuple[int, int] | str]:
+        data = "0x" + (SEL_STAKES + abi_encode(["address[]", "address[]"], [credits, chunk])).hex()
+        res = await self.client.call("eth_call", [{"to": STAKEHUB_READER_ADDRESS, "data": data}, self._block_param(block),
+                                                {STAKEHUB_READER_ADDRESS: {"code": STAKEHUB_READER_RUNTIME}}])
+        if not isinstance(res, str) or res[:2] != "0x":
+            raise ValueError(f"StakeHubReader returned {str(res)[:40]!r}")
+        try:
+            staked, unbonding = abi_decode(["uint256[]", "uint256[]"], bytes.fromhex(res[2:]))
+        except (DecodingError, ValueError) as exc:
+            raise ValueError(f"StakeHubReader reply not decodable: {exc}") from None
+        if len(staked) != len(chunk) or len(unbonding) != len(chunk):
+            raise ValueError(f"StakeHubReader returned {len(staked)} results for {len(chunk)} addresses")
+        return [("a StakeCredit call reverted or returned no data" if s == UINT256_MAX else (s, u))
+                for s, u in zip(staked, unbonding)]
+
+    async def _stakes_batched(self, block: BlockRef, credits: list[bytes], chunk: list[bytes]
+                              ) -> list[tuple[int, int] | str]:
+        bp = self._block_param(block)
+        calls = []
+        for a in chunk:
+            for c in credits:
+                to = "0x" + c.hex()
+                calls.append(("eth_call", [{"to": to, "data": "0x" + (SEL_POOLED_BNB + bytes(12) + a).hex()}, bp]))
+                calls.append(("eth_call", [{"to": to, "data": "0x" + (SEL_LOCKED_BNBS + bytes(12) + a + bytes(32)).hex()},
+                                           bp]))
+        results = await self.client.batch(calls) if calls else []
+        out: list[tuple[int, int] | str] = []
+        per = 2 * len(credits)
+        for n in range(len(chunk)):
+            staked = unbonding = 0
+            why = ""
+            for k, r in enumerate(results[n * per:(n + 1) * per]):
+                if isinstance(r, Exception):
+                    why = r.message if isinstance(r, RpcError) else str(r)
+                    break
+                try:
+                    v = decode_uint(r)
+                except (ValueError, TypeError) as exc:
+                    why = f"unreadable StakeCredit result: {exc}"
+                    break
+                if k % 2:
+                    unbonding += v
+                else:
+                    staked += v
+            out.append(why or (staked, unbonding))
+        return out
 
     async def _read_all(self, block: BlockRef, token: bytes | None, addrs: list[bytes]
                         ) -> tuple[dict[bytes, int], dict[bytes, Unread]]:

@@ -231,7 +231,9 @@ class FailoverAdapter:
         for i, r in enumerate(results):
             if r.address in kept:
                 value, label = kept[r.address]
-                results[i] = BalanceResult(r.address, value, r.block, None, label)
+                # the split read with the outvoted value does not belong to this one: unknown, never all liquid
+                results[i] = BalanceResult(r.address, value, r.block, None, label,
+                                           parts_known=r.parts_known and not r.parts)
             elif r.address in disputed and r.block == block:
                 results[i] = BalanceResult(r.address, None, r.block, disputed[r.address], primary.label)
         for a in open_[:20]:

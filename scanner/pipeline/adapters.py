@@ -51,8 +51,10 @@ def _evm(network: Network, cross_check: int = 0, **options) -> ChainAdapter:
     re-reads a sample on a second endpoint (``--cross-check``)."""
     from chains.evm import EvmAdapter
 
+    stakehub = network.options.get("stakehub")  # BNB Chain: delegations through StakeHub as parts
     return _one_network(network, lambda _i, ep: EvmAdapter(network.id, ep, multicall3=network.multicall3,
-                                                           chain_id=network.chain_id, **options), cross_check)
+                                                           chain_id=network.chain_id, stakehub=stakehub, **options),
+                        cross_check)
 
 
 def _bitcoin(network: Network, **options) -> ChainAdapter:

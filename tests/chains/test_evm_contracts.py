@@ -16,6 +16,8 @@ NODE_MODULES = ROOT / ".cache" / "npm" / "node_modules"
 @pytest.mark.parametrize("artifact,source", [
     ("chains/data/balance_reader.json", "contracts/BalanceReader.sol"),
     ("chains/data/test_contracts.json", "contracts/TestToken.sol"),
+    ("chains/data/stakehub_reader.json", "contracts/StakeHubReader.sol"),
+    ("tests/data/test_stakehub.json", "tests/support/contracts/TestStakeHub.sol"),
 ])
 def test_artifacts_match_sources(tmp_path, artifact, source):
     if not shutil.which("node") or not (NODE_MODULES / "solc").exists():
