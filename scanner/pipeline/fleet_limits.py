@@ -277,6 +277,9 @@ class FleetLimiter:
                     delay = min(delay * 2, 0.25)
         finally:
             self._slot_waiters -= 1
+            if not self._slot_waiters:  # a slot handed over to a waiter that got another (or gave up)
+                while not self._free.empty():
+                    await self._give_back(state, self._free.get_nowait())
 
     async def release(self, slot: object) -> None:
         assert isinstance(slot, _Slot) and self._free is not None
@@ -284,7 +287,9 @@ class FleetLimiter:
             slot.handovers += 1
             self._free.put_nowait(slot)
             return
-        state = await self.fleet.loop_state()
+        await self._give_back(await self.fleet.loop_state(), slot)
+
+    async def _give_back(self, state: _Loop, slot: _Slot) -> None:
         state.held.pop((self.spec.key, slot.number), None)
         try:
             await state.pool.execute(_RELEASE, self.spec.key, slot.number, self.fleet.holder)

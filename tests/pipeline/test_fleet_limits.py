@@ -189,3 +189,29 @@ def test_the_limit_key_is_the_network_and_label_never_the_url(postgres_db):
 def test_shared_limits_need_postgresql(tmp_path):
     with pytest.raises(UsageError, match="PostgreSQL"):
         FleetLimits(f"sqlite:///{tmp_path}/x.db")
+
+
+def test_a_living_process_holds_no_slot_once_its_requests_are_done(postgres_db):
+    """Slots passed between one process's requests go back to the fleet when none is waiting, so an
+    idle worker does not keep the fleet's concurrency."""
+    counter = Counter(hold=0.01)
+
+    async def go() -> tuple[list[str], list[str]]:
+        fleet = FleetLimits(postgres_db, lease=30)
+        set_limiter_factory(fleet)
+        try:
+            client = JsonRpcClient(Endpoint(label="shared", network="testnet", url=srv.url, concurrency=2), attempts=1)
+            calls = [asyncio.ensure_future(client.call("echo", [i])) for i in range(30)]
+            await asyncio.sleep(0.05)
+            during = await _holders(postgres_db)
+            assert sorted(await asyncio.gather(*calls)) == list(range(30))
+            await client.close()
+            return during, await _holders(postgres_db)  # before aclose: the process lives on
+        finally:
+            set_limiter_factory(None)
+            await fleet.aclose()
+
+    with counter.served as srv:
+        during, after = asyncio.run(go())
+    assert len(during) == 2 and after == []
+    assert counter.max_in_flight == 2
