@@ -427,7 +427,9 @@ class EvmAdapter(OneEndpoint):
             # everything read (the common case): build the tuples without per-field work
             n = len(addresses)
             known: list[bytes] = parsed  # type: ignore[assignment]  # every address parsed (not unparsed)
-            fields = zip(addresses, map(values.__getitem__, known), repeat(block, n), repeat(None, n), repeat(label, n))
+            # every field, defaults included: tuple.__new__ does not fill them and r.parts would be out of range
+            fields = zip(addresses, map(values.__getitem__, known), repeat(block, n), repeat(None, n), repeat(label, n),
+                         repeat((), n), repeat(True, n))
             results = list(map(tuple.__new__, repeat(BalanceResult, n), fields))
         else:
             results = []

@@ -147,3 +147,11 @@ def test_faults_at_20_percent_no_silent_liquid_figure(world, truth):
             assert r.amount_base_units == world.native[r.address] and r.parts == ()
     assert known >= len(addrs) // 2
     assert known == sum(1 for r in batch.results if r.ok) or any("NOT read" in n for n in batch.notes)
+
+
+def test_plain_evm_results_carry_every_field(world):
+    """Without StakeHub, the fast path's results still have parts (empty) and parts_known, like any result."""
+    batch, _ = run(read(world.url, BNB, world.delegators, world.snapshot, stakehub=None))
+    assert batch.complete and all(len(r) == len(r._fields) for r in batch.results)
+    assert all(r.parts == () and r.parts_known and r.amount_base_units == world.native[r.address]
+               for r in batch.results)
