@@ -178,3 +178,26 @@ def test_distributed_and_shared_limits_need_postgresql(tmp_path, capsys):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("porscan scan: --shared-limits needs a PostgreSQL --db")
     assert not (tmp_path / "x.db").exists()
+
+
+def test_backfill_on_postgresql_with_shared_limits(world, tmp_path, capsys, postgres_db):
+    """The rounds' endpoints ask the fleet's limits in the store for every request (keyed by network and
+    label, never by URL) and hold no slot once done; the round is stored there and skipped next time."""
+    import asyncpg
+
+    rounds = tmp_path / "rounds.csv"
+    rounds.write_text(f"exchange,round,file,liabilities\nSample,2024-06-01,{world.reserves},{world.liabilities}\n")
+    assert main(_args(world, str(rounds), "--db", postgres_db, "--shared-limits")) == 1
+    (run,) = asyncio.run(_runs(postgres_db))
+
+    async def slots():
+        conn = await asyncpg.connect(postgres_db)
+        try:
+            return await conn.fetch("SELECT key, count(*) AS n, count(holder) AS held FROM porscan_limit_slots GROUP BY key")
+        finally:
+            await conn.close()
+
+    got = {r["key"]: (r["n"], r["held"]) for r in asyncio.run(slots())}
+    assert got == {"ethereum/local-anvil-ethereum": (4, 0), "arbitrum/local-anvil-arbitrum": (4, 0)}
+    assert main(_args(world, str(rounds), "--db", postgres_db, "--shared-limits")) == 1
+    assert f"skipped: already stored as run {run.id}" in capsys.readouterr().out
