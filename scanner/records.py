@@ -72,6 +72,15 @@ class BalanceRecord:
     status: str
     reason: str
     endpoint: str
+    # the parts of ``onchain_base_units`` locked in staking (bonded / validator balance) and leaving it
+    # (unbonding, exited validators); the rest is liquid. None: the split could not be read, so nothing
+    # of this balance may be passed as liquid. 0 and 0: all liquid (what a chain without staking reads).
+    staked: int | None = 0
+    unbonding: int | None = 0
+
+    @property
+    def split_known(self) -> bool:
+        return self.staked is not None and self.unbonding is not None
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON form of a balance check (``porscan balances --json`` rows): base units as strings."""
@@ -80,7 +89,8 @@ class BalanceRecord:
                 "published_base_units": _units(self.published_base_units),
                 "onchain_base_units": _units(self.onchain_base_units), "decimals": self.decimals,
                 "block_number": self.block_number, "block_hash": self.block_hash, "at_snapshot": self.at_snapshot,
-                "status": self.status, "reason": self.reason, "endpoint": self.endpoint}
+                "status": self.status, "reason": self.reason, "endpoint": self.endpoint,
+                "staked_base_units": _units(self.staked), "unbonding_base_units": _units(self.unbonding)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +110,43 @@ class Figures:
     rows_expected: int
     rows_read: int
     coverage: Decimal | None  # shown (rounded down); None when nothing was expected
+    # components of ``onchain``: staked and unbonding (read as such), and the on-chain amount of the
+    # ``split_unknown_rows`` rows whose split could not be read (neither liquid nor staked: unknown)
+    staked: Decimal = Decimal(0)
+    unbonding: Decimal = Decimal(0)
+    split_unknown: Decimal = Decimal(0)
+    split_unknown_rows: int = 0
 
     @property
     def complete(self) -> bool:
         """Every expected row was read (the figures leave out the rows not read)."""
         return self.rows_read >= self.rows_expected
 
+    @property
+    def has_split(self) -> bool:
+        """Some of ``onchain`` is staked, unbonding or of unknown split: the liquid part is not all of it."""
+        return bool(self.staked or self.unbonding or self.split_unknown_rows)
+
+    @property
+    def liquid(self) -> Decimal | None:
+        """``onchain`` less staked, unbonding and the rows of unknown split (blank when nothing was read)."""
+        if self.onchain is None:
+            return None
+        return EXACT.subtract(self.onchain, EXACT.add(EXACT.add(self.staked, self.unbonding), self.split_unknown))
+
     def to_json(self) -> dict[str, Any]:
-        return {"published": _d(self.published), "onchain": _d(self.onchain), "proven": _d(self.proven),
-                "owner_only": _d(self.owner_only), "key_only": _d(self.key_only), "unverified": _d(self.unverified),
-                "unread_published": _d(self.unread_published), "difference": _d(self.difference),
-                "rows": self.rows, "rows_expected": self.rows_expected, "rows_read": self.rows_read,
-                "coverage": _d(self.coverage),
-                # the figures leave out the rows not read (their published amounts are in unread_published)
-                "complete": self.complete}
+        out = {"published": _d(self.published), "onchain": _d(self.onchain), "proven": _d(self.proven),
+               "owner_only": _d(self.owner_only), "key_only": _d(self.key_only), "unverified": _d(self.unverified),
+               "unread_published": _d(self.unread_published), "difference": _d(self.difference),
+               "rows": self.rows, "rows_expected": self.rows_expected, "rows_read": self.rows_read,
+               "coverage": _d(self.coverage),
+               # the figures leave out the rows not read (their published amounts are in unread_published)
+               "complete": self.complete}
+        if self.has_split:  # keys only where there is a split: reports stored before it read the same
+            out.update({"liquid": _d(self.liquid), "staked": _d(self.staked), "unbonding": _d(self.unbonding)})
+            if self.split_unknown_rows:
+                out.update({"split_unknown": _d(self.split_unknown), "split_unknown_rows": self.split_unknown_rows})
+        return out
 
 
 NO_FIGURES = Figures(published=Decimal(0), onchain=Decimal(0), proven=Decimal(0), owner_only=Decimal(0),
@@ -138,6 +171,10 @@ class AssetTotal:
     unverified: Decimal
     unread_published: Decimal
     blocks: list  # [{"number", "hash", "at_snapshot"}]
+    staked: Decimal = Decimal(0)  # of onchain (see Figures)
+    unbonding: Decimal = Decimal(0)
+    split_unknown: Decimal = Decimal(0)
+    split_unknown_rows: int = 0
 
     @property
     def nothing_read(self) -> bool:
@@ -160,7 +197,9 @@ class AssetTotal:
         return Figures(published=self.published, onchain=onchain, proven=proven, owner_only=owner_only,
                        key_only=key_only, unverified=unverified, unread_published=self.unread_published,
                        difference=difference, rows=self.rows, rows_expected=self.rows_expected,
-                       rows_read=self.rows_read, coverage=coverage(self.rows_read, self.rows_expected))
+                       rows_read=self.rows_read, coverage=coverage(self.rows_read, self.rows_expected),
+                       staked=self.staked, unbonding=self.unbonding, split_unknown=self.split_unknown,
+                       split_unknown_rows=self.split_unknown_rows)
 
     def to_json(self) -> dict[str, Any]:
         """The one JSON form of a total (scan report, feed, dashboard): that of its figures."""

@@ -116,7 +116,13 @@ def _figures(d: Mapping[str, Any], name: str) -> Figures:
                    difference=_dec(d.get("difference"), f"{name}.difference"), rows=rows,
                    rows_expected=_int(d.get("rows_expected"), f"{name}.rows_expected", rows),
                    rows_read=_int(d.get("rows_read"), f"{name}.rows_read", 0),
-                   coverage=_dec(d.get("coverage"), f"{name}.coverage"))
+                   coverage=_dec(d.get("coverage"), f"{name}.coverage"),
+                   # absent in reports stored before the staking split (and where there is none): 0;
+                   # "liquid" is derived from these, not read
+                   staked=_dec(d.get("staked"), f"{name}.staked") or Decimal(0),
+                   unbonding=_dec(d.get("unbonding"), f"{name}.unbonding") or Decimal(0),
+                   split_unknown=_dec(d.get("split_unknown"), f"{name}.split_unknown") or Decimal(0),
+                   split_unknown_rows=_int(d.get("split_unknown_rows"), f"{name}.split_unknown_rows", 0))
 
 
 # ------------------------------------------------------------------------------------------ records

@@ -10,6 +10,11 @@ are split by the row's ownership status, never silently merged:
   unverified  read on chain, ownership failed / unsupported / not checked
   unread_published  the published amount of rows whose balance could not be read (not a zero)
 
+Across those categories the on-chain amount is also split by what the chain says of it: ``staked``
+(bonded, validator balances) and ``unbonding`` (leaving the stake) as read; liquid is the rest, over
+the rows whose split is known. A row whose split could not be read (``staked``/``unbonding`` None) is
+counted in ``split_unknown_rows`` with its amount in ``split_unknown``: it is never passed as liquid.
+
 A wallet (asset, network, token, address) listed twice is counted once on chain, in its best
 status, whatever coin key, spelling or height lists it; the published sum keeps every row, as
 published, and the duplicates are reported. Listed at two heights, it is counted at the first and
@@ -67,6 +72,8 @@ class _CoinAcc:
     unread_text: Decimal = Decimal(0)
     onchain: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # per CATEGORIES, base units
     blocks: set[tuple[int, str | None, bool]] = field(default_factory=set)
+    # of onchain, base units: staked, unbonding, amount of unknown split; and the rows of unknown split
+    parts: list[int] = field(default_factory=lambda: [0, 0, 0, 0])
 
 
 @dataclass(slots=True)
@@ -92,6 +99,7 @@ class Aggregation:
     no_decimals: set[str] = field(default_factory=set)  # base-unit coins whose decimals are unknown: left out of sums
     excess_decimals: int = 0  # rows publishing more decimals than their coin has (summed exactly, not as base units)
     _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    read_places: dict[str, CoinPlace] = field(default_factory=dict)  # routed keys -> where they were read
 
     def add(self, row: RowRecord, bal: BalanceRecord | None) -> None:
         self.by_status[row.status] = self.by_status.get(row.status, 0) + 1
@@ -101,11 +109,12 @@ class Aggregation:
             return
         if row.status in NOT_AGGREGATED:
             return
-        acc = self.coins.get(coin)
+        read_as = self._read_as(coin, bal)
+        acc = self.coins.get(read_as)
         if acc is None:
-            acc = self.coins[coin] = _CoinAcc()
+            acc = self.coins[read_as] = _CoinAcc()
         acc.rows += 1
-        place = self.place_of(coin)
+        place = self._place(read_as)
         published_units = row.amount_base_units
         published_text = None
         if place.decimals is None:
@@ -156,6 +165,12 @@ class Aggregation:
         if before is None:
             self.seen[key] = (category, onchain, acc, row.snapshot_height)
             acc.onchain[category] += onchain
+            if bal.staked is not None and bal.unbonding is not None:
+                acc.parts[0] += bal.staked
+                acc.parts[1] += bal.unbonding
+            elif onchain:  # a zero balance has no split to know
+                acc.parts[2] += onchain
+                acc.parts[3] += 1
             return
         self.duplicates += 1
         first_category, units, first_acc, height = before
@@ -167,6 +182,20 @@ class Aggregation:
             first_acc.onchain[first_category] -= units
             first_acc.onchain[category] += units
             self.seen[key] = (category, units, first_acc, height)
+
+    def _read_as(self, coin: str, bal: BalanceRecord | None) -> str:
+        """The key a row is summed under: its coin's, or the ``COIN@NETWORK`` key its balance record says
+        it was read as (a row routed by its address's shape, plan.route_by_shape), placed where it was read.
+        The published summary keeps the row's own coin."""
+        if bal is None or "@" not in bal.coin:
+            return coin
+        key = bal.coin.strip().upper()
+        if key != coin and key not in self.read_places:
+            self.read_places[key] = CoinPlace(bal.asset, bal.network, bal.decimals)
+        return key
+
+    def _place(self, coin: str) -> CoinPlace:
+        return self.read_places.get(coin) or self.place_of(coin)
 
     def _custodian(self, place: CoinPlace, name: str, units: int | None, text: Decimal | None,
                    onchain: int | None) -> None:
@@ -200,11 +229,11 @@ class Aggregation:
         groups: dict[tuple[str, str], list] = {}
         coins_of: dict[tuple[str, str], list[str]] = {}
         for coin, acc in self.coins.items():
-            place = self.place_of(coin)
+            place = self._place(coin)
             for key in ((place.asset, place.network), (place.asset, "*")):
                 g = groups.get(key)
                 if g is None:
-                    g = groups[key] = [0, 0, Decimal(0), [Decimal(0)] * 4, Decimal(0), set()]
+                    g = groups[key] = [0, 0, Decimal(0), [Decimal(0)] * 4, Decimal(0), set(), [Decimal(0)] * 3, 0]
                     coins_of[key] = []
                 coins_of[key].append(coin)
                 g[0] += acc.rows
@@ -213,14 +242,17 @@ class Aggregation:
                 g[3] = [EXACT.add(a, _units(b, place.decimals)) for a, b in zip(g[3], acc.onchain)]
                 g[4] = EXACT.add(g[4], EXACT.add(_units(acc.unread_units, place.decimals), acc.unread_text))
                 g[5] |= acc.blocks
+                g[6] = [EXACT.add(a, _units(b, place.decimals)) for a, b in zip(g[6], acc.parts[:3])]
+                g[7] += acc.parts[3]
         out = []
-        for (asset, network), (rows, read, published, cats, unread, blocks) in sorted(groups.items()):
+        for (asset, network), (rows, read, published, cats, unread, blocks, parts, unknown) in sorted(groups.items()):
             onchain = exact_sum(cats)
             out.append(AssetTotal(
                 asset=asset, network=network, rows=rows, rows_expected=rows, rows_read=read,
                 published=published, onchain=onchain, proven=cats[0], owner_only=cats[1], key_only=cats[2],
                 unverified=cats[3], unread_published=unread,
-                blocks=[{"number": n, "hash": h, "at_snapshot": s} for n, h, s in sorted(blocks, key=lambda b: (b[0], str(b[1])))]))
+                blocks=[{"number": n, "hash": h, "at_snapshot": s} for n, h, s in sorted(blocks, key=lambda b: (b[0], str(b[1])))],
+                staked=parts[0], unbonding=parts[1], split_unknown=parts[2], split_unknown_rows=unknown))
         self._coins_of = coins_of
         return out
 

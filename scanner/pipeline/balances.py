@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from chains.protocol import AdapterError, BalanceBatch, BlockRef, ChainAdapter
+from chains.protocol import AdapterError, BalanceBatch, BalanceResult, BlockRef, ChainAdapter
 
 from .adapters import make_adapter
 from .aggregate import canonical_address
@@ -241,16 +241,32 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
         if res.block is not None and not res.block.at_snapshot:
             reason = (reason + "; " if reason else "") + f"read at block {res.block.number}, not at the snapshot"
         checks.append(_checked(line, row_coin, target, address, height, published, res.amount_base_units, res.block,
-                               status, reason, res.endpoint))
+                               status, reason, res.endpoint, *split_of(res)))
+
+
+def split_of(res: BalanceResult) -> tuple[int | None, int | None]:
+    """(staked, unbonding) of a read, from its non-liquid parts; (None, None) when the split is unknown
+    (not read, or a part this version does not know: it must not pass as liquid)."""
+    if len(res) < len(BalanceResult._fields):
+        return 0, 0  # built without the trailing defaults (chains/evm.py's fast path): no parts, all liquid
+    if not res.parts_known:
+        return None, None
+    got = {"staked": 0, "unbonding": 0}
+    for name, units in res.parts:
+        if name not in got:
+            return None, None
+        got[name] += units
+    return got["staked"], got["unbonding"]
 
 
 def _checked(line: int, coin: str, target: CoinTarget, address: str, height: int | None, published: int | None,
-             onchain: int | None, block: BlockRef | None, status: str, reason: str, endpoint: str) -> BalanceRecord:
+             onchain: int | None, block: BlockRef | None, status: str, reason: str, endpoint: str,
+             staked: int | None = 0, unbonding: int | None = 0) -> BalanceRecord:
     return BalanceRecord(line=line, coin=coin, network=target.network, asset=target.asset, address=address,
                          snapshot_height=height, published_base_units=published, onchain_base_units=onchain,
                          decimals=target.decimals, block_number=block.number if block else None,
                          block_hash=block.hash if block else None, at_snapshot=block.at_snapshot if block else None,
-                         status=status, reason=reason, endpoint=endpoint)
+                         status=status, reason=reason, endpoint=endpoint, staked=staked, unbonding=unbonding)
 
 
 def _unread_record(line: int, coin: str, network: str, asset: str, address: str, height: int | None, status: str,

@@ -25,7 +25,7 @@ RUN_COLUMNS = ("id, exchange, status, started_at, finished_at, input_path, input
 ROW_SELECT = ", ".join(VERIFICATION_COLUMNS[1:])
 BALANCE_SELECT = ", ".join(BALANCE_COLUMNS[1:])
 TOTAL_COLUMNS = ("asset, network, rows_total, rows_expected, rows_read, published, onchain, proven, owner_only, "
-                 "key_only, unverified, unread_published, blocks")
+                 "key_only, unverified, unread_published, blocks, staked, unbonding, split_unknown, split_unknown_rows")
 RATIO_COLUMNS = ("asset, liabilities, proven_reserves, with_unproven_reserves, proven_ratio, with_unproven_ratio, "
                  "provenance, coverage")
 ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at, "
@@ -181,7 +181,7 @@ class Store(abc.ABC):
         b = self._in_bool
         return [(run_id, r.line, r.coin, r.network, r.asset, r.address, r.snapshot_height, u(r.published_base_units),
                  u(r.onchain_base_units), r.decimals, r.block_number, r.block_hash, b(r.at_snapshot), r.status,
-                 r.reason, r.endpoint) for r in records]
+                 r.reason, r.endpoint, u(r.staked), u(r.unbonding)) for r in records]
 
     # Rows come back as positional sequences (sqlite3 tuples, asyncpg Records); every decoder reads
     # them by column name through ``Row``, so a column added or reordered in a SELECT cannot shift
@@ -213,7 +213,8 @@ class Store(abc.ABC):
                              onchain_base_units=u(r[a["onchain_base_units"]]), decimals=r[a["decimals"]],
                              block_number=r[a["block_number"]], block_hash=r[a["block_hash"]],
                              at_snapshot=self._out_bool(r[a["at_snapshot"]]), status=r[a["status"]],
-                             reason=r[a["reason"]], endpoint=r[a["endpoint"]])
+                             reason=r[a["reason"]], endpoint=r[a["endpoint"]], staked=u(r[a["staked"]]),
+                             unbonding=u(r[a["unbonding"]]))
 
     def _total(self, r: Sequence[Any]) -> AssetTotal:
         c, d = Row(r, TOTAL_NAMES), self._out_dec_req
@@ -221,7 +222,9 @@ class Store(abc.ABC):
                           rows_expected=int(c["rows_expected"]), rows_read=int(c["rows_read"]),
                           published=d(c["published"]), onchain=d(c["onchain"]), proven=d(c["proven"]),
                           owner_only=d(c["owner_only"]), key_only=d(c["key_only"]), unverified=d(c["unverified"]),
-                          unread_published=d(c["unread_published"]), blocks=self._out_json(c["blocks"]))
+                          unread_published=d(c["unread_published"]), blocks=self._out_json(c["blocks"]),
+                          staked=d(c["staked"]), unbonding=d(c["unbonding"]), split_unknown=d(c["split_unknown"]),
+                          split_unknown_rows=int(c["split_unknown_rows"]))
 
     def _ratio(self, r: Sequence[Any]) -> RatioRecord:
         c, d = Row(r, RATIO_NAMES), self._out_dec
@@ -403,10 +406,11 @@ class Store(abc.ABC):
         d, one = self._in_dec, [(run_id,)]
         await self._transaction([
             *((f"DELETE FROM {t} WHERE run_id = ?", one) for t in ("asset_totals", "liabilities", "ratios")),
-            (f"INSERT INTO asset_totals (run_id, seq, {TOTAL_COLUMNS}) VALUES ({', '.join(['?'] * 15)})",
+            (f"INSERT INTO asset_totals (run_id, seq, {TOTAL_COLUMNS}) VALUES ({', '.join(['?'] * 19)})",
              [(run_id, i, t.asset, t.network, t.rows, t.rows_expected, t.rows_read, d(t.published), d(t.onchain),
                d(t.proven), d(t.owner_only), d(t.key_only), d(t.unverified), d(t.unread_published),
-               self._in_json(t.blocks)) for i, t in enumerate(totals)]),
+               self._in_json(t.blocks), d(t.staked), d(t.unbonding), d(t.split_unknown), t.split_unknown_rows)
+              for i, t in enumerate(totals)]),
             ("INSERT INTO liabilities (run_id, seq, asset, amount, provenance, source, file, detail) "
              "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
              [(run_id, i, x.asset, d(x.amount), x.provenance, x.source, x.file, x.detail)

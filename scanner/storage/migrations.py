@@ -29,7 +29,7 @@ VERIFICATION_COLUMNS = ("run_id", "line", "coin", "network", "address", "snapsho
                         "amount_base_units", "status", "scheme", "reason", "custodian")
 BALANCE_COLUMNS = ("run_id", "line", "coin", "network", "asset", "address", "snapshot_height",
                    "published_base_units", "onchain_base_units", "decimals", "block_number", "block_hash",
-                   "at_snapshot", "status", "reason", "endpoint")
+                   "at_snapshot", "status", "reason", "endpoint", "staked", "unbonding")
 
 
 def _schema(d: dict[str, str]) -> list[Migration]:
@@ -165,6 +165,16 @@ CREATE INDEX alerts_exchange ON alerts (exchange, id);
         # address lists name the third party that holds a wallet for the exchange ('' = the exchange)
         Migration(4, "row custodian", """
 ALTER TABLE verifications ADD COLUMN custodian text NOT NULL DEFAULT '';
+"""),
+        # the staked / unbonding parts of a balance read; NULL (rows stored before, or a split not read)
+        # is unknown, never liquid. Totals stored before had no split: 0.
+        Migration(5, "staked and unbonding parts", f"""
+ALTER TABLE balances ADD COLUMN staked {d['units']};
+ALTER TABLE balances ADD COLUMN unbonding {d['units']};
+ALTER TABLE asset_totals ADD COLUMN staked {d['dec']} NOT NULL DEFAULT '0';
+ALTER TABLE asset_totals ADD COLUMN unbonding {d['dec']} NOT NULL DEFAULT '0';
+ALTER TABLE asset_totals ADD COLUMN split_unknown {d['dec']} NOT NULL DEFAULT '0';
+ALTER TABLE asset_totals ADD COLUMN split_unknown_rows bigint NOT NULL DEFAULT 0;
 """),
     ]
 

@@ -543,3 +543,41 @@ def test_sigkill_mid_write_then_resume(url, after_chunks, delay, tmp_path):
                     await s.save_rows(run_id, str(k), [row(i) for i in range(k, k + 6_000)])
             assert await all_rows(s, run_id) == [row(i) for i in range(60_000)]
     run(body())
+
+
+def test_staked_and_unbonding_parts_round_trip_and_older_rows_are_unknown(url):
+    """Migration 5: a balance's staked / unbonding parts come back exactly (None = split unknown); a balance
+    stored before them reads as unknown, never as all liquid; totals stored before them have no split."""
+    from dataclasses import replace
+
+    parted = [replace(balance(1, onchain=BIG), staked=BIG - 7, unbonding=5), replace(balance(2), staked=None,
+                                                                                     unbonding=None),
+              balance(3)]  # a chain without staking: 0 and 0
+    split_total = replace(total(), staked=Decimal("0.5"), unbonding=TINY, split_unknown=Decimal(2),
+                          split_unknown_rows=3)
+
+    async def body():
+        s = await open_store(url, upto_version=4)  # as the release before the split left it
+        r = await s.start_run(spec())
+        before = migrations.BALANCE_COLUMNS[:16]
+        values = s._encode_chunk(r.id, "balances", [balance(9)])[0][:16]
+        await s._fetch(f"INSERT INTO balances ({', '.join(before)}) VALUES ({', '.join('?' * 16)})", *values)
+        await s._fetch("INSERT INTO asset_totals (run_id, seq, asset, network, rows_total, rows_expected, rows_read, "
+                       "published, onchain, proven, owner_only, key_only, unverified, unread_published, blocks) "
+                       "VALUES (?, 0, 'ETH', '*', 1, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?)", r.id,
+                       *(s._in_dec(Decimal(x)) for x in ("1", "1", "1", "0", "0", "0", "0")), s._in_json([]))
+        await s.close()
+        s = await open_store(url)
+        try:
+            (old,) = await all_balances(s, r.id)
+            assert (old.staked, old.unbonding, old.split_known) == (None, None, False)
+            (old_total,) = (await s.load_results(r.id))[0]
+            assert (old_total.staked, old_total.unbonding, old_total.split_unknown_rows) == (0, 0, 0)
+            await s.save_balances(r.id, "1", parted)
+            got = [b for b in await all_balances(s, r.id) if b.line < 9]
+            assert got == parted and type(got[0].staked) is int
+            await s.save_results(r.id, [split_total], [], [])
+            assert (await s.load_results(r.id))[0] == [split_total]
+        finally:
+            await s.close()
+    run(body())
