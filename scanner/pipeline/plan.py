@@ -21,6 +21,77 @@ from .ingest import ReserveRow
 NO_PUBLISHED_AMOUNT = "no published amount"
 NOT_READ = ("invalid_row", "skipped")  # verification statuses whose rows are not read on chain
 
+# A beacon chain's execution layer, by its genesis_validators_root (networks.toml [networks.beacon]):
+# the EVM chain id whose accounts a 20-byte address of that chain's staking coin is.
+EXECUTION_CHAIN_OF_BEACON = {
+    "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95": 1,  # mainnet
+    "0x9143aa7c615a7f7115e2b6aac319c03529df8242ae705fba9df39b79c59fa8b1": 17000,  # holesky
+}
+
+
+def address_shape(address: str) -> str:
+    """"validator" (0x + 96 hex: a 48-byte BLS12-381 public key), "account" (0x + 40 hex), else ""."""
+    a = address.strip()
+    if a[:2] not in ("0x", "0X"):
+        return ""
+    body = a[2:]
+    if len(body) not in (40, 96) or any(c not in "0123456789abcdefABCDEF" for c in body):
+        return ""
+    return "validator" if len(body) == 96 else "account"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where one row is read: ``key`` (its coin key, or a ``COIN@NETWORK`` key for ``target``), or why it
+    cannot be read (``why``, on ``network``)."""
+
+    key: str
+    target: CoinTarget | None = None  # a target to register under ``key`` (a row routed by its address)
+    why: str = ""
+    network: str = ""
+
+
+def route_by_shape(coin: str, written: str, address: str, coins: Mapping[str, CoinTarget],
+                   networks: dict[str, Network]) -> Route:
+    """Where a row is read by its address's shape rather than its coin name: a validator key (OKX's
+    "Native ETH Staking" rows under coin ETH) on the beacon network whose coin is the row's asset,
+    counted as that asset (their ETH is in OKX's published ETH total); a 20-byte address of a coin keyed
+    on a beacon network (HTX's BETH rows) on that beacon chain's execution network. The routed key is
+    ``COIN@NETWORK``, so the row's balance record says what it was read as. Any other row keeps its key."""
+    target = coins.get(coin)
+    shape = address_shape(address)
+    net = networks.get(target.network) if target is not None else None
+    if target is None or net is None or not shape:
+        return Route(coin)
+    written = written.strip().upper()
+    if shape == "validator" and net.kind != "beacon":
+        beacons = [n for n in networks.values() if n.kind == "beacon" and n.native_symbol == target.asset]
+        if len(beacons) != 1:
+            return Route(coin)
+        b = beacons[0]
+        key = f"{written}@{b.id.upper()}"
+        return Route(key, CoinTarget(key, b.id, target.asset, None, target.decimals))
+    if shape == "account" and net.kind == "beacon":
+        chain = EXECUTION_CHAIN_OF_BEACON.get(str(net.options.get("genesis_validators_root", "")).lower())
+        execution = [n for n in networks.values() if n.kind == "evm" and chain is not None and n.chain_id == chain]
+        if len(execution) != 1:
+            return Route(coin, why=f"{written} at a 20-byte address is an account, not a validator key, and no "
+                                   f"execution network of {net.id} is configured", network=net.id)
+        e = execution[0]
+        key = f"{written}@{e.id.upper()}"
+        if target.asset == e.native_symbol:
+            return Route(key, CoinTarget(key, e.id, target.asset, None, e.native_decimals))
+        same = {(t.contract, t.decimals) for t in list(coins.values())
+                if t.network == e.id and t.asset == target.asset and t.contract}
+        if len(same) == 1:
+            ((contract, decimals),) = same
+            return Route(key, CoinTarget(key, e.id, target.asset, contract, decimals))
+        return Route(coin, network=e.id, why=(
+            f"{written} at a 20-byte address is an account on {e.id}, not a validator key: "
+            + (f"no {target.asset} token contract on {e.id} in scanner/config/coins.toml" if not same else
+               f"{len(same)} {target.asset} token contracts on {e.id} in scanner/config/coins.toml: say which")))
+    return Route(coin)
+
 
 def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | None, str]:
     if row.amount is None:
@@ -204,11 +275,17 @@ class BalancePlanner:
 
     def _add(self, coin: str, line: int, written: str, network: str, address: str, height: int | None,
              published: int | None, why: str) -> None:
-        bad = unsupported_reason(coin, self.ctx.coins, self.ctx.networks, self._kinds)
+        route = route_by_shape(coin, written, address, self.ctx.coins, self.ctx.networks)
+        if route.target is not None and isinstance(self.ctx.coins, dict):
+            dict.__setitem__(self.ctx.coins, route.key, route.target)  # read like any other key
+            coin = route.key
+        bad = ((route.network, route.why) if route.why else
+               unsupported_reason(coin, self.ctx.coins, self.ctx.networks, self._kinds))
         if bad is not None:
             place = self.ctx.place(coin)
             self.unsupported.append(BalanceRecord(
-                line=line, coin=written, network=bad[0] or network, asset=place.asset, address=address,
+                line=line, coin=CoinTargets.read_as(coin, written), network=bad[0] or network, asset=place.asset,
+                address=address,
                 snapshot_height=height, published_base_units=published, onchain_base_units=None,
                 decimals=place.decimals, block_number=None, block_hash=None, at_snapshot=None, status="unsupported",
                 reason=bad[1], endpoint=""))
