@@ -624,10 +624,15 @@ CSV_COLUMNS = ("asset", "network", "coins", "published", "onchain", "proven", "o
                "proven_ratio", "with_unproven_ratio", "blocks", "complete")
 
 
+# added when any asset has a staking split; an asset without one is all liquid (liquid = onchain)
+CSV_SPLIT_COLUMNS = ("liquid", "staked", "unbonding", "split_unknown", "split_unknown_rows")
+
+
 def csv_rows(report: ScanReport) -> list[list[str]]:
     """Per asset and network, the figures of the report as CSV rows (header first): the JSON form's
     texts, so the CSV and the JSON never disagree on a digit."""
-    out = [list(CSV_COLUMNS)]
+    split = any(a.figures.has_split for a in report.assets)
+    out = [list(CSV_COLUMNS) + (list(CSV_SPLIT_COLUMNS) if split else [])]
     for a in report.assets:
         asset = a.to_json()
         items = [("*", asset, [])] + [(n["network"], n, n["blocks"]) for n in asset["networks"]]
@@ -637,8 +642,19 @@ def csv_rows(report: ScanReport) -> list[list[str]]:
                         *(str(d.get(k) if d.get(k) is not None else "") for k in CSV_COLUMNS[3:14]),
                         *(str(asset[k] or "") if whole else "" for k in CSV_COLUMNS[14:18]),
                         " ".join(f"{b['number']}{'' if b['at_snapshot'] else '(latest)'}" for b in blocks),
-                        "yes" if d.get("complete") else "no: not every row read"])
+                        "yes" if d.get("complete") else "no: not every row read"]
+                       + (_split_cells(d) if split else []))
     return out
+
+
+def _split_cells(d: Mapping[str, Any]) -> list[str]:
+    """CSV_SPLIT_COLUMNS of one JSON place: as the report gives them; without a split, all of onchain liquid."""
+    onchain = d.get("onchain")
+    if onchain is None:
+        return [""] * len(CSV_SPLIT_COLUMNS)
+    if "liquid" not in d:
+        return [str(onchain), "0", "0", "0", "0"]
+    return [str(d.get(k) if d.get(k) is not None else 0) for k in CSV_SPLIT_COLUMNS]
 
 # --------------------------------------------------------------------------------------- dry run
 

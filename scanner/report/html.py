@@ -487,6 +487,34 @@ def _asset_table(assets: list[dict]) -> str:
             + "</tbody></table>")
 
 
+STAKING_COLUMNS = (("onchain", "On chain"), ("liquid", "Liquid"), ("staked", "Staked"), ("unbonding", "Unbonding"),
+                   ("split_unknown", "Split unknown"))
+
+
+def _staking(assets: list[dict]) -> str:
+    """Liquid / staked / unbonding of the on-chain amount, per asset and its networks, where any of it is
+    staked or locked (the report carries ``liquid`` only there); nothing otherwise."""
+    rows = []
+    for a in assets:
+        if "liquid" not in a:
+            continue
+        name = str(a.get("asset", "?"))
+        for where, f in [("all networks", a)] + [(str(n.get("network", "?")), n) for n in _dicts(a.get("networks"))
+                                                 if "liquid" in n]:
+            unknown = _int(f.get("split_unknown_rows")) or 0
+            cells = _amount_cells({**f, "split_unknown": f.get("split_unknown") or "0"}, STAKING_COLUMNS)
+            if unknown:
+                cells[-1] = cells[-1].replace("</td>", f' <span class="sub">({format_count(unknown)} rows)</span></td>')
+            rows.append([f'<td><b>{esc(name)}</b></td>', f"<td>{esc(where)}</td>"] + cells)
+    if not rows:
+        return ""
+    columns = [("Asset", False), ("Network", False)] + [(h, True) for _, h in STAKING_COLUMNS]
+    return ('<h3 id="staking" class="split">Staked and locked reserves (parts of on chain)</h3>'
+            '<p class="sub">Staked: bonded or validating; unbonding: leaving the stake, not yet spendable; liquid: the '
+            'rest. Split unknown: rows whose split could not be read, counted in none of the three.</p>'
+            + stack_table("staking", columns, rows, ""))
+
+
 def _ratio_and_coverage_charts(assets: list[dict]) -> str:
     items = [RatioItem(str(a.get("asset", "?")), _d(a.get("proven_ratio")), _d(a.get("with_unproven_ratio")),
                        "no liabilities" if a.get("liabilities") is None else "no ratio",
@@ -714,6 +742,7 @@ def render_html(report: dict) -> str:
         _alerts(report, assets),
         _cards(report, assets),
         _asset_table(assets),
+        _staking(assets),
         _ratio_and_coverage_charts(assets),
         networks_section(assets),
         _verification(report),

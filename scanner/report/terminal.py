@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 
 from ..amounts import fmt, shown_percent
-from ..records import PROVENANCE_NOTES
+from ..records import PROVENANCE_NOTES, Figures
 from ..report_model import AssetReport, Place, Rubric, ScanReport, UsdComparison
 
 if TYPE_CHECKING:
@@ -103,6 +103,47 @@ def _stacked_networks(report: ScanReport, console) -> None:
             console.print(f"  {'proven':<19} {_num(n.figures.proven)}", markup=False, overflow="fold")
 
 
+def _split_unknown(f: Figures) -> str:
+    return f"{_num(f.split_unknown)} ({f.split_unknown_rows} row(s))" if f.split_unknown_rows else "-"
+
+
+def split_lines(report: ScanReport) -> list[tuple[str, str, Figures]]:
+    """(asset, where, figures) of every asset, and network of it, whose on-chain amount is not all liquid."""
+    out: list[tuple[str, str, Figures]] = []
+    for a in report.assets:
+        if a.figures.has_split:
+            out.append((a.asset, "all networks", a.figures))
+            out += [(a.asset, n.network, n.figures) for n in a.networks if n.figures.has_split]
+    return out
+
+
+def _render_split(report: ScanReport, console) -> None:
+    """Liquid / staked / unbonding of the on-chain amounts, where any of them is staked or locked."""
+    from rich.table import Table
+
+    lines = split_lines(report)
+    if not lines:
+        return
+    table = Table(title="Staked and locked (parts of on chain)", title_justify="left")
+    for col in ("asset", "network", "on chain", "liquid", "staked", "unbonding", "split unknown"):
+        table.add_column(col, justify="left" if col in ("asset", "network") else "right")
+    for asset, where, f in lines:
+        table.add_row(asset, where, _num(f.onchain), _num(f.liquid), _num(f.staked), _num(f.unbonding),
+                      _split_unknown(f))
+    if _fits(table, console):
+        console.print(table)
+    else:
+        console.print("Staked and locked (parts of on chain)", markup=False)
+        for asset, where, f in lines:
+            console.print(f"{asset} on {where}", markup=False)
+            for label, value in (("liquid", _num(f.liquid)), ("staked", _num(f.staked)),
+                                 ("unbonding", _num(f.unbonding)), ("split unknown", _split_unknown(f))):
+                console.print(f"  {label:<19} {value}", markup=False, overflow="fold")
+    if any(f.split_unknown_rows for _, _, f in lines):
+        console.print("  split unknown: rows whose staked / liquid split could not be read; not counted as liquid",
+                      markup=False)
+
+
 def render_scan(report: ScanReport, console) -> None:
     from rich.table import Table
 
@@ -141,6 +182,7 @@ def render_scan(report: ScanReport, console) -> None:
         console.print(net)
     else:
         _stacked_networks(report, console)
+    _render_split(report, console)
     for a in report.assets:
         for c in a.custodians:
             console.print(f"  {a.asset} held by {c.custodian} (within the totals): {c.rows} row(s), "
