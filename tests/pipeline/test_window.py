@@ -191,8 +191,13 @@ def btc_chain(knots, tmp_path_factory):
     def sweep(who: str) -> None:
         knots.rpc("sendall", [miner], wallet=f"window-{who}")
 
+    clock = [int(knots.rpc("getblockheader", knots.rpc("getbestblockhash"))["time"])]
+
     def mine(n: int = 1) -> int:
-        knots.rpc("generatetoaddress", n, miner)
+        for _ in range(n):  # ten minutes a block (the node's mock time), so a duration maps to heights
+            clock[0] += 600
+            knots.rpc("setmocktime", clock[0])
+            knots.rpc("generatetoaddress", 1, miner)
         return knots.rpc("getblockcount")
 
     pay("b", 7 * SAT)
@@ -242,6 +247,16 @@ def test_knots_window_dressed_exact(btc_chain):
     assert top == {b["a"]: (0, 3 * SAT, 0), b["c"]: (SAT, 5 * SAT, 2 * SAT)}
     (blocks,) = w.heights
     assert (blocks.before, blocks.after) == (b["H"] - 5, b["H"] + 5)
+
+
+def test_knots_duration_found_by_block_times(btc_chain):
+    b = btc_chain
+    w = asyncio.run(window(b["db"], b["run"], "50m", b["coins"], b["networks"]))
+    (blocks,) = w.heights
+    # ten minutes a block: 50 minutes is 5 blocks, found from the headers' times
+    assert (blocks.before, blocks.after, blocks.how) == (b["H"] - 5, b["H"] + 5, "block timestamps")
+    assert "not strictly increasing" in blocks.note
+    assert w.asset("BTC").dressed == Decimal(6)  # type: ignore[union-attr]
 
 
 def test_knots_beyond_the_head_is_unread(btc_chain):
