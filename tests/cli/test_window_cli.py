@@ -110,3 +110,22 @@ def test_window_usage_errors(signed_world, tmp_path, capsys):
     assert exc.value.code == 2
     assert main(["window", "7", "--window", "5", "--db", db, *_config(w)]) == 2
     assert "run 7" in capsys.readouterr().err
+
+
+def test_html_window_section_in_chromium(signed_world, tmp_path):
+    """The page `scan --window --html` writes, loaded in headless Chromium, names the dressed wallets
+    with their three balances and the blocks read."""
+    from support.browser import chromium_or_skip, dump_dom
+
+    chromium_or_skip()
+    w = signed_world
+    html = tmp_path / "r.html"
+    main(["scan", str(w["folder"] / "reserves.csv"), *_config(w), "--db", str(tmp_path / "h.db"), "--exchange", "W",
+          "-q", "--window", "5", "--html", str(html)])
+    dom = dump_dom(html).stdout
+    section = dom[dom.index('id="window"'):dom.index('id="rubric"')]
+    assert f"{w['H'] - 5} .. {w['H']} .. {w['H'] + 5}" in section
+    for who, cells in (("a", ("3", "0", "3", "0")), ("c", ("3", "1", "5", "2"))):
+        row = next(r for r in section.split("<tr>") if w[who] in r)
+        assert [c.split(">", 1)[1].split("<", 1)[0] for c in row.split('class="num"')[1:]] == list(cells)
+    assert w["b"] not in section and w["d"] not in section  # not dressed: not named
