@@ -8,12 +8,14 @@ JSON is jsonb; times are timestamptz, returned as ISO 8601 UTC text.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import functools
 import itertools
 import json
 import re
 from datetime import date
-from typing import Sequence
+from typing import AsyncIterator, Sequence
 
 import asyncpg
 
@@ -45,6 +47,9 @@ class PostgresStore(Store):
         self.url = redact_url(url)
         self._secrets = userinfo_secrets(url)  # the password in every form an error could echo
         self._pool: asyncpg.Pool | None = None
+        # the connection of an open ``transaction()`` in this task: the store's own statements join it
+        self._pinned: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
+            f"porscan_pg_{id(self)}", default=None)
 
     @classmethod
     async def open(cls, url: str, upto_version: int | None = None, max_connections: int = 4,
@@ -92,8 +97,31 @@ class PostgresStore(Store):
 
     async def _fetch(self, sql: str, *args) -> list[Sequence]:
         try:
+            pinned = self._pinned.get()
+            if pinned is not None:
+                return await pinned.fetch(numbered(sql), *args)
             async with self._acquire() as c:
                 return await c.fetch(numbered(sql), *args)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc) from None
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """One transaction for the store's run statements made inside it by this task, and its
+        connection for statements of the caller's own (a job queue's enqueue commits with the run
+        row, or neither does). Chunk saves keep their own transactions. The caller may reset the
+        connection's type codecs for a library that encodes JSON itself: the store's are set again after."""
+        try:
+            async with self._acquire() as c:
+                try:
+                    async with c.transaction():
+                        token = self._pinned.set(c)
+                        try:
+                            yield c
+                        finally:
+                            self._pinned.reset(token)
+                finally:
+                    await _init_connection(c)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise self._error(exc) from None
 
