@@ -61,7 +61,8 @@ def add_command(sub, fmt) -> None:
 def cmd_backfill(args: argparse.Namespace) -> int:
     from ..pipeline.backfill import BackfillListError, Settings, backfill, check_distributed, load_list
     from ..pipeline.scan import ScanOptions, default_db
-    from .scan import _limited, shared_limits_db
+    from ..pipeline.fleet_limits import run_limited
+    from .scan import shared_limits_db
 
     try:
         rounds = load_list(args.list)
@@ -83,7 +84,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(line, flush=True)
 
-    summary = run_async(_limited(backfill(rounds, settings, say), limits_db))
+    summary = run_async(run_limited(backfill(rounds, settings, say), limits_db))
     n = summary.counts()
     print(f"backfill: {len(rounds)} rounds: {n['done']} scanned, {n['skipped']} already stored, {n['failed']} failed",
           flush=True)

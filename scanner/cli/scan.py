@@ -173,6 +173,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None) -> int:
+    from ..pipeline.fleet_limits import run_limited
     from ..pipeline.scan import ScanOptions, plan_scan, run_scan
 
     options = {"force_strategy": args.strategy, "cross_check": args.cross_check}
@@ -200,7 +201,7 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
         render_plan(plan, out)
         return EXIT_OK
     ui = RichUI(err, not (args.no_progress or args.quiet) and err.is_terminal)
-    outcome = run_async(_limited(run_scan(opts, ui), shared_limits_db(args)))
+    outcome = run_async(run_limited(run_scan(opts, ui), shared_limits_db(args)))
     ui.end_stage()
     return emit(outcome.report, args, out, err, min_ratio, db=opts.db)
 
@@ -220,21 +221,6 @@ def shared_limits_db(args: argparse.Namespace) -> str | None:
     if not db.startswith(("postgres://", "postgresql://")):
         raise UsageError("--shared-limits needs a PostgreSQL --db (postgresql://...): the fleet's limits live there")
     return db
-
-
-async def _limited(job, db: str | None):
-    """``job`` with the endpoints' limits shared through ``db`` (PostgreSQL), if given."""
-    if db is None:
-        return await job
-    from chains.limits import set_limiter_factory
-    from ..pipeline.fleet_limits import install
-
-    fleet = install(db)
-    try:
-        return await job
-    finally:
-        set_limiter_factory(None)
-        await fleet.aclose()
 
 
 async def _every_failure(store, run_id: int) -> list:

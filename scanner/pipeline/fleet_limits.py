@@ -28,6 +28,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Awaitable, TypeVar
 
 import asyncpg
 
@@ -39,6 +40,7 @@ from ..errors import UsageError
 from ..storage.model import redact_url
 
 log = logging.getLogger("porscan.limits")
+T = TypeVar("T")
 
 _DDL_LOCK = 0x706F726C  # pg_advisory_xact_lock key: one process creates the tables
 _DDL = """
@@ -305,3 +307,17 @@ def install(db: str, *, lease: float = 30.0) -> FleetLimits:
     fleet = FleetLimits(db, lease=lease)
     set_limiter_factory(fleet)
     return fleet
+
+
+async def run_limited(job: Awaitable[T], db: str | None) -> T:
+    """``await job`` with every endpoint's limits shared with the fleet through ``db`` (a PostgreSQL URL),
+    or this process's own limits when ``db`` is None; the factory is put back and the connections closed
+    after. ``porscan worker`` runs its loop in this: ``run_async(run_limited(run_worker(...), db))``."""
+    if db is None:
+        return await job
+    fleet = install(db)
+    try:
+        return await job
+    finally:
+        set_limiter_factory(None)
+        await fleet.aclose()
