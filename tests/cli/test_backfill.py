@@ -201,3 +201,29 @@ def test_backfill_on_postgresql_with_shared_limits(world, tmp_path, capsys, post
     assert got == {"ethereum/local-anvil-ethereum": (4, 0), "arbitrum/local-anvil-arbitrum": (4, 0)}
     assert main(_args(world, str(rounds), "--db", postgres_db, "--shared-limits")) == 1
     assert f"skipped: already stored as run {run.id}" in capsys.readouterr().out
+
+
+def test_distributed_rounds_are_scanned_by_workers(world, tmp_path, capsys, postgres_db):
+    """With --distributed each round is queued for `porscan worker` processes and aggregated as a run."""
+    pytest.importorskip("scanner.pipeline.distributed.coordinator")
+    import signal
+    import sys
+
+    from support.common import ROOT
+
+    older = _second_round(world, tmp_path)
+    rounds = tmp_path / "rounds.csv"
+    rounds.write_text("exchange,round,file,liabilities\n"
+                      f"Sample,2024-06-01,{world.reserves},{world.liabilities}\n"
+                      f"Sample,2024-05-01,{older},{world.liabilities}\n")
+    worker = subprocess.Popen([sys.executable, "-m", "scanner", "worker", "--db", postgres_db, "--processes", "1"],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert main(_args(world, str(rounds), "--db", postgres_db, "--distributed")) == 1
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+    out = capsys.readouterr().out
+    assert "2 scanned, 0 already stored, 0 failed" in out, out
+    runs = asyncio.run(_runs(postgres_db))
+    assert sorted((r.snapshot_date, r.status) for r in runs) == [("2024-05-01", "done"), ("2024-06-01", "done")]
