@@ -78,27 +78,27 @@ def parse_window(text: str) -> WindowSpec:
 
 
 class _Clock:
-    """A network's head and block times over its first endpoint (EVM or Bitcoin Core JSON-RPC)."""
+    """A network's head and block times over one endpoint (EVM or Bitcoin Core JSON-RPC)."""
 
-    def __init__(self, network: Network):
-        self.network = network
+    def __init__(self, network: Network, endpoint: Endpoint):
         self.kind = "evm" if network.kind == "evm" else "core"
-        self.client = JsonRpcClient(network.endpoints[0], attempts=3)
+        self.client = JsonRpcClient(endpoint, attempts=3)
         self._times: dict[int, int] = {}
 
     @staticmethod
-    def for_network(network: Network) -> _Clock | None:
-        if not network.endpoints:
-            return None
-        if network.kind == "evm":
-            return _Clock(network)
-        if network.kind == "bitcoin":
-            ep: Endpoint = network.endpoints[0]
-            opts = network.endpoint_options[0] if network.endpoint_options else {}
-            default = "electrum" if ep.url.split("://", 1)[0] in ("tcp", "ssl", "tls") else "core"
-            if str(opts.get("protocol", default)) == "core":
-                return _Clock(network)
-        return None
+    def for_network(network: Network) -> list[_Clock]:
+        """One clock per endpoint that can tell block times, in the configured (failover) order."""
+        out = []
+        for i, ep in enumerate(network.endpoints):
+            if network.kind == "bitcoin":
+                opts = network.endpoint_options[i] if i < len(network.endpoint_options) else {}
+                default = "electrum" if ep.url.split("://", 1)[0] in ("tcp", "ssl", "tls") else "core"
+                if str(opts.get("protocol", default)) != "core":
+                    continue
+            elif network.kind != "evm":
+                continue
+            out.append(_Clock(network, ep))
+        return out
 
     async def head(self) -> int:
         if self.kind == "evm":
@@ -140,43 +140,64 @@ class _Side:
     why: str = ""  # why height is None
 
 
-async def _place(network: Network, snapshot: int, spec: WindowSpec, clock: _Clock | None) -> WindowBlocks:
-    """H - w and H + w on one network, as heights; a side that cannot be placed says why."""
+_CLOCK_ERRORS = (RpcError, TransportError, KeyError, TypeError, ValueError)
+
+
+def _shifted(snapshot: int, n: int) -> tuple[_Side, _Side]:
+    return (_Side(snapshot - n) if snapshot - n >= 0 else _Side(None, "H - w is before block 0")), _Side(snapshot + n)
+
+
+async def _by_time(clock: _Clock, snapshot: int, seconds: int) -> tuple[_Side, _Side, int]:
+    """H -/+ ``seconds`` as the last blocks at or before those instants, and the head."""
+    head = await clock.head()
+    t0 = await clock.time(snapshot)
+    low = await clock.last_at_or_before(t0 - seconds, snapshot)
+    before = _Side(low) if low is not None else _Side(None, "time(H) - w is before block 0")
+    if await clock.time(head) < t0 + seconds:
+        return before, _Side(None, f"time(H) + w is after the chain head (block {head})"), head
+    return before, _Side(await clock.last_at_or_before(t0 + seconds, head)), head
+
+
+async def _place(network: Network, snapshot: int, spec: WindowSpec, clocks: list[_Clock]) -> WindowBlocks:
+    """H - w and H + w on one network, as heights; a side that cannot be placed says why. The
+    endpoints are asked in their failover order; the first that answers places the heights."""
     before, after = _Side(None), _Side(None)
-    how, notes = "blocks", []
-    try:
-        head = await clock.head() if clock is not None else None
-        if spec.blocks is not None:
-            before = _Side(snapshot - spec.blocks) if snapshot - spec.blocks >= 0 else _Side(None, "H - w is before block 0")
-            after = _Side(snapshot + spec.blocks)
-        elif clock is not None:
-            assert spec.seconds is not None
-            how = "block timestamps"
-            t0 = await clock.time(snapshot)
-            low = await clock.last_at_or_before(t0 - spec.seconds, snapshot)
-            before = _Side(low) if low is not None else _Side(None, "time(H) - w is before block 0")
-            assert head is not None
-            if await clock.time(head) < t0 + spec.seconds:
-                after = _Side(None, f"time(H) + w is after the chain head (block {head})")
-            else:
-                after = _Side(await clock.last_at_or_before(t0 + spec.seconds, head))
-            if network.kind == "bitcoin":
-                notes.append("Bitcoin block times are not strictly increasing: a height may be off by a block or two")
-        elif network.kind == "bitcoin":
-            seconds = _BLOCK_SECONDS.get(str(network.options.get("coin", network.native_symbol)).upper(), 600)
-            assert spec.seconds is not None
-            n = max(1, spec.seconds // seconds)
-            how = f"approximation: {spec.seconds}s / {seconds}s per block = {n} blocks (no block times on this endpoint)"
-            before = _Side(snapshot - n) if snapshot - n >= 0 else _Side(None, "H - w is before block 0")
-            after = _Side(snapshot + n)
+    how, notes, head, failed = "blocks", [], None, []
+    if spec.blocks is not None:
+        before, after = _shifted(snapshot, spec.blocks)
+        for clock in clocks:
+            try:
+                head = await clock.head()
+                break
+            except _CLOCK_ERRORS as exc:
+                failed.append(clock.client.redact(f"{clock.client.label}: {exc}"))
+        if head is None and failed:
+            notes.append(f"chain head not read ({'; '.join(failed)}): a side beyond it is left to the balance read")
+    elif clocks:
+        assert spec.seconds is not None
+        how = "block timestamps"
+        for clock in clocks:
+            try:
+                before, after, head = await _by_time(clock, snapshot, spec.seconds)
+                break
+            except _CLOCK_ERRORS as exc:
+                failed.append(clock.client.redact(f"{clock.client.label}: {exc}"))
         else:
-            why = f"a duration needs block times, which porscan reads on EVM and Bitcoin nodes only: give {network.id} w in blocks"
+            why = f"heights not placed: {'; '.join(failed) or 'no endpoint'}"
             before, after = _Side(None, why), _Side(None, why)
-        if head is not None and after.height is not None and after.height > head:
-            after = _Side(None, f"H + w ({after.height}) is beyond the chain head ({head})")
-    except (RpcError, TransportError, KeyError, TypeError, ValueError) as exc:
-        why = f"heights not placed: {clock.client.redact(str(exc)) if clock else exc}"
+        if network.kind == "bitcoin":
+            notes.append("Bitcoin block times are not strictly increasing: a height may be off by a block or two")
+    elif network.kind == "bitcoin":
+        assert spec.seconds is not None
+        per = _BLOCK_SECONDS.get(str(network.options.get("coin", network.native_symbol)).upper(), 600)
+        n = max(1, spec.seconds // per)
+        how = f"approximation: {spec.seconds}s / {per}s per block = {n} blocks (no block times on this endpoint)"
+        before, after = _shifted(snapshot, n)
+    else:
+        why = f"a duration needs block times, which porscan reads on EVM and Bitcoin nodes only: give {network.id} w in blocks"
         before, after = _Side(None, why), _Side(None, why)
+    if head is not None and after.height is not None and after.height > head:
+        after = _Side(None, f"H + w ({after.height}) is beyond the chain head ({head})")
     note = "; ".join([s.why for s in (before, after) if s.why] + notes)
     return WindowBlocks(network=network.id, snapshot=snapshot, before=before.height, after=after.height, how=how,
                         note=note)
@@ -257,8 +278,8 @@ async def compute_window(balances: list[BalanceRecord], spec: WindowSpec, coins:
         for nid, h in sorted({(w.target.network, w.snapshot) for w in wallets if w.snapshot is not None}):
             places[(nid, h)] = await _place(networks[nid], h, spec, clocks[nid])
     finally:
-        for clock in clocks.values():
-            if clock is not None:
+        for some in clocks.values():
+            for clock in some:
                 await clock.close()
 
     groups: Groups = defaultdict(list)

@@ -131,6 +131,19 @@ def test_evm_duration_found_by_block_timestamps(evm_chain):
     assert w.asset("ETH").dressed == Decimal(6)  # type: ignore[union-attr]
 
 
+def test_heights_placed_by_the_next_endpoint_when_the_first_is_down(evm_chain, tmp_path):
+    e = evm_chain
+    (tmp_path / "n.toml").write_text(evm_network_toml(e["node"].url).replace(
+        'endpoints = [{ label = "local-anvil"',
+        'endpoints = [{ label = "down", url = "http://127.0.0.1:9", timeout = 2 }, { label = "local-anvil"'))
+    networks = load_networks(tmp_path / "n.toml")
+    assert [ep.label for ep in networks["ethereum"].endpoints] == ["down", "local-anvil"]
+    w = asyncio.run(window(e["db"], e["run"], "60s", e["coins"], networks))
+    (blocks,) = w.heights
+    assert (blocks.before, blocks.after, blocks.how) == (e["H"] - 5, e["H"] + 5, "block timestamps")
+    assert w.asset("ETH").dressed == Decimal(6)  # type: ignore[union-attr]
+
+
 def test_evm_beyond_the_head_is_unread_not_zero(evm_chain):
     e = evm_chain
     w = asyncio.run(window(e["db"], e["run"], "100", e["coins"], e["networks"]))
