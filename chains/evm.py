@@ -222,7 +222,7 @@ class EvmAdapter(OneEndpoint):
                  reader_batch: int = 10000, token_batch: int = 5000, call_batch: int = 1000,
                  attempts: int = 6, backoff_min: float = 0.05, backoff_max: float = 8.0,
                  multicall3: str | None = None, chain_id: int | None = None, stakehub: str | None = None,
-                 stake_pairs: int = 1500):
+                 stake_pairs: int = 1000):
         if force_strategy and force_strategy not in STRATEGIES:
             raise AdapterError(f"unknown strategy {force_strategy!r}; choose from {', '.join(STRATEGIES)}")
         self.network = network

@@ -447,6 +447,7 @@ class FakeSolana:
         self.token_accounts: dict[str, SplAccount] = {}
         self.program_accounts: dict[str, tuple[str, int, bytes]] = {}  # address -> (owner program, lamports, data)
         self.failing_methods: set[str] = set()  # methods answered with an RPC error (a node that refuses them)
+        self._memcmp_index: tuple[int, int, dict[bytes, list[str]]] | None = None
         self.calls: Counter[str] = Counter()
 
     def add_mint(self, mint: str, decimals: int, program: str = TOKEN_PROGRAM) -> None:
@@ -461,6 +462,15 @@ class FakeSolana:
 
     def add_program_account(self, address: str, program: str, lamports: int, data: bytes) -> None:
         self.program_accounts[address] = (program, lamports, data)
+        self._memcmp_index = None
+
+    def index_program_accounts(self, offset: int, length: int) -> None:
+        """Benchmarks: answer memcmp filters at exactly (offset, length) from an index, as a node with a
+        secondary index does, instead of scanning every account per call (rebuilt after any add)."""
+        index: dict[bytes, list[str]] = {}
+        for addr, (_, _, data) in self.program_accounts.items():
+            index.setdefault(data[offset:offset + length], []).append(addr)
+        self._memcmp_index = (offset, length, index)
 
     # ---- methods
     def _ctx(self, value: Any) -> dict:
@@ -530,7 +540,18 @@ class FakeSolana:
                 raise _RpcFail(-32602, f"Invalid params: unknown filter {f!r}")
         ds = config.get("dataSlice")
         value = []
-        for addr, (owner, lamports, data) in self.program_accounts.items():
+        candidates: Any = self.program_accounts
+        if self._memcmp_index is not None:
+            offset, length, index = self._memcmp_index
+            for f in filters:
+                mc = f.get("memcmp") or {}
+                if mc.get("offset") == offset and mc.get("encoding", "base58") == "base58":
+                    key = b58decode_fake(mc["bytes"]) if length == 32 else None
+                    if key is not None:
+                        candidates = index.get(key, [])
+                        break
+        for addr in candidates:
+            owner, lamports, data = self.program_accounts[addr]
             if owner != program or not all(w(data) for w in wants):
                 continue
             shown = data[ds["offset"]:ds["offset"] + ds["length"]] if ds else data

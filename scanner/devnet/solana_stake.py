@@ -45,8 +45,7 @@ class StakeMaker:
     def __init__(self, seed: bytes = b"porscan-stake-maker") -> None:
         self.svm = LiteSVM()
         self.payer = Keypair.from_seed(_seed32(seed + b"/payer"))
-        # a payer rich enough for any reserve (the faucet's airdrop is capped)
-        self.svm.set_account(self.payer.pubkey(), Account(lamports=2**63, data=b"", owner=_SYSTEM, executable=False))
+        self._refill()
         self._n = 0
         self._seed = seed
         node, self.vote = self._key("node"), self._key("vote")
@@ -57,6 +56,10 @@ class StakeMaker:
             Instruction(VOTE_PROGRAM, init, [AccountMeta(self.vote.pubkey(), False, True), AccountMeta(_RENT, False, False),
                                              AccountMeta(_CLOCK, False, False), AccountMeta(node.pubkey(), True, False)])],
             self.vote, node)
+
+    def _refill(self) -> None:
+        """A payer rich enough for any reserve (the faucet's airdrop is capped), topped up when low."""
+        self.svm.set_account(self.payer.pubkey(), Account(lamports=2**63, data=b"", owner=_SYSTEM, executable=False))
 
     def _key(self, label: str) -> Keypair:
         return Keypair.from_seed(_seed32(self._seed + b"/" + label.encode()))
@@ -79,6 +82,8 @@ class StakeMaker:
         initialized only, delegated in epoch ``delegate_at``, and deactivated in ``deactivate_at``.
         The stake authority is ``staker_key`` (default: the maker's payer)."""
         self._n += 1
+        if (self.svm.get_balance(self.payer.pubkey()) or 0) < lamports + 10**12:
+            self._refill()
         stake = self._key(f"stake/{self._n}")
         signers = [staker_key] if staker_key else []
         staker = staker_key.pubkey() if staker_key else self.payer.pubkey()
