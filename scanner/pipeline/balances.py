@@ -247,8 +247,6 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
 def split_of(res: BalanceResult) -> tuple[int | None, int | None]:
     """(staked, unbonding) of a read, from its non-liquid parts; (None, None) when the split is unknown
     (not read, or a part this version does not know: it must not pass as liquid)."""
-    if len(res) < len(BalanceResult._fields):
-        return 0, 0  # built without the trailing defaults (chains/evm.py's fast path): no parts, all liquid
     if not res.parts_known:
         return None, None
     got = {"staked": 0, "unbonding": 0}

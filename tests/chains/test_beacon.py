@@ -156,6 +156,8 @@ def test_faults_at_20_percent_never_give_a_silent_zero(seed):
     for r in batch.results:
         assert r.amount_base_units is None or r.amount_base_units == world["at"][r.address]
         assert r.amount_base_units is not None or r.error
+        # all staked at the snapshot (withdrawn ones hold 0): a read is never liquid, an unread row has no parts
+        assert r.parts == ((("staked", r.amount_base_units),) if r.amount_base_units else ())
     assert batch.read >= len(world["keys"]) - 8
     assert sum(ad.provider_errors()["FAKE-BEACON-faulty"].values()) >= 2
 

@@ -281,6 +281,11 @@ def test_faults_at_20_percent_give_exact_totals_and_no_silent_zero(world):
         injected = sum(px.injected.values())
     assert injected > 0
     assert batch.complete and {r.address: r.amount_base_units for r in batch.results} == want
+    # a staking read lost to a fault leaves the split unknown, never a wrong or an all-liquid one
+    split = {address(world.staker): (("staked", 10**12), ("unbonding", 18)),
+             address(world.other_stash): (("staked", 2 * 10**12),)}
+    for r in batch.results:
+        assert (r.parts, r.parts_known) in (((), False), (split.get(r.address, ()), True)), r
     assert usdt.complete and usdt.total_base_units == sum(world.usdt.values())
     assert ad.provider_errors()["proxy"]
 
