@@ -317,3 +317,39 @@ def test_rubric_grades_the_dressed_share_of_proven_reserves():
     doc = report.to_json()
     assert ScanReport.from_json(doc).window == report.window
     assert "window" not in base.to_json() and ScanReport.from_json(base.to_json()).window is None
+
+
+def test_a_duration_without_block_times(tmp_path):
+    """An Electrum endpoint tells no block times: a duration on Bitcoin becomes d / 600 s blocks, said to
+    be an approximation; on a kind with no clock at all it is not placed (never guessed)."""
+    from scanner.pipeline.window import _place
+
+    (tmp_path / "n.toml").write_text('''[networks.bitcoin]
+kind = "bitcoin"
+coin = "BTC"
+native_symbol = "BTC"
+native_decimals = 8
+endpoints = [{ label = "ex", url = "tcp://127.0.0.1:9" }]
+
+[networks.litecoin]
+kind = "bitcoin"
+coin = "LTC"
+native_symbol = "LTC"
+native_decimals = 8
+endpoints = [{ label = "ex", url = "tcp://127.0.0.1:9" }]
+
+[networks.tron]
+kind = "tron"
+native_symbol = "TRX"
+native_decimals = 6
+endpoints = [{ label = "t", url = "http://127.0.0.1:9", balance_history = true }]
+''')
+    nets = load_networks(tmp_path / "n.toml")
+    btc_ = asyncio.run(_place(nets["bitcoin"], 1000, parse_window("1h"), []))
+    assert (btc_.before, btc_.after) == (994, 1006) and btc_.how.startswith("approximation: 3600s / 600s")
+    ltc = asyncio.run(_place(nets["litecoin"], 1000, parse_window("1h"), []))
+    assert (ltc.before, ltc.after) == (976, 1024)  # 150 s blocks
+    early = asyncio.run(_place(nets["bitcoin"], 3, parse_window("5"), []))
+    assert (early.before, early.after) == (None, 8) and "before block 0" in early.note
+    tron = asyncio.run(_place(nets["tron"], 1000, parse_window("1h"), []))
+    assert tron.before is None and tron.after is None and "give tron w in blocks" in tron.note
