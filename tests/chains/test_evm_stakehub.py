@@ -155,3 +155,16 @@ def test_plain_evm_results_carry_every_field(world):
     assert batch.complete and all(len(r) == len(r._fields) for r in batch.results)
     assert all(r.parts == () and r.parts_known and r.amount_base_units == world.native[r.address]
                for r in batch.results)
+
+
+def test_network_option_from_config(tmp_path, world, truth):
+    from scanner.config.networks import load_networks
+    from scanner.pipeline.adapters import make_adapter
+
+    d = world.delegators[0]
+    p = tmp_path / "n.toml"
+    p.write_text(f'[networks.local]\nkind = "evm"\nchain_id = 31337\nnative_symbol = "BNB"\nnative_decimals = 18\n'
+                 f'stakehub = "{STAKEHUB}"\n[[networks.local.endpoints]]\nlabel = "anvil"\nurl = "{world.url}"\n'
+                 'archive = true\n')
+    batch = run(balances_then_close(BNB, make_adapter(load_networks(p)["local"]), [d], world.snapshot))
+    assert (batch.results[0].amount_base_units, batch.results[0].parts) == expected(world, truth, d)

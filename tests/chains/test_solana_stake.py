@@ -220,3 +220,26 @@ def test_missing_batch_items_give_unknown_split_not_liquid(node):
     for r in batch.results:
         if r.ok and r.parts_known:
             assert r.amount_base_units == world["sol"][r.address] + truth[r.address].lamports
+
+
+def test_network_option_from_config(tmp_path, node):
+    from chains.protocol import AdapterError
+    from scanner.config.networks import load_networks
+    from scanner.pipeline.adapters import make_adapter
+
+    _, world, truth, _, url = node
+    owner = world["owners"][0]
+    base = ('[networks.solana]\nkind = "solana"\nnative_symbol = "SOL"\nnative_decimals = 9\n{extra}'
+            f'[[networks.solana.endpoints]]\nlabel = "FAKE-SOLANA"\nurl = "{url}"\n')
+    got = {}
+    for name, extra in (("off", ""), ("on", "stake_accounts = true\n")):
+        p = tmp_path / f"{name}.toml"
+        p.write_text(base.format(extra=extra))
+        batch = asyncio.run(balances_then_close(SOL, make_adapter(load_networks(p)["solana"]), [owner], None))
+        got[name] = batch.results[0]
+    assert got["off"].amount_base_units == world["sol"][owner] and got["off"].parts == ()
+    assert got["on"].amount_base_units == world["sol"][owner] + truth[owner].lamports and got["on"].parts
+    p = tmp_path / "bad.toml"
+    p.write_text(base.format(extra='stake_accounts = "yes"\n'))
+    with pytest.raises(AdapterError, match="stake_accounts must be true or false"):
+        make_adapter(load_networks(p)["solana"])
