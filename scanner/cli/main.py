@@ -10,7 +10,7 @@ from typing import Sequence
 from .. import __version__
 from ..errors import PorscanError
 from ..exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
-from . import backfill, balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify, window
+from . import backfill, balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify, window, worker
 
 MAIN_HELP = """\
 porscan checks an exchange's proof-of-reserves claims instead of trusting them.
@@ -32,6 +32,7 @@ Commands, in the order of the job:
   bundle     an evidence bundle of a stored run (`bundle RUN OUT.zip`), checked offline (`bundle verify`)
   schedule   the scheduled reserve-ratio job for several exchanges, with alerts (cron, systemd)
   serve      the read-only feed: REST API, /metrics and a dashboard over the stored runs
+  worker     run the jobs of distributed scans (scan --distributed) taken from PostgreSQL
   demo       the whole job on a sample exchange funded on local chains
   sample     write a signed sample reserve file (porscan's own keys)
 
@@ -57,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="least severe log level shown (default warning)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for command in (verify, balances, sample, scan, liabilities, demo, diff, overlap, bundle, window, backfill):
+    for command in (verify, balances, sample, scan, liabilities, demo, diff, overlap, bundle, window, worker, backfill):
         command.add_command(sub, fmt)
     service.add_commands(sub, fmt)
     return parser

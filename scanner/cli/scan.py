@@ -108,6 +108,8 @@ def add_command(sub, fmt) -> None:
     s.add_argument("--chunk-bytes", type=chunk_bytes_arg, default=1 << 20, metavar="B",
                    help="input bytes per checkpointed chunk (default 1 MiB, at least 1024)")
     s.add_argument("--slice-rows", type=bounded_int(1, 10**9), default=50_000, metavar="N", help="rows per checkpointed balance read")
+    s.add_argument("--distributed", action="store_true", help="queue the run's jobs in the PostgreSQL store (--db) for "
+                   "`porscan worker` processes on any machines, wait for them and aggregate (see porscan worker --help)")
     add_network_options(s, " per group")
     s.add_argument("--dry", action="store_true", help="print the plan (rows per network, adapters, endpoints, "
                    "requests expected) and stop; nothing is read on chain or stored")
@@ -183,7 +185,10 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
                        coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,
-                       chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v})
+                       chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v},
+                       distributed=args.distributed)
+    if opts.distributed:  # the same run, its jobs done by `porscan worker` processes (pipeline/distributed/)
+        from ..pipeline.distributed.coordinator import run_distributed as run_scan
     if args.window is not None:  # read after the aggregate stage (pipeline/window.py)
         from dataclasses import replace
 

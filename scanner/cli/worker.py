@@ -1,0 +1,57 @@
+"""``porscan worker``: take the jobs of distributed scans (``porscan scan --distributed``) from the store."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..exitcodes import EXIT_OK
+from .args import bounded_int
+from .common import run_async
+
+WORKER_HELP = """\
+Run the jobs of distributed scans: `porscan scan FILE --db postgresql://... --distributed` plans a
+run and queues its jobs (verification chunks, balance slices) in the PostgreSQL store; any number
+of `porscan worker --db postgresql://...` processes, on any machines, take them until stopped
+(SIGTERM or Ctrl-C). The scan aggregates once every job's rows are in the store.
+
+Every machine needs the input file at the same path as the scan was given (a shared or copied
+folder), the same --config/--coins files at the same paths and the same endpoints: a worker whose
+file or config differs refuses the job, and the run fails naming why.
+
+A worker that dies (even SIGKILL) loses nothing: its jobs are taken by another worker once their
+heartbeat is older than --heartbeat-timeout. A job done twice writes its rows once.
+
+examples:
+  porscan worker --db postgresql://porscan@db.internal/porscan
+  porscan worker --db postgresql://porscan@db.internal/porscan --processes 8 --jobs 12
+"""
+
+
+def add_command(sub, fmt) -> None:
+    w = sub.add_parser("worker", help="run the jobs of distributed scans (scan --distributed) from PostgreSQL",
+                       description=WORKER_HELP, formatter_class=fmt)
+    w.add_argument("--db", metavar="URL", help="the PostgreSQL store the scans queue their jobs in "
+                   "(default: $PORSCAN_DB)")
+    w.add_argument("--processes", type=bounded_int(1, 4096), metavar="N",
+                   help="verification processes (default: all cores)")
+    w.add_argument("--jobs", type=bounded_int(1, 4096), metavar="N",
+                   help="jobs run at once, verification and balance reads (default: processes + 1, at least 2)")
+    w.add_argument("--heartbeat-timeout", type=bounded_int(1, 3600, "a number of seconds"), default=30, metavar="S",
+                   help="a job whose worker has not been heard of for S seconds is taken by another (default 30)")
+    w.set_defaults(func=cmd_worker)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from ..pipeline.distributed import WorkerOptions
+    from ..pipeline.distributed.coordinator import is_postgres
+    from ..pipeline.distributed.jobs import run_worker
+    from ..pipeline.scan import ScanError
+
+    db = args.db or os.environ.get("PORSCAN_DB") or ""
+    if not is_postgres(db):
+        raise ScanError("porscan worker needs the PostgreSQL store the scans use: --db postgresql://...")
+    processes = args.processes or os.cpu_count() or 1
+    options = WorkerOptions(jobs=args.jobs or max(2, processes + 1), heartbeat_seconds=float(args.heartbeat_timeout))
+    run_async(run_worker(db, processes, options))
+    return EXIT_OK

@@ -1,0 +1,139 @@
+"""``porscan scan --distributed``: plan, enqueue, wait for the workers, aggregate.
+
+The run is opened as a one-process scan opens it (same resume rules), and its verification jobs
+are enqueued in the run row's transaction: there is never a run without its jobs nor jobs without
+their run. Balance slices depend on the verified rows (published base units, filtered and
+unreadable rows), so they are planned by the scan's own planner once verification is complete and
+enqueued then, in one transaction. The aggregation reads what the store holds, as always: its totals
+equal a one-process scan's."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Sequence
+
+from ...storage import RunInfo, Store, StoreError, open_store
+from ..balances import slice_key
+from ..ingest import iter_chunks
+from ..plan import BalancePlanner
+from ..scan import (UNSUPPORTED_KEY, NullUI, ScanError, ScanOptions, ScanOutcome, ScanUI, _load_context, _record_failure,
+                    default_db, finish_scan, open_run)
+from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, QueuedJob
+from .jobs import BalanceSlice, RunInputs, VerifyChunk, balance_job, verify_job
+
+POLL_SECONDS = 0.5
+
+
+def is_postgres(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("postgresql", "postgres") if "://" in url else False
+
+
+def check_distributed(opts: ScanOptions) -> str:
+    """The store URL of a distributed run, or a UsageError saying why it cannot be one."""
+    db = opts.db or default_db()
+    if not is_postgres(db):
+        raise ScanError("--distributed needs a PostgreSQL store (--db postgresql://...): the workers take their jobs from it")
+    if opts.source is not None and opts.source != opts.file:
+        raise ScanError(f"--distributed: workers read the input at its path, so give a plain CSV file, not {opts.given}")
+    return db
+
+
+async def run_distributed(opts: ScanOptions, ui: ScanUI | None = None, queue: JobQueue | None = None) -> ScanOutcome:
+    ui = ui or NullUI()
+    db = check_distributed(opts)
+    ctx = _load_context(opts)
+    try:
+        store = await open_store(db)
+    except StoreError as exc:
+        raise ScanError(str(exc)) from exc
+    if queue is None:
+        from .pgqueuer import PgQueuerQueue
+
+        queue = PgQueuerQueue(db)
+    try:
+        await queue.prepare()
+        return await _coordinate(ctx, store, queue, ui)
+    except StoreError as exc:
+        raise ScanError(str(exc)) from exc
+    finally:
+        await queue.close()
+        await store.close()
+
+
+async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOutcome:
+    inputs = RunInputs.of(ctx)
+    chunks = [VerifyChunk(inputs=inputs, offset=off, length=length, first_line=first)
+              for off, length, first in iter_chunks(ctx.head, ctx.opts.chunk_bytes)]
+    async with store.transaction() as conn:  # type: ignore[attr-defined]  # PostgresStore (check_distributed)
+        run, resumed = await open_run(ctx, store, ui)
+        done = await store.done_chunks(run.id, STAGE_VERIFY)
+        verify_jobs = [verify_job(run.id, c) for c in chunks if str(c.first_line) not in done]
+        await queue.enqueue(conn, verify_jobs)
+    ui.note(f"run {run.id}: {len(verify_jobs)} verification job(s) queued for `porscan worker`")
+    seconds: dict[str, float] = {}
+    try:
+        t = time.perf_counter()
+        await _wait(store, queue, run, STAGE_VERIFY, [verify_job(run.id, c) for c in chunks], ui)
+        seconds["verify"] = time.perf_counter() - t
+        t = time.perf_counter()
+        notes = await _balances(ctx, store, queue, run, inputs, ui)
+        seconds["balances"] = time.perf_counter() - t
+        return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
+    except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
+        await _record_failure(store, run.id, exc)
+        raise
+
+
+async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: RunInputs, ui: ScanUI) -> list[str]:
+    """The scan's balance plan over the verified rows, one job per slice, then wait for them."""
+    planner = BalancePlanner(ctx)
+    async for rows in store.iter_rows(run.id):
+        for r in rows:
+            planner.add(r)
+    plan = planner.finish()
+    done = await store.done_chunks(run.id, STAGE_BALANCES)
+    if plan.unsupported and UNSUPPORTED_KEY not in done:
+        await store.save_balances(run.id, UNSUPPORTED_KEY, plan.unsupported)
+    size = ctx.opts.slice_rows
+    jobs = []
+    for (coin, height), items in plan.groups.items():
+        for index, i in enumerate(range(0, len(items), size)):
+            key = slice_key(coin, height, index)  # the same keys as a one-process scan's checkpoints
+            jobs.append(balance_job(run.id, key, BalanceSlice(inputs=inputs, coin=coin, height=height,
+                                                              rows=tuple(items[i:i + size]))))
+    async with store.transaction() as conn:  # type: ignore[attr-defined]
+        await queue.enqueue(conn, [j for j in jobs if j.key not in done])
+    await _wait(store, queue, run, STAGE_BALANCES, jobs, ui)
+    return [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
+
+
+async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Sequence[QueuedJob], ui: ScanUI) -> None:
+    """Until every job's checkpoint is in the store. A failed job fails the run with its error; a job
+    that left the queue without its checkpoint (never seen in practice: a save commits before the
+    job is acknowledged) is enqueued again, which at-least-once delivery allows."""
+    by_key = {j.key: j for j in jobs}
+    keys = set(by_key)
+    seen = len(keys & await store.done_chunks(run.id, kind))
+    ui.stage(f"{kind} (distributed)", len(keys), seen)
+    workers = -1
+    while seen < len(keys):
+        counts = await queue.counts(run.id, kind)
+        if counts.failed:
+            failures = await queue.failures(run.id)
+            first = failures[0] if failures else None
+            raise ScanError(f"run {run.id}: {counts.failed} {kind} job(s) failed"
+                            + (f"; {first.kind} {first.key}: {first.error}" if first else ""))
+        done = keys & await store.done_chunks(run.id, kind)
+        if not counts.active and len(done) < len(keys):
+            async with store.transaction() as conn:  # type: ignore[attr-defined]
+                await queue.enqueue(conn, [by_key[k] for k in sorted(keys - done)])
+        if len(done) > seen:
+            ui.advance(len(done) - seen)
+            seen = len(done)
+        if counts.workers != workers and counts.running:
+            workers = counts.workers
+            ui.note(f"{kind}: {workers} worker(s) busy with run {run.id}")
+        if seen < len(keys):
+            await asyncio.sleep(POLL_SECONDS)
+    ui.end_stage()

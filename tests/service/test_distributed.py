@@ -1,0 +1,199 @@
+"""``porscan scan --distributed`` with ``porscan worker`` processes on a real PostgreSQL (PgQueuer):
+the sample exchange on anvil (and Knots when installed), a coordinator and two worker processes give
+the totals of a one-process scan; a worker SIGKILLed while it holds jobs loses none and doubles none;
+a worker whose input file differs from the run's fails the run with that error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import asyncpg
+import pytest
+
+from support.common import ROOT, need_anvil
+
+HEARTBEAT = 2  # seconds: a killed worker's jobs are taken by another after this
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    need_anvil()
+    from scanner.devnet.localworld import build_local_exchange
+
+    w = build_local_exchange(tmp_path_factory.mktemp("dworld"), seed=5, scale=4, litecoin=False, tron_solana=False)
+    yield w
+    w.stop()
+
+
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _scan_argv(w, db: str, out, *extra: str) -> list[str]:
+    # small chunks and slices: many jobs, so both workers get some and a kill lands mid-run
+    return [sys.executable, "-m", "scanner", "scan", str(w.reserves), "--liabilities", str(w.liabilities),
+            "--config", str(w.networks), "--coins", str(w.coins), "--db", db, "--exchange", "Sample", "-q",
+            "--chunk-bytes", "1024", "--slice-rows", "4", "--json", str(out), *extra]
+
+
+def _worker(db: str, log) -> subprocess.Popen:
+    with open(log, "ab") as err:
+        return subprocess.Popen([sys.executable, "-m", "scanner", "worker", "--db", db, "--processes", "1", "--jobs", "2",
+                                 "--heartbeat-timeout", str(HEARTBEAT)], env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=err, start_new_session=True)
+
+
+def _stop(procs) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def _figures(report: dict) -> dict:
+    """What must not depend on who did the work: every asset's figures, per network and block, and
+    the row and balance status counts."""
+    return {"assets": report["assets"], "by_status": report["verification"]["by_status"],
+            "balance_status": report["balances"]["by_status"], "rows": report["verification"].get("rows")}
+
+
+def _sql(db: str, sql: str, *args):
+    async def go():
+        conn = await asyncpg.connect(db)
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
+    return asyncio.run(go())
+
+
+def _reference(w, tmp_path) -> dict:
+    out = tmp_path / "single.json"
+    done = subprocess.run(_scan_argv(w, str(tmp_path / "single.db"), out), env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(out.read_text())
+
+
+def _stored_once(db: str, run_id: int, reference: dict) -> None:
+    """Every line stored once, in both stages, and as many as the one-process scan stored."""
+    for table in ("verifications", "balances"):
+        twice = _sql(db, f"SELECT line, count(*) FROM {table} WHERE run_id = $1 GROUP BY line HAVING count(*) > 1", run_id)
+        assert not twice, f"{table}: lines stored twice: {twice[:5]}"
+    (rows,) = _sql(db, "SELECT count(*) FROM verifications WHERE run_id = $1", run_id)
+    assert rows[0] == sum(reference["verification"]["by_status"].values())
+    (bal,) = _sql(db, "SELECT count(*) FROM balances WHERE run_id = $1", run_id)
+    assert bal[0] == sum(reference["balances"]["by_status"].values())
+
+
+def test_two_workers_give_the_totals_of_one_process(world, tmp_path, postgres_db):
+    reference = _reference(world, tmp_path)
+    workers = [_worker(postgres_db, tmp_path / "w1.log"), _worker(postgres_db, tmp_path / "w2.log")]
+    try:
+        out = tmp_path / "dist.json"
+        done = subprocess.run(_scan_argv(world, postgres_db, out, "--distributed"), env=ENV, capture_output=True,
+                              text=True, timeout=120)
+        assert done.returncode in (0, 1), done.stderr
+        report = json.loads(out.read_text())
+        assert _figures(report) == _figures(reference)
+        assert report["run"]["status"] == "done"
+        _stored_once(postgres_db, report["run"]["id"], reference)
+        # both workers took jobs: PgQueuer logged successes from two queue managers
+        (jobs,) = _sql(postgres_db, "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'")
+        chunks = _sql(postgres_db, "SELECT stage, count(*) FROM checkpoints WHERE run_id = $1 GROUP BY stage",
+                      report["run"]["id"])
+        assert jobs[0] >= sum(n for stage, n in chunks if stage == "verify") > 10
+    finally:
+        _stop(workers)
+    assert all(p.returncode == 0 for p in workers), [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
+
+
+def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, tmp_path, postgres_db):
+    reference = _reference(world, tmp_path)
+    first = _worker(postgres_db, tmp_path / "w1.log")
+    procs = [first]
+    try:
+        out = tmp_path / "dist.json"
+        coordinator = subprocess.Popen(_scan_argv(world, postgres_db, out, "--distributed"), env=ENV,
+                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        procs.append(coordinator)
+        orphans: list = []
+        deadline = time.monotonic() + 60
+        while not orphans:  # mid-run: some chunks saved, and the first worker holding a job
+            assert time.monotonic() < deadline and coordinator.poll() is None, "no job was ever picked"
+            try:
+                saved = _sql(postgres_db, "SELECT count(*) FROM checkpoints")[0][0]
+                holding = _sql(postgres_db, "SELECT count(*) FROM pgqueuer WHERE status = 'picked'")[0][0]
+            except (asyncpg.PostgresError, OSError):  # tables not created yet
+                saved = holding = 0
+            if saved >= 3 and holding:
+                os.killpg(first.pid, signal.SIGKILL)  # no clean-up, no acknowledgement, no heartbeat
+                first.wait()
+                # its jobs, still picked: the ones it was running and any done but not yet acknowledged
+                orphans = [r[0] for r in _sql(postgres_db, "SELECT id FROM pgqueuer WHERE status = 'picked'")]
+            time.sleep(0.02)
+        second = _worker(postgres_db, tmp_path / "w2.log")
+        procs.append(second)
+        stdout, stderr = coordinator.communicate(timeout=90)
+        assert coordinator.returncode in (0, 1), stderr
+        report = json.loads(out.read_text())
+        assert _figures(report) == _figures(reference)
+        _stored_once(postgres_db, report["run"]["id"], reference)
+        # the killed worker's jobs were taken again (after the heartbeat timeout) and are done now
+        picked_again = _sql(postgres_db, "SELECT DISTINCT job_id FROM pgqueuer_log WHERE job_id = ANY($1::bigint[]) "
+                            "AND status = 'successful'", orphans)
+        assert {r[0] for r in picked_again} == set(orphans)
+        assert not _sql(postgres_db, "SELECT id FROM pgqueuer WHERE dedupe_key LIKE $1", f"porscan:{report['run']['id']}:%")
+    finally:
+        _stop(procs)
+
+
+def test_a_worker_refuses_another_file_and_the_run_fails(world, tmp_path, postgres_db):
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_bytes(world.reserves.read_bytes())
+    argv = _scan_argv(world, postgres_db, tmp_path / "x.json", "--distributed")
+    argv[argv.index(str(world.reserves))] = str(reserves)
+    coordinator = subprocess.Popen(argv, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)
+    procs = [coordinator]
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # the run and its jobs are stored: now the file changes under it
+            assert time.monotonic() < deadline and coordinator.poll() is None, coordinator.stderr
+            try:
+                if _sql(postgres_db, "SELECT count(*) FROM pgqueuer")[0][0]:
+                    break
+            except (asyncpg.PostgresError, OSError):
+                pass
+            time.sleep(0.05)
+        with open(reserves, "ab") as fh:
+            fh.write(b"\n")
+        procs.append(_worker(postgres_db, tmp_path / "w.log"))
+        _, stderr = coordinator.communicate(timeout=60)
+        assert coordinator.returncode == 2
+        line = stderr.strip().splitlines()[-1]
+        assert "job(s) failed" in line and "sha256" in line and str(reserves) in line
+        (run,) = _sql(postgres_db, "SELECT status, summary FROM runs")
+        assert run["status"] == "failed" and "sha256" in run["summary"]
+    finally:
+        _stop(procs)
+
+
+def test_distributed_needs_postgresql(world, tmp_path):
+    done = subprocess.run(_scan_argv(world, str(tmp_path / "s.db"), tmp_path / "o.json", "--distributed"), env=ENV,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "porscan scan: --distributed needs a PostgreSQL store (--db postgresql://...): the workers take their jobs from it"]
+    assert not (tmp_path / "s.db").exists()
