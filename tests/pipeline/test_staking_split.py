@@ -220,7 +220,8 @@ def beacon_scan(tmp_path_factory):
             code = main(["scan", str(reserves), "--config", str(networks), "--coins", str(coins), "--db",
                          str(tmp / "p.db"), "--exchange", "OKX", "--no-progress", "--json", str(out["json"]),
                          "--csv", str(out["csv"]), "--html", str(out["html"])])
-    return {"code": code, "want": want, "keys": (active, leaving, exited), "out": out, "text": text.getvalue()}
+    return {"code": code, "want": want, "keys": (active, leaving, exited), "out": out, "text": text.getvalue(),
+            "db": tmp / "p.db", "tmp": tmp}
 
 
 def test_scan_reports_liquid_staked_unbonding_of_the_snapshot(beacon_scan):
@@ -261,3 +262,38 @@ def test_a_scan_without_staking_has_no_split_columns(tmp_path):
 
     assert _staking([report.assets[0].to_json()]) == ""
 
+
+
+def test_the_stored_run_keeps_the_split_and_its_bundle_verifies(beacon_scan, capsys):
+    """The stored balances carry each validator's part, the stored report reads back with the same split,
+    and an evidence bundle of the run (report, rows, balances) verifies with the routed rows in place."""
+    from scanner.cli.main import main
+    from scanner.storage import open_store
+    from support.common import run
+
+    s = beacon_scan
+    db = f"sqlite:///{s['db']}"
+
+    async def stored():
+        async with await open_store(db) as store:
+            runs = await store.list_runs()
+            return [b for batch in [x async for x in store.iter_balances(runs[0].id)] for b in batch], runs[0].id
+
+    balances, run_id = run(stored())
+    active, leaving, exited = s["keys"]
+    parts = {b.address: (b.coin, b.network, b.staked, b.unbonding) for b in balances}
+    assert parts[active] == ("ETH@BEACON", "beacon", s["want"][active], 0)
+    assert parts[leaving] == ("ETH@BEACON", "beacon", 0, s["want"][leaving])
+    assert parts[exited] == ("ETH@BEACON", "beacon", 0, s["want"][exited])
+    capsys.readouterr()
+    assert main(["report", str(run_id), "--db", db, "--json", str(s["tmp"] / "again.json")]) in (0, 1, 3)
+    again = json.loads((s["tmp"] / "again.json").read_text())
+    first = json.loads(s["out"]["json"].read_text())
+    assert [(a["asset"], a.get("staked"), a.get("unbonding"), a.get("liquid")) for a in again["assets"]] == \
+        [(a["asset"], a.get("staked"), a.get("unbonding"), a.get("liquid")) for a in first["assets"]]
+    zipped = s["tmp"] / "run.zip"
+    assert main(["bundle", str(run_id), str(zipped), "--db", db]) == 0
+    capsys.readouterr()
+    code = main(["bundle", "verify", str(zipped), "--json"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0, result

@@ -52,6 +52,9 @@ def _extreme() -> dict:
     a["networks"][0]["coins"] = [f"ETH-{c}" for c in ("ERC20", "BEP20", "ARBITRUM", "OPTIMISM", "BASE", "LINEA",
                                                         "ZKSYNC", "SCROLL", "MANTLE", "BLAST")]
     a["networks"][1]["network"] = "arbitrum-one-nitro-mainnet-archive"
+    for place in (a, a["networks"][0]):  # a staking split: its own table, as wide as the amounts get
+        place.update({"liquid": huge, "staked": huge, "unbonding": huge, "split_unknown": huge,
+                      "split_unknown_rows": 12_345_678})
     r["failures"]["rows"][0]["reason"] = "x" * 120
     return r
 
