@@ -368,8 +368,10 @@ class SolanaAdapter(OneEndpoint):
             staked += dict(parts).get(STAKED, 0)
             unbonding += dict(parts).get(UNBONDING, 0)
         label = self.label
-        notes.append(f"{label}: stake accounts by withdrawer: {accounts} account(s) of {len(owners)} owner(s) "
-                     f"added ({staked} lamports staked, {unbonding} unbonding, the rest liquid)")
+        read = sum(1 for k in owners if split.get(k) is not None)
+        if read:
+            notes.append(f"{label}: stake accounts by withdrawer: {accounts} account(s) of {read} owner(s) "
+                         f"added ({staked} lamports staked, {unbonding} unbonding, the rest liquid)")
         for why, n in sorted(failed.items()):
             notes.append(f"{label}: stake accounts of {n} owner(s) NOT read ({why}): their own lamports only, "
                          f"staked/unbonding unknown")

@@ -243,3 +243,15 @@ def test_network_option_from_config(tmp_path, node):
     p.write_text(base.format(extra='stake_accounts = "yes"\n'))
     with pytest.raises(AdapterError, match="stake_accounts must be true or false"):
         make_adapter(load_networks(p)["solana"])
+
+
+def test_notes_count_only_owners_whose_stake_was_read(node):
+    fake, world, _, _, url = node
+    fake.failing_methods.add("getEpochSchedule")
+    try:
+        batch, _ = read(url, SOL, world["owners"][:3])
+    finally:
+        fake.failing_methods.discard("getEpochSchedule")
+    assert not any("stake accounts by withdrawer" in n for n in batch.notes)
+    ok, _ = read(url, SOL, world["owners"][:3])
+    assert any("of 3 owner(s) added" in n for n in ok.notes)
