@@ -93,6 +93,22 @@ def route_by_shape(coin: str, written: str, address: str, coins: Mapping[str, Co
     return Route(coin)
 
 
+_SAMPLE_ADDRESS = {"validator": "0x" + "00" * 48, "account": "0x" + "00" * 20}  # shapes only, never read
+
+
+def routed_target(key: str, coins: Mapping[str, CoinTarget], networks: dict[str, Network]) -> CoinTarget | None:
+    """The target of a ``COIN@NETWORK`` key that :func:`route_by_shape` makes, rebuilt from the coin and the
+    networks alone (a process that did not plan the file, e.g. a ``porscan worker``, reads it the same way);
+    None for any other key."""
+    written, _, net_id = key.strip().upper().rpartition("@")
+    net = next((n for n in networks.values() if n.id.upper() == net_id), None)
+    if not written or net is None:
+        return None
+    shape = "validator" if net.kind == "beacon" else "account"
+    route = route_by_shape(written, written, _SAMPLE_ADDRESS[shape], coins, networks)
+    return route.target if route.key == key.strip().upper() else None
+
+
 def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | None, str]:
     if row.amount is None:
         return None, NO_PUBLISHED_AMOUNT

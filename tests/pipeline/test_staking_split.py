@@ -19,7 +19,7 @@ import pytest
 from scanner.amounts import from_base_units
 from scanner.config.networks import CoinTarget, Network, load_coins, load_networks
 from scanner.pipeline.aggregate import Aggregation, CoinPlace
-from scanner.pipeline.plan import BalancePlanner, FileContext, address_shape, route_by_shape
+from scanner.pipeline.plan import BalancePlanner, FileContext, address_shape, route_by_shape, routed_target
 from scanner.records import NO_FIGURES, BalanceRecord, RowRecord
 from scanner.report_model import ScanReport
 from support.common import ROOT
@@ -138,6 +138,10 @@ def test_validator_keys_go_to_the_beacon_network_and_accounts_to_ethereum_by_sha
     assert "not a validator key" in beth.why and "no BETH token contract on ethereum" in beth.why
     usdt = route_by_shape("USDT-ERC20", "USDT-ERC20", VAL, coins, nets)  # no beacon network carries USDT
     assert usdt.key == "USDT-ERC20" and usdt.target is None
+    # a process that did not plan the file (a worker) rebuilds the routed key's target from the config alone
+    assert routed_target("ETH@BEACON", coins, nets) == r.target
+    for other in ("ETH", "BETH@ETHEREUM", "ETH@NOWHERE", "@BEACON", "USDT-ERC20@BEACON"):
+        assert routed_target(other, coins, nets) is None, other
 
 
 def test_okx_staking_file_and_htx_beth_rows_are_planned_where_they_can_be_read(monkeypatch, tmp_path):
