@@ -22,6 +22,9 @@ They reproduce the traps of the real services:
 * Solana has no balance at a slot: only ``minContextSlot`` (error -32016 while a lagging node is
   behind); ``getMultipleAccounts`` takes at most 100 keys; ``uiAmount`` is a float (wrong for big
   amounts: the adapter must use ``amount``); token accounts the node cannot parse come as base64.
+  ``getProgramAccounts`` applies ``dataSize``/``memcmp`` filters and ``withContext`` over program
+  accounts the caller adds; stake accounts come from the real Stake program (scanner/devnet/solana_stake.py).
+  ``failing_methods`` makes the node refuse a method (as public RPCs refuse some program queries).
 * Faults (TRON in-process; Solana through tests/support/faultproxy.py, which forwards only ``POST /``):
   HTTP 429, HTTP 500, timeouts, malformed JSON, TronGrid-style ``{"Error": "... frequency limit ..."}``
   rate-limit answers and plain error replies.
