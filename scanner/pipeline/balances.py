@@ -49,6 +49,9 @@ class NetworkSummary:
     # wallets counted in onchain_total: (asset, token, canonical address), each once, as scan counts them
     counted: set[tuple[str, str, str]] = field(default_factory=set)
     duplicates: int = 0
+    # False (``porscan scan``): no ``counted`` set and no once-per-wallet ``onchain_total``; the scan
+    # sums in its aggregation, and the set would hold every wallet read (10^7 of them: gigabytes)
+    per_wallet: bool = True
 
     def as_json(self) -> dict:
         coins = sorted(set(self.onchain_total) | set(self.published_total))
@@ -133,10 +136,11 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
                       on_progress: Callable[[int], None] | None = None,
                       on_plan: Callable[[int], None] | None = None,
                       summaries: dict[str, NetworkSummary] | None = None,
-                      slice_rows: int = SLICE) -> dict[str, NetworkSummary]:
+                      slice_rows: int = SLICE, per_wallet: bool = True) -> dict[str, NetworkSummary]:
     """Read every group in slices of ``slice_rows`` rows; each slice's checks go to ``on_slice(key, checks)``
     (a checkpoint for ``porscan scan``). Slices whose key is in ``done`` are not read again. Networks
-    run concurrently; a network's groups run one after the other."""
+    run concurrently; a network's groups run one after the other. ``per_wallet`` False: the summaries
+    keep no per-wallet on-chain totals (:attr:`NetworkSummary.per_wallet`)."""
     summaries = {} if summaries is None else summaries
     todo = {k: v for k, v in groups.items()}
     total = sum(len(v) for v in todo.values())
@@ -154,6 +158,7 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
             asset = target.to_asset()
             adapter = adapters[target.network]
             s = _summary(summaries, target.network)
+            s.per_wallet = per_wallet
             s.decimals[coin] = target.decimals
             for index, i in enumerate(range(0, len(items), slice_rows)):
                 part = items[i:i + slice_rows]
@@ -216,12 +221,13 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
                                    res.block if res else None, "unread", reason, res.endpoint if res else ""))
             continue
         s.read += 1
-        wallet = (target.asset, target.contract or "", canonical_address(address))
-        if wallet in s.counted:  # listed again (another coin key, spelling or height): counted once
-            s.duplicates += 1
-        else:
-            s.counted.add(wallet)
-            s.onchain_total[coin] = s.onchain_total.get(coin, 0) + res.amount_base_units
+        if s.per_wallet:
+            wallet = (target.asset, target.contract or "", canonical_address(address))
+            if wallet in s.counted:  # listed again (another coin key, spelling or height): counted once
+                s.duplicates += 1
+            else:
+                s.counted.add(wallet)
+                s.onchain_total[coin] = s.onchain_total.get(coin, 0) + res.amount_base_units
         if res.block is not None:
             s.blocks.add((res.block.number, res.block.hash, res.block.at_snapshot))
         if published is not None and published == res.amount_base_units:

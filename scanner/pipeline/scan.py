@@ -43,7 +43,7 @@ from ..report_model import (SCAN_SCHEMA, AssetReport, Block, Custodian, FailureL
 from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
-from .plan import BalancePlanner
+from .plan import BalancePlan, BalancePlanner
 from .rubric import rubric
 from .verify import Filters, row_records, run_verify
 
@@ -135,12 +135,25 @@ class _Context:
     liabilities: Any  # LiabilitySet | None
     input_sha256: str
     config_sha256: str
+    # key and place are pure functions of the config, asked once per row by the planner and the
+    # aggregation (millions of times; a few distinct answers): remembered per (coin, network)
+    _keys: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, compare=False)
+    _places: dict[str, CoinPlace] = field(default_factory=dict, repr=False, compare=False)
 
     def key(self, coin: str, network: str) -> str:
         """The key a row's coin is read and summed under (:meth:`CoinTargets.key_for`)."""
-        return self.coins.key_for(coin, network, self.head.layout.keyed_by_network)
+        key = self._keys.get((coin, network))
+        if key is None:
+            key = self._keys[(coin, network)] = self.coins.key_for(coin, network, self.head.layout.keyed_by_network)
+        return key
 
     def place(self, coin: str) -> CoinPlace:
+        place = self._places.get(coin)
+        if place is None:
+            place = self._places[coin] = self._place(coin)
+        return place
+
+    def _place(self, coin: str) -> CoinPlace:
         target = self.coins.get(coin)
         if target is not None:
             return CoinPlace(target.asset, target.network, target.decimals, target.contract)
@@ -228,11 +241,9 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     seconds: dict[str, float] = {}
     try:
         t = time.perf_counter()
-        await _stage_verify(ctx, store, run, ui)
-        seconds["verify"] = time.perf_counter() - t
-        t = time.perf_counter()
-        notes = await _stage_balances(ctx, store, run, ui)
-        seconds["balances"] = time.perf_counter() - t
+        plan = await plan_balances(ctx, ui)
+        seconds["plan"] = time.perf_counter() - t
+        notes = await _verify_beside_balances(ctx, store, run, ui, plan, seconds)
         return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
         await _record_failure(store, run.id, exc)
@@ -343,13 +354,105 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -
     ui.end_stage()
 
 
-async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -> list[str]:
-    done = await store.done_chunks(run.id, "balances")
+async def plan_balances(ctx: _Context, ui: ScanUI | None = None) -> BalancePlan:
+    """The balance plan made from the input file, parsed but not verified, by the verification
+    workers: a read needs a row's coin, network, address, height and published amount, which ingest
+    gives, and not its ownership verdict. The rows go through the planner exactly as the stored ones
+    would (the same per-row code makes them, in worker processes), so the plan, and with it every
+    slice's checkpoint key, is the one a plan over the verified rows gives: the reads need not wait
+    for verification, and a resumed run plans the same slices again."""
     planner = BalancePlanner(ctx)
-    async for rows in store.iter_rows(run.id):
-        for r in rows:
+    head = ctx.head
+    loop = asyncio.get_running_loop()
+    if ui is not None:
+        ui.stage("plan", head.size - head.data_offset)
+
+    def on_chunk(res) -> None:
+        for r in row_records(res):
             planner.add(r)
-    plan = planner.finish()
+
+    def on_progress(nbytes: int, _rows: int) -> None:
+        if ui is not None:
+            loop.call_soon_threadsafe(ui.advance, nbytes)
+
+    # chunks as large as verification's or larger: nothing is checkpointed here, and any cut gives the same rows
+    await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=Filters(ctx.opts.coins, ctx.opts.networks),
+                            decimals=ctx.decimals_map(), chunk_bytes=max(ctx.opts.chunk_bytes, 1 << 20),
+                            want_records=True, on_chunk=on_chunk, on_progress=on_progress, hash_input=False, verify=False)
+    if ui is not None:
+        ui.end_stage()
+    return planner.finish()
+
+
+class _Beside:
+    """The balances stage's view of the UI while verification shows its own progress: it counts
+    silently, and once verification ends takes the UI over with what it has done so far."""
+
+    def __init__(self, ui: ScanUI) -> None:
+        self.ui = ui
+        self.live = False
+        self.shown: tuple[str, int | None] | None = None  # the stage begun and not ended
+        self.done = 0
+
+    def stage(self, name: str, total: int | None, done: int = 0) -> None:
+        self.shown, self.done = (name, total), done
+        if self.live:
+            self.ui.stage(name, total, done)
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        if self.live:
+            self.ui.advance(n)
+
+    def note(self, text: str) -> None:
+        self.ui.note(text)
+
+    def end_stage(self) -> None:
+        self.shown = None
+        if self.live:
+            self.ui.end_stage()
+
+    def take_over(self) -> None:
+        self.live = True
+        if self.shown is not None:
+            self.ui.stage(self.shown[0], self.shown[1], self.done)
+
+
+async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, plan: BalancePlan,
+                                  seconds: dict[str, float]) -> list[str]:
+    """Verification (worker processes) and balance reads (this event loop, the nodes) at the same
+    time: neither needs the other, each checkpoints on its own, and the aggregation reads both from
+    the store once both are complete. Either failing stops the other."""
+    beside = _Beside(ui)
+
+    async def verify() -> None:
+        t = time.perf_counter()
+        await _stage_verify(ctx, store, run, ui)
+        seconds["verify"] = time.perf_counter() - t
+        beside.take_over()
+
+    async def balances() -> list[str]:
+        t = time.perf_counter()
+        notes = await _stage_balances(ctx, store, run, beside, plan)
+        seconds["balances"] = time.perf_counter() - t
+        return notes
+
+    tasks = (asyncio.ensure_future(verify()), asyncio.ensure_future(balances()))
+    try:
+        _, notes = await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    return notes
+
+
+async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
+                          plan: BalancePlan | None = None) -> list[str]:
+    done = await store.done_chunks(run.id, "balances")
+    if plan is None:
+        plan = await plan_balances(ctx)
     if plan.unsupported and UNSUPPORTED_KEY not in done:
         await store.save_balances(run.id, UNSUPPORTED_KEY, plan.unsupported)
     groups, height_notes = plan.groups, plan.height_notes
@@ -360,7 +463,7 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI)
         await store.save_balances(run.id, key, checks)
 
     summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
-                                  adapter_options=ctx.opts.adapter_options, on_progress=ui.advance)
+                                  adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False)
     ui.end_stage()
     notes = [f"{nid}: {n}" for nid, n in sorted(height_notes.items())]
     for nid in sorted(summaries):

@@ -36,6 +36,10 @@ _STATUS_TEXT = tuple(s.value for s in STATUS_ORDER)
 _I_INVALID = _STATUS_INDEX[Status.INVALID_ROW]
 _I_SKIPPED = _STATUS_INDEX[Status.SKIPPED]
 _I_FAILED = _STATUS_INDEX[Status.FAILED]
+# a row parsed but, on purpose, not verified (``ChunkTask.verify`` False: the scan's balance plan,
+# which needs only what ingest gives): a status that is read on chain like any verified one
+_I_UNCHECKED = _STATUS_INDEX[Status.UNSUPPORTED]
+UNCHECKED_REASON = "not verified: parsed for the balance plan only"
 esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
 
 FAILURE_COLUMNS = ("line", "coin", "network", "address", "amount", "status", "scheme", "reason")
@@ -67,6 +71,7 @@ class ChunkTask:
     want_failures: bool
     decimals: dict[str, int] = field(default_factory=dict)  # coin key (upper) -> base-unit exponent
     want_records: bool = False  # per-row tuples for storage (``porscan scan``)
+    verify: bool = True  # False: parse only (the scan's balance plan); rows to verify are UNCHECKED
 
 
 @dataclass(slots=True)
@@ -184,7 +189,7 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
                 skip = f"auditor status column is {row.status_column!r}, not 5"
             if skip:
                 row = (row, skip)
-            else:
+            elif task.verify:
                 key = (row.coin, row.network, address_shape(row.address))
                 group = groups.get(key)
                 if group is None:
@@ -217,11 +222,13 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
             if len(invalid) < 20:
                 invalid.append((lineno, str(row)))
         else:
-            if verdict is None:  # skipped: (row, reason)
+            if verdict is not None:
+                status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
+            elif type(row) is tuple:  # skipped: (row, reason)
                 row, reason = row
                 status_i, scheme = _I_SKIPPED, ""
-            else:
-                status_i, scheme, reason = _STATUS_INDEX[verdict.status], verdict.scheme, verdict.reason
+            else:  # parse only (not task.verify)
+                status_i, scheme, reason = _I_UNCHECKED, "", UNCHECKED_REASON
             lineno, coin, network, address = row.line, row.coin, row.network, row.address
             amount_text, height, amount, custodian = row.amount_text, row.snapshot_height, row.amount, row.custodian
         t = tallies.get((coin, network))
@@ -315,8 +322,11 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                sink: RowSink | None = None, want_rows: bool = False, want_failures: bool = False,
                chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None,
                want_records: bool = False, skip_chunks: frozenset[int] | set[int] = frozenset(),
-               on_chunk: Callable[[ChunkResult], None] | None = None, hash_input: bool = True) -> VerifyOutcome:
+               on_chunk: Callable[[ChunkResult], None] | None = None, hash_input: bool = True,
+               verify: bool = True) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
+    ``verify`` False parses only: rows that would be verified come back UNCHECKED (the scan's
+    balance plan, made from the file while verification runs beside the balance reads).
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
     tuples that :func:`row_records` turns into records); chunks whose first line is in ``skip_chunks`` (already stored by an interrupted run)
@@ -339,7 +349,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                     on_progress(length, 0)
                 continue
             yield ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures,
-                            decimals, want_records)
+                            decimals, want_records, verify)
 
     tasks = make_tasks()
     tallies: dict[tuple[str, str], Tally] = {}
