@@ -5,8 +5,8 @@
   with ``stake_accounts`` on (getMultipleAccounts + one filtered getProgramAccounts per owner) and off.
 * ``stakehub``: N delegators on a real anvil node, V validators whose StakeCredit contracts (the test
   doubles with StakeCredit's ABI) hold delegations and unbond requests written into storage at the
-  snapshot block; porscan reads BNB with StakeHub through its StakeHubReader override and by batched
-  eth_call, at the snapshot.
+  snapshot block; porscan reads BNB with StakeHub through its StakeHubReader override, Multicall3
+  aggregate3 and batched eth_call, at the snapshot.
 
 Every figure read is checked exactly. Prints addresses/s and HTTP requests per 1,000 addresses.
 """
@@ -117,10 +117,13 @@ def stakehub_world(url: str, n: int, validators: int):
     from eth_utils import keccak
 
     from scanner.devnet.localnodes import rpc, rpc_batch
+    from support.evm_world import ARTIFACTS as EVM_ARTIFACTS
+    from support.evm_world import MULTICALL3
     from support.stakehub_world import STAKEHUB, ARTIFACTS, add_validator, deploy_credit, delegator
 
     dev = rpc(url, "eth_accounts")[0]
     rpc(url, "anvil_setCode", [STAKEHUB, ARTIFACTS["TestStakeHub"]["runtime"]])
+    rpc(url, "anvil_setCode", [MULTICALL3, EVM_ARTIFACTS["Multicall3Compatible"]["runtime"]])
     credits = []
     for v in range(validators):
         credit = deploy_credit(url, dev, 2 * 10**27 + v, 2 * 10**27)  # 1 share = 1 BNB (+ a rounding remainder)
@@ -188,7 +191,7 @@ def bench_stakehub(n: int, validators: int, concurrency: int) -> None:
         addrs, truth, natives, snapshot = stakehub_world(node.url, n, validators)
         print(f"stakehub: {n:,} delegators over {validators} validators written on anvil in "
               f"{time.perf_counter() - t:.1f} s; snapshot block {snapshot}", flush=True)
-        for strategy in ("state-override-reader", "batched-calls"):
+        for strategy in ("state-override-reader", "multicall3", "batched-calls"):
             dt, batch = asyncio.run(stakehub_read(node.url, addrs, snapshot, strategy, concurrency))
             exact = batch.complete and all(
                 r.parts_known and r.amount_base_units == natives[r.address] + sum(truth[r.address])

@@ -24,7 +24,7 @@ has delegated through StakeHub, at the same snapshot block, as parts of the amou
 (``lockedBNBs(delegator, 0)``: every unbond request not yet claimed, claimable ones included). The
 validators' credit contracts come from ``StakeHub.getValidators(offset, limit)`` at that block. Read by
 porscan's StakeHubReader (contracts/StakeHubReader.sol) in a state override where the endpoint takes
-one, else by batched ``eth_call``. An address whose delegations could not be read keeps its own
+one, else in Multicall3 ``aggregate3`` calls, else by batched ``eth_call`` (the strategy the probe chose). An address whose delegations could not be read keeps its own
 balance with ``parts_known=False`` and a note: never a liquid figure silently missing its stake.
 
 Why one file: one adapter; its three read strategies share the probe, the block checks, chunk
@@ -63,6 +63,7 @@ SEL_STAKES = keccak(text="stakes(address[],address[])")[:4]
 SEL_POOLED_BNB = keccak(text="getPooledBNB(address)")[:4]
 SEL_LOCKED_BNBS = keccak(text="lockedBNBs(address,uint256)")[:4]
 VALIDATORS_PAGE = 100
+_STAKE_HOW = {"state-override-reader": "StakeHubReader override", "multicall3": "multicall3 aggregate3"}
 UINT256_MAX = 2**256 - 1
 
 SEL_NATIVE = keccak(text="nativeBalances(address[])")[:4].hex()
@@ -488,15 +489,18 @@ class EvmAdapter(OneEndpoint):
             notes.append(f"{label}: StakeHub delegations of {len(addrs)} address(es) NOT read ({why}): their own "
                          "balance only, staked/unbonding unknown")
             return dict.fromkeys(addrs, None)
-        reader = self.strategy == "state-override-reader"
-        size = max(1, self.stake_pairs // max(1, len(credits))) if reader else max(1, 500 // max(1, 2 * len(credits)))
+        how = self.strategy or "batched-calls"
+        # aggregate3 and batches carry 2 calls per (delegator, validator) pair: at most 500 calls each
+        pairs = self.stake_pairs if how == "state-override-reader" else min(self.stake_pairs, 250)
+        size = max(1, pairs // max(1, len(credits)))
+        read = {"state-override-reader": self._stakes_reader, "multicall3": self._stakes_multicall}.get(
+            how, self._stakes_batched)
         sem = asyncio.Semaphore(max(1, self.client.endpoint.concurrency))
 
         async def run(chunk: list[bytes], depth: int = 0) -> None:
             try:
                 async with sem:
-                    got = await (self._stakes_reader(block, credits, chunk) if reader
-                                 else self._stakes_batched(block, credits, chunk))
+                    got = await read(block, credits, chunk)
             except (RpcError, TransportError, ValueError, TypeError) as exc:
                 too_big = _is(exc, _TOO_BIG) if isinstance(exc, RpcError) else _is(exc, ("timeout", "413", "payload"))
                 if too_big and len(chunk) > 1 and depth < MAX_SPLIT_DEPTH:
@@ -516,7 +520,7 @@ class EvmAdapter(OneEndpoint):
         await asyncio.gather(*(run(addrs[i:i + size]) for i in range(0, len(addrs), size)))
         known = [v for v in out.values() if v is not None]
         notes.append(f"{label}: StakeHub delegations at block {block.number} over {len(credits)} validator(s), "
-                     f"{'StakeHubReader override' if reader else 'batched eth_call'}: {len(known)} of {len(addrs)} "
+                     f"{_STAKE_HOW.get(how, 'batched eth_call')}: {len(known)} of {len(addrs)} "
                      f"address(es) read ({sum(s for s, _ in known)} wei staked, {sum(u for _, u in known)} unbonding)")
         for why, n in sorted(failed.items()):
             notes.append(f"{label}: StakeHub delegations of {n} address(es) NOT read ({why}): their own balance "
@@ -539,37 +543,64 @@ class EvmAdapter(OneEndpoint):
         return [("a StakeCredit call reverted or returned no data" if s == UINT256_MAX else (s, u))
                 for s, u in zip(staked, unbonding)]
 
-    async def _stakes_batched(self, block: BlockRef, credits: list[bytes], chunk: list[bytes]
-                              ) -> list[tuple[int, int] | str]:
-        bp = self._block_param(block)
+    @staticmethod
+    def _stake_calls(credits: list[bytes], chunk: list[bytes]) -> list[tuple[str, bytes]]:
+        """(credit contract, call data) per delegator and credit: getPooledBNB, then lockedBNBs(d, 0)."""
         calls = []
         for a in chunk:
             for c in credits:
                 to = "0x" + c.hex()
-                calls.append(("eth_call", [{"to": to, "data": "0x" + (SEL_POOLED_BNB + bytes(12) + a).hex()}, bp]))
-                calls.append(("eth_call", [{"to": to, "data": "0x" + (SEL_LOCKED_BNBS + bytes(12) + a + bytes(32)).hex()},
-                                           bp]))
-        results = await self.client.batch(calls) if calls else []
+                calls.append((to, SEL_POOLED_BNB + bytes(12) + a))
+                calls.append((to, SEL_LOCKED_BNBS + bytes(12) + a + bytes(32)))
+        return calls
+
+    @staticmethod
+    def _sum_stakes(words: Sequence[int | str], n: int, per: int) -> list[tuple[int, int] | str]:
+        """Per delegator: (staked, unbonding) summed over its ``per`` words, or the first error among them."""
         out: list[tuple[int, int] | str] = []
-        per = 2 * len(credits)
-        for n in range(len(chunk)):
-            staked = unbonding = 0
-            why = ""
-            for k, r in enumerate(results[n * per:(n + 1) * per]):
-                if isinstance(r, Exception):
-                    why = r.message if isinstance(r, RpcError) else str(r)
-                    break
-                try:
-                    v = decode_uint(r)
-                except (ValueError, TypeError) as exc:
-                    why = f"unreadable StakeCredit result: {exc}"
-                    break
-                if k % 2:
-                    unbonding += v
-                else:
-                    staked += v
-            out.append(why or (staked, unbonding))
+        for i in range(n):
+            mine = words[i * per:(i + 1) * per]
+            why = next((w for w in mine if isinstance(w, str)), "")
+            if why:
+                out.append(why)
+                continue
+            out.append((sum(int(w) for w in mine[0::2]), sum(int(w) for w in mine[1::2])))
         return out
+
+    async def _stakes_multicall(self, block: BlockRef, credits: list[bytes], chunk: list[bytes]
+                                ) -> list[tuple[int, int] | str]:
+        calls = [(to, True, data) for to, data in self._stake_calls(credits, chunk)]
+        if not calls:
+            return [(0, 0) for _ in chunk]
+        data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
+        res = await self.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(block)])
+        if not isinstance(res, str) or res[:2] != "0x":
+            raise ValueError(f"aggregate3 returned {str(res)[:40]!r}")
+        try:
+            (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
+        except DecodingError as exc:
+            raise ValueError(f"aggregate3 reply not decodable: {exc}") from None
+        if len(decoded) != len(calls):
+            raise ValueError(f"multicall returned {len(decoded)} results for {len(calls)} calls")
+        words: list[int | str] = [int.from_bytes(ret[:32], "big") if ok and len(ret) >= 32
+                                  else "a StakeCredit call reverted or returned no data" for ok, ret in decoded]
+        return self._sum_stakes(words, len(chunk), 2 * len(credits))
+
+    async def _stakes_batched(self, block: BlockRef, credits: list[bytes], chunk: list[bytes]
+                              ) -> list[tuple[int, int] | str]:
+        bp = self._block_param(block)
+        calls = [("eth_call", [{"to": to, "data": "0x" + data.hex()}, bp]) for to, data in self._stake_calls(credits, chunk)]
+        results = await self.client.batch(calls) if calls else []
+        words: list[int | str] = []
+        for r in results:
+            if isinstance(r, Exception):
+                words.append(r.message if isinstance(r, RpcError) else str(r) or type(r).__name__)
+                continue
+            try:
+                words.append(decode_uint(r))
+            except (ValueError, TypeError) as exc:
+                words.append(f"unreadable StakeCredit result: {exc}")
+        return self._sum_stakes(words, len(chunk), 2 * len(credits))
 
     async def _read_all(self, block: BlockRef, token: bytes | None, addrs: list[bytes]
                         ) -> tuple[dict[bytes, int], dict[bytes, Unread]]:

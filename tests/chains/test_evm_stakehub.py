@@ -66,7 +66,9 @@ def test_delegations_at_snapshot_exact(world, truth, strategy):
         assert r.block.number == world.snapshot and r.block.at_snapshot
     # the validator created after the snapshot is not in the snapshot's list; its delegation not counted
     assert any(f"over {len(world.credits)} validator(s)" in n for n in batch.notes)
-    assert ("StakeHubReader override" in " ".join(batch.notes)) == (strategy == "state-override-reader")
+    how = {"state-override-reader": "StakeHubReader override", "multicall3": "multicall3 aggregate3",
+           "batched-calls": "batched eth_call"}
+    assert [k for k, v in how.items() if v in " ".join(batch.notes)] == [strategy]
 
 
 def test_latest_reads_the_later_state(world):
@@ -110,7 +112,7 @@ def test_reverting_credit_leaves_split_unknown_never_liquid(anvil):
     send_transaction(anvil.url, {"from": dev, "to": w.credits[1], "data": _data("setBroken(bool)", ["bool"], [True]),
                                  "gas": hex(100_000)})
     head = int(rpc(anvil.url, "eth_blockNumber"), 16)
-    for strategy in ("state-override-reader", "batched-calls"):
+    for strategy in ("state-override-reader", "multicall3", "batched-calls"):
         batch, _ = run(read(anvil.url, BNB, w.delegators, head, force_strategy=strategy))
         assert batch.complete
         for r in batch.results:
@@ -128,11 +130,12 @@ def test_no_stakehub_code_leaves_split_unknown(world):
     assert any("getValidators" in n and "NOT read" in n for n in batch.notes)
 
 
-def test_faults_at_20_percent_no_silent_liquid_figure(world, truth):
+@pytest.mark.parametrize("strategy", ["batched-calls", "multicall3", "state-override-reader"])
+def test_faults_at_20_percent_no_silent_liquid_figure(world, truth, strategy):
     addrs = world.delegators * 3
     with FaultProxy(world.url, rate=0.2, seed=17, timeout_sleep=0.8) as px:
         ep = Endpoint("anvil-faulty", px.url, timeout=0.5, max_batch=20, concurrency=3)
-        batch, ad = run(read([ep], BNB, addrs, world.snapshot, force_strategy="batched-calls", call_batch=6,
+        batch, ad = run(read([ep], BNB, addrs, world.snapshot, force_strategy=strategy, call_batch=6, stake_pairs=5,
                              attempts=12, backoff_min=0.005, backoff_max=0.03))
         injected = dict(px.injected)
     assert sum(injected.values()) >= 3 and len(injected) >= 2, injected
