@@ -39,6 +39,8 @@ def add_command(sub, fmt) -> None:
                    help="jobs run at once, verification and balance reads (default: processes + 1, at least 2)")
     w.add_argument("--heartbeat-timeout", type=bounded_int(1, 3600, "a number of seconds"), default=30, metavar="S",
                    help="a job whose worker has not been heard of for S seconds is taken by another (default 30)")
+    w.add_argument("--shared-limits", action="store_true", help="hold each endpoint's requests_per_second and "
+                   "concurrency together with every other porscan process using the same --db (as scan --shared-limits)")
     w.set_defaults(func=cmd_worker)
 
 
@@ -46,6 +48,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     from ..pipeline.distributed import WorkerOptions
     from ..pipeline.distributed.coordinator import is_postgres
     from ..pipeline.distributed.jobs import run_worker
+    from ..pipeline.fleet_limits import run_limited
     from ..pipeline.scan import ScanError
 
     db = args.db or os.environ.get("PORSCAN_DB") or ""
@@ -53,5 +56,5 @@ def cmd_worker(args: argparse.Namespace) -> int:
         raise ScanError("porscan worker needs the PostgreSQL store the scans use: --db postgresql://...")
     processes = args.processes or os.cpu_count() or 1
     options = WorkerOptions(jobs=args.jobs or max(2, processes + 1), heartbeat_seconds=float(args.heartbeat_timeout))
-    run_async(run_worker(db, processes, options))
+    run_async(run_limited(run_worker(db, processes, options), db if args.shared_limits else None))
     return EXIT_OK

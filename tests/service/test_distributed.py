@@ -186,6 +186,7 @@ def test_a_worker_refuses_another_file_and_the_run_fails(world, tmp_path, postgr
         assert "job(s) failed" in line and "sha256" in line and str(reserves) in line
         (run,) = _sql(postgres_db, "SELECT status, summary FROM runs")
         assert run["status"] == "failed" and "sha256" in run["summary"]
+        assert not _sql(postgres_db, "SELECT id FROM pgqueuer WHERE status = 'queued'")  # no worker spends time on them
     finally:
         _stop(procs)
 

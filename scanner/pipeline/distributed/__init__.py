@@ -7,11 +7,12 @@ run's jobs, name its failed ones, serve handlers by job kind); :mod:`.pgqueuer` 
 job is picked again once its heartbeat is older than the timeout). Another engine (procrastinate,
 ...) replaces it by implementing the same five methods.
 
-A job is one verification chunk or one balance slice, named by the store checkpoint it writes
-(:mod:`.jobs`); delivery is at-least-once, and a checkpoint saved twice is a no-op, so a job run
-again writes nothing twice. A network's slices are read one at a time across the fleet, as a
-one-process scan reads them: an adapter may move its node (a Bitcoin node rolled back to the
-snapshot) or be held to an endpoint's limits; networks and verification run in parallel. The coordinator (:mod:`.coordinator`) opens the run exactly as a
+A job is one verification chunk, or one network's balance reads (:mod:`.jobs`), each saved in
+checkpoints; delivery is at-least-once, and a checkpoint saved twice is a no-op, so a job run again
+writes nothing twice and a network's job taken over from a dead worker skips the slices saved. A
+network's slices are read one after the other, as a one-process scan reads them: an adapter may
+move its node (a Bitcoin node rolled back to the snapshot: two slices read at once on one node left
+rows unread) or be held to an endpoint's limits. Chunks and networks run in parallel. The coordinator (:mod:`.coordinator`) opens the run exactly as a
 one-process scan does, enqueues the jobs in the run row's transaction, waits, and aggregates once
 every checkpoint is in the store.
 
@@ -22,7 +23,7 @@ hashes differ refuses the job, and the run fails with that one error."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, AsyncContextManager, Awaitable, Callable, Mapping, Protocol, Sequence
+from typing import Any, Awaitable, Callable, Mapping, Protocol, Sequence
 
 from ...errors import PorscanError
 
@@ -36,22 +37,13 @@ class JobRefused(PorscanError):
     fails with this message, and the run with it."""
 
 
-class JobBusy(PorscanError):
-    """The job cannot run now (another worker holds what it needs): the queue offers it again after
-    ``retry_after`` seconds. Not a failure."""
-
-    def __init__(self, message: str, retry_after: float = 1.0) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
 @dataclass(frozen=True, slots=True)
 class QueuedJob:
-    """One unit of a run's work: ``key`` is the store checkpoint it writes (its identity)."""
+    """One unit of a run's work; (run, kind, key) is its identity."""
 
     kind: str  # STAGE_VERIFY or STAGE_BALANCES
     run_id: int
-    key: str
+    key: str  # a verification chunk's first line (its checkpoint key); a network id
     body: bytes  # the kind's payload (jobs.py), JSON
 
 
@@ -101,13 +93,12 @@ class JobQueue(Protocol):
 
     async def failures(self, run_id: int, limit: int = 5) -> list[JobFailure]: ...
 
+    async def drop(self, run_id: int) -> None:
+        """Remove the run's jobs not yet taken (the run failed or was interrupted: a resumed run
+        queues what its checkpoints lack)."""
+
     async def serve(self, handlers: Mapping[str, Handler], options: WorkerOptions) -> None:
         """Run jobs of these kinds until :meth:`stop` (any run's, in the order they came)."""
-
-    def exclusive(self, name: str) -> AsyncContextManager[bool]:
-        """Hold ``name`` across the whole fleet while the block runs; yields False (held elsewhere)
-        at once instead of waiting."""
-        ...
 
     def stop(self) -> None: ...
 

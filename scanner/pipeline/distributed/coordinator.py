@@ -2,9 +2,10 @@
 
 The run is opened as a one-process scan opens it (same resume rules), and its verification jobs
 are enqueued in the run row's transaction: there is never a run without its jobs nor jobs without
-their run. Balance slices depend on the verified rows (published base units, filtered and
-unreadable rows), so they are planned by the scan's own planner once verification is complete and
-enqueued then, in one transaction. The aggregation reads what the store holds, as always: its totals
+their run. The balance plan depends on the verified rows (published base units, filtered and
+unreadable rows), so the network jobs are enqueued once verification is complete, in one
+transaction; the coordinator plans too, with the scan's own planner, for the slice keys it waits
+for and the rows no adapter can read. The aggregation reads what the store holds, as always: its totals
 equal a one-process scan's."""
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from ..plan import BalancePlanner
 from ..scan import (UNSUPPORTED_KEY, NullUI, ScanError, ScanOptions, ScanOutcome, ScanUI, _load_context, _record_failure,
                     default_db, finish_scan, open_run)
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, QueuedJob
-from .jobs import BalanceSlice, RunInputs, VerifyChunk, balance_job, verify_job
+from .jobs import NetworkReads, RunInputs, VerifyChunk, network_groups, network_job, verify_job
 
 POLL_SECONDS = 0.5
 
@@ -74,7 +75,7 @@ async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOut
     seconds: dict[str, float] = {}
     try:
         t = time.perf_counter()
-        await _wait(store, queue, run, STAGE_VERIFY, [verify_job(run.id, c) for c in chunks], ui)
+        await _wait(store, queue, run, STAGE_VERIFY, [(verify_job(run.id, c), {str(c.first_line)}) for c in chunks], ui)
         seconds["verify"] = time.perf_counter() - t
         t = time.perf_counter()
         notes = await _balances(ctx, store, queue, run, inputs, ui)
@@ -82,11 +83,15 @@ async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOut
         return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
         await _record_failure(store, run.id, exc)
+        try:
+            await queue.drop(run.id)  # no worker spends time on a failed run's jobs
+        except BaseException:  # noqa: BLE001 - the first error is the one to show
+            pass
         raise
 
 
 async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: RunInputs, ui: ScanUI) -> list[str]:
-    """The scan's balance plan over the verified rows, one job per slice, then wait for them."""
+    """The scan's balance plan over the verified rows, one job per network, then wait for its slices."""
     planner = BalancePlanner(ctx)
     async for rows in store.iter_rows(run.id):
         for r in rows:
@@ -97,23 +102,24 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
         await store.save_balances(run.id, UNSUPPORTED_KEY, plan.unsupported)
     size = ctx.opts.slice_rows
     jobs = []
-    for (coin, height), items in plan.groups.items():
-        for index, i in enumerate(range(0, len(items), size)):
-            key = slice_key(coin, height, index)  # the same keys as a one-process scan's checkpoints
-            jobs.append(balance_job(run.id, key, BalanceSlice(inputs=inputs, coin=coin, height=height,
-                                                              rows=tuple(items[i:i + size]))))
+    for network in sorted({ctx.coins[coin].network for coin, _ in plan.groups}):
+        keys = {slice_key(coin, height, index)  # the keys read_groups checkpoints each slice under
+                for (coin, height), items in network_groups(plan, ctx.coins, network).items()
+                for index in range(-(-len(items) // size))}
+        jobs.append((network_job(run.id, NetworkReads(inputs=inputs, network=network)), keys))
     async with store.transaction() as conn:  # type: ignore[attr-defined]
-        await queue.enqueue(conn, [j for j in jobs if j.key not in done])
+        await queue.enqueue(conn, [job for job, keys in jobs if not keys <= done])
     await _wait(store, queue, run, STAGE_BALANCES, jobs, ui)
     return [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
 
 
-async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Sequence[QueuedJob], ui: ScanUI) -> None:
-    """Until every job's checkpoint is in the store. A failed job fails the run with its error; a job
-    that left the queue without its checkpoint (never seen in practice: a save commits before the
-    job is acknowledged) is enqueued again, which at-least-once delivery allows."""
-    by_key = {j.key: j for j in jobs}
-    keys = set(by_key)
+async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Sequence[tuple[QueuedJob, set[str]]],
+                ui: ScanUI) -> None:
+    """Until the checkpoints of every job (``jobs``: each with the checkpoint keys it saves) are in the
+    store; progress in checkpoints. A failed job fails the run with its error; a job that left the
+    queue with checkpoints missing (not seen in practice: a save commits before its job is
+    acknowledged) is enqueued again, which at-least-once delivery allows."""
+    keys = set().union(*(k for _, k in jobs)) if jobs else set()
     seen = len(keys & await store.done_chunks(run.id, kind))
     ui.stage(f"{kind} (distributed)", len(keys), seen)
     workers = -1
@@ -127,7 +133,7 @@ async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Se
         done = keys & await store.done_chunks(run.id, kind)
         if not counts.active and len(done) < len(keys):
             async with store.transaction() as conn:  # type: ignore[attr-defined]
-                await queue.enqueue(conn, [by_key[k] for k in sorted(keys - done)])
+                await queue.enqueue(conn, [job for job, k in jobs if not k <= done])
         if len(done) > seen:
             ui.advance(len(done) - seen)
             seen = len(done)

@@ -3,13 +3,14 @@
 * verify: one input chunk [offset, offset + length) cut at line boundaries by ``iter_chunks``,
   verified by ``process_chunk`` and saved with ``save_rows(run, first_line)``, exactly as the
   one-process scan does it;
-* balances: one slice of a (coin key, snapshot height) group as the scan's planner made it, read by
-  ``read_groups`` and saved with ``save_balances(run, slice_key)``.
+* balances: one network's groups of the scan's balance plan (made by the worker from the verified
+  rows in the store, by the scan's planner), read by ``read_groups`` one slice after the other and
+  saved with ``save_balances(run, slice_key)``, the keys a one-process scan uses.
 
 Each job carries what a worker needs to rebuild the run's context: the input path and its sha256,
-the config paths and their digest, the options that shape rows. A checkpoint saved already makes
-the job a no-op, so a job delivered twice (a worker killed after its save, before its ack) writes
-nothing twice."""
+the config paths and their digest, the options that shape rows. A checkpoint saved already is
+skipped, so a job delivered twice (a worker killed after its save, before its ack) writes nothing
+twice, and a network's job taken over from a dead worker goes on from its last saved slice."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from multiprocessing import get_context
 from typing import Any
 
 from ...storage import Store
-from ..plan import Job
-from . import STAGE_BALANCES, STAGE_VERIFY, JobBusy, JobQueue, JobRefused, QueuedJob, WorkerOptions
+from ..plan import BalancePlan, BalancePlanner
+from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, JobRefused, QueuedJob, WorkerOptions
 
 log = logging.getLogger("porscan.worker")
 
@@ -88,25 +89,19 @@ class VerifyChunk:
 
 
 @dataclass(frozen=True, slots=True)
-class BalanceSlice:
+class NetworkReads:
     inputs: RunInputs
-    coin: str  # the group's coin key
-    height: int | None
-    rows: tuple[Job, ...]
+    network: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"inputs": self.inputs.to_json(), "coin": self.coin, "height": self.height,
-                "rows": [[j.line, j.coin, j.address, None if j.published is None else str(j.published), j.why]
-                         for j in self.rows]}
+        return {"inputs": self.inputs.to_json(), "network": self.network}
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> "BalanceSlice":
-        return cls(inputs=RunInputs.from_json(d["inputs"]), coin=d["coin"], height=d["height"],
-                   rows=tuple(Job(int(line), coin, address, None if published is None else int(published), why)
-                              for line, coin, address, published, why in d["rows"]))
+    def from_json(cls, d: dict[str, Any]) -> "NetworkReads":
+        return cls(inputs=RunInputs.from_json(d["inputs"]), network=d["network"])
 
 
-def encode(payload: VerifyChunk | BalanceSlice) -> bytes:
+def encode(payload: VerifyChunk | NetworkReads) -> bytes:
     return json.dumps(payload.to_json(), separators=(",", ":")).encode()
 
 
@@ -114,8 +109,13 @@ def verify_job(run_id: int, chunk: VerifyChunk) -> QueuedJob:
     return QueuedJob(kind=STAGE_VERIFY, run_id=run_id, key=str(chunk.first_line), body=encode(chunk))
 
 
-def balance_job(run_id: int, key: str, part: BalanceSlice) -> QueuedJob:
-    return QueuedJob(kind=STAGE_BALANCES, run_id=run_id, key=key, body=encode(part))
+def network_job(run_id: int, reads: NetworkReads) -> QueuedJob:
+    return QueuedJob(kind=STAGE_BALANCES, run_id=run_id, key=reads.network, body=encode(reads))
+
+
+def network_groups(plan: BalancePlan, coins, network: str):
+    """The plan's groups read on ``network``."""
+    return {k: v for k, v in plan.groups.items() if coins[k[0]].network == network}
 
 
 class Worker:
@@ -127,6 +127,7 @@ class Worker:
         self.queue = queue
         self.processes = max(1, processes)
         self._contexts: dict[tuple[int, str], Any] = {}
+        self._plan_of: tuple[int, BalancePlan] | None = None
         self._lock = asyncio.Lock()
         self._pool: Executor | None = None
         self.done = {STAGE_VERIFY: 0, STAGE_BALANCES: 0}
@@ -188,39 +189,40 @@ class Worker:
         await self.store.save_rows(job.run_id, job.key, row_records(res))
         self.done[STAGE_VERIFY] += 1
 
+    async def _plan(self, run_id: int, ctx) -> BalancePlan:
+        """The run's balance plan from its verified rows (all stored before any balance job is queued),
+        made once per run by this worker."""
+        async with self._lock:
+            if self._plan_of is None or self._plan_of[0] != run_id:
+                planner = BalancePlanner(ctx)
+                async for rows in self.store.iter_rows(run_id):
+                    for r in rows:
+                        planner.add(r)
+                self._plan_of = (run_id, planner.finish())
+            return self._plan_of[1]
+
     async def balances(self, job: QueuedJob) -> None:
         from ..balances import read_groups
 
-        part = BalanceSlice.from_json(json.loads(job.body))
-        if await self._saved(job):
-            return
-        ctx = await self._context(job.run_id, part.inputs)
-        options = dict(part.inputs.adapter_options)
+        reads = NetworkReads.from_json(json.loads(job.body))
+        ctx = await self._context(job.run_id, reads.inputs)
+        groups = network_groups(await self._plan(job.run_id, ctx), ctx.coins, reads.network)
+        done = await self.store.done_chunks(job.run_id, STAGE_BALANCES)
 
-        async def save(_key: str, checks) -> None:  # the slice's own key: read_groups numbers a lone slice 0
-            await self.store.save_balances(job.run_id, job.key, checks)
+        async def save(key: str, checks) -> None:
+            await self.store.save_balances(job.run_id, key, checks)
 
-        network = ctx.coins[part.coin].network
-        async with self.queue.exclusive(f"porscan balances {network}") as mine:
-            if not mine:
-                raise JobBusy(f"{network} is being read by another worker", retry_after=0.5)
-            if await self._saved(job):
-                return  # saved by another delivery while this one waited
-            summaries = await read_groups({(part.coin, part.height): list(part.rows)}, ctx.coins, ctx.networks,
-                                          on_slice=save, slice_rows=max(1, len(part.rows)), adapter_options=options)
+        summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done,
+                                      slice_rows=reads.inputs.slice_rows, adapter_options=dict(reads.inputs.adapter_options))
         for nid, s in summaries.items():
-            for note in s.notes[:5]:
-                log.info("run %s %s %s: %s", job.run_id, nid, job.key, note)
+            for note in s.notes[:20]:
+                log.info("run %s %s: %s", job.run_id, nid, note)
         self.done[STAGE_BALANCES] += 1
 
 
-async def run_worker(db: str, processes: int, options: WorkerOptions, limits: Any = None,
-                     queue: JobQueue | None = None) -> dict[str, int]:
+async def run_worker(db: str, processes: int, options: WorkerOptions, queue: JobQueue | None = None) -> dict[str, int]:
     """``porscan worker``: take jobs of any run from the store at ``db`` until SIGTERM/SIGINT; the
-    jobs done, by kind. ``limits``: an async context manager entered around the serving (the
-    fleet-wide rate limits: the adapters the jobs create while it is open share every endpoint's
-    limits with the other workers)."""
-    import contextlib
+    jobs done, by kind. Fleet-wide endpoint limits: run it inside ``fleet_limits.run_limited``."""
     import signal
 
     from ...storage import open_store
@@ -241,8 +243,7 @@ async def run_worker(db: str, processes: int, options: WorkerOptions, limits: An
                 stops.append(sig)
             except (NotImplementedError, RuntimeError):  # not the main thread (tests): no signals to take
                 pass
-        async with limits if limits is not None else contextlib.nullcontext():
-            await queue.serve(worker.handlers(), options)
+        await queue.serve(worker.handlers(), options)
     finally:
         for sig in stops:
             loop.remove_signal_handler(sig)

@@ -7,23 +7,20 @@ waiting or running copy per checkpoint and lets a run's jobs be counted. Failed 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import zlib
 from datetime import timedelta
-from typing import Any, AsyncIterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import asyncpg
 
 from ...storage import StoreError, redact_url
-from . import Handler, JobBusy, JobCounts, JobFailure, QueuedJob, WorkerOptions
+from . import Handler, JobCounts, JobFailure, QueuedJob, WorkerOptions
 
 log = logging.getLogger("porscan.worker")
 
 PREFIX = "porscan."
 _INSTALL_LOCK = 0x70677172  # pg_advisory_xact_lock key: one installer of PgQueuer's tables at a time
-_EXCLUSIVE = 0x706F72  # first key of exclusive()'s advisory locks (the second: crc32 of the name)
 
 
 def dedupe_key(run_id: int, kind: str, key: str) -> str:
@@ -110,6 +107,10 @@ class PgQueuerQueue:
                                   error=error))
         return out
 
+    async def drop(self, run_id: int) -> None:
+        conn = await self._connection()
+        await conn.execute(f"DELETE FROM {self._table(conn)} WHERE status = 'queued' AND dedupe_key LIKE $1", _like(run_id))
+
     async def serve(self, handlers: Mapping[str, Handler], options: WorkerOptions) -> None:
         from pgqueuer import QueueManager
         from pgqueuer.models import Job
@@ -120,14 +121,9 @@ class PgQueuerQueue:
 
         def entry(kind: str, handler: Handler):
             async def run(job: Job) -> None:
-                from pgqueuer import RetryRequested
-
                 head, _, body = (job.payload or b"").partition(b"\n")
                 meta = json.loads(head)
-                try:
-                    await handler(QueuedJob(kind=kind, run_id=int(meta["run"]), key=str(meta["key"]), body=body))
-                except JobBusy as exc:
-                    raise RetryRequested(timedelta(seconds=exc.retry_after), str(exc)) from exc
+                await handler(QueuedJob(kind=kind, run_id=int(meta["run"]), key=str(meta["key"]), body=body))
 
             qm.entrypoint(PREFIX + kind, on_failure="hold")(run)
 
@@ -137,20 +133,6 @@ class PgQueuerQueue:
         await qm.run(dequeue_timeout=timedelta(seconds=options.poll_seconds), batch_size=1,
                      max_concurrent_tasks=max(2, options.jobs),
                      heartbeat_timeout=timedelta(seconds=options.heartbeat_seconds))
-
-    @contextlib.asynccontextmanager
-    async def exclusive(self, name: str) -> AsyncIterator[bool]:
-        # a session lock on a connection of its own: released by PostgreSQL if this process dies
-        key = zlib.crc32(name.encode()) - (1 << 31)  # int4
-        try:
-            conn = await asyncpg.connect(self.url, timeout=15)
-        except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise StoreError(f"job queue: cannot connect to {redact_url(self.url)}: {exc}") from None
-        try:
-            got = bool(await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", _EXCLUSIVE, key))
-            yield got
-        finally:
-            await conn.close()  # ends the session, and the lock with it
 
     def stop(self) -> None:
         if self._qm is not None:
