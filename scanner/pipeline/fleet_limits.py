@@ -89,7 +89,7 @@ RETURNING slot
 _RELEASE = "UPDATE porscan_limit_slots SET holder = NULL, expires_at = NULL WHERE key = $1 AND slot = $2 AND holder = $3"
 _RENEW = "UPDATE porscan_limit_slots SET expires_at = clock_timestamp() + make_interval(secs => $2) WHERE holder = $1"
 
-_HANDOVERS = 16  # a slot passed between one process's requests this many times goes back to the fleet
+_HANDOVERS = 32  # a slot passed between one process's requests this many times goes back to the fleet
 _TOKEN_TTL = 1.0  # seconds a taken token may wait for its request before it is dropped
 
 
@@ -188,8 +188,9 @@ class FleetLimiter:
         self._ready: asyncio.AbstractEventLoop | None = None  # the loop its locks and queue belong to
         self._tokens: list[float] = []  # monotonic times the tokens in hand were taken
         self._token_lock: asyncio.Lock | None = None
-        self._slot_lock: asyncio.Lock | None = None
+        self._poller: asyncio.Task[None] | None = None
         self._token_waiters = 0
+        self._next_ask = 0.0  # monotonic time before which the bucket is known to be dry
         self._free: asyncio.Queue[_Slot] | None = None
         self._slot_waiters = 0
         self._setup: asyncio.Task[None] | None = None
@@ -200,7 +201,7 @@ class FleetLimiter:
         if self._ready is not loop:  # first use on this loop: its locks, and the rows, made once
             self._ready = loop
             self._tokens, self._token_waiters, self._slot_waiters = [], 0, 0
-            self._token_lock, self._slot_lock, self._free = asyncio.Lock(), asyncio.Lock(), asyncio.Queue()
+            self._token_lock, self._free, self._poller = asyncio.Lock(), asyncio.Queue(), None
             self._setup = loop.create_task(self._rows(state))
         try:
             assert self._setup is not None
@@ -239,6 +240,9 @@ class FleetLimiter:
                     if self._tokens:
                         self._tokens.pop()
                         return
+                    if now < self._next_ask:
+                        await asyncio.sleep(self._next_ask - now)
+                        continue
                     want = max(1, min(self._token_waiters, math.floor(self._capacity / 4)))
                     try:
                         row = await state.pool.fetchrow(_TAKE, self.spec.key, want)
@@ -247,41 +251,68 @@ class FleetLimiter:
                     if row is None:  # the bucket row went away (tables dropped): make it again
                         await self._rows(state, ddl=True)
                         continue
+                    if row["n"] < want:  # the bucket is dry: ask again once a block (1/20 s of rate) is back
+                        block = max(1, min(want, math.floor(row["rate"] / 20)))
+                        self._next_ask = time.monotonic() + max(0.001, (block - row["left_over"]) / row["rate"])
                     if row["n"]:
                         self._tokens.extend([time.monotonic()] * (row["n"] - 1))
                         return
-                    await asyncio.sleep(max(0.001, (1 - row["left_over"]) / row["rate"]))
         finally:
             self._token_waiters -= 1
 
     async def _slot(self, state: _Loop) -> _Slot:
-        assert self._free is not None and self._slot_lock is not None
+        """A slot handed over by a request of this process, or one the poller took from the fleet: one
+        poller per endpoint and process asks the database, however many requests wait."""
+        assert self._free is not None
         self._slot_waiters += 1
         try:
-            delay = self.fleet.poll
             while True:
                 try:
-                    return self._free.get_nowait()  # handed over by a request of this process
+                    return self._free.get_nowait()
                 except asyncio.QueueEmpty:
                     pass
-                async with self._slot_lock:  # one round trip at a time per endpoint and process
-                    try:
-                        number = await state.pool.fetchval(_ACQUIRE, self.spec.key, self.fleet.holder,
-                                                           self.fleet.lease, self.concurrency)
-                    except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                        raise self.fleet._fail(exc) from None
-                if number is not None:
-                    state.held[(self.spec.key, number)] = None
-                    return _Slot(number)
-                try:  # all slots busy: wait for one of ours to be handed over, or poll the fleet again
-                    return await asyncio.wait_for(self._free.get(), delay)
+                poller = self._poller
+                if poller is not None and poller.done():
+                    self._poller = None
+                    failure = None if poller.cancelled() else poller.exception()
+                    if failure is not None:
+                        raise failure  # the database failed the poller (a TransportError)
+                if self._poller is None:
+                    self._poller = asyncio.get_running_loop().create_task(self._poll(state))
+                try:
+                    return await asyncio.wait_for(self._free.get(), 0.25)
                 except asyncio.TimeoutError:
-                    delay = min(delay * 2, 0.25)
+                    continue  # look at the poller again
         finally:
             self._slot_waiters -= 1
-            if not self._slot_waiters:  # a slot handed over to a waiter that got another (or gave up)
+            # nobody waits: a slot handed over meanwhile goes back (one the poller takes after its
+            # round trip, it gives back itself; the poller is never cancelled, as a slot taken by a
+            # cancelled query would stay held, and renewed)
+            if not self._slot_waiters:
                 while not self._free.empty():
                     await self._give_back(state, self._free.get_nowait())
+
+    async def _poll(self, state: _Loop) -> None:
+        """Take fleet slots while this process has more waiting requests than free slots in hand."""
+        assert self._free is not None
+        delay = self.fleet.poll
+        while self._slot_waiters > self._free.qsize():
+            try:
+                number = await state.pool.fetchval(_ACQUIRE, self.spec.key, self.fleet.holder, self.fleet.lease,
+                                                   self.concurrency)
+            except (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise self.fleet._fail(exc) from None
+            if number is None:  # all the fleet's slots are busy
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+                continue
+            delay = self.fleet.poll
+            slot = _Slot(number)
+            state.held[(self.spec.key, number)] = None
+            if self._slot_waiters > self._free.qsize():
+                self._free.put_nowait(slot)
+            else:  # the requests that waited got slots handed over meanwhile
+                await self._give_back(state, slot)
 
     async def release(self, slot: object) -> None:
         assert isinstance(slot, _Slot) and self._free is not None

@@ -194,7 +194,7 @@ def test_shared_limits_need_postgresql(tmp_path):
 def test_a_living_process_holds_no_slot_once_its_requests_are_done(postgres_db):
     """Slots passed between one process's requests go back to the fleet when none is waiting, so an
     idle worker does not keep the fleet's concurrency."""
-    counter = Counter(hold=0.01)
+    counter = Counter(hold=0.02)
 
     async def go() -> tuple[list[str], list[str]]:
         fleet = FleetLimits(postgres_db, lease=30)
@@ -202,11 +202,15 @@ def test_a_living_process_holds_no_slot_once_its_requests_are_done(postgres_db):
         try:
             client = JsonRpcClient(Endpoint(label="shared", network="testnet", url=srv.url, concurrency=2), attempts=1)
             calls = [asyncio.ensure_future(client.call("echo", [i])) for i in range(30)]
-            await asyncio.sleep(0.05)
+            while counter.in_flight < 2:  # both slots taken (after the pool and tables are set up)
+                await asyncio.sleep(0.005)
             during = await _holders(postgres_db)
             assert sorted(await asyncio.gather(*calls)) == list(range(30))
             await client.close()
-            return during, await _holders(postgres_db)  # before aclose: the process lives on
+            deadline = time.monotonic() + 1.0  # a poller's last round trip may still hand its slot back
+            while (after := await _holders(postgres_db)) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            return during, after  # before aclose: the process lives on
         finally:
             set_limiter_factory(None)
             await fleet.aclose()
