@@ -140,8 +140,7 @@ def _render_split(report: ScanReport, console) -> None:
                                  ("unbonding", _num(f.unbonding)), ("split unknown", _split_unknown(f))):
                 console.print(f"  {label:<19} {value}", markup=False, overflow="fold")
     if any(f.split_unknown_rows for _, _, f in lines):
-        console.print("  split unknown: rows whose staked / liquid split could not be read; not counted as liquid",
-                      markup=False)
+        console.print("  split unknown: rows whose split could not be read, not counted as liquid", markup=False)
 
 
 def render_scan(report: ScanReport, console) -> None:

@@ -84,3 +84,24 @@ def test_verdict_rules():
     assert verdict(report(b={"match": 9, "mismatch": 1})).code == 1
     assert verdict(report(b={"match": 9, "unread": 1}, read=9)).code == 3
     assert "1 rows publish no signature" in verdict(report(v={"verified": 9, "unsigned": 1}), require_signatures=True).line
+
+
+@pytest.mark.parametrize("width", [80, 200])
+def test_staked_and_unbonding_are_shown_whole_when_an_asset_has_them(width):
+    """An asset with a staking split gets its liquid / staked / unbonding lines (table or stacked); the rows
+    whose split is unknown are named; a report without any split shows none of it."""
+    doc = json.loads(json.dumps(REPORT))
+    eth = next(a for a in doc["assets"] if a["networks"])
+    onchain = Decimal(eth["onchain"])
+    staked, unbonding, unknown = onchain / 4, onchain / 8, Decimal("0.000000000000000001")
+    eth.update({"staked": str(staked), "unbonding": str(unbonding), "split_unknown": str(unknown),
+                "split_unknown_rows": 3})
+    out = io.StringIO()
+    render_scan(ScanReport.from_json(doc), Console(file=out, width=width, highlight=False, color_system=None))
+    text = out.getvalue()
+    assert "Staked and locked" in text and max(map(len, text.splitlines())) <= width
+    liquid = onchain - staked - unbonding - unknown
+    for amount in (staked, unbonding, liquid, unknown):
+        assert _num(str(amount)) in text, (width, amount)
+    assert "(3 row(s))" in text and "not counted as liquid" in text
+    assert "Staked and locked" not in _render(width)
