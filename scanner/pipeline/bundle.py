@@ -48,7 +48,8 @@ INPUTS_DIR = "inputs/"
 _HASH_BLOCK = 1 << 20
 # the figures verify recomputes (coverage and difference follow from them by the one rounding rule)
 FIGURE_FIELDS = ("rows", "rows_expected", "rows_read", "published", "onchain", "proven", "owner_only", "key_only",
-                 "unverified", "unread_published", "difference", "coverage")
+                 "unverified", "unread_published", "difference", "coverage", "staked", "unbonding", "split_unknown",
+                 "split_unknown_rows")
 
 
 class BundleError(UsageError):
@@ -86,7 +87,10 @@ def _balance_record(d: dict[str, Any]) -> BalanceRecord:
                          onchain_base_units=_units(d.get("onchain_base_units"), "onchain_base_units"),
                          decimals=d.get("decimals"), block_number=d.get("block_number"), block_hash=d.get("block_hash"),
                          at_snapshot=d.get("at_snapshot"), status=d["status"], reason=d["reason"],
-                         endpoint=d.get("endpoint") or "")
+                         endpoint=d.get("endpoint") or "",
+                         # bundles written before the staking split have no such keys: no split, as their report
+                         **{k: _units(d[f"{k}_base_units"], f"{k}_base_units") if f"{k}_base_units" in d else 0
+                            for k in ("staked", "unbonding")})
 
 
 def _int(value: Any, what: str) -> int:

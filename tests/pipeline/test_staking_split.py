@@ -301,3 +301,33 @@ def test_the_stored_run_keeps_the_split_and_its_bundle_verifies(beacon_scan, cap
     code = main(["bundle", "verify", str(zipped), "--json"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result
+
+
+def test_a_forged_staked_figure_in_a_bundle_is_caught(beacon_scan, capsys):
+    """Moving reserves from unbonding to staked in a bundle's report (its hash updated, as a forger would) is
+    recomputed from the bundled balances and named."""
+    import hashlib
+    import zipfile
+
+    from scanner.cli.main import main
+
+    s = beacon_scan
+    src = s["tmp"] / "forge-from.zip"
+    assert main(["bundle", "1", str(src), "--db", f"sqlite:///{s['db']}"]) == 0  # the fixture's one run
+    with zipfile.ZipFile(src) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    report = json.loads(members["report.json"])
+    eth = next(a for a in report["assets"] if a["asset"] == "ETH")
+    eth["staked"], eth["unbonding"] = str(Decimal(eth["staked"]) + 1), str(Decimal(eth["unbonding"]) - 1)
+    members["report.json"] = json.dumps(report).encode()
+    manifest = json.loads(members["manifest.json"])
+    manifest["members"]["report.json"] = hashlib.sha256(members["report.json"]).hexdigest()
+    members["manifest.json"] = json.dumps(manifest).encode()
+    forged = s["tmp"] / "forged.zip"
+    with zipfile.ZipFile(forged, "w") as zf:
+        for n, d in members.items():
+            zf.writestr(n, d)
+    capsys.readouterr()
+    assert main(["bundle", "verify", str(forged)]) == 1
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mismatch: ")]
+    assert any("assets[ETH].staked" in ln for ln in lines) and any("assets[ETH].unbonding" in ln for ln in lines)
