@@ -12,7 +12,8 @@ send at most the endpoint's ``requests_per_second`` and ``concurrency`` between 
 * Concurrency: ``concurrency`` slot rows per key, each taken with a lease that the holder renews while
   it lives; a process that dies (SIGKILL, a lost machine) stops renewing and its slots come back when
   the lease runs out. A slot freed while another request of the same process waits goes to that
-  request without a round trip, at most ``_HANDOVERS`` times before it goes back to the fleet.
+  request without a round trip (also one coming within ``_LINGER``), at most ``_HANDOVERS`` times
+  before it goes back to the fleet.
 
 The tables are created here (``CREATE TABLE IF NOT EXISTS``): they hold no history, only the state of
 the limits, and a fleet may share them across store databases' versions.
@@ -90,6 +91,7 @@ _RELEASE = "UPDATE porscan_limit_slots SET holder = NULL, expires_at = NULL WHER
 _RENEW = "UPDATE porscan_limit_slots SET expires_at = clock_timestamp() + make_interval(secs => $2) WHERE holder = $1"
 
 _HANDOVERS = 32  # a slot passed between one process's requests this many times goes back to the fleet
+_LINGER = 0.1  # seconds a freed slot waits for this process's next request before it goes back
 _TOKEN_TTL = 1.0  # seconds a taken token may wait for its request before it is dropped
 
 
@@ -97,6 +99,7 @@ _TOKEN_TTL = 1.0  # seconds a taken token may wait for its request before it is 
 class _Slot:
     number: int
     handovers: int = 0
+    idle_since: float = 0.0  # monotonic time it was last freed
 
 
 @dataclass(slots=True)
@@ -189,6 +192,7 @@ class FleetLimiter:
         self._tokens: list[float] = []  # monotonic times the tokens in hand were taken
         self._token_lock: asyncio.Lock | None = None
         self._poller: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
         self._token_waiters = 0
         self._next_ask = 0.0  # monotonic time before which the bucket is known to be dry
         self._free: asyncio.Queue[_Slot] | None = None
@@ -201,7 +205,7 @@ class FleetLimiter:
         if self._ready is not loop:  # first use on this loop: its locks, and the rows, made once
             self._ready = loop
             self._tokens, self._token_waiters, self._slot_waiters = [], 0, 0
-            self._token_lock, self._free, self._poller = asyncio.Lock(), asyncio.Queue(), None
+            self._token_lock, self._free, self._poller, self._sweeper = asyncio.Lock(), asyncio.Queue(), None, None
             self._setup = loop.create_task(self._rows(state))
         try:
             assert self._setup is not None
@@ -285,12 +289,10 @@ class FleetLimiter:
                     continue  # look at the poller again
         finally:
             self._slot_waiters -= 1
-            # nobody waits: a slot handed over meanwhile goes back (one the poller takes after its
-            # round trip, it gives back itself; the poller is never cancelled, as a slot taken by a
-            # cancelled query would stay held, and renewed)
-            if not self._slot_waiters:
-                while not self._free.empty():
-                    await self._give_back(state, self._free.get_nowait())
+            # nobody waits: a slot handed over meanwhile goes back after the linger (the poller is
+            # never cancelled: a slot taken by a cancelled query would stay held, and renewed)
+            if not self._slot_waiters and not self._free.empty():
+                self._sweep_soon(state)
 
     async def _poll(self, state: _Loop) -> None:
         """Take fleet slots while this process has more waiting requests than free slots in hand."""
@@ -310,17 +312,52 @@ class FleetLimiter:
             slot = _Slot(number)
             state.held[(self.spec.key, number)] = None
             if self._slot_waiters > self._free.qsize():
-                self._free.put_nowait(slot)
+                self._park(state, slot)
             else:  # the requests that waited got slots handed over meanwhile
                 await self._give_back(state, slot)
 
     async def release(self, slot: object) -> None:
+        """The slot goes to the next request of this process (waiting, or coming within ``_LINGER``), at
+        most ``_HANDOVERS`` times; then, or when no request came, back to the fleet."""
         assert isinstance(slot, _Slot) and self._free is not None
-        if self._slot_waiters > self._free.qsize() and slot.handovers < _HANDOVERS:
+        state = await self.fleet.loop_state()
+        if slot.handovers < _HANDOVERS:
             slot.handovers += 1
-            self._free.put_nowait(slot)
+            self._park(state, slot)
             return
-        await self._give_back(await self.fleet.loop_state(), slot)
+        await self._give_back(state, slot)
+
+    def _park(self, state: _Loop, slot: _Slot) -> None:
+        assert self._free is not None
+        slot.idle_since = time.monotonic()
+        self._free.put_nowait(slot)
+        if not self._slot_waiters:
+            self._sweep_soon(state)
+
+    def _sweep_soon(self, state: _Loop) -> None:
+        if self._sweeper is None or self._sweeper.done():
+            self._sweeper = asyncio.get_running_loop().create_task(self._sweep(state))
+
+    async def _sweep(self, state: _Loop) -> None:
+        """Give back the slots that no request of this process took within ``_LINGER``."""
+        assert self._free is not None
+        while not self._free.empty():
+            await asyncio.sleep(_LINGER)
+            if self.fleet._loops.get(asyncio.get_running_loop()) is not state:
+                return  # closed (aclose gave back every slot of this process)
+            expired: list[_Slot] = []
+            if not self._slot_waiters:
+                now, kept = time.monotonic(), list[_Slot]()
+                for _ in range(self._free.qsize()):
+                    slot = self._free.get_nowait()
+                    (expired if now - slot.idle_since >= _LINGER * 0.9 else kept).append(slot)
+                for slot in kept:
+                    self._free.put_nowait(slot)
+            for slot in expired:
+                try:
+                    await self._give_back(state, slot)
+                except TransportError as exc:  # its lease runs out: it is no longer renewed
+                    log.warning("%s", exc)
 
     async def _give_back(self, state: _Loop, slot: _Slot) -> None:
         state.held.pop((self.spec.key, slot.number), None)
