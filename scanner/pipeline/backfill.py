@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from chains.secrets import display_url, expand_env, scrub, secrets_in
+from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_vars
 
 from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
@@ -234,6 +234,10 @@ def _reference(path: Path, where: str, key: str, value: Any, problems: list[str]
     value = value.strip()
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme == "https":
+        unset = unset_vars(value)
+        if unset:
+            problems.append(f"{where}: {key}: {display_url(value)}: environment variable {', '.join(unset)} is not set")
+            return None
         return value
     if scheme:
         problems.append(f"{where}: {key}: {display_url(value)}: only https:// URLs (TLS verified) or local paths")

@@ -103,6 +103,7 @@ def test_a_bad_entry_is_one_line_and_nothing_runs(world, tmp_path, capsys):
 
 @pytest.mark.parametrize("entry,field", [("file = 'http://example.test/r.csv'", "file"),
                                          ("file = 'missing.csv'", "file"),
+                                         ("file = 'https://h.test/r.csv?key=${PORSCAN_TEST_UNSET_KEY}'", "file"),
                                          ("file = 'r.csv'\noptions = { usd_scale = 99 }", "options.usd_scale"),
                                          ("file = 'r.csv'\ncolour = 'red'", "colour")])
 def test_toml_entries_name_the_round_and_field(tmp_path, capsys, entry, field):
