@@ -23,7 +23,7 @@ from ..scan import (UNSUPPORTED_KEY, NullUI, ScanError, ScanOptions, ScanOutcome
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, QueuedJob
 from .jobs import NetworkReads, RunInputs, VerifyChunk, network_groups, network_job, verify_job
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.25  # how often the coordinator reads the store's checkpoints and the queue's counts
 
 
 def is_postgres(url: str) -> bool:

@@ -129,6 +129,8 @@ class Worker:
         self._contexts: dict[tuple[int, str], Any] = {}
         self._plan_of: tuple[int, BalancePlan] | None = None
         self._lock = asyncio.Lock()
+        # chunks verified at once: one per process (more would share its core); balance jobs, I/O, are not held
+        self._cores = asyncio.Semaphore(self.processes)
         self._pool: Executor | None = None
         self.done = {STAGE_VERIFY: 0, STAGE_BALANCES: 0}
 
@@ -179,13 +181,14 @@ class Worker:
         task = ChunkTask(head.path, chunk.offset, chunk.length, chunk.first_line, head.layout, head.heights,
                          Filters(frozenset(chunk.inputs.coins), frozenset(chunk.inputs.networks)), False, False,
                          ctx.decimals_map(), True)
-        if self.processes > 1:
-            if self._pool is None:
-                # spawned, not forked: this process holds an event loop and database connections
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=get_context("spawn"))
-            res = await asyncio.get_running_loop().run_in_executor(self._pool, process_chunk, task)
-        else:
-            res = await asyncio.to_thread(process_chunk, task)
+        async with self._cores:
+            if self.processes > 1:
+                if self._pool is None:
+                    # spawned, not forked: this process holds an event loop and database connections
+                    self._pool = ProcessPoolExecutor(self.processes, mp_context=get_context("spawn"))
+                res = await asyncio.get_running_loop().run_in_executor(self._pool, process_chunk, task)
+            else:
+                res = await asyncio.to_thread(process_chunk, task)
         await self.store.save_rows(job.run_id, job.key, row_records(res))
         self.done[STAGE_VERIFY] += 1
 
