@@ -11,7 +11,7 @@ from .common import run_async
 
 WORKER_HELP = """\
 Run the jobs of distributed scans: `porscan scan FILE --db postgresql://... --distributed` plans a
-run and queues its jobs (verification chunks, balance slices) in the PostgreSQL store; any number
+run and queues its jobs (verification chunks, each network's balance reads) in the PostgreSQL store; any number
 of `porscan worker --db postgresql://...` processes, on any machines, take them until stopped
 (SIGTERM or Ctrl-C). The scan aggregates once every job's rows are in the store.
 
@@ -20,7 +20,8 @@ folder), the same --config/--coins files at the same paths and the same endpoint
 file or config differs refuses the job, and the run fails naming why.
 
 A worker that dies (even SIGKILL) loses nothing: its jobs are taken by another worker once their
-heartbeat is older than --heartbeat-timeout. A job done twice writes its rows once.
+heartbeat is older than --heartbeat-timeout (give every worker the same). A job done twice writes its
+rows once; a network's job taken over goes on from its last saved slice.
 
 examples:
   porscan worker --db postgresql://porscan@db.internal/porscan
@@ -36,7 +37,8 @@ def add_command(sub, fmt) -> None:
     w.add_argument("--processes", type=bounded_int(1, 4096), metavar="N",
                    help="verification processes (default: all cores)")
     w.add_argument("--jobs", type=bounded_int(1, 4096), metavar="N",
-                   help="jobs run at once, verification and balance reads (default: processes + 1, at least 2)")
+                   help="jobs held at once (default: processes + 1, at least 2); chunks are verified --processes at a "
+                        "time, networks' balance reads run beside them")
     w.add_argument("--heartbeat-timeout", type=bounded_int(1, 3600, "a number of seconds"), default=30, metavar="S",
                    help="a job whose worker has not been heard of for S seconds is taken by another (default 30)")
     w.add_argument("--shared-limits", action="store_true", help="hold each endpoint's requests_per_second and "

@@ -28,6 +28,7 @@ from ..plan import BalancePlan, BalancePlanner
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, JobRefused, QueuedJob, WorkerOptions
 
 log = logging.getLogger("porscan.worker")
+CONTEXTS_KEPT = 4  # runs whose context (config, file head) a worker keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,8 @@ class Worker:
             if ctx.config_sha256 != inputs.config_sha256:
                 raise JobRefused(f"run {run_id}: the network/coin config on this worker differs from the run's "
                                  "(same files at the same paths, same --rpc on every machine)")
+            if len(self._contexts) >= CONTEXTS_KEPT:  # a long-lived worker serves run after run
+                del self._contexts[next(iter(self._contexts))]
             self._contexts[key] = ctx
             return ctx
 
