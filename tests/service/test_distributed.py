@@ -237,3 +237,16 @@ def test_distributed_needs_postgresql(world, tmp_path):
     assert done.stderr.strip().splitlines() == [
         "porscan scan: --distributed needs a PostgreSQL store (--db postgresql://...): the workers take their jobs from it"]
     assert not (tmp_path / "s.db").exists()
+
+
+def test_distributed_needs_a_file_workers_can_read(world, tmp_path):
+    import gzip
+
+    packed = tmp_path / "reserves.csv.gz"
+    packed.write_bytes(gzip.compress(world.reserves.read_bytes()))
+    argv = _scan_argv(world, "postgresql://nobody@127.0.0.1:1/none", tmp_path / "o.json", "--distributed")
+    argv[argv.index(str(world.reserves))] = str(packed)
+    done = subprocess.run(argv, env=ENV, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"porscan scan: --distributed: workers read the input at its path, so give a plain CSV file, not {packed}"]
