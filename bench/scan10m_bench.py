@@ -11,8 +11,8 @@ every address is funded at the list's snapshot heights, as bench/scan does:
 * BTC on Bitcoin Knots regtest (the scripts paid, then the chain brought to height 1000),
 * USDT-TRC20 on the FAKE TRON server (no TRON node runs here; read at its latest block, labelled).
 
-Printed: seconds per stage (plan, verify and balances, which run at the same time, aggregate,
-store), wall time, rows/s, peak RSS of the scan's whole process tree (sampled every 50 ms), and
+Printed: seconds per stage (verify, and beside it the balance plan then the balance reads;
+aggregate), wall time, rows/s, peak RSS of the scan's whole process tree (sampled every 50 ms), and
 whether every asset's on-chain total equals the funded amount exactly. Targets (the issue's):
 10^7 rows within 15 minutes, peak RSS at most 2 GB. ``--rows 1000000`` and ``3000000`` show how
 time and memory grow when 10^7 does not fit.

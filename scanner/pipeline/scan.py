@@ -240,10 +240,7 @@ async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     run, resumed = await open_run(ctx, store, ui)
     seconds: dict[str, float] = {}
     try:
-        t = time.perf_counter()
-        plan = await plan_balances(ctx, ui)
-        seconds["plan"] = time.perf_counter() - t
-        notes = await _verify_beside_balances(ctx, store, run, ui, plan, seconds)
+        notes = await _verify_beside_balances(ctx, store, run, ui, seconds)
         return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
         await _record_failure(store, run.id, exc)
@@ -418,11 +415,13 @@ class _Beside:
             self.ui.stage(self.shown[0], self.shown[1], self.done)
 
 
-async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, plan: BalancePlan,
+async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
                                   seconds: dict[str, float]) -> list[str]:
-    """Verification (worker processes) and balance reads (this event loop, the nodes) at the same
-    time: neither needs the other, each checkpoints on its own, and the aggregation reads both from
-    the store once both are complete. Either failing stops the other."""
+    """Verification (worker processes) and the balance plan, then the balance reads (this event
+    loop, the nodes), at the same time: neither needs the other, each checkpoints on its own, and the
+    aggregation reads both from the store once both are complete. Either failing stops the other.
+    Verification starts first, so that its workers are forked while this process is small: forked
+    after the plan, each would map the plan's pages too (counted in every worker's RSS)."""
     beside = _Beside(ui)
 
     async def verify() -> None:
@@ -432,6 +431,9 @@ async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui:
         beside.take_over()
 
     async def balances() -> list[str]:
+        t = time.perf_counter()
+        plan = await plan_balances(ctx)
+        seconds["plan"] = time.perf_counter() - t
         t = time.perf_counter()
         notes = await _stage_balances(ctx, store, run, beside, plan)
         seconds["balances"] = time.perf_counter() - t
