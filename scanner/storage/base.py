@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from contextlib import AbstractAsyncContextManager
 from typing import Any, AsyncIterator, Sequence, TypeVar
 
 from .migrations import BALANCE_COLUMNS, VERIFICATION_COLUMNS
@@ -120,6 +121,12 @@ class Store(abc.ABC):
                           records: Sequence) -> bool:
         """Checkpoint (only if new and the run is running) and bulk-insert ``_encode_chunk`` rows,
         in one transaction. False when the checkpoint already existed (nothing written)."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Any]:
+        """A transaction that the store's run statements and the caller's own join (a job queue's
+        enqueue commits with the run row, or neither does). PostgreSQL only: SQLite has one writer
+        thread and no connection to share."""
+        raise StoreError("a transaction shared with a job queue needs a PostgreSQL store")
 
     @abc.abstractmethod
     async def schema_version(self) -> int:

@@ -66,7 +66,7 @@ async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOut
     inputs = RunInputs.of(ctx)
     chunks = [VerifyChunk(inputs=inputs, offset=off, length=length, first_line=first)
               for off, length, first in iter_chunks(ctx.head, ctx.opts.chunk_bytes)]
-    async with store.transaction() as conn:  # type: ignore[attr-defined]  # PostgresStore (check_distributed)
+    async with store.transaction() as conn:  # a PostgreSQL store (check_distributed)
         run, resumed = await open_run(ctx, store, ui)
         done = await store.done_chunks(run.id, STAGE_VERIFY)
         verify_jobs = [verify_job(run.id, c) for c in chunks if str(c.first_line) not in done]
@@ -107,7 +107,7 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
                 for (coin, height), items in network_groups(plan, ctx.coins, network).items()
                 for index in range(-(-len(items) // size))}
         jobs.append((network_job(run.id, NetworkReads(inputs=inputs, network=network)), keys))
-    async with store.transaction() as conn:  # type: ignore[attr-defined]
+    async with store.transaction() as conn:
         await queue.enqueue(conn, [job for job, keys in jobs if not keys <= done])
     await _wait(store, queue, run, STAGE_BALANCES, jobs, ui)
     return [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
@@ -132,7 +132,7 @@ async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Se
                             + (f"; {first.kind} {first.key}: {first.error}" if first else ""))
         done = keys & await store.done_chunks(run.id, kind)
         if not counts.active and len(done) < len(keys):
-            async with store.transaction() as conn:  # type: ignore[attr-defined]
+            async with store.transaction() as conn:
                 await queue.enqueue(conn, [job for job, k in jobs if not k <= done])
         if len(done) > seen:
             ui.advance(len(done) - seen)
