@@ -14,7 +14,8 @@ from .scan import add_shared_limits
 BACKFILL_HELP = """\
 Scan past proof-of-reserves rounds from a list, each as a stored run (as `porscan scan` stores it),
 skipping every round the store already holds a finished run of: same exchange, same input file and
-liabilities (by SHA-256). Run it again after adding rounds: only the new ones are scanned.
+liabilities (by SHA-256), same options and config. Run it again after adding rounds: only the new ones
+are scanned.
 
 The list is TOML or CSV. Fields: exchange, round (the snapshot date, YYYY-MM-DD), file (the reserve
 file: a path relative to the list, or an https:// URL, downloaded once into --cache with TLS verified;

@@ -7,8 +7,9 @@ entry (CSV line or TOML ``round[i]``) and the field. Then each round is, in orde
 
 * fetched: an https URL (TLS verified, ``${VAR}`` allowed for a token) is downloaded once into the
   cache folder; a URL is shown without its query, password or variables' values;
-* hashed, and skipped when the store holds a finished run of the same exchange whose input and
-  liabilities hashes are the same (the line names that run);
+* hashed, and skipped when the store holds a finished run of the same exchange that read the same
+  input and liabilities (hashes) with the same parameters (filters, config, options; the line names
+  that run);
 * scanned by the scan's own ``run_scan`` (or, ``distributed``, through the job queue that
   ``porscan worker`` processes serve): a round that fails is reported and the next one goes on.
 """
@@ -33,8 +34,7 @@ from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from ..report_model import ScanReport
 from ..storage import RunInfo, StoreError, open_store
-from .ingest import sha256_file
-from .scan import NullUI, ScanOptions, ScanUI, run_scan, verdict
+from .scan import NullUI, ScanOptions, ScanUI, _load_context, _params, run_scan, verdict
 
 FIELDS = ("exchange", "round", "file", "liabilities", "options")
 # options a round may set, as ScanOptions fields; list-valued ones also take "A,B"
@@ -331,37 +331,25 @@ async def fetch(reference: str, cache: Path) -> Path:
     return target
 
 
-async def stored_run(db: str, exchange: str, input_sha256: str, liabilities: Callable[[], str | None]) -> RunInfo | None:
-    """The newest finished run of ``exchange`` on the same input and liabilities (hashes), if any.
-    ``liabilities()`` gives the liabilities' hash as the scan computes it, asked only when needed."""
+async def stored_run(db: str, exchange: str, input_sha256: str, liabilities_sha256: str | None,
+                     params: Mapping[str, Any]) -> RunInfo | None:
+    """The newest finished run of ``exchange`` that read what this round would: the same input and
+    liabilities (hashes) and the same parameters (coin and network filters, config hash, adapter
+    options: the rule a resumed run is held to). A run of the same file for BTC only is not the round."""
     store = await open_store(db)
     try:
         page, offset = 500, 0
-        candidates: list[RunInfo] = []
         while True:
             runs = await store.list_runs(exchange, page, offset)
-            candidates += [r for r in runs if r.status == "done" and r.input_sha256 == input_sha256]
+            for r in runs:
+                if (r.status == "done" and r.input_sha256 == input_sha256 and r.liabilities_sha256 == liabilities_sha256
+                        and r.params == params):
+                    return r
             if len(runs) < page:
-                break
+                return None
             offset += page
     finally:
         await store.close()
-    if not candidates:
-        return None
-    wanted = liabilities()
-    return next((r for r in candidates if r.liabilities_sha256 == wanted), None)
-
-
-def _liabilities_sha256(path: str | None, fmt: str | None) -> str | None:
-    """The hash the scan stores for these liabilities (that of their main file)."""
-    if path is None:
-        return None
-    from .liabilities import LiabilitiesError, load_liabilities
-
-    try:
-        return load_liabilities(path, fmt).file_sha256
-    except (LiabilitiesError, OSError):
-        return sha256_file(path) if Path(path).is_file() else None  # the scan will say what is wrong
 
 
 def _stored_code(run: RunInfo) -> int:
@@ -382,12 +370,13 @@ async def run_round(r: Round, settings: Settings, ui: ScanUI, say: Callable[[str
     opts = replace(settings.base, file=str(local), source=None, liabilities=liabilities, exchange=r.exchange,
                    snapshot_date=r.round, db=settings.db, **extra, **dict(r.options))
     with open_input(str(local)) as source:  # .gz/.zip unpacked as the scan command does
-        digest = await asyncio.to_thread(sha256_file, source.path)
-        found = await stored_run(settings.db, r.exchange, digest,
-                                 lambda: _liabilities_sha256(liabilities, opts.liabilities_format))
+        # the inputs, config and parameters as the scan will read them (its own loader), to find the run
+        ctx = await asyncio.to_thread(_load_context, replace(opts, file=source.path), False)
+        found = await stored_run(settings.db, r.exchange, ctx.input_sha256,
+                                 ctx.liabilities.file_sha256 if ctx.liabilities is not None else None, _params(ctx))
         if found is not None:
             return RoundOutcome(r, "skipped", found.id, _stored_code(found),
-                                f"already stored as run {found.id} (same input and liabilities)")
+                                f"already stored as run {found.id} (same input, liabilities and options)")
         shown = r.shown_file if "://" in r.file else source.original
         # workers of a distributed run read the file at its path, so it is named by that path
         opts = replace(opts, file=source.path, source=None if source.path == shown or settings.distributed else shown)
@@ -419,10 +408,8 @@ async def backfill(rounds: list[Round], settings: Settings, say: Callable[[str],
 
 
 def check_distributed(db: str) -> None:
-    """``--distributed`` needs a PostgreSQL store and the job queue of ``porscan worker``."""
-    if not db.startswith(("postgres://", "postgresql://")):
+    """``--distributed`` needs a PostgreSQL store: the workers take their jobs from it."""
+    from .distributed.coordinator import is_postgres
+
+    if not is_postgres(db):
         raise UsageError("--distributed needs a PostgreSQL --db (postgresql://...): the workers take their jobs from it")
-    try:
-        from .distributed import coordinator  # noqa: F401
-    except ImportError as exc:
-        raise UsageError("--distributed: this porscan has no job queue (porscan worker) to send rounds to") from exc

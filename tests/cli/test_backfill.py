@@ -88,6 +88,22 @@ options = {{ prices = "published" }}
     assert "0 scanned, 2 already stored, 0 failed" in second
     assert len(asyncio.run(_runs(db))) == 2  # nothing scanned again
 
+    # the same file read for one coin only is another reading: never passed off as the stored full round
+    one_coin = tmp_path / "one_coin.toml"
+    one_coin.write_text(f"""
+[[round]]
+exchange = "Sample"
+round = 2024-06-01
+file = "{world.reserves}"
+liabilities = "{world.liabilities}"
+options = {{ coin = ["ETH"] }}
+""")
+    main(_args(world, str(one_coin), "--db", db))
+    third = capsys.readouterr().out
+    assert "1 scanned, 0 already stored, 0 failed" in third, third
+    runs = asyncio.run(_runs(db))
+    assert len(runs) == 3 and max(runs, key=lambda r: r.id).params["coins"] == ["ETH"]
+
 
 def test_a_bad_entry_is_one_line_and_nothing_runs(world, tmp_path, capsys):
     rounds = tmp_path / "rounds.csv"
