@@ -29,6 +29,7 @@ Commands, in the order of the job:
   backfill   past rounds from a list scanned as stored runs, rounds already stored skipped
   diff       churn between two stored rounds: addresses added and removed, reserves, liabilities, ratios
   overlap    addresses claimed by more than one exchange (or an imported list) and the amounts counted twice
+  window     balances just before and after a stored run's snapshot: what was there at the snapshot only
   bundle     an evidence bundle of a stored run (`bundle RUN OUT.zip`), checked offline (`bundle verify`)
   schedule   the scheduled reserve-ratio job for several exchanges, with alerts (cron, systemd)
   serve      the read-only feed: REST API, /metrics and a dashboard over the stored runs
