@@ -44,7 +44,7 @@ from ..window_model import WindowAddress, WindowAsset, WindowBlocks, WindowCount
 from .adapters import AT_SNAPSHOT, reads_at
 from .aggregate import canonical_address
 from .balances import read_groups
-from .plan import Groups, Job
+from .plan import Groups, Job, routed_target
 
 TOP_N = 10
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -242,6 +242,7 @@ async def compute_window(balances: list[BalanceRecord], spec: WindowSpec, coins:
                          adapter_options: dict | None = None) -> WindowReport:
     """The window around the heights ``balances`` (a run's stored balance records) were read at."""
     wallets: list[_Wallet] = []
+    routed: dict[str, CoinTarget] = {}
     seen: set[tuple[str, str, str, str]] = set()
     not_readable: Counter[str] = Counter()
     left_out: Counter[str] = Counter()
@@ -250,7 +251,10 @@ async def compute_window(balances: list[BalanceRecord], spec: WindowSpec, coins:
             left_out[rec.status] += 1
             continue
         key = rec.coin.strip().upper()
-        target = coins.get(key)
+        # a row the scan routed by its address's shape was read under a COIN@NETWORK key: rebuilt here
+        target = coins.get(key) or routed_target(key, coins, dict(networks))
+        if target is not None and key not in coins:
+            routed[key] = target
         net = networks.get(rec.network)
         if target is None or net is None:
             not_readable[f"{rec.network}: coin {rec.coin} is not in this coin and network configuration"] += 1
@@ -299,7 +303,8 @@ async def compute_window(balances: list[BalanceRecord], spec: WindowSpec, coins:
             got[(r.line, r.coin, r.snapshot_height)] = r
 
     if groups:
-        await read_groups(dict(groups), coins, dict(networks), on_slice=collect, adapter_options=adapter_options)
+        targets = {key: routed.get(key) or coins[key] for key, _h in groups}
+        await read_groups(dict(groups), targets, dict(networks), on_slice=collect, adapter_options=adapter_options)
     for w in wallets:
         if w.why or w.snapshot is None:
             continue

@@ -224,8 +224,8 @@ def beacon_scan(tmp_path_factory):
             code = main(["scan", str(reserves), "--config", str(networks), "--coins", str(coins), "--db",
                          str(tmp / "p.db"), "--exchange", "OKX", "--no-progress", "--json", str(out["json"]),
                          "--csv", str(out["csv"]), "--html", str(out["html"])])
-    return {"code": code, "want": want, "keys": (active, leaving, exited), "out": out, "text": text.getvalue(),
-            "db": tmp / "p.db", "tmp": tmp}
+        yield {"code": code, "want": want, "keys": (active, leaving, exited), "out": out, "text": text.getvalue(),
+               "db": tmp / "p.db", "tmp": tmp, "networks": networks, "coins": coins}  # the FAKE node still serves
 
 
 def test_scan_reports_liquid_staked_unbonding_of_the_snapshot(beacon_scan):
@@ -331,3 +331,24 @@ def test_a_forged_staked_figure_in_a_bundle_is_caught(beacon_scan, capsys):
     assert main(["bundle", "verify", str(forged)]) == 1
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("mismatch: ")]
     assert any("assets[ETH].staked" in ln for ln in lines) and any("assets[ETH].unbonding" in ln for ln in lines)
+
+
+def test_the_window_reads_validator_rows_where_the_scan_read_them(beacon_scan, capsys):
+    """A stored run's validator rows were read under their routed key (ETH@BEACON): the window reads them on
+    the beacon network too, at H -/+ w, never on the execution network nor as "not configured"."""
+    from scanner.cli.main import main
+
+    s = beacon_scan
+    run_id = json.loads(s["out"]["json"].read_text())["run"]["id"]
+    capsys.readouterr()
+    code = main(["window", str(run_id), "--window", "5", "--db", str(s["db"]), "--config", str(s["networks"]),
+                 "--coins", str(s["coins"]), "--json", "--no-store"])
+    got = json.loads(capsys.readouterr().out)
+    active, leaving, exited = s["keys"]
+    eth = next(a for a in got["assets"] if a["asset"] == "ETH")
+    beacon = next(n for n in eth["networks"] if n["network"] == "beacon")
+    assert beacon["addresses"] == 3 and beacon["addresses_read"] == 3, got
+    assert not any("not in this coin" in c["reason"] for c in got["not_readable"])
+    # the exiting validator is paid out one slot after the snapshot: all of it left within w after H
+    assert Decimal(eth["left"]) == from_base_units(s["want"][leaving], 18)
+    assert Decimal(eth["dressed"]) == 0 and code in (0, 3)
