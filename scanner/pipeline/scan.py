@@ -47,6 +47,10 @@ from .plan import BalancePlan, BalancePlanner
 from .rubric import rubric
 from .verify import Filters, row_records, run_verify
 
+# Verification beside the balance reads yields the cores to them (and to the plan the reads wait
+# for, the local nodes, the database) and takes what they leave: on a small machine the reads are
+# the longer path, and verification fills their waits.
+VERIFY_NICE = 10
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
 FAILURES_LISTED = 1000  # failed, mismatched and unread rows written into the report (the store keeps all)
 
@@ -330,7 +334,7 @@ async def _record_failure(store: Store, run_id: int, exc: BaseException) -> None
 
 # --------------------------------------------------------------------------------------- stages
 
-async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -> None:
+async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, nice: int = 0) -> None:
     head = ctx.head
     done = {int(k) for k in await store.done_chunks(run.id, "verify")}
     loop = asyncio.get_running_loop()
@@ -347,7 +351,8 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI) -
     filters = Filters(ctx.opts.coins, ctx.opts.networks)
     await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
                             chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
-                            on_chunk=on_chunk, on_progress=on_progress, hash_input=False)  # hashed at start
+                            on_chunk=on_chunk, on_progress=on_progress, hash_input=False,  # hashed at start
+                            nice=nice)
     ui.end_stage()
 
 
@@ -426,7 +431,7 @@ async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui:
 
     async def verify() -> None:
         t = time.perf_counter()
-        await _stage_verify(ctx, store, run, ui)
+        await _stage_verify(ctx, store, run, ui, nice=VERIFY_NICE)
         seconds["verify"] = time.perf_counter() - t
         beside.take_over()
 

@@ -323,10 +323,11 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None,
                want_records: bool = False, skip_chunks: frozenset[int] | set[int] = frozenset(),
                on_chunk: Callable[[ChunkResult], None] | None = None, hash_input: bool = True,
-               verify: bool = True) -> VerifyOutcome:
+               verify: bool = True, nice: int = 0) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
     ``verify`` False parses only: rows that would be verified come back UNCHECKED (the scan's
-    balance plan, made from the file while verification runs beside the balance reads).
+    balance plan, made from the file while verification runs beside the balance reads). ``nice``:
+    the workers' niceness increment (verification as background work beside the scan's balance reads).
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
     tuples that :func:`row_records` turns into records); chunks whose first line is in ``skip_chunks`` (already stored by an interrupted run)
@@ -407,7 +408,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                 return res
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
-                                 initargs=(os.getpid(), shared)) as pool:
+                                 initargs=(os.getpid(), shared, nice)) as pool:
             window: list[Future[ChunkResult]] = []
             for task in tasks:
                 window.append(pool.submit(_process_in_worker, task))
@@ -431,7 +432,7 @@ def _process_in_worker(task: ChunkTask) -> ChunkResult:
     return process_chunk(task, _add_progress if _SHARED_PROGRESS is not None else None)
 
 
-def _worker_start(parent: int, shared: Any = None) -> None:
+def _worker_start(parent: int, shared: Any = None, nice: int = 0) -> None:
     """In each verify worker, first thing: die with the parent, then freeze the inherited heap.
 
     A SIGKILLed porscan left its workers blocked on a pipe for ever; PR_SET_PDEATHSIG (Linux) has
@@ -450,6 +451,8 @@ def _worker_start(parent: int, shared: Any = None) -> None:
         os._exit(1)
     global _SHARED_PROGRESS
     _SHARED_PROGRESS = shared
+    if nice:
+        os.nice(nice)
     gc.freeze()
 
 
