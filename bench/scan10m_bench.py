@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scan_bench import DATA, config, fund_btc, fund_eth, measure_scan, start_fakes  # noqa: E402
+from bench.scan_bench import DATA, cached_input, config, fund_btc, fund_eth, measure_scan, start_fakes  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
-from scanner.devnet.localbtc import Knots, knots_root, tool_missing  # noqa: E402
+from scanner.devnet.localbtc import Knots  # noqa: E402
 from scanner.devnet.localnodes import Anvil  # noqa: E402
 from scanner.devnet.localpg import LocalPostgres  # noqa: E402
 
@@ -107,17 +107,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=None, help="porscan's --workers (default: all cores)")
     a = ap.parse_args()
-    why = tool_missing("knots", knots_root() / "usr" / "bin" / "bitcoind")
-    if why:
-        sys.exit(f"bench/scan10m: {why}")
-    DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"binance-local-{a.rows}-s{a.seed}.csv"
-    if not path.exists():
-        t = time.perf_counter()
-        generate(path, a.rows, a.seed)
-        print(f"generated {path.name} in {time.perf_counter() - t:.0f} s", flush=True)
-    else:
-        print(f"using cached {path.name} ({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    cached_input("bench/scan10m", path, lambda p: generate(p, a.rows, a.seed))
     t = time.perf_counter()
     per = published(path)
     eth = Anvil.start(gas_limit=2_000_000_000)

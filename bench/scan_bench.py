@@ -21,6 +21,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -171,24 +172,29 @@ def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, targ
     return report
 
 
+def cached_input(name: str, path: Path, make: Callable[[Path], None]) -> None:
+    """Check the nodes' tools are installed, then make the input file once (``make(path)``; cached in bench/.data)."""
+    why = tool_missing("knots", knots_root() / "usr" / "bin" / "bitcoind")
+    if why:
+        sys.exit(f"{name}: {why}")
+    DATA.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        t = time.perf_counter()
+        make(path)
+        print(f"generated {path.name} in {time.perf_counter() - t:.0f} s", flush=True)
+    else:
+        print(f"using cached {path.name} ({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=600_000)
     ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
     a = ap.parse_args()
-    why = tool_missing("knots", knots_root() / "usr" / "bin" / "bitcoind")
-    if why:
-        sys.exit(f"bench/scan: {why}")
-    DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"okx-{a.rows}-s1-local.csv"
-    if not path.exists():
-        from bench.gen_okx import generate
+    from bench.gen_okx import generate
 
-        t = time.perf_counter()
-        generate(path, a.rows, 1, local=True)
-        print(f"generated {path.name} in {time.perf_counter() - t:.0f} s", flush=True)
-    else:
-        print(f"using cached {path.name} ({path.stat().st_size / 2**20:.0f} MiB)", flush=True)
+    path = DATA / f"okx-{a.rows}-s1-local.csv"
+    cached_input("bench/scan", path, lambda p: generate(p, a.rows, 1, local=True))
     t = time.perf_counter()
     per, heights = published(path)
     eth = Anvil.start(gas_limit=2_000_000_000)
