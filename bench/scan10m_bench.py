@@ -118,7 +118,7 @@ def main() -> None:
     try:
         heights = {m[0]: m[5] for m in MIX}
         fund_eth(eth, per["ETH"], heights["ETH"])
-        fund_btc(knots, per["BTC"], heights["BTC"])
+        fund_btc(knots, per["BTC"], heights["BTC"], mine_every=1)  # 10^7 rows: 500,000 outputs
         tron, sol = start_fakes(per["USDT"], {})
         d = DATA / "scan10m"
         d.mkdir(exist_ok=True)

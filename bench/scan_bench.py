@@ -67,13 +67,16 @@ def fund_eth(node: Anvil, balances: dict[str, int], height: int) -> None:
     rpc(node.url, "evm_mine")
 
 
-def fund_btc(node: Knots, balances: dict[str, int], height: int, per_tx: int = 2000) -> None:
+def fund_btc(node: Knots, balances: dict[str, int], height: int, per_tx: int = 2000, mine_every: int = 10) -> None:
+    """Pay every script its balance, then bring the chain to ``height``. A block every ``mine_every``
+    payments keeps chains of unconfirmed payments under the node's descendant size limit (a wallet
+    whose confirmed coins run out pays from its own unconfirmed change)."""
     miner = funded_wallet(node, "bench", sum(balances.values()) + 10**9)
     items = list(balances.items())
     for k, i in enumerate(range(0, len(items), per_tx)):
         node.rpc("sendmany", "", {regtest_address(a): btc(v) for a, v in items[i:i + per_tx]}, wallet="bench",
                  timeout=600)
-        if k % 10 == 9:
+        if k % mine_every == mine_every - 1:
             node.rpc("generatetoaddress", 1, miner)  # keep unconfirmed chains short
     node.rpc("generatetoaddress", 1, miner)
     tip = node.rpc("getblockcount")
