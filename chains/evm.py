@@ -572,16 +572,7 @@ class EvmAdapter(OneEndpoint):
         calls = [(to, True, data) for to, data in self._stake_calls(credits, chunk)]
         if not calls:
             return [(0, 0) for _ in chunk]
-        data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
-        res = await self.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(block)])
-        if not isinstance(res, str) or res[:2] != "0x":
-            raise ValueError(f"aggregate3 returned {str(res)[:40]!r}")
-        try:
-            (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
-        except DecodingError as exc:
-            raise ValueError(f"aggregate3 reply not decodable: {exc}") from None
-        if len(decoded) != len(calls):
-            raise ValueError(f"multicall returned {len(decoded)} results for {len(calls)} calls")
+        decoded = await self._aggregate3(block, calls)
         words: list[int | str] = [int.from_bytes(ret[:32], "big") if ok and len(ret) >= 32
                                   else "a StakeCredit call reverted or returned no data" for ok, ret in decoded]
         return self._sum_stakes(words, len(chunk), 2 * len(credits))
@@ -685,14 +676,9 @@ class EvmAdapter(OneEndpoint):
         label = self.label
         return [(None, "balanceOf reverted or returned no data", label) if v == UINT256_MAX else v for v in values]
 
-    async def _read_multicall(self, block: BlockRef, token: bytes | None,
-                              chunk: list[bytes]) -> Sequence[int | Unread]:
-        calls = []
-        for a in chunk:
-            if token is None:
-                calls.append((self.multicall3, True, SEL_GET_ETH_BALANCE + bytes(12) + a))
-            else:
-                calls.append(("0x" + token.hex(), True, bytes.fromhex(SEL_BALANCE_OF) + bytes(12) + a))
+    async def _aggregate3(self, block: BlockRef, calls: list[tuple[str, bool, bytes]]) -> list[tuple[bool, bytes]]:
+        """Multicall3 ``aggregate3(calls)`` at ``block``: one (success, return data) per call, in order;
+        a reply that is not that is a ValueError (the whole chunk unread)."""
         data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
         res = await self.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(block)])
         if not isinstance(res, str) or res[:2] != "0x":
@@ -701,8 +687,19 @@ class EvmAdapter(OneEndpoint):
             (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
         except DecodingError as exc:
             raise ValueError(f"aggregate3 reply not decodable: {exc}") from None
-        if len(decoded) != len(chunk):
-            raise ValueError(f"multicall returned {len(decoded)} results for {len(chunk)} calls")
+        if len(decoded) != len(calls):
+            raise ValueError(f"multicall returned {len(decoded)} results for {len(calls)} calls")
+        return list(decoded)
+
+    async def _read_multicall(self, block: BlockRef, token: bytes | None,
+                              chunk: list[bytes]) -> Sequence[int | Unread]:
+        calls = []
+        for a in chunk:
+            if token is None:
+                calls.append((self.multicall3, True, SEL_GET_ETH_BALANCE + bytes(12) + a))
+            else:
+                calls.append(("0x" + token.hex(), True, bytes.fromhex(SEL_BALANCE_OF) + bytes(12) + a))
+        decoded = await self._aggregate3(block, calls)
         label = self.label
         out: list[int | Unread] = []
         for ok, ret in decoded:
