@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.aptos import AptosAdapter  # noqa: E402
-from bench.standin import READ_HEADER, child, read_line, timed_balances, url_of  # noqa: E402
+from bench.standin import READ_HEADER, announce_and_serve, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_aptos import FakeAptos, bench_world, expected_bench, seeded_address  # noqa: E402
@@ -35,8 +35,7 @@ def serve(n: int, fault_rate: float) -> None:
     fake = FakeAptos(rate=fault_rate, timeout_sleep=1.0)
     snapshot = bench_world(fake, n, SEED)
     with fake.serve() as srv:
-        print(f"snapshot {snapshot} listening on {srv.url}/v1", flush=True)
-        sys.stdin.read()
+        announce_and_serve(f"{srv.url}/v1", prefix=f"snapshot {snapshot} ")  # faults from the FAKE itself
 
 
 async def read(url: str, addrs: list[str], height: int, concurrency: int, faulty: bool):

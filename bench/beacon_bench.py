@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from chains.beacon import BeaconAdapter  # noqa: E402
-from bench.standin import READ_HEADER, child, read_line, timed_balances, url_of  # noqa: E402
+from bench.standin import READ_HEADER, announce_and_serve, child, read_line, timed_balances, url_of  # noqa: E402
 from chains.jsonrpc import Endpoint  # noqa: E402
 from chains.protocol import Asset  # noqa: E402
 from support.fake_beacon import MAINNET_GENESIS_ROOT, FakeBeacon, beacon_world  # noqa: E402
@@ -44,8 +44,7 @@ def serve(n: int, fault_rate: float) -> None:
     if fault_rate:
         fake.faults = HttpFaults(fault_rate, seed=3, timeout_sleep=1.0)
     with fake.serve() as srv:
-        print(f"listening on {srv.url}", flush=True)
-        sys.stdin.read()
+        announce_and_serve(srv.url)  # faults come from the FAKE itself (HttpFaults), not a proxy
 
 
 async def read(url: str, keys: list[str], height: int, concurrency: int, max_batch: int, faulty: bool):
