@@ -8,7 +8,7 @@ import json
 from ..errors import UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_OK
 from .args import RUN_ID, bounded_int
-from .common import consoles, run_async
+from .common import add_db_option, consoles, run_async
 
 BUNDLE_HELP = """\
 Keep a stored scan's conclusion checkable after the exchange deletes its files: one zip with the
@@ -39,7 +39,7 @@ def add_command(sub, fmt) -> None:
                        description=BUNDLE_HELP, formatter_class=fmt)
     b.add_argument("target", metavar="RUN_ID|verify", help="the stored run to bundle, or `verify`")
     b.add_argument("zip", metavar="OUT.zip", help="the bundle to write (or to verify)")
-    b.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_db_option(b)
     b.add_argument("--with-inputs", action="store_true",
                    help="put the reserve and liabilities files in the bundle (when unchanged since the scan)")
     b.add_argument("--workers", type=bounded_int(1, 4096), metavar="N",

@@ -110,6 +110,11 @@ def min_ratio_arg(text: str | None, err) -> tuple[bool, Decimal | None]:
 INPUT_HELP = "published reserve file: CSV, .gz, .zip (one CSV member) or - for stdin"
 
 
+def add_db_option(p: argparse.ArgumentParser) -> None:
+    """``--db`` of the commands that read stored runs."""
+    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+
+
 def add_display_options(p: argparse.ArgumentParser, bars: str = "no progress bar") -> None:
     """--no-progress and -q: how much goes to the terminal."""
     p.add_argument("--no-progress", action="store_true", help=bars)

@@ -11,7 +11,7 @@ from ..amounts import fmt, shown_percent
 from ..errors import UsageError
 from ..exitcodes import EXIT_OK
 from .args import RUN_ID
-from .common import consoles, run_async
+from .common import add_db_option, consoles, run_async
 
 DIFF_HELP = """\
 Compare two stored scans (two rounds of an exchange's reserve file): per asset and network, the
@@ -32,7 +32,7 @@ def add_command(sub, fmt_) -> None:
                        description=DIFF_HELP, formatter_class=fmt_)
     p.add_argument("run_a", type=RUN_ID, metavar="RUN_A")
     p.add_argument("run_b", type=RUN_ID, metavar="RUN_B")
-    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_db_option(p)
     p.add_argument("--json", metavar="OUT", help='write the whole diff, every address, as JSON ("schema": "porscan.diff/1")')
     p.set_defaults(func=cmd_diff)
 

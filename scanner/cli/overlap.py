@@ -11,7 +11,7 @@ from ..amounts import fmt
 from ..errors import UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_OK
 from .args import RUN_ID, bounded_int
-from .common import consoles, run_async
+from .common import add_db_option, consoles, run_async
 
 OVERLAP_HELP = """\
 Addresses claimed by more than one entity at about the same time: the stored runs of different
@@ -43,7 +43,7 @@ exit codes: 0 = no address is claimed twice; 1 = some are; 2 = usage error or da
 def add_command(sub, fmt_class) -> None:
     p = sub.add_parser("overlap", help="addresses claimed by more than one entity, and the amounts counted twice",
                        description=OVERLAP_HELP, formatter_class=fmt_class)
-    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_db_option(p)
     p.add_argument("--run", type=RUN_ID, action="append", metavar="RUN_ID",
                    help="compare these runs (repeat) instead of the latest done run of every exchange")
     p.add_argument("--exchange", action="append", metavar="NAME",

@@ -15,7 +15,7 @@ from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
 from .window import window_arg
-from .common import add_display_options, RichUI, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, run_async, split_multi
+from .common import add_db_option, add_display_options, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, RichUI, run_async, split_multi
 
 SCAN_HELP = """\
 The whole job in one command: verify every row's ownership proof, read every balance at the
@@ -127,7 +127,7 @@ def add_command(sub, fmt) -> None:
     s.set_defaults(func=cmd_scan)
 
     r = sub.add_parser("runs", help="list stored scans", description=RUNS_HELP, formatter_class=fmt)
-    r.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_db_option(r)
     r.add_argument("--exchange", metavar="NAME", help="only this exchange's runs")
     r.add_argument("--limit", type=bounded_int(1, 10**6), default=50, metavar="N")
     r.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -135,7 +135,7 @@ def add_command(sub, fmt) -> None:
 
     p = sub.add_parser("report", help="show or export a stored scan", description=REPORT_HELP, formatter_class=fmt)
     p.add_argument("run_id", type=RUN_ID, metavar="RUN_ID")
-    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_db_option(p)
     p.add_argument("--json", metavar="PATH", help="write the stored report as JSON")
     p.add_argument("--csv", metavar="PATH", help="write per-asset and per-network figures as CSV")
     p.add_argument("--html", metavar="PATH", help="write the standalone HTML report")

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..exitcodes import EXIT_INCOMPLETE, EXIT_OK
 from .args import RUN_ID, bounded_int
-from .common import add_network_options, consoles, run_async
+from .common import add_db_option, add_network_options, consoles, run_async
 
 WINDOW_HELP = """\
 Is a reserve there only around the snapshot? For every wallet of a stored run read at its snapshot
@@ -57,7 +57,7 @@ def add_command(sub, fmt) -> None:
     p.add_argument("run_id", type=RUN_ID, metavar="RUN_ID")
     p.add_argument("--window", type=window_arg, required=True, metavar="W",
                    help="blocks (100) or a duration (90s, 30m, 6h, 3d, 1w) on each side of the snapshot height")
-    p.add_argument("--db", metavar="URL", help="database (default: $PORSCAN_DB or ~/.local/share/porscan/porscan.db)")
+    add_db_option(p)
     p.add_argument("--top", type=bounded_int(1, 10_000), default=10, metavar="N",
                    help="wallets named per asset, by window-dressed amount (default 10)")
     p.add_argument("--json", action="store_true", help="print the window as JSON (porscan.window/1) instead of text")
