@@ -8,7 +8,7 @@ decimal string (never REAL).
 Tables: runs; checkpoints (run, stage, chunk key: what a resumed run skips); verifications (one per
 row, unique per run and line); balances (unique per run, line and asset, with block number and hash);
 asset_totals, liabilities, ratios (a run's results, replaced as a whole); alerts (one open alert per
-exchange and condition).
+exchange and condition); balance_notes (what each network's reads said, replaced per network).
 """
 
 from __future__ import annotations
@@ -175,6 +175,17 @@ ALTER TABLE asset_totals ADD COLUMN staked {d['dec']} NOT NULL DEFAULT '0';
 ALTER TABLE asset_totals ADD COLUMN unbonding {d['dec']} NOT NULL DEFAULT '0';
 ALTER TABLE asset_totals ADD COLUMN split_unknown {d['dec']} NOT NULL DEFAULT '0';
 ALTER TABLE asset_totals ADD COLUMN split_unknown_rows bigint NOT NULL DEFAULT 0;
+"""),
+        # what a network's balance reads said (provider errors, strategies, reads not at the snapshot),
+        # kept with the run: a distributed run's reads happen in workers, its report in the coordinator
+        Migration(6, "balance notes per network", """
+CREATE TABLE balance_notes (
+    run_id bigint NOT NULL,
+    network text NOT NULL,
+    seq integer NOT NULL,
+    note text NOT NULL,
+    PRIMARY KEY (run_id, network, seq)
+);
 """),
     ]
 

@@ -110,6 +110,7 @@ def test_two_workers_give_the_totals_of_one_process(world, reference, tmp_path, 
         assert done.returncode in (0, 1), done.stderr
         report = json.loads(out.read_text())
         assert _figures(report) == _figures(reference)
+        assert report["notes"] == reference["notes"]  # the workers' reads say what the one process's said
         assert report["run"]["status"] == "done"
         _stored_once(postgres_db, report["run"]["id"], reference)
         # every chunk was a job, done once or more (a job may be delivered again; its rows are saved once)
@@ -121,6 +122,65 @@ def test_two_workers_give_the_totals_of_one_process(world, reference, tmp_path, 
     finally:
         _stop(workers)
     assert all(p.returncode == 0 for p in workers), [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_what_the_workers_reads_said_reaches_the_report(world, tmp_path, postgres_db):
+    """An endpoint that refuses every connection: its network's notes (the failed reads, the provider
+    errors) are in the distributed run's report as in the one-process scan's, and a balance job
+    delivered again after its last save leaves them said once."""
+    dead = ("--rpc", f"arbitrum=http://127.0.0.1:{_closed_port()}")
+    single = subprocess.run(_scan_argv(world, str(tmp_path / "single.db"), tmp_path / "single.json", *dead), env=ENV,
+                            capture_output=True, text=True, timeout=120)
+    assert single.returncode in (1, 3), single.stderr
+    expected = json.loads((tmp_path / "single.json").read_text())["notes"]
+    said = [n for n in expected if n.startswith("arbitrum: ")]
+    assert said, expected  # the dead endpoint gave notes to compare
+    workers = [_worker(postgres_db, tmp_path / "w1.log"), _worker(postgres_db, tmp_path / "w2.log")]
+    try:
+        out = tmp_path / "dist.json"
+        done = subprocess.run(_scan_argv(world, postgres_db, out, "--distributed", *dead), env=ENV,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode in (1, 3), done.stderr
+        report = json.loads(out.read_text())
+        assert report["notes"] == expected
+        run_id = report["run"]["id"]
+        stored = _sql(postgres_db, "SELECT note FROM balance_notes WHERE run_id = $1 AND network = 'arbitrum' "
+                      "ORDER BY seq", run_id)
+        assert ["arbitrum: " + r["note"] for r in stored] == said
+    finally:
+        _stop(workers)
+
+    # the network's job delivered again after its last save (a worker killed before its ack): it reads
+    # nothing, and the notes stay as said, once
+    from scanner.pipeline.distributed import QueuedJob
+    from scanner.pipeline.distributed.jobs import NetworkReads, RunInputs, Worker, encode
+    from scanner.pipeline.scan import ScanOptions, _load_context
+    from scanner.storage import open_store
+
+    ctx = _load_context(ScanOptions(file=str(world.reserves), networks_path=str(world.networks),
+                                    coins_path=str(world.coins), rpc=(dead[1],), chunk_bytes=1024, slice_rows=4), False)
+    job = QueuedJob(kind="balances", run_id=run_id, key="arbitrum",
+                    body=encode(NetworkReads(inputs=RunInputs.of(ctx), network="arbitrum")))
+
+    async def deliver_again() -> None:
+        store = await open_store(postgres_db)
+        try:
+            await Worker(store, queue=None).balances(job)  # type: ignore[arg-type]  # balances never queues
+        finally:
+            await store.close()
+
+    asyncio.run(deliver_again())
+    again = _sql(postgres_db, "SELECT note FROM balance_notes WHERE run_id = $1 AND network = 'arbitrum' "
+                 "ORDER BY seq", run_id)
+    assert [r["note"] for r in again] == [r["note"] for r in stored]
 
 
 def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, reference, tmp_path, postgres_db):

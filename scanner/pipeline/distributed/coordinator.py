@@ -110,7 +110,11 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
     async with store.transaction() as conn:
         await queue.enqueue(conn, [job for job, keys in jobs if not keys <= done])
     await _wait(store, queue, run, STAGE_BALANCES, jobs, ui)
-    return [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
+    # the notes of a one-process scan, in its order: the plan's, then each network's reads' (saved by the workers)
+    notes = [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
+    for nid, said in (await store.balance_notes(run.id)).items():
+        notes.extend(f"{nid}: {n}" for n in said)
+    return notes
 
 
 async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Sequence[tuple[QueuedJob, set[str]]],

@@ -5,7 +5,11 @@
   one-process scan does it;
 * balances: one network's groups of the scan's balance plan (made by the worker from the verified
   rows in the store, by the scan's planner), read by ``read_groups`` one slice after the other and
-  saved with ``save_balances(run, slice_key)``, the keys a one-process scan uses.
+  saved with ``save_balances(run, slice_key)``, the keys a one-process scan uses; what the reads
+  said (the network's notes: provider errors, strategies, reads not at the snapshot) is saved with
+  ``save_balance_notes`` for the coordinator's report, replacing what an earlier delivery saved.
+  A network taken over from a dead worker says what the reads of the worker that finished it said,
+  as a resumed one-process scan says what its own reads said.
 
 Each job carries what a worker needs to rebuild the run's context: the input path and its sha256,
 the config paths and their digest, the options that shape rows. A checkpoint saved already is
@@ -16,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -27,8 +30,8 @@ from ...storage import Store
 from ..plan import BalancePlan, BalancePlanner
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, JobRefused, QueuedJob, WorkerOptions
 
-log = logging.getLogger("porscan.worker")
 CONTEXTS_KEPT = 4  # runs whose context (config, file head) a worker keeps
+NOTES_KEPT = 20  # a network's balance notes kept for the report, as many as a one-process scan shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,14 +218,18 @@ class Worker:
         groups = network_groups(await self._plan(job.run_id, ctx), ctx.coins, reads.network)
         done = await self.store.done_chunks(job.run_id, STAGE_BALANCES)
 
+        read = 0
+
         async def save(key: str, checks) -> None:
+            nonlocal read
             await self.store.save_balances(job.run_id, key, checks)
+            read += 1
 
         summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done,
                                       slice_rows=reads.inputs.slice_rows, adapter_options=dict(reads.inputs.adapter_options))
-        for nid, s in summaries.items():
-            for note in s.notes[:20]:
-                log.info("run %s %s: %s", job.run_id, nid, note)
+        if read:  # a job delivered again after its last save read nothing: the notes stored are its own
+            for nid, s in summaries.items():
+                await self.store.save_balance_notes(job.run_id, nid, s.notes[:NOTES_KEPT])
         self.done[STAGE_BALANCES] += 1
 
 
