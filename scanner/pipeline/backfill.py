@@ -10,14 +10,16 @@ entry (CSV line or TOML ``round[i]``) and the field. Then each round is, in orde
 * hashed, and skipped when the store holds a finished run of the same exchange that read the same
   input and liabilities (hashes) with the same parameters (filters, config, options; the line names
   that run);
-* scanned by the scan's own ``run_scan`` (or, ``distributed``, through the job queue that
-  ``porscan worker`` processes serve): a round that fails is reported and the next one goes on.
+* scanned by the scan's own run (or, ``distributed``, through the job queue that ``porscan worker``
+  processes serve) from the context read for the skip: the input is hashed once (gigabytes of a
+  year's rounds otherwise read twice). A round that fails is reported and the next one goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import hashlib
 import logging
 import os
@@ -33,8 +35,8 @@ from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_var
 from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from ..report_model import ScanReport
-from ..storage import RunInfo, StoreError, open_store
-from .scan import NullUI, ScanOptions, ScanUI, _load_context, _params, run_scan, verdict
+from ..storage import RunInfo, Store, StoreError, open_store
+from .scan import NullUI, ScanError, ScanOptions, ScanOutcome, ScanUI, _load_context, _params, _proven, _run, verdict
 
 FIELDS = ("exchange", "round", "file", "liabilities", "options")
 # options a round may set, as ScanOptions fields; list-valued ones also take "A,B"
@@ -331,25 +333,21 @@ async def fetch(reference: str, cache: Path) -> Path:
     return target
 
 
-async def stored_run(db: str, exchange: str, input_sha256: str, liabilities_sha256: str | None,
+async def stored_run(store: Store, exchange: str, input_sha256: str, liabilities_sha256: str | None,
                      params: Mapping[str, Any]) -> RunInfo | None:
     """The newest finished run of ``exchange`` that read what this round would: the same input and
     liabilities (hashes) and the same parameters (coin and network filters, config hash, adapter
     options: the rule a resumed run is held to). A run of the same file for BTC only is not the round."""
-    store = await open_store(db)
-    try:
-        page, offset = 500, 0
-        while True:
-            runs = await store.list_runs(exchange, page, offset)
-            for r in runs:
-                if (r.status == "done" and r.input_sha256 == input_sha256 and r.liabilities_sha256 == liabilities_sha256
-                        and r.params == params):
-                    return r
-            if len(runs) < page:
-                return None
-            offset += page
-    finally:
-        await store.close()
+    page, offset = 500, 0
+    while True:
+        runs = await store.list_runs(exchange, page, offset)
+        for r in runs:
+            if (r.status == "done" and r.input_sha256 == input_sha256 and r.liabilities_sha256 == liabilities_sha256
+                    and r.params == params):
+                return r
+        if len(runs) < page:
+            return None
+        offset += page
 
 
 def _stored_code(run: RunInfo) -> int:
@@ -370,24 +368,45 @@ async def run_round(r: Round, settings: Settings, ui: ScanUI, say: Callable[[str
     opts = replace(settings.base, file=str(local), source=None, liabilities=liabilities, exchange=r.exchange,
                    snapshot_date=r.round, db=settings.db, **extra, **dict(r.options))
     with open_input(str(local)) as source:  # .gz/.zip unpacked as the scan command does
-        # the inputs, config and parameters as the scan will read them (its own loader), to find the run
+        # the inputs, config and parameters as the scan will read them (its own loader), to find the run;
+        # the liabilities' proofs are checked only for a round that is scanned
         ctx = await asyncio.to_thread(_load_context, replace(opts, file=source.path), False)
-        found = await stored_run(settings.db, r.exchange, ctx.input_sha256,
-                                 ctx.liabilities.file_sha256 if ctx.liabilities is not None else None, _params(ctx))
-        if found is not None:
-            return RoundOutcome(r, "skipped", found.id, _stored_code(found),
-                                f"already stored as run {found.id} (same input, liabilities and options)")
-        shown = r.shown_file if "://" in r.file else source.original
-        # workers of a distributed run read the file at its path, so it is named by that path
-        opts = replace(opts, file=source.path, source=None if source.path == shown or settings.distributed else shown)
-        say(f"{r.name}: scanning {shown}")
-        if settings.distributed:
-            from .distributed.coordinator import run_distributed
-
-            outcome = await run_distributed(opts, ui)
-        else:
-            outcome = await run_scan(opts, ui)
+        try:
+            store = await open_store(settings.db)
+        except StoreError as exc:
+            raise ScanError(str(exc)) from exc
+        try:
+            found = await stored_run(store, r.exchange, ctx.input_sha256,
+                                     ctx.liabilities.file_sha256 if ctx.liabilities is not None else None, _params(ctx))
+            if found is not None:
+                return RoundOutcome(r, "skipped", found.id, _stored_code(found),
+                                    f"already stored as run {found.id} (same input, liabilities and options)")
+            shown = r.shown_file if "://" in r.file else source.original
+            # workers of a distributed run read the file at its path, so it is named by that path
+            opts = replace(opts, file=source.path, source=None if source.path == shown or settings.distributed else shown)
+            say(f"{r.name}: scanning {shown}")
+            outcome = await _scan(await _scan_context(ctx, opts), store, settings.distributed, ui)
+        finally:
+            await store.close()
     return RoundOutcome(r, "done", outcome.run.id, verdict(outcome.report).code, f"run {outcome.run.id}")
+
+
+async def _scan_context(ctx, opts: ScanOptions):
+    """The context read for the skip, as the scan reads it: the round's options and its liabilities'
+    proofs checked (the input's hash, the costly part, kept)."""
+    liabilities = ctx.liabilities
+    if liabilities is not None:
+        liabilities = await asyncio.to_thread(_proven, liabilities, opts)
+    return dataclasses.replace(ctx, opts=opts, liabilities=liabilities)
+
+
+async def _scan(ctx, store: Store, distributed: bool, ui: ScanUI) -> ScanOutcome:
+    """The round's run from its context: the scan's own, or queued for the workers."""
+    if distributed:
+        from .distributed.coordinator import run_distributed
+
+        return await run_distributed(ctx.opts, ui, ctx=ctx)
+    return await _run(ctx, store, ui)
 
 
 async def backfill(rounds: list[Round], settings: Settings, say: Callable[[str], None],

@@ -51,7 +51,17 @@ async def _runs(db):
         await store.close()
 
 
-def test_two_rounds_then_both_skipped(world, tmp_path, capsys):
+def test_two_rounds_then_both_skipped(world, tmp_path, capsys, monkeypatch):
+    import scanner.pipeline.scan as scan
+
+    hashed: list[str] = []  # the inputs hashed, once each time read: the skip and the scan share the hash
+
+    def sha256_file(path, *args, **kwargs):
+        hashed.append(str(path))
+        return real(path, *args, **kwargs)
+
+    real = scan.sha256_file
+    monkeypatch.setattr(scan, "sha256_file", sha256_file)
     older = _second_round(world, tmp_path)
     rounds = tmp_path / "rounds.toml"
     rounds.write_text(f"""
@@ -79,6 +89,8 @@ options = {{ prices = "published" }}
     assert by_date["2024-05-01"].input_sha256 != by_date["2024-06-01"].input_sha256
     assert by_date["2024-06-01"].liabilities_sha256 is not None
     assert "2 scanned, 0 already stored, 0 failed" in first
+    assert sorted(hashed) == sorted([str(world.reserves), str(older)])
+    hashed.clear()
 
     code = main(_args(world, str(rounds), "--db", db))
     second = capsys.readouterr().out
@@ -86,6 +98,7 @@ options = {{ prices = "published" }}
     for day in ("2024-06-01", "2024-05-01"):
         assert f"Sample {day}: skipped: already stored as run {by_date[day].id}" in second
     assert "0 scanned, 2 already stored, 0 failed" in second
+    assert sorted(hashed) == sorted([str(world.reserves), str(older)])
     assert len(asyncio.run(_runs(db))) == 2  # nothing scanned again
 
     # the same file read for one coin only is another reading: never passed off as the stored full round

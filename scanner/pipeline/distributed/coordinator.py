@@ -40,10 +40,12 @@ def check_distributed(opts: ScanOptions) -> str:
     return db
 
 
-async def run_distributed(opts: ScanOptions, ui: ScanUI | None = None, queue: JobQueue | None = None) -> ScanOutcome:
+async def run_distributed(opts: ScanOptions, ui: ScanUI | None = None, queue: JobQueue | None = None,
+                          ctx=None) -> ScanOutcome:
+    """``ctx``: the scan context of ``opts`` when the caller has it already (backfill: its input hashed once)."""
     ui = ui or NullUI()
     db = check_distributed(opts)
-    ctx = _load_context(opts)
+    ctx = ctx or _load_context(opts)
     try:
         store = await open_store(db)
     except StoreError as exc:
