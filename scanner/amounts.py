@@ -95,6 +95,8 @@ def shown_places(text: str) -> int:
     negative: ``123456789012345678`` is precise to hundreds."""
     t = text.strip()
     decimals = places(t)
+    if len(t) <= SIGNIFICANT_KEPT:  # too short to show more significant digits than are kept
+        return decimals
     digits = t.replace(".", "").lstrip("+-").lstrip("0")
     excess = len(digits) - SIGNIFICANT_KEPT
     return decimals - excess if excess > 0 else decimals

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from .amounts import EXACT, coverage, fmt
 
@@ -91,6 +91,50 @@ class BalanceRecord:
                 "block_number": self.block_number, "block_hash": self.block_hash, "at_snapshot": self.at_snapshot,
                 "status": self.status, "reason": self.reason, "endpoint": self.endpoint,
                 "staked_base_units": _units(self.staked), "unbonding_base_units": _units(self.unbonding)}
+
+
+class TallyRow(NamedTuple):
+    """One stored row as the aggregation reads it: the fields of its verification and of its balance
+    read that the sums need, and nothing else (a 10^7-row run is summed from these, not from full
+    records). The ``read_*`` / ``balance_status`` fields are None when the row has no balance record.
+    A named tuple, not a dataclass: the store builds millions of them per run."""
+
+    line: int
+    coin: str  # as the row writes it
+    network: str
+    status: str  # ownership status
+    amount_text: str
+    amount_base_units: int | None
+    custodian: str
+    snapshot_height: int | None
+    read_coin: str | None  # the balance record's coin key (``COIN@NETWORK`` when routed by address shape)
+    asset: str | None
+    read_network: str | None
+    decimals: int | None
+    address: str | None  # as read
+    onchain_base_units: int | None
+    block_number: int | None
+    block_hash: str | None
+    at_snapshot: bool | None
+    staked: int | None
+    unbonding: int | None
+    balance_status: str | None
+
+    @classmethod
+    def of(cls, row: RowRecord, bal: BalanceRecord | None) -> "TallyRow":
+        if bal is None:
+            return cls(line=row.line, coin=row.coin, network=row.network, status=row.status,
+                       amount_text=row.amount_text, amount_base_units=row.amount_base_units,
+                       custodian=row.custodian, snapshot_height=row.snapshot_height, read_coin=None, asset=None,
+                       read_network=None, decimals=None, address=None, onchain_base_units=None, block_number=None,
+                       block_hash=None, at_snapshot=None, staked=None, unbonding=None, balance_status=None)
+        return cls(line=row.line, coin=row.coin, network=row.network, status=row.status,
+                   amount_text=row.amount_text, amount_base_units=row.amount_base_units, custodian=row.custodian,
+                   snapshot_height=row.snapshot_height, read_coin=bal.coin, asset=bal.asset,
+                   read_network=bal.network, decimals=bal.decimals, address=bal.address,
+                   onchain_base_units=bal.onchain_base_units, block_number=bal.block_number,
+                   block_hash=bal.block_hash, at_snapshot=bal.at_snapshot, staked=bal.staked,
+                   unbonding=bal.unbonding, balance_status=bal.status)
 
 
 @dataclass(frozen=True, slots=True)

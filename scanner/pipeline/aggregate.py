@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from ..amounts import EXACT, exact_sum, from_base_units, parse_amount, shown_places
-from ..records import AssetTotal, BalanceRecord, RowRecord
+from ..records import AssetTotal, BalanceRecord, RowRecord, TallyRow
 
 CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
 _CATEGORY_OF = {"verified": 0, "owner_only": 1, "key_only": 2}  # anything else: unverified (3)
@@ -92,7 +92,9 @@ class Aggregation:
     height_conflicts: dict[tuple[str, str, str], list[int | None]] = field(default_factory=dict)
     by_status: dict[str, int] = field(default_factory=dict)
     invalid_by_coin: dict[str, int] = field(default_factory=dict)
-    coin_sums: dict[str, list] = field(default_factory=dict)  # coin -> [Decimal coin units | None, rows] (summary block)
+    # coin -> [{decimals: base units}, Decimal coin units (rows without base units), rows, some amount
+    # not in coin units]: summed as integers per row, put in coin units once (``coin_sums``)
+    _sums: dict[str, list] = field(default_factory=dict)
     coin_places: dict[str, dict[int, int]] = field(default_factory=dict)  # coin -> decimals shown -> amounts
     # asset -> third-party custodian -> rows, rows_read, published and on-chain amounts (coin units)
     custodians: dict[str, dict[str, dict]] = field(default_factory=dict)
@@ -100,35 +102,46 @@ class Aggregation:
     excess_decimals: int = 0  # rows publishing more decimals than their coin has (summed exactly, not as base units)
     _coins_of: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     read_places: dict[str, CoinPlace] = field(default_factory=dict)  # routed keys -> where they were read
+    # lines that may repeat a wallet (Store.repeated_wallet_lines); None: any line may. Every other read
+    # row is a wallet's only listing and is counted without remembering it: 10^7 remembered wallets
+    # are gigabytes
+    repeated: set[int] | None = None
 
     def add(self, row: RowRecord, bal: BalanceRecord | None) -> None:
-        self.by_status[row.status] = self.by_status.get(row.status, 0) + 1
-        coin = self.key_of(row.coin, row.network)
-        if row.status == "invalid_row":
+        self.add_tally(TallyRow.of(row, bal))
+
+    def add_tally(self, t: TallyRow) -> None:
+        """One row with its balance read (``t.balance_status`` None: no balance record)."""
+        status = t.status
+        self.by_status[status] = self.by_status.get(status, 0) + 1
+        coin = self.key_of(t.coin, t.network)
+        if status == "invalid_row":
             self.invalid_by_coin[coin] = self.invalid_by_coin.get(coin, 0) + 1
             return
-        if row.status in NOT_AGGREGATED:
+        if status in NOT_AGGREGATED:
             return
-        read_as = self._read_as(coin, bal)
+        read_as = coin if t.read_coin is None or "@" not in t.read_coin else self._read_as(coin, t)
         acc = self.coins.get(read_as)
         if acc is None:
             acc = self.coins[read_as] = _CoinAcc()
         acc.rows += 1
         place = self._place(read_as)
-        published_units = row.amount_base_units
+        text = t.amount_text
+        has_text = bool(text) and not text.isspace()
+        published_units = t.amount_base_units
         published_text = None
         if place.decimals is None:
             published_units = None  # base units of unknown size cannot be put in coin units
             if self.base_unit_file:
                 self.no_decimals.add(coin)
-            elif row.amount_text.strip():
+            elif has_text:
                 try:
-                    published_text = parse_amount(row.amount_text)
+                    published_text = parse_amount(text)
                 except ValueError:
                     published_text = None
-        elif published_units is None and not self.base_unit_file and row.amount_text.strip():
+        elif published_units is None and not self.base_unit_file and has_text:
             try:  # more decimals than the coin has: no base units, but the published figure still counts
-                published_text = parse_amount(row.amount_text)
+                published_text = parse_amount(text)
                 self.excess_decimals += 1
             except ValueError:
                 published_text = None
@@ -138,60 +151,68 @@ class Aggregation:
         elif published_text is not None:
             acc.published_text = EXACT.add(acc.published_text, published_text)
             acc.published_rows += 1
-        if row.amount_text.strip():  # a row that publishes no amount is not in the summary's sums
+        if has_text:  # a row that publishes no amount is not in the summary's sums
             self._summary_sum(coin, published_units, published_text, place.decimals)
         if not self.base_unit_file and (published_units is not None or published_text is not None):
-            shown = self.coin_places.setdefault(coin, {})
-            p = shown_places(row.amount_text)
+            shown = self.coin_places.get(coin)
+            if shown is None:
+                shown = self.coin_places[coin] = {}
+            p = shown_places(text)
             shown[p] = shown.get(p, 0) + 1
-        onchain = bal.onchain_base_units if bal is not None else None
-        if row.custodian:  # held by a third party for the exchange: its own line per asset
-            self._custodian(place, row.custodian, published_units, published_text, onchain)
-        if bal is None or onchain is None:
+        onchain = t.onchain_base_units
+        if t.custodian:  # held by a third party for the exchange: its own line per asset
+            self._custodian(place, t.custodian, published_units, published_text, onchain)
+        if onchain is None:  # not read, or no balance record at all
             if published_units is not None:
                 acc.unread_units += published_units
             elif published_text is not None:
                 acc.unread_text = EXACT.add(acc.unread_text, published_text)
             return
         acc.rows_read += 1
-        if bal.block_number is not None:
-            acc.blocks.add((bal.block_number, bal.block_hash, bool(bal.at_snapshot)))
-        category = _CATEGORY_OF.get(row.status, 3)
+        if t.block_number is not None:
+            acc.blocks.add((t.block_number, t.block_hash, bool(t.at_snapshot)))
+        category = _CATEGORY_OF.get(status, 3)
+        if self.repeated is not None and t.line not in self.repeated:
+            acc.onchain[category] += onchain
+            self._split(acc, t, onchain)
+            return
         # one wallet of one asset on one network counts once, whatever coin key (alias), spelling or
         # height lists it: at two heights it would be the same coins counted twice
-        address = canonical_address(bal.address)
+        address = canonical_address(t.address or "")
         key = (place.asset, place.network, place.contract or "", address)
         before = self.seen.get(key)
         if before is None:
-            self.seen[key] = (category, onchain, acc, row.snapshot_height)
+            self.seen[key] = (category, onchain, acc, t.snapshot_height)
             acc.onchain[category] += onchain
-            if bal.staked is not None and bal.unbonding is not None:
-                acc.parts[0] += bal.staked
-                acc.parts[1] += bal.unbonding
-            elif onchain:  # a zero balance has no split to know
-                acc.parts[2] += onchain
-                acc.parts[3] += 1
+            self._split(acc, t, onchain)
             return
         self.duplicates += 1
         first_category, units, first_acc, height = before
-        if row.snapshot_height != height:
+        if t.snapshot_height != height:
             heights = self.height_conflicts.setdefault((place.asset, place.network, address), [height])
-            if row.snapshot_height not in heights:
-                heights.append(row.snapshot_height)
+            if t.snapshot_height not in heights:
+                heights.append(t.snapshot_height)
         if category < first_category:  # the same balance, now with a better proof: move it
             first_acc.onchain[first_category] -= units
             first_acc.onchain[category] += units
             self.seen[key] = (category, units, first_acc, height)
 
-    def _read_as(self, coin: str, bal: BalanceRecord | None) -> str:
-        """The key a row is summed under: its coin's, or the ``COIN@NETWORK`` key its balance record says
-        it was read as (a row routed by its address's shape, plan.route_by_shape), placed where it was read.
-        The published summary keeps the row's own coin."""
-        if bal is None or "@" not in bal.coin:
-            return coin
-        key = bal.coin.strip().upper()
+    @staticmethod
+    def _split(acc: _CoinAcc, t: TallyRow, onchain: int) -> None:
+        if t.staked is not None and t.unbonding is not None:
+            acc.parts[0] += t.staked
+            acc.parts[1] += t.unbonding
+        elif onchain:  # a zero balance has no split to know
+            acc.parts[2] += onchain
+            acc.parts[3] += 1
+
+    def _read_as(self, coin: str, t: TallyRow) -> str:
+        """The key a row is summed under when its balance record says it was read as a ``COIN@NETWORK``
+        key (a row routed by its address's shape, plan.route_by_shape), placed where it was read. The
+        published summary keeps the row's own coin."""
+        key = (t.read_coin or "").strip().upper()
         if key != coin and key not in self.read_places:
-            self.read_places[key] = CoinPlace(bal.asset, bal.network, bal.decimals)
+            self.read_places[key] = CoinPlace(t.asset or "", t.read_network or "", t.decimals)
         return key
 
     def _place(self, coin: str) -> CoinPlace:
@@ -213,16 +234,29 @@ class Aggregation:
             held["onchain"] = EXACT.add(held["onchain"], from_base_units(onchain, place.decimals))
 
     def _summary_sum(self, coin: str, units: int | None, text: Decimal | None, decimals: int | None) -> None:
-        entry = self.coin_sums.setdefault(coin, [Decimal(0), 0])
-        entry[1] += 1
-        if entry[0] is None:
-            return
+        entry = self._sums.get(coin)
+        if entry is None:
+            entry = self._sums[coin] = [{}, Decimal(0), 0, False]
+        entry[2] += 1
         if units is not None and decimals is not None:
-            entry[0] = EXACT.add(entry[0], from_base_units(units, decimals))
+            by_decimals = entry[0]
+            by_decimals[decimals] = by_decimals.get(decimals, 0) + units
         elif text is not None:
-            entry[0] = EXACT.add(entry[0], text)
+            entry[1] = EXACT.add(entry[1], text)
         else:
-            entry[0] = None  # some amount of this coin cannot be put in coin units
+            entry[3] = True  # some amount of this coin cannot be put in coin units
+
+    @property
+    def coin_sums(self) -> dict[str, tuple[Decimal | None, int]]:
+        """coin -> (its published rows' sum in coin units, None if some amount cannot be put in coin
+        units; rows): what the file's summary block is checked against."""
+        out: dict[str, tuple[Decimal | None, int]] = {}
+        for coin, (by_decimals, text, rows, unknown) in self._sums.items():
+            total = text
+            for decimals, units in by_decimals.items():
+                total = EXACT.add(total, from_base_units(units, decimals))
+            out[coin] = (None if unknown else total, rows)
+        return out
 
     def totals(self) -> list[AssetTotal]:
         """One record per (asset, network) and one per asset with network ``*``, sorted."""

@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from chains.gcpause import paused_gc
 from signatures.registry import resolve_name
 
 from .. import __version__
@@ -482,33 +483,15 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
 async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
                            notes: list[str]) -> tuple[ScanReport, list[AssetTotal], list[RatioRecord]]:
     ui.stage("aggregate", None)
-    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
+    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key,
+                      repeated=await store.repeated_wallet_lines(run.id))
     balance_status: Counter[str] = Counter()
-    rows_iter = store.iter_rows(run.id).__aiter__()
-    bal_iter = store.iter_balances(run.id).__aiter__()
-    pending: list[BalanceRecord] = []
-    pi = 0
-
-    async def next_balances() -> bool:
-        nonlocal pending, pi
-        try:
-            pending = await bal_iter.__anext__()
-        except StopAsyncIteration:
-            pending = []
-        pi = 0
-        return bool(pending)
-
-    await next_balances()
-    async for rows in rows_iter:
-        for r in rows:
-            while pending and pending[pi].line < r.line:
-                pi += 1
-                if pi >= len(pending) and not await next_balances():
-                    break
-            bal = pending[pi] if pending and pending[pi].line == r.line else None
-            if bal is not None:
-                balance_status[bal.status] += 1
-            agg.add(r, bal)
+    with paused_gc():  # millions of short-lived acyclic rows (chains/gcpause.py): 5.6 -> 4.2 s on 600k
+        async for tallies in store.iter_tally(run.id):
+            for t in tallies:
+                if t.balance_status is not None:
+                    balance_status[t.balance_status] += 1
+                agg.add_tally(t)
     totals = agg.totals()
     ratios, liab_by_asset = _ratios(totals, ctx.liabilities)
     if agg.duplicates:

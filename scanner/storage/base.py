@@ -11,6 +11,7 @@ the SQL dialect and value converters); splitting it would split that one interfa
 from __future__ import annotations
 
 import abc
+import asyncio
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from contextlib import AbstractAsyncContextManager
@@ -20,6 +21,7 @@ from .migrations import BALANCE_COLUMNS, VERIFICATION_COLUMNS
 from .model import (FAILED_BALANCE_STATUSES, FAILED_ROW_STATUSES, STAGE_BALANCES, STAGE_VERIFY, AddressObservation,
                     AlertInfo, AssetTotal, BalanceRecord, ExchangeInfo, Failure, LiabilityRecord, RatioPoint,
                     RatioRecord, RowRecord, RunInfo, RunSpec, StoreError, params_key)
+from ..records import TallyRow
 
 RUN_COLUMNS = ("id, exchange, status, started_at, finished_at, input_path, input_sha256, liabilities_path, "
                "liabilities_sha256, params, tool_version, snapshot_date, summary")
@@ -32,6 +34,18 @@ RATIO_COLUMNS = ("asset, liabilities, proven_reserves, with_unproven_reserves, p
 ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at, "
                  "resolved_at, notified_at")
 
+
+# TallyRow field -> the column it is read from (v: verifications, b: balances), in the field order; base
+# units as text, which both backends give as is and int() reads faster than a driver's numeric
+TALLY_FROM = {"line": "v.line", "coin": "v.coin", "network": "v.network", "status": "v.status",
+              "amount_text": "v.amount_text", "amount_base_units": "CAST(v.amount_base_units AS TEXT)", "custodian": "v.custodian",
+              "snapshot_height": "v.snapshot_height", "read_coin": "b.coin", "asset": "b.asset",
+              "read_network": "b.network", "decimals": "b.decimals", "address": "b.address",
+              "onchain_base_units": "CAST(b.onchain_base_units AS TEXT)", "block_number": "b.block_number",
+              "block_hash": "b.block_hash", "at_snapshot": "b.at_snapshot", "staked": "CAST(b.staked AS TEXT)",
+              "unbonding": "CAST(b.unbonding AS TEXT)", "balance_status": "b.status"}
+TALLY_SELECT = ", ".join(TALLY_FROM[name] for name in TallyRow._fields)
+TALLY_AT = {name: i for i, name in enumerate(TallyRow._fields)}
 
 T = TypeVar("T")
 
@@ -391,6 +405,66 @@ class Store(abc.ABC):
             yield out
             if len(rows) < batch:
                 return
+
+    async def iter_tally(self, run_id: int, batch: int = 50_000) -> AsyncIterator[list[TallyRow]]:
+        """A run's rows in line order, each joined with its balance read, ``batch`` at a time: only the
+        fields the aggregation sums (:class:`TallyRow`). A line with balances of several assets is given
+        once, with the first by asset (the one :meth:`iter_balances` gives first). The next batch is
+        fetched while the caller sums this one."""
+        # the join is bounded below on both tables, so each batch is an index range of both, not a sort
+        sql = (f"SELECT {TALLY_SELECT} FROM verifications v LEFT JOIN balances b "
+               "ON b.run_id = ? AND b.line = v.line AND b.line > ? "
+               "WHERE v.run_id = ? AND v.line > ? ORDER BY v.line, b.asset LIMIT ?")
+        at_line = TALLY_AT["line"]
+        last = -(2**62)
+        pending = asyncio.ensure_future(self._fetch(sql, run_id, last, run_id, last, batch))
+        try:
+            while True:
+                rows = await pending
+                if not rows:
+                    return
+                last = rows[-1][at_line]
+                full = len(rows) == batch
+                if full:
+                    pending = asyncio.ensure_future(self._fetch(sql, run_id, last, run_id, last, batch))
+                yield self._tallies(rows)
+                if not full:
+                    return
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+    async def repeated_wallet_lines(self, run_id: int) -> set[int]:
+        """Lines of a run's read balances whose address, case-folded, is read more than once (on any
+        asset or network): the only rows that can list a wallet again. Addresses that are one wallet
+        are equal case-folded (aggregate.canonical_address only folds case; ingest strips them), so no
+        repeat is missed; the aggregation tells the real repeats apart among these few rows."""
+        rows = await self._fetch(
+            "SELECT b.line FROM balances b JOIN (SELECT lower(address) AS a FROM balances WHERE run_id = ? AND "
+            "onchain_base_units IS NOT NULL GROUP BY lower(address) HAVING count(*) > 1) d ON lower(b.address) = d.a "
+            "WHERE b.run_id = ? AND b.onchain_base_units IS NOT NULL", run_id, run_id)
+        return {int(r[0]) for r in rows}
+
+    def _tallies(self, rows: Sequence[Sequence[Any]]) -> list[TallyRow]:
+        # TALLY_SELECT lists the columns in TallyRow's field order, so a row maps onto the fields by name;
+        # only the amounts and the flag need the backend's converters
+        units, flag = self._out_units, self._out_bool
+        at_line, at_flag = TALLY_AT["line"], TALLY_AT["at_snapshot"]
+        at_units = [TALLY_AT[n] for n in ("amount_base_units", "onchain_base_units", "staked", "unbonding")]
+        make = TallyRow._make
+        out: list[TallyRow] = []
+        prev = None
+        for r in rows:
+            if r[at_line] == prev:  # the same line's balance of a further asset
+                continue
+            prev = r[at_line]
+            v = list(r)
+            for i in at_units:
+                v[i] = units(v[i])
+            v[at_flag] = flag(v[at_flag])
+            out.append(make(v))
+        return out
 
     async def _count_by_status(self, table: str, run_id: int) -> dict[str, int]:
         rows = await self._fetch(f"SELECT status, count(*) FROM {table} WHERE run_id = ? GROUP BY status", run_id)

@@ -75,7 +75,7 @@ def test_published_summary_keeps_the_rows_own_coin_when_routed():
     agg = Aggregation(lambda coin: ETH)
     agg.add(_row(1, "ETH", VAL, 32 * 10**18), _bal(1, "ETH@BEACON", "beacon", VAL, 32 * 10**18, 32 * 10**18, 0))
     agg.add(_row(2, "ETH", ACCOUNT, 10**18), _bal(2, "ETH", "ethereum", ACCOUNT, 10**18))
-    assert agg.coin_sums["ETH"] == [Decimal(33), 2]  # the file's summary line for ETH counts both rows
+    assert agg.coin_sums["ETH"] == (Decimal(33), 2)  # the file's summary line for ETH counts both rows
     assert set(agg.coins) == {"ETH", "ETH@BEACON"}
     assert {(t.asset, t.network) for t in agg.totals()} == {("ETH", "*"), ("ETH", "beacon"), ("ETH", "ethereum")}
 
