@@ -183,6 +183,26 @@ def test_what_the_workers_reads_said_reaches_the_report(world, tmp_path, postgre
     assert [r["note"] for r in again] == [r["note"] for r in stored]
 
 
+def test_the_coordinator_wakes_on_the_queues_notifications(world, reference, tmp_path, postgres_db, monkeypatch):
+    """With the poll pushed out past the test's time, the run still ends in seconds: the coordinator
+    looks when PgQueuer's NOTIFY says a job changed, not on a timer."""
+    from scanner.pipeline.distributed import coordinator
+    from scanner.pipeline.scan import ScanOptions
+
+    monkeypatch.setattr(coordinator, "POLL_SECONDS", 600.0)
+    opts = ScanOptions(file=str(world.reserves), liabilities=str(world.liabilities), networks_path=str(world.networks),
+                       coins_path=str(world.coins), db=postgres_db, exchange="Sample", chunk_bytes=1024, slice_rows=4,
+                       distributed=True)
+    workers = [_worker(postgres_db, tmp_path / "w1.log")]
+    try:
+        t = time.monotonic()
+        outcome = asyncio.run(asyncio.wait_for(coordinator.run_distributed(opts), 90))
+        assert time.monotonic() - t < 60
+    finally:
+        _stop(workers)
+    assert _figures(outcome.report.to_json()) == _figures(reference)
+
+
 def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, reference, tmp_path, postgres_db):
     first = _worker(postgres_db, tmp_path / "w1.log")
     procs = [first]

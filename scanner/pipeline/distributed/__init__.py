@@ -5,7 +5,7 @@ The job engine sits behind a small port (:class:`JobQueue`: enqueue in a given t
 run's jobs, name its failed ones, serve handlers by job kind); :mod:`.pgqueuer` is the adapter
 (PgQueuer: ``FOR UPDATE SKIP LOCKED`` dequeue, LISTEN/NOTIFY wake-ups, heartbeats; a dead worker's
 job is picked again once its heartbeat is older than the timeout). Another engine (procrastinate,
-...) replaces it by implementing the same five methods.
+...) replaces it by implementing the same methods.
 
 A job is one verification chunk, or one network's balance reads (:mod:`.jobs`), each saved in
 checkpoints; delivery is at-least-once, and a checkpoint saved twice is a no-op, so a job run again
@@ -92,6 +92,10 @@ class JobQueue(Protocol):
     async def counts(self, run_id: int, kind: str) -> JobCounts: ...
 
     async def failures(self, run_id: int, limit: int = 5) -> list[JobFailure]: ...
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Call ``wake`` whenever jobs may have changed (queued, taken, done), until :meth:`close`: a
+        hint that spares the coordinator its polls, never its only signal (a notification can be lost)."""
 
     async def drop(self, run_id: int) -> None:
         """Remove the run's jobs not yet taken (the run failed or was interrupted: a resumed run

@@ -23,7 +23,9 @@ from ..scan import (UNSUPPORTED_KEY, NullUI, ScanError, ScanOptions, ScanOutcome
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, QueuedJob
 from .jobs import NetworkReads, RunInputs, VerifyChunk, network_groups, network_job, verify_job
 
-POLL_SECONDS = 0.25  # how often the coordinator reads the store's checkpoints and the queue's counts
+# The coordinator reads the store's checkpoints and the queue's counts when the queue says a job changed
+# (LISTEN/NOTIFY), and at least this often: a lost notification, slices saved inside a network's job
+POLL_SECONDS = 1.0
 
 
 def is_postgres(url: str) -> bool:
@@ -65,6 +67,8 @@ async def run_distributed(opts: ScanOptions, ui: ScanUI | None = None, queue: Jo
 
 
 async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOutcome:
+    changed = asyncio.Event()
+    await queue.watch(changed.set)
     inputs = RunInputs.of(ctx)
     chunks = [VerifyChunk(inputs=inputs, offset=off, length=length, first_line=first)
               for off, length, first in iter_chunks(ctx.head, ctx.opts.chunk_bytes)]
@@ -77,10 +81,11 @@ async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOut
     seconds: dict[str, float] = {}
     try:
         t = time.perf_counter()
-        await _wait(store, queue, run, STAGE_VERIFY, [(verify_job(run.id, c), {str(c.first_line)}) for c in chunks], ui)
+        await _wait(store, queue, run, STAGE_VERIFY, [(verify_job(run.id, c), {str(c.first_line)}) for c in chunks], ui,
+                    changed)
         seconds["verify"] = time.perf_counter() - t
         t = time.perf_counter()
-        notes = await _balances(ctx, store, queue, run, inputs, ui)
+        notes = await _balances(ctx, store, queue, run, inputs, ui, changed)
         seconds["balances"] = time.perf_counter() - t
         return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
@@ -92,7 +97,8 @@ async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOut
         raise
 
 
-async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: RunInputs, ui: ScanUI) -> list[str]:
+async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: RunInputs, ui: ScanUI,
+                    changed: asyncio.Event) -> list[str]:
     """The scan's balance plan over the verified rows, one job per network, then wait for its slices."""
     planner = BalancePlanner(ctx)
     async for rows in store.iter_rows(run.id):
@@ -111,7 +117,7 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
         jobs.append((network_job(run.id, NetworkReads(inputs=inputs, network=network)), keys))
     async with store.transaction() as conn:
         await queue.enqueue(conn, [job for job, keys in jobs if not keys <= done])
-    await _wait(store, queue, run, STAGE_BALANCES, jobs, ui)
+    await _wait(store, queue, run, STAGE_BALANCES, jobs, ui, changed)
     # the notes of a one-process scan, in its order: the plan's, then each network's reads' (saved by the workers)
     notes = [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
     for nid, said in (await store.balance_notes(run.id)).items():
@@ -120,9 +126,10 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
 
 
 async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Sequence[tuple[QueuedJob, set[str]]],
-                ui: ScanUI) -> None:
+                ui: ScanUI, changed: asyncio.Event) -> None:
     """Until the checkpoints of every job (``jobs``: each with the checkpoint keys it saves) are in the
-    store; progress in checkpoints. A failed job fails the run with its error; a job that left the
+    store; progress in checkpoints. Looks again when ``changed`` is set (the queue's notifications),
+    else every POLL_SECONDS. A failed job fails the run with its error; a job that left the
     queue with checkpoints missing (not seen in practice: a save commits before its job is
     acknowledged) is enqueued again, which at-least-once delivery allows."""
     keys = set().union(*(k for _, k in jobs)) if jobs else set()
@@ -130,6 +137,7 @@ async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Se
     ui.stage(f"{kind} (distributed)", len(keys), seen)
     workers = -1
     while seen < len(keys):
+        changed.clear()  # before the reads: a change while they run makes the next look immediate
         counts = await queue.counts(run.id, kind)
         if counts.failed:
             failures = await queue.failures(run.id)
@@ -147,5 +155,8 @@ async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Se
             workers = counts.workers
             ui.note(f"{kind}: {workers} worker(s) busy with run {run.id}")
         if seen < len(keys):
-            await asyncio.sleep(POLL_SECONDS)
+            try:
+                await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+            except asyncio.TimeoutError:
+                pass
     ui.end_stage()

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 from datetime import timedelta
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import asyncpg
 
@@ -106,6 +106,12 @@ class PgQueuerQueue:
             out.append(JobFailure(kind=r["entrypoint"].removeprefix(PREFIX), key=r["dedupe_key"].split(":", 3)[-1],
                                   error=error))
         return out
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        # PgQueuer's trigger notifies its channel on every change of its queue table: a job queued,
+        # taken, heartbeat, and done (its row deleted once the handler's checkpoint has committed)
+        conn = await self._connection()
+        await conn.add_listener(self._queries(conn).qbe.settings.channel, lambda *_: wake())
 
     async def drop(self, run_id: int) -> None:
         conn = await self._connection()
