@@ -349,7 +349,8 @@ class Store(abc.ABC):
         one = [(run_id,)]
         await self._transaction(
             [(f"DELETE FROM {t} WHERE run_id = ?", one)
-             for t in ("verifications", "balances", "checkpoints", "asset_totals", "liabilities", "ratios")]
+             for t in ("verifications", "balances", "checkpoints", "asset_totals", "liabilities", "ratios",
+                       "balance_notes")]
             + [(f"UPDATE alerts SET {c} = NULL WHERE {c} = ?", one) for c in ("first_run_id", "last_run_id")]
             + [("DELETE FROM runs WHERE id = ?", one)])
 
@@ -688,3 +689,21 @@ class Store(abc.ABC):
 
     async def __aexit__(self, *exc) -> None:
         await self.close()
+
+    # ---- balance notes per network (distributed runs: written by workers, read by the coordinator) --
+
+    async def save_balance_notes(self, run_id: int, network: str, notes: Sequence[str]) -> None:
+        """Replace what ``network``'s balance reads of the run said (a job run again says it once)."""
+        await self._transaction([
+            ("DELETE FROM balance_notes WHERE run_id = ? AND network = ?", [(run_id, network)]),
+            ("INSERT INTO balance_notes (run_id, network, seq, note) VALUES (?, ?, ?, ?)",
+             [(run_id, network, i, note) for i, note in enumerate(notes)]),
+        ])
+
+    async def balance_notes(self, run_id: int) -> dict[str, list[str]]:
+        """The run's balance notes by network, networks sorted, each in the order said."""
+        rows = await self._fetch("SELECT network, note FROM balance_notes WHERE run_id = ? ORDER BY network, seq", run_id)
+        out: dict[str, list[str]] = {}
+        for network, note in rows:
+            out.setdefault(network, []).append(note)
+        return out
