@@ -23,6 +23,7 @@ from ..amounts import from_base_units
 from .ingest import ReserveRow, RowError
 from ..config.networks import CoinTarget, Network
 from ..records import BalanceRecord
+from .spool import slices
 from .plan import NO_PUBLISHED_AMOUNT, BalancePlanner, FileContext, Groups, Job, SummaryHeights, fill_heights, one_height
 
 SLICE = 50_000
@@ -160,8 +161,7 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
             s = _summary(summaries, target.network)
             s.per_wallet = per_wallet
             s.decimals[coin] = target.decimals
-            for index, i in enumerate(range(0, len(items), slice_rows)):
-                part = items[i:i + slice_rows]
+            for index, part in enumerate(slices(items, slice_rows)):
                 key = slice_key(coin, height, index)
                 if key in done:
                     if on_progress:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from ..amounts import to_base_units
 from ..config.networks import CoinTarget, CoinTargets, Network
@@ -17,6 +17,7 @@ from ..records import BalanceRecord, RowRecord
 from .adapters import supported_kinds
 from .aggregate import CoinPlace
 from .ingest import ReserveRow
+from .spool import Job, Jobs, JobSpool, SpoolBudget, merged
 
 NO_PUBLISHED_AMOUNT = "no published amount"
 NOT_READ = ("invalid_row", "skipped")  # verification statuses whose rows are not read on chain
@@ -120,17 +121,7 @@ def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | Non
     return units, ""
 
 
-class Job(NamedTuple):
-    """One row to read: its line, coin key as written, address and the published amount in base units."""
-
-    line: int
-    coin: str
-    address: str
-    published: int | None
-    why: str  # why ``published`` is None, if it is
-
-
-Groups = dict[tuple[str, int | None], list[Job]]  # (coin key upper, snapshot height) -> rows in file order
+Groups = dict[tuple[str, int | None], Jobs]  # (coin key upper, snapshot height) -> rows in file order
 
 
 def unsupported_reason(coin: str, coins: Mapping[str, CoinTarget], networks: dict[str, Network],
@@ -170,23 +161,22 @@ def one_height(heights: set[int] | None) -> int | None:
     return next(iter(heights)) if heights and len(heights) == 1 else None
 
 
-def fill_heights(groups: Groups, coins: Mapping[str, CoinTarget],
+def fill_heights(groups: Mapping[tuple[str, int | None], Jobs], coins: Mapping[str, CoinTarget],
                  file_heights: dict[str, int] | None = None) -> tuple[Groups, dict[str, str]]:
     """Rows that publish no height are read at their network's snapshot height, where the file gives
     exactly one for that network (its other rows, or its summary block: ``file_heights``, coin ->
     height); else at the latest block, which every report labels. Returns the regrouped rows and one
     note per network saying which it was."""
     by_network = network_heights(groups, coins, file_heights)
-    out: Groups = defaultdict(list)
+    parts: dict[tuple[str, int | None], list[Jobs]] = defaultdict(list)
     unheighted: dict[str, int] = defaultdict(int)
     for (coin, height), jobs in groups.items():
         nid = coins[coin].network
         if height is None:
             unheighted[nid] += len(jobs)
             height = one_height(by_network.get(nid))
-        out[(coin, height)].extend(jobs)
-    for key in out:
-        out[key].sort(key=lambda j: j.line)  # a group's rows in file order, as before
+        parts[(coin, height)].append(jobs)
+    out: Groups = {key: merged(p) for key, p in parts.items()}  # a group's rows in file order, as before
     notes = {}
     for nid, n in sorted(unheighted.items()):
         known = sorted(by_network.get(nid, set()))
@@ -197,7 +187,7 @@ def fill_heights(groups: Groups, coins: Mapping[str, CoinTarget],
                           f"({', '.join(map(str, known))}): read at the latest block, not at the snapshot")
         else:
             notes[nid] = f"{n} row(s) publish no snapshot height and the file gives none for {nid}: read at the latest block, not at the snapshot"
-    return dict(out), notes
+    return out, notes
 
 
 
@@ -267,8 +257,9 @@ class BalancePlanner:
     base units), ``add_file_row`` rows as a file gives them; both go through the same rule."""
 
     ctx: PlanContext
-    groups: dict[tuple[str, int | None], list[Job]] = field(default_factory=lambda: defaultdict(list))
+    groups: dict[tuple[str, int | None], JobSpool] = field(default_factory=dict)
     unsupported: list[BalanceRecord] = field(default_factory=list)
+    budget: SpoolBudget = field(default_factory=SpoolBudget)  # rows held in memory; past it, on disk (spool.py)
 
     def __post_init__(self) -> None:
         self._kinds = supported_kinds()
@@ -306,7 +297,10 @@ class BalancePlanner:
                 decimals=place.decimals, block_number=None, block_hash=None, at_snapshot=None, status="unsupported",
                 reason=bad[1], endpoint=""))
             return
-        self.groups[(coin, height)].append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
+        group = self.groups.get((coin, height))
+        if group is None:
+            group = self.groups[(coin, height)] = JobSpool(self.budget)
+        group.append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
 
     def finish(self) -> BalancePlan:
         groups, notes = fill_heights(self.groups, self.ctx.coins, self.ctx.head.heights)

@@ -44,7 +44,7 @@ from ..window_model import WindowAddress, WindowAsset, WindowBlocks, WindowCount
 from .adapters import AT_SNAPSHOT, reads_at
 from .aggregate import canonical_address
 from .balances import read_groups
-from .plan import Groups, Job, routed_target
+from .plan import Job, routed_target
 
 TOP_N = 10
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -286,7 +286,7 @@ async def compute_window(balances: list[BalanceRecord], spec: WindowSpec, coins:
             for clock in some:
                 await clock.close()
 
-    groups: Groups = defaultdict(list)
+    groups: dict[tuple[str, int | None], list[Job]] = defaultdict(list)
     for w in wallets:
         if w.snapshot is None:
             continue
