@@ -35,17 +35,20 @@ ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id,
                  "resolved_at, notified_at")
 
 
-# TallyRow field -> the column it is read from (v: verifications, b: balances), in the field order; base
-# units as text, which both backends give as is and int() reads faster than a driver's numeric
-TALLY_FROM = {"line": "v.line", "coin": "v.coin", "network": "v.network", "status": "v.status",
-              "amount_text": "v.amount_text", "amount_base_units": "CAST(v.amount_base_units AS TEXT)", "custodian": "v.custodian",
-              "snapshot_height": "v.snapshot_height", "read_coin": "b.coin", "asset": "b.asset",
-              "read_network": "b.network", "decimals": "b.decimals", "address": "b.address",
-              "onchain_base_units": "CAST(b.onchain_base_units AS TEXT)", "block_number": "b.block_number",
-              "block_hash": "b.block_hash", "at_snapshot": "b.at_snapshot", "staked": "CAST(b.staked AS TEXT)",
-              "unbonding": "CAST(b.unbonding AS TEXT)", "balance_status": "b.status"}
-TALLY_SELECT = ", ".join(TALLY_FROM[name] for name in TallyRow._fields)
-TALLY_AT = {name: i for i, name in enumerate(TallyRow._fields)}
+# The fields of a TallyRow and the columns they are read from: a row's from verifications, then its
+# balance's (after the balance's line, which joins them), in TallyRow's field order, so that a result
+# row maps onto the fields by name. Base units as text, which both backends give as is and int()
+# reads faster than a driver's numeric.
+TALLY_ROW_COLUMNS = {"line": "line", "coin": "coin", "network": "network", "status": "status",
+                     "amount_text": "amount_text", "amount_base_units": "CAST(amount_base_units AS TEXT)",
+                     "custodian": "custodian", "snapshot_height": "snapshot_height"}
+TALLY_BALANCE_COLUMNS = {"read_coin": "coin", "asset": "asset", "read_network": "network", "decimals": "decimals",
+                         "address": "address", "onchain_base_units": "CAST(onchain_base_units AS TEXT)",
+                         "block_number": "block_number", "block_hash": "block_hash", "at_snapshot": "at_snapshot",
+                         "staked": "CAST(staked AS TEXT)", "unbonding": "CAST(unbonding AS TEXT)",
+                         "balance_status": "status"}
+assert (*TALLY_ROW_COLUMNS, *TALLY_BALANCE_COLUMNS) == TallyRow._fields
+_NO_BALANCE = (None,) * len(TALLY_BALANCE_COLUMNS)
 
 T = TypeVar("T")
 
@@ -408,33 +411,40 @@ class Store(abc.ABC):
                 return
 
     async def iter_tally(self, run_id: int, batch: int = 50_000) -> AsyncIterator[list[TallyRow]]:
-        """A run's rows in line order, each joined with its balance read, ``batch`` at a time: only the
+        """A run's rows in line order, each with its balance read, ``batch`` rows at a time: only the
         fields the aggregation sums (:class:`TallyRow`). A line with balances of several assets is given
-        once, with the first by asset (the one :meth:`iter_balances` gives first). The next batch is
-        fetched while the caller sums this one."""
-        # the join is bounded below on both tables, so each batch is an index range of both, not a sort
-        sql = (f"SELECT {TALLY_SELECT} FROM verifications v LEFT JOIN balances b "
-               "ON b.run_id = ? AND b.line = v.line AND b.line > ? "
-               "WHERE v.run_id = ? AND v.line > ? ORDER BY v.line, b.asset LIMIT ?")
-        at_line = TALLY_AT["line"]
+        with the first by asset (the one :meth:`iter_balances` gives first). The next batch is fetched
+        while the caller sums this one."""
         last = -(2**62)
-        pending = asyncio.ensure_future(self._fetch(sql, run_id, last, run_id, last, batch))
+        pending = asyncio.ensure_future(self._tally_batch(run_id, last, batch))
         try:
             while True:
-                rows = await pending
+                rows, balances = await pending
                 if not rows:
                     return
-                last = rows[-1][at_line]
+                last = rows[-1][0]
                 full = len(rows) == batch
                 if full:
-                    pending = asyncio.ensure_future(self._fetch(sql, run_id, last, run_id, last, batch))
-                yield self._tallies(rows)
+                    pending = asyncio.ensure_future(self._tally_batch(run_id, last, batch))
+                yield self._tallies(rows, balances)
                 if not full:
                     return
         finally:
             if not pending.done():
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
+
+    async def _tally_batch(self, run_id: int, after: int, batch: int) -> tuple[list[Sequence], list[Sequence]]:
+        # two index ranges, not a join: a join's plan depends on table statistics, which a run's rows
+        # just written do not have yet (PostgreSQL then sorted all balances for every batch: minutes)
+        rows = await self._fetch(f"SELECT {', '.join(TALLY_ROW_COLUMNS.values())} FROM verifications "
+                                 "WHERE run_id = ? AND line > ? ORDER BY line LIMIT ?", run_id, after, batch)
+        if not rows:
+            return [], []
+        balances = await self._fetch(f"SELECT line, {', '.join(TALLY_BALANCE_COLUMNS.values())} FROM balances "
+                                     "WHERE run_id = ? AND line > ? AND line <= ? ORDER BY line, asset",
+                                     run_id, after, rows[-1][0])
+        return rows, balances
 
     async def repeated_wallet_lines(self, run_id: int) -> set[int]:
         """Lines of a run's read balances whose address, case-folded, is read more than once (on any
@@ -447,24 +457,23 @@ class Store(abc.ABC):
             "WHERE b.run_id = ? AND b.onchain_base_units IS NOT NULL", run_id, run_id)
         return {int(r[0]) for r in rows}
 
-    def _tallies(self, rows: Sequence[Sequence[Any]]) -> list[TallyRow]:
-        # TALLY_SELECT lists the columns in TallyRow's field order, so a row maps onto the fields by name;
-        # only the amounts and the flag need the backend's converters
-        units, flag = self._out_units, self._out_bool
-        at_line, at_flag = TALLY_AT["line"], TALLY_AT["at_snapshot"]
-        at_units = [TALLY_AT[n] for n in ("amount_base_units", "onchain_base_units", "staked", "unbonding")]
-        make = TallyRow._make
+    def _tallies(self, rows: Sequence[Sequence[Any]], balances: Sequence[Sequence[Any]]) -> list[TallyRow]:
+        # the columns are selected in TallyRow's field order (TALLY_*_COLUMNS), so the positions below
+        # are the fields' own; only amounts and the flag go through the backend's converters
+        units, flag, make = self._out_units, self._out_bool, TallyRow._make
         out: list[TallyRow] = []
-        prev = None
+        bi, nb = 0, len(balances)
         for r in rows:
-            if r[at_line] == prev:  # the same line's balance of a further asset
-                continue
-            prev = r[at_line]
-            v = list(r)
-            for i in at_units:
-                v[i] = units(v[i])
-            v[at_flag] = flag(v[at_flag])
-            out.append(make(v))
+            line = r[0]
+            while bi < nb and balances[bi][0] < line:  # a line's balances of further assets are passed over
+                bi += 1
+            row = (line, r[1], r[2], r[3], r[4], units(r[5]), r[6], r[7])
+            if bi < nb and balances[bi][0] == line:
+                b = balances[bi]
+                out.append(make(row + (b[1], b[2], b[3], b[4], b[5], units(b[6]), b[7], b[8], flag(b[9]),
+                                       units(b[10]), units(b[11]), b[12])))
+            else:
+                out.append(make(row + _NO_BALANCE))
         return out
 
     async def _count_by_status(self, table: str, run_id: int) -> dict[str, int]:
