@@ -15,7 +15,8 @@ Printed: seconds per stage (verify, and beside it the balance plan then the bala
 aggregate), wall time, rows/s, peak RSS of the scan's whole process tree (sampled every 50 ms), and
 whether every asset's on-chain total equals the funded amount exactly. Targets (the issue's):
 10^7 rows within 15 minutes, peak RSS at most 2 GB. ``--rows 1000000`` and ``3000000`` show how
-time and memory grow when 10^7 does not fit.
+time and memory grow when 10^7 does not fit. ``--distributed 2``: the same scan with ``--distributed``
+and two ``porscan worker`` processes on this machine sharing the queue (their memory counted too).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scan_bench import DATA, cached_input, config, fund_btc, fund_eth, measure_scan, start_fakes  # noqa: E402
+from bench.distributed_bench import start_workers, stop_workers  # noqa: E402
+from bench.scan_bench import DATA, cached_input, config, fund_btc, fund_eth, measure_scan, postgres_pid, start_fakes  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
 from scanner.devnet.localbtc import Knots  # noqa: E402
 from scanner.devnet.localnodes import Anvil  # noqa: E402
@@ -106,6 +108,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workers", type=int, default=None, help="porscan's --workers (default: all cores)")
+    ap.add_argument("--distributed", type=int, default=0, metavar="N",
+                    help="scan with --distributed and N `porscan worker` processes on this machine (one "
+                         "verification process each), sharing the queue in the same PostgreSQL")
     a = ap.parse_args()
     path = DATA / f"binance-local-{a.rows}-s{a.seed}.csv"
     cached_input("bench/scan10m", path, lambda p: generate(p, a.rows, a.seed))
@@ -130,7 +135,18 @@ def main() -> None:
                 "--db", pg.dsn, "--fresh", "--exchange", "bench", "--json", str(out), "-q"]
         if a.workers:
             argv += ["--workers", str(a.workers)]
-        report = measure_scan("bench/scan10m", argv, out, a.rows, "postgresql", TARGET_SECONDS, TARGET_RSS_MIB)
+        workers: list = []
+        logs: list = []
+        if a.distributed:
+            argv += ["--distributed"]
+            workers, logs = start_workers(pg.dsn, a.distributed, d, "scan10m")
+        try:
+            report = measure_scan(f"bench/scan10m{f' --distributed {a.distributed}' if a.distributed else ''}", argv,
+                                  out, a.rows, "postgresql", TARGET_SECONDS, TARGET_RSS_MIB, [w.pid for w in workers],
+                                  {"anvil": eth.process.pid, "bitcoind": knots.process.pid,
+                                   "PostgreSQL": postgres_pid(pg)})
+        finally:
+            stop_workers(workers, logs)
         decimals = {m[0]: m[3] for m in MIX}
         for asset in report["assets"]:
             truth = from_base_units(sum(per[asset["asset"]].values()), decimals[asset["asset"]])

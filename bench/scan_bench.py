@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 
@@ -147,11 +149,43 @@ decimals = 9
     return nets, coins
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a process tree has used: each live process's own, and those of
+    the children each has reaped (/proc/PID/stat fields 14-17)."""
+    total, stack = 0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])
+            with open(f"/proc/{p}/task/{p}/children") as fh:
+                stack.extend(int(c) for c in fh.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pid(pg) -> int:
+    return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+
+
 def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, target_seconds: float | None = None,
-                 target_mib: float | None = None) -> dict:
+                 target_mib: float | None = None, workers: Sequence[int] = (),
+                 servers: Mapping[str, int] | None = None) -> dict:
     """Run ``porscan scan`` (``argv``, writing its JSON report to ``out``) as its own process and print
-    its wall time, time per stage, peak RSS and statuses (against the targets, when given); the report."""
-    wall, peak_kib, proc = run_measured(argv)
+    its wall time, time per stage, peak RSS and statuses (against the targets, when given); the report.
+    ``workers``: pids of the ``porscan worker``s of a ``--distributed`` scan, counted in the RSS and CPU.
+    ``servers``: the nodes' and database's pids by name, whose CPU during the scan is printed beside the
+    scan's (with this process's own: the FAKE servers' threads), and so what the machine's cores allow."""
+    servers = dict(servers or {})
+    cpu_before = {k: tree_cpu_seconds(v) for k, v in {**servers, **{f"worker {i}": w for i, w in enumerate(workers)}}.items()}
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall, peak_kib, proc = run_measured(argv, beside=workers)
+    cpu = {"porscan scan": _used(kids, resource.getrusage(resource.RUSAGE_CHILDREN))}
+    cpu.update({k: tree_cpu_seconds(pid) - cpu_before[k]
+                for k, pid in {**servers, **{f"worker {i}": w for i, w in enumerate(workers)}}.items()})
+    cpu["FAKE servers (this process)"] = _used(own, resource.getrusage(resource.RUSAGE_SELF))
     if proc.returncode not in (0, 1):
         sys.exit(f"{name}: porscan scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads(out.read_text())
@@ -168,11 +202,20 @@ def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, targ
     print("  stages       : " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
           + f" (verify beside plan then balances: {overlapped:.1f} s of wall time); start-up, input hashing, "
           f"storing results, report {wall - accounted:.1f} s")
-    print(f"  peak RSS     : {peak_kib / 1024:.0f} MiB (scan process tree incl. verification workers, sampled every "
-          "50 ms)" + target(peak_kib / 1024, target_mib, "MiB"))
+    print(f"  peak RSS     : {peak_kib / 1024:.0f} MiB (scan process tree incl. verification workers"
+          + (f" and {len(workers)} porscan worker trees" if workers else "") + ", sampled every 50 ms)"
+          + target(peak_kib / 1024, target_mib, "MiB"))
+    used, cores = sum(cpu.values()), os.cpu_count() or 1
+    print("  CPU          : " + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())
+          + f"; in all {used:.0f} core-seconds in {wall:.0f} s ({used / wall:.2f} of {cores} cores busy); "
+          f"this work with all {cores} cores busy all the time: {used / cores:.0f} s")
     print(f"  ownership    : {report['verification']['by_status']}")
     print(f"  balances     : {report['balances']['by_status']}")
     return report
+
+
+def _used(before, after) -> float:
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def cached_input(name: str, path: Path, make: Callable[[Path], None]) -> None:
@@ -215,7 +258,10 @@ def main() -> None:
         out = DATA / "scan-report.json"
         argv = [sys.executable, "-m", "scanner", "scan", str(path), "--config", str(nets), "--coins", str(coins),
                 "--db", db, "--fresh", "--exchange", "bench", "--json", str(out), "-q"]
-        report = measure_scan("bench/scan", argv, out, a.rows, a.db)
+        servers = {"anvil": eth.process.pid, "bitcoind": knots.process.pid}
+        if pg is not None:
+            servers["PostgreSQL"] = postgres_pid(pg)
+        report = measure_scan("bench/scan", argv, out, a.rows, a.db, servers=servers)
         for asset in report["assets"]:
             coin = {"ETH": "ETH", "BTC": "BTC", "USDT": "USDT-TRC20", "SOL": "SOL"}[asset["asset"]]
             truth = from_base_units(sum(per[coin].values()), DECIMALS[coin])

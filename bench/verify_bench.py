@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,9 +54,11 @@ def tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_measured(argv: list[str], cwd: Path | None = None) -> tuple[float, int, subprocess.CompletedProcess]:
+def run_measured(argv: list[str], cwd: Path | None = None,
+                 beside: Sequence[int] = ()) -> tuple[float, int, subprocess.CompletedProcess]:
     """Run a command to its end: (wall seconds, peak RSS of its whole process tree in KiB sampled
-    every 50 ms, the completed process with its output)."""
+    every 50 ms, the completed process with its output). ``beside``: pids of processes working for it
+    (``porscan worker``s) whose trees count in the same samples."""
     started = time.perf_counter()
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -63,7 +66,7 @@ def run_measured(argv: list[str], cwd: Path | None = None) -> tuple[float, int, 
     def sample() -> None:
         nonlocal peak
         while proc.poll() is None:
-            peak = max(peak, tree_rss_kib(proc.pid))
+            peak = max(peak, sum(tree_rss_kib(pid) for pid in (proc.pid, *beside)))
             time.sleep(0.05)
 
     th = threading.Thread(target=sample, daemon=True)
