@@ -483,15 +483,21 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
 async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
                            notes: list[str]) -> tuple[ScanReport, list[AssetTotal], list[RatioRecord]]:
     ui.stage("aggregate", None)
-    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key,
-                      repeated=await store.repeated_wallet_lines(run.id))
+    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
     balance_status: Counter[str] = Counter()
-    with paused_gc():  # millions of short-lived acyclic rows (chains/gcpause.py): 5.6 -> 4.2 s on 600k
-        async for tallies in store.iter_tally(run.id):
-            for t in tallies:
-                if t.balance_status is not None:
-                    balance_status[t.balance_status] += 1
-                agg.add_tally(t)
+    repeated = asyncio.ensure_future(store.repeated_wallet_lines(run.id))  # found while the first batch is read
+    try:
+        with paused_gc():  # millions of short-lived acyclic rows (chains/gcpause.py): 5.6 -> 4.2 s on 600k
+            async for tallies in store.iter_tally(run.id):
+                if agg.repeated is None:
+                    agg.repeated = await repeated
+                for t in tallies:
+                    if t.balance_status is not None:
+                        balance_status[t.balance_status] += 1
+                    agg.add_tally(t)
+    finally:
+        repeated.cancel()
+        await asyncio.gather(repeated, return_exceptions=True)
     totals = agg.totals()
     ratios, liab_by_asset = _ratios(totals, ctx.liabilities)
     if agg.duplicates:
