@@ -250,6 +250,12 @@ class BalancePlan:
     def rows(self) -> int:
         return sum(len(v) for v in self.groups.values())
 
+    def close(self) -> None:
+        """Drop the rows held (in memory and on disk) now, not when the collector finds them."""
+        for jobs in self.groups.values():
+            if isinstance(jobs, JobSpool):
+                jobs.discard()
+
 
 @dataclass
 class BalancePlanner:
@@ -260,6 +266,7 @@ class BalancePlanner:
     groups: dict[tuple[str, int | None], JobSpool] = field(default_factory=dict)
     unsupported: list[BalanceRecord] = field(default_factory=list)
     budget: SpoolBudget = field(default_factory=SpoolBudget)  # rows held in memory; past it, on disk (spool.py)
+    keep_rows: bool = True  # False: a plan for its counts (--dry, a coordinator's slice keys), rows not kept
 
     def __post_init__(self) -> None:
         self._kinds = supported_kinds()
@@ -299,7 +306,7 @@ class BalancePlanner:
             return
         group = self.groups.get((coin, height))
         if group is None:
-            group = self.groups[(coin, height)] = JobSpool(self.budget)
+            group = self.groups[(coin, height)] = JobSpool(self.budget, keep=self.keep_rows)
         group.append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
 
     def finish(self) -> BalancePlan:

@@ -472,6 +472,7 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
 
     summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
                                   adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False)
+    plan.close()
     ui.end_stage()
     notes = [f"{nid}: {n}" for nid, n in sorted(height_notes.items())]
     for nid in sorted(summaries):
@@ -809,7 +810,7 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
     from .ingest import RowError, iter_rows
 
     ctx = _load_context(opts, prove=False)
-    planner = BalancePlanner(ctx)
+    planner = BalancePlanner(ctx, keep_rows=False)  # the plan's counts are what --dry shows
     invalid = 0
     filters = Filters(opts.coins, opts.networks)
     rows = 0

@@ -47,7 +47,8 @@ class SpoolBudget:
 class JobSpool:
     """One group's rows (:class:`Job`) in the order appended. ``len()``; :meth:`slices` reads them in order."""
 
-    def __init__(self, budget: SpoolBudget | None = None) -> None:
+    def __init__(self, budget: SpoolBudget | None = None, keep: bool = True) -> None:
+        self.keep = keep  # False: the rows are counted, not kept (a plan made for its counts)
         self._budget = budget if budget is not None else SpoolBudget()
         self._budget.spools.append(self)
         self._buf: list[tuple] = []
@@ -58,6 +59,9 @@ class JobSpool:
         self.in_line_order = True
 
     def append(self, job: Job) -> None:
+        if not self.keep:
+            self._n += 1
+            return
         if job.line <= self._last_line:
             self.in_line_order = False
         self._last_line = job.line
@@ -148,6 +152,10 @@ def merged(parts: list[Jobs]) -> Jobs:
     """The rows of several groups as one, in line order. Lists make a sorted list; spools whose rows
     came in line order (a file's rows do) are merged as they stream, into a spool."""
     spools = [p for p in parts if isinstance(p, JobSpool)]
+    if any(not p.keep for p in spools):  # counted only: the count is all there is to merge
+        counted = JobSpool(spools[0]._budget, keep=False)
+        counted._n = sum(len(p) for p in parts)
+        return counted
     if not spools:
         out = [j for p in parts for j in p]
         out.sort(key=lambda j: j.line)

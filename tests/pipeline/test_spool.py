@@ -67,3 +67,18 @@ def test_rows_given_out_of_order_are_still_read_in_line_order():
     b.append(_job(4))
     out, _ = fill_heights({("ETH", 1): a, ("ETH", None): b}, coins)
     assert [j.line for j in out[("ETH", 1)]] == [3, 4, 5, 9]
+
+
+def test_a_plan_made_for_its_counts_counts_the_same_and_keeps_no_row():
+    coins = CoinTargets({"ETH": CoinTarget("ETH", "ethereum", "ETH", None, 18)})
+    budget = SpoolBudget(limit=10)
+    kept = {("ETH", 100): JobSpool(SpoolBudget(limit=10)), ("ETH", None): JobSpool(SpoolBudget(limit=10))}
+    counted = {("ETH", 100): JobSpool(budget, keep=False), ("ETH", None): JobSpool(budget, keep=False)}
+    for n in range(1, 500):
+        for groups in (kept, counted):
+            groups[("ETH", 100) if n % 4 else ("ETH", None)].append(_job(n))
+    assert budget.held == 0 and all(s.on_disk == 0 and not list(s) for s in counted.values())
+    out_kept, notes_kept = fill_heights(kept, coins)
+    out_counted, notes_counted = fill_heights(counted, coins)
+    assert {k: len(v) for k, v in out_counted.items()} == {k: len(v) for k, v in out_kept.items()} == {("ETH", 100): 499}
+    assert notes_counted == notes_kept

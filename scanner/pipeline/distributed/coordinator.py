@@ -100,7 +100,7 @@ async def _coordinate(ctx, store: Store, queue: JobQueue, ui: ScanUI) -> ScanOut
 async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: RunInputs, ui: ScanUI,
                     changed: asyncio.Event) -> list[str]:
     """The scan's balance plan over the verified rows, one job per network, then wait for its slices."""
-    planner = BalancePlanner(ctx)
+    planner = BalancePlanner(ctx, keep_rows=False)  # the workers read the rows; here only their slices are counted
     async for rows in store.iter_rows(run.id):
         for r in rows:
             planner.add(r)

@@ -28,9 +28,13 @@ from typing import Any
 
 from ...storage import Store
 from ..plan import BalancePlan, BalancePlanner
+from ..spool import SpoolBudget
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, JobRefused, QueuedJob, WorkerOptions
 
 CONTEXTS_KEPT = 4  # runs whose context (config, file head) a worker keeps
+# rows of a run's plan a worker holds in memory (the rest on disk, scanner/pipeline/spool.py): a machine
+# runs several workers, each with the whole plan, and a ten-million-row run's would not fit them all
+PLAN_ROWS_HELD = 200_000
 NOTES_KEPT = 20  # a network's balance notes kept for the report, as many as a one-process scan shows
 
 
@@ -203,7 +207,7 @@ class Worker:
         made once per run by this worker."""
         async with self._lock:
             if self._plan_of is None or self._plan_of[0] != run_id:
-                planner = BalancePlanner(ctx)
+                planner = BalancePlanner(ctx, budget=SpoolBudget(PLAN_ROWS_HELD))
                 async for rows in self.store.iter_rows(run_id):
                     for r in rows:
                         planner.add(r)
