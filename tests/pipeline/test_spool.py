@@ -45,8 +45,7 @@ def test_rows_without_height_merge_into_their_networks_group_in_line_order():
     coins = CoinTargets({"ETH": CoinTarget("ETH", "ethereum", "ETH", None, 18)})
     rnd = random.Random(3)
     lines = sorted(rnd.sample(range(1, 100_000), 3000))
-    heighted = [n for n in lines if rnd.random() < 0.7]
-    unheighted = [n for n in lines if n not in set(heighted)]
+    heighted = {n for n in lines if rnd.random() < 0.7}  # the others publish no height
     budget = SpoolBudget(limit=100)
     groups: dict = {("ETH", 100): JobSpool(budget), ("ETH", None): JobSpool(budget)}
     for n in lines:
