@@ -39,14 +39,56 @@ _serialize = lib.secp256k1_ec_pubkey_serialize
 _buffer = ffi.buffer
 
 
+_MemoKey = tuple[bytes, int, bytes, bool]  # r||s, recid, digest, compressed
+
+
+class _Memo:
+    """Keys already recovered, by (r||s, recid, digest, compressed): recovery is a pure function of
+    these, and published files repeat them. A few cold-wallet keys sign every multisig row of a
+    coin with one fixed message, and deterministic (RFC 6979) signing makes each key's signature
+    the same on every row; an EVM address listed on several networks carries the same signature
+    on each. Two generations: a full young one becomes the old one (the one before is dropped),
+    and a hit in the old one is kept in the young, so a key used all through a file stays held
+    among any number of once-only signatures, and memory stays bounded (2 x ``size`` entries)."""
+
+    __slots__ = ("young", "old", "size")
+
+    def __init__(self, size: int) -> None:
+        self.young: dict[_MemoKey, bytes | None] = {}
+        self.old: dict[_MemoKey, bytes | None] = {}
+        self.size = size
+
+    def put(self, key: _MemoKey, value: bytes | None) -> None:
+        if len(self.young) >= self.size:
+            self.old, self.young = self.young, {}
+        self.young[key] = value
+
+
+_MEMO = _Memo(8192)
+_MISSING = object()
+
+
 def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> bytes | None:
     """Recover the public key that signed ``digest`` (32 bytes) with ``r||s`` and ``recid``.
 
     Returns the 65-byte uncompressed (or 33-byte compressed) SEC key, or ``None`` when no key
-    recovers (invalid r/s, point not on the curve, ...).
+    recovers (invalid r/s, point not on the curve, ...). A signature seen before is answered from
+    :class:`_Memo` without the curve arithmetic.
     """
     if len(rs) != 64 or len(digest) != 32 or not 0 <= recid <= 3:
         return None
+    memo = _MEMO
+    key = (rs, recid, digest, compressed)
+    found = memo.young.get(key, _MISSING)
+    if found is _MISSING:
+        found = memo.old.get(key, _MISSING)
+        if found is _MISSING:
+            found = _recover_now(rs, recid, digest, compressed)
+        memo.put(key, found)  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]
+
+
+def _recover_now(rs: bytes, recid: int, digest: bytes, compressed: bool) -> bytes | None:
     buf = _BUF
     if not _parse_compact(_CTX, buf.rsig, rs, recid):
         return None
