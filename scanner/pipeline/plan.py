@@ -6,6 +6,7 @@ same way everywhere; unsupported rows get the same reasons)."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,13 +31,16 @@ EXECUTION_CHAIN_OF_BEACON = {
 }
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def address_shape(address: str) -> str:
     """"validator" (0x + 96 hex: a 48-byte BLS12-381 public key), "account" (0x + 40 hex), else ""."""
     a = address.strip()
     if a[:2] not in ("0x", "0X"):
         return ""
     body = a[2:]
-    if len(body) not in (40, 96) or any(c not in "0123456789abcdefABCDEF" for c in body):
+    if len(body) not in (40, 96) or _HEX.fullmatch(body) is None:
         return ""
     return "validator" if len(body) == 96 else "account"
 
@@ -60,9 +64,13 @@ def route_by_shape(coin: str, written: str, address: str, coins: Mapping[str, Co
     on a beacon network (HTX's BETH rows) on that beacon chain's execution network. The routed key is
     ``COIN@NETWORK``, so the row's balance record says what it was read as. Any other row keeps its key."""
     target = coins.get(coin)
-    shape = address_shape(address)
     net = networks.get(target.network) if target is not None else None
-    if target is None or net is None or not shape:
+    if target is None or net is None:
+        return Route(coin)
+    if net.kind != "beacon" and len(address.strip()) != 98:
+        return Route(coin)  # off a beacon network only a validator key (0x + 96 hex) is routed: most rows end here
+    shape = address_shape(address)
+    if not shape:
         return Route(coin)
     written = written.strip().upper()
     if shape == "validator" and net.kind != "beacon":
