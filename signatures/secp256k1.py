@@ -65,7 +65,6 @@ class _Memo:
 
 
 _MEMO = _Memo(8192)
-_MISSING = object()
 
 
 def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> bytes | None:
@@ -79,13 +78,11 @@ def recover(rs: bytes, recid: int, digest: bytes, compressed: bool = False) -> b
         return None
     memo = _MEMO
     key = (rs, recid, digest, compressed)
-    found = memo.young.get(key, _MISSING)
-    if found is _MISSING:
-        found = memo.old.get(key, _MISSING)
-        if found is _MISSING:
-            found = _recover_now(rs, recid, digest, compressed)
-        memo.put(key, found)  # type: ignore[arg-type]
-    return found  # type: ignore[return-value]
+    if key in memo.young:
+        return memo.young[key]
+    found = memo.old[key] if key in memo.old else _recover_now(rs, recid, digest, compressed)
+    memo.put(key, found)
+    return found
 
 
 def _recover_now(rs: bytes, recid: int, digest: bytes, compressed: bool) -> bytes | None:

@@ -32,6 +32,7 @@ EXECUTION_CHAIN_OF_BEACON = {
 
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
+ACCOUNT_HEX, VALIDATOR_HEX = 40, 96  # hex digits after 0x of a 20-byte account, a 48-byte BLS12-381 key
 
 
 def address_shape(address: str) -> str:
@@ -40,9 +41,9 @@ def address_shape(address: str) -> str:
     if a[:2] not in ("0x", "0X"):
         return ""
     body = a[2:]
-    if len(body) not in (40, 96) or _HEX.fullmatch(body) is None:
+    if len(body) not in (ACCOUNT_HEX, VALIDATOR_HEX) or _HEX.fullmatch(body) is None:
         return ""
-    return "validator" if len(body) == 96 else "account"
+    return "validator" if len(body) == VALIDATOR_HEX else "account"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,8 @@ def route_by_shape(coin: str, written: str, address: str, coins: Mapping[str, Co
     net = networks.get(target.network) if target is not None else None
     if target is None or net is None:
         return Route(coin)
-    if net.kind != "beacon" and len(address.strip()) != 98:
-        return Route(coin)  # off a beacon network only a validator key (0x + 96 hex) is routed: most rows end here
+    if net.kind != "beacon" and len(address.strip()) != 2 + VALIDATOR_HEX:
+        return Route(coin)  # off a beacon network only a validator key is routed: most rows end here, unchecked
     shape = address_shape(address)
     if not shape:
         return Route(coin)
