@@ -102,8 +102,12 @@ def start_fakes(tron_balances: dict[str, int], sol_balances: dict[str, int]):
     return tron.serve().start(), sol.serve().start()
 
 
-def config(d: Path, eth: Anvil, knots: Knots, tron_url: str, sol_url: str) -> tuple[Path, Path]:
+def config(d: Path, eth: Anvil, knots: Knots, tron_url: str, sol_url: str, *,
+           tron_jsonrpc: bool = True) -> tuple[Path, Path]:
+    """``tron_jsonrpc``: TRC-20 balances in JSON-RPC batches (the endpoint declares ``jsonrpc_url``, as a
+    node with ``node.jsonrpc`` on would); False: one HTTP request per address."""
     nets = d / "networks.toml"
+    rpc = f', jsonrpc_url = "{tron_url}/jsonrpc"' if tron_jsonrpc else ""
     nets.write_text(f'''# bench/scan: local chains and FAKE stand-ins (not real networks)
 [networks.ethereum]
 kind = "evm"
@@ -116,7 +120,7 @@ endpoints = [{{ label = "local-anvil", url = "{eth.url}", concurrency = 4, timeo
 kind = "tron"
 native_symbol = "TRX"
 native_decimals = 6
-endpoints = [{{ label = "FAKE-TRON", url = "{tron_url}", concurrency = 48, timeout = 60 }}]
+endpoints = [{{ label = "FAKE-TRON", url = "{tron_url}", concurrency = 48, timeout = 60{rpc} }}]
 
 [networks.solana]
 kind = "solana"
@@ -239,6 +243,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=600_000)
     ap.add_argument("--db", choices=["postgresql", "sqlite"], default="postgresql")
+    ap.add_argument("--tron-http", action="store_true",
+                    help="read USDT-TRC20 one HTTP request per address (no jsonrpc_url on the FAKE TRON endpoint)")
     a = ap.parse_args()
     from bench.gen_okx import generate
 
@@ -254,7 +260,7 @@ def main() -> None:
         fund_eth(eth, per["ETH"], heights["ETH"])
         fund_btc(knots, per["BTC"], heights["BTC"])
         tron, sol = start_fakes(per["USDT-TRC20"], per["SOL"])
-        nets, coins = config(DATA, eth, knots, tron.url, sol.url)
+        nets, coins = config(DATA, eth, knots, tron.url, sol.url, tron_jsonrpc=not a.tron_http)
         print(f"funded {sum(len(v) for v in per.values()):,} addresses on anvil, Knots regtest and the FAKE TRON/Solana "
               f"servers in {time.perf_counter() - t:.0f} s (set-up, not timed)", flush=True)
         db = pg.dsn if pg else str(DATA / "scan-bench.db")

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, JsonRpcClient, TransportError
+from .limits import Limiter
 from .secrets import expand_env
 
 T = TypeVar("T")
@@ -38,9 +39,10 @@ class HttpApiClient(JsonRpcClient):
     """POST JSON bodies to ``<endpoint url><path>``; one reply (parsed JSON) or TransportError."""
 
     def __init__(self, endpoint: Endpoint, headers: Mapping[str, str] | None = None, *, attempts: int = 6,
-                 backoff_min: float = 0.05, backoff_max: float = 8.0):
+                 backoff_min: float = 0.05, backoff_max: float = 8.0, limiter: Limiter | None = None):
         self._headers = resolve_headers(endpoint.label, headers)
-        super().__init__(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max)
+        super().__init__(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max,
+                         limiter=limiter)
         self._url = self._url.rstrip("/")  # paths start with "/"
         self._secrets.extend(v for v in self._headers.values() if v and _looks_secret(v))
 

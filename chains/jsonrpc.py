@@ -22,7 +22,7 @@ from typing import Any, Awaitable, Callable, Sequence, TypeVar
 import aiohttp
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
-from .limits import LimitSpec, RateLimiter, limiter_for, request_slot  # noqa: F401 (RateLimiter: re-exported)
+from .limits import Limiter, LimitSpec, RateLimiter, limiter_for, request_slot  # noqa: F401 (RateLimiter: re-exported)
 from .secrets import ConfigError, expand_env, redactor, secrets_in, userinfo_secrets  # noqa: F401 (ConfigError, userinfo_secrets: re-exported)
 
 log = logging.getLogger("porscan.rpc")
@@ -93,7 +93,7 @@ class JsonRpcClient:
 
     def __init__(self, endpoint: Endpoint, session: aiohttp.ClientSession | None = None,
                  attempts: int = 6, backoff_max: float = 8.0, backoff_min: float = 0.05,
-                 json_loads: Callable[[bytes], Any] = json.loads):
+                 json_loads: Callable[[bytes], Any] = json.loads, limiter: Limiter | None = None):
         self.endpoint = endpoint
         self._loads = json_loads  # e.g. Bitcoin Core amounts: functools.partial(json.loads, parse_float=Decimal)
         self._url = endpoint.resolved_url()
@@ -102,8 +102,10 @@ class JsonRpcClient:
         self._redact_re: re.Pattern[str] | None = None
         self._own_session = session is None
         self._session = session
-        self._limiter = limiter_for(LimitSpec(key=endpoint.limit_key, requests_per_second=endpoint.requests_per_second,
-                                              concurrency=endpoint.concurrency))
+        # ``limiter``: another client's, when two clients reach one provider under one set of limits
+        self._limiter = limiter or limiter_for(LimitSpec(key=endpoint.limit_key,
+                                                         requests_per_second=endpoint.requests_per_second,
+                                                         concurrency=endpoint.concurrency))
         self._ids = itertools.count(1)
         self.attempts = attempts
         self.backoff_max = backoff_max

@@ -19,6 +19,13 @@ What a TRON node can answer, and what porscan does with it:
   constant calls on the current state only (TRON's JSON-RPC ``eth_call``/``eth_getBalance`` accept only
   ``"latest"`` too), so token balances are always read at the latest block and labelled so. Token
   ``decimals()`` is checked against the configuration once per endpoint.
+* **TRC-20 in batches**: the HTTP API takes one address per request. An endpoint that also declares
+  ``jsonrpc_url`` (java-tron's JSON-RPC service, ``node.jsonrpc``: the same TVM constant call as
+  ``eth_call balanceOf`` at ``"latest"``) has its TRC-20 balances read there in JSON-RPC batches of
+  ``max_batch`` calls (default 100, java-tron's default ``node.jsonrpc.maxBatchSize``), under the same
+  rate limit and headers as the endpoint. The answer must be exactly one 32-byte word; any other answer,
+  and every call the batch could not read, is read again through ``triggerconstantcontract`` (with a
+  note), so a node whose JSON-RPC is off or stricter still reads everything.
 
 **Absent accounts.** ``getaccount`` answers ``{}`` for an address that was never activated. An account
 is activated by its first incoming TRX (or TRC-10) transfer, so a well-formed ``{}`` (HTTP 200, valid
@@ -34,6 +41,8 @@ Addresses may be base58check (``T...``) or hex (``41...``); requests use the hex
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from typing import Any, Mapping, Sequence
 
 from signatures.encoding import EncodingError, b58check_encode
@@ -51,6 +60,9 @@ PATH_NOW_BLOCK = "/wallet/getnowblock"
 PATH_BLOCK_BY_NUM = "/wallet/getblockbynum"
 PATH_CONSTANT = "/wallet/triggerconstantcontract"
 PROBE_CANDIDATES = 8  # addresses of the batch tried as witnesses for the history probe
+JSONRPC_BATCH = 100  # java-tron's default node.jsonrpc.maxBatchSize: a larger batch is refused whole
+BALANCE_OF = "0x70a08231"  # keccak("balanceOf(address)")[:4]
+_WORD = re.compile(r"0x[0-9a-fA-F]{64}")
 
 Read = tuple[int | None, str | None]  # (amount, error)
 
@@ -156,11 +168,21 @@ def parse_constant_result(reply: Any) -> Read:
         return None, "call returned non-hex data"
 
 
+def parse_call_word(result: Any) -> Read:
+    """One ``eth_call balanceOf`` answer of a JSON-RPC batch -> the balance. Only exactly one 32-byte word
+    is a balance: ``"0x"`` (no contract there) or a longer answer is an error, never a zero."""
+    if isinstance(result, Exception):
+        return None, f"eth_call: {result}"
+    if isinstance(result, str) and _WORD.fullmatch(result):
+        return int(result, 16), None
+    return None, f"eth_call balanceOf returned {str(result)[:80]!r}, not one 32-byte word (not a TRC-20 contract?)"
+
+
 class TronAdapter(OneEndpoint):
     """TRX and TRC-20 balances on TRON from one endpoint (see the module docstring for what is read where).
 
-    ``options`` are the endpoint's TOML keys (``balance_history``, ``headers``); a header whose variable
-    is unset raises ConfigError (the endpoint is left out)."""
+    ``options`` are the endpoint's TOML keys (``balance_history``, ``headers``, ``jsonrpc_url``,
+    ``max_batch``); a header whose variable is unset raises ConfigError (the endpoint is left out)."""
 
     def __init__(self, network: str, endpoint: Endpoint, options: Mapping[str, Any] | None = None, *,
                  probe_addresses: Sequence[str] = (), attempts: int = 6, backoff_min: float = 0.05,
@@ -174,6 +196,28 @@ class TronAdapter(OneEndpoint):
         self.history_verified = False
         self._probe = [a for a in (tron_address(p) for p in probe_addresses) if a is not None]
         self._decimals: dict[bytes, str | None] = {}
+        self.rpc: HttpApiClient | None = None  # TRC-20 balances in JSON-RPC batches (jsonrpc_url)
+        if opts.get("jsonrpc_url"):
+            # the same provider under the same label, limits and headers: one key's quota covers both
+            rpc_endpoint = dataclasses.replace(endpoint, url=str(opts["jsonrpc_url"]),
+                                               max_batch=int(opts.get("max_batch", JSONRPC_BATCH)))
+            self.rpc = HttpApiClient(rpc_endpoint, opts.get("headers"), attempts=attempts, backoff_min=backoff_min,
+                                     backoff_max=backoff_max, limiter=self.client._limiter)
+
+    @property
+    def requests(self) -> int:
+        return self.client.requests + (self.rpc.requests if self.rpc else 0)
+
+    def provider_errors(self) -> dict[str, dict[str, int]]:
+        errors = dict(self.client.errors)
+        for kind, n in (self.rpc.errors if self.rpc else {}).items():
+            errors[f"jsonrpc-{kind}"] = errors.get(f"jsonrpc-{kind}", 0) + n
+        return {self.label: errors}
+
+    async def close(self) -> None:
+        await self.client.close()
+        if self.rpc is not None:
+            await self.rpc.close()
 
     def preference(self, asset: Asset, height: int | None) -> int:
         """A node with declared balance history goes first for TRX at a height."""
@@ -212,6 +256,25 @@ class TronAdapter(OneEndpoint):
             return await self._constant(token, "balanceOf(address)", "0" * 24 + holder[1:].hex(), holder)
         except TransportError as exc:
             return None, str(exc)
+
+    async def _token_balances(self, token: bytes, holders: list[bytes], notes: list[str]) -> list[Read]:
+        """``balanceOf`` for every holder: in JSON-RPC batches where the endpoint has them, and what they
+        did not answer (or answered with anything but one word) through the HTTP API, one by one."""
+        concurrency = self.client.endpoint.concurrency
+        if self.rpc is None:
+            return await bounded_map(holders, lambda a: self._token_balance(token, a), concurrency)
+        to = "0x" + token[1:].hex()
+        calls = [("eth_call", [{"to": to, "data": BALANCE_OF + "0" * 24 + a[1:].hex()}, "latest"]) for a in holders]
+        reads = [parse_call_word(r) for r in await self.rpc.batch(calls)]
+        again = [i for i, (_, err) in enumerate(reads) if err is not None]
+        if again:
+            notes.append(f"{self.label}: {len(again)} of {len(holders)} TRC-20 balances not read by JSON-RPC "
+                         f"eth_call ({reads[again[0]][1]}); read again with triggerconstantcontract")
+            retried = await bounded_map([holders[i] for i in again], lambda a: self._token_balance(token, a),
+                                        concurrency)
+            for i, read in zip(again, retried):
+                reads[i] = read
+        return reads
 
     async def _check_decimals(self, token: bytes, asset: Asset) -> str | None:
         key = token
@@ -270,7 +333,9 @@ class TronAdapter(OneEndpoint):
                     notes.append(f"{label}: not used for block {height}: {problem}; reading at the latest block")
             if todo:
                 values.update(await self._read_latest(todo, height, token, asset, notes))
-                strategy = f"{label}:{'triggerconstantcontract' if token else 'getaccount'}@latest"
+                call = ("getaccount" if token is None else "triggerconstantcontract" if self.rpc is None else
+                        "eth_call")
+                strategy = f"{label}:{call}@latest"
         except TransportError as exc:  # this endpoint reads nothing: every address says why
             none_read(values, todo, f"{label}: {exc}", label, notes)
             strategy = ""
@@ -298,7 +363,7 @@ class TronAdapter(OneEndpoint):
             if problem:
                 notes.append(problem)
                 return {a: (None, problem, label, None) for a in addrs}
-            reads = await bounded_map(addrs, lambda a: self._token_balance(token, a), self.client.endpoint.concurrency)
+            reads = await self._token_balances(token, addrs, notes)
         else:
             reads = await bounded_map(addrs, lambda a: self._account(a), self.client.endpoint.concurrency)
         try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chains.jsonrpc import Endpoint
 from chains.httpapi import resolve_headers
-from chains.secrets import ConfigError as UnsetVariable
+from chains.secrets import ConfigError as UnsetVariable, expand_env
 from chains.protocol import Asset
 
 from ..errors import ConfigError
@@ -138,6 +138,10 @@ def _network_problems(nid: str, spec: dict) -> list[str]:
         elif not url.lower().startswith(_URL_SCHEMES):
             problems.append(f"{where}: {url.split('://')[0] + '://' if '://' in url else url[:20]!r} is not a scheme "
                             f"porscan speaks ({_SCHEMES_SAID})")
+        rpc_url = e.get("jsonrpc_url") if isinstance(e, dict) else None
+        if rpc_url is not None and not (isinstance(rpc_url, str) and rpc_url.lower().startswith(("http://", "https://"))):
+            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {str(rpc_url)[:40]!r} is not an http:// or "
+                            f"https:// URL")
     return problems
 
 
@@ -163,6 +167,8 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
                 try:
                     ep.resolved_url()
                     resolve_headers(ep.label, e.get("headers"))  # a header's ${VAR} too (TRON API keys)
+                    if e.get("jsonrpc_url"):
+                        expand_env(e["jsonrpc_url"], f"endpoint {ep.label} (jsonrpc_url)")
                 except UnsetVariable as exc:  # an API key that is not set: leave the endpoint out, say so
                     skipped.append(f"{ep.label} ({exc})")
                     continue

@@ -18,7 +18,10 @@ They reproduce the traps of the real services:
 * TRON ``/jsonrpc`` ``eth_getBalance``/``eth_call`` accept only ``"latest"`` (the documented -32602
   messages otherwise); ``triggerconstantcontract`` runs on the current state only (no historical
   TRC-20), answers ``CONTRACT_VALIDATE_ERROR`` with a hex message for a missing contract and a
-  ``REVERT`` for a reverting one.
+  ``REVERT`` for a reverting one. ``/jsonrpc`` takes batches of at most ``jsonrpc_max_batch`` calls
+  (java-tron's ``node.jsonrpc.maxBatchSize``, default 100; a larger batch is refused whole with one
+  -32005 error object, an empty one with -32600); ``eth_call`` answers ``balanceOf``/``decimals`` as
+  ABI-encoded words (eth_abi), ``"0x"`` for an address without a contract, and an error for a revert.
 * Solana has no balance at a slot: only ``minContextSlot`` (error -32016 while a lagging node is
   behind); ``getMultipleAccounts`` takes at most 100 keys; ``uiAmount`` is a float (wrong for big
   amounts: the adapter must use ``amount``); token accounts the node cannot parse come as base64.
@@ -166,8 +169,9 @@ class FakeTron:
     label = "FAKE-TRON"
 
     def __init__(self, *, history_lookup: bool = True, start_block: int = 60_000_000, seed: str = "t",
-                 faults: Faults | None = None, mine_every: int = 0):
+                 faults: Faults | None = None, mine_every: int = 0, jsonrpc_max_batch: int = 100):
         self.history_lookup = history_lookup
+        self.jsonrpc_max_batch = jsonrpc_max_batch  # <= 0: no limit
         self.seed = seed
         self.first = start_block
         self.head = start_block
@@ -281,8 +285,40 @@ class FakeTron:
             return {"result": {"result": True}, "energy_used": 120, "constant_result": [""], "transaction": tx}
         return {"result": {"result": True}, "energy_used": 903, "constant_result": [f"{word:064x}"], "transaction": tx}
 
-    def jsonrpc(self, body: Any) -> dict:
-        """TRON's JSON-RPC: state only at "latest" (messages from the official eth_getBalance page)."""
+    def jsonrpc(self, body: Any) -> dict | list:
+        """TRON's JSON-RPC, one call or a batch (see the module note on its limits)."""
+        if not isinstance(body, list):
+            return self._jsonrpc_one(body)
+        if not body:
+            return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "empty batch"}}
+        if 0 < self.jsonrpc_max_batch < len(body):
+            return {"jsonrpc": "2.0", "id": None, "error": {
+                "code": -32005, "message": f"batch size {len(body)} exceeds the limit {self.jsonrpc_max_batch}"}}
+        return [self._jsonrpc_one(item) for item in body]
+
+    def _eth_call(self, call: Any) -> tuple[str | None, str | None]:
+        """(result, revert message) of a constant call on the latest state."""
+        from eth_abi import encode
+
+        call = call if isinstance(call, dict) else {}
+        to = _parse_addr("41" + str(call.get("to") or "").removeprefix("0x")[-40:])
+        token = self.tokens.get(to) if to else None
+        if token is None:
+            return "0x", None  # no contract at that address: empty return data
+        data = str(call.get("data") or call.get("input") or "").removeprefix("0x")
+        if token.reverts:
+            return None, "REVERT opcode executed"
+        if data[:8] == "313ce567":
+            word = token.decimals
+        elif data[:8] == "70a08231" and len(data) == 72:
+            entry = self._at(token.balances.get(b"\x41" + bytes.fromhex(data[32:])), self.head)
+            word = entry[1] if entry else 0
+        else:
+            return None, "REVERT opcode executed"
+        return "0x" + encode(["uint256"], [word]).hex(), None
+
+    def _jsonrpc_one(self, body: Any) -> dict:
+        """State only at "latest" (messages from the official eth_getBalance page)."""
         rid = body.get("id") if isinstance(body, dict) else None
         method, params = (body.get("method"), body.get("params") or []) if isinstance(body, dict) else (None, [])
 
@@ -303,7 +339,8 @@ class FakeTron:
                 addr = _parse_addr("41" + str(params[0]).removeprefix("0x")[-40:])
                 entry = self._at(self.accounts.get(addr), self.head) if addr else None
                 return {"jsonrpc": "2.0", "id": rid, "result": hex(entry[1] if entry else 0)}
-            return err(-32601, "eth_call is not served by this FAKE")
+            result, revert = self._eth_call(params[0] if params else None)
+            return err(-32000, revert) if revert else {"jsonrpc": "2.0", "id": rid, "result": result}
         return err(-32601, f"the method {method} does not exist/is not available")
 
     def app(self) -> web.Application:
@@ -324,7 +361,8 @@ class FakeTron:
                     body = json.loads(raw) if raw else {}
                 except ValueError:
                     return web.json_response({"Error": "class com.google.gson.JsonSyntaxException"})
-                return await _faulty(self.faults, path, lambda: fn(body if isinstance(body, dict) else {}))
+                batch_ok = path == "/jsonrpc" and isinstance(body, list)
+                return await _faulty(self.faults, path, lambda: fn(body if isinstance(body, dict) or batch_ok else {}))
 
             return handle
 

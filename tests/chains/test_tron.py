@@ -152,6 +152,75 @@ def test_trc20_is_read_at_latest_and_labelled(history_node):
     assert {r.address: r.amount_base_units for r in batch.results} == world["usdc"]
 
 
+def test_trc20_in_jsonrpc_batches(history_node):
+    """With ``jsonrpc_url``, balanceOf goes out as eth_call batches of ``max_batch``: the same exact
+    balances in a few requests instead of one per holder, under the endpoint's API-key header."""
+    fake, world, url = history_node
+    holders = list(world["usdt"]) * 3  # 24 holders, each read once: 5 batches of at most 5
+    before = dict(fake.calls)
+    opts = {"jsonrpc_url": url + "/jsonrpc", "max_batch": 5, "headers": {"TRON-PRO-API-KEY": "FAKE-key"}}
+    batch, ad = read(url, usdt(world), holders, world["snapshot"], opts)
+    assert batch.complete and "eth_call@latest" in batch.strategy
+    assert {r.address: r.amount_base_units for r in batch.results} == world["usdt"]
+    assert batch.total_base_units == 3 * sum(world["usdt"].values())
+    assert max(world["usdt"].values()) > 2**70  # the word is decoded exactly
+    assert all(not r.block.at_snapshot and r.block.number == fake.head for r in batch.results)
+    sent = {k: fake.calls[k] - before.get(k, 0) for k in fake.calls}
+    assert sent["/jsonrpc"] == 5 and sent.get("/wallet/triggerconstantcontract", 0) == 1  # decimals() only
+    assert batch.requests == 5 + 1 + 2  # batches, decimals, head before and after
+    assert fake.api_keys["FAKE-key"] >= 8
+    assert not any("read again" in n for n in batch.notes)
+
+
+def test_trc20_batch_refused_whole_is_read_one_by_one(history_node):
+    """A node whose maxBatchSize is below the endpoint's max_batch refuses each batch with one error
+    object: every balance is then read through triggerconstantcontract, exactly, and the note says so."""
+    fake, world, url = history_node
+    holders = list(world["usdt"])
+    before = fake.calls["/wallet/triggerconstantcontract"]
+    fake.jsonrpc_max_batch = 10
+    try:
+        batch, _ = read(url, usdt(world), holders, None, {"jsonrpc_url": url + "/jsonrpc", "max_batch": 12},
+                        attempts=2, backoff_min=0.001, backoff_max=0.002)
+        assert fake.jsonrpc([{"id": i, "method": "eth_blockNumber", "params": []} for i in range(11)])["error"]["code"] == -32005
+    finally:
+        fake.jsonrpc_max_batch = 100
+    assert batch.complete and {r.address: r.amount_base_units for r in batch.results} == world["usdt"]
+    assert fake.calls["/wallet/triggerconstantcontract"] - before == len(holders) + 1
+    (note,) = [n for n in batch.notes if "read again" in n]
+    assert f"{len(holders)} of {len(holders)} TRC-20 balances" in note and "batch rejected" in note
+
+
+@pytest.mark.parametrize("case", ["reverting", "missing"])
+def test_broken_tokens_over_jsonrpc_are_errors_not_zeros(history_node, case):
+    """``"0x"`` (no contract) and a revert are not balances on the JSON-RPC path either."""
+    fake, world, url = history_node
+    contract = world[case]
+    to = "0x" + tron_address(contract)[1:].hex()
+    holder = tron_address(next(iter(world["usdt"])))
+    call = {"id": 1, "method": "eth_call", "params": [{"to": to, "data": "0x70a08231" + "0" * 24 + holder[1:].hex()}, "latest"]}
+    from chains.tron import parse_call_word
+    answer = fake.jsonrpc([call])[0]
+    value, err = parse_call_word(answer.get("result", RuntimeError(str(answer.get("error")))))
+    assert value is None and err
+    asset = Asset("tron", "BAD", 6, contract)  # its decimals() check fails first: nothing is read at all
+    batch, _ = read(url, asset, list(world["usdt"])[:6], None, {"jsonrpc_url": url + "/jsonrpc"})
+    expect = {"reverting": "REVERT", "missing": "Smart contract is not exist"}[case]
+    assert batch.read == 0 and batch.total_base_units == 0 and all(expect in r.error for r in batch.results)
+
+
+def test_jsonrpc_word_parsing():
+    from chains.tron import parse_call_word
+
+    assert parse_call_word("0x" + "00" * 31 + "2a") == (42, None)
+    assert parse_call_word("0x" + "ff" * 32)[0] == 2**256 - 1
+    for bad in ("0x", "0x" + "00" * 33, "0x" + "0g" * 32, None, 7, {"x": 1}, "00" * 32):
+        value, err = parse_call_word(bad)
+        assert value is None and "not one 32-byte word" in err, bad
+    value, err = parse_call_word(RuntimeError("HTTP 500"))
+    assert value is None and err == "eth_call: HTTP 500"
+
+
 @pytest.mark.parametrize("case", ["reverting", "missing", "decimals"])
 def test_broken_tokens_are_errors_not_zeros(history_node, case):
     _, world, url = history_node
@@ -208,30 +277,40 @@ def test_moving_chain_reports_the_blocks_read(history_node):
         batch, _ = read(url, TRX, list(world["trx"]), world["snapshot"])
     finally:
         fake.mine_every = 0
-    assert all(r.block.number == head0 and not r.block.at_snapshot for r in batch.results)
+    first = batch.results[0].block.number  # the head read before the balances (a block may come first)
+    assert head0 <= first <= head0 + 1
+    assert all(r.block.number == first and not r.block.at_snapshot for r in batch.results)
     (note,) = [n for n in batch.notes if "latest state" in n]
-    assert f"blocks {head0}..{fake.head}" in note and fake.head > head0
+    assert f"blocks {first}..{fake.head}" in note and fake.head > first
     # nothing moved in the balances themselves, so they are still exact
     assert {r.address: r.amount_base_units for r in batch.results} == world["trx_latest"]
 
 
 def test_tron_jsonrpc_trap_latest_only(history_node):
-    """TRON's JSON-RPC has no state at a height: the adapter must not rely on it (it does not call it)."""
-    fake, world, _ = history_node
+    """TRON's JSON-RPC has no state at a height: TRX at the snapshot never goes there, even on an
+    endpoint that declares it (only TRC-20, latest anyway, is read through it)."""
+    fake, world, url = history_node
     addr = "0x" + next(iter(world["hex"].values()))[2:]
     assert fake.jsonrpc({"id": 1, "method": "eth_getBalance", "params": [addr, hex(world["snapshot"])]})["error"]["message"] \
         == "QUANTITY not supported, just support TAG as latest"
-    assert fake.calls["/jsonrpc"] == 0
+    before = fake.calls["/jsonrpc"]
+    batch, _ = read(url, TRX, list(world["trx"]), world["snapshot"],
+                    {"balance_history": True, "jsonrpc_url": url + "/jsonrpc"})
+    assert batch.complete and {r.address: r.amount_base_units for r in batch.results} == world["trx"]
+    assert fake.calls["/jsonrpc"] == before
 
 
-@pytest.mark.parametrize("asset_kind", ["trx-history", "trx-latest", "trc20"])
+@pytest.mark.parametrize("asset_kind", ["trx-history", "trx-latest", "trc20", "trc20-jsonrpc"])
 def test_faults_at_20_percent_keep_totals_exact(asset_kind):
     fake = FakeTron(history_lookup=True, seed="faults", faults=Faults(0.0, seed=7, timeout_sleep=0.6))
     world = tron_world(fake, n=30, prefix="f")
-    asset = usdt(world) if asset_kind == "trc20" else TRX
-    truth = {"trx-history": world["trx"], "trx-latest": world["trx_latest"], "trc20": world["usdt"]}[asset_kind]
-    opts = {"balance_history": asset_kind == "trx-history"}
+    asset = usdt(world) if asset_kind.startswith("trc20") else TRX
+    truth = {"trx-history": world["trx"], "trx-latest": world["trx_latest"], "trc20": world["usdt"],
+             "trc20-jsonrpc": world["usdt"]}[asset_kind]
+    opts: dict = {"balance_history": asset_kind == "trx-history"}
     with fake.serve() as srv:
+        if asset_kind == "trc20-jsonrpc":
+            opts.update(jsonrpc_url=srv.url + "/jsonrpc", max_batch=4)
         fake.faults = Faults(0.2, seed=7, timeout_sleep=0.6)
         batch, ad = read([Endpoint("FAKE-TRON-faulty", srv.url, timeout=0.4, concurrency=8)], asset,
                          list(truth) * 2, world["snapshot"], [opts], attempts=12, backoff_min=0.005, backoff_max=0.03)

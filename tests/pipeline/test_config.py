@@ -94,6 +94,22 @@ url = "https://example.invalid/rpc"
     assert isinstance(load_networks(p)["x"].endpoints[0], Endpoint)
 
 
+def test_unset_variable_in_a_tron_jsonrpc_url_leaves_endpoint_out(monkeypatch, tmp_path):
+    monkeypatch.delenv("PORSCAN_NO_SUCH_KEY", raising=False)
+    p = tmp_path / "n.toml"
+    p.write_text('''
+[networks.t]
+kind = "tron"
+[[networks.t.endpoints]]
+label = "own"
+url = "https://tron.example.invalid"
+jsonrpc_url = "https://tron.example.invalid/${PORSCAN_NO_SUCH_KEY}/jsonrpc"
+''')
+    n = load_networks(p)["t"]
+    assert n.endpoints == () and "PORSCAN_NO_SUCH_KEY" in n.skipped_endpoints[0]
+    assert "jsonrpc_url" in n.skipped_endpoints[0]
+
+
 def test_config_mistakes_are_all_reported_at_once_with_file_and_key(tmp_path, capsys):
     """Each became a normal-looking run before (an endpoint dropped, a network guessed)."""
     from scanner.cli.main import main
@@ -113,13 +129,20 @@ url = "ftp://example.invalid/"
 kind = "evm"
 chain_id = 5
 native_decimals = -3
+[networks.t]
+kind = "tron"
+[[networks.t.endpoints]]
+label = "own"
+url = "https://tron.example.invalid"
+jsonrpc_url = "tron.example.invalid:50545/jsonrpc"
 ''')
     reserves = tmp_path / "r.csv"
     reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
     assert main(["balances", str(reserves), "--config", str(nets), "-q"]) == 2
     err = capsys.readouterr().err
     for fragment in ("network a: kind: 'evmx'", "network b: chain_id: 'one'", "endpoint old: url: 'ftp://'",
-                     "network c: native_decimals: -3"):
+                     "network c: native_decimals: -3",
+                     "network t: endpoint own: jsonrpc_url: 'tron.example.invalid:50545/jsonrpc' is not an http"):
         assert fragment in err and str(nets) in err, (fragment, err)
     assert "Traceback" not in err
 
