@@ -30,12 +30,17 @@ class TcpFaultProxy:
         self.port: int | None = None
         self._server: asyncio.base_events.Server | None = None
         self._lt = LoopThread()
+        self._clients: set[asyncio.Task] = set()  # ended at stop(): a client left pending closes its writer late
 
     @property
     def url(self) -> str:
         return f"tcp://127.0.0.1:{self.port}"
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._clients.add(task)
+            task.add_done_callback(self._clients.discard)
         try:
             up_r, up_w = await asyncio.open_connection("127.0.0.1", self.upstream_port, limit=2**24)
         except OSError:
@@ -87,6 +92,12 @@ class TcpFaultProxy:
         async def shutdown() -> None:
             if self._server is not None:
                 self._server.close()
+            # cancelled and awaited here, while the loop runs: left pending, a client (stalled, or
+            # waiting for a line) would close its writer when the stopped loop is collected, after it
+            # has closed ("Event loop is closed" in a later test's teardown)
+            for task in list(self._clients):
+                task.cancel()
+            await asyncio.gather(*self._clients, return_exceptions=True)
 
         self._lt.stop(shutdown)
 
