@@ -244,9 +244,10 @@ async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
 async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     run, resumed = await open_run(ctx, store, ui)
     seconds: dict[str, float] = {}
+    tallying = _Tallying(ctx, store, run)
     try:
-        notes = await _verify_beside_balances(ctx, store, run, ui, seconds)
-        return await finish_scan(ctx, store, run, ui, notes, resumed, seconds)
+        notes = await _verify_beside_balances(ctx, store, run, ui, seconds, tallying)
+        return await finish_scan(ctx, store, run, ui, notes, resumed, seconds, tallying)
     except BaseException as exc:  # noqa: BLE001 - recorded, then raised as it came
         await _record_failure(store, run.id, exc)
         if isinstance(exc, (StoreError, NetConfigError)):
@@ -294,12 +295,13 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
 
 
 async def finish_scan(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, notes: list[str], resumed: bool,
-                      seconds: dict[str, float]) -> ScanOutcome:
+                      seconds: dict[str, float], tallying: _Tallying | None = None) -> ScanOutcome:
     """Once every row is verified and every balance read into the store: aggregate what the store
-    holds, save the results and the report, mark the run done. Shared with the distributed coordinator."""
+    holds (after what ``tallying`` has summed already), save the results and the report, mark the run
+    done. Shared with the distributed coordinator."""
     liab = ctx.liabilities
     t = time.perf_counter()
-    report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes)
+    report, totals, ratios = await _stage_aggregate(ctx, store, run, ui, notes, tallying)
     seconds["aggregate"] = time.perf_counter() - t
     if ctx.opts.window:  # read after the snapshot's figures; never stored as the run's balances
         from .window import scan_window
@@ -335,7 +337,26 @@ async def _record_failure(store: Store, run_id: int, exc: BaseException) -> None
 
 # --------------------------------------------------------------------------------------- stages
 
-async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, nice: int = 0) -> None:
+class _Stored:
+    """How far verification has stored the file: every row up to ``line`` (chunks are stored in file
+    order, and the chunks an interrupted run stored are all there), and whether it has ended."""
+
+    def __init__(self) -> None:
+        self.line: int | None = None
+        self.ended = False
+        self.changed = asyncio.Event()
+
+    def advance(self, line: int) -> None:
+        self.line = line
+        self.changed.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self.changed.set()
+
+
+async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, nice: int = 0,
+                        stored: _Stored | None = None) -> None:
     head = ctx.head
     done = {int(k) for k in await store.done_chunks(run.id, "verify")}
     loop = asyncio.get_running_loop()
@@ -345,6 +366,8 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
     def on_chunk(res) -> None:
         records = row_records(res)
         asyncio.run_coroutine_threadsafe(store.save_rows(run.id, str(res.first_line), records), loop).result()
+        if stored is not None and records:
+            loop.call_soon_threadsafe(stored.advance, records[-1].line)
 
     def on_progress(nbytes: int, _rows: int) -> None:
         loop.call_soon_threadsafe(ui.advance, nbytes)
@@ -422,17 +445,25 @@ class _Beside:
 
 
 async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
-                                  seconds: dict[str, float]) -> list[str]:
+                                  seconds: dict[str, float], tallying: _Tallying | None = None) -> list[str]:
     """Verification (worker processes) and the balance plan, then the balance reads (this event
     loop, the nodes), at the same time: neither needs the other, each checkpoints on its own, and the
     aggregation reads both from the store once both are complete. Either failing stops the other.
     Verification starts first, so that its workers are forked while this process is small: forked
-    after the plan, each would map the plan's pages too (counted in every worker's RSS)."""
+    after the plan, each would map the plan's pages too (counted in every worker's RSS).
+
+    With ``tallying``: once every balance is stored and while verification goes on, the aggregation
+    sums the rows verification has stored so far (the lines up to its frontier are final), so that
+    little is left to sum when it ends; the lines are summed in order, each once."""
     beside = _Beside(ui)
+    stored = _Stored()
 
     async def verify() -> None:
         t = time.perf_counter()
-        await _stage_verify(ctx, store, run, ui, nice=VERIFY_NICE)
+        try:
+            await _stage_verify(ctx, store, run, ui, nice=VERIFY_NICE, stored=stored)
+        finally:
+            stored.end()
         seconds["verify"] = time.perf_counter() - t
         beside.take_over()
 
@@ -443,6 +474,17 @@ async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui:
         t = time.perf_counter()
         notes = await _stage_balances(ctx, store, run, beside, plan)
         seconds["balances"] = time.perf_counter() - t
+        if tallying is not None:
+            t = time.perf_counter()
+            while True:
+                if stored.line is not None and stored.line > tallying.after:
+                    await tallying.feed(upto=stored.line)
+                    continue
+                if stored.ended:
+                    break
+                stored.changed.clear()
+                await stored.changed.wait()
+            seconds["aggregate_beside"] = time.perf_counter() - t
         return notes
 
     tasks = (asyncio.ensure_future(verify()), asyncio.ensure_future(balances()))
@@ -481,24 +523,45 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
     return notes
 
 
-async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
-                           notes: list[str]) -> tuple[ScanReport, list[AssetTotal], list[RatioRecord]]:
+class _Tallying:
+    """The aggregation of a run, fed from the store in line order in one go or several: each go sums
+    the lines after the last one summed, up to ``upto``. A go may start only once every balance of
+    the run is stored (the wallets that may repeat are found from them)."""
+
+    def __init__(self, ctx: _Context, store: Store, run: RunInfo) -> None:
+        self.agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
+        self.balance_status: Counter[str] = Counter()
+        self.after = -(2**62)  # the last line summed
+        self.store, self.run_id = store, run.id
+
+    async def feed(self, upto: int | None = None) -> None:
+        agg, balance_status = self.agg, self.balance_status
+        repeated = (asyncio.ensure_future(self.store.repeated_wallet_lines(self.run_id)) if agg.repeated is None
+                    else None)  # found while the first batch is read
+        try:
+            with paused_gc():  # millions of short-lived acyclic rows (chains/gcpause.py): 5.6 -> 4.2 s on 600k
+                async for tallies in self.store.iter_tally(self.run_id, after=self.after, upto=upto):
+                    if repeated is not None and agg.repeated is None:
+                        agg.repeated = await repeated
+                    for t in tallies:
+                        if t.balance_status is not None:
+                            balance_status[t.balance_status] += 1
+                        agg.add_tally(t)
+                    self.after = tallies[-1].line
+            if upto is not None:  # every line up to it is stored and now summed, listed or not
+                self.after = max(self.after, upto)
+        finally:
+            if repeated is not None:
+                repeated.cancel()
+                await asyncio.gather(repeated, return_exceptions=True)
+
+
+async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, notes: list[str],
+                           tallying: _Tallying | None = None) -> tuple[ScanReport, list[AssetTotal], list[RatioRecord]]:
     ui.stage("aggregate", None)
-    agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
-    balance_status: Counter[str] = Counter()
-    repeated = asyncio.ensure_future(store.repeated_wallet_lines(run.id))  # found while the first batch is read
-    try:
-        with paused_gc():  # millions of short-lived acyclic rows (chains/gcpause.py): 5.6 -> 4.2 s on 600k
-            async for tallies in store.iter_tally(run.id):
-                if agg.repeated is None:
-                    agg.repeated = await repeated
-                for t in tallies:
-                    if t.balance_status is not None:
-                        balance_status[t.balance_status] += 1
-                    agg.add_tally(t)
-    finally:
-        repeated.cancel()
-        await asyncio.gather(repeated, return_exceptions=True)
+    tallying = tallying or _Tallying(ctx, store, run)
+    await tallying.feed()
+    agg, balance_status = tallying.agg, tallying.balance_status
     totals = agg.totals()
     ratios, liab_by_asset = _ratios(totals, ctx.liabilities)
     if agg.duplicates:

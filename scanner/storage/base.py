@@ -410,13 +410,14 @@ class Store(abc.ABC):
             if len(rows) < batch:
                 return
 
-    async def iter_tally(self, run_id: int, batch: int = 50_000) -> AsyncIterator[list[TallyRow]]:
+    async def iter_tally(self, run_id: int, batch: int = 50_000, *, after: int | None = None,
+                         upto: int | None = None) -> AsyncIterator[list[TallyRow]]:
         """A run's rows in line order, each with its balance read, ``batch`` rows at a time: only the
         fields the aggregation sums (:class:`TallyRow`). A line with balances of several assets is given
         with the first by asset (the one :meth:`iter_balances` gives first). The next batch is fetched
-        while the caller sums this one."""
-        last = -(2**62)
-        pending = asyncio.ensure_future(self._tally_batch(run_id, last, batch))
+        while the caller sums this one. ``after``/``upto``: only the lines in (after, upto]."""
+        last = -(2**62) if after is None else after
+        pending = asyncio.ensure_future(self._tally_batch(run_id, last, batch, upto))
         try:
             while True:
                 rows, balances = await pending
@@ -425,7 +426,7 @@ class Store(abc.ABC):
                 last = rows[-1][0]
                 full = len(rows) == batch
                 if full:
-                    pending = asyncio.ensure_future(self._tally_batch(run_id, last, batch))
+                    pending = asyncio.ensure_future(self._tally_batch(run_id, last, batch, upto))
                 yield self._tallies(rows, balances)
                 if not full:
                     return
@@ -434,11 +435,13 @@ class Store(abc.ABC):
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
 
-    async def _tally_batch(self, run_id: int, after: int, batch: int) -> tuple[list[Sequence], list[Sequence]]:
+    async def _tally_batch(self, run_id: int, after: int, batch: int,
+                           upto: int | None = None) -> tuple[list[Sequence], list[Sequence]]:
         # two index ranges, not a join: a join's plan depends on table statistics, which a run's rows
         # just written do not have yet (PostgreSQL then sorted all balances for every batch: minutes)
         rows = await self._fetch(f"SELECT {', '.join(TALLY_ROW_COLUMNS.values())} FROM verifications "
-                                 "WHERE run_id = ? AND line > ? ORDER BY line LIMIT ?", run_id, after, batch)
+                                 "WHERE run_id = ? AND line > ? AND line <= ? ORDER BY line LIMIT ?", run_id, after,
+                                 2**62 if upto is None else upto, batch)
         if not rows:
             return [], []
         balances = await self._fetch(f"SELECT line, {', '.join(TALLY_BALANCE_COLUMNS.values())} FROM balances "

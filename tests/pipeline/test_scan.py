@@ -211,6 +211,52 @@ def _figures(report: dict) -> list:
     return sorted(out, key=repr)
 
 
+def test_aggregation_beside_verification_sums_every_line_once(world, tmp_path, monkeypatch):
+    """Once every balance is stored, the aggregation sums the rows verification has stored so far while
+    it goes on, in several goes: the report's figures are those of a scan that sums them in one go."""
+    from scanner.pipeline import scan as scan_mod
+
+    feeds: list[tuple[int, int | None]] = []
+    feed = scan_mod._Tallying.feed
+
+    async def spy(self, upto=None):
+        before = self.after
+        await feed(self, upto)
+        feeds.append((before, upto))
+
+    monkeypatch.setattr(scan_mod._Tallying, "feed", spy)
+    args = ("--chunk-bytes", "1024", "--workers", "2", "-q")
+    one = tmp_path / "one.json"
+    with monkeypatch.context() as m:  # the frontier never moves: everything is summed at the end
+        m.setattr(scan_mod._Stored, "advance", lambda self, line: None)
+        assert main(_scan_args(world, str(tmp_path / "one.db"), "--json", str(one), *args)) == 1
+    assert feeds == [(-(2**62), None)]
+    feeds.clear()
+    run_verify = scan_mod.run_verify
+
+    def slow_verify(*a, **kw):  # verification (not the plan) stores its chunks slowly: the reads end first
+        if kw.get("verify", True) and kw.get("on_chunk"):
+            on_chunk = kw["on_chunk"]
+
+            def later(res):
+                time.sleep(0.25)
+                on_chunk(res)
+
+            kw["on_chunk"] = later
+        return run_verify(*a, **kw)
+
+    monkeypatch.setattr(scan_mod, "run_verify", slow_verify)
+    split = tmp_path / "split.json"
+    assert main(_scan_args(world, str(tmp_path / "split.db"), "--json", str(split), *args)) == 1
+    ranges = [upto for _, upto in feeds]
+    assert len([u for u in ranges if u is not None]) >= 2, feeds  # summed in several goes beside verification
+    assert all(after < upto for after, upto in feeds if upto is not None) and ranges[-1] is None
+    assert [after for after, _ in feeds[1:]] == [u for u in ranges[:-1]]  # each go starts where the last ended
+    a, b = json.loads(one.read_text()), json.loads(split.read_text())
+    assert _figures(a) == _figures(b) and a["verification"] == b["verification"]
+    assert b["run"]["stage_seconds"]["aggregate_beside"] > 0
+
+
 @pytest.fixture(scope="module")
 def big_world(tmp_path_factory):
     need_anvil()

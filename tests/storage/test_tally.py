@@ -75,6 +75,14 @@ def test_tally_is_rows_joined_with_their_first_balance(url):
                 assert got == want, batch
             assert got[0].onchain_base_units == BIG and type(got[0].onchain_base_units) is int
             assert got[1].at_snapshot is False and got[1].custodian == "Ceffu" and got[2].read_coin == "ETH@BEACON"
+            # in line ranges (after, upto], one go after another: the same rows, each once
+            for cuts in ((3,), (1, 5, 6), (4, 4, 9), (0, 10)):
+                got, after = [], None
+                for upto in (*cuts, None):
+                    got += [t async for b in s.iter_tally(run_id, 2, after=after, upto=upto) for t in b]
+                    after = upto if upto is not None else after
+                assert got == want, cuts
+            assert [t.line async for b in s.iter_tally(run_id, after=2, upto=5) for t in b] == [3, 4, 5]
             # a run with no rows, and a stop after the first batch, leave nothing pending
             assert [b async for b in s.iter_tally(run_id + 1)] == []
             async for _ in s.iter_tally(run_id, 2):
