@@ -172,6 +172,7 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
     for_row = getattr(decimals, "for_row", None)
     base_unit_file = layout.amount_in_base_units
     has_custodian = "custodian" in layout.columns
+    tally = task.verify  # parsing only (the scan's balance plan) wants the rows, not the file's sums
     # Pass 1 parses the chunk and sorts the rows to verify by scheme; pass 2 verifies one scheme at a
     # time (the same code and curve tables stay hot in the CPU caches: ~5 % faster than file order on
     # a mixed file); pass 3 tallies and encodes in file order.
@@ -231,29 +232,30 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
                 status_i, scheme, reason = _I_UNCHECKED, "", UNCHECKED_REASON
             lineno, coin, network, address = row.line, row.coin, row.network, row.address
             amount_text, height, amount, custodian = row.amount_text, row.snapshot_height, row.amount, row.custodian
-        t = tallies.get((coin, network))
-        if t is None:
-            t = tallies[(coin, network)] = Tally()
-        t.counts[status_i] += 1
-        if amount is not None:
-            t.amount = add(t.amount, amount)
-            t.amount_rows += 1
-            if not base_unit_file:  # base units are exact; a coin-unit figure may be rounded
-                if len(amount_text) <= SIGNIFICANT_KEPT:  # at most 15 digits: the decimals it shows
-                    dot = amount_text.find(".")
-                    p = len(amount_text) - dot - 1 if dot >= 0 else 0
-                else:
-                    p = shown_places(amount_text)
-                t.places[p] = t.places.get(p, 0) + 1
-        if height is not None:
-            t.heights.add(height)
-        if has_custodian and custodian:  # only files with the column pay
-            held = t.custodians.get(custodian)
-            if held is None:
-                held = t.custodians[custodian] = [0, Decimal(0)]
-            held[0] += 1
+        if tally:
+            t = tallies.get((coin, network))
+            if t is None:
+                t = tallies[(coin, network)] = Tally()
+            t.counts[status_i] += 1
             if amount is not None:
-                held[1] = add(held[1], amount)
+                t.amount = add(t.amount, amount)
+                t.amount_rows += 1
+                if not base_unit_file:  # base units are exact; a coin-unit figure may be rounded
+                    if len(amount_text) <= SIGNIFICANT_KEPT:  # at most 15 digits: the decimals it shows
+                        dot = amount_text.find(".")
+                        p = len(amount_text) - dot - 1 if dot >= 0 else 0
+                    else:
+                        p = shown_places(amount_text)
+                    t.places[p] = t.places.get(p, 0) + 1
+            if height is not None:
+                t.heights.add(height)
+            if has_custodian and custodian:  # only files with the column pay
+                held = t.custodians.get(custodian)
+                if held is None:
+                    held = t.custodians[custodian] = [0, Decimal(0)]
+                held[0] += 1
+                if amount is not None:
+                    held[1] = add(held[1], amount)
         if want_units:
             units = None
             if amount is not None:
@@ -326,7 +328,8 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                verify: bool = True, nice: int = 0) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
     ``verify`` False parses only: rows that would be verified come back UNCHECKED (the scan's
-    balance plan, made from the file while verification runs beside the balance reads). ``nice``:
+    balance plan, made from the file while verification runs beside the balance reads), and no
+    tallies are kept (the outcome's are empty). ``nice``:
     the workers' niceness increment (verification as background work beside the scan's balance reads).
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
