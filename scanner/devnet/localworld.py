@@ -328,9 +328,11 @@ def fake_network_toml(tron_url: str | None, sol_url: str | None) -> str:
     out = []
     if tron_url:
         out.append(_section("tron", "tron", "TRX", 6,
-                            f'label = "FAKE-tron-local", url = "{tron_url}", concurrency = 8, balance_history = false',
+                            f'label = "FAKE-tron-local", url = "{tron_url}", concurrency = 8, balance_history = false, '
+                            f'jsonrpc_url = "{tron_url}/jsonrpc"',
                             "# FAKE stand-in, not a node: no TRON node can run here (scanner/devnet/fake_tron_solana.py).\n"
-                            "# No balance history: TRX and USDT-TRC20 are read at the latest block and labelled so"))
+                            "# No balance history: TRX and USDT-TRC20 are read at the latest block and labelled so;\n"
+                            "# USDT-TRC20 through its JSON-RPC in batches (jsonrpc_url)"))
     if sol_url:
         out.append(_section("solana", "solana", "SOL", 9, f'label = "FAKE-solana-local", url = "{sol_url}", concurrency = 4',
                             "# FAKE stand-in, not a validator: no Solana validator can run here "
