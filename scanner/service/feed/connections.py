@@ -12,8 +12,9 @@ limits=ConnectionLimits(...))`` changes them):
   ``RESPONSE_TIMEOUT`` (60 s) of its request head;
 * at most ``MAX_CONNECTIONS`` (1000) connections are open at once, fewer when the open-file limit
   (``ulimit -n``) is lower: that limit less ``FD_RESERVE`` (64) for the database, the log and the
-  scheduled job, less the listen ``BACKLOG`` (128, at most a quarter of the limit), as many sockets
-  as asyncio may accept in one go before it closes any. A new connection beyond the cap closes the
+  scheduled job, less twice the listen ``BACKLOG`` (128, at most a quarter of the limit): asyncio
+  accepts up to a backlog of sockets in one go, and may accept a second go before the sockets closed
+  to make room for the first have given back their descriptors. A new connection beyond the cap closes the
   oldest one not being answered (a slow or idle client's), or, when every one is being answered, is
   answered 503 and closed;
 * request lines and header fields longer than ``MAX_LINE_SIZE`` / ``MAX_FIELD_SIZE`` get a 400.
@@ -83,13 +84,16 @@ class ConnectionLimits:
 
     def connection_cap(self) -> int:
         """Open connections allowed: beyond the file-descriptor limit accept() fails (in a loop), and the
-        rest of the process (database, log) runs out of descriptors with it."""
+        rest of the process (database, log) runs out of descriptors with it. Two bursts of accepts fit
+        above the cap: the transports of one burst are made (closing the oldest connections, whose
+        descriptors are freed only on the loop's next pass) in the same pass as the next burst is
+        accepted."""
         if self.max_connections is not None:
             return max(1, self.max_connections)
         soft = _open_file_limit()
         if soft is None:
             return MAX_CONNECTIONS
-        return max(1, min(MAX_CONNECTIONS, soft - self.backlog() - FD_RESERVE))
+        return max(1, min(MAX_CONNECTIONS, soft - 2 * self.backlog() - FD_RESERVE))
 
 
 class _Throttled:
