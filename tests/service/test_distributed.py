@@ -203,6 +203,22 @@ def test_the_coordinator_wakes_on_the_queues_notifications(world, reference, tmp
     assert _figures(outcome.report.to_json()) == _figures(reference)
 
 
+def _state(db: str, coordinator: subprocess.Popen, worker_log) -> str:
+    """What a failed wait has to say: the queue and the checkpoints, the coordinator's exit and last
+    words, the worker's log (its tail)."""
+    try:
+        queue = {r[0]: r[1] for r in _sql(db, "SELECT status, count(*) FROM pgqueuer GROUP BY status")}
+        saved = _sql(db, "SELECT stage, count(*) FROM checkpoints GROUP BY stage")
+    except (asyncpg.PostgresError, OSError) as exc:
+        queue, saved = {"unreadable": str(exc)}, []
+    if coordinator.poll() is None:
+        os.killpg(coordinator.pid, signal.SIGKILL)
+    _, err = coordinator.communicate(timeout=30)
+    log = worker_log.read_text(errors="replace") if worker_log.exists() else "(no worker log)"
+    return (f"queue {queue}; checkpoints {[tuple(r) for r in saved]}; coordinator exit {coordinator.returncode}\n"
+            f"coordinator stderr (tail):\n{(err or '')[-2000:]}\nworker log (tail):\n{log[-3000:]}")
+
+
 def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, reference, tmp_path, postgres_db):
     first = _worker(postgres_db, tmp_path / "w1.log")
     procs = [first]
@@ -214,7 +230,9 @@ def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, reference, tmp
         orphans: list = []
         deadline = time.monotonic() + 60
         while not orphans:  # mid-run: some chunks saved, and the first worker holding a job
-            assert time.monotonic() < deadline and coordinator.poll() is None, "no job was ever picked"
+            if time.monotonic() >= deadline or coordinator.poll() is not None:
+                pytest.fail("no job was ever picked while the run went on\n" + _state(postgres_db, coordinator,
+                                                                                      tmp_path / "w1.log"))
             try:
                 saved = _sql(postgres_db, "SELECT count(*) FROM checkpoints")[0][0]
                 holding = _sql(postgres_db, "SELECT count(*) FROM pgqueuer WHERE status = 'picked'")[0][0]
