@@ -550,8 +550,8 @@ def test_staked_and_unbonding_parts_round_trip_and_older_rows_are_unknown(url):
     stored before them reads as unknown, never as all liquid; totals stored before them have no split."""
     from dataclasses import replace
 
-    parted = [replace(balance(1, onchain=BIG), staked=BIG - 7, unbonding=5), replace(balance(2), staked=None,
-                                                                                     unbonding=None),
+    parted = [balance(1, onchain=BIG)._replace(staked=BIG - 7, unbonding=5),
+              balance(2)._replace(staked=None, unbonding=None),
               balance(3)]  # a chain without staking: 0 and 0
     split_total = replace(total(), staked=Decimal("0.5"), unbonding=TINY, split_unknown=Decimal(2),
                           split_unknown_rows=3)
