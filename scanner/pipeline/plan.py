@@ -279,6 +279,10 @@ class BalancePlanner:
 
     def __post_init__(self) -> None:
         self._kinds = supported_kinds()
+        # coin key -> whether its rows are read under that key whatever the address (a readable coin off
+        # a beacon network), but for a validator key's length, which route_by_shape may route: the
+        # answer is the same for every row of the coin, and asking it per row was half the plan's cost
+        self._plain: dict[str, bool] = {}
 
     def add(self, r: RowRecord) -> None:
         if r.status in NOT_READ:
@@ -296,8 +300,22 @@ class BalancePlanner:
                           (int(row.amount) if row.amount is not None and row.amount_in_base_units else None, ""))
         self._add(coin, row.line, row.coin, row.network, row.address, row.snapshot_height, published, why)
 
+    def _is_plain(self, coin: str) -> bool:
+        plain = self._plain.get(coin)
+        if plain is None:
+            coins, networks = self.ctx.coins, self.ctx.networks
+            target = coins.get(coin)
+            net = networks.get(target.network) if target is not None else None
+            plain = self._plain[coin] = (net is not None and net.kind != "beacon"
+                                         and unsupported_reason(coin, coins, networks, self._kinds) is None)
+        return plain
+
     def _add(self, coin: str, line: int, written: str, network: str, address: str, height: int | None,
              published: int | None, why: str) -> None:
+        if self._is_plain(coin) and len(address.strip()) != 2 + VALIDATOR_HEX:
+            # route_by_shape keeps such a row's key, and unsupported_reason has nothing to say of it
+            self._spool(coin, height).append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
+            return
         route = route_by_shape(coin, written, address, self.ctx.coins, self.ctx.networks)
         if route.target is not None and isinstance(self.ctx.coins, dict):
             dict.__setitem__(self.ctx.coins, route.key, route.target)  # read like any other key
@@ -313,10 +331,13 @@ class BalancePlanner:
                 decimals=place.decimals, block_number=None, block_hash=None, at_snapshot=None, status="unsupported",
                 reason=bad[1], endpoint=""))
             return
+        self._spool(coin, height).append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
+
+    def _spool(self, coin: str, height: int | None) -> JobSpool:
         group = self.groups.get((coin, height))
         if group is None:
             group = self.groups[(coin, height)] = JobSpool(self.budget, keep=self.keep_rows)
-        group.append(Job(line, CoinTargets.read_as(coin, written), address, published, why))
+        return group
 
     def finish(self) -> BalancePlan:
         groups, notes = fill_heights(self.groups, self.ctx.coins, self.ctx.head.heights)

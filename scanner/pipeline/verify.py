@@ -113,25 +113,28 @@ class ChunkResult:
     row_json: bytes  # JSON objects joined by ",\n", UTF-8: encoded once, in the worker
     failures_csv: str
     invalid_lines: list[tuple[int, str]]  # first few parse errors for the terminal
-    # with ``want_records``: (line, coin, network, address, snapshot_height, amount_text,
-    # amount_base_units, status, scheme, reason, custodian) per row, in file order; read them
-    # with :func:`row_records`, the one place that knows this order
+    # with ``want_records``: a tuple per row in file order, its fields in RECORD_ORDER; read them
+    # with :func:`row_records`
     records: list[tuple] = field(default_factory=list)
 
 
-def row_records(res: ChunkResult) -> list[RowRecord]:
-    """A chunk's rows (``want_records``) as records, each field taken by name.
+# The fields of a worker's record tuple, in order (process_chunk appends them so): RowRecord's own,
+# so that row_records makes each record from its tuple as it is
+RECORD_ORDER = ("line", "coin", "network", "address", "snapshot_height", "amount_text", "amount_base_units",
+                "status", "scheme", "reason", "custodian")
+assert RECORD_ORDER == RowRecord._fields
 
-    Why the workers send tuples, not RowRecords: a frozen slotted record costs ~5 us a row more to
-    build and pickle in the worker and ~2 us more to unpickle here than a tuple (its pickle sets
-    each field through object.__setattr__). On scan's verify stage over 600k rows that was +6 % of
-    the workers' CPU and +75 % of this process's (median of 5 alternating runs each), past the 3 %
-    that a record's clarity was allowed to cost; so the tuple stays, and is decoded only here."""
-    return [RowRecord(line=line, coin=coin, network=network, address=address, snapshot_height=height,
-                      amount_text=amount_text, amount_base_units=units, status=status, scheme=scheme,
-                      reason=reason, custodian=custodian)
-            for line, coin, network, address, height, amount_text, units, status, scheme, reason, custodian
-            in res.records]
+
+def row_records(res: ChunkResult) -> list[RowRecord]:
+    """A chunk's rows (``want_records``) as records: each tuple's fields are RowRecord's, in order
+    (RECORD_ORDER), so the tuple is made the record as it is.
+
+    Why the workers send tuples, not RowRecords: when RowRecord was a frozen slotted dataclass it
+    cost ~5 us a row more to build and pickle in the worker and ~2 us more to unpickle here (on
+    scan's verify stage over 600k rows, +6 % of the workers' CPU and +75 % of this process's); a
+    named tuple unpickles through its Python ``__new__``, ~0.6 us a row here against ~0.25 us for
+    ``_make`` on a plain tuple, and this process is the scan's busiest."""
+    return list(map(RowRecord._make, res.records))
 
 
 # Rows verified between two looks at the clock, and the least time between two progress reports
@@ -268,7 +271,7 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
                                                               else decimals.get(coin.upper()))
                     if d is not None:
                         units = text_to_base_units(amount_text, d, parsed=True)
-            if want_records:  # the order row_records reads
+            if want_records:  # in RECORD_ORDER (RowRecord's fields), which row_records relies on
                 records.append((lineno, coin, network, address, height, amount_text, units,
                                 _STATUS_TEXT[status_i], scheme, reason, custodian))
         if want_rows:
