@@ -376,7 +376,7 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
     await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
                             chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
                             on_chunk=on_chunk, on_progress=on_progress, hash_input=False,  # hashed at start
-                            nice=nice)
+                            nice=nice, want_tallies=False)
     ui.end_stage()
 
 
@@ -404,7 +404,8 @@ async def plan_balances(ctx: _Context, ui: ScanUI | None = None) -> BalancePlan:
     # chunks as large as verification's or larger: nothing is checkpointed here, and any cut gives the same rows
     await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=Filters(ctx.opts.coins, ctx.opts.networks),
                             decimals=ctx.decimals_map(), chunk_bytes=max(ctx.opts.chunk_bytes, 1 << 20),
-                            want_records=True, on_chunk=on_chunk, on_progress=on_progress, hash_input=False, verify=False)
+                            want_records=True, on_chunk=on_chunk, on_progress=on_progress, hash_input=False, verify=False,
+                            want_tallies=False)
     if ui is not None:
         ui.end_stage()
     return planner.finish()

@@ -72,6 +72,7 @@ class ChunkTask:
     decimals: dict[str, int] = field(default_factory=dict)  # coin key (upper) -> base-unit exponent
     want_records: bool = False  # per-row tuples for storage (``porscan scan``)
     verify: bool = True  # False: parse only (the scan's balance plan); rows to verify are UNCHECKED
+    want_tallies: bool = True  # False: no per-coin sums (a scan sums what it stores, in its aggregation)
 
 
 @dataclass(slots=True)
@@ -175,7 +176,7 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
     for_row = getattr(decimals, "for_row", None)
     base_unit_file = layout.amount_in_base_units
     has_custodian = "custodian" in layout.columns
-    tally = task.verify  # parsing only (the scan's balance plan) wants the rows, not the file's sums
+    tally = task.want_tallies
     # Pass 1 parses the chunk and sorts the rows to verify by scheme; pass 2 verifies one scheme at a
     # time (the same code and curve tables stay hot in the CPU caches: ~5 % faster than file order on
     # a mixed file); pass 3 tallies and encodes in file order.
@@ -328,11 +329,12 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None,
                want_records: bool = False, skip_chunks: frozenset[int] | set[int] = frozenset(),
                on_chunk: Callable[[ChunkResult], None] | None = None, hash_input: bool = True,
-               verify: bool = True, nice: int = 0) -> VerifyOutcome:
+               verify: bool = True, nice: int = 0, want_tallies: bool = True) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
     ``verify`` False parses only: rows that would be verified come back UNCHECKED (the scan's
-    balance plan, made from the file while verification runs beside the balance reads), and no
-    tallies are kept (the outcome's are empty). ``nice``:
+    balance plan, made from the file while verification runs beside the balance reads).
+    ``want_tallies`` False keeps no per-coin sums (the outcome's are empty: a scan sums the rows it
+    stores in its own aggregation). ``nice``:
     the workers' niceness increment (verification as background work beside the scan's balance reads).
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
@@ -356,7 +358,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                     on_progress(length, 0)
                 continue
             yield ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures,
-                            decimals, want_records, verify)
+                            decimals, want_records, verify, want_tallies)
 
     tasks = make_tasks()
     tallies: dict[tuple[str, str], Tally] = {}

@@ -190,7 +190,7 @@ class Worker:
         head = ctx.head
         task = ChunkTask(head.path, chunk.offset, chunk.length, chunk.first_line, head.layout, head.heights,
                          Filters(frozenset(chunk.inputs.coins), frozenset(chunk.inputs.networks)), False, False,
-                         ctx.decimals_map(), True)
+                         ctx.decimals_map(), want_records=True, want_tallies=False)
         async with self._cores:
             if self.processes > 1:
                 if self._pool is None:
