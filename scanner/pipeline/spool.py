@@ -51,7 +51,7 @@ class JobSpool:
         self.keep = keep  # False: the rows are counted, not kept (a plan made for its counts)
         self._budget = budget if budget is not None else SpoolBudget()
         self._budget.spools.append(self)
-        self._buf: list[tuple] = []
+        self._buf: list[Job] = []
         self._file: IO[bytes] | None = None
         self._batches: list[tuple[int, int]] = []  # (offset, rows) of each batch on disk, in order
         self._n = 0
@@ -65,7 +65,7 @@ class JobSpool:
         if job.line <= self._last_line:
             self.in_line_order = False
         self._last_line = job.line
-        self._buf.append(tuple(job))
+        self._buf.append(job)
         self._n += 1
         budget = self._budget
         budget.held += 1
@@ -85,7 +85,7 @@ class JobSpool:
         f = self._file
         f.seek(0, 2)
         for i in range(0, len(self._buf), BATCH):
-            batch = self._buf[i:i + BATCH]
+            batch = [tuple(job) for job in self._buf[i:i + BATCH]]  # plain tuples: smaller, and faster to load
             self._batches.append((f.tell(), len(batch)))
             pickle.dump(batch, f, protocol=pickle.HIGHEST_PROTOCOL)
         self._budget.held -= len(self._buf)
@@ -106,8 +106,7 @@ class JobSpool:
             self._file.seek(offset)
             for t in pickle.load(self._file):
                 yield make(t)
-        for t in list(self._buf):
-            yield make(t)
+        yield from list(self._buf)  # held as the Jobs appended
 
     def slices(self, size: int) -> Iterator[list[Job]]:
         part: list[Job] = []
