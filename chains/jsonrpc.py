@@ -118,6 +118,11 @@ class JsonRpcClient:
     def label(self) -> str:
         return self.endpoint.label
 
+    @property
+    def limiter(self) -> Limiter:
+        """This client's rate and concurrency limits, for another client of the same provider to share."""
+        return self._limiter
+
     def redact(self, text: str) -> str:
         """``text`` without any secret of this endpoint, matched case-insensitively (yarl lower-cases
         host names) and in its percent-encoded forms (URLs quote what they carry)."""

@@ -202,7 +202,7 @@ class TronAdapter(OneEndpoint):
             rpc_endpoint = dataclasses.replace(endpoint, url=str(opts["jsonrpc_url"]),
                                                max_batch=int(opts.get("max_batch", JSONRPC_BATCH)))
             self.rpc = HttpApiClient(rpc_endpoint, opts.get("headers"), attempts=attempts, backoff_min=backoff_min,
-                                     backoff_max=backoff_max, limiter=self.client._limiter)
+                                     backoff_max=backoff_max, limiter=self.client.limiter)
 
     @property
     def requests(self) -> int:

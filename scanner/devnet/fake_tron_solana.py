@@ -148,6 +148,11 @@ def _parse_addr(text: Any) -> bytes | None:
     return raw if len(raw) == 21 and raw[0] == 0x41 else None
 
 
+def _from_evm(text: Any) -> bytes | None:
+    """A JSON-RPC address (0x + 20 bytes, as TRON's /jsonrpc takes them) as the 21-byte TRON address."""
+    return _parse_addr("41" + str(text or "").removeprefix("0x")[-40:])
+
+
 def tron_addr(text: str) -> bytes:
     """A TRON address the caller wrote itself, as the 21 bytes the state is keyed by."""
     raw = _parse_addr(text)
@@ -301,7 +306,7 @@ class FakeTron:
         from eth_abi import encode
 
         call = call if isinstance(call, dict) else {}
-        to = _parse_addr("41" + str(call.get("to") or "").removeprefix("0x")[-40:])
+        to = _from_evm(call.get("to"))
         token = self.tokens.get(to) if to else None
         if token is None:
             return "0x", None  # no contract at that address: empty return data
@@ -336,7 +341,7 @@ class FakeTron:
             if tag != "latest":
                 return err(-32602, "invalid block number")
             if method == "eth_getBalance":
-                addr = _parse_addr("41" + str(params[0]).removeprefix("0x")[-40:])
+                addr = _from_evm(params[0])
                 entry = self._at(self.accounts.get(addr), self.head) if addr else None
                 return {"jsonrpc": "2.0", "id": rid, "result": hex(entry[1] if entry else 0)}
             result, revert = self._eth_call(params[0] if params else None)

@@ -279,9 +279,9 @@ class BalancePlanner:
 
     def __post_init__(self) -> None:
         self._kinds = supported_kinds()
-        # coin key -> whether its rows are read under that key whatever the address (a readable coin off
-        # a beacon network), but for a validator key's length, which route_by_shape may route: the
-        # answer is the same for every row of the coin, and asking it per row was half the plan's cost
+        # coin key -> readable, and off a beacon network: then only a row at a validator key's length
+        # can be routed or refused, and every other row of the coin goes straight to its group (asked
+        # once per coin; per row it was half the plan's cost)
         self._plain: dict[str, bool] = {}
 
     def add(self, r: RowRecord) -> None:

@@ -85,19 +85,6 @@ url = "https://example.invalid/${PORSCAN_NO_SUCH_KEY}"
 [[networks.x.endpoints]]
 label = "public"
 url = "https://example.invalid/rpc"
-''')
-    n = load_networks(p)["x"]
-    assert [e.label for e in n.endpoints] == ["public"]
-    assert "PORSCAN_NO_SUCH_KEY" in n.skipped_endpoints[0]
-    monkeypatch.setenv("PORSCAN_NO_SUCH_KEY", "k")
-    assert [e.label for e in load_networks(p)["x"].endpoints] == ["keyed", "public"]
-    assert isinstance(load_networks(p)["x"].endpoints[0], Endpoint)
-
-
-def test_unset_variable_in_a_tron_jsonrpc_url_leaves_endpoint_out(monkeypatch, tmp_path):
-    monkeypatch.delenv("PORSCAN_NO_SUCH_KEY", raising=False)
-    p = tmp_path / "n.toml"
-    p.write_text('''
 [networks.t]
 kind = "tron"
 [[networks.t.endpoints]]
@@ -105,9 +92,16 @@ label = "own"
 url = "https://tron.example.invalid"
 jsonrpc_url = "https://tron.example.invalid/${PORSCAN_NO_SUCH_KEY}/jsonrpc"
 ''')
-    n = load_networks(p)["t"]
-    assert n.endpoints == () and "PORSCAN_NO_SUCH_KEY" in n.skipped_endpoints[0]
-    assert "jsonrpc_url" in n.skipped_endpoints[0]
+    n = load_networks(p)["x"]
+    assert [e.label for e in n.endpoints] == ["public"]
+    assert "PORSCAN_NO_SUCH_KEY" in n.skipped_endpoints[0]
+    t = load_networks(p)["t"]  # a TRON endpoint's JSON-RPC URL too
+    assert t.endpoints == () and "PORSCAN_NO_SUCH_KEY" in t.skipped_endpoints[0]
+    assert "jsonrpc_url" in t.skipped_endpoints[0]
+    monkeypatch.setenv("PORSCAN_NO_SUCH_KEY", "k")
+    assert [e.label for e in load_networks(p)["x"].endpoints] == ["keyed", "public"]
+    assert [e.label for e in load_networks(p)["t"].endpoints] == ["own"]
+    assert isinstance(load_networks(p)["x"].endpoints[0], Endpoint)
 
 
 def test_config_mistakes_are_all_reported_at_once_with_file_and_key(tmp_path, capsys):
