@@ -7,6 +7,8 @@ import os
 import sys
 from typing import Sequence
 
+from chains.gcpause import bulk_thresholds
+
 from .. import __version__
 from ..errors import PorscanError
 from ..exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
@@ -86,5 +88,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
 
 
+def entry() -> int:
+    """The process's entry (the ``porscan`` script, ``python -m scanner``): the collector's thresholds
+    for bulk work, then :func:`main`. Tests call ``main`` in their own process and keep theirs."""
+    bulk_thresholds()
+    return main()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    sys.exit(entry())

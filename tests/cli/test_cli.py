@@ -136,6 +136,30 @@ def test_console_entry_point_help():
     assert "exit codes" in out and "--failures-csv" in out
 
 
+def test_the_process_entry_collects_garbage_in_bulk(monkeypatch):
+    """A porscan process (script or ``python -m scanner``) sets the collector's bulk thresholds before
+    the command runs; ``main`` alone, as tests call it, leaves the caller's."""
+    import gc
+
+    from chains.gcpause import BULK_THRESHOLDS
+    from scanner.cli import main as cli
+
+    before = gc.get_threshold()
+    seen = []
+    monkeypatch.setattr(cli, "main", lambda: seen.append(gc.get_threshold()) or 0)
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert cli.entry() == 0
+        assert seen == [BULK_THRESHOLDS] != [(700, 10, 10)]
+    finally:
+        gc.set_threshold(*before)
+    out = subprocess.run([sys.executable, "-c", "import runpy, gc, sys; sys.argv = ['porscan', '--version']\n"
+                          "try: runpy.run_module('scanner', run_name='__main__')\n"
+                          "except SystemExit: print(gc.get_threshold())"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip().endswith(str(BULK_THRESHOLDS))
+
+
 def test_rows_keep_file_order_when_schemes_interleave(tmp_path):
     """Workers verify a chunk one scheme at a time; the report must still list rows in file order,
     each with the verdict of its own row (checked here row by row, outside the chunk code)."""
