@@ -1,7 +1,8 @@
 """PostgreSQL backend through an asyncpg pool.
 
 Chunks go in with ``copy_records_to_table`` straight into the final tables, after the checkpoint
-row, in one transaction. Amounts are ``numeric(78,0)`` (base units) and ``numeric`` (coin units);
+row, in one transaction, through a pool of writers whose connections encode numeric amounts with
+porscan's own encoder (storage/pgnumeric.py); every other statement keeps asyncpg's codecs. Amounts are ``numeric(78,0)`` (base units) and ``numeric`` (coin units);
 JSON is jsonb; times are timestamptz, returned as ISO 8601 UTC text.
 """
 
@@ -20,6 +21,7 @@ from typing import AsyncIterator, Sequence
 import asyncpg
 
 from .migrations import POSTGRES, pending, tracking_table
+from .pgnumeric import decode_numeric, encode_numeric
 from .base import Store, iso_utc
 from chains.secrets import scrub, userinfo_secrets
 
@@ -39,6 +41,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=canonical_json, decoder=json.loads, schema="pg_catalog")
 
 
+async def _init_writer(conn: asyncpg.Connection) -> None:
+    await _init_connection(conn)
+    await conn.set_type_codec("numeric", encoder=encode_numeric, decoder=decode_numeric, schema="pg_catalog",
+                              format="binary")
+
+
 class PostgresStore(Store):
     backend = "postgresql"
     _run_date_sql = "coalesce(snapshot_date, (started_at AT TIME ZONE 'UTC')::date)"
@@ -47,6 +55,7 @@ class PostgresStore(Store):
         self.url = redact_url(url)
         self._secrets = userinfo_secrets(url)  # the password in every form an error could echo
         self._pool: asyncpg.Pool | None = None
+        self._writers: asyncpg.Pool | None = None  # chunk saves (COPY); connected on the first save
         # the connection of an open ``transaction()`` in this task: the store's own statements join it
         self._pinned: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
             f"porscan_pg_{id(self)}", default=None)
@@ -58,6 +67,9 @@ class PostgresStore(Store):
         try:
             store._pool = await asyncpg.create_pool(url, min_size=1, max_size=max_connections, timeout=timeout,
                                                     init=_init_connection)
+            store._writers = asyncpg.create_pool(url, min_size=0, max_size=max_connections, timeout=timeout,
+                                                 init=_init_writer)
+            await store._writers
         except (OSError, asyncio.TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise StoreError(f"cannot connect to the PostgreSQL store {store.url}: {store._scrub(exc)}") from None
         try:
@@ -90,10 +102,10 @@ class PostgresStore(Store):
         rows = await self._fetch("SELECT max(version) FROM schema_migrations")
         return int(rows[0][0] or 0)
 
-    def _acquire(self):
+    def _acquire(self, pool: asyncpg.Pool | None = None):
         if self._pool is None:
             raise StoreError(f"{self.url} is closed")
-        return self._pool.acquire()
+        return (pool or self._pool).acquire()
 
     async def _fetch(self, sql: str, *args) -> list[Sequence]:
         try:
@@ -137,7 +149,7 @@ class PostgresStore(Store):
     async def _save_chunk(self, run_id, stage, chunk_key, table, columns, records) -> bool:
         values = self._encode_chunk(run_id, stage, records)
         try:
-            async with self._acquire() as c, c.transaction():
+            async with self._acquire(self._writers) as c, c.transaction():
                 # checkpoint first: a concurrent save of the same chunk waits on this row, then does nothing
                 saved = await c.fetchval(
                     "INSERT INTO checkpoints (run_id, stage, chunk_key, items, saved_at) SELECT id, $2::text, "
@@ -180,8 +192,9 @@ class PostgresStore(Store):
         return None if v is None else v.isoformat()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
+        pools = [p for p in (self._writers, self._pool) if p is not None]
+        self._pool = self._writers = None
+        for pool in pools:
             try:
                 await asyncio.wait_for(pool.close(), 10)
             except asyncio.TimeoutError:
