@@ -20,7 +20,8 @@ from typing import AsyncIterator, Sequence
 
 import asyncpg
 
-from .migrations import POSTGRES, pending, tracking_table
+from ..records import BalanceRecord, RowRecord
+from .migrations import BALANCE_COLUMNS, POSTGRES, VERIFICATION_COLUMNS, pending, tracking_table
 from .pgnumeric import decode_numeric, encode_numeric
 from .base import Store, iso_utc
 from chains.secrets import scrub, userinfo_secrets
@@ -41,9 +42,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=canonical_json, decoder=json.loads, schema="pg_catalog")
 
 
+# A chunk's row is its record behind the run id: the records' fields are the tables' columns, in order
+assert VERIFICATION_COLUMNS == ("run_id", *RowRecord._fields)
+assert BALANCE_COLUMNS == ("run_id", *BalanceRecord._fields)
+
+
+def _encode_units(v: object) -> bytes:
+    """The writers' numeric encoder. Every numeric column a chunk is copied into holds base units:
+    anything but an int is refused (the column would round a fraction), as Store._in_units does."""
+    if v.__class__ is int:
+        return encode_numeric(v)
+    raise StoreError(f"base-unit amount must be an int, got {type(v).__name__} {v!r}")
+
+
 async def _init_writer(conn: asyncpg.Connection) -> None:
     await _init_connection(conn)
-    await conn.set_type_codec("numeric", encoder=encode_numeric, decoder=decode_numeric, schema="pg_catalog",
+    await conn.set_type_codec("numeric", encoder=_encode_units, decoder=decode_numeric, schema="pg_catalog",
                               format="binary")
 
 
@@ -145,6 +159,10 @@ class PostgresStore(Store):
                         await c.executemany(numbered(sql), arg_list)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
             raise self._error(exc) from None
+
+    def _encode_chunk(self, run_id: int, kind: str, records: Sequence) -> list[tuple]:
+        head = (run_id,)  # the writers' encoder checks the amounts, at no cost of its own
+        return [head + r for r in records]
 
     async def _save_chunk(self, run_id, stage, chunk_key, table, columns, records) -> bool:
         values = self._encode_chunk(run_id, stage, records)

@@ -220,6 +220,9 @@ def test_exact_amounts_round_trip(url):
                 await s.save_results(r.id, [total(published=1.5)], [], [])
             with pytest.raises(StoreError, match="must be an int"):
                 await s.save_rows(r.id, "9", [row(9, units=1.5)])
+            with pytest.raises(StoreError, match="must be an int"):  # never rounded by the column
+                await s.save_balances(r.id, "9", [balance(9), balance(10, onchain=Decimal("1.5"))])
+            assert "9" not in await s.done_chunks(r.id, "verify") | await s.done_chunks(r.id, "balances")
             assert await s.load_results(r.id) == (totals, liabilities, ratios)  # the failed save changed nothing
             await s.save_results(r.id, totals[:1], [], ratios[1:])  # replaces
             assert await s.load_results(r.id) == (totals[:1], [], ratios[1:])
