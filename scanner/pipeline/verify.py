@@ -418,13 +418,25 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_worker_start,
                                  initargs=(os.getpid(), shared, nice)) as pool:
             window: list[Future[ChunkResult]] = []
+            ahead = chunks_ahead(workers, chunk_bytes)
             for task in tasks:
                 window.append(pool.submit(_process_in_worker, task))
-                if len(window) >= workers * 3:
+                if len(window) >= ahead:
                     consume(result(window.pop(0)))
             for fut in window:
                 consume(result(fut))
     return VerifyOutcome(head, rows, tallies, hasher.hexdigest() if hasher else "", samples)
+
+
+# Chunks handed to the workers ahead of the one consumed: 3 to 8 per worker, about 32 MiB of input
+# in all. A scan consumes a chunk by storing it through its event loop, which is busy with balance
+# reads at the same time; with 3 per worker (6 MiB) the workers sat idle while it waited (bench/scan:
+# 1.6-1.7 of 2 cores busy for the balance reads' first seconds).
+AHEAD_BYTES = 32 << 20
+
+
+def chunks_ahead(workers: int, chunk_bytes: int) -> int:
+    return workers * max(3, min(8, AHEAD_BYTES // max(1, chunk_bytes * workers)))
 
 
 _SHARED_PROGRESS: Any = None  # in a verify worker: the parent's (bytes, rows) counters, or None

@@ -7,7 +7,7 @@ import json
 
 from scanner.devnet import samplegen as g
 from scanner.pipeline.ingest import read_head
-from scanner.pipeline.verify import row_records, run_verify
+from scanner.pipeline.verify import AHEAD_BYTES, chunks_ahead, row_records, run_verify
 from scanner.records import RowRecord
 
 
@@ -44,3 +44,16 @@ def test_row_records_match_the_json_rows_field_by_field(tmp_path):
     assert [r.line for r in records] == sorted(r.line for r in records)
     first = records[0]
     assert first.amount_base_units == 10**18 and first.snapshot_height == 100 and first.scheme
+
+
+def test_workers_are_handed_chunks_ahead_within_a_bound_of_input():
+    """3 to 8 chunks a worker in flight: 1 MiB chunks keep 8 each queued (the scan's store may lag),
+    large chunks no more than 3 each, so the chunks held at once stay near 32 MiB of input."""
+    assert chunks_ahead(2, 1 << 20) == 16
+    assert chunks_ahead(4, 1 << 20) == 32
+    assert chunks_ahead(2, 4 << 20) == 8  # 32 MiB
+    for workers in (1, 2, 8):
+        for chunk in (1 << 10, 1 << 20, 16 << 20, 1 << 30):
+            ahead = chunks_ahead(workers, chunk)
+            assert 3 * workers <= ahead <= 8 * workers
+            assert ahead == 3 * workers or ahead * chunk <= AHEAD_BYTES
