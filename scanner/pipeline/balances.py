@@ -206,48 +206,72 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
 
 def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: CoinTarget, height, s: NetworkSummary,
             checks: list[BalanceRecord], failure: str = "") -> None:
+    # one call per slice of up to 20k rows: the counts are kept in locals and added to ``s`` once
+    results = None
     if batch is not None:
         s.strategies.update(x for x in batch.strategy.split(",") if x)
         s.notes.extend(n for n in batch.notes if n not in s.notes)
+        results = batch.results
+    network, asset, decimals = target.network, target.asset, target.decimals
+    read = unread = matched = mismatched = unpublished = 0
+    published_sum, any_published = 0, False
+    last_block: BlockRef | None = None
+    append = checks.append
     for idx, (line, row_coin, address, published, why) in enumerate(part):
-        res = batch.results[idx] if batch is not None else None
-        s.rows += 1
+        res = results[idx] if results is not None else None
         if published is not None:
-            s.published_total[coin] = s.published_total.get(coin, 0) + published
+            published_sum += published
+            any_published = True
         if res is None or res.amount_base_units is None:
-            s.unread += 1
+            unread += 1
             reason = (res.error if res is not None else failure or "adapter failed") or "not read"
-            checks.append(_checked(line, row_coin, target, address, height, published, None,
-                                   res.block if res else None, "unread", reason, res.endpoint if res else ""))
+            append(_checked(line, row_coin, target, address, height, published, None,
+                            res.block if res else None, "unread", reason, res.endpoint if res else ""))
             continue
-        s.read += 1
+        onchain = res.amount_base_units
+        read += 1
         if s.per_wallet:
-            wallet = (target.asset, target.contract or "", canonical_address(address))
+            wallet = (asset, target.contract or "", canonical_address(address))
             if wallet in s.counted:  # listed again (another coin key, spelling or height): counted once
                 s.duplicates += 1
             else:
                 s.counted.add(wallet)
-                s.onchain_total[coin] = s.onchain_total.get(coin, 0) + res.amount_base_units
-        if res.block is not None:
-            s.blocks.add((res.block.number, res.block.hash, res.block.at_snapshot))
-        if published is not None and published == res.amount_base_units:
+                s.onchain_total[coin] = s.onchain_total.get(coin, 0) + onchain
+        block = res.block
+        if block is not None and block is not last_block:  # an adapter gives one BlockRef for many rows
+            s.blocks.add((block.number, block.hash, block.at_snapshot))
+            last_block = block
+        if published is not None and published == onchain:
             status, reason = "match", ""
-            s.matched += 1
+            matched += 1
         elif published is None and why == NO_PUBLISHED_AMOUNT:
             status, reason = "unpublished", why  # read, and nothing to compare it with: not a mismatch
-            s.unpublished += 1
+            unpublished += 1
         else:
             status = "mismatch"
-            s.mismatched += 1
+            mismatched += 1
             if published is None:
                 reason = why
             else:
-                diff = res.amount_base_units - published
-                reason = f"on chain {res.amount_base_units}, published {published} (difference {diff:+d} base units)"
-        if res.block is not None and not res.block.at_snapshot:
-            reason = (reason + "; " if reason else "") + f"read at block {res.block.number}, not at the snapshot"
-        checks.append(_checked(line, row_coin, target, address, height, published, res.amount_base_units, res.block,
-                               status, reason, res.endpoint, *split_of(res)))
+                diff = onchain - published
+                reason = f"on chain {onchain}, published {published} (difference {diff:+d} base units)"
+        if block is not None and not block.at_snapshot:
+            reason = (reason + "; " if reason else "") + f"read at block {block.number}, not at the snapshot"
+        staked, unbonding = (0, 0) if res.parts_known and not res.parts else split_of(res)
+        append(BalanceRecord(line=line, coin=row_coin, network=network, asset=asset, address=address,
+                             snapshot_height=height, published_base_units=published, onchain_base_units=onchain,
+                             decimals=decimals, block_number=block.number if block else None,
+                             block_hash=block.hash if block else None,
+                             at_snapshot=block.at_snapshot if block else None, status=status, reason=reason,
+                             endpoint=res.endpoint, staked=staked, unbonding=unbonding))
+    s.rows += len(part)
+    s.read += read
+    s.unread += unread
+    s.matched += matched
+    s.mismatched += mismatched
+    s.unpublished += unpublished
+    if any_published:
+        s.published_total[coin] = s.published_total.get(coin, 0) + published_sum
 
 
 def split_of(res: BalanceResult) -> tuple[int | None, int | None]:
