@@ -1,5 +1,5 @@
-"""Pause Python's cyclic garbage collector while an adapter builds hundreds of thousands of
-result tuples.
+"""Python's cyclic garbage collector in bulk work: porscan's thresholds for a whole process
+(:func:`bulk_thresholds`), and a pause while an adapter builds hundreds of thousands of result tuples.
 
 Reading 600k balances allocates millions of small acyclic objects (tuples, ints, strings); each
 allocation burst triggers generation-0 collections that walk ever more live objects, which cost

@@ -2,8 +2,9 @@
 
 Chunks go in with ``copy_records_to_table`` straight into the final tables, after the checkpoint
 row, in one transaction, through a pool of writers whose connections encode numeric amounts with
-porscan's own encoder (storage/pgnumeric.py); every other statement keeps asyncpg's codecs. Amounts are ``numeric(78,0)`` (base units) and ``numeric`` (coin units);
-JSON is jsonb; times are timestamptz, returned as ISO 8601 UTC text.
+porscan's own encoder (storage/pgnumeric.py); every other statement keeps asyncpg's codecs. Amounts
+are ``numeric(78,0)`` (base units) and ``numeric`` (coin units); JSON is jsonb; times are
+timestamptz, returned as ISO 8601 UTC text.
 """
 
 from __future__ import annotations
