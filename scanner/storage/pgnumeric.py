@@ -1,6 +1,6 @@
 """PostgreSQL's binary ``numeric`` form, for the connections that store chunks by COPY.
 
-A scan stores about four base-unit amounts per row (published, on chain, staked, unbonding), and
+A scan stores four base-unit amounts per balance (published, on chain, staked, unbonding), and
 asyncpg encodes each int by way of ``Decimal(v).as_tuple()``: ~1.6-2.4 us a value, the largest item
 of a scan's own process. Here an int goes to base-10000 digits by ``divmod`` (~0.6-0.8 us, a zero
 ~0.2 us) and a Decimal by the same integer arithmetic: exact, no context, no rounding.
@@ -80,7 +80,8 @@ def encode_numeric(v: int | Decimal) -> bytes:
 
 
 def decode_numeric(b: bytes) -> Decimal:
-    """PostgreSQL's binary numeric as the Decimal asyncpg gives (as many places as the value's dscale)."""
+    """PostgreSQL's binary numeric as a Decimal of the value asyncpg gives, with the places PostgreSQL
+    shows (dscale): 10000 as Decimal('10000'), where asyncpg may give Decimal('1E+4')."""
     n, weight, sign, dscale = _HEAD.unpack_from(b)
     if sign not in (POS, NEG):
         return _SPECIAL[sign]
