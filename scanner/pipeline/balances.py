@@ -212,7 +212,6 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
         s.strategies.update(x for x in batch.strategy.split(",") if x)
         s.notes.extend(n for n in batch.notes if n not in s.notes)
         results = batch.results
-    network, asset, decimals = target.network, target.asset, target.decimals
     read = unread = matched = mismatched = unpublished = 0
     published_sum, any_published = 0, False
     last_block: BlockRef | None = None
@@ -231,7 +230,7 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
         onchain = res.amount_base_units
         read += 1
         if s.per_wallet:
-            wallet = (asset, target.contract or "", canonical_address(address))
+            wallet = (target.asset, target.contract or "", canonical_address(address))
             if wallet in s.counted:  # listed again (another coin key, spelling or height): counted once
                 s.duplicates += 1
             else:
@@ -257,13 +256,8 @@ def _record(part: list[Job], batch: BalanceBatch | None, coin: str, target: Coin
                 reason = f"on chain {onchain}, published {published} (difference {diff:+d} base units)"
         if block is not None and not block.at_snapshot:
             reason = (reason + "; " if reason else "") + f"read at block {block.number}, not at the snapshot"
-        staked, unbonding = (0, 0) if res.parts_known and not res.parts else split_of(res)
-        append(BalanceRecord(line=line, coin=row_coin, network=network, asset=asset, address=address,
-                             snapshot_height=height, published_base_units=published, onchain_base_units=onchain,
-                             decimals=decimals, block_number=block.number if block else None,
-                             block_hash=block.hash if block else None,
-                             at_snapshot=block.at_snapshot if block else None, status=status, reason=reason,
-                             endpoint=res.endpoint, staked=staked, unbonding=unbonding))
+        append(_checked(line, row_coin, target, address, height, published, onchain, block, status, reason,
+                        res.endpoint, *split_of(res)))
     s.rows += len(part)
     s.read += read
     s.unread += unread
@@ -279,6 +273,8 @@ def split_of(res: BalanceResult) -> tuple[int | None, int | None]:
     (not read, or a part this version does not know: it must not pass as liquid)."""
     if not res.parts_known:
         return None, None
+    if not res.parts:  # all liquid: most reads
+        return 0, 0
     got = {"staked": 0, "unbonding": 0}
     for name, units in res.parts:
         if name not in got:
