@@ -53,6 +53,14 @@ _NO_BALANCE = (None,) * len(TALLY_BALANCE_COLUMNS)
 T = TypeVar("T")
 
 
+def checked_units(v: int | None) -> int | None:
+    """A base-unit amount as stored: an int or None; anything else (a float, a Decimal that a
+    numeric(78,0) column would round, a bool) is refused."""
+    if v is None or v.__class__ is int:
+        return v
+    raise StoreError(f"base-unit amount must be an int, got {type(v).__name__} {v!r}")
+
+
 def _names(columns: str) -> tuple[str, ...]:
     return tuple(c.strip() for c in columns.split(","))
 
@@ -156,9 +164,7 @@ class Store(abc.ABC):
     _run_date_sql: str = ""  # SQL expression: the run's snapshot date, else its UTC start date
 
     def _in_units(self, v: int | None):
-        if v is None or v.__class__ is int:
-            return v
-        raise StoreError(f"base-unit amount must be an int, got {type(v).__name__} {v!r}")
+        return checked_units(v)
 
     def _in_dec(self, v: Decimal | None):
         if v is None or isinstance(v, (Decimal, int)) and not isinstance(v, bool):

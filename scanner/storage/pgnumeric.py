@@ -23,9 +23,8 @@ NBASE = 10_000
 DEC_DIGITS = 4
 MAX_DSCALE = 0x3FFF
 POS, NEG, NAN, PINF, NINF = 0x0000, 0x4000, 0xC000, 0xD000, 0xF000
-ZERO = struct.pack(">hhHH", 0, 0, POS, 0)
-
-_HEAD = struct.Struct(">hhHH")
+_HEAD = struct.Struct(">hhHH")  # ndigits, weight, sign, dscale
+ZERO = _HEAD.pack(0, 0, POS, 0)
 _PACK: dict[int, struct.Struct] = {}
 _SPECIAL = {NAN: Decimal("NaN"), PINF: Decimal("Infinity"), NINF: Decimal("-Infinity")}
 
@@ -40,7 +39,7 @@ def _packer(n: int) -> struct.Struct:
 def _pack(value: int, sign: int, frac_groups: int, dscale: int) -> bytes:
     """``value`` (>= 0) in base 10,000 with ``frac_groups`` of its digits after the point."""
     if not value:
-        return struct.pack(">hhHH", 0, 0, POS, dscale)
+        return _HEAD.pack(0, 0, POS, dscale)
     digits = []
     while value:
         value, d = divmod(value, NBASE)

@@ -24,7 +24,7 @@ import asyncpg
 from ..records import BalanceRecord, RowRecord
 from .migrations import BALANCE_COLUMNS, POSTGRES, VERIFICATION_COLUMNS, pending, tracking_table
 from .pgnumeric import decode_numeric, encode_numeric
-from .base import Store, iso_utc
+from .base import Store, checked_units, iso_utc
 from chains.secrets import scrub, userinfo_secrets
 
 from .model import StoreError, canonical_json, redact_url
@@ -48,12 +48,12 @@ assert VERIFICATION_COLUMNS == ("run_id", *RowRecord._fields)
 assert BALANCE_COLUMNS == ("run_id", *BalanceRecord._fields)
 
 
-def _encode_units(v: object) -> bytes:
-    """The writers' numeric encoder. Every numeric column a chunk is copied into holds base units:
-    anything but an int is refused (the column would round a fraction), as Store._in_units does."""
-    if v.__class__ is int:
-        return encode_numeric(v)
-    raise StoreError(f"base-unit amount must be an int, got {type(v).__name__} {v!r}")
+def _encode_units(v: int) -> bytes:
+    """The writers' numeric encoder. Every numeric column a chunk is copied into holds base units,
+    checked as Store._in_units checks them."""
+    units = checked_units(v)
+    assert units is not None  # asyncpg sends None as NULL without calling an encoder
+    return encode_numeric(units)
 
 
 async def _init_writer(conn: asyncpg.Connection) -> None:
