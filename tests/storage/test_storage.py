@@ -422,6 +422,30 @@ def test_feed_queries(url):
     run(body())
 
 
+def test_address_lookup_after_the_index_changes(url):
+    """Rows stored before the address index became a hash index (PostgreSQL) are found after the
+    upgrade, through the index, by exact address only."""
+    async def body():
+        s = await open_store(url, upto_version=7)
+        r = await s.start_run(spec())
+        await s.save_rows(r.id, "0", [row(1, address="0xwallet"), row(2, address="0xwallet")])
+        await s.close()
+        async with await open_store(url) as s:
+            await s.save_rows(r.id, "3", [row(3, address="0xother")])
+            assert [h.line for h in await s.address_history("0xwallet")] == [1, 2]
+            assert [h.line for h in await s.address_history("0xother")] == [3]
+            assert await s.address_history("0xWALLET") == []
+            if url.startswith("postgresql"):
+                (indexdef,) = (await s._fetch("SELECT indexdef FROM pg_indexes WHERE indexname = 'verifications_address'"))[0]
+                assert "USING hash (address)" in indexdef
+                async with s._pool.acquire() as c:  # one connection: the setting holds for the EXPLAIN
+                    await c.execute("SET enable_seqscan = off")  # a tiny table: show the index the planner can use
+                    plan = "\n".join(r[0] for r in await c.fetch(
+                        "EXPLAIN SELECT line FROM verifications WHERE address = $1", "0xother"))
+                assert "verifications_address" in plan
+    run(body())
+
+
 def test_alerts_once_per_condition(url):
     async def body():
         async with await open_store(url) as s:
