@@ -438,7 +438,7 @@ def test_address_lookup_after_the_index_changes(url):
             if url.startswith("postgresql"):
                 (indexdef,) = (await s._fetch("SELECT indexdef FROM pg_indexes WHERE indexname = 'verifications_address'"))[0]
                 assert "USING hash (address)" in indexdef
-                async with s._pool.acquire() as c:  # one connection: the setting holds for the EXPLAIN
+                async with s._acquire() as c:  # one connection: the setting holds for the EXPLAIN
                     await c.execute("SET enable_seqscan = off")  # a tiny table: show the index the planner can use
                     plan = "\n".join(r[0] for r in await c.fetch(
                         "EXPLAIN SELECT line FROM verifications WHERE address = $1", "0xother"))
