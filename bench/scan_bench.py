@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import resource
 import sys
 import time
@@ -207,6 +208,9 @@ def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, targ
 
     print(f"porscan scan   : {rows:,} rows end to end in {wall:.1f} s ({rows / wall:,.0f} rows/s), database {db}"
           + target(wall, target_seconds, "s"), flush=True)
+    # the figures depend on the interpreter's build (scripts/env.sh says which it prefers, and why)
+    print(f"  python       : {platform.python_implementation()} {platform.python_version()}, "
+          f"{os.path.realpath(getattr(sys, '_base_executable', sys.executable))}")
     print("  stages       : " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
           + (f" (verify beside plan, balances, then aggregate_beside: {overlapped:.1f} s of wall time)"
              if "plan" in stages else "")
