@@ -216,3 +216,57 @@ def test_pip_install_of_the_checkout_in_a_fresh_venv_verifies_and_plans(fresh_ve
     assert sample.returncode == 0 and (tmp_path / "own.csv").stat().st_size > 0, sample
     again = _run(bin_dir, tmp_path, "verify", "own.csv", "--no-progress", "-q")
     assert again.returncode == 0, again
+
+
+# --- scripts/env.sh: which interpreter the project's virtualenv is made from ---
+
+_FAKE_PYTHON = """#!/bin/sh
+# a stand-in interpreter: logs how it is called; `-m venv --clear DIR` makes DIR/bin/python (itself)
+echo "$(basename "$0") $*" >> "$FAKE_LOG"
+if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then mkdir -p "$4/bin" && cp "$0" "$4/bin/python"; fi
+exit "${FAKE_EXIT:-0}"
+"""
+
+
+def _source_env(tmp_path, python: str, **extra: str) -> subprocess.CompletedProcess:
+    env = {**_clean_env(), "PORSCAN_CACHE": str(tmp_path / "cache"), "PORSCAN_PYTHON": python,
+           "FAKE_LOG": str(tmp_path / "calls.log"), **extra}
+    return subprocess.run(["bash", "-c", f'. "{ROOT}/scripts/env.sh" && echo "PY=$PORSCAN_PY"'], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def _calls(tmp_path) -> list[str]:
+    log = tmp_path / "calls.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def test_env_makes_the_virtualenv_from_the_named_interpreter_and_again_when_it_changes(tmp_path):
+    for name in ("py-a", "py-b"):
+        (tmp_path / name).write_text(_FAKE_PYTHON)
+        (tmp_path / name).chmod(0o755)
+    venv = tmp_path / "cache" / "venv"
+    first = _source_env(tmp_path, str(tmp_path / "py-a"))
+    assert first.returncode == 0 and f"PY={venv}/bin/python" in first.stdout, first
+    assert f"with {tmp_path / 'py-a'}" in first.stderr
+    calls = _calls(tmp_path)
+    assert calls[0] == f"py-a -m venv --clear {venv}"
+    assert any("--require-hashes" in c and "requirements.lock" in c for c in calls[1:])  # the lock, by the venv's pip
+    # the same interpreter again: the stamp holds, nothing is installed
+    again = _source_env(tmp_path, str(tmp_path / "py-a"))
+    assert again.returncode == 0 and _calls(tmp_path) == calls and "setting up" not in again.stderr
+    # another interpreter: a clean virtualenv from it
+    other = _source_env(tmp_path, str(tmp_path / "py-b"))
+    assert other.returncode == 0 and _calls(tmp_path)[len(calls)] == f"py-b -m venv --clear {venv}", other
+
+
+def test_env_refuses_an_interpreter_it_cannot_use_in_one_line(tmp_path):
+    missing = _source_env(tmp_path, str(tmp_path / "no-such-python"))
+    assert missing.returncode != 0 and "PY=" not in missing.stdout
+    assert missing.stderr.strip() == f"porscan: PORSCAN_PYTHON={tmp_path / 'no-such-python'} is not a program on this machine"
+    assert not (tmp_path / "cache").exists()
+    # one that cannot make the virtualenv: said, nothing stamped, so the next run tries again
+    (tmp_path / "py-bad").write_text(_FAKE_PYTHON)
+    (tmp_path / "py-bad").chmod(0o755)
+    failed = _source_env(tmp_path, str(tmp_path / "py-bad"), FAKE_EXIT="1")
+    assert failed.returncode != 0 and "installing the Python environment failed" in failed.stderr
+    assert not (tmp_path / "cache" / "venv" / ".porscan-installed").exists()
