@@ -9,10 +9,11 @@ PORSCAN_VENV="$PORSCAN_CACHE/venv"
 PORSCAN_PY="$PORSCAN_VENV/bin/python"
 _stamp="$PORSCAN_VENV/.porscan-installed"
 # The interpreter the virtualenv is made from: $PORSCAN_PYTHON when set; else the distribution's
-# /usr/bin/python3, then python3 on PATH, whichever first is 3.11 or newer and can make a virtualenv
-# with pip. The distribution's comes first because distributions build CPython with profile-guided
-# and link-time optimisation and pyenv's default build has neither: on pyenv's 3.11 a scan costs
-# ~14 % more CPU (bench/scan, 600k rows, four runs each: 81 against 70 core-seconds).
+# /usr/bin/python3, then python3 on PATH: the first that is 3.11 (the version requirements.lock is
+# compiled for) and can make a virtualenv with pip, else the first that is newer and can. The
+# distribution's comes first because distributions build CPython with profile-guided and link-time
+# optimisation and pyenv's default build has neither: on pyenv's 3.11 a scan costs ~14 % more CPU
+# (bench/scan, 600k rows, four runs each: 81 against 70 core-seconds).
 _base=""
 if [ -n "${PORSCAN_PYTHON:-}" ]; then
     _base="$(command -v "$PORSCAN_PYTHON" 2>/dev/null || true)"
@@ -22,15 +23,22 @@ if [ -n "${PORSCAN_PYTHON:-}" ]; then
         return 1
     fi
 else
-    for _c in /usr/bin/python3 python3; do
+    _newer=""
+    # shellcheck disable=SC2086 # the candidates are words; tests name their own
+    for _c in ${PORSCAN_PYTHON_CANDIDATES:-/usr/bin/python3 python3}; do
         _c="$(command -v "$_c" 2>/dev/null)" || continue
-        if "$_c" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+        _v="$("$_c" -c 'import sys, venv, ensurepip; v = sys.version_info[:2]
+print("lock" if v == (3, 11) else "newer" if v > (3, 11) else "old")' 2>/dev/null)" || continue
+        if [ "$_v" = lock ]; then
             _base="$_c"
             break
         fi
+        if [ "$_v" = newer ] && [ -z "$_newer" ]; then
+            _newer="$_c"
+        fi
     done
-    _base="${_base:-python3}"  # none fits: python3 says why when it fails below
-    unset _c
+    _base="${_base:-${_newer:-python3}}"  # none fits: python3 says why when it fails below
+    unset _c _v _newer
 fi
 # the interpreter is part of the stamp: another one makes a new virtualenv
 _want="$( { cat "$PORSCAN_ROOT/pyproject.toml" "$PORSCAN_ROOT/requirements.lock"; echo "$_base"; } | sha256sum | cut -c1-16)"

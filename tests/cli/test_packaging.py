@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -221,11 +222,20 @@ def test_pip_install_of_the_checkout_in_a_fresh_venv_verifies_and_plans(fresh_ve
 # --- scripts/env.sh: which interpreter the project's virtualenv is made from ---
 
 _FAKE_PYTHON = """#!/bin/sh
-# a stand-in interpreter: logs how it is called; `-m venv --clear DIR` makes DIR/bin/python (itself)
+# a stand-in interpreter: logs how it is called; `-m venv --clear DIR` makes DIR/bin/python (itself);
+# asked by env.sh which version it is (-c), answers as its name ends: lock, newer or old
 echo "$(basename "$0") $*" >> "$FAKE_LOG"
+if [ "$1" = "-c" ]; then echo "${0##*-}"; exit 0; fi
 if [ "$1" = "-m" ] && [ "$2" = "venv" ]; then mkdir -p "$4/bin" && cp "$0" "$4/bin/python"; fi
 exit "${FAKE_EXIT:-0}"
 """
+
+
+def _fake(tmp_path, name: str) -> str:
+    path = tmp_path / name
+    path.write_text(_FAKE_PYTHON)
+    path.chmod(0o755)
+    return str(path)
 
 
 def _source_env(tmp_path, python: str, **extra: str) -> subprocess.CompletedProcess:
@@ -241,22 +251,37 @@ def _calls(tmp_path) -> list[str]:
 
 
 def test_env_makes_the_virtualenv_from_the_named_interpreter_and_again_when_it_changes(tmp_path):
-    for name in ("py-a", "py-b"):
-        (tmp_path / name).write_text(_FAKE_PYTHON)
-        (tmp_path / name).chmod(0o755)
+    a, b = _fake(tmp_path, "py-a"), _fake(tmp_path, "py-b")
     venv = tmp_path / "cache" / "venv"
-    first = _source_env(tmp_path, str(tmp_path / "py-a"))
+    first = _source_env(tmp_path, a)
     assert first.returncode == 0 and f"PY={venv}/bin/python" in first.stdout, first
-    assert f"with {tmp_path / 'py-a'}" in first.stderr
+    assert f"with {a}" in first.stderr
     calls = _calls(tmp_path)
     assert calls[0] == f"py-a -m venv --clear {venv}"
     assert any("--require-hashes" in c and "requirements.lock" in c for c in calls[1:])  # the lock, by the venv's pip
     # the same interpreter again: the stamp holds, nothing is installed
-    again = _source_env(tmp_path, str(tmp_path / "py-a"))
+    again = _source_env(tmp_path, a)
     assert again.returncode == 0 and _calls(tmp_path) == calls and "setting up" not in again.stderr
     # another interpreter: a clean virtualenv from it
-    other = _source_env(tmp_path, str(tmp_path / "py-b"))
+    other = _source_env(tmp_path, b)
     assert other.returncode == 0 and _calls(tmp_path)[len(calls)] == f"py-b -m venv --clear {venv}", other
+
+
+@pytest.mark.parametrize("candidates, chosen", [
+    (["py1-lock", "py2-lock"], "py1-lock"),  # the first at the lock's version (the distribution's comes first)
+    (["py1-newer", "py2-lock"], "py2-lock"),  # the lock's version before a newer one listed earlier
+    (["py1-old", "py2-newer", "py3-newer"], "py2-newer"),  # no 3.11: the first newer one
+    (["py1-old"], "python3"),  # none fits: python3, which says why it cannot
+])
+def test_env_chooses_the_lock_version_first_then_a_newer_one(tmp_path, candidates, chosen):
+    paths = [_fake(tmp_path, name) for name in candidates]
+    (tmp_path / "bin").mkdir()
+    _fake(tmp_path / "bin", "python3")  # the last resort on PATH: a stand-in too, so nothing real is installed
+    result = _source_env(tmp_path, "", PORSCAN_PYTHON_CANDIDATES=" ".join(paths),
+                         PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    named = chosen if chosen == "python3" else str(tmp_path / chosen)
+    assert f"from requirements.lock with {named} ..." in result.stderr, result
+    assert _calls(tmp_path)[-3].startswith(f"{Path(named).name} -m venv --clear ")  # venv, lock, porscan
 
 
 def test_env_refuses_an_interpreter_it_cannot_use_in_one_line(tmp_path):
@@ -265,8 +290,6 @@ def test_env_refuses_an_interpreter_it_cannot_use_in_one_line(tmp_path):
     assert missing.stderr.strip() == f"porscan: PORSCAN_PYTHON={tmp_path / 'no-such-python'} is not a program on this machine"
     assert not (tmp_path / "cache").exists()
     # one that cannot make the virtualenv: said, nothing stamped, so the next run tries again
-    (tmp_path / "py-bad").write_text(_FAKE_PYTHON)
-    (tmp_path / "py-bad").chmod(0o755)
-    failed = _source_env(tmp_path, str(tmp_path / "py-bad"), FAKE_EXIT="1")
+    failed = _source_env(tmp_path, _fake(tmp_path, "py-bad"), FAKE_EXIT="1")
     assert failed.returncode != 0 and "installing the Python environment failed" in failed.stderr
     assert not (tmp_path / "cache" / "venv" / ".porscan-installed").exists()
