@@ -48,14 +48,24 @@ class CoinPlace:
 _CASE_FREE_PREFIXES = ("bc1", "tb1", "bcrt1", "ltc1", "tltc1", "rltc1", "bitcoincash:", "bchtest:", "bchreg:")
 
 
+# Case is folded for ASCII letters only: every address format it applies to is ASCII, and it is the
+# fold both stores apply when they look for repeated wallets (Store.repeated_wallet_lines), so the two
+# never disagree on a stray character (Python folds the Kelvin sign to "k")
+_ASCII_FOLD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(text: str) -> str:
+    return text.lower() if text.isascii() else text.translate(_ASCII_FOLD)
+
+
 def canonical_address(address: str) -> str:
     """The form under which two spellings of one address compare equal: EVM hex and bech32 /
     CashAddr addresses are case-insensitive (a single-case spelling is valid either way); base58
     and other encodings are case-sensitive and stay as written."""
     a = address.strip()
     if a[:2] in ("0x", "0X"):
-        return a.lower()
-    low = a.lower()
+        return _fold(a)
+    low = _fold(a)
     if low.startswith(_CASE_FREE_PREFIXES) and (a == low or a == a.upper()):
         return low
     return a

@@ -185,6 +185,14 @@ class PostgresStore(Store):
             await self._chunk_refused(run_id, stage, chunk_key)
         return bool(saved)
 
+    # lower() in the "C" collation folds ASCII letters only, byte by byte, as canonical_address does; in
+    # the database's collation (C.UTF-8, en_US...) it folds more, through wide characters, in twice the time
+    _wallet_key_sql = 'lower(address COLLATE "C")'
+    _lines_agg_sql = "array_agg(line)"
+
+    def _out_lines(self, v):
+        return map(int, v)
+
     # value conversion: asyncpg takes int/Decimal for numeric, dict for jsonb (codec above)
     def _in_json(self, v):
         return v
