@@ -48,12 +48,25 @@ assert VERIFICATION_COLUMNS == ("run_id", *RowRecord._fields)
 assert BALANCE_COLUMNS == ("run_id", *BalanceRecord._fields)
 
 
+_LAST_UNITS: tuple[int, bytes] = (0, encode_numeric(0))  # the last amount encoded, and its encoding
+
+
 def _encode_units(v: int) -> bytes:
     """The writers' numeric encoder. Every numeric column a chunk is copied into holds base units,
-    checked as Store._in_units checks them."""
+    checked as Store._in_units checks them.
+
+    A balance's on-chain amount comes right after its published one and nearly always equals it: the
+    last value's encoding is kept (one tuple, swapped whole) and given again for an equal int,
+    ~0.1 us against ~0.8 us to encode."""
+    global _LAST_UNITS
+    last = _LAST_UNITS
+    if v.__class__ is int and v == last[0]:
+        return last[1]
     units = checked_units(v)
     assert units is not None  # asyncpg sends None as NULL without calling an encoder
-    return encode_numeric(units)
+    encoded = encode_numeric(units)
+    _LAST_UNITS = (units, encoded)
+    return encoded
 
 
 async def _init_writer(conn: asyncpg.Connection) -> None:

@@ -52,6 +52,21 @@ def test_values_that_are_not_amounts_are_refused():
             encode_numeric(bad)  # type: ignore[arg-type]
 
 
+def test_the_writers_encoder_gives_each_amount_its_own_encoding_when_one_repeats_the_last():
+    from scanner.storage.base import StoreError
+    from scanner.storage.postgres import _encode_units
+
+    ints = [v for v in _ints() if v >= 0]
+    for v in [x for v in ints for x in (v, v, v + 1, v)]:  # repeats, a neighbour, the value again
+        assert _encode_units(v) == encode_numeric(v), v
+    for v in (1, 0, 1):
+        _encode_units(v)
+        with pytest.raises(StoreError):  # equal to the last amount, and still not an int
+            _encode_units(True if v else False)  # type: ignore[arg-type]
+        with pytest.raises(StoreError):
+            _encode_units(Decimal(v))  # type: ignore[arg-type]
+
+
 def test_postgresql_stores_what_was_sent_and_asyncpg_reads_it_alike(postgres_db):
     ints, decimals = _ints(), _decimals()
 
