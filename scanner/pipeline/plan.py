@@ -133,6 +133,68 @@ def published_base_units(row: ReserveRow, target: CoinTarget) -> tuple[int | Non
 Groups = dict[tuple[str, int | None], Jobs]  # (coin key upper, snapshot height) -> rows in file order
 
 
+def unpublished_reason(amount_base_units: int | None, amount_text: str) -> str:
+    """Why a stored row has no published amount in base units ("" when it has one)."""
+    if amount_base_units is not None:
+        return ""
+    return (NO_PUBLISHED_AMOUNT if not amount_text.strip() else
+            f"published amount {amount_text.strip()} does not fit the coin's decimals")
+
+
+def plain_networks(networks: Mapping[str, Network], kinds: frozenset[str]) -> frozenset[str]:
+    """The networks whose rows go straight to their group, unless the row's address is a validator key's
+    length: an adapter reads them, they have an endpoint, and they are not a beacon chain (whose rows
+    :func:`route_by_shape` may send elsewhere). The planner's fast path, in this process or a worker's."""
+    return frozenset(nid for nid, n in networks.items() if n.kind != "beacon" and n.kind in kinds and n.endpoints)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerPlan:
+    """The planner's straight path (:meth:`BalancePlanner._add`'s first branch) for the verification
+    workers that parse the file for the plan: they send a chunk's rows already as their groups' jobs,
+    and this process only extends the groups (600k rows through ``add`` here cost 1.5 core-s).
+
+    Only rows keyed without ``@`` take it: every key :func:`route_by_shape` routes to has one, so no row
+    planned here ever shares a group with a routed row, and these rows' keys resolve alike in a
+    worker's copy of the coin map and in this process's (which routed targets are added to). A chunk
+    with a row of a straight key at a validator key's length is planned here whole, row by row: such a
+    row may stay in its key's group, and the groups' rows must stay in file order."""
+
+    coins: CoinTargets
+    networks: frozenset[str]  # plain_networks
+    keyed_by_network: bool
+
+    def split(self, records: Iterable[tuple]) -> tuple[dict[tuple[str, int | None], list[tuple]], list[tuple]] | None:
+        """A chunk's records (RowRecord fields, in order) -> (group -> Job tuples in file order, the
+        records left to :meth:`BalancePlanner.add`), or None: plan the whole chunk with ``add``."""
+        groups: dict[tuple[str, int | None], list[tuple]] = {}
+        rest: list[tuple] = []
+        keys: dict[tuple[str, str], str] = {}
+        straight: dict[str, bool] = {}
+        coins, networks, keyed = self.coins, self.networks, self.keyed_by_network
+        for r in records:
+            line, coin, network, address, height, amount_text, units, status = r[:8]
+            if status in NOT_READ:
+                continue
+            key = keys.get((coin, network))
+            if key is None:
+                key = keys[(coin, network)] = coins.key_for(coin, network, keyed)
+            plain = straight.get(key)
+            if plain is None:
+                target = coins.get(key)
+                plain = straight[key] = "@" not in key and target is not None and target.network in networks
+            if not plain:
+                rest.append(r)
+                continue
+            if len(address.strip()) == 2 + VALIDATOR_HEX:
+                return None
+            group = groups.get((key, height))
+            if group is None:
+                group = groups[(key, height)] = []
+            group.append((line, coin, address, units, unpublished_reason(units, amount_text)))
+        return groups, rest
+
+
 def unsupported_reason(coin: str, coins: Mapping[str, CoinTarget], networks: dict[str, Network],
                        kinds: frozenset[str]) -> tuple[str, str] | None:
     """(network id, reason) when the coin's balance cannot be read with this configuration, else None."""
@@ -279,6 +341,7 @@ class BalancePlanner:
 
     def __post_init__(self) -> None:
         self._kinds = supported_kinds()
+        self._plain_networks = plain_networks(self.ctx.networks, self._kinds)
         # coin key -> readable, and off a beacon network: then only a row at a validator key's length
         # can be routed or refused, and every other row of the coin goes straight to its group (asked
         # once per coin; per row it was half the plan's cost)
@@ -287,11 +350,21 @@ class BalancePlanner:
     def add(self, r: RowRecord) -> None:
         if r.status in NOT_READ:
             return
-        why = "" if r.amount_base_units is not None else (
-            NO_PUBLISHED_AMOUNT if not r.amount_text.strip() else
-            f"published amount {r.amount_text.strip()} does not fit the coin's decimals")
         self._add(self.ctx.key(r.coin, r.network), r.line, r.coin, r.network, r.address, r.snapshot_height,
-                  r.amount_base_units, why)
+                  r.amount_base_units, unpublished_reason(r.amount_base_units, r.amount_text))
+
+    def worker_plan(self, keyed_by_network: bool) -> WorkerPlan | None:
+        """The straight path for workers, when this planner's keys are the coin map's ``key_for``
+        (a scan's context: ``keyed_by_network`` is its file's layout's); None when they may not be."""
+        if not isinstance(self.ctx.coins, CoinTargets) or not self.keep_rows:
+            return None
+        return WorkerPlan(self.ctx.coins, self._plain_networks, keyed_by_network)
+
+    def add_planned(self, groups: Mapping[tuple[str, int | None], list[tuple]]) -> None:
+        """A chunk's rows as :meth:`WorkerPlan.split` grouped them, before the chunk's other rows go to
+        :meth:`add` (they never share a group with these)."""
+        for (coin, height), jobs in groups.items():
+            self._spool(coin, height).extend_rows(jobs)
 
     def add_file_row(self, row: ReserveRow) -> None:
         coin = self.ctx.key(row.coin, row.network)
@@ -303,11 +376,8 @@ class BalancePlanner:
     def _is_plain(self, coin: str) -> bool:
         plain = self._plain.get(coin)
         if plain is None:
-            coins, networks = self.ctx.coins, self.ctx.networks
-            target = coins.get(coin)
-            net = networks.get(target.network) if target is not None else None
-            plain = self._plain[coin] = (net is not None and net.kind != "beacon"
-                                         and unsupported_reason(coin, coins, networks, self._kinds) is None)
+            target = self.ctx.coins.get(coin)
+            plain = self._plain[coin] = target is not None and target.network in self._plain_networks
         return plain
 
     def _add(self, coin: str, line: int, written: str, network: str, address: str, height: int | None,

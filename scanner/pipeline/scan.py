@@ -386,7 +386,8 @@ async def plan_balances(ctx: _Context, ui: ScanUI | None = None) -> BalancePlan:
     gives, and not its ownership verdict. The rows go through the planner exactly as the stored ones
     would (the same per-row code makes them, in worker processes), so the plan, and with it every
     slice's checkpoint key, is the one a plan over the verified rows gives: the reads need not wait
-    for verification, and a resumed run plans the same slices again."""
+    for verification, and a resumed run plans the same slices again. The rows on the planner's
+    straight path are grouped in the workers too (plan.WorkerPlan), by the same rule."""
     planner = BalancePlanner(ctx)
     head = ctx.head
     loop = asyncio.get_running_loop()
@@ -394,6 +395,8 @@ async def plan_balances(ctx: _Context, ui: ScanUI | None = None) -> BalancePlan:
         ui.stage("plan", head.size - head.data_offset)
 
     def on_chunk(res) -> None:
+        if res.planned is not None:  # the rows the workers planned come first: no other row joins their groups
+            planner.add_planned(res.planned)
         for r in row_records(res):
             planner.add(r)
 
@@ -405,7 +408,7 @@ async def plan_balances(ctx: _Context, ui: ScanUI | None = None) -> BalancePlan:
     await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=Filters(ctx.opts.coins, ctx.opts.networks),
                             decimals=ctx.decimals_map(), chunk_bytes=max(ctx.opts.chunk_bytes, 1 << 20),
                             want_records=True, on_chunk=on_chunk, on_progress=on_progress, hash_input=False, verify=False,
-                            want_tallies=False)
+                            want_tallies=False, plan=planner.worker_plan(head.layout.keyed_by_network))
     if ui is not None:
         ui.end_stage()
     return planner.finish()

@@ -76,6 +76,24 @@ class JobSpool:
         for job in jobs:
             self.append(job)
 
+    def extend_rows(self, rows: Sequence[tuple]) -> None:
+        """Jobs given as plain tuples of Job's fields, in line order among themselves (a worker's
+        share of one chunk): as ``append`` of each, in one step."""
+        if not rows:
+            return
+        if not self.keep:
+            self._n += len(rows)
+            return
+        if rows[0][0] <= self._last_line:
+            self.in_line_order = False
+        self._last_line = rows[-1][0]
+        self._buf.extend(map(Job._make, rows))
+        self._n += len(rows)
+        budget = self._budget
+        budget.held += len(rows)
+        while budget.held > budget.limit and any(s._buf for s in budget.spools):
+            budget.over()
+
     def spill(self) -> None:
         """Write the rows held in memory to this spool's file."""
         if not self._buf:

@@ -73,6 +73,9 @@ class ChunkTask:
     want_records: bool = False  # per-row tuples for storage (``porscan scan``)
     verify: bool = True  # False: parse only (the scan's balance plan); rows to verify are UNCHECKED
     want_tallies: bool = True  # False: no per-coin sums (a scan sums what it stores, in its aggregation)
+    # the scan's balance plan (plan.WorkerPlan): rows that take the planner's straight path come back
+    # as their groups' jobs (ChunkResult.planned), the others as records
+    plan: Any = None
 
 
 @dataclass(slots=True)
@@ -117,6 +120,9 @@ class ChunkResult:
     # with ``want_records``: a tuple per row in file order, its fields in RECORD_ORDER; read them
     # with :func:`row_records`
     records: list[tuple] = field(default_factory=list)
+    # with ``ChunkTask.plan``: (coin key, height) -> Job tuples of the rows planned in the worker (the
+    # others are in ``records``); None when the chunk is planned from its records alone
+    planned: dict | None = None
 
 
 # The fields of a worker's record tuple, in order (process_chunk appends them so): RowRecord's own,
@@ -287,8 +293,13 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
                                           _STATUS_TEXT[status_i], scheme, reason)))
     if progress is not None and (task.length != reported_bytes or n != reported_rows):
         progress(task.length - reported_bytes, n - reported_rows)
+    planned = None
+    if task.plan is not None and want_records:
+        split = task.plan.split(records)
+        if split is not None:
+            planned, records = split
     return ChunkResult(task.first_line, task.length, n, tallies,
-                       ",\n".join(out_rows).encode(), fail_buf.getvalue(), invalid, records)
+                       ",\n".join(out_rows).encode(), fail_buf.getvalue(), invalid, records, planned)
 
 
 @dataclass(slots=True)
@@ -329,13 +340,15 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                chunk_bytes: int = 1 << 20, on_progress: Callable[[int, int], None] | None = None,
                want_records: bool = False, skip_chunks: frozenset[int] | set[int] = frozenset(),
                on_chunk: Callable[[ChunkResult], None] | None = None, hash_input: bool = True,
-               verify: bool = True, nice: int = 0, want_tallies: bool = True) -> VerifyOutcome:
+               verify: bool = True, nice: int = 0, want_tallies: bool = True, plan: Any = None) -> VerifyOutcome:
     """Verify every detail row of ``head.path``; streams encoded rows/failures to ``sink``.
     ``verify`` False parses only: rows that would be verified come back UNCHECKED (the scan's
     balance plan, made from the file while verification runs beside the balance reads).
     ``want_tallies`` False keeps no per-coin sums (the outcome's are empty: a scan sums the rows it
     stores in its own aggregation). ``nice``:
     the workers' niceness increment (verification as background work beside the scan's balance reads).
+    ``plan`` (a plan.WorkerPlan, with ``want_records``): the workers plan the rows it can
+    (:attr:`ChunkResult.planned`).
 
     ``on_chunk`` receives every chunk's result in file order (with ``want_records``, its rows as
     tuples that :func:`row_records` turns into records); chunks whose first line is in ``skip_chunks`` (already stored by an interrupted run)
@@ -358,7 +371,7 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                     on_progress(length, 0)
                 continue
             yield ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures,
-                            decimals, want_records, verify, want_tallies)
+                            decimals, want_records, verify, want_tallies, plan)
 
     tasks = make_tasks()
     tallies: dict[tuple[str, str], Tally] = {}
