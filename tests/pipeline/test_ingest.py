@@ -158,6 +158,13 @@ def test_chunks_cover_every_line_once(tmp_path):
     # chunk boundaries are contiguous and line numbers consistent
     for (o1, l1, f1), (o2, _, f2) in zip(chunks, chunks[1:]):
         assert o1 + l1 == o2 and f2 > f1
+    # each chunk's first line number is its first byte's, blank lines and CRLF endings counted, however cut
+    p.write_bytes(("\r\n".join(lines[:1000]) + "\r\n\r\n\n" + "\n".join(lines[1000:])).encode())
+    data, head = p.read_bytes(), read_head(p)
+    for size in (1, 97, 10_000, 1 << 20):
+        chunks = list(iter_chunks(head, chunk_bytes=size))
+        assert [f for _, _, f in chunks] == [data[:o].count(b"\n") + 1 for o, _, _ in chunks], size
+        assert chunks[0][0] == head.data_offset and sum(n for _, n, _ in chunks) == len(data) - head.data_offset
 
 
 def test_shared_fixtures_parse():
