@@ -145,7 +145,12 @@ def plain_networks(networks: Mapping[str, Network], kinds: frozenset[str]) -> fr
     """The networks whose rows go straight to their group, unless the row's address is a validator key's
     length: an adapter reads them, they have an endpoint, and they are not a beacon chain (whose rows
     :func:`route_by_shape` may send elsewhere). The planner's fast path, in this process or a worker's."""
-    return frozenset(nid for nid, n in networks.items() if n.kind != "beacon" and n.kind in kinds and n.endpoints)
+    return frozenset(nid for nid, n in networks.items() if n.kind != "beacon" and readable(n, kinds))
+
+
+def readable(net: Network | None, kinds: frozenset[str]) -> bool:
+    """Can this configuration read the network: an adapter of its kind, and an endpoint to use."""
+    return net is not None and net.kind in kinds and bool(net.endpoints)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +205,7 @@ def unsupported_reason(coin: str, coins: Mapping[str, CoinTarget], networks: dic
     """(network id, reason) when the coin's balance cannot be read with this configuration, else None."""
     target = coins.get(coin.upper())
     net = networks.get(target.network) if target else None
-    if target is not None and net is not None and net.kind in kinds and net.endpoints:
+    if target is not None and readable(net, kinds):
         return None
     why_not = getattr(coins, "why_not", None)  # a CoinTargets says why a name did not resolve
     why = ((f"no balance adapter for coin {coin}" + (f": {why_not(coin)}" if why_not and why_not(coin) else ""))
