@@ -39,11 +39,6 @@ from itertools import repeat
 from pathlib import Path
 from typing import Any, Sequence
 
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_abi.exceptions import DecodingError
-from eth_utils.crypto import keccak
-
 from signatures.hashing import keccak256
 
 from .gcpause import paused_gc
@@ -58,20 +53,41 @@ MULTICALL3 = "0xcA11bde05977b3631167028862bE2a173976CA11"
 STAKEHUB_READER_RUNTIME = json.loads((Path(__file__).parent / "data" / "stakehub_reader.json").read_text()
                                      )["contracts"]["StakeHubReader"]["runtime"]
 STAKEHUB_READER_ADDRESS = "0x0000000000000000000000000000000057a4e400"  # override only, no real code there
-SEL_GET_VALIDATORS = keccak(text="getValidators(uint256,uint256)")[:4]
-SEL_STAKES = keccak(text="stakes(address[],address[])")[:4]
-SEL_POOLED_BNB = keccak(text="getPooledBNB(address)")[:4]
-SEL_LOCKED_BNBS = keccak(text="lockedBNBs(address,uint256)")[:4]
+SEL_GET_VALIDATORS = keccak256(b"getValidators(uint256,uint256)")[:4]
+SEL_STAKES = keccak256(b"stakes(address[],address[])")[:4]
+SEL_POOLED_BNB = keccak256(b"getPooledBNB(address)")[:4]
+SEL_LOCKED_BNBS = keccak256(b"lockedBNBs(address,uint256)")[:4]
 VALIDATORS_PAGE = 100
 _STAKE_HOW = {"state-override-reader": "StakeHubReader override", "multicall3": "multicall3 aggregate3"}
 UINT256_MAX = 2**256 - 1
 
-SEL_NATIVE = keccak(text="nativeBalances(address[])")[:4].hex()
-SEL_TOKEN = keccak(text="tokenBalances(address,address[])")[:4].hex()
+SEL_NATIVE = keccak256(b"nativeBalances(address[])")[:4].hex()
+SEL_TOKEN = keccak256(b"tokenBalances(address,address[])")[:4].hex()
 SEL_BALANCE_OF = "70a08231"
 SEL_DECIMALS = "313ce567"
-SEL_GET_ETH_BALANCE = keccak(text="getEthBalance(address)")[:4]
-SEL_AGGREGATE3 = keccak(text="aggregate3((address,bool,bytes)[])")[:4]
+SEL_GET_ETH_BALANCE = keccak256(b"getEthBalance(address)")[:4]
+SEL_AGGREGATE3 = keccak256(b"aggregate3((address,bool,bytes)[])")[:4]
+
+
+class _Abi:
+    """eth_abi's codec, imported on first use: only the multicall3 and BNB-staking reads need it,
+    and its import (eth_utils, pydantic) took ~0.17 s of every scan's start-up."""
+
+    def __init__(self) -> None:
+        from eth_abi.abi import decode, encode
+        from eth_abi.exceptions import DecodingError
+
+        self.encode, self.decode, self.DecodingError = encode, decode, DecodingError
+
+
+_ABI: _Abi | None = None
+
+
+def _abi() -> _Abi:
+    global _ABI
+    if _ABI is None:
+        _ABI = _Abi()
+    return _ABI
 
 STRATEGIES = ("state-override-reader", "multicall3", "batched-calls")
 MAX_SPLIT_DEPTH = 4  # a "too big" request is halved at most this many times (down to 1/16 of it)
@@ -458,13 +474,14 @@ class EvmAdapter(OneEndpoint):
         credits: list[bytes] = []
         offset, total = 0, None
         while total is None or offset < total:
-            data = "0x" + (SEL_GET_VALIDATORS + abi_encode(["uint256", "uint256"], [offset, VALIDATORS_PAGE])).hex()
+            abi = _abi()
+            data = "0x" + (SEL_GET_VALIDATORS + abi.encode(["uint256", "uint256"], [offset, VALIDATORS_PAGE])).hex()
             res = await self.client.call("eth_call", [{"to": hub, "data": data}, self._block_param(block)])
             if not isinstance(res, str) or res[:2] != "0x":
                 raise ValueError(f"getValidators returned {str(res)[:40]!r}")
             try:
-                ops, creds, length = abi_decode(["address[]", "address[]", "uint256"], bytes.fromhex(res[2:]))
-            except (DecodingError, ValueError) as exc:
+                ops, creds, length = abi.decode(["address[]", "address[]", "uint256"], bytes.fromhex(res[2:]))
+            except (abi.DecodingError, ValueError) as exc:
                 raise ValueError(f"getValidators reply not decodable: {exc}") from None
             if len(ops) != len(creds) or (total is not None and length != total):
                 raise ValueError("getValidators answered inconsistent pages")
@@ -529,14 +546,15 @@ class EvmAdapter(OneEndpoint):
 
     async def _stakes_reader(self, block: BlockRef, credits: list[bytes], chunk: list[bytes]
                              ) -> list[tuple[int, int] | str]:
-        data = "0x" + (SEL_STAKES + abi_encode(["address[]", "address[]"], [credits, chunk])).hex()
+        abi = _abi()
+        data = "0x" + (SEL_STAKES + abi.encode(["address[]", "address[]"], [credits, chunk])).hex()
         res = await self.client.call("eth_call", [{"to": STAKEHUB_READER_ADDRESS, "data": data}, self._block_param(block),
                                                 {STAKEHUB_READER_ADDRESS: {"code": STAKEHUB_READER_RUNTIME}}])
         if not isinstance(res, str) or res[:2] != "0x":
             raise ValueError(f"StakeHubReader returned {str(res)[:40]!r}")
         try:
-            staked, unbonding = abi_decode(["uint256[]", "uint256[]"], bytes.fromhex(res[2:]))
-        except (DecodingError, ValueError) as exc:
+            staked, unbonding = abi.decode(["uint256[]", "uint256[]"], bytes.fromhex(res[2:]))
+        except (abi.DecodingError, ValueError) as exc:
             raise ValueError(f"StakeHubReader reply not decodable: {exc}") from None
         if len(staked) != len(chunk) or len(unbonding) != len(chunk):
             raise ValueError(f"StakeHubReader returned {len(staked)} results for {len(chunk)} addresses")
@@ -679,13 +697,14 @@ class EvmAdapter(OneEndpoint):
     async def _aggregate3(self, block: BlockRef, calls: list[tuple[str, bool, bytes]]) -> list[tuple[bool, bytes]]:
         """Multicall3 ``aggregate3(calls)`` at ``block``: one (success, return data) per call, in order;
         a reply that is not that is a ValueError (the whole chunk unread)."""
-        data = "0x" + (SEL_AGGREGATE3 + abi_encode(["(address,bool,bytes)[]"], [calls])).hex()
+        abi = _abi()
+        data = "0x" + (SEL_AGGREGATE3 + abi.encode(["(address,bool,bytes)[]"], [calls])).hex()
         res = await self.client.call("eth_call", [{"to": self.multicall3, "data": data}, self._block_param(block)])
         if not isinstance(res, str) or res[:2] != "0x":
             raise ValueError(f"aggregate3 returned {str(res)[:40]!r}")
         try:
-            (decoded,) = abi_decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
-        except DecodingError as exc:
+            (decoded,) = abi.decode(["(bool,bytes)[]"], bytes.fromhex(res[2:]))
+        except abi.DecodingError as exc:
             raise ValueError(f"aggregate3 reply not decodable: {exc}") from None
         if len(decoded) != len(calls):
             raise ValueError(f"multicall returned {len(decoded)} results for {len(calls)} calls")

@@ -24,14 +24,14 @@ from decimal import Decimal
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from eth_utils.crypto import keccak
+from signatures.hashing import keccak256
 
 from .evm import decode_uint, parse_address
 from .jsonrpc import Endpoint, JsonRpcClient, RefusedError, RpcError, TransportError
 from .protocol import AdapterError, BlockRef
 
-SEL_LATEST_ROUND_DATA = "0x" + keccak(text="latestRoundData()")[:4].hex()
-SEL_DECIMALS = "0x" + keccak(text="decimals()")[:4].hex()
+SEL_LATEST_ROUND_DATA = "0x" + keccak256(b"latestRoundData()")[:4].hex()
+SEL_DECIMALS = "0x" + keccak256(b"decimals()")[:4].hex()
 _WORD = 32
 
 
