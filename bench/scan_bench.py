@@ -175,6 +175,28 @@ def postgres_pid(pg) -> int:
     return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
 
 
+def recovery_microseconds(n: int = 2000, rounds: int = 3) -> float:
+    """The machine's speed at the moment: microseconds per secp256k1 public-key recovery (coincurve,
+    one core, the best of ``rounds``). This VM's speed drifts by up to ~40 % from hour to hour (the same
+    code, the same command), and key recovery is most of a scan's work: runs are comparable at like
+    figures."""
+    from coincurve import PrivateKey, PublicKey
+
+    from signatures.hashing import sha256
+
+    sigs = []
+    for i in range(n):
+        digest = sha256(b"porscan bench %d" % i)
+        sigs.append((PrivateKey(sha256(b"key %d" % i)).sign_recoverable(digest, hasher=None), digest))
+    best = float("inf")
+    for _ in range(rounds):
+        t = time.perf_counter()
+        for sig, digest in sigs:
+            PublicKey.from_signature_and_message(sig, digest, hasher=None)
+        best = min(best, time.perf_counter() - t)
+    return best / n * 1e6
+
+
 def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, target_seconds: float | None = None,
                  target_mib: float | None = None, workers: Sequence[int] = (),
                  servers: Mapping[str, int] | None = None) -> dict:
@@ -185,12 +207,14 @@ def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, targ
     scan's (with this process's own: the FAKE servers' threads), and so what the machine's cores allow."""
     servers = dict(servers or {})
     cpu_before = {k: tree_cpu_seconds(v) for k, v in {**servers, **{f"worker {i}": w for i, w in enumerate(workers)}}.items()}
+    speed_before = recovery_microseconds()
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     wall, peak_kib, proc = run_measured(argv, beside=workers)
     cpu = {"porscan scan": _used(kids, resource.getrusage(resource.RUSAGE_CHILDREN))}
     cpu.update({k: tree_cpu_seconds(pid) - cpu_before[k]
                 for k, pid in {**servers, **{f"worker {i}": w for i, w in enumerate(workers)}}.items()})
     cpu["FAKE servers (this process)"] = _used(own, resource.getrusage(resource.RUSAGE_SELF))
+    speed_after = recovery_microseconds()
     if proc.returncode not in (0, 1):
         sys.exit(f"{name}: porscan scan failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads(out.read_text())
@@ -223,6 +247,8 @@ def measure_scan(name: str, argv: list[str], out: Path, rows: int, db: str, targ
     print("  CPU          : " + ", ".join(f"{k} {v:.1f} s" for k, v in cpu.items())
           + f"; in all {used:.0f} core-seconds in {wall:.0f} s ({used / wall:.2f} of {cores} cores busy); "
           f"this work with all {cores} cores busy all the time: {used / cores:.0f} s")
+    print(f"  machine      : secp256k1 key recovery {speed_before:.1f} us before the run, {speed_after:.1f} us after "
+          "(this VM's speed drifts by the hour: compare runs at like figures)")
     print(f"  ownership    : {report['verification']['by_status']}")
     print(f"  balances     : {report['balances']['by_status']}")
     return report
