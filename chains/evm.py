@@ -473,8 +473,8 @@ class EvmAdapter(OneEndpoint):
         hub = "0x" + (self.stakehub or b"").hex()
         credits: list[bytes] = []
         offset, total = 0, None
+        abi = _abi()
         while total is None or offset < total:
-            abi = _abi()
             data = "0x" + (SEL_GET_VALIDATORS + abi.encode(["uint256", "uint256"], [offset, VALIDATORS_PAGE])).hex()
             res = await self.client.call("eth_call", [{"to": hub, "data": data}, self._block_param(block)])
             if not isinstance(res, str) or res[:2] != "0x":
