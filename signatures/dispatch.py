@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 
 from .encoding import EncodingError
@@ -39,6 +40,22 @@ def _family(name: str) -> Verifier:
     else:  # pragma: no cover - table and code are kept in step by tests
         raise KeyError(name)
     return f
+
+
+# The modules of this package that are imported inside functions (a family on its first row, the
+# rare helpers): import_all imports every one. A test keeps the list complete.
+LAZY_MODULES = ("evm", "tron", "utxo", "okx_ecdsa", "ed25519", "eos", "bls", "starknet", "bip322", "ton")
+
+
+def import_all() -> None:
+    """Import now every module verification may import on first use (~35 ms).
+
+    For a process about to fork verify workers while its other threads may be importing: a module
+    half-imported at the fork stays locked in the child for ever (the thread importing it is not
+    there), and a worker that needs it hangs. Importing it in the forking thread first waits for the
+    other thread's import to end, so no worker inherits one half-done."""
+    for name in LAZY_MODULES:
+        importlib.import_module(f"{__package__}.{name}")
 
 
 Verifier = Callable[[Claim, str], Verdict]  # one scheme family: (claim, address type) -> verdict

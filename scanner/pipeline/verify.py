@@ -9,11 +9,13 @@ file size and the report is streamed.
 from __future__ import annotations
 
 import csv
+import ctypes
 import gc
 import hashlib
 import io
 from json.encoder import encode_basestring
 import os
+import signal
 from collections.abc import Callable, Iterable
 from typing import Any
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -22,7 +24,7 @@ from decimal import Decimal
 import multiprocessing
 from time import monotonic
 
-from signatures.dispatch import verify_claims
+from signatures.dispatch import import_all, verify_claims
 from signatures.model import STATUS_ORDER, Status
 from signatures.registry import Resolution, address_shape, resolve, resolve_name
 
@@ -402,6 +404,9 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
         for task in tasks:
             consume(process_chunk(task, on_progress))
     else:
+        # the workers are forked from this thread while the scan's other threads read balances, which
+        # import modules on first use: whatever a worker may import is imported here first
+        import_all()
         ctx = multiprocessing.get_context("fork")
         # the workers add what they have done to two shared counters (bytes, rows); this thread
         # reads them while it waits for the next chunk in file order and passes on the difference
@@ -473,9 +478,6 @@ def _worker_start(parent: int, shared: Any = None, nice: int = 0) -> None:
     is caught by its pid. gc.freeze: the inherited objects (modules, tables) leave the collector's
     generations, so a worker's full collections only walk what its chunks create."""
     try:
-        import ctypes
-        import signal
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # 1 = PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: the pid check below still stops a late start
