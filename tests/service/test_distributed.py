@@ -31,7 +31,9 @@ def world(tmp_path_factory):
     w.stop()
 
 
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+# PYTHONFAULTHANDLER: a worker sent SIGABRT writes every thread's Python stack to its log first (what a
+# stalled worker was doing when a wait gives up)
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
 
 
 def _scan_argv(w, db: str, out, *extra: str) -> list[str]:
@@ -203,9 +205,10 @@ def test_the_coordinator_wakes_on_the_queues_notifications(world, reference, tmp
     assert _figures(outcome.report.to_json()) == _figures(reference)
 
 
-def _state(db: str, coordinator: subprocess.Popen, worker_log) -> str:
+def _state(db: str, coordinator: subprocess.Popen, worker: subprocess.Popen, worker_log) -> str:
     """What a failed wait has to say: the queue and the checkpoints, the coordinator's exit and last
-    words, the worker's log (its tail)."""
+    words, whether the worker was still alive and its log (its tail; a live worker is sent SIGABRT
+    first, so the log ends with its threads' stacks)."""
     try:
         queue = {r[0]: r[1] for r in _sql(db, "SELECT status, count(*) FROM pgqueuer GROUP BY status")}
         saved = _sql(db, "SELECT stage, count(*) FROM checkpoints GROUP BY stage")
@@ -214,9 +217,17 @@ def _state(db: str, coordinator: subprocess.Popen, worker_log) -> str:
     if coordinator.poll() is None:
         os.killpg(coordinator.pid, signal.SIGKILL)
     _, err = coordinator.communicate(timeout=30)
+    alive = worker.poll() is None
+    if alive:
+        worker.send_signal(signal.SIGABRT)
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
     log = worker_log.read_text(errors="replace") if worker_log.exists() else "(no worker log)"
-    return (f"queue {queue}; checkpoints {[tuple(r) for r in saved]}; coordinator exit {coordinator.returncode}\n"
-            f"coordinator stderr (tail):\n{(err or '')[-2000:]}\nworker log (tail):\n{log[-3000:]}")
+    return (f"queue {queue}; checkpoints {[tuple(r) for r in saved]}; coordinator exit {coordinator.returncode}; "
+            f"worker {'alive (stacks below)' if alive else f'exited {worker.returncode}'}\n"
+            f"coordinator stderr (tail):\n{(err or '')[-2000:]}\nworker log (tail):\n{log[-6000:]}")
 
 
 def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, reference, tmp_path, postgres_db):
@@ -231,7 +242,7 @@ def test_a_sigkilled_workers_jobs_are_done_by_another_once(world, reference, tmp
         deadline = time.monotonic() + 60
         while not orphans:  # mid-run: some chunks saved, and the first worker holding a job
             if time.monotonic() >= deadline or coordinator.poll() is not None:
-                pytest.fail("no job was ever picked while the run went on\n" + _state(postgres_db, coordinator,
+                pytest.fail("no job was ever picked while the run went on\n" + _state(postgres_db, coordinator, first,
                                                                                       tmp_path / "w1.log"))
             try:
                 saved = _sql(postgres_db, "SELECT count(*) FROM checkpoints")[0][0]
