@@ -38,12 +38,13 @@ from .inputs import guess_exchange  # noqa: F401 (its callers import it from her
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
                         load_networks, with_overrides)
 from .reconcile import check_summary
-from ..records import NO_FIGURES, AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord
+from ..records import NO_FIGURES, AssetTotal, BalanceRecord, LiabilityRecord, RatioRecord, RowRecord, TallyRow
 from ..report_model import (SCAN_SCHEMA, AssetReport, Block, Custodian, FailureList, InputFile, LiabilitiesInfo,  # noqa: F401
                             Place, RunHeader, ScanReport, SummaryBlock)
 from ..storage import (RunInfo, RunSpec, Store, redact_url,
                       StoreError, open_store)
 from ..storage.base import iso_utc, utc_now
+from .held import HeldRows, estimated_rows
 from .plan import BalancePlan, BalancePlanner
 from .rubric import rubric
 from .verify import Filters, row_records, run_verify
@@ -244,7 +245,10 @@ async def run_scan(opts: ScanOptions, ui: ScanUI | None = None) -> ScanOutcome:
 async def _run(ctx: _Context, store: Store, ui: ScanUI) -> ScanOutcome:
     run, resumed = await open_run(ctx, store, ui)
     seconds: dict[str, float] = {}
-    tallying = _Tallying(ctx, store, run)
+    # a resumed run's records were stored by another process: its aggregation reads them all back
+    head = ctx.head
+    held = None if resumed else HeldRows(expected=estimated_rows(head.path, head.data_offset, head.size))
+    tallying = _Tallying(ctx, store, run, held=held)
     try:
         notes = await _verify_beside_balances(ctx, store, run, ui, seconds, tallying)
         return await finish_scan(ctx, store, run, ui, notes, resumed, seconds, tallying)
@@ -356,16 +360,21 @@ class _Stored:
 
 
 async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, nice: int = 0,
-                        stored: _Stored | None = None) -> None:
+                        stored: _Stored | None = None, held: HeldRows | None = None) -> None:
     head = ctx.head
     done = {int(k) for k in await store.done_chunks(run.id, "verify")}
     loop = asyncio.get_running_loop()
     total_bytes = head.size - head.data_offset
     ui.stage("verify", total_bytes)
 
+    async def save(key: str, records: list[RowRecord]) -> None:
+        await store.save_rows(run.id, key, records)
+        if held is not None:
+            held.add_rows(records)
+
     def on_chunk(res) -> None:
         records = row_records(res)
-        asyncio.run_coroutine_threadsafe(store.save_rows(run.id, str(res.first_line), records), loop).result()
+        asyncio.run_coroutine_threadsafe(save(str(res.first_line), records), loop).result()
         if stored is not None and records:
             loop.call_soon_threadsafe(stored.advance, records[-1].line)
 
@@ -461,11 +470,12 @@ async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui:
     little is left to sum when it ends; the lines are summed in order, each once."""
     beside = _Beside(ui)
     stored = _Stored()
+    held = tallying.held if tallying is not None else None
 
     async def verify() -> None:
         t = time.perf_counter()
         try:
-            await _stage_verify(ctx, store, run, ui, nice=VERIFY_NICE, stored=stored)
+            await _stage_verify(ctx, store, run, ui, nice=VERIFY_NICE, stored=stored, held=held)
         finally:
             stored.end()
         seconds["verify"] = time.perf_counter() - t
@@ -476,7 +486,7 @@ async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui:
         plan = await plan_balances(ctx)
         seconds["plan"] = time.perf_counter() - t
         t = time.perf_counter()
-        notes = await _stage_balances(ctx, store, run, beside, plan)
+        notes = await _stage_balances(ctx, store, run, beside, plan, held)
         seconds["balances"] = time.perf_counter() - t
         if tallying is not None:
             t = time.perf_counter()
@@ -503,18 +513,23 @@ async def _verify_beside_balances(ctx: _Context, store: Store, run: RunInfo, ui:
 
 
 async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
-                          plan: BalancePlan | None = None) -> list[str]:
+                          plan: BalancePlan | None = None, held: HeldRows | None = None) -> list[str]:
     done = await store.done_chunks(run.id, "balances")
+    if done and held is not None:
+        held.drop("balances stored before this process")
     if plan is None:
         plan = await plan_balances(ctx)
-    if plan.unsupported and UNSUPPORTED_KEY not in done:
-        await store.save_balances(run.id, UNSUPPORTED_KEY, plan.unsupported)
-    groups, height_notes = plan.groups, plan.height_notes
-    total = sum(len(v) for v in groups.values())
-    ui.stage("balances", total)
 
     async def save(key: str, checks: list[BalanceRecord]) -> None:
         await store.save_balances(run.id, key, checks)
+        if held is not None:
+            held.add_balances(checks)
+
+    if plan.unsupported and UNSUPPORTED_KEY not in done:
+        await save(UNSUPPORTED_KEY, plan.unsupported)
+    groups, height_notes = plan.groups, plan.height_notes
+    total = sum(len(v) for v in groups.values())
+    ui.stage("balances", total)
 
     summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
                                   adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False)
@@ -532,14 +547,28 @@ class _Tallying:
     the lines after the last one summed, up to ``upto``. A go may start only once every balance of
     the run is stored (the wallets that may repeat are found from them)."""
 
-    def __init__(self, ctx: _Context, store: Store, run: RunInfo) -> None:
+    def __init__(self, ctx: _Context, store: Store, run: RunInfo, held: HeldRows | None = None) -> None:
         self.agg = Aggregation(ctx.place, ctx.head.layout.amount_in_base_units, key_of=ctx.key)
         self.balance_status: Counter[str] = Counter()
         self.after = -(2**62)  # the last line summed
         self.store, self.run_id = store, run.id
+        # what this process stored, given as the store would give it back (held.py); None or turned
+        # off: read from the store
+        self.held = held
 
     async def feed(self, upto: int | None = None) -> None:
-        agg, balance_status = self.agg, self.balance_status
+        held = self.held
+        if held is not None and held.usable:
+            with paused_gc():
+                if self.agg.repeated is None:
+                    self.agg.repeated = held.repeated_wallet_lines()
+                for tallies in held.tallies(self.after, upto):
+                    self._add(tallies)
+                    await asyncio.sleep(0)  # the stores of verification chunks go on between batches
+            if upto is not None:
+                self.after = max(self.after, upto)
+            return
+        agg = self.agg
         repeated = (asyncio.ensure_future(self.store.repeated_wallet_lines(self.run_id)) if agg.repeated is None
                     else None)  # found while the first batch is read
         try:
@@ -547,17 +576,21 @@ class _Tallying:
                 async for tallies in self.store.iter_tally(self.run_id, after=self.after, upto=upto):
                     if repeated is not None and agg.repeated is None:
                         agg.repeated = await repeated
-                    for t in tallies:
-                        if t.balance_status is not None:
-                            balance_status[t.balance_status] += 1
-                        agg.add_tally(t)
-                    self.after = tallies[-1].line
+                    self._add(tallies)
             if upto is not None:  # every line up to it is stored and now summed, listed or not
                 self.after = max(self.after, upto)
         finally:
             if repeated is not None:
                 repeated.cancel()
                 await asyncio.gather(repeated, return_exceptions=True)
+
+    def _add(self, tallies: list[TallyRow]) -> None:
+        agg, balance_status = self.agg, self.balance_status
+        for t in tallies:
+            if t.balance_status is not None:
+                balance_status[t.balance_status] += 1
+            agg.add_tally(t)
+        self.after = tallies[-1].line
 
 
 async def _stage_aggregate(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, notes: list[str],

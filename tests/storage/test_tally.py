@@ -108,3 +108,73 @@ def test_repeated_wallet_lines_name_every_line_that_can_repeat_a_wallet(url):
             assert canonical_address("0X\u00c4AB") == "0x\u00c4ab" and canonical_address("BC1Q\u00c4") == "bc1q\u00c4"
             assert await s.repeated_wallet_lines(other) == set()
     asyncio.run(body())
+
+
+def test_held_rows_give_what_the_store_reads_back(url):
+    """What a fresh scan keeps of the records it stores (pipeline/held.py) gives its aggregation exactly
+    the rows, balance reads and repeating lines the store would read back, in every cut of line ranges;
+    where it could not (a line read for two assets, too many records, chunks out of order), it turns
+    itself off and the aggregation reads the store."""
+    from scanner.pipeline.held import HeldRows
+
+    # one balance per line, each of its fields told apart from the others
+    single = [b._replace(staked=None if b.staked is None else 3 * b.line, unbonding=None if b.staked is None else 7 * b.line,
+                         decimals=b.line + 30) for b in BALANCES if b.asset != "ARB"]
+
+    async def body():
+        async with await open_store(url) as s:
+            run = await s.start_run(spec())
+            await s.save_rows(run.id, "1", ROWS[:6])
+            await s.save_rows(run.id, "2", ROWS[6:])
+            await s.save_balances(run.id, "1", single)
+            stored = [t async for b in s.iter_tally(run.id) for t in b]
+            for cuts in ((), (3,), (1, 5, 6), (4, 4, 9), (0, 10), (14,), (20,)):
+                held = HeldRows()
+                held.add_rows(ROWS[:6])
+                held.add_balances(single[:7])
+                held.add_rows(ROWS[6:])
+                held.add_balances(single[7:])
+                assert held.repeated_wallet_lines() == await s.repeated_wallet_lines(run.id) == {1, 6, 9, 10}
+                got, after = [], -(2**62)
+                for upto in (*cuts, None):
+                    for batch in held.tallies(after, upto, batch=2):
+                        assert 0 < len(batch) <= 2
+                        got += batch
+                    after = upto if upto is not None else after
+                assert got == stored and held.usable, cuts
+                assert list(held.tallies(-(2**62), None)) == []  # each row is given once
+            assert got[0].onchain_base_units == BIG and got[1].at_snapshot is False and got[3].balance_status is None
+
+    asyncio.run(body())
+
+    held = HeldRows()
+    held.add_rows(ROWS)
+    held.add_balances(BALANCES)  # line 5 is read for two assets: which the store gives first is its collation's
+    assert not held.usable and held.why == "a line read for more than one asset" and list(held.tallies(0, None)) == []
+    small = HeldRows(limit=10)
+    small.add_rows(ROWS[:6])
+    small.add_balances(single[:4])
+    assert small.usable
+    small.add_balances(single[4:])
+    assert not small.usable and "more than 10" in small.why
+    unordered = HeldRows()
+    unordered.add_rows(ROWS[6:])
+    unordered.add_rows(ROWS[:6])
+    assert not unordered.usable and "order" in unordered.why
+    assert not HeldRows(limit=0).usable
+
+
+def test_a_file_far_larger_than_the_limit_is_not_held(tmp_path):
+    from scanner.pipeline.held import HeldRows, estimated_rows
+
+    f = tmp_path / "rows.csv"
+    head = b"a,b,c\n"
+    f.write_bytes(head + b"".join(b"ETH,%d,0x%040x\n" % (i, i) for i in range(30_000)))
+    size = f.stat().st_size
+    assert estimated_rows(str(f), len(head), size, sample=1 << 22) == 30_000  # all in the sample: counted
+    guess = estimated_rows(str(f), len(head), size, sample=4096)  # scaled from the first 4 KiB
+    assert 27_000 < guess < 33_000
+    assert estimated_rows(str(f), size, size) == 0
+    assert HeldRows(limit=30_000, expected=30_000).usable
+    off = HeldRows(limit=29_999, expected=30_000)
+    assert not off.usable and off.why == "about 30,000 rows, more than 29,999"
