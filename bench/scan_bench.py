@@ -65,9 +65,10 @@ def fund_eth(node: Anvil, balances: dict[str, int], height: int) -> None:
     for i in range(0, len(items), 2000):
         rpc_batch(node.url, [("anvil_setBalance", [a, hex(v)]) for a, v in items[i:i + 2000]])
     assert int(rpc(node.url, "eth_blockNumber"), 16) == height
-    rpc(node.url, "evm_mine")
+    # the block after millions of new balances computes their state root: over 30 s on a slow hour
+    rpc(node.url, "evm_mine", timeout=900)
     rpc_batch(node.url, [("anvil_setBalance", [a, "0x1"]) for a, _ in items[:500]])  # after the snapshot
-    rpc(node.url, "evm_mine")
+    rpc(node.url, "evm_mine", timeout=900)
 
 
 def fund_btc(node: Knots, balances: dict[str, int], height: int, per_tx: int = 2000, mine_every: int = 10) -> None:
