@@ -16,12 +16,14 @@ records off for good (:attr:`usable` False, memory given back) and the aggregati
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Iterator, Sequence
 
 from ..records import BalanceRecord, RowRecord, TallyRow
 from .aggregate import _fold
 
+log = logging.getLogger("porscan.aggregate")
 LIMIT = 1_000_000  # records held (rows waiting for their sum + balance reads) before the store is read instead
 _NO_BALANCE = (None,) * 12
 
@@ -57,6 +59,7 @@ class HeldRows:
     def drop(self, why: str) -> None:
         """Stop holding (the aggregation reads the store): ``why`` says which rule turned it off."""
         if self.usable:
+            log.debug("aggregation reads the store back: %s", why)
             self.usable, self.why = False, why
             self._rows, self._balances, self._wallets, self._repeated = deque(), {}, {}, set()
 

@@ -363,6 +363,8 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
                         stored: _Stored | None = None, held: HeldRows | None = None) -> None:
     head = ctx.head
     done = {int(k) for k in await store.done_chunks(run.id, "verify")}
+    if done and held is not None:
+        held.drop("rows stored before this process")
     loop = asyncio.get_running_loop()
     total_bytes = head.size - head.data_offset
     ui.stage("verify", total_bytes)
