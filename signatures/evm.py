@@ -24,6 +24,9 @@ SCHEME_RAW = "evm-raw-keccak"
 _digest_cache: dict[tuple[str, str], bytes] = {}
 # digests in the order tried; whichever matched last goes first (the result never depends on it)
 _ORDER: tuple[tuple[str, str], ...] = (("okx", SCHEME_OKX), ("eip191", SCHEME_EIP191), ("raw", SCHEME_RAW))
+# a failure names what each digest recovers in this fixed order, whatever order they were tried in: the
+# same row gets the same reason in every run and every worker
+_RANK = {scheme: i for i, (_, scheme) in enumerate(_ORDER)}
 
 
 def okx_evm_digest(message: bytes) -> bytes:
@@ -75,11 +78,11 @@ def check_signer(signature: str, message: str, expected: bytes) -> tuple[bool, s
         return False, SCHEME_OKX, "no signature"
     rs, v = parse_rsv_hex(signature)
     recid = recid_from_v(v)
-    seen = []
+    seen: list[tuple[str, str]] = []
     for kind, scheme in _digests(message):
         pub = recover(rs, recid, _digest(kind, message))
         if pub is None:
-            seen.append(f"{scheme}: no key recovers")
+            seen.append((scheme, f"{scheme}: no key recovers"))
             continue
         addr = address_from_pubkey(pub)
         if addr == expected:
@@ -87,8 +90,9 @@ def check_signer(signature: str, message: str, expected: bytes) -> tuple[bool, s
             if not is_low_s(rs):
                 return False, scheme, "high-S signature (s > n/2) rejected by the low-S rule"
             return True, scheme, ""
-        seen.append(f"{scheme} recovers 0x{addr.hex()}")
-    return False, SCHEME_OKX, f"signer is not 0x{expected.hex()} ({'; '.join(seen)})"
+        seen.append((scheme, f"{scheme} recovers 0x{addr.hex()}"))
+    said = "; ".join(text for _, text in sorted(seen, key=lambda s: _RANK[s[0]]))
+    return False, SCHEME_OKX, f"signer is not 0x{expected.hex()} ({said})"
 
 
 def _digests(message: str) -> tuple[tuple[str, str], ...]:

@@ -757,3 +757,22 @@ def test_a_generated_file_of_every_construction_verifies_end_to_end(tmp_path):
     out = tmp_path / "bad.json"
     assert main(["verify", str(bad), "--json", str(out), "-q", "--workers", "2", "--chunk-bytes", "2048"]) == 1
     assert {r["status"] for r in json.loads(out.read_text())["rows"]} == {"failed"}
+
+
+def test_a_failed_evm_row_says_the_same_reason_whichever_digest_matched_before() -> None:
+    """A worker tries first the digest that matched last (files are homogeneous); a failed row's reason
+    names what each digest recovers in one fixed order, so the same row reads the same in every run."""
+    sk, other = secret("reason-order/evm"), secret("reason-order/other")
+    bad = Claim(coin="ETH", network="ETH", address=evm_address(other, "checksum"), message=MSG,
+                signature1=evm_sign(sk, "evm-okx-keccak"))
+    reasons = []
+    for scheme in ("evm-okx-keccak", "evm-personal-sign", "evm-raw-keccak", "evm-okx-keccak"):
+        good = Claim(coin="ETH", network="ETH", address=evm_address(sk, "checksum"), message=MSG,
+                     signature1=evm_sign(sk, scheme))
+        assert_verified(good, scheme)  # this digest is now tried first
+        verdict = verify_claim(bad)
+        assert verdict.status is Status.FAILED
+        reasons.append(verdict.reason)
+    assert len(set(reasons)) == 1, reasons
+    said = reasons[0]
+    assert said.index("evm-okx-keccak") < said.index("evm-personal-sign") < said.index("evm-raw-keccak")
