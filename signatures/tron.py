@@ -20,6 +20,7 @@ SCHEMES = {"v1": "tron-v1", "v2": "tron-v2", "raw": "tron-header-raw"}
 
 _cache: dict[tuple[str, str], bytes] = {}
 _ORDER: tuple[str, ...] = ("v1", "v2", "raw")  # digests in the order tried; the last one that matched goes first
+_RANK = {kind: i for i, kind in enumerate(_ORDER)}  # the order a failure names them in, whatever order they were tried
 
 
 def tron_v1_digest(message: bytes) -> bytes:
@@ -65,7 +66,7 @@ def verify_tron(claim: Claim, addr_type: str = "TRX") -> Verdict:
         return failed("tron-v1", "no signature")
     rs, v = parse_rsv_hex(claim.signature1)
     recid = recid_from_v(v)
-    seen = []
+    seen: list[tuple[str, str]] = []
     global _ORDER
     raw_ok = plain_text_message(claim.message)
     for kind in _ORDER:
@@ -79,5 +80,6 @@ def verify_tron(claim: Claim, addr_type: str = "TRX") -> Verdict:
             if kind != _ORDER[0]:  # files are homogeneous: try this digest first next time
                 _ORDER = tuple(sorted(_ORDER, key=lambda k: k != kind))
             return verified(SCHEMES[kind])
-        seen.append(f"{SCHEMES[kind]} recovers 41{addr.hex()}")
-    return failed("tron-v1", f"signer is not {claim.address} ({'; '.join(seen) or 'no key recovers'})")
+        seen.append((kind, f"{SCHEMES[kind]} recovers 41{addr.hex()}"))
+    said = "; ".join(text for _, text in sorted(seen, key=lambda k: _RANK[k[0]]))
+    return failed("tron-v1", f"signer is not {claim.address} ({said or 'no key recovers'})")

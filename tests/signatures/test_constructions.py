@@ -759,7 +759,7 @@ def test_a_generated_file_of_every_construction_verifies_end_to_end(tmp_path):
     assert {r["status"] for r in json.loads(out.read_text())["rows"]} == {"failed"}
 
 
-def test_a_failed_evm_row_says_the_same_reason_whichever_digest_matched_before() -> None:
+def test_a_failed_evm_or_tron_row_says_the_same_reason_whichever_digest_matched_before() -> None:
     """A worker tries first the digest that matched last (files are homogeneous); a failed row's reason
     names what each digest recovers in one fixed order, so the same row reads the same in every run."""
     sk, other = secret("reason-order/evm"), secret("reason-order/other")
@@ -776,3 +776,13 @@ def test_a_failed_evm_row_says_the_same_reason_whichever_digest_matched_before()
     assert len(set(reasons)) == 1, reasons
     said = reasons[0]
     assert said.index("evm-okx-keccak") < said.index("evm-personal-sign") < said.index("evm-raw-keccak")
+    # TRON, likewise
+    bad = Claim(coin="TRX", network="", address=tron_address(other), message=MSG, signature1=tron_sign(sk, "tron-v1"))
+    reasons = []
+    for scheme in (*TRON_SCHEMES, TRON_SCHEMES[0]):
+        assert_verified(Claim(coin="TRX", network="", address=tron_address(sk), message=MSG,
+                              signature1=tron_sign(sk, scheme)), scheme)
+        verdict = verify_claim(bad)
+        assert verdict.status is Status.FAILED
+        reasons.append(verdict.reason)
+    assert len(set(reasons)) == 1 and reasons[0].count(" recovers 41") == len(TRON_SCHEMES), reasons
