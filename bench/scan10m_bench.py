@@ -22,6 +22,7 @@ and two ``porscan worker`` processes on this machine sharing the queue (their me
 from __future__ import annotations
 
 import argparse
+import asyncio
 import math
 import random
 import sys
@@ -32,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.distributed_bench import start_workers, stop_workers  # noqa: E402
+from bench.distributed_bench import count, start_workers, stop_workers  # noqa: E402
 from bench.scan_bench import DATA, cached_input, config, fund_btc, fund_eth, measure_scan, postgres_pid, start_fakes  # noqa: E402
 from scanner.amounts import from_base_units  # noqa: E402
 from scanner.devnet.localbtc import Knots  # noqa: E402
@@ -147,6 +148,12 @@ def main() -> None:
                                    "PostgreSQL": postgres_pid(pg)})
         finally:
             stop_workers(workers, logs)
+        if a.distributed:  # what the fleet did: jobs run by the workers through the queue, per second of the stages
+            jobs = asyncio.run(count(pg.dsn, "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'"))
+            st = report["run"]["stage_seconds"]
+            busy = st.get("verify", 0.0) + st.get("balances", 0.0)
+            print(f"  jobs         : {jobs:,} done by {a.distributed} workers, {jobs / busy:,.1f} jobs/s over verify + "
+                  f"balances ({busy:.1f} s)" if busy else f"  jobs         : {jobs:,}")
         decimals = {m[0]: m[3] for m in MIX}
         for asset in report["assets"]:
             truth = from_base_units(sum(per[asset["asset"]].values()), decimals[asset["asset"]])
