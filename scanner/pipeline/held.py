@@ -21,11 +21,12 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 
 from ..records import BalanceRecord, RowRecord, TallyRow
+from ..storage.base import TALLY_BALANCE_COLUMNS
 from .aggregate import _fold
 
 log = logging.getLogger("porscan.aggregate")
 LIMIT = 1_000_000  # records held (rows waiting for their sum + balance reads) before the store is read instead
-_NO_BALANCE = (None,) * 12
+_NO_BALANCE = (None,) * len(TALLY_BALANCE_COLUMNS)  # a row without a balance record, as the store gives it
 
 
 def estimated_rows(path: str, data_offset: int, size: int, sample: int = 1 << 20) -> int:

@@ -561,15 +561,21 @@ class _Tallying:
     async def feed(self, upto: int | None = None) -> None:
         held = self.held
         if held is not None and held.usable:
-            with paused_gc():
-                if self.agg.repeated is None:
-                    self.agg.repeated = held.repeated_wallet_lines()
-                for tallies in held.tallies(self.after, upto):
-                    self._add(tallies)
-                    await asyncio.sleep(0)  # the stores of verification chunks go on between batches
-            if upto is not None:
-                self.after = max(self.after, upto)
-            return
+            await self._feed_held(held, upto)
+        else:
+            await self._feed_store(upto)
+        if upto is not None:  # every line up to it is stored and now summed, listed or not
+            self.after = max(self.after, upto)
+
+    async def _feed_held(self, held: HeldRows, upto: int | None) -> None:
+        with paused_gc():
+            if self.agg.repeated is None:
+                self.agg.repeated = held.repeated_wallet_lines()
+            for tallies in held.tallies(self.after, upto):
+                self._add(tallies)
+                await asyncio.sleep(0)  # the stores of verification chunks go on between batches
+
+    async def _feed_store(self, upto: int | None) -> None:
         agg = self.agg
         repeated = (asyncio.ensure_future(self.store.repeated_wallet_lines(self.run_id)) if agg.repeated is None
                     else None)  # found while the first batch is read
@@ -579,8 +585,6 @@ class _Tallying:
                     if repeated is not None and agg.repeated is None:
                         agg.repeated = await repeated
                     self._add(tallies)
-            if upto is not None:  # every line up to it is stored and now summed, listed or not
-                self.after = max(self.after, upto)
         finally:
             if repeated is not None:
                 repeated.cancel()
