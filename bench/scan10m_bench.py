@@ -145,7 +145,7 @@ def main() -> None:
             report = measure_scan(f"bench/scan10m{f' --distributed {a.distributed}' if a.distributed else ''}", argv,
                                   out, a.rows, "postgresql", TARGET_SECONDS, TARGET_RSS_MIB, [w.pid for w in workers],
                                   {"anvil": eth.process.pid, "bitcoind": knots.process.pid,
-                                   "PostgreSQL": postgres_pid(pg)})
+                                   "PostgreSQL": postgres_pid(pg)}).report
         finally:
             stop_workers(workers, logs)
         if a.distributed:  # what the fleet did: jobs run by the workers through the queue, per second of the stages
