@@ -344,12 +344,6 @@ def main() -> None:
                 print(f"run {i + 1} of {a.runs}", flush=True)
             m = measure_scan("bench/scan", argv, out, a.rows, a.db, target, servers=servers)
             runs.append(m)
-            if pg is not None and i + 1 < a.runs:
-                # untimed: autovacuum would otherwise take up this run's 1.2M new rows during the next run
-                # (PostgreSQL's CPU went from 5.7 to 8.3-8.9 core-s in the runs after the first), and the
-                # server would write this run's pages out during it
-                pg.psql("VACUUM ANALYZE", database=name)
-                pg.psql("CHECKPOINT")
             for asset in m.report["assets"]:
                 coin = {"ETH": "ETH", "BTC": "BTC", "USDT": "USDT-TRC20", "SOL": "SOL"}[asset["asset"]]
                 truth = from_base_units(sum(per[coin].values()), DECIMALS[coin])
@@ -358,6 +352,12 @@ def main() -> None:
                 print(f"  {asset['asset']:5s}        : {asset['rows_read']:,}/{asset['rows_expected']:,} rows read, "
                       f"on chain {asset['onchain']} ({exact}); blocks "
                       + ", ".join(f"{n}{'' if s else ' (latest, not the snapshot)'}" for n, s in sorted(blocks)))
+            if pg is not None and i + 1 < a.runs:
+                # untimed: autovacuum would otherwise take up this run's 1.2M new rows during the next run
+                # (PostgreSQL's CPU went from 5.7 to 8.3-8.9 core-s in the runs after the first), and the
+                # server would write this run's pages out during it
+                pg.psql("VACUUM ANALYZE", database=name)
+                pg.psql("CHECKPOINT")
         if len(runs) > 1:
             print(spread(runs, target))
     finally:
