@@ -274,28 +274,63 @@ class CoinTargets(dict):
     def _by_rule(self, name: str, network: str = "", key: str = "") -> tuple[CoinTarget | None, str]:
         from signatures.registry import CHAINS, resolve_name
 
-        res = resolve_name(name, network, "")
+        res = resolve_name(name, "", "")
         key = key or name
         if network:
-            name = f"{name} on {network}"
+            return self._on_network(name, network, key, res.asset, res.chain)
         if res.scheme is None or not res.chain:
             # the balance side never guesses a chain from an address's format (any EVM chain has 0x-addresses)
             return None, f"coin name {name!r} names no chain porscan can read (map it in scanner/config/coins.toml)"
-        same = {(t.contract, t.decimals): t for t in self.values() if t.network == res.chain and t.asset == res.asset}
+        chain = CHAINS.get(res.chain)
+        return self._asset_on(key, name, res.asset, res.chain, chain.native if chain else None, "by its name")
+
+    def _on_network(self, name: str, network: str, key: str, asset: str, own_chain: str) -> tuple[CoinTarget | None, str]:
+        """A coin on the chain its network column names (address lists, auditor files, a coin key that
+        resolves only with its network). The network decides, never the coin: ``ETH`` on ``Arbitrum One``
+        is ETH on arbitrum, ``BTC`` on ``BSC`` a token on bsc (or nothing), not Bitcoin's coin; a network
+        that names no chain porscan reads leaves the row unread rather than read on the coin's chain
+        (``ETC`` on ``OKC`` is not ETC on Ethereum Classic). A coin name that carries a chain of its own
+        (``USDT-TRC20``) must agree with the network."""
+        said = f"{name} on {network}"
+        where = self._network_chain(network)
+        if where is None:
+            return None, (f"network {network!r} names no chain porscan can read: {said} is not read "
+                          f"(map {key} in scanner/config/coins.toml)")
+        chain, native = where
+        if own_chain and asset != name.strip().upper() and own_chain != chain:
+            return None, f"coin name {name!r} names chain {own_chain}, its network column {network!r} names {chain}"
+        return self._asset_on(key, said, asset, chain, native, "by its network")
+
+    def _network_chain(self, network: str) -> tuple[str, str | None] | None:
+        """(network id, its own coin) of a network column: a chain's name or alias (``Arbitrum One``,
+        ``BSC``, ``TRX``), else the coins.toml key of a chain's own coin (``DOT``, ``ADA``, ``XRP``)."""
+        from signatures.registry import chain_alias
+
+        alias = chain_alias(network)
+        if alias is not None:
+            return alias.id, alias.native
+        own = dict.get(self, network.strip().upper())
+        if own is not None and own.contract is None:
+            return own.network, own.asset
+        return None
+
+    def _asset_on(self, key: str, said: str, asset: str, chain: str, native: str | None,
+                  how: str) -> tuple[CoinTarget | None, str]:
+        """``asset`` on ``chain``: the one coins.toml entry of that asset there, or the chain's own coin."""
+        same = {(t.contract, t.decimals): t for t in self.values() if t.network == chain and t.asset == asset}
         if len(same) == 1:
             (found,) = same.values()
             return (CoinTarget(key, found.network, found.asset, found.contract, found.decimals),
-                    f"{name} read as {found.coin} ({found.asset} on {found.network}), by its name")
+                    f"{said} read as {found.coin} ({found.asset} on {found.network}), {how}")
         if len(same) > 1:
             keys = ", ".join(sorted(t.coin for t in same.values()))
-            return None, (f"{res.asset} on {res.chain} has several tokens in scanner/config/coins.toml ({keys}): "
-                          f"say which {name} is there")
-        chain = CHAINS.get(res.chain)
-        natives = {t.decimals for t in self.values() if t.network == res.chain and t.contract is None}
-        if chain is not None and res.asset == chain.native and len(natives) == 1:
-            return (CoinTarget(key, res.chain, res.asset, None, natives.pop()),
-                    f"{name} read as {res.chain}'s own coin {res.asset}, by its name")
-        return None, f"no token contract for {res.asset} on {res.chain} in scanner/config/coins.toml"
+            return None, (f"{asset} on {chain} has several tokens in scanner/config/coins.toml ({keys}): "
+                          f"say which {said} is there")
+        natives = {t.decimals for t in self.values() if t.network == chain and t.contract is None}
+        if native is not None and asset == native and len(natives) == 1:
+            return (CoinTarget(key, chain, asset, None, natives.pop()),
+                    f"{said} read as {chain}'s own coin {asset}, {how}")
+        return None, f"no token contract for {asset} on {chain} in scanner/config/coins.toml"
 
 
 class RuleDecimals(dict):

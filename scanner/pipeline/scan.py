@@ -933,7 +933,8 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
                               amount_base_units=None, status="planned", scheme="", reason=""))
     plan = planner.finish()
     groups = Counter({key: len(jobs) for key, jobs in plan.groups.items()})
-    unsupported = Counter((ctx.key(r.coin, r.network), r.reason) for r in plan.unsupported)
+    # a record names a row keyed by its network column by that key already (CoinTargets.read_as)
+    unsupported = Counter((r.coin if "@" in r.coin else ctx.key(r.coin, r.network), r.reason) for r in plan.unsupported)
     per: dict[str, dict[str, Any]] = {}
     reader = {"native": int(opts.adapter_options.get("reader_batch", 10000)),
               "token": int(opts.adapter_options.get("token_batch", 5000))}

@@ -329,3 +329,27 @@ def test_ingest_of_a_large_list_streams(tmp_path):
     # measured ~6.9 MiB: one 1 MiB chunk as bytes, as text and as ~16k line strings. Holding the
     # 200k rows would take well over 60 MiB.
     assert peak < 12 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+def test_a_lists_rows_are_planned_on_the_chain_its_network_column_names(tmp_path):
+    """The dry plan is the run's plan (the same planner): where each row of a list would be read. A
+    coin that names a chain of its own (BTC, MATIC, ETC) listed on another network is a token there,
+    or nothing porscan can read, never a read of the coin's own chain at the same address."""
+    path = tmp_path / "list.csv"
+    path.write_text(f"{BINANCE}\n"
+                    f"ETH,Arbitrum One,{EVM},1,\n"
+                    f"ETH,ZKSYNCERA,{EVM},1,\n"
+                    f"BTC,BSC,{EVM},1,\n"
+                    f"MATIC,ETH,{EVM},1,\n"
+                    f"ETC,OKC,{EVM},1,\n"
+                    f"BTC,BTC,{BTC},1,\n")
+    out = tmp_path / "plan.json"
+    assert main(["scan", str(path), "--dry", "--json", str(out), "--db", str(tmp_path / "p.db")]) == 0
+    plan = json.loads(out.read_text())
+    assert {n["network"]: n["coins"] for n in plan["networks"]} == {
+        "arbitrum": {"ETH@ARBITRUM ONE": 1}, "zksync": {"ETH@ZKSYNCERA": 1}, "bitcoin": {"BTC@BTC": 1}}
+    unread = {u["coin"]: u["reason"] for u in plan["unsupported"]}
+    assert set(unread) == {"BTC@BSC", "MATIC@ETH", "ETC@OKC"}
+    assert "no token contract for BTC on bsc" in unread["BTC@BSC"]
+    assert "no token contract for MATIC on ethereum" in unread["MATIC@ETH"]
+

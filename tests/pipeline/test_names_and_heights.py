@@ -85,6 +85,42 @@ def test_network_column_says_the_chain_of_address_lists(coins):
     assert coins.key_for("ETH", "", True) == "ETH"
 
 
+def _read_on(coins, coin: str, network: str):
+    target = coins.get(coins.key_for(coin, network, keyed_by_network=True))
+    return None if target is None else (target.network, target.asset, target.contract)
+
+
+@pytest.mark.parametrize("coin,network,chain", [
+    ("ETH", "Arbitrum One", "arbitrum"),  # a chain's alias, not a coins.toml key
+    ("ETH", "ZKSYNCERA", "zksync"),
+    ("ETH", "OPTIMISM", "optimism"),
+    ("DOT", "DOT", "polkadot"),  # auditor files name a chain by its own coin's key
+    ("ADA", "ADA", "cardano"),
+    ("DOGE", "DOGE", "dogecoin"),
+    ("XRP", "XRP", "xrp"),
+    ("LTC", "LTC", "litecoin"),
+])
+def test_the_network_column_decides_the_chain_never_the_coin(coins, coin, network, chain):
+    assert _read_on(coins, coin, network) == (chain, coin, None), coins.why_not(coins.key_for(coin, network, True))
+    assert "by its network" in coins.notes[coins.key_for(coin, network, True)]
+
+
+@pytest.mark.parametrize("coin,network,why", [
+    # each coin names a chain of its own, but the network column says where the wallet is: reading the
+    # coin's chain would count another chain's balance as this row's reserves
+    ("BTC", "BSC", "no token contract for BTC on bsc"),
+    ("MATIC", "ETH", "no token contract for MATIC on ethereum"),
+    ("TRX", "BSC", "no token contract for TRX on bsc"),
+    ("ETC", "OKC", "no token contract for ETC on oktc"),
+    ("ETH", "STARKNET", "network 'STARKNET' names no chain porscan can read"),
+    ("EOS", "Vaulta", "network 'VAULTA' names no chain porscan can read"),
+    ("USDT-TRC20", "ETH", "names chain tron, its network column 'ETH' names ethereum"),
+])
+def test_a_coin_the_network_column_does_not_carry_is_not_read_elsewhere(coins, coin, network, why):
+    assert _read_on(coins, coin, network) is None
+    assert why in coins.why_not(coins.key_for(coin, network, True))
+
+
 def test_decimals_follow_the_key(coins):
     dec = RuleDecimals(default_book().decimals_map(), coins)
     assert dec.get("USDT-ETH") == 6
