@@ -47,7 +47,7 @@ from ..storage.base import iso_utc, utc_now
 from .held import HeldRows, estimated_rows
 from .plan import BalancePlan, BalancePlanner
 from .rubric import rubric
-from .verify import Filters, row_records, run_verify
+from .verify import Filters, row_records, run_verify, status_column_skip
 
 # Verification beside the balance reads yields the cores to them (and to the plan the reads wait
 # for, the local nodes, the database) and takes what they leave: on a small machine the reads are
@@ -925,8 +925,8 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
         if isinstance(row, RowError):
             invalid += 1
             continue
-        if filters.reason(row.coin, row.network):
-            continue
+        if filters.reason(row.coin, row.network) or status_column_skip(row.status_column):
+            continue  # skipped, as verification skips them: never read
         # the planner takes rows as the run stores them; a dry run verifies nothing and needs no amounts
         planner.add(RowRecord(line=row.line, coin=row.coin, network=row.network, address=row.address,
                               snapshot_height=row.snapshot_height, amount_text=row.amount_text,

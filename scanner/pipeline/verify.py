@@ -60,6 +60,11 @@ class Filters:
         return ""
 
 
+def status_column_skip(status: str) -> str:
+    """Why a row of an auditor file is skipped by its ``status`` column (only ``5`` is checked), or ""."""
+    return "" if not status or status == "5" else f"auditor status column is {status!r}, not 5"
+
+
 @dataclass(frozen=True, slots=True)
 class ChunkTask:
     path: str
@@ -198,8 +203,8 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
         row = parse(line, lineno)
         if type(row) is not RowError:
             skip = filters.reason(row.coin, row.network) if filtering else ""
-            if not skip and row.status_column and row.status_column != "5":
-                skip = f"auditor status column is {row.status_column!r}, not 5"
+            if not skip and row.status_column:
+                skip = status_column_skip(row.status_column)
             if skip:
                 row = (row, skip)
             elif task.verify:

@@ -331,6 +331,13 @@ def test_ingest_of_a_large_list_streams(tmp_path):
     assert peak < 12 * 2**20, f"peak traced memory {peak / 2**20:.1f} MiB"
 
 
+def dry_plan(tmp_path, path) -> dict:
+    """``porscan scan PATH --dry``'s plan as data: the planner a run uses, nothing read or stored."""
+    out = tmp_path / "plan.json"
+    assert main(["scan", str(path), "--dry", "--json", str(out), "--db", str(tmp_path / "p.db")]) == 0
+    return json.loads(out.read_text())
+
+
 def test_a_lists_rows_are_planned_on_the_chain_its_network_column_names(tmp_path):
     """The dry plan is the run's plan (the same planner): where each row of a list would be read. A
     coin that names a chain of its own (BTC, MATIC, ETC) listed on another network is a token there,
@@ -343,9 +350,7 @@ def test_a_lists_rows_are_planned_on_the_chain_its_network_column_names(tmp_path
                     f"MATIC,ETH,{EVM},1,\n"
                     f"ETC,OKC,{EVM},1,\n"
                     f"BTC,BTC,{BTC},1,\n")
-    out = tmp_path / "plan.json"
-    assert main(["scan", str(path), "--dry", "--json", str(out), "--db", str(tmp_path / "p.db")]) == 0
-    plan = json.loads(out.read_text())
+    plan = dry_plan(tmp_path, path)
     assert {n["network"]: n["coins"] for n in plan["networks"]} == {
         "arbitrum": {"ETH@ARBITRUM ONE": 1}, "zksync": {"ETH@ZKSYNCERA": 1}, "bitcoin": {"BTC@BTC": 1}}
     unread = {u["coin"]: u["reason"] for u in plan["unsupported"]}
@@ -353,3 +358,18 @@ def test_a_lists_rows_are_planned_on_the_chain_its_network_column_names(tmp_path
     assert "no token contract for BTC on bsc" in unread["BTC@BSC"]
     assert "no token contract for MATIC on ethereum" in unread["MATIC@ETH"]
 
+
+def test_rows_an_auditor_file_skips_by_its_status_column_are_not_in_the_plan(tmp_path):
+    """Verification skips an auditor row whose status column is not 5, and a skipped row is never read:
+    the dry plan must not count it among the balances to read."""
+    path = tmp_path / "auditor.csv"
+    path.write_text("digitalAsset,network,address,signedMessage,signedMessage2,message,publicKey,owner1,owner2,status\n"
+                    f"USDT,ETH,{EVM},,null,m,,,,5\n"
+                    f"USDT,ETH,0x{'11' * 20},,null,m,,,,3\n"
+                    f"BTC,BTC,{BTC},,null,m,,,,5\n"
+                    f"BTC,BTC,bc1qm34lsc65zpw79lxes69zkqmk6ee3ewf0j77s3h,,null,m,,,,4\n")
+    plan = dry_plan(tmp_path, path)
+    assert {n["network"]: n["rows"] for n in plan["networks"]} == {"ethereum": 1, "bitcoin": 1}
+    report = tmp_path / "verify.json"
+    main(["verify", str(path), "--json", str(report), "-q"])
+    assert json.loads(report.read_text())["summary"]["by_status"]["skipped"] == 2
