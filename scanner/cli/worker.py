@@ -48,7 +48,7 @@ def add_command(sub, fmt) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from ..pipeline.distributed import WorkerOptions
-    from ..pipeline.distributed.coordinator import is_postgres
+    from ..pipeline.scan import is_postgres
     from ..pipeline.distributed.jobs import run_worker
     from ..pipeline.fleet_limits import run_limited
     from ..pipeline.scan import ScanError

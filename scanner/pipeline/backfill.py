@@ -428,7 +428,7 @@ async def backfill(rounds: list[Round], settings: Settings, say: Callable[[str],
 
 def check_distributed(db: str) -> None:
     """``--distributed`` needs a PostgreSQL store: the workers take their jobs from it."""
-    from .distributed.coordinator import is_postgres
+    from .scan import is_postgres
 
     if not is_postgres(db):
         raise UsageError("--distributed needs a PostgreSQL --db (postgresql://...): the workers take their jobs from it")

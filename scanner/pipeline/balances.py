@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sized
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -82,6 +82,17 @@ def _units(units: int, decimals: int | None) -> str | None:
 def slice_key(coin: str, height: int | None, index: int) -> str:
     """Checkpoint key of one slice of a (coin, height) group: stable for the same file and SLICE."""
     return f"{coin}@{'latest' if height is None else height}#{index}"
+
+
+def network_slices(groups: Mapping[tuple[str, int | None], Sized], coins: Mapping[str, CoinTarget],
+                   slice_rows: int) -> dict[str, set[str]]:
+    """Network -> the checkpoint keys of its groups' slices (read_groups saves each slice under one):
+    what a distributed run's balance job for that network must have saved before it is done."""
+    out: dict[str, set[str]] = {}
+    for (coin, height), items in groups.items():
+        out.setdefault(coins[coin].network, set()).update(
+            slice_key(coin, height, index) for index in range(-(-len(items) // slice_rows)))
+    return out
 
 
 async def check_balances(rows: Iterable[ReserveRow | RowError], coins: Mapping[str, CoinTarget],

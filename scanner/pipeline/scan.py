@@ -32,7 +32,7 @@ from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
 from ..amounts import EXACT, coverage as coverage_of, exact_sum, rounding_slack
 from ..config.assets import AssetBook, config_dir, default_book
-from .balances import SLICE, read_groups
+from .balances import SLICE, network_slices, read_groups
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from .inputs import guess_exchange  # noqa: F401 (its callers import it from here too)
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
@@ -127,6 +127,20 @@ def default_db() -> str:
     from ..storage import default_db_path
 
     return str(default_db_path())
+
+
+def is_postgres(url: str) -> bool:
+    return url.split("://", 1)[0].lower() in ("postgresql", "postgres") if "://" in url else False
+
+
+def check_distributed(opts: ScanOptions) -> str:
+    """The store URL of a distributed run, or a UsageError saying why it cannot be one."""
+    db = opts.db or default_db()
+    if not is_postgres(db):
+        raise ScanError("--distributed needs a PostgreSQL store (--db postgresql://...): the workers take their jobs from it")
+    if opts.source is not None and opts.source != opts.file:
+        raise ScanError(f"--distributed: workers read the input at its path, so give a plain CSV file, not {opts.given}")
+    return db
 
 
 # --------------------------------------------------------------------------------------- context
@@ -886,6 +900,22 @@ class NetworkPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class JobPlan:
+    """What ``--distributed`` queues for ``porscan worker`` processes: a verification job per chunk of
+    the file, then, once every row is verified, one balance job per network, which reads and
+    checkpoints its slices."""
+
+    verify: int  # verification jobs
+    chunk_bytes: int
+    slices: Mapping[str, int]  # network -> slices its balance job reads
+    slice_rows: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"verify": self.verify, "chunk_bytes": self.chunk_bytes, "slice_rows": self.slice_rows,
+                "balances": [{"network": n, "slices": k} for n, k in self.slices.items()]}
+
+
+@dataclass(frozen=True, slots=True)
 class ScanPlan:
     """What ``porscan scan`` would do (``--dry``): computed by the planner the run itself uses."""
 
@@ -898,6 +928,7 @@ class ScanPlan:
     unsupported: tuple[tuple[str, int, str], ...]  # (coin, rows, reason): rows no adapter can read
     liabilities: tuple[str, int] | None  # (format, asset figures)
     db: str  # as shown: password redacted
+    jobs: JobPlan | None = None  # with --distributed
 
     def to_json(self) -> dict[str, Any]:
         return {"schema": "porscan.plan/1", "file": self.file, "sha256": self.sha256, "layout": self.layout,
@@ -905,7 +936,7 @@ class ScanPlan:
                 "unsupported": [{"coin": c, "rows": n, "reason": why} for c, n, why in self.unsupported],
                 "liabilities": None if self.liabilities is None else {
                     "format": self.liabilities[0], "assets": self.liabilities[1]},
-                "db": self.db}
+                "db": self.db, "jobs": None if self.jobs is None else self.jobs.to_json()}
 
 
 def plan_scan(opts: ScanOptions) -> ScanPlan:
@@ -915,6 +946,8 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
     from .adapters import reads_at
     from .ingest import RowError, iter_rows
 
+    if opts.distributed:  # refused as the run refuses it, before the file is read
+        check_distributed(opts)
     ctx = _load_context(opts, prove=False)
     planner = BalancePlanner(ctx, keep_rows=False)  # the plan's counts are what --dry shows
     invalid = 0
@@ -960,12 +993,19 @@ def plan_scan(opts: ScanOptions) -> ScanPlan:
                                     reads=reads_at(net),
                                     left_out=tuple(net.skipped_endpoints),
                                     warnings=tuple(endpoint_warnings(net, snapshot))))
+    jobs = None
+    if opts.distributed:  # the coordinator's own counts: its chunks, and each network's slice keys
+        from .ingest import iter_chunks
+
+        jobs = JobPlan(verify=sum(1 for _ in iter_chunks(ctx.head, opts.chunk_bytes)), chunk_bytes=opts.chunk_bytes,
+                       slices={n: len(k) for n, k in sorted(network_slices(plan.groups, ctx.coins, opts.slice_rows).items())},
+                       slice_rows=opts.slice_rows)
     liab = ctx.liabilities
     return ScanPlan(file=opts.given, sha256=ctx.input_sha256, layout=ctx.head.layout.name, rows=rows,
                     invalid_rows=invalid, networks=tuple(networks),
                     unsupported=tuple((c, n, why) for (c, why), n in sorted(unsupported.items())),
                     liabilities=None if liab is None else (liab.format, len(liab.liabilities)),
-                    db=redact_url(opts.db or default_db()))
+                    db=redact_url(opts.db or default_db()), jobs=jobs)
 
 
 def endpoint_warnings(net, snapshot_heights: list[int]) -> list[str]:

@@ -276,6 +276,11 @@ def render_plan(plan: ScanPlan, console) -> None:
         console.print(f"  not read: {coin} ({rows:,} rows): {why}", markup=False)
     if plan.liabilities is not None:
         console.print(f"liabilities: {plan.liabilities[0]}, {plan.liabilities[1]} asset figures", markup=False)
+    if plan.jobs is not None:
+        j = plan.jobs
+        nets = ", ".join(f"{n} {k:,} slice{'s' if k != 1 else ''}" for n, k in j.slices.items()) or "none"
+        console.print(f"jobs for `porscan worker`: {j.verify:,} verification (chunks of {j.chunk_bytes:,} bytes), "
+                      f"then {len(j.slices)} balance ({nets}; up to {j.slice_rows:,} rows a slice)", markup=False)
     console.print(f"database: {plan.db}", markup=False)
 
 

@@ -104,6 +104,11 @@ def _stored_once(db: str, run_id: int, reference: dict) -> None:
 
 def test_two_workers_give_the_totals_of_one_process(world, reference, tmp_path, postgres_db):
     # one worker verifies in its own thread, the other in a pool of (spawned) processes
+    dry = tmp_path / "plan.json"
+    planned = subprocess.run(_scan_argv(world, postgres_db, dry, "--distributed", "--dry"), env=ENV,
+                             capture_output=True, text=True, timeout=60)
+    assert planned.returncode == 0, planned.stderr
+    jobs = json.loads(dry.read_text())["jobs"]
     workers = [_worker(postgres_db, tmp_path / "w1.log"), _worker(postgres_db, tmp_path / "w2.log", processes=2)]
     try:
         out = tmp_path / "dist.json"
@@ -116,14 +121,26 @@ def test_two_workers_give_the_totals_of_one_process(world, reference, tmp_path, 
         assert report["run"]["status"] == "done"
         _stored_once(postgres_db, report["run"]["id"], reference)
         # every chunk was a job, done once or more (a job may be delivered again; its rows are saved once)
-        (jobs,) = _sql(postgres_db, "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful' "
-                       "AND entrypoint = 'porscan.verify'")
+        (delivered,) = _sql(postgres_db, "SELECT count(*) FROM pgqueuer_log WHERE status = 'successful' "
+                            "AND entrypoint = 'porscan.verify'")
         (chunks,) = _sql(postgres_db, "SELECT count(*) FROM checkpoints WHERE run_id = $1 AND stage = 'verify'",
                          report["run"]["id"])
-        assert jobs[0] >= chunks[0] > 10
+        assert delivered[0] >= chunks[0] > 10
+        # --dry showed the jobs this run queued: its chunks, and each network's slices
+        assert done_jobs(postgres_db, report["run"]["id"]) == (
+            jobs["verify"], sum(j["slices"] for j in jobs["balances"]), {j["network"] for j in jobs["balances"]})
     finally:
         _stop(workers)
     assert all(p.returncode == 0 for p in workers), [(tmp_path / f"w{i}.log").read_text()[-2000:] for i in (1, 2)]
+
+
+def done_jobs(db: str, run_id: int) -> tuple[int, int, set[str]]:
+    """(verification chunks, balance slices, networks read) a run checkpointed."""
+    (verified,) = _sql(db, "SELECT count(*) FROM checkpoints WHERE run_id = $1 AND stage = 'verify'", run_id)
+    (slices,) = _sql(db, "SELECT count(*) FROM checkpoints WHERE run_id = $1 AND stage = 'balances' "
+                         "AND chunk_key <> 'unsupported'", run_id)  # the rows no adapter reads: a key of their own
+    networks = _sql(db, "SELECT DISTINCT network FROM balances WHERE run_id = $1 AND status <> 'unsupported'", run_id)
+    return verified[0], slices[0], {n for (n,) in networks}
 
 
 def _closed_port() -> int:
@@ -349,6 +366,10 @@ def test_distributed_needs_postgresql(world, tmp_path):
     assert done.stderr.strip().splitlines() == [
         "porscan scan: --distributed needs a PostgreSQL store (--db postgresql://...): the workers take their jobs from it"]
     assert not (tmp_path / "s.db").exists()
+    # --dry prints what the run would do, so it refuses what the run refuses, with the same line
+    dry = subprocess.run(_scan_argv(world, str(tmp_path / "s.db"), tmp_path / "p.json", "--distributed", "--dry"),
+                         env=ENV, capture_output=True, text=True, timeout=60)
+    assert (dry.returncode, dry.stderr) == (done.returncode, done.stderr)
 
 
 def test_distributed_needs_a_file_workers_can_read(world, tmp_path):

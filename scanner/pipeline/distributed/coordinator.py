@@ -15,31 +15,17 @@ import time
 from typing import Sequence
 
 from ...storage import RunInfo, Store, StoreError, open_store
-from ..balances import slice_key
+from ..balances import network_slices
 from ..ingest import iter_chunks
 from ..plan import BalancePlanner
 from ..scan import (UNSUPPORTED_KEY, NullUI, ScanError, ScanOptions, ScanOutcome, ScanUI, _load_context, _record_failure,
-                    default_db, finish_scan, open_run)
+                    check_distributed, finish_scan, open_run)
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, QueuedJob
-from .jobs import NetworkReads, RunInputs, VerifyChunk, network_groups, network_job, verify_job
+from .jobs import NetworkReads, RunInputs, VerifyChunk, network_job, verify_job
 
 # The coordinator reads the store's checkpoints and the queue's counts when the queue says a job changed
 # (LISTEN/NOTIFY), and at least this often: a lost notification, slices saved inside a network's job
 POLL_SECONDS = 1.0
-
-
-def is_postgres(url: str) -> bool:
-    return url.split("://", 1)[0].lower() in ("postgresql", "postgres") if "://" in url else False
-
-
-def check_distributed(opts: ScanOptions) -> str:
-    """The store URL of a distributed run, or a UsageError saying why it cannot be one."""
-    db = opts.db or default_db()
-    if not is_postgres(db):
-        raise ScanError("--distributed needs a PostgreSQL store (--db postgresql://...): the workers take their jobs from it")
-    if opts.source is not None and opts.source != opts.file:
-        raise ScanError(f"--distributed: workers read the input at its path, so give a plain CSV file, not {opts.given}")
-    return db
 
 
 async def run_distributed(opts: ScanOptions, ui: ScanUI | None = None, queue: JobQueue | None = None,
@@ -108,13 +94,8 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
     done = await store.done_chunks(run.id, STAGE_BALANCES)
     if plan.unsupported and UNSUPPORTED_KEY not in done:
         await store.save_balances(run.id, UNSUPPORTED_KEY, plan.unsupported)
-    size = ctx.opts.slice_rows
-    jobs = []
-    for network in sorted({ctx.coins[coin].network for coin, _ in plan.groups}):
-        keys = {slice_key(coin, height, index)  # the keys read_groups checkpoints each slice under
-                for (coin, height), items in network_groups(plan, ctx.coins, network).items()
-                for index in range(-(-len(items) // size))}
-        jobs.append((network_job(run.id, NetworkReads(inputs=inputs, network=network)), keys))
+    jobs = [(network_job(run.id, NetworkReads(inputs=inputs, network=network)), keys)
+            for network, keys in sorted(network_slices(plan.groups, ctx.coins, ctx.opts.slice_rows).items())]
     async with store.transaction() as conn:
         await queue.enqueue(conn, [job for job, keys in jobs if not keys <= done])
     await _wait(store, queue, run, STAGE_BALANCES, jobs, ui, changed)
