@@ -48,10 +48,9 @@ def add_command(sub, fmt) -> None:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from ..pipeline.distributed import WorkerOptions
-    from ..pipeline.scan import is_postgres
     from ..pipeline.distributed.jobs import run_worker
     from ..pipeline.fleet_limits import run_limited
-    from ..pipeline.scan import ScanError
+    from ..pipeline.scan import ScanError, is_postgres
 
     db = args.db or os.environ.get("PORSCAN_DB") or ""
     if not is_postgres(db):
