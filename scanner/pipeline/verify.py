@@ -203,7 +203,7 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
         row = parse(line, lineno)
         if type(row) is not RowError:
             skip = filters.reason(row.coin, row.network) if filtering else ""
-            if not skip and row.status_column:
+            if not skip and row.status_column:  # tested here first: most files have no such column
                 skip = status_column_skip(row.status_column)
             if skip:
                 row = (row, skip)
