@@ -165,6 +165,7 @@ bitcoin utxo BTC BTC btc bitcoin omni brc20
 solana ed25519 SOL SOL sol solana spl
 algorand ed25519 ALGO ALGO algo algorand asa
 stellar ed25519 STELLAR XLM xlm stellar
+eos eos EOS EOS eos vaulta
 """
 
 

@@ -80,6 +80,8 @@ def test_network_column_says_the_chain_of_address_lists(coins):
     # ETH on BSC is a token, not Ethereum's coin: the network column wins over the coin key
     key = coins.key_for("ETH", "BSC", True)
     assert key == "ETH@BSC" and (coins.get(key) is None or coins.get(key).network == "bsc")
+    # a token on a chain named by its new name: Tether's USDT on EOS, whose network is now called Vaulta
+    assert coins.get(coins.key_for("USDT", "Vaulta", True)).contract == coins["USDT-EOS"].contract
     # files keyed by coin keep their coin keys
     assert coins.key_for("USDT-TRC20", "TRON", False) == "USDT-TRC20"
     assert coins.key_for("ETH", "", True) == "ETH"
@@ -99,6 +101,7 @@ def _read_on(coins, coin: str, network: str):
     ("DOGE", "DOGE", "dogecoin"),
     ("XRP", "XRP", "xrp"),
     ("LTC", "LTC", "litecoin"),
+    ("EOS", "Vaulta", "eos"),  # the EOS network renamed itself Vaulta in 2025; OKX's files say so
 ])
 def test_the_network_column_decides_the_chain_never_the_coin(coins, coin, network, chain):
     assert _read_on(coins, coin, network) == (chain, coin, None), coins.why_not(coins.key_for(coin, network, True))
@@ -113,7 +116,7 @@ def test_the_network_column_decides_the_chain_never_the_coin(coins, coin, networ
     ("TRX", "BSC", "no token contract for TRX on bsc"),
     ("ETC", "OKC", "no token contract for ETC on oktc"),
     ("ETH", "STARKNET", "network 'STARKNET' names no chain porscan can read"),
-    ("EOS", "Vaulta", "network 'VAULTA' names no chain porscan can read"),
+    ("WAXP", "WAX", "network 'WAX' names no chain porscan can read"),  # WAX is its own chain, not EOS
     ("USDT-TRC20", "ETH", "names chain tron, its network column 'ETH' names ethereum"),
 ])
 def test_a_coin_the_network_column_does_not_carry_is_not_read_elsewhere(coins, coin, network, why):
