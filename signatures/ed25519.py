@@ -18,7 +18,7 @@ from nacl.bindings import crypto_sign_open
 from nacl.exceptions import BadSignatureError, CryptoError
 
 from .encoding import (EncodingError, b58check_encode, b58decode, b58encode, bech32_decode_bytes, bech32_encode_bytes,
-                       parse_hex, plain_text_message)
+                       one_case, parse_hex, plain_text_message)
 from .hashing import blake2b, crc16_xmodem, sha3_256, sha512_256, varstr
 from .model import Claim, Verdict, failed, key_only, owner_only, verified
 
@@ -166,7 +166,7 @@ def derive(pubkey: bytes, addr_type: str) -> str | bytes | None:
     return None
 
 
-_CASE_INSENSITIVE = {"ADA", "EGLD", "NEAR"}
+_BECH32_ADDRESSES = {"ADA", "EGLD"}
 
 
 def _scheme(construction: str, addr_type: str) -> str:
@@ -223,9 +223,9 @@ def verify_ed25519(claim: Claim, addr_type: str) -> Verdict:
         implicit = len(address) == 64 and _HEX.issuperset(address)
         if not implicit:
             return key_only(scheme, f"signature proves key {pub.hex()}; {address} is a named NEAR account (keys are on chain)")
-        match = address.lower() == expected
-    elif addr_type in _CASE_INSENSITIVE:
-        match = address.lower() == expected
+        match = address == expected  # NEAR account ids are lower case only
+    elif addr_type in _BECH32_ADDRESSES:
+        match = one_case(address) == expected
     else:
         match = address == expected
     if not match:

@@ -293,6 +293,14 @@ def bech32_decode(text: str, max_length: int = 90) -> tuple[str, bytes, int]:
     return hrp, data[:-6], const
 
 
+def one_case(text: str) -> str:
+    """Text of a one-case encoding (bech32, base32, CIP-37), lower-cased for comparison with a derived
+    address. Such text is written all lower or all upper, never mixed (BIP-173: decoders must not
+    accept mixed case), so mixed-case text comes back unchanged and equals no derived address."""
+    low = text.lower()
+    return low if text.upper() == text or low == text else text
+
+
 def bech32_encode_bytes(hrp: str, payload: bytes, const: int = BECH32_CONST) -> str:
     """bech32 of raw bytes (cosmos, OKC ``ex1``, LAT, ADA, EGLD): no witness version."""
     return bech32_encode(hrp, convertbits(payload, 8, 5), const)

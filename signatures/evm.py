@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 
-from .encoding import EncodingError, bech32_encode_bytes, parse_hex, plain_text_message
+from .encoding import EncodingError, bech32_encode_bytes, one_case, parse_hex, plain_text_message
 from .hashing import blake2b, keccak256
 from .model import Claim, Verdict, failed, owner_only, verified
 from .secp256k1 import is_low_s, parse_rsv_hex, recover
@@ -121,9 +121,9 @@ def _target(claim_address: str, addr_type: str) -> tuple[bytes | None, str]:
     """Translate the row's address into the 20 bytes a signer must recover to."""
     a = claim_address.strip()
     if addr_type == "FIL" and not a.lower().startswith("0x"):
-        return None, a.lower()  # compared as f410f text below
+        return None, one_case(a)  # compared as f410f text below
     if addr_type == "LAT" and a.lower().startswith("lat1"):
-        return None, a.lower()
+        return None, one_case(a)
     return parse_evm_address(a), ""
 
 

@@ -15,6 +15,7 @@ from .encoding import (
     cashaddr_polymod,
     convertbits,
     bech32_encode_bytes,
+    one_case,
     parse_hex,
 )
 from .evm import recid_from_v
@@ -102,7 +103,9 @@ def _normalise(addr_type: str, text: str) -> str:
         t = parts[0] + ":" + parts[2]
     if addr_type == "STX":
         return t.upper()
-    return t.lower()  # hex, bech32 and CIP-37 are case-insensitive
+    if t[:2] in ("0x", "0X"):
+        return t.lower()  # hex: case is at most an EIP-55 checksum
+    return one_case(t)  # bech32, base32 and CIP-37: one case throughout
 
 
 def recover_okx_ecdsa(signature: str, message: str) -> bytes | None:

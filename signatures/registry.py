@@ -254,6 +254,10 @@ _SHAPE_SCHEMES: dict[str, tuple[SchemeRef, str]] = {
     "stellar": (SchemeRef("ed25519", "STELLAR"), "stellar"),
 }
 _SEPARATORS = frozenset("-_ /.:")
+# Families whose table keys name a validator's key, not a chain's wallet: the same name is also a
+# token's on other chains (HTX's BETH rows hold ERC-20 BETH at 0x-addresses), so an address of
+# another format resolves by rule instead of failing the validator rule.
+_ALSO_TOKEN_NAMES = frozenset({"bls"})
 
 
 def fits(scheme: SchemeRef, shape: str) -> bool:
@@ -319,18 +323,20 @@ def resolve_name(coin: str, network: str, address: str, keyed_by_network: bool =
         asset, chain, hinted = fitting[0]
         return Resolution(hinted, asset.upper(), chain.id if chain else "", "name",
                           "" if chain else f"chain of {name!r} known by its signature rule only, not as a network")
-    if network:
-        chain = chain_alias(network)
-        if chain is not None and fits(chain.scheme, shape):
-            return Resolution(chain.scheme, name.upper(), chain.id, "name")
-    # A name that does name a chain, on an address of another format, is a contradiction, not a
-    # name to guess from the address: the named chain's rule is applied, and it fails on the address.
-    if scheme is not None and (chain_alias(key) is not None or key != name.upper()):
+    # A name that names a chain (a key of the table: TON, LTC, TRX, USDT-TRC20; or a chain hint in
+    # the name), on an address of another format, is a contradiction, not a name to guess from the
+    # network column or the address: the named chain's rule is applied, and it fails on the address.
+    # Guessing would verify a Tron key for a row that claims TON while its balance is read on TON.
+    if scheme is not None and scheme.family not in _ALSO_TOKEN_NAMES:
         chain = chain_alias(key)
         return Resolution(scheme, name.upper(), chain.id if chain else "", "table")
     if hints:
         asset, chain, hinted = hints[0]
         return Resolution(hinted, asset.upper(), chain.id if chain else "", "name")
+    if network:
+        chain = chain_alias(network)
+        if chain is not None and fits(chain.scheme, shape):
+            return Resolution(chain.scheme, name.upper(), chain.id, "name")
     by_shape = _SHAPE_SCHEMES.get(shape)
     if by_shape is not None:
         shape_scheme, chain_id = by_shape

@@ -14,7 +14,7 @@ import io
 import json
 
 import pytest
-from support.common import SHARED_VECTORS, shared_path
+from support.common import SHARED_VECTORS, one_letter_in_other_case, other_chain_coins, shared_path
 
 from scanner.cli.main import main
 from scanner.pipeline.ingest import ReserveRow, iter_rows, read_head
@@ -128,6 +128,27 @@ def test_every_mutation_of_a_signed_row_is_rejected(htx_files):
                 assert verdict.status is Status.FAILED, (family, r.line, r.coin, m, verdict)
                 checked += 1
     assert checked >= 994 * 2
+
+
+def test_a_signed_row_moved_to_another_chain_or_spelt_in_another_case_fails(htx_files):
+    """A row relabelled to another chain's coin (TON, ADA, LTC, ... for a Tron or EVM key) claims
+    reserves the signature says nothing about; an address with one letter in the other case is
+    another address (base58 and bech32 are case-sensitive)."""
+    checked = 0
+    for path in htx_files:
+        for r in _rows(path):
+            if not r.signature1:
+                continue
+            mutants = [r._replace(coin=coin) for coin in other_chain_coins(r.coin)]
+            if (changed := one_letter_in_other_case(r.address)) is not None:
+                mutants.append(r._replace(address=changed))
+            for m in mutants:
+                verdict = verify_claim(m)
+                # failed, or unsupported where the other chain has no address rule (XRP): never proven
+                assert verdict.status in (Status.FAILED, Status.UNSUPPORTED), (path.name, r.line, r.coin, m.coin,
+                                                                               m.address, verdict)
+                checked += 1
+    assert checked >= 994 * 9
 
 
 @pytest.mark.parametrize("spelling", ["{asset}-ERC20", "ERC20-{asset}", "{asset}_ETH", "{asset}-Ethereum",

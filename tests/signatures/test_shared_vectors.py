@@ -12,7 +12,7 @@ import copy
 
 import pytest
 
-from support.common import load_vectors, shared_path
+from support.common import load_vectors, one_letter_in_other_case, other_chain_coins, shared_path
 from signatures import Claim, Status, verify_claim
 from signatures.utxo import PARAMS, recover_signer
 from signatures.secp256k1 import compress
@@ -167,6 +167,28 @@ def test_other_address_rejected(v):
         assert mutated.status is not Status.VERIFIED, (field, others[0][field], mutated)
     else:
         assert mutated.status not in PROVEN, (field, others[0][field], mutated)
+
+
+@pytest.mark.parametrize("v", VALID, ids=_ids(VALID))
+def test_address_with_a_letter_in_the_other_case_not_verified(v):
+    """base58, base64 and bech32 addresses are case-sensitive (bech32: one case throughout, BIP-173)."""
+    changed = one_letter_in_other_case(v["address"])
+    if run(v).status is not Status.VERIFIED or changed is None:
+        pytest.skip("not a verified row, or a hex address")
+    assert run(dict(v, address=changed)).status is not Status.VERIFIED, changed
+
+
+COIN_KEYED = [v for v in VALID if not keyed_by_network(v)]
+
+
+@pytest.mark.parametrize("v", COIN_KEYED, ids=_ids(COIN_KEYED))
+def test_row_relabelled_to_another_chains_coin_not_proven(v):
+    """The coin column, not the network column or the address's format, picks the rule (OKX's files
+    are keyed by coin): a row moved to another chain's coin proves nothing there."""
+    if run(v).status is not Status.VERIFIED:
+        pytest.skip("not a verified row")
+    for coin in other_chain_coins(v["coin"], v["network"]):
+        assert run(dict(v, coin=coin)).status not in PROVEN, coin
 
 
 def _identity(v: dict) -> tuple[str, str]:

@@ -42,6 +42,40 @@ def load_vectors(name: str) -> list[dict]:
         return json.load(fh)
 
 
+# Coins that each name one chain, across the signature families: a row relabelled to one of them
+# claims reserves on that chain, which its signature and address say nothing about.
+CHAIN_COINS = ("BTC", "LTC", "DOGE", "ZEC", "TRX", "TON", "ADA", "DOT", "SOL", "ALGO", "ATOM", "XRP", "EOS")
+
+
+def other_chain_coins(coin: str, network: str = "") -> list[str]:
+    """The CHAIN_COINS whose signature rule is not ``coin``'s own (BSV is BTC's rule, LTC is not)."""
+    from signatures.registry import resolve_name
+
+    def rule(name: str):
+        scheme = resolve_name(name, network, "").scheme  # by the table, else by the name's chain hint
+        # Bitcoin Cash and its forks keep Bitcoin's addresses and message magic: the same rule
+        return None if scheme is None else (scheme.family, "BTC" if scheme.addr_type == "BCH" else scheme.addr_type)
+
+    own = rule(coin)
+    return [c for c in CHAIN_COINS if rule(c) != own]
+
+
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def one_letter_in_other_case(address: str) -> str | None:
+    """The address with its middle-most letter in the other case; None for a hex address, whose
+    case is no part of it (an EIP-55 checksum at most)."""
+    body = address[2:] if address[:2] in ("0x", "0X") else address
+    if _HEX_DIGITS.issuperset(body):
+        return None
+    mid = len(address) // 2
+    for i in sorted(range(len(address)), key=lambda j: abs(j - mid)):
+        if address[i].isalpha():
+            return address[:i] + address[i].swapcase() + address[i + 1:]
+    return None
+
+
 def need_anvil() -> None:
     """Skip (locally) or fail (under CI, where scripts/node-tools.sh installs it) without anvil."""
     from scanner.devnet.localnodes import anvil_binary
