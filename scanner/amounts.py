@@ -42,6 +42,8 @@ def parse_amount(text: str) -> Decimal:
         raise AmountError(f"not a number: {t!r}") from None
     if not value.is_finite():
         raise AmountError(f"not a finite number: {t!r}")
+    if value.is_signed():  # "-1e5" passes the exponent pattern above: the sign is checked here
+        raise AmountError(f"negative amount: {t!r}")
     if value.adjusted() > 60 or (value != 0 and value.adjusted() < -60):
         raise AmountError(f"amount out of range: {t!r}")
     return value

@@ -96,6 +96,9 @@ def test_short_rows_are_padded_and_too_short_rows_are_errors(write_csv):
     ("", "amount", "empty"),
     ("NaN", "amount", "finite"),
     ("1e999", "amount", "range"),
+    ("-1.5", "amount", "negative"),
+    ("-1e5", "amount", "negative"),  # a sign before an exponent is still a sign
+    ("-0E-3", "amount", "negative"),
 ])
 def test_bad_amount_names_line_and_field(write_csv, cell, field, fragment):
     p = write_csv(H11 + f"\nETH,ETH,1,{ADDR},{cell},msg,{SIG},,\nETH,ETH,1,{ADDR},2,msg,{SIG},,\n")

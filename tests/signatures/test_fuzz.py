@@ -854,7 +854,7 @@ def test_parse_amount_only_raises_amount_error(text):
         value = parse_amount(text)
     except AmountError:
         return
-    assert isinstance(value, Decimal) and value.is_finite()
+    assert isinstance(value, Decimal) and value.is_finite() and not value.is_signed()  # never negative
     assert value.as_tuple() == Decimal(text.strip()).as_tuple()
     assert value == 0 or -60 <= value.adjusted() <= 60
 
