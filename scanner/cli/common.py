@@ -177,3 +177,55 @@ class RichUI:
         if self.progress is not None:
             self.progress.stop()
             self.progress = None
+
+
+# Options that name a file porscan writes; every other path-valued option is read (or is the store).
+_OUTPUT_DESTS = ("json", "csv", "html", "failures_csv", "out")
+
+
+def _option_name(dest: str) -> str:
+    return dest.upper() if dest == "out" else "--" + dest.replace("_", "-")
+
+
+def check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse, before any work, an output path that would destroy something: the command's own input
+    or store (``verify X.csv --json X.csv`` emptied the file it was about to read, then reported
+    0 rows), another output of the same run, or a directory."""
+    import os
+    from pathlib import Path
+
+    from ..errors import UsageError
+
+    outputs = {d: v for d in _OUTPUT_DESTS if isinstance(v := getattr(args, d, None), str) and v not in ("", "-")}
+    if not outputs:
+        return
+    read: list[tuple[str, str]] = []  # (option, path) of every other existing path given
+    for dest, value in vars(args).items():
+        if dest in outputs:
+            continue
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v:
+                path = v.removeprefix("sqlite:///").removeprefix("sqlite://")  # a SQLite store's URL
+                if os.path.exists(path):
+                    read.append((dest, path))
+    seen: dict[tuple[int, int] | str, str] = {}
+    for dest, value in outputs.items():
+        name = _option_name(dest)
+        if os.path.isdir(value):
+            raise UsageError(f"{name} {value}: is a directory; give a file path")
+        key: tuple[int, int] | str
+        if os.path.isfile(value):
+            for other, path in read:
+                if os.path.samefile(value, path):
+                    shown = "FILE" if other == "file" else _option_name(other)
+                    raise UsageError(f"{name} {value}: is the same file as {shown} {path}; "
+                                     "porscan does not write over what it reads")
+            st = os.stat(value)
+            key = (st.st_dev, st.st_ino)
+        elif os.path.exists(value):
+            continue  # a device or FIFO (/dev/stdout): written in place, as often as asked
+        else:
+            key = str(Path(value).resolve())
+        if key in seen:
+            raise UsageError(f"{name} {value}: is also the path of {seen[key]}; give each output its own file")
+        seen[key] = name

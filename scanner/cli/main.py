@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from typing import Sequence
 
@@ -12,6 +13,7 @@ from chains.gcpause import bulk_thresholds
 from .. import __version__
 from ..errors import PorscanError
 from ..exitcodes import EXIT_INTERRUPTED, EXIT_USAGE
+from .common import check_output_paths
 from . import backfill, balances, bundle, demo, diff, liabilities, overlap, sample, scan, service, verify, window, worker
 
 MAIN_HELP = """\
@@ -79,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["PORSCAN_LOG_FORMAT"] = args.log_format  # commands that set their own level keep the format
     setup(args.log_level.upper(), args.log_format)
     try:
+        check_output_paths(args)
         return args.func(args)
     except PorscanError as exc:  # the one handler: one line naming what was wrong, the code from the table
         print(f"porscan {args.command}: {exc}", file=sys.stderr)
@@ -86,12 +89,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("porscan: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # the system refused a read or write (a full disk, a permission): one line
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"porscan {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM (a service manager, `kill`, a CI timeout) unwinds like Ctrl-C: temporary copies are
+    removed, the store keeps what it has for a resume, and the exit code is the table's 130."""
+    if os.getpid() != _MAIN_PID:  # a forked pool worker: end as SIGTERM asks, the main process cleans up
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    raise KeyboardInterrupt
+
+
+_MAIN_PID = 0
 
 
 def entry() -> int:
     """The process's entry (the ``porscan`` script, ``python -m scanner``): the collector's thresholds
-    for bulk work, then :func:`main`. Tests call ``main`` in their own process and keep theirs."""
+    for bulk work, SIGTERM read as an interrupt, then :func:`main`. Tests call ``main`` in their own
+    process and keep theirs."""
+    global _MAIN_PID
+    _MAIN_PID = os.getpid()
     bulk_thresholds()
+    signal.signal(signal.SIGTERM, _terminated)
     return main()
 
 

@@ -164,6 +164,8 @@ async def write_bundle(store, run_id: int, out: str | os.PathLike, with_inputs: 
                           _input_entry("liabilities", run.liabilities_path, run.liabilities_sha256, with_inputs)) if e]
     members: dict[str, str] = {}
     out = Path(out)
+    if out.exists() and not out.is_file():  # renaming the finished zip over a device would replace it
+        raise BundleError(f"{out} is not a regular file: give a path for the zip")
     tmp = out.with_name(out.name + ".part")
     try:
         with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:

@@ -116,7 +116,11 @@ class JsonRowsWriter(RowSink):
 
     def __init__(self, path: str | os.PathLike, schema: str, meta: dict[str, Any]):
         self.path = Path(path)
-        self._tmp = self.path.with_name(self.path.name + ".part")
+        # A regular file is written beside and renamed over at the end, so a failed run leaves the
+        # old report whole; a device or FIFO (/dev/stdout) is written in place: a rename would
+        # replace the device itself with a file.
+        self._in_place = self.path.exists() and not self.path.is_file()
+        self._tmp = self.path if self._in_place else self.path.with_name(self.path.name + ".part")
         self._fh: IO[bytes] = open(self._tmp, "wb")  # rows arrive UTF-8 encoded from the workers
         head = {"schema": schema, **meta}
         self._fh.write((json.dumps(head, ensure_ascii=False)[:-1] + ',\n"rows":[\n').encode())
@@ -134,11 +138,13 @@ class JsonRowsWriter(RowSink):
     def close(self, tail: dict[str, Any]) -> None:
         self._fh.write(("\n]," + json.dumps(tail, ensure_ascii=False)[1:] + "\n").encode())
         self._fh.close()
-        os.replace(self._tmp, self.path)
+        if not self._in_place:
+            os.replace(self._tmp, self.path)
 
     def abort(self) -> None:
         self._fh.close()
-        self._tmp.unlink(missing_ok=True)
+        if not self._in_place:
+            self._tmp.unlink(missing_ok=True)
 
 
 class FailuresCsvWriter(RowSink):

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from support.common import ROOT, shared_path
+from support.common import ROOT, shared_path, still_running, wait_for_children
 from scanner.devnet import samplegen as g
 from scanner.cli.main import main
 
@@ -226,24 +226,12 @@ def test_verify_workers_die_with_a_sigkilled_parent(tmp_path):
         fh.writelines(row for _ in range(300_000))
     proc = subprocess.Popen([sys.executable, "-m", "scanner", "verify", str(big), "--workers", "2", "-q",
                              "--no-progress"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def children() -> list[int]:
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
-        return [int(p) for p in out.split()]
-
-    deadline = time.monotonic() + 30
-    while len(kids := children()) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    kids = wait_for_children(proc.pid, 2)
     assert len(kids) >= 2, "the workers did not start"
     time.sleep(0.5)  # mid-verification
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 5
-    alive = kids
-    while alive and time.monotonic() < deadline:
-        time.sleep(0.1)
-        alive = [p for p in kids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
-    assert not alive, f"workers {alive} outlived their SIGKILLed parent"
+    assert not (alive := still_running(kids)), f"workers {alive} outlived their SIGKILLed parent"
 
 
 def test_exported_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path):

@@ -76,6 +76,36 @@ def one_letter_in_other_case(address: str) -> str | None:
     return None
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes ``pid`` started (its worker pool)."""
+    import subprocess
+
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def wait_for_children(pid: int, count: int, within: float = 30) -> list[int]:
+    """``pid``'s children once at least ``count`` run (fewer if ``within`` seconds pass first)."""
+    import time
+
+    deadline = time.monotonic() + within
+    while len(kids := child_pids(pid)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return kids
+
+
+def still_running(pids: list[int], within: float = 5) -> list[int]:
+    """Those of ``pids`` still running (not gone, not zombies) after up to ``within`` seconds."""
+    import time
+
+    deadline = time.monotonic() + within
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
+    return alive
+
+
 def need_anvil() -> None:
     """Skip (locally) or fail (under CI, where scripts/node-tools.sh installs it) without anvil."""
     from scanner.devnet.localnodes import anvil_binary
