@@ -274,7 +274,7 @@ def verify_bundle(path: str | os.PathLike, workers: int | None = None) -> Bundle
             _check_header(report, check)
             if ROWS in intact and BALANCES in intact:
                 _check_totals(zf, report, check)
-        _check_inputs(zf, intact, check, workers)
+        _check_inputs(zf, intact, check, workers, report)
     return check
 
 
@@ -443,7 +443,8 @@ def _check_totals(zf: zipfile.ZipFile, report: ScanReport, check: BundleCheck) -
 
 def _check_ratios(report: ScanReport, totals: dict[tuple[str, str], AssetTotal], check: BundleCheck) -> None:
     """Each ratio against the recomputed reserves and the report's liability figure (the figure
-    itself and its proofs come from the liabilities file: ``porscan liabilities verify`` checks those)."""
+    itself is checked against the bundled liabilities file by :func:`_check_liabilities`; its proofs
+    by ``porscan liabilities verify``)."""
     from .ratios import ratio
 
     for a in report.assets:
@@ -483,7 +484,8 @@ def _key(places: dict[str, tuple[str, str]], coin: str, network: str) -> str:
     return both if both in places else key
 
 
-def _check_inputs(zf: zipfile.ZipFile, intact: set[str], check: BundleCheck, workers: int | None) -> None:
+def _check_inputs(zf: zipfile.ZipFile, intact: set[str], check: BundleCheck, workers: int | None,
+                  report: ScanReport | None) -> None:
     for entry in check.manifest.get("inputs") or []:
         member = entry.get("member") if isinstance(entry, dict) else None
         if not member:
@@ -499,6 +501,49 @@ def _check_inputs(zf: zipfile.ZipFile, intact: set[str], check: BundleCheck, wor
                                     f"(manifest.json inputs[{entry.get('role')}].sha256)")
         if entry.get("role") == "reserves" and ROWS in intact:
             _reverify(zf, member, check, workers)
+        elif entry.get("role") == "liabilities" and report is not None:
+            _check_liabilities(zf, member, report, check)
+
+
+def _extracted(zf: zipfile.ZipFile, member: str, tmp: str) -> Path:
+    local = Path(tmp) / Path(member).name
+    with zf.open(member) as src, open(local, "wb") as dst:
+        while block := src.read(_HASH_BLOCK):
+            dst.write(block)
+    return local
+
+
+def _check_liabilities(zf: zipfile.ZipFile, member: str, report: ScanReport, check: BundleCheck) -> None:
+    """Each asset's liability figure and provenance in the report against the bundled liabilities
+    file: the ratios are recomputed from the report's figure, so without this an edited figure (and
+    its ratios, edited to match) passed. A figure porscan proved (zk-verified) cannot be proved again
+    offline; its amount is checked, its proof by ``porscan liabilities verify``."""
+    from .liabilities import COIN, SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED, LiabilitiesError, load_liabilities
+
+    with tempfile.TemporaryDirectory(prefix="porscan-bundle-") as tmp:
+        try:
+            liab = load_liabilities(_extracted(zf, member, tmp))
+        except LiabilitiesError as exc:
+            check.mismatches.append(f"{member}: cannot be read as a liabilities file: {exc}")
+            return
+    items = {i.asset: i for i in liab.liabilities if i.unit == COIN}
+    reported = {a.asset: a for a in report.assets}
+    for asset in sorted(set(items) | {a for a, r in reported.items() if r.liabilities is not None}):
+        item, a = items.get(asset), reported.get(asset)
+        theirs = a.liabilities if a is not None else None
+        ours = item.amount if item is not None else None
+        if theirs != ours:
+            check.mismatches.append(f"{REPORT}: assets[{asset}].liabilities {_show(theirs)} is not the figure of "
+                                    f"{member} ({_show(ours)})")
+            continue
+        if item is None or a is None:
+            continue
+        # porscan's own proof check moves a published zk figure to verified, or to self-reported when it fails
+        allowed = {ZK_PUBLISHED, ZK_VERIFIED, SELF_REPORTED} if item.provenance == ZK_PUBLISHED else {item.provenance}
+        if a.liabilities_provenance not in allowed:
+            check.mismatches.append(f"{REPORT}: assets[{asset}].liabilities_provenance {a.liabilities_provenance!r} "
+                                    f"cannot come from {member}, which gives {item.provenance!r}")
+    check.checked.append(f"{len(items)} liability figure(s) of {member} against the report")
 
 
 def _reverify(zf: zipfile.ZipFile, member: str, check: BundleCheck, workers: int | None) -> None:
@@ -510,10 +555,7 @@ def _reverify(zf: zipfile.ZipFile, member: str, check: BundleCheck, workers: int
     filters = Filters(frozenset(c.upper() for c in params.get("coins") or ()),
                       frozenset(n.upper() for n in params.get("networks") or ()))
     with tempfile.TemporaryDirectory(prefix="porscan-bundle-") as tmp:
-        local = Path(tmp) / Path(member).name
-        with zf.open(member) as src, open(local, "wb") as dst:
-            while block := src.read(_HASH_BLOCK):
-                dst.write(block)
+        local = _extracted(zf, member, tmp)
         try:
             head = read_head(local)
         except (IngestError, OSError) as exc:

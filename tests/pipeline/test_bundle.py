@@ -187,6 +187,47 @@ def test_report_amount_edit(scanned, tmp_path, capsys):
     assert code == 1 and any(ln.startswith("report.json: assets[USDT].proven_ratio 1.0001 differs") for ln in lines)
 
 
+def _forged_liabilities(doc: dict, asset: str, figure: Decimal, provenance: str) -> bytes:
+    """The report with one asset's liability figure and provenance changed and its ratios recomputed
+    from that figure, as a forger would: every figure in report.json agrees with every other."""
+    import dataclasses
+
+    from scanner.amounts import exact_sum
+    from scanner.pipeline.ratios import ratio
+    from scanner.report_model import ScanReport
+
+    report = ScanReport.from_json(doc)
+    assets = []
+    for a in report.assets:
+        if a.asset == asset:
+            f = a.figures
+            unproven = exact_sum((f.proven, f.owner_only, f.key_only, f.unverified))
+            a = dataclasses.replace(a, liabilities=figure, liabilities_provenance=provenance,
+                                    proven_ratio=ratio(f.proven, figure), with_unproven_ratio=ratio(unproven, figure))
+        assets.append(a)
+    return json.dumps(dataclasses.replace(report, assets=tuple(assets)).to_json(), indent=1).encode()
+
+
+def test_liability_figure_edit_is_caught_against_the_bundled_file(scanned, tmp_path, capsys):
+    """A report whose USDT liabilities (and the ratios from them) were edited consistently passed:
+    the ratios were recomputed from the report's own figure. The figure is now read again from the
+    bundled liabilities file, and so is the provenance it can have."""
+    path = _copy(scanned, tmp_path)
+    doc = json.loads(_members(path)["report.json"])
+    usdt = next(a for a in doc["assets"] if a["asset"] == "USDT")
+    assert usdt["liabilities"] and usdt["liabilities_provenance"] == "self-reported"
+    halved = Decimal(usdt["liabilities"]) / 2
+    _rewrite(path, "report.json", _forged_liabilities(doc, "USDT", halved, "self-reported"), rehash=True)
+    code, lines = _verify(path, capsys)
+    assert code == 1 and lines == [f"report.json: assets[USDT].liabilities {halved} is not the figure of "
+                                   f"inputs/liabilities/{scanned[1].liabilities.name} ({usdt['liabilities']})"]
+    figure = Decimal(usdt["liabilities"])
+    _rewrite(path, "report.json", _forged_liabilities(doc, "USDT", figure, "zk-verified"), rehash=True)
+    code, lines = _verify(path, capsys)
+    assert code == 1 and len(lines) == 1 and lines[0].startswith(
+        "report.json: assets[USDT].liabilities_provenance 'zk-verified' cannot come from inputs/liabilities/")
+
+
 def test_manifest_hash_edit(scanned, tmp_path, capsys):
     path = _copy(scanned, tmp_path)
     manifest = json.loads(_members(path)["manifest.json"])
