@@ -73,6 +73,7 @@ def compare_usd(assets: Sequence[AssetReport], liab: LiabilitySet | None, quotes
     if not quotes and (liab is None or not liab.totals):
         return None
     items = liab.by_asset() if liab is not None else {}
+    liab_totals = liab.totals if liab is not None else {}
     rows: list[UsdAsset] = []
     left_out: list[str] = []
     proven_total = unproven_total = Decimal(0)
@@ -81,20 +82,24 @@ def compare_usd(assets: Sequence[AssetReport], liab: LiabilitySet | None, quotes
         q = quotes.get(a.asset)
         f = a.figures
         note = ""
+        # the asset's liabilities stay in the total (a published USD total cannot be split), so
+        # reserves left out make the total ratio a lower bound: said where it is so
+        owed = "; its liabilities stay in the total: the total ratio is a lower bound" \
+            if (i := items.get(a.asset)) is not None and i.amount != 0 else ""
         if q is None:
             proven = with_unproven = None
             if f.rows_expected:
-                left_out.append(f"{a.asset}: no price at the snapshot")
+                left_out.append(f"{a.asset}: no price at the snapshot{owed if 'net_liabilities_usd' in liab_totals else ''}")
         elif f.proven is None:  # nothing read: unread is not zero
             proven = with_unproven = None
-            left_out.append(f"{a.asset}: no balance read")
+            left_out.append(f"{a.asset}: no balance read{owed}")
         else:
             proven = _mul(f.proven, q.usd)
             extra = EXACT.add(EXACT.add(f.owner_only or 0, f.key_only or 0), f.unverified or 0)
             with_unproven = _mul(EXACT.add(f.proven, extra), q.usd)
             if not f.complete:
                 note = f"from {f.rows_read} of {f.rows_expected} rows read"
-                left_out.append(f"{a.asset}: {f.rows_expected - f.rows_read} row(s) not read")
+                left_out.append(f"{a.asset}: {f.rows_expected - f.rows_read} row(s) not read{owed}")
             proven_total = EXACT.add(proven_total, proven or 0)
             unproven_total = EXACT.add(unproven_total, with_unproven or 0)
             by_class[a.asset_class] = EXACT.add(by_class.get(a.asset_class, Decimal(0)), proven or 0)

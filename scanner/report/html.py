@@ -725,7 +725,7 @@ def _usd(report: dict) -> str:
             + (f'<br><b>Clean ratio</b> (without the exchange\'s own tokens): {format_ratio(usd.get("clean_ratio"))}{partial}'
                if isinstance(usd.get("by_class"), dict) and "own-issued" in usd["by_class"] else "")
             + '</p>'
-            + (f'<p class="sub">Left out of the totals:</p><ul class="notes">{left}</ul>' if left else ""))
+            + (f'<p class="sub">Left out of the reserve totals:</p><ul class="notes">{left}</ul>' if left else ""))
 
 
 def render_html(report: dict) -> str:

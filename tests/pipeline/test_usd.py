@@ -59,6 +59,19 @@ def test_an_unread_or_unpriced_asset_is_left_out_and_named_never_zero():
     assert usd.assets[0].proven is None  # unread: no figure, not 0
 
 
+def test_reserves_left_out_while_their_liabilities_stay_in_say_the_ratio_is_a_lower_bound():
+    """An unread asset's liabilities are valued into the total; 'left out' alone read as if the
+    asset were out of both sides."""
+    usd = compare_usd([_asset("BTC", None, read=0), _asset("ETH", "10", read=9), _asset("SOL", None, read=0)],
+                      _liab(("BTC", "1", COIN), ("ETH", "10", COIN)),
+                      {"ETH": Q("ETH", D("3000")), "BTC": Q("BTC", D("60000")), "SOL": Q("SOL", D("150"))})
+    assert usd.liabilities == D("90000") and usd.ratio is not None  # BTC's 60000 USD owed is in the total
+    said = {x.split(":")[0]: x for x in usd.left_out}
+    assert said["BTC"].endswith("no balance read; its liabilities stay in the total: the total ratio is a lower bound")
+    assert said["ETH"].endswith("1 row(s) not read; its liabilities stay in the total: the total ratio is a lower bound")
+    assert said["SOL"] == "SOL: no balance read"  # nothing owed in SOL: nothing to say about the total
+
+
 def test_liabilities_without_a_price_give_no_total_ratio():
     usd = compare_usd([_asset("ETH", "10")], _liab(("ETH", "10", COIN), ("XYZ", "4", COIN)), {"ETH": Q("ETH", D("3000"))})
     assert usd.ratio is None and usd.liabilities == D("30000")
