@@ -235,7 +235,20 @@ def _verify_single(claim: Claim, params: UtxoParams, addr: UtxoAddress) -> Verdi
     scheme = f"{rec.scheme}-{params.name.lower()}"
     if form is None:
         return failed(scheme, f"recovered key {rec.pubkey.hex()} does not hash to {claim.address}")
+    if rec.scheme == "bip137" and rec.header not in _HEADERS[form]:
+        return failed(scheme, f"header byte {rec.header} names another address type than {form} (BIP-137)")
     return verified(f"{scheme}-{form}", f"key {compress(rec.pubkey).hex()}")
+
+
+# BIP-137 header bytes by the address they are for: 27-30 P2PKH of an uncompressed key, 31-34 of a
+# compressed one, 35-38 P2SH-P2WPKH, 39-42 P2WPKH. Signers that predate BIP-137 (Electrum, Bitcoin
+# Core) write 31-34 for segwit addresses too, so those stand for any compressed key; a segwit header
+# on a P2PKH address does not. (The key's form is already bound: it decides the hash compared.)
+_HEADERS: dict[str, range | tuple[int, ...]] = {
+    "p2pkh": range(27, 35),
+    "p2sh-p2wpkh": (*range(31, 35), *range(35, 39)),
+    "p2wpkh": (*range(31, 35), *range(39, 43)),
+}
 
 
 def _verify_bip322(claim: Claim, addr: UtxoAddress, params: UtxoParams) -> Verdict:
@@ -292,6 +305,10 @@ def _verify_multisig(claim: Claim, params: UtxoParams, addr: UtxoAddress, script
         idx = points.get(compress(rec.pubkey))
         if idx is None:
             problems.append(f"{label}: signer {compress(rec.pubkey).hex()} is not a key of the script")
+        elif rec.scheme == "bip137" and (rec.header > 34 or (rec.header >= 31) != (len(keys[idx - 1]) == 33)):
+            # a co-signer's header says its key's form, as the script holds it; 35-42 name single-key addresses
+            problems.append(f"{label}: header byte {rec.header} does not fit key #{idx} "
+                            f"({'compressed' if len(keys[idx - 1]) == 33 else 'uncompressed'}) of a multisig script")
         elif idx in signers:
             problems.append(f"{label}: key #{idx} already signed (duplicate signer)")
         else:

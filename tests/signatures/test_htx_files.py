@@ -14,7 +14,8 @@ import io
 import json
 
 import pytest
-from support.common import SHARED_VECTORS, one_letter_in_other_case, other_chain_coins, shared_path
+from support.common import (SHARED_VECTORS, bip137_headers_of_other_types, one_letter_in_other_case,
+                            other_chain_coins, shared_path)
 
 from scanner.cli.main import main
 from scanner.pipeline.ingest import ReserveRow, iter_rows, read_head
@@ -133,7 +134,8 @@ def test_every_mutation_of_a_signed_row_is_rejected(htx_files):
 def test_a_signed_row_moved_to_another_chain_or_spelt_in_another_case_fails(htx_files):
     """A row relabelled to another chain's coin (TON, ADA, LTC, ... for a Tron or EVM key) claims
     reserves the signature says nothing about; an address with one letter in the other case is
-    another address (base58 and bech32 are case-sensitive)."""
+    another address (base58 and bech32 are case-sensitive); a BIP-137 header of another address
+    type (an uncompressed key's, a segwit address's) is a changed signature."""
     checked = 0
     for path in htx_files:
         for r in _rows(path):
@@ -142,6 +144,8 @@ def test_a_signed_row_moved_to_another_chain_or_spelt_in_another_case_fails(htx_
             mutants = [r._replace(coin=coin) for coin in other_chain_coins(r.coin)]
             if (changed := one_letter_in_other_case(r.address)) is not None:
                 mutants.append(r._replace(address=changed))
+            if r.address[:1] == "1" and r.signature1[:2] != "0x":  # a P2PKH address: headers 31-34 (compressed key)
+                mutants += [r._replace(signature1=s) for s in bip137_headers_of_other_types(r.signature1, range(31, 35))]
             for m in mutants:
                 verdict = verify_claim(m)
                 # failed, or unsupported where the other chain has no address rule (XRP): never proven

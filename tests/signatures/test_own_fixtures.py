@@ -1142,10 +1142,15 @@ def test_multisig_duplicate_signer_fails() -> None:
 
 
 def test_multisig_duplicate_signer_with_different_signature_bytes_fails() -> None:
-    """Same key twice, under different headers (31 vs 35): still one signer."""
-    claim, secrets = _ms_claim()
-    again = bip137_sign(secrets[0], MSG, BTC_MAGIC, 35)
+    """Same key twice, as the signature and its malleated twin (s -> n - s, the other recovery id):
+    still one signer."""
+    claim, _ = _ms_claim()
+    raw = base64.b64decode(claim.signature1)
+    n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    twin = bytes([31 + ((raw[0] - 31) ^ 1)]) + raw[1:33] + (n - int.from_bytes(raw[33:], "big")).to_bytes(32, "big")
+    again = base64.b64encode(twin).decode()
     assert again != claim.signature1
+    assert run(dataclasses.replace(claim, signature1=again)).status is VERIFIED  # the twin is a valid signature
     verdict = run(dataclasses.replace(claim, signature2=again))
     assert verdict.status is FAILED and "duplicate" in verdict.reason, verdict
 

@@ -12,7 +12,8 @@ import copy
 
 import pytest
 
-from support.common import load_vectors, one_letter_in_other_case, other_chain_coins, shared_path
+from support.common import (bip137_headers_of_other_types, load_vectors, one_letter_in_other_case, other_chain_coins,
+                            shared_path)
 from signatures import Claim, Status, verify_claim
 from signatures.utxo import PARAMS, recover_signer
 from signatures.secp256k1 import compress
@@ -216,6 +217,16 @@ def test_swapped_signer_rejected(v):
 
 
 MULTISIG = [v for v in VALID if v["family"] == "utxo_multisig" and v["signature2"]]
+
+
+@pytest.mark.parametrize("v", MULTISIG, ids=_ids(MULTISIG))
+def test_multisig_header_of_another_key_form_or_address_type_rejected(v):
+    """A co-signer's BIP-137 header says its key's form as the script holds it (compressed: 31-34);
+    27-30 and the segwit headers 35-42 passed, recovering the same point."""
+    if v["signature1"][:2] in ("0x", "0X"):
+        pytest.skip("an OKX MPC signature: V is not a BIP-137 header")
+    for changed in bip137_headers_of_other_types(v["signature1"], range(31, 35)):
+        assert run(dict(v, signature1=changed)).status not in PROVEN, changed
 
 
 @pytest.mark.parametrize("v", MULTISIG, ids=_ids(MULTISIG))

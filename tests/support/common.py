@@ -60,6 +60,17 @@ def other_chain_coins(coin: str, network: str = "") -> list[str]:
     return [c for c in CHAIN_COINS if rule(c) != own]
 
 
+def bip137_headers_of_other_types(signature: str, allowed: range) -> list[str]:
+    """A base64 BIP-137 signature under each header outside ``allowed`` that keeps its recovery id
+    (the same key recovers): 27-30, 31-34, 35-38, 39-42 name the address type the signer claims."""
+    import base64
+
+    raw = base64.b64decode(signature)
+    recid = (raw[0] - 27) & 3
+    return [base64.b64encode(bytes([base + recid]) + raw[1:]).decode()
+            for base in (27, 31, 35, 39) if base + recid not in allowed]
+
+
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
