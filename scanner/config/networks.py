@@ -13,7 +13,7 @@ from pathlib import Path
 
 from chains.jsonrpc import Endpoint
 from chains.httpapi import resolve_headers
-from chains.secrets import ConfigError as UnsetVariable, expand_env
+from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, url_problem
 from chains.protocol import Asset
 
 from ..errors import ConfigError
@@ -107,6 +107,7 @@ _NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals
 
 
 _URL_SCHEMES = ("http://", "https://", "ws://", "wss://", "tcp://", "ssl://")
+ENDPOINT_SCHEMES = tuple(s[:-3] for s in _URL_SCHEMES)
 _SCHEMES_SAID = ", ".join(s[:-3] for s in _URL_SCHEMES)
 MAX_DECIMALS = 77  # 10**77 < 2**256: no token has more
 
@@ -138,10 +139,14 @@ def _network_problems(nid: str, spec: dict) -> list[str]:
         elif not url.lower().startswith(_URL_SCHEMES):
             problems.append(f"{where}: {url.split('://')[0] + '://' if '://' in url else url[:20]!r} is not a scheme "
                             f"porscan speaks ({_SCHEMES_SAID})")
+        elif why := url_problem(url, ENDPOINT_SCHEMES):  # never the URL itself: it may hold a password
+            problems.append(f"{where}: {why}")
         rpc_url = e.get("jsonrpc_url") if isinstance(e, dict) else None
         if rpc_url is not None and not (isinstance(rpc_url, str) and rpc_url.lower().startswith(("http://", "https://"))):
-            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {str(rpc_url)[:40]!r} is not an http:// or "
-                            f"https:// URL")
+            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {display_url(str(rpc_url))[:40]!r} is not an "
+                            f"http:// or https:// URL")
+        elif rpc_url is not None and (why := url_problem(rpc_url, ("http", "https"))):
+            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {why}")
     return problems
 
 
@@ -408,6 +413,9 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
             raise NetConfigError(f"--rpc {nid}=...: {exc}") from exc
         if not url.lower().startswith(_URL_SCHEMES):
             raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({_SCHEMES_SAID})")
+        why = url_problem(url, ENDPOINT_SCHEMES)
+        if why:  # found now, not after six retries of a scan; the URL is not quoted (it may hold a password)
+            raise NetConfigError(f"--rpc {nid}=...: {why}")
         if base is None:
             raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
                                  f"(known: {', '.join(sorted(out)) or 'none'})")

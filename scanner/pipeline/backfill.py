@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_vars
+from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_vars, url_problem
 
 from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
@@ -236,6 +236,10 @@ def _reference(path: Path, where: str, key: str, value: Any, problems: list[str]
     value = value.strip()
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme == "https":
+        why = url_problem(value, ("https",))
+        if why:  # before anything is downloaded; the URL is not quoted (its query or password may be a key)
+            problems.append(f"{where}: {key}: {why}")
+            return None
         unset = unset_vars(value)
         if unset:
             problems.append(f"{where}: {key}: {display_url(value)}: environment variable {', '.join(unset)} is not set")

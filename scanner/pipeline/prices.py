@@ -33,7 +33,7 @@ from chains.httpapi import bounded_map
 from chains.jsonrpc import Endpoint, TransportError
 from chains.oracle import EvmOracleReader, OracleAnswer, OracleError, OracleReader, PriceApiClient
 from chains.evm import parse_address
-from chains.secrets import ConfigError as UnsetVariable
+from chains.secrets import ConfigError as UnsetVariable, url_problem
 
 from ..amounts import EXACT
 from ..config.assets import config_dir
@@ -195,6 +195,8 @@ def load_price_config(path: Path | None = None) -> PriceConfig:
         mistakes = []
         if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
             mistakes.append(f"{where}.url: missing or not an http(s) URL")
+        elif why := url_problem(re.sub(r"\{\w+\}", "1", url), ("http", "https")):  # its {placeholders} read as 1
+            mistakes.append(f"{where}.url: {why}")
         if not isinstance(price_path, str) or not price_path:
             mistakes.append(f"{where}.price_path: missing")
         if not isinstance(ids, dict) or not all(isinstance(v, str) and v for v in ids.values()):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from eth_utils import is_checksum_address
 
 from chains.jsonrpc import Endpoint
@@ -177,3 +178,37 @@ def test_every_network_kind_config_accepts_has_an_adapter():
     from scanner.pipeline.adapters import supported_kinds
 
     assert supported_kinds() == all_kinds()
+
+
+@pytest.mark.parametrize("url", ["http://user:LITERALSECRETPW@[::1/", "http://", "http://x:99999", "http://[::1"])
+def test_malformed_rpc_urls_stop_the_scan_before_it_starts(tmp_path, capsys, url):
+    """Each passed --dry (exit 0) and made a scan retry six times and exit 3, the password in the
+    note, the JSON, the debug log and the store."""
+    from scanner.cli.main import main
+
+    reserves = tmp_path / "r.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    db = tmp_path / "d.db"
+    for extra in (["--dry"], ["--json", str(tmp_path / "r.json")]):
+        assert main(["scan", str(reserves), "--rpc", f"ethereum={url}", "--db", str(db), "-q", *extra]) == 2
+        out, err = capsys.readouterr()
+        (line,) = err.strip().splitlines()
+        assert line.startswith("porscan scan: --rpc ethereum=...: "), line
+        assert "LITERAL" not in out + err
+    assert not db.exists() and not (tmp_path / "r.json").exists()
+
+
+def test_malformed_url_in_a_networks_file_names_file_and_endpoint(tmp_path, capsys):
+    from scanner.cli.main import main
+
+    nets = tmp_path / "networks.toml"
+    nets.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\n[[networks.ethereum.endpoints]]\n'
+                    'label = "mine"\nurl = "http://user:LITERALSECRETPW@[::1/"\n'
+                    '[[networks.ethereum.endpoints]]\nlabel = "other"\nurl = "http://h.example:70000/"\n')
+    reserves = tmp_path / "r.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    assert main(["scan", str(reserves), "--config", str(nets), "--dry"]) == 2
+    err = capsys.readouterr().err
+    assert f"{nets}: network ethereum: endpoint mine: url: the IPv6 host's bracket is not closed" in err
+    assert f"{nets}: network ethereum: endpoint other: url: its port is not a number" in err
+    assert "LITERAL" not in err

@@ -104,6 +104,11 @@ BASE = '[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n'
     (BASE + "[[exchange]]\nname = \"OKX\"\nreserves = \"x.csv\"\n", "exchange[1] (OKX).name", "listed twice"),
     ('[[exchange]]\nname = "OKX"\nreserves = { url = "ftp://x/r.csv" }\n', "exchange[0] (OKX).reserves.url",
      "http:// or https://"),
+    ('[[exchange]]\nname = "OKX"\nreserves = { url = "http://[::1/r.csv" }\n', "exchange[0] (OKX).reserves.url",
+     "bracket is not closed"),
+    ('[[exchange]]\nname = "OKX"\nreserves = "r.csv"\nrpc = ["ethereum=http://x:99999"]\n',
+     "exchange[0] (OKX).rpc[0]", "port"),
+    ('[webhook]\nurl = "https://u:LITERALSECRETPW@[::1/x"\n' + BASE, "webhook.url", "bracket is not closed"),
     ('[[exchange]]\nname = "OKX"\nreserves = { url = "https://x/r.csv", sha256 = "abc" }\n',
      "exchange[0] (OKX).reserves.sha256", "64 hex digits"),
     ('[[exchange]]\nname = "OKX"\nreserves = { url = "https://x/r.csv?k=${PORSCAN_TEST_UNSET}" }\n',
@@ -124,6 +129,7 @@ def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
         load_config(cfg)
     msg = str(err.value)
     assert msg.startswith(str(cfg)) and what in msg and (f": {key}:" in msg if key else True), msg
+    assert "LITERAL" not in msg
 
 
 def test_bad_config_cli_exit_2(tmp_path, capsys):

@@ -12,8 +12,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, unset_vars
+from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, unset_vars, url_problem
 
+from ...config.networks import ENDPOINT_SCHEMES
 from ...errors import ConfigError, PorscanError
 
 log = logging.getLogger("porscan.schedule")
@@ -214,6 +215,9 @@ def _source(file: str, value: Any, where: str, role: str, base_dir: Path, defaul
     if url is not None:
         if not re.match(r"(?i)https?://[^/]", url):
             raise r.error("url", f"must be an http:// or https:// URL, got {display_url(url)!r}")
+        why = url_problem(url, ("http", "https"))
+        if why:  # found by --check, not by the first download; the URL is not quoted (a key may be in it)
+            raise r.error("url", why)
         _check_vars(file, r.where("url"), url)
     else:
         path = str((base_dir / Path(path).expanduser()).resolve()) if not os.path.isabs(path) else path
@@ -285,6 +289,9 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
         url = w.get("url", str, required=True)
         if not re.match(r"(?i)https?://[^/]", url):
             raise w.error("url", f"must be an http:// or https:// URL, got {display_url(url)!r}")
+        why = url_problem(url, ("http", "https"))
+        if why:
+            raise w.error("url", why)
         _check_vars(file, "webhook.url", url)
         headers = w.get("headers", dict, {})
         for k, v in headers.items():
@@ -325,6 +332,9 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
         for j, spec in enumerate(rpc):
             if not isinstance(spec, str) or "=" not in spec:
                 raise r.error(f"rpc[{j}]", "expected \"NETWORK=URL\"")
+            why = url_problem(spec.split("=", 1)[1], ENDPOINT_SCHEMES)
+            if why:
+                raise r.error(f"rpc[{j}]", why)
             _check_vars(file, r.where(f"rpc[{j}]"), spec)
         snapshot = r.get("snapshot_date", (str, date))
         if isinstance(snapshot, date):
