@@ -6,7 +6,6 @@ when the endpoint is used and never printed: endpoints are shown by their ``labe
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from chains.protocol import Asset
 
 from ..errors import ConfigError
 from .assets import config_dir
+from .files import read_toml, table
 
 
 class NetConfigError(ConfigError, ValueError):
@@ -55,13 +55,7 @@ class CoinTarget:
 
 
 def _load(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise NetConfigError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NetConfigError(f"{path}: {exc}") from exc
+    return read_toml(path, NetConfigError)
 
 
 # the network kinds porscan has an adapter for (scanner/pipeline/adapters.py builds one per kind;
@@ -154,10 +148,11 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
     path = path or config_dir() / "networks.toml"
     data = _load(path)
     out: dict[str, Network] = {}
-    problems = [p for nid, spec in data.get("networks", {}).items() for p in _network_problems(nid, spec)]
+    networks = table(data.get("networks", {}), path, "networks", "[networks.ID] tables", NetConfigError)
+    problems = [p for nid, spec in networks.items() for p in _network_problems(nid, spec)]
     if problems:  # every mistake at once, each with the file and the key
         raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
-    for nid, spec in data.get("networks", {}).items():
+    for nid, spec in networks.items():
         try:
             eps = []
             ep_opts = []
@@ -365,7 +360,8 @@ def check_coins(coins: dict[str, CoinTarget], networks: dict[str, Network], book
     known = set(networks)
     default = config_dir() / "networks.toml"
     if default.exists():
-        known |= set(_load(default).get("networks", {}))
+        known |= set(table(_load(default).get("networks", {}), default, "networks", "[networks.ID] tables",
+                           NetConfigError))
     problems = []
     for key, t in dict.items(coins):
         if t.network not in known:

@@ -32,6 +32,7 @@ from typing import Any, Callable, Mapping
 
 from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_vars, url_problem
 
+from ..config.files import read_text
 from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from ..report_model import ScanReport
@@ -115,10 +116,7 @@ def load_list(path: str | Path) -> list[Round]:
     """The rounds of a TOML (``[[round]]`` tables) or CSV (a header naming the fields) list; every bad
     entry at once as a BackfillListError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    text = read_text(path, UsageError)
     if path.suffix.lower() == ".toml":
         entries = _toml_entries(path, text)
     else:

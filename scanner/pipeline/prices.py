@@ -22,7 +22,6 @@ share that config and the wording of their reasons; the I/O itself is in ``chain
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -37,6 +36,7 @@ from chains.secrets import ConfigError as UnsetVariable, url_problem
 
 from ..amounts import EXACT
 from ..config.assets import config_dir
+from ..config.files import read_toml
 from ..errors import ConfigError
 from .liabilities.model import LiabilitySet
 
@@ -151,13 +151,7 @@ def load_price_config(path: Path | None = None) -> PriceConfig:
         path = config_dir() / "price_feeds.toml"
         if not path.exists():
             path = _PACKAGED
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    data = read_toml(path)
     problems: list[str] = []
     settings = data.get("settings", {})
     precedence = settings.get("precedence", list(SOURCE_KINDS))

@@ -212,3 +212,38 @@ def test_malformed_url_in_a_networks_file_names_file_and_endpoint(tmp_path, caps
     assert f"{nets}: network ethereum: endpoint mine: url: the IPv6 host's bracket is not closed" in err
     assert f"{nets}: network ethereum: endpoint other: url: its port is not a number" in err
     assert "LITERAL" not in err
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda d: d, "is a folder, not a file"),
+    (lambda d: _file(d / "n.toml", b"networks = [1, 2]\n"), "networks: expected [networks.ID] tables, got list"),
+    (lambda d: _file(d / "n.toml", b"\xff\xfe[networks]\n"), "cannot read: not UTF-8 text"),
+    (lambda d: _file(d / "n.toml", b"[networks\n"), "not valid TOML"),
+])
+def test_a_networks_file_that_cannot_be_read_is_one_line(tmp_path, capsys, make, what):
+    """Each was a traceback (IsADirectoryError, AttributeError, UnicodeDecodeError), exit 1."""
+    from scanner.cli.main import main
+
+    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                     + b"ab" * 20 + b",1,1,-,-\n")
+    config = make(tmp_path)
+    assert main(["scan", str(reserves), "--dry", "--config", str(config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"porscan scan: {config}: ") and what in line, line
+
+
+def test_a_config_dir_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch):
+    from scanner.cli.main import main
+
+    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                     + b"ab" * 20 + b",1,1,-,-\n")
+    monkeypatch.setenv("PORSCAN_CONFIG_DIR", str(reserves))
+    assert main(["scan", str(reserves), "--dry"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"porscan scan: PORSCAN_CONFIG_DIR={reserves}: not a folder (it holds networks.toml, coins.toml " \
+                   "and assets.toml)"
+
+
+def _file(path, data: bytes):
+    path.write_bytes(data)
+    return path

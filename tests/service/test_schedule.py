@@ -132,6 +132,20 @@ def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
     assert "LITERAL" not in msg
 
 
+def test_unreadable_config_and_a_cache_dir_under_a_file(tmp_path):
+    """A UTF-16 file was a UnicodeDecodeError traceback; a cache_dir under a file failed every
+    download on mkdir (a traceback in the log) while `schedule --check` said the config was fine."""
+    cfg = tmp_path / "sched.toml"
+    cfg.write_bytes(b"\xff\xfe" + BASE.encode())
+    with pytest.raises(ScheduleConfigError, match=r"sched.toml: cannot read: not UTF-8 text"):
+        load_config(cfg)
+    write(tmp_path / "plain", "")
+    write(cfg, 'cache_dir = "plain/sub"\n' + BASE)
+    with pytest.raises(ScheduleConfigError, match=rf"sched.toml: cache_dir: .*plain/sub cannot be a folder: "
+                                                  rf"{tmp_path}/plain is a file"):
+        load_config(cfg)
+
+
 def test_bad_config_cli_exit_2(tmp_path, capsys):
     from scanner.cli.main import main
 

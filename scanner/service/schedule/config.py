@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -14,6 +13,7 @@ from typing import Any
 
 from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, unset_vars, url_problem
 
+from ...config.files import read_toml
 from ...config.networks import ENDPOINT_SCHEMES
 from ...errors import ConfigError, PorscanError
 
@@ -249,15 +249,7 @@ def _names(r: _Reader, key: str) -> frozenset[str]:
 def load_config(path: str | os.PathLike) -> ScheduleConfig:
     """Read and check a schedule config; ScheduleConfigError names the file and key of any problem."""
     file = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScheduleConfigError(f"{file}: no such file") from None
-    except OSError as exc:
-        raise ScheduleConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScheduleConfigError(f"{file}: not valid TOML: {exc}") from None
+    data = read_toml(file, ScheduleConfigError)
     base_dir = Path(file).resolve().parent
     top = _Reader(file, data, "", ("db", "cache_dir", "interval", "workers", "max_download_bytes",
                                    "download_attempts", "download_timeout", "networks_config", "coins_config",
@@ -267,6 +259,9 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
     if db is not None and "://" not in db:
         db = _path(db, base_dir)
     cache_dir = _path(top.get("cache_dir", str), base_dir) or str(_default_cache())
+    blocker = _file_in_the_way(Path(cache_dir))
+    if blocker is not None:  # else every download failed on mkdir, logged as a traceback, and exit 0
+        raise top.error("cache_dir", f"{cache_dir} cannot be a folder: {blocker} is a file")
     interval = parse_duration(top.get("interval", (int, float, str), DEFAULT_INTERVAL), f"{file}: interval")
     if interval <= 0:
         raise top.error("interval", "must be positive")
@@ -352,6 +347,15 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
                                 tuple(rpc), _names(r, "networks"), _names(r, "coins"), snapshot, every, rules,
                                 r.get("enabled", bool, True)))
     return ScheduleConfig(file, db, cache_dir, interval, workers, attempts, dl_timeout, webhook, tuple(jobs))
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing part of ``folder`` when it is not a folder (nothing is created here:
+    ``--check`` only reads)."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
 
 
 def _default_cache() -> Path:
