@@ -212,6 +212,8 @@ def _load_context(opts: ScanOptions, prove: bool = True) -> _Context:
             raise ScanError(str(exc)) from exc
         except OSError as exc:
             raise ScanError(f"{opts.liabilities}: {exc.strerror or exc}") from exc
+    # a filter that matches nothing stops here: no run stored, no "0 of 0 balances read" verdict
+    Filters(opts.coins, opts.networks).require_a_match(head, opts.given)
     cfg = hashlib.sha256()
     for p in (opts.networks_path or config_dir() / "networks.toml", opts.coins_path or config_dir() / "coins.toml",
               config_dir() / "assets.toml"):
