@@ -201,6 +201,7 @@ def _load_context(opts: ScanOptions, prove: bool = True) -> _Context:
     except NetConfigError as exc:
         raise ScanError(str(exc)) from exc
     liabilities = None
+    check_liabilities_format(opts.liabilities_format, opts.liabilities is not None)
     if opts.liabilities:
         from .liabilities import LiabilitiesError, load_liabilities
 
@@ -220,6 +221,19 @@ def _load_context(opts: ScanOptions, prove: bool = True) -> _Context:
         cfg.update(Path(p).read_bytes())
     cfg.update(repr(sorted(opts.rpc)).encode())
     return _Context(opts, head, networks, coins, default_book(), liabilities, sha256_file(opts.file), cfg.hexdigest())
+
+
+def check_liabilities_format(fmt: str | None, liabilities: bool, option: str = "--liabilities-format") -> None:
+    """A forced liabilities format must be one porscan reads and have a file to apply to: without
+    --liabilities it was ignored, silently (and a misspelt one only failed once a file came along)."""
+    if fmt is None:
+        return
+    from .liabilities import FORMATS
+
+    if fmt not in FORMATS:
+        raise ScanError(f"{option} {fmt!r}: not a liabilities format porscan reads ({', '.join(FORMATS)})")
+    if not liabilities:
+        raise ScanError(f"{option} {fmt!r}: there is no liabilities file to read with it (give --liabilities)")
 
 
 def _proven(liab, opts: ScanOptions):

@@ -247,3 +247,56 @@ def test_a_config_dir_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch):
 def _file(path, data: bytes):
     path.write_bytes(data)
     return path
+
+
+@pytest.mark.parametrize("text, said", [
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\n[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://h.example/"\n'
+     'requests_per_secnd = 5\n', "network x: endpoint a: requests_per_secnd: unknown key (did you mean requests_per_second?)"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\nmulticall = "0x00"\n', "network x: multicall: unknown key (did you mean multicall3?)"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\nendpoints = 5\n', "network x: endpoints: expected [[networks.x.endpoints]] tables"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\n[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://h.example/"\n'
+     'archive = "yes"\n', "network x: endpoint a: archive: 'yes' is not true or false"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\n[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://h.example/"\n'
+     '[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://other.example/"\n',
+     "network x: endpoint a: label: also the label of endpoint 0"),
+])
+def test_network_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys, text, said):
+    """Each was ignored (a typo ran without a rate limit, "yes" read as true, two endpoints one
+    label) or a TypeError repr."""
+    from scanner.cli.main import main
+
+    nets = _file(tmp_path / "networks.toml", text.encode())
+    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                     + b"ab" * 20 + b",1,1,-,-\n")
+    assert main(["scan", str(reserves), "--dry", "--config", str(nets)]) == 2
+    err = capsys.readouterr().err
+    assert f"{nets}: {said}" in err and "Error(" not in err, err
+
+
+@pytest.mark.parametrize("text, said", [
+    ('[ETH]\nnetwork = "ethereum"\ndecimals = 18\n', "coin ETH: asset: missing"),
+    ('[ETH]\nnetwork = "ethereum"\nasset = "ETH"\ndecimals = 18\ncontrct = "0x00"\n',
+     "coin ETH: contrct: unknown key (did you mean contract?)"),
+    ('[ETH]\nnetwrk = "ethereum"\nasset = "ETH"\ndecimals = 18\n', "coin ETH: network: missing"),
+])
+def test_coin_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys, text, said):
+    """A missing asset was KeyError('asset'); a table without network was skipped, silently."""
+    from scanner.cli.main import main
+
+    coins = _file(tmp_path / "coins.toml", text.encode())
+    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                     + b"ab" * 20 + b",1,1,-,-\n")
+    assert main(["scan", str(reserves), "--dry", "--coins", str(coins)]) == 2
+    err = capsys.readouterr().err
+    assert f"{coins}: {said}" in err and "Error(" not in err, err
+
+
+def test_a_liabilities_format_without_liabilities_or_unknown_is_refused(tmp_path, capsys):
+    from scanner.cli.main import main
+
+    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                     + b"ab" * 20 + b",1,1,-,-\n")
+    assert main(["scan", str(reserves), "--dry", "--liabilities-format", "simple"]) == 2
+    assert "--liabilities-format 'simple': there is no liabilities file" in capsys.readouterr().err
+    assert main(["scan", str(reserves), "--dry", "--liabilities-format", "nope"]) == 2
+    assert "--liabilities-format 'nope': not a liabilities format porscan reads" in capsys.readouterr().err

@@ -341,7 +341,16 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
                 raise r.error("snapshot_date", f"expected YYYY-MM-DD, got {snapshot!r}") from None
         every = parse_duration(r.get("every", (int, float, str), 0), f"{file}: {r.where('every')}")
         rules = _rules(file, r.get("alerts", dict, {}), f"{prefix}.alerts.", default_rules)
-        jobs.append(ExchangeJob(name, reserves, liabilities, r.get("liabilities_format", str),
+        fmt = r.get("liabilities_format", str)
+        if fmt is not None:  # found by --check, not by the first pass that reads the liabilities
+            from ...pipeline.liabilities import FORMATS
+
+            if fmt not in FORMATS:
+                raise r.error("liabilities_format", f"{fmt!r} is not a liabilities format porscan reads "
+                                                    f"({', '.join(FORMATS)})")
+            if liabilities is None:
+                raise r.error("liabilities_format", "given without liabilities: there is nothing to read with it")
+        jobs.append(ExchangeJob(name, reserves, liabilities, fmt,
                                 _path(r.get("networks_config", str), base_dir) or networks_config,
                                 _path(r.get("coins_config", str), base_dir) or coins_config,
                                 tuple(rpc), _names(r, "networks"), _names(r, "coins"), snapshot, every, rules,
