@@ -41,7 +41,7 @@ scheduled job runs in the same process every --interval.
 
 Binds 127.0.0.1 by default. A non-loopback --host needs a bearer token: --token-env VAR names the
 environment variable holding it (16+ characters); clients send "Authorization: Bearer TOKEN"
-(browsers: HTTP Basic, any user name, the token as password).
+(browsers: HTTP Basic, user name porscan or none, the token as password).
 
 examples:
   porscan serve --db postgresql://porscan@localhost/porscan
