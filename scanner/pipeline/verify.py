@@ -29,9 +29,9 @@ from signatures.model import STATUS_ORDER, Status
 from signatures.registry import Resolution, address_shape, resolve, resolve_name
 
 from ..csvcells import row as csv_row
-from ..errors import UsageError
 from ..records import RowRecord
 from ..amounts import EXACT, SIGNIFICANT_KEPT, shown_places, text_to_base_units
+from .filters import Filters
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
@@ -46,49 +46,6 @@ UNCHECKED_REASON = "not verified: parsed for the balance plan only"
 esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
 
 FAILURE_COLUMNS = ("line", "coin", "network", "address", "amount", "status", "scheme", "reason")
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    coins: frozenset[str] = frozenset()  # upper-case coin keys; empty = all
-    networks: frozenset[str] = frozenset()
-
-    def reason(self, coin: str, network: str) -> str:
-        if self.coins and coin.upper() not in self.coins:
-            return "filtered out by --coin"
-        if self.networks and network.upper() not in self.networks:
-            return "filtered out by --network"
-        return ""
-
-    def require_a_match(self, head: FileHead, shown: str) -> None:
-        """A UsageError when no row of the file passes the filters: a mistyped ``--coin BTCC`` skipped
-        every row and read as "all checks held: 0 of 0", exit 0, a run stored. Reads up to the first
-        row that passes (the whole file only when none does, to name what the file has)."""
-        if not self.coins and not self.networks:
-            return
-        from .ingest import iter_rows
-
-        coins: dict[str, int] = {}
-        networks: dict[str, int] = {}
-        for row in iter_rows(head.path, head):
-            if not self.reason(row.coin, row.network):
-                return
-            coins[row.coin.upper()] = coins.get(row.coin.upper(), 0) + 1
-            networks[row.network.upper()] = networks.get(row.network.upper(), 0) + 1
-        if self.coins and not self.coins & coins.keys():
-            raise UsageError(f"--coin {','.join(sorted(self.coins))} matches no row of {shown} "
-                             f"(its coins: {_most(coins)})")
-        if self.networks and not self.networks & networks.keys():
-            raise UsageError(f"--network {','.join(sorted(self.networks))} matches no row of {shown} "
-                             f"(its networks: {_most(networks)})")
-        raise UsageError(f"--coin {','.join(sorted(self.coins))} with --network {','.join(sorted(self.networks))} "
-                         f"matches no row of {shown}")
-
-
-def _most(counts: dict[str, int], shown: int = 8) -> str:
-    """The most frequent names first, briefly: an OKX file has 300 coins."""
-    names = sorted((n or "(empty)" for n in counts), key=lambda n: (-counts.get(n, 0), n))
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "") or "none"
 
 
 def status_column_skip(status: str) -> str:

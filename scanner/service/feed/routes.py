@@ -70,6 +70,14 @@ def _date_param(request: web.Request, name: str) -> str | None:
     raise HTTPProblem(400, f"query parameter {name} must be a YYYY-MM-DD date, got {text[:40]!r}")
 
 
+def _date_range(request: web.Request) -> tuple[str | None, str | None]:
+    """``since`` and ``until``; since after until is a 400 (it answered 200 with no points: "no data")."""
+    since, until = _date_param(request, "since"), _date_param(request, "until")
+    if since is not None and until is not None and since > until:
+        raise HTTPProblem(400, f"query parameter since ({since}) is after until ({until})")
+    return since, until
+
+
 def _bool_param(request: web.Request, name: str) -> bool:
     text = (request.query.get(name) or "").lower()
     if text in ("", "0", "false", "no"):

@@ -39,17 +39,16 @@ import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from http import HTTPStatus
 from typing import Any, Awaitable, Callable, Sequence
 
-from aiohttp import web, web_protocol
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
 from ..schedule.job import parse_ts as _ts
-from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits
+from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits, json_errors, problem
 from .metrics import Metrics as _Metrics, prometheus_label as _esc, prometheus_number as _num
-from .routes import (CACHE_ENTRIES, FeedConfigError, HTTPProblem, ROUTES, Route, _bool_param, _date_param,
+from .routes import (CACHE_ENTRIES, FeedConfigError, HTTPProblem, ROUTES, Route, _bool_param, _date_range,
                      _next_link, _page, _run_id, openapi_document)
 from .shapes import (_duration, alert_json, dumps, failure_json, observation_json, ratio_json,
                      run_json, total_json)
@@ -109,28 +108,27 @@ class FeedServer:
     async def _middleware(self, request: web.Request, handler):
         resp = await self._answer(request, handler)
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        # every answer, a 401 too: not the Python and aiohttp versions, nothing to fingerprint
-        resp.headers["Server"] = "porscan"
+        resp.headers["Server"] = "porscan"  # every answer, a 401 too: no Python and aiohttp versions to fingerprint
         return resp
 
     async def _answer(self, request: web.Request, handler) -> web.StreamResponse:
         if self.token is not None and not self._authorized(request.headers.get("Authorization", "")):
-            resp = self._problem(401, "authorization required: send Authorization: Bearer TOKEN")
+            resp = problem(401, "authorization required: send Authorization: Bearer TOKEN")
             resp.headers.add("WWW-Authenticate", 'Bearer realm="porscan"')
             resp.headers.add("WWW-Authenticate", 'Basic realm="porscan", charset="UTF-8"')
             return resp
         try:
             resp = await handler(request)
         except HTTPProblem as exc:
-            resp = self._problem(exc.status, exc.message)
+            resp = problem(exc.status, exc.message)
         except web.HTTPException as exc:
             if exc.status >= 400:
-                resp = self._problem(exc.status, exc.reason)
+                resp = problem(exc.status, exc.reason)
             else:
                 raise
         except Exception:  # noqa: BLE001 - a store error must not leak a trace (or a password)
             log.exception("%s %s failed", request.method, request.path)
-            resp = self._problem(500, "internal error (see the server log)")
+            resp = problem(500, "internal error (see the server log)")
         return resp
 
     def _authorized(self, header: str) -> bool:
@@ -143,9 +141,6 @@ class FeedServer:
         if scheme.lower() == "basic":
             return any(hmac.compare_digest(value.encode(), b.encode()) for b in self._basic or ())
         return False
-
-    def _problem(self, status: int, message: str) -> web.Response:
-        return problem(status, message)
 
     # ---- caching ---------------------------------------------------------------------------
 
@@ -277,9 +272,7 @@ class FeedServer:
 
     async def _series(self, request):
         exchange, asset = request.match_info["exchange"], request.match_info["asset"]
-        since, until = _date_param(request, "since"), _date_param(request, "until")
-        if since is not None and until is not None and since > until:  # an empty answer read as "no data"
-            raise HTTPProblem(400, f"query parameter since ({since}) is after until ({until})")
+        since, until = _date_range(request)
         points = await self.store.ratio_series(exchange, asset, since, until)
         return {"exchange": exchange, "asset": asset, "since": since, "until": until,
                 "points": [{"date": p.snapshot_date, "run_id": p.run_id, "finished_at": p.finished_at,
@@ -418,36 +411,6 @@ class _OneLineBadRequests(logging.Filter):
 _BAD_REQUESTS = _OneLineBadRequests()
 
 
-def problem(status: int, message: str) -> web.Response:
-    """The feed's error answer: JSON ``{"error": {"status", "message"}}``, never cached."""
-    return web.Response(status=status, body=dumps({"error": {"status": status, "message": message}}),
-                        content_type="application/json", headers={"Cache-Control": "no-store"})
-
-
-class _JsonErrors(web_protocol.RequestHandler):
-    """aiohttp's protocol with its own error answers (a malformed request line, a header over the
-    limit, a handler past its deadline) in the feed's JSON and with its Server header: they were
-    text/plain with ``Server: Python/3.11 aiohttp/...``, the one shape a client could not parse."""
-
-    __slots__ = ()
-
-    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
-                     message: str | None = None) -> web.StreamResponse:
-        super().handle_error(request, status, exc, message)  # logs it; raises when an answer went out already
-        said = message if status != 500 and message else HTTPStatus(status).phrase.lower()
-        resp = problem(status, str(said)[:200])
-        resp.headers["Server"] = "porscan"
-        resp.force_close()
-        return resp
-
-
-def _json_errors(server: web.Server) -> Callable[[], web_protocol.RequestHandler]:
-    """The protocol factory of ``server`` (an AppRunner's), making :class:`_JsonErrors` handlers with
-    the server's own settings."""
-    loop = asyncio.get_running_loop()
-    return lambda: _JsonErrors(server, loop=loop, **server._kwargs)
-
-
 def _etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
@@ -501,7 +464,7 @@ async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token
                            max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
     await runner.setup()
     assert runner.server is not None  # set by setup()
-    guard.bind(_json_errors(runner.server))
+    guard.bind(json_errors(runner.server))
     loop = asyncio.get_running_loop()
     previous_handler = guard.accept_errors(loop)
     task = None
