@@ -186,8 +186,7 @@ def test_malformed_rpc_urls_stop_the_scan_before_it_starts(tmp_path, capsys, url
     note, the JSON, the debug log and the store."""
     from scanner.cli.main import main
 
-    reserves = tmp_path / "r.csv"
-    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     db = tmp_path / "d.db"
     for extra in (["--dry"], ["--json", str(tmp_path / "r.json")]):
         assert main(["scan", str(reserves), "--rpc", f"ethereum={url}", "--db", str(db), "-q", *extra]) == 2
@@ -205,8 +204,7 @@ def test_malformed_url_in_a_networks_file_names_file_and_endpoint(tmp_path, caps
     nets.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\n[[networks.ethereum.endpoints]]\n'
                     'label = "mine"\nurl = "http://user:LITERALSECRETPW@[::1/"\n'
                     '[[networks.ethereum.endpoints]]\nlabel = "other"\nurl = "http://h.example:70000/"\n')
-    reserves = tmp_path / "r.csv"
-    reserves.write_text("coin,address,snapshot height,balance,message,signature\nETH,0x" + "ab" * 20 + ",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     assert main(["scan", str(reserves), "--config", str(nets), "--dry"]) == 2
     err = capsys.readouterr().err
     assert f"{nets}: network ethereum: endpoint mine: url: the IPv6 host's bracket is not closed" in err
@@ -224,8 +222,7 @@ def test_a_networks_file_that_cannot_be_read_is_one_line(tmp_path, capsys, make,
     """Each was a traceback (IsADirectoryError, AttributeError, UnicodeDecodeError), exit 1."""
     from scanner.cli.main import main
 
-    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
-                     + b"ab" * 20 + b",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     config = make(tmp_path)
     assert main(["scan", str(reserves), "--dry", "--config", str(config)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
@@ -235,13 +232,18 @@ def test_a_networks_file_that_cannot_be_read_is_one_line(tmp_path, capsys, make,
 def test_a_config_dir_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch):
     from scanner.cli.main import main
 
-    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
-                     + b"ab" * 20 + b",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     monkeypatch.setenv("PORSCAN_CONFIG_DIR", str(reserves))
     assert main(["scan", str(reserves), "--dry"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == f"porscan scan: PORSCAN_CONFIG_DIR={reserves}: not a folder (it holds networks.toml, coins.toml " \
                    "and assets.toml)"
+
+
+def _reserves(tmp_path):
+    """A one-row HTX-style reserve file: enough for a command to reach its config."""
+    return _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                 + b"ab" * 20 + b",1,1,-,-\n")
 
 
 def _file(path, data: bytes):
@@ -266,8 +268,7 @@ def test_network_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys,
     from scanner.cli.main import main
 
     nets = _file(tmp_path / "networks.toml", text.encode())
-    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
-                     + b"ab" * 20 + b",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     assert main(["scan", str(reserves), "--dry", "--config", str(nets)]) == 2
     err = capsys.readouterr().err
     assert f"{nets}: {said}" in err and "Error(" not in err, err
@@ -284,8 +285,7 @@ def test_coin_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys, te
     from scanner.cli.main import main
 
     coins = _file(tmp_path / "coins.toml", text.encode())
-    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
-                     + b"ab" * 20 + b",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     assert main(["scan", str(reserves), "--dry", "--coins", str(coins)]) == 2
     err = capsys.readouterr().err
     assert f"{coins}: {said}" in err and "Error(" not in err, err
@@ -294,8 +294,7 @@ def test_coin_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys, te
 def test_a_liabilities_format_without_liabilities_or_unknown_is_refused(tmp_path, capsys):
     from scanner.cli.main import main
 
-    reserves = _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
-                     + b"ab" * 20 + b",1,1,-,-\n")
+    reserves = _reserves(tmp_path)
     assert main(["scan", str(reserves), "--dry", "--liabilities-format", "simple"]) == 2
     assert "--liabilities-format 'simple': there is no liabilities file" in capsys.readouterr().err
     assert main(["scan", str(reserves), "--dry", "--liabilities-format", "nope"]) == 2
