@@ -26,6 +26,12 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit, urlunsplit
 
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MIN_SECRET = 3  # shorter values are not secrets worth masking, and masking them would garble text
+MIN_KEY = 8  # a header or query value this long may be an API key; shorter ones (usd, 1h) are settings
+
+
+def looks_like_key(value: str) -> bool:
+    """Whether a header or query value written as is (not ``${VAR}``) is masked like a secret."""
+    return len(value) >= MIN_KEY
 
 
 class ConfigError(ValueError):
@@ -95,7 +101,7 @@ def secrets_in(*texts: str | None) -> list[str]:
         out += userinfo_secrets(expanded)
         if "://" in expanded:  # a key written literally in the query (``?apikey=...``)
             query = expanded.partition("?")[2].partition("#")[0]
-            out += [v for _, v in parse_qsl(query, keep_blank_values=False)]
+            out += [v for _, v in parse_qsl(query, keep_blank_values=False) if looks_like_key(v)]
     return sorted({s for s in out if len(s) >= MIN_SECRET}, key=len, reverse=True)
 
 

@@ -62,3 +62,10 @@ def test_an_aiohttp_error_quoting_a_bad_url_is_masked():
         run(once())
     assert "LITERALSECRET" not in str(err.value), err.value
     assert "<bad>" in str(err.value)
+
+
+def test_short_query_settings_are_not_masked():
+    """A key in a query is masked; ``usd`` or ``bitcoin`` are settings, and masking them would turn
+    every error text that mentions them into ``<label>``."""
+    secrets = secrets_in("https://api.example/price?ids=bitcoin&vs=usd&key=abcdef123456")
+    assert "abcdef123456" in secrets and "usd" not in secrets and "bitcoin" not in secrets
