@@ -165,7 +165,9 @@ def url_problem(url: str, schemes: Iterable[str]) -> str | None:
     except ValueError as exc:
         if "Invalid IPv6 URL" in str(exc):
             return "the IPv6 host's bracket is not closed (write it as [::1]:PORT)"
-        return "its host is malformed (an IPv6 host needs a valid address in brackets)"
+        if "[" in _rest.partition("/")[0]:
+            return "its host is malformed (a host in brackets must be an IPv6 address)"
+        return "its host is malformed"
     host = parts.hostname
     if not host:
         return "no host"

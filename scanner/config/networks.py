@@ -121,7 +121,7 @@ def _unknown_key(where: str, key: object, known: frozenset[str]) -> str:
 
 _URL_SCHEMES = ("http://", "https://", "ws://", "wss://", "tcp://", "ssl://")
 ENDPOINT_SCHEMES = tuple(s[:-3] for s in _URL_SCHEMES)
-_SCHEMES_SAID = ", ".join(s[:-3] for s in _URL_SCHEMES)
+_SCHEMES_SAID = ", ".join(ENDPOINT_SCHEMES)
 MAX_DECIMALS = 77  # 10**77 < 2**256: no token has more
 
 

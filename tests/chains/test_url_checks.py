@@ -20,7 +20,8 @@ SCHEMES = ("http", "https", "ws", "wss")
     ("http://x:80a/", "port"),
     ("http://[::1", "bracket"),
     ("http://user:LITERALSECRETPW@[::1/", "bracket"),
-    ("http://[zz]:1/", "host is malformed"),
+    ("http://[zz]:1/", "host is malformed (a host in brackets"),
+    ("http://ex\uff03ample/", "host is malformed"),
     ("ftp://x/", "scheme 'ftp'"),
     ("127.0.0.1:8545", "not a URL"),
 ])
