@@ -21,7 +21,7 @@ import aiohttp
 
 from .jsonrpc import _RATE_LIMIT_WORDS, Endpoint, JsonRpcClient, TransportError
 from .limits import Limiter
-from .secrets import expand_env
+from .secrets import expand_env, looks_like_key
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,7 +44,7 @@ class HttpApiClient(JsonRpcClient):
         super().__init__(endpoint, attempts=attempts, backoff_min=backoff_min, backoff_max=backoff_max,
                          limiter=limiter)
         self._url = self._url.rstrip("/")  # paths start with "/"
-        self._secrets.extend(v for v in self._headers.values() if v and _looks_secret(v))
+        self._secrets.extend(v for v in self._headers.values() if v and looks_like_key(v))
 
     async def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -80,10 +80,6 @@ def _is_rate_limit(error: Any) -> bool:
         return False
     text = error.lower()
     return any(w in text for w in _RATE_LIMIT_WORDS) or "frequency limit" in text
-
-
-def _looks_secret(value: str) -> bool:
-    return len(value) >= 8
 
 
 async def bounded_map(items: Iterable[T], fn: Callable[[T], Awaitable[R]], workers: int) -> list[R]:

@@ -78,7 +78,7 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
     except (IngestError, NetConfigError) as exc:
         err.print(f"porscan balances: {source.relabel(str(exc))}", markup=False, soft_wrap=True)
         return EXIT_USAGE
-    coin_filter, net_filter = split_multi(args.coin), split_multi(args.network)
+    coin_filter, net_filter = split_multi(args.coin), split_multi(args.network, "--network")
 
     def wanted(row) -> bool:
         if coin_filter and row.coin.upper() not in coin_filter:

@@ -37,11 +37,18 @@ def chunk_bytes_arg(text: str) -> int:
     return value
 
 
-def split_multi(values: list[str] | None) -> frozenset[str]:
-    """Repeated and comma-separated option values (``--coin A,B --coin C``), upper-case."""
+def split_multi(values: list[str] | None, option: str = "--coin") -> frozenset[str]:
+    """Repeated and comma-separated option values (``--coin A,B --coin C``), upper-case. A value
+    that names nothing (``--coin ''``, ``--coin ,,,``) is a UsageError: it meant "no filter" before,
+    the opposite of what was typed."""
+    from ..errors import UsageError
+
     out: set[str] = set()
     for v in values or []:
-        out.update(p.strip().upper() for p in v.split(",") if p.strip())
+        parts = {p.strip().upper() for p in v.split(",") if p.strip()}
+        if not parts:
+            raise UsageError(f"{option} {v!r}: names nothing (give one or more, comma-separated)")
+        out.update(parts)
     return frozenset(out)
 
 

@@ -184,7 +184,7 @@ def _scan(args: argparse.Namespace, source, out, err, min_ratio: Decimal | None)
                        prices=args.prices, price_config=args.price_config,
                        db=args.db, exchange=args.exchange, snapshot_date=args.snapshot_date, resume=args.resume,
                        fresh=args.fresh, networks_path=args.config, coins_path=args.coins, rpc=tuple(args.rpc),
-                       coins=split_multi(args.coin), networks=split_multi(args.network), workers=args.workers,
+                       coins=split_multi(args.coin), networks=split_multi(args.network, "--network"), workers=args.workers,
                        chunk_bytes=args.chunk_bytes, slice_rows=max(1, args.slice_rows), adapter_options={k: v for k, v in options.items() if v},
                        distributed=args.distributed)
     if opts.distributed:  # the same run, its jobs done by `porscan worker` processes (pipeline/distributed/)

@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
+from ..errors import UsageError
 from ..exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE
 from .args import bounded_int
 
@@ -40,7 +41,7 @@ scheduled job runs in the same process every --interval.
 
 Binds 127.0.0.1 by default. A non-loopback --host needs a bearer token: --token-env VAR names the
 environment variable holding it (16+ characters); clients send "Authorization: Bearer TOKEN"
-(browsers: HTTP Basic, any user name, the token as password).
+(browsers: HTTP Basic, user name porscan or none, the token as password).
 
 examples:
   porscan serve --db postgresql://porscan@localhost/porscan
@@ -90,7 +91,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
     _logging(args.quiet)
     cfg = load_config(args.config)
-    interval = parse_duration(args.interval, "--interval") if args.interval else None
+    interval = _interval(args.interval, parse_duration)
     only = set(args.exchange or [])
     unknown = only - {j.name for j in cfg.exchanges}
     if unknown:
@@ -110,6 +111,16 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     result = asyncio.run(run_pass(cfg, force=args.force, only=only or None))
     print(summarize(result))
     return result.exit_code
+
+
+def _interval(text: str | None, parse_duration) -> float | None:
+    """--interval in seconds; zero fell back to the config's interval, silently (``0 or default``)."""
+    if text is None:
+        return None
+    seconds = parse_duration(text, "--interval")
+    if seconds <= 0:
+        raise UsageError(f"--interval {text!r}: must be longer than 0 (leave it out for the config's interval)")
+    return seconds
 
 
 def _db_label(cfg) -> str:
@@ -147,7 +158,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     cfg = None
     if args.schedule:
         cfg = load_config(args.schedule)
-    interval = parse_duration(args.interval, "--interval") if args.interval else None
+    interval = _interval(args.interval, parse_duration)
+    if interval is not None and cfg is None:
+        raise UsageError("--interval: serve runs no scheduled job without --schedule; give both or neither")
     token = resolve_token(args.host, args.token_env)
     if not (0 <= args.port <= 65535):
         print(f"porscan serve: --port {args.port} is not a port number", file=sys.stderr)

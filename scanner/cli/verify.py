@@ -80,6 +80,8 @@ def _verify(args: argparse.Namespace, source: Input) -> int:
     except (OSError, ValueError) as exc:
         err.print(f"porscan verify: cannot load asset config: {exc}", markup=False)
         return EXIT_USAGE
+    filters = Filters(split_multi(args.coin), split_multi(args.network, "--network"))
+    filters.require_a_match(head, source.label)  # before any output is written
     json_sink = failures_sink = None
     try:
         if args.json:
@@ -89,7 +91,6 @@ def _verify(args: argparse.Namespace, source: Input) -> int:
     except OSError as exc:
         err.print(f"porscan verify: cannot write output: {exc}", markup=False)
         return EXIT_USAGE
-    filters = Filters(split_multi(args.coin), split_multi(args.network))
     show_progress = not (args.no_progress or args.quiet) and err.is_terminal
     started = time.perf_counter()
     total_bytes = max(1, head.size - head.data_offset)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
+
+from ..errors import ConfigError
+from .files import read_toml
 
 
 def config_dir() -> Path:
@@ -16,6 +18,9 @@ def config_dir() -> Path:
     the package, ``scanner/config/``."""
     env = os.environ.get("PORSCAN_CONFIG_DIR")
     if env:
+        if not Path(env).is_dir():  # else each file under it failed as NotADirectoryError, a traceback
+            raise ConfigError(f"PORSCAN_CONFIG_DIR={env}: not a folder (it holds networks.toml, coins.toml "
+                              f"and assets.toml)")
         return Path(env)
     # the TOML files ship inside the package (a wheel installs them beside this module)
     return Path(str(files("scanner.config")))
@@ -50,8 +55,7 @@ class AssetBook:
     @classmethod
     def load(cls, path: Path | None = None) -> "AssetBook":
         path = path or config_dir() / "assets.toml"
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+        data = read_toml(path)
         coins: dict[str, CoinInfo] = {}
         classes: dict[str, str] = {}
         issuers: dict[str, str] = {}

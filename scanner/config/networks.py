@@ -6,18 +6,18 @@ when the endpoint is used and never printed: endpoints are shown by their ``labe
 
 from __future__ import annotations
 
-import tomllib
 from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from chains.jsonrpc import Endpoint
 from chains.httpapi import resolve_headers
-from chains.secrets import ConfigError as UnsetVariable, expand_env
+from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, url_problem
 from chains.protocol import Asset
 
 from ..errors import ConfigError
 from .assets import config_dir
+from .files import read_toml, table
 
 
 class NetConfigError(ConfigError, ValueError):
@@ -55,13 +55,7 @@ class CoinTarget:
 
 
 def _load(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            return tomllib.load(fh)
-    except FileNotFoundError:
-        raise NetConfigError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise NetConfigError(f"{path}: {exc}") from exc
+    return read_toml(path, NetConfigError)
 
 
 # the network kinds porscan has an adapter for (scanner/pipeline/adapters.py builds one per kind;
@@ -104,10 +98,30 @@ def _module_kind(kind: str) -> bool:
 
 
 _NETWORK_KEYS = frozenset({"kind", "chain_id", "native_symbol", "native_decimals", "multicall3", "endpoints"})
+# The keys a network or endpoint table may hold: porscan's own, then those the adapters read
+# (chains/*.py, scanner/pipeline/adapters.py). Any other is a typo that was silently ignored
+# (``requests_per_secnd`` ran without a rate limit): refused, naming the nearest known key.
+NETWORK_OPTION_KEYS = frozenset({
+    "source", "coin", "chain", "stakehub", "probe_addresses", "commitment", "stake_accounts",
+    "genesis_validators_root", "seconds_per_slot", "network_passphrase", "address_prefix", "token_contract",
+    "native_contract", "ss58_prefix", "genesis_hash", "staking", "address_format"})
+ENDPOINT_KEYS = frozenset({
+    "label", "url", "requests_per_second", "concurrency", "max_batch", "timeout", "archive", "headers",
+    "jsonrpc_url", "protocol", "balance_history", "attempts", "backoff_min", "backoff_max", "api", "hyperion",
+    "hyperion_page", "keys_per_call", "seqno_param", "node_chain", "mode", "dump_dir", "dump_dir_local",
+    "allow_rollback", "keep_dump", "dump_timeout", "dump_format", "token_contract", "source"})
+
+
+def _unknown_key(where: str, key: object, known: frozenset[str]) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(str(key), sorted(known), n=1, cutoff=0.75)
+    return f"{where}{key}: unknown key" + (f" (did you mean {near[0]}?)" if near else "")
 
 
 _URL_SCHEMES = ("http://", "https://", "ws://", "wss://", "tcp://", "ssl://")
-_SCHEMES_SAID = ", ".join(s[:-3] for s in _URL_SCHEMES)
+ENDPOINT_SCHEMES = tuple(s[:-3] for s in _URL_SCHEMES)
+_SCHEMES_SAID = ", ".join(ENDPOINT_SCHEMES)
 MAX_DECIMALS = 77  # 10**77 < 2**256: no token has more
 
 
@@ -130,18 +144,43 @@ def _network_problems(nid: str, spec: dict) -> list[str]:
         problems.append(f"network {nid}: chain_id: missing (every EVM endpoint is checked against it)")
     if not _is_int(spec.get("native_decimals", 18), 0, MAX_DECIMALS):
         problems.append(f"network {nid}: native_decimals: {spec.get('native_decimals')!r} is not 0..{MAX_DECIMALS}")
-    for i, e in enumerate(spec.get("endpoints", []) if isinstance(spec.get("endpoints", []), list) else []):
-        url = e.get("url") if isinstance(e, dict) else None
-        where = f"network {nid}: endpoint {e.get('label') or i if isinstance(e, dict) else i}: url"
+    problems += [_unknown_key(f"network {nid}: ", k, _NETWORK_KEYS | NETWORK_OPTION_KEYS)
+                 for k in spec if k not in _NETWORK_KEYS | NETWORK_OPTION_KEYS]
+    endpoints = spec.get("endpoints", [])
+    if not isinstance(endpoints, list) or not all(isinstance(e, dict) for e in endpoints):
+        problems.append(f"network {nid}: endpoints: expected [[networks.{nid}.endpoints]] tables, got "
+                        f"{str(endpoints)[:40]!r}")
+        endpoints = []
+    labels: dict[str, int] = {}
+    for i, e in enumerate(endpoints):
+        label = e.get("label") or f"{nid}-{i}"
+        problems += [_unknown_key(f"network {nid}: endpoint {label}: ", k, ENDPOINT_KEYS) for k in e
+                     if k not in ENDPOINT_KEYS]
+        if not isinstance(label, str):
+            problems.append(f"network {nid}: endpoint {i}: label: {label!r} is not a name")
+        elif label in labels:  # reports, limits and failover name endpoints by label: two would be one
+            problems.append(f"network {nid}: endpoint {label}: label: also the label of endpoint {labels[label]}")
+        else:
+            labels[label] = i
+        for flag in ("archive", "balance_history"):
+            if flag in e and not isinstance(e[flag], bool):  # bool("no") is True
+                problems.append(f"network {nid}: endpoint {label}: {flag}: {e[flag]!r} is not true or false")
+    for i, e in enumerate(endpoints):
+        url = e.get("url")
+        where = f"network {nid}: endpoint {e.get('label') or i}: url"
         if not isinstance(url, str):
             problems.append(f"{where}: missing")
         elif not url.lower().startswith(_URL_SCHEMES):
             problems.append(f"{where}: {url.split('://')[0] + '://' if '://' in url else url[:20]!r} is not a scheme "
                             f"porscan speaks ({_SCHEMES_SAID})")
-        rpc_url = e.get("jsonrpc_url") if isinstance(e, dict) else None
+        elif why := url_problem(url, ENDPOINT_SCHEMES):  # never the URL itself: it may hold a password
+            problems.append(f"{where}: {why}")
+        rpc_url = e.get("jsonrpc_url")
         if rpc_url is not None and not (isinstance(rpc_url, str) and rpc_url.lower().startswith(("http://", "https://"))):
-            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {str(rpc_url)[:40]!r} is not an http:// or "
-                            f"https:// URL")
+            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {display_url(str(rpc_url))[:40]!r} is not an "
+                            f"http:// or https:// URL")
+        elif rpc_url is not None and (why := url_problem(rpc_url, ("http", "https"))):
+            problems.append(f"{where.removesuffix(': url')}: jsonrpc_url: {why}")
     return problems
 
 
@@ -149,10 +188,11 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
     path = path or config_dir() / "networks.toml"
     data = _load(path)
     out: dict[str, Network] = {}
-    problems = [p for nid, spec in data.get("networks", {}).items() for p in _network_problems(nid, spec)]
+    networks = table(data.get("networks", {}), path, "networks", "[networks.ID] tables", NetConfigError)
+    problems = [p for nid, spec in networks.items() for p in _network_problems(nid, spec)]
     if problems:  # every mistake at once, each with the file and the key
         raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
-    for nid, spec in data.get("networks", {}).items():
+    for nid, spec in networks.items():  # checked above: every network a table, its endpoints tables
         try:
             eps = []
             ep_opts = []
@@ -360,7 +400,8 @@ def check_coins(coins: dict[str, CoinTarget], networks: dict[str, Network], book
     known = set(networks)
     default = config_dir() / "networks.toml"
     if default.exists():
-        known |= set(_load(default).get("networks", {}))
+        known |= set(table(_load(default).get("networks", {}), default, "networks", "[networks.ID] tables",
+                           NetConfigError))
     problems = []
     for key, t in dict.items(coins):
         if t.network not in known:
@@ -373,18 +414,33 @@ def check_coins(coins: dict[str, CoinTarget], networks: dict[str, Network], book
         raise NetConfigError("\n".join(f"{path}: {p}" for p in problems))
 
 
+_COIN_KEYS = frozenset({"network", "asset", "contract", "decimals", "source"})
+
+
+def _coin_problems(key: str, spec: object) -> list[str]:
+    """What is wrong with one coin table, all of it: a table without ``network`` was skipped and a
+    missing ``asset`` was ``KeyError('asset')``; a key porscan does not read was ignored."""
+    if not isinstance(spec, dict):
+        return [f"coin {key}: expected a table ([{key}] with network, asset, decimals), got {str(spec)[:40]!r}"]
+    problems = [_unknown_key(f"coin {key}: ", k, _COIN_KEYS) for k in spec if k not in _COIN_KEYS]
+    for name in ("network", "asset"):
+        if not isinstance(spec.get(name), str) or not spec[name].strip():
+            problems.append(f"coin {key}: {name}: " + ("missing" if name not in spec else f"{spec[name]!r} is not a name"))
+    if "contract" in spec and not isinstance(spec["contract"], str):
+        problems.append(f"coin {key}: contract: {spec['contract']!r} is not an address (a string)")
+    if not _is_int(spec.get("decimals"), 0, MAX_DECIMALS):
+        problems.append(f"coin {key}: decimals: {spec.get('decimals')!r} is not 0..{MAX_DECIMALS}")
+    return problems
+
+
 def load_coins(path: Path | None = None) -> CoinTargets:
     path = path or config_dir() / "coins.toml"
     data = _load(path)
     out = CoinTargets()
-    bad = [f"{path}: coin {key}: decimals: {spec.get('decimals')!r} is not 0..{MAX_DECIMALS}"
-           for key, spec in data.items() if isinstance(spec, dict) and "network" in spec
-           and not _is_int(spec.get("decimals"), 0, MAX_DECIMALS)]
+    bad = [f"{path}: {p}" for key, spec in data.items() for p in _coin_problems(key, spec)]
     if bad:
         raise NetConfigError("\n".join(bad))
     for key, spec in data.items():
-        if not isinstance(spec, dict) or "network" not in spec:
-            continue
         try:
             out[key.upper()] = CoinTarget(key.upper(), spec["network"], spec["asset"], spec.get("contract") or None,
                                           int(spec["decimals"]))
@@ -408,6 +464,9 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
             raise NetConfigError(f"--rpc {nid}=...: {exc}") from exc
         if not url.lower().startswith(_URL_SCHEMES):
             raise NetConfigError(f"--rpc {nid}=...: not a URL porscan speaks ({_SCHEMES_SAID})")
+        why = url_problem(url, ENDPOINT_SCHEMES)
+        if why:  # found now, not after six retries of a scan; the URL is not quoted (it may hold a password)
+            raise NetConfigError(f"--rpc {nid}=...: {why}")
         if base is None:
             raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
                                  f"(known: {', '.join(sorted(out)) or 'none'})")

@@ -30,8 +30,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_vars
+from chains.secrets import display_url, expand_env, scrub, secrets_in, unset_vars, url_problem
 
+from ..config.files import read_text
 from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from ..report_model import ScanReport
@@ -115,10 +116,7 @@ def load_list(path: str | Path) -> list[Round]:
     """The rounds of a TOML (``[[round]]`` tables) or CSV (a header naming the fields) list; every bad
     entry at once as a BackfillListError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read: {getattr(exc, 'strerror', None) or exc}") from exc
+    text = read_text(path, UsageError)
     if path.suffix.lower() == ".toml":
         entries = _toml_entries(path, text)
     else:
@@ -236,6 +234,10 @@ def _reference(path: Path, where: str, key: str, value: Any, problems: list[str]
     value = value.strip()
     scheme = value.split("://", 1)[0].lower() if "://" in value else ""
     if scheme == "https":
+        why = url_problem(value, ("https",))
+        if why:  # before anything is downloaded; the URL is not quoted (its query or password may be a key)
+            problems.append(f"{where}: {key}: {why}")
+            return None
         unset = unset_vars(value)
         if unset:
             problems.append(f"{where}: {key}: {display_url(value)}: environment variable {', '.join(unset)} is not set")

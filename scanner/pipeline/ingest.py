@@ -131,6 +131,22 @@ def normalise_header(cell: str) -> str:
     return " ".join(cell.strip().strip('"').lower().split())
 
 
+def header_columns(cells: list[str], path: str, line: int, kind: str) -> dict[str, int]:
+    """Canonical field -> cell index of a header; two cells naming one field (``address,address``,
+    ``amount,balance``) are an IngestError naming them. The first was read before, silently: which
+    of the two holds the address or the amount is the publisher's to say, not porscan's to guess."""
+    seen: dict[str, list[tuple[int, str]]] = {}
+    for i, cell in enumerate(cells):
+        name = _HEADER_NAMES.get(normalise_header(cell))
+        if name:
+            seen.setdefault(name, []).append((i, cell.strip().strip('"')))
+    twice = [f"{' and '.join(repr(c) for _, c in said)} (columns {', '.join(str(i + 1) for i, _ in said)}) "
+             f"both name the {name.replace('_', ' ')}" for name, said in seen.items() if len(said) > 1]
+    if twice:
+        raise IngestError(f"{path}:{line}: {kind}: duplicate column: {'; '.join(twice)}")
+    return {name: said[0][0] for name, said in seen.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     name: str  # okx-7 | okx-9 | okx-11 | okx-12 | auditor | custom-N | binance | address-list
@@ -155,11 +171,7 @@ class Layout:
 
     @classmethod
     def from_header(cls, cells: list[str], path: str = "", line: int = 0) -> "Layout":
-        cols: dict[str, int] = {}
-        for i, cell in enumerate(cells):
-            name = _HEADER_NAMES.get(normalise_header(cell))
-            if name and name not in cols:
-                cols[name] = i
+        cols = header_columns(cells, path, line, "detail header")
         listed = not any(f in cols for f in _SIGNED_ONLY)  # an address list: no proof columns at all
         if listed:
             required = _LIST_REQUIRED
@@ -399,11 +411,7 @@ def read_head(path: str | os.PathLike) -> FileHead:
                 return head
             if state == "first":
                 head.summary_header = cells
-                summary_cols = {}
-                for i, c in enumerate(cells):
-                    n = _HEADER_NAMES.get(normalise_header(c))
-                    if n and n not in summary_cols:
-                        summary_cols[n] = i
+                summary_cols = header_columns(cells, path, lineno, "summary header")
                 if "coin" not in summary_cols or "amount" not in summary_cols:
                     raise IngestError(f"{path}:{lineno}: first line is neither a summary header (coin,...,amount) "
                                       f"nor a detail header (with an address column): {text[:120]!r}")

@@ -22,7 +22,6 @@ share that config and the wording of their reasons; the I/O itself is in ``chain
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -33,10 +32,11 @@ from chains.httpapi import bounded_map
 from chains.jsonrpc import Endpoint, TransportError
 from chains.oracle import EvmOracleReader, OracleAnswer, OracleError, OracleReader, PriceApiClient
 from chains.evm import parse_address
-from chains.secrets import ConfigError as UnsetVariable
+from chains.secrets import ConfigError as UnsetVariable, url_problem
 
 from ..amounts import EXACT
 from ..config.assets import config_dir
+from ..config.files import read_toml
 from ..errors import ConfigError
 from .liabilities.model import LiabilitySet
 
@@ -151,13 +151,7 @@ def load_price_config(path: Path | None = None) -> PriceConfig:
         path = config_dir() / "price_feeds.toml"
         if not path.exists():
             path = _PACKAGED
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
+    data = read_toml(path)
     problems: list[str] = []
     settings = data.get("settings", {})
     precedence = settings.get("precedence", list(SOURCE_KINDS))
@@ -195,6 +189,8 @@ def load_price_config(path: Path | None = None) -> PriceConfig:
         mistakes = []
         if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
             mistakes.append(f"{where}.url: missing or not an http(s) URL")
+        elif why := url_problem(re.sub(r"\{\w+\}", "1", url), ("http", "https")):  # its {placeholders} read as 1
+            mistakes.append(f"{where}.url: {why}")
         if not isinstance(price_path, str) or not price_path:
             mistakes.append(f"{where}.price_path: missing")
         if not isinstance(ids, dict) or not all(isinstance(v, str) and v for v in ids.values()):

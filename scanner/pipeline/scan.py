@@ -201,6 +201,7 @@ def _load_context(opts: ScanOptions, prove: bool = True) -> _Context:
     except NetConfigError as exc:
         raise ScanError(str(exc)) from exc
     liabilities = None
+    check_liabilities_format(opts.liabilities_format, opts.liabilities is not None)
     if opts.liabilities:
         from .liabilities import LiabilitiesError, load_liabilities
 
@@ -212,12 +213,27 @@ def _load_context(opts: ScanOptions, prove: bool = True) -> _Context:
             raise ScanError(str(exc)) from exc
         except OSError as exc:
             raise ScanError(f"{opts.liabilities}: {exc.strerror or exc}") from exc
+    # a filter that matches nothing stops here: no run stored, no "0 of 0 balances read" verdict
+    Filters(opts.coins, opts.networks).require_a_match(head, opts.given)
     cfg = hashlib.sha256()
     for p in (opts.networks_path or config_dir() / "networks.toml", opts.coins_path or config_dir() / "coins.toml",
               config_dir() / "assets.toml"):
         cfg.update(Path(p).read_bytes())
     cfg.update(repr(sorted(opts.rpc)).encode())
     return _Context(opts, head, networks, coins, default_book(), liabilities, sha256_file(opts.file), cfg.hexdigest())
+
+
+def check_liabilities_format(fmt: str | None, liabilities: bool, option: str = "--liabilities-format") -> None:
+    """A forced liabilities format must be one porscan reads and have a file to apply to: without
+    --liabilities it was ignored, silently (and a misspelt one only failed once a file came along)."""
+    if fmt is None:
+        return
+    from .liabilities import FORMATS
+
+    if fmt not in FORMATS:
+        raise ScanError(f"{option} {fmt!r}: not a liabilities format porscan reads ({', '.join(FORMATS)})")
+    if not liabilities:
+        raise ScanError(f"{option} {fmt!r}: there is no liabilities file to read with it (give --liabilities)")
 
 
 def _proven(liab, opts: ScanOptions):

@@ -31,6 +31,7 @@ from signatures.registry import Resolution, address_shape, resolve, resolve_name
 from ..csvcells import row as csv_row
 from ..records import RowRecord
 from ..amounts import EXACT, SIGNIFICANT_KEPT, shown_places, text_to_base_units
+from .filters import Filters
 from .ingest import FileHead, Layout, RowError, iter_chunks, iter_lines, row_parser
 
 _STATUS_INDEX = {s: i for i, s in enumerate(STATUS_ORDER)}
@@ -45,19 +46,6 @@ UNCHECKED_REASON = "not verified: parsed for the balance plan only"
 esc = encode_basestring  # JSON string literal (C implementation), non-ASCII kept
 
 FAILURE_COLUMNS = ("line", "coin", "network", "address", "amount", "status", "scheme", "reason")
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    coins: frozenset[str] = frozenset()  # upper-case coin keys; empty = all
-    networks: frozenset[str] = frozenset()
-
-    def reason(self, coin: str, network: str) -> str:
-        if self.coins and coin.upper() not in self.coins:
-            return "filtered out by --coin"
-        if self.networks and network.upper() not in self.networks:
-            return "filtered out by --network"
-        return ""
 
 
 def status_column_skip(status: str) -> str:

@@ -223,9 +223,21 @@ class Store(abc.ABC):
                        started_at=self._out_ts_req(c["started_at"]), finished_at=self._out_ts(c["finished_at"]),
                        input_path=c["input_path"], input_sha256=c["input_sha256"],
                        liabilities_path=c["liabilities_path"], liabilities_sha256=c["liabilities_sha256"],
-                       params=self._out_json(c["params"]), tool_version=c["tool_version"],
+                       params=self._run_json(c, "params"), tool_version=c["tool_version"],
                        snapshot_date=self._out_date(c["snapshot_date"]),
-                       summary=None if c["summary"] is None else self._out_json(c["summary"]))
+                       summary=None if c["summary"] is None else self._run_json(c, "summary"))
+
+    def _run_json(self, c: Row, column: str) -> Any:
+        """A run's JSON column, or a StoreError naming the run, the column and the store: a damaged row
+        (edited by hand, a disk fault) was a JSONDecodeError traceback from `porscan runs` and `report`."""
+        try:
+            value = self._out_json(c[column])
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"run {c['id']} in {self.url}: its stored {column} is not JSON ({exc}); "
+                             f"the row is damaged") from exc
+        if column == "summary" and not isinstance(value, dict):
+            raise StoreError(f"run {c['id']} in {self.url}: its stored summary is not a JSON object; the row is damaged")
+        return value
 
     def _row(self, r: Sequence[Any]) -> RowRecord:
         # the hot path of a resumed run's aggregation: positions looked up once, in ROW_AT

@@ -133,6 +133,9 @@ def test_a_bad_entry_is_one_line_and_nothing_runs(world, tmp_path, capsys):
 @pytest.mark.parametrize("entry,field", [("file = 'http://example.test/r.csv'", "file"),
                                          ("file = 'missing.csv'", "file"),
                                          ("file = 'https://h.test/r.csv?key=${PORSCAN_TEST_UNSET_KEY}'", "file"),
+                                         ("file = 'https://[::1/x.csv?key=LITERALSECRETQ'", "file"),
+                                         ("file = 'https://u:LITERALSECRETPW@[::1/x.csv'", "file"),
+                                         ("file = 'https://h.test:99999/x.csv'", "file"),
                                          ("file = 'r.csv'\noptions = { usd_scale = 99 }", "options.usd_scale"),
                                          ("file = 'r.csv'\ncolour = 'red'", "colour")])
 def test_toml_entries_name_the_round_and_field(tmp_path, capsys, entry, field):
@@ -143,6 +146,7 @@ def test_toml_entries_name_the_round_and_field(tmp_path, capsys, entry, field):
     assert main(["backfill", str(rounds), "--db", str(tmp_path / "x.db")]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith(f"porscan backfill: {rounds}: round[1]: {field}:"), line
+    assert "LITERAL" not in line  # a malformed URL is named, not quoted
 
 
 @pytest.fixture

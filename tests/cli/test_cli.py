@@ -99,6 +99,30 @@ def test_filters_mark_rows_skipped(tmp_path):
     assert s["verified"] == 1 and s["skipped"] == 41
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["verify", "--coin", "BTCC"], "porscan verify: --coin BTCC matches no row of {p} (its coins: ETH, BTC, USDT-TRC20)"),
+    (["verify", "--network", "ETHX,SOL"], "porscan verify: --network ETHX,SOL matches no row of {p} (its networks: "
+                                          "ETH, BTC, TRON)"),
+    (["verify", "--coin", "ETH", "--network", "TRON"], "porscan verify: --coin ETH with --network TRON matches no row"),
+    (["verify", "--coin", ""], "porscan verify: --coin '': names nothing"),
+    (["verify", "--coin", ",,,"], "porscan verify: --coin ',,,': names nothing"),
+    (["verify", "--network", " "], "porscan verify: --network ' ': names nothing"),
+    (["scan", "--coin", "BTCC", "--dry"], "porscan scan: --coin BTCC matches no row of {p}"),
+    (["scan", "--coin", "BTCC"], "porscan scan: --coin BTCC matches no row of {p}"),
+    (["scan", "--coin", ","], "porscan scan: --coin ',': names nothing"),
+])
+def test_a_filter_that_matches_nothing_is_a_usage_error(tmp_path, capsys, argv, said):
+    """A mistyped --coin skipped every row: "all checks held: 0 of 0 balances read", exit 0, a run
+    stored; an empty one meant no filter at all."""
+    p, _, _ = _sample_file(tmp_path, bad=False)
+    db, rep = tmp_path / "runs.db", tmp_path / "r.json"
+    store = ["--db", str(db)] if argv[0] == "scan" else []
+    assert main([argv[0], str(p), *argv[1:], "--json", str(rep), *store]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(said.format(p=p)), line
+    assert not db.exists() and not rep.exists()  # nothing stored, no report written
+
+
 def test_usage_errors_exit_2(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "missing.csv")]) == 2
     bad = tmp_path / "bad.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from eth_utils import is_checksum_address
 
 from chains.jsonrpc import Endpoint
@@ -177,3 +178,124 @@ def test_every_network_kind_config_accepts_has_an_adapter():
     from scanner.pipeline.adapters import supported_kinds
 
     assert supported_kinds() == all_kinds()
+
+
+@pytest.mark.parametrize("url", ["http://user:LITERALSECRETPW@[::1/", "http://", "http://x:99999", "http://[::1"])
+def test_malformed_rpc_urls_stop_the_scan_before_it_starts(tmp_path, capsys, url):
+    """Each passed --dry (exit 0) and made a scan retry six times and exit 3, the password in the
+    note, the JSON, the debug log and the store."""
+    from scanner.cli.main import main
+
+    reserves = _reserves(tmp_path)
+    db = tmp_path / "d.db"
+    for extra in (["--dry"], ["--json", str(tmp_path / "r.json")]):
+        assert main(["scan", str(reserves), "--rpc", f"ethereum={url}", "--db", str(db), "-q", *extra]) == 2
+        out, err = capsys.readouterr()
+        (line,) = err.strip().splitlines()
+        assert line.startswith("porscan scan: --rpc ethereum=...: "), line
+        assert "LITERAL" not in out + err
+    assert not db.exists() and not (tmp_path / "r.json").exists()
+
+
+def test_malformed_url_in_a_networks_file_names_file_and_endpoint(tmp_path, capsys):
+    from scanner.cli.main import main
+
+    nets = tmp_path / "networks.toml"
+    nets.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\n[[networks.ethereum.endpoints]]\n'
+                    'label = "mine"\nurl = "http://user:LITERALSECRETPW@[::1/"\n'
+                    '[[networks.ethereum.endpoints]]\nlabel = "other"\nurl = "http://h.example:70000/"\n')
+    reserves = _reserves(tmp_path)
+    assert main(["scan", str(reserves), "--config", str(nets), "--dry"]) == 2
+    err = capsys.readouterr().err
+    assert f"{nets}: network ethereum: endpoint mine: url: the IPv6 host's bracket is not closed" in err
+    assert f"{nets}: network ethereum: endpoint other: url: its port is not a number" in err
+    assert "LITERAL" not in err
+
+
+@pytest.mark.parametrize("make, what", [
+    (lambda d: d, "is a folder, not a file"),
+    (lambda d: _file(d / "n.toml", b"networks = [1, 2]\n"), "networks: expected [networks.ID] tables, got list"),
+    (lambda d: _file(d / "n.toml", b"\xff\xfe[networks]\n"), "cannot read: not UTF-8 text"),
+    (lambda d: _file(d / "n.toml", b"[networks\n"), "not valid TOML"),
+])
+def test_a_networks_file_that_cannot_be_read_is_one_line(tmp_path, capsys, make, what):
+    """Each was a traceback (IsADirectoryError, AttributeError, UnicodeDecodeError), exit 1."""
+    from scanner.cli.main import main
+
+    reserves = _reserves(tmp_path)
+    config = make(tmp_path)
+    assert main(["scan", str(reserves), "--dry", "--config", str(config)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"porscan scan: {config}: ") and what in line, line
+
+
+def test_a_config_dir_that_is_a_file_is_one_line(tmp_path, capsys, monkeypatch):
+    from scanner.cli.main import main
+
+    reserves = _reserves(tmp_path)
+    monkeypatch.setenv("PORSCAN_CONFIG_DIR", str(reserves))
+    assert main(["scan", str(reserves), "--dry"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"porscan scan: PORSCAN_CONFIG_DIR={reserves}: not a folder (it holds networks.toml, coins.toml " \
+                   "and assets.toml)"
+
+
+def _reserves(tmp_path):
+    """A one-row HTX-style reserve file: enough for a command to reach its config."""
+    return _file(tmp_path / "r.csv", b"coin,address,snapshot height,balance,message,signature\nETH,0x"
+                 + b"ab" * 20 + b",1,1,-,-\n")
+
+
+def _file(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("text, said", [
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\n[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://h.example/"\n'
+     'requests_per_secnd = 5\n', "network x: endpoint a: requests_per_secnd: unknown key (did you mean requests_per_second?)"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\nmulticall = "0x00"\n', "network x: multicall: unknown key (did you mean multicall3?)"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\nendpoints = 5\n', "network x: endpoints: expected [[networks.x.endpoints]] tables"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\n[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://h.example/"\n'
+     'archive = "yes"\n', "network x: endpoint a: archive: 'yes' is not true or false"),
+    ('[networks.x]\nkind = "evm"\nchain_id = 1\n[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://h.example/"\n'
+     '[[networks.x.endpoints]]\nlabel = "a"\nurl = "http://other.example/"\n',
+     "network x: endpoint a: label: also the label of endpoint 0"),
+])
+def test_network_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys, text, said):
+    """Each was ignored (a typo ran without a rate limit, "yes" read as true, two endpoints one
+    label) or a TypeError repr."""
+    from scanner.cli.main import main
+
+    nets = _file(tmp_path / "networks.toml", text.encode())
+    reserves = _reserves(tmp_path)
+    assert main(["scan", str(reserves), "--dry", "--config", str(nets)]) == 2
+    err = capsys.readouterr().err
+    assert f"{nets}: {said}" in err and "Error(" not in err, err
+
+
+@pytest.mark.parametrize("text, said", [
+    ('[ETH]\nnetwork = "ethereum"\ndecimals = 18\n', "coin ETH: asset: missing"),
+    ('[ETH]\nnetwork = "ethereum"\nasset = "ETH"\ndecimals = 18\ncontrct = "0x00"\n',
+     "coin ETH: contrct: unknown key (did you mean contract?)"),
+    ('[ETH]\nnetwrk = "ethereum"\nasset = "ETH"\ndecimals = 18\n', "coin ETH: network: missing"),
+])
+def test_coin_keys_that_would_be_ignored_or_crash_are_named(tmp_path, capsys, text, said):
+    """A missing asset was KeyError('asset'); a table without network was skipped, silently."""
+    from scanner.cli.main import main
+
+    coins = _file(tmp_path / "coins.toml", text.encode())
+    reserves = _reserves(tmp_path)
+    assert main(["scan", str(reserves), "--dry", "--coins", str(coins)]) == 2
+    err = capsys.readouterr().err
+    assert f"{coins}: {said}" in err and "Error(" not in err, err
+
+
+def test_a_liabilities_format_without_liabilities_or_unknown_is_refused(tmp_path, capsys):
+    from scanner.cli.main import main
+
+    reserves = _reserves(tmp_path)
+    assert main(["scan", str(reserves), "--dry", "--liabilities-format", "simple"]) == 2
+    assert "--liabilities-format 'simple': there is no liabilities file" in capsys.readouterr().err
+    assert main(["scan", str(reserves), "--dry", "--liabilities-format", "nope"]) == 2
+    assert "--liabilities-format 'nope': not a liabilities format porscan reads" in capsys.readouterr().err

@@ -137,6 +137,30 @@ def test_unreadable_files_raise_ingest_error(write_csv, text, fragment):
         read_head(write_csv(text))
 
 
+@pytest.mark.parametrize("header, said", [
+    (H11.replace("address,amount", "address,address,amount"), "'address' and 'address' (columns 4, 5) both name the address"),
+    (H12.replace("amount", "amount,balance"), "'amount' and 'balance' (columns 6, 7) both name the amount"),
+    (H7.replace("signature1", "signature1,Signature"), "'signature1' and 'Signature' (columns 5, 6) both name the signature1"),
+    (HA.replace("network", "network,chain"), "'network' and 'chain' (columns 2, 3) both name the network"),
+    ("coin,address,snapshot height,balance,message,signature,address", "(columns 2, 7) both name the address"),  # HTX
+    ("Coin,Network,Address,Balance,Height,Wallet Address", "'Address' and 'Wallet Address'"),  # Binance-style list
+])
+def test_a_column_named_twice_is_a_header_error(write_csv, header, said):
+    """The first of the two was read, silently: a file whose second address column is the real one
+    read every row's address from the wrong column."""
+    width = len(split_cells(header))
+    p = write_csv("coin,snapshot height,amount\nETH,100,1.5\n\n" + header + "\n" + ",".join(["x"] * width) + "\n")
+    with pytest.raises(IngestError) as err:
+        read_head(p)
+    assert str(err.value).startswith(f"{p}:4: detail header: duplicate column: ") and said in str(err.value), err.value
+
+
+def test_a_summary_column_named_twice_is_a_header_error(write_csv):
+    p = write_csv("coin,snapshot height,amount,balance\nETH,100,1.5,2\n\n" + H11 + "\n")
+    with pytest.raises(IngestError, match=r":1: summary header: duplicate column: 'amount' and 'balance'"):
+        read_head(p)
+
+
 def test_missing_file():
     with pytest.raises(IngestError, match="cannot read"):
         read_head("/nonexistent/porscan.csv")

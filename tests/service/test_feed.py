@@ -211,8 +211,44 @@ def test_auth(db_url):
         assert (await client.get("/", headers={"Authorization": "Basic " + basic})).status == 401  # user: "" or porscan
         basic = base64.b64encode(f"porscan:{TOKEN}".encode()).decode()
         assert (await client.get("/", headers={"Authorization": "Basic " + basic})).status == 200
+        # the 401 too names the server as porscan, not Python and aiohttp's versions
+        assert r.headers["Server"] == "porscan"
 
     run_client(db_url, check, token=TOKEN)
+
+
+def test_serve_help_says_which_basic_user_names_work(capsys):
+    """The help said "any user name"; user ``x`` got 401 (README and the code: porscan, or none)."""
+    from scanner.cli.main import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "any user name" not in text and "HTTP Basic, user name porscan or none, the token as password" in text
+
+
+@pytest.mark.parametrize("run_id", ["+1", "01", "\uff11", "1_0", " 1", "1 "])
+def test_run_ids_are_ascii_digits_only(db_url, run_id):
+    """int() took each of these: one run had many URLs, and "1_0" was run 10."""
+    from urllib.parse import quote
+
+    async def check(client, store):
+        ids = sorted(r.id for r in await store.list_runs(limit=100))
+        assert ids[0] == 1 and 10 in ids  # "1_0" would name an existing run
+        await _json(client, f"/api/v1/runs/{quote(run_id)}", 404)
+        await _json(client, f"/api/v1/runs/{quote(run_id)}/networks", 404)
+
+    run_client(db_url, check)
+
+
+def test_a_series_whose_since_is_after_until_is_400(db_url):
+    """It answered 200 with no points, which reads as "no data"."""
+    async def check(client, store):
+        body = await _json(client, "/api/v1/exchanges/OKX/series/USDT?since=2025-03-30&until=2025-03-25", 400)
+        assert "since (2025-03-30) is after until (2025-03-25)" in body["error"]["message"]
+        await _json(client, "/api/v1/exchanges/OKX/series/USDT?since=2025-03-25&until=2025-03-25")
+
+    run_client(db_url, check)
 
 
 def test_bind_rules(monkeypatch, capsys):
@@ -378,6 +414,14 @@ def test_public_report_names_files_not_paths():
     assert shown["liabilities"]["file"] == "sum_proof_data.json" and report["inputs"][0]["path"].startswith("/")
 
 
+def _whole_reply(s) -> bytes:
+    """Everything the server sends before it closes the connection (its error answers close it)."""
+    chunks = []
+    while chunk := s.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def test_malformed_requests_are_one_log_line_each(tmp_path):
     """Garbage, an oversized request line and a bad header: 400 each, and one warning line each in
     the log, no traceback."""
@@ -398,8 +442,13 @@ def test_malformed_requests_are_one_log_line_each(tmp_path):
         for payload in bad:
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
                 s.sendall(payload)
-                reply = s.recv(64)
+                reply = _whole_reply(s)
                 assert reply.startswith(b"HTTP/1.") and b" 400 " in reply, reply
+                # aiohttp's own answer, in the feed's shape: was text/plain, Server: Python/... aiohttp/...
+                head, _, body = reply.partition(b"\r\n\r\n")
+                assert b"\r\nServer: porscan\r\n" in head and b"aiohttp" not in head, head
+                assert b"Content-Type: application/json" in head, head
+                assert json.loads(body)["error"]["status"] == 400, body
     finally:
         err = feed.stop()
     assert "Traceback" not in err, err[-2000:]

@@ -104,6 +104,11 @@ BASE = '[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n'
     (BASE + "[[exchange]]\nname = \"OKX\"\nreserves = \"x.csv\"\n", "exchange[1] (OKX).name", "listed twice"),
     ('[[exchange]]\nname = "OKX"\nreserves = { url = "ftp://x/r.csv" }\n', "exchange[0] (OKX).reserves.url",
      "http:// or https://"),
+    ('[[exchange]]\nname = "OKX"\nreserves = { url = "http://[::1/r.csv" }\n', "exchange[0] (OKX).reserves.url",
+     "bracket is not closed"),
+    ('[[exchange]]\nname = "OKX"\nreserves = "r.csv"\nrpc = ["ethereum=http://x:99999"]\n',
+     "exchange[0] (OKX).rpc[0]", "port"),
+    ('[webhook]\nurl = "https://u:LITERALSECRETPW@[::1/x"\n' + BASE, "webhook.url", "bracket is not closed"),
     ('[[exchange]]\nname = "OKX"\nreserves = { url = "https://x/r.csv", sha256 = "abc" }\n',
      "exchange[0] (OKX).reserves.sha256", "64 hex digits"),
     ('[[exchange]]\nname = "OKX"\nreserves = { url = "https://x/r.csv?k=${PORSCAN_TEST_UNSET}" }\n',
@@ -115,6 +120,9 @@ BASE = '[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n'
     ('[webhook]\nurl = "https://hooks.example/x"\nattempts = 0\n' + BASE, "webhook.attempts", "at least 1"),
     ('[webhook]\nheaders = { X = "y" }\n' + BASE, "webhook.url", "missing"),
     ("db = 5\n" + BASE, "db", "expected string"),
+    (BASE + 'liabilities = "l.json"\nliabilities_format = "nope"\n', "exchange[0] (OKX).liabilities_format",
+     "'nope' is not a liabilities format porscan reads"),
+    (BASE + 'liabilities_format = "simple"\n', "exchange[0] (OKX).liabilities_format", "given without liabilities"),
     ("[[exchange]\n", "", "not valid TOML"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
@@ -124,6 +132,39 @@ def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
         load_config(cfg)
     msg = str(err.value)
     assert msg.startswith(str(cfg)) and what in msg and (f": {key}:" in msg if key else True), msg
+    assert "LITERAL" not in msg
+
+
+def test_unreadable_config_and_a_cache_dir_under_a_file(tmp_path):
+    """A UTF-16 file was a UnicodeDecodeError traceback; a cache_dir under a file failed every
+    download on mkdir (a traceback in the log) while `schedule --check` said the config was fine."""
+    cfg = tmp_path / "sched.toml"
+    cfg.write_bytes(b"\xff\xfe" + BASE.encode())
+    with pytest.raises(ScheduleConfigError, match=r"sched.toml: cannot read: not UTF-8 text"):
+        load_config(cfg)
+    write(tmp_path / "plain", "")
+    write(cfg, 'cache_dir = "plain/sub"\n' + BASE)
+    with pytest.raises(ScheduleConfigError, match=rf"sched.toml: cache_dir: .*plain/sub cannot be a folder: "
+                                                  rf"{tmp_path}/plain is a file"):
+        load_config(cfg)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["serve", "--interval", "0s"], "--interval '0s': must be longer than 0"),
+    (["schedule", "--once", "--interval", "0"], "--interval '0': must be longer than 0"),
+    (["serve", "--interval", "5m"], "--interval: serve runs no scheduled job without --schedule"),
+])
+def test_an_interval_that_would_be_ignored_is_refused(tmp_path, capsys, argv, said):
+    """0 fell back to the config's interval (``0 or default``); serve without --schedule ignored it."""
+    from scanner.cli.main import main
+
+    cfg = write(tmp_path / "sched.toml", f'db = "{tmp_path / "x.db"}"\n' + BASE)
+    write(tmp_path / "r.csv", "x\n")
+    args = [*argv, str(cfg)] if argv[0] == "schedule" else [*argv, "--db", str(tmp_path / "x.db")]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"porscan {argv[0]}: {said}" or line.startswith(f"porscan {argv[0]}: {said}"), line
+    assert not (tmp_path / "x.db").exists()
 
 
 def test_bad_config_cli_exit_2(tmp_path, capsys):

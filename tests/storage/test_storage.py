@@ -608,3 +608,24 @@ def test_staked_and_unbonding_parts_round_trip_and_older_rows_are_unknown(url):
         finally:
             await s.close()
     run(body())
+
+
+def test_a_damaged_stored_summary_is_one_line_naming_the_run(tmp_path, capsys):
+    """`porscan runs` and `porscan report` died with a JSONDecodeError traceback (exit 1)."""
+    from scanner.cli.main import main
+
+    db = tmp_path / "runs.db"
+
+    async def one_run():
+        async with await open_store(str(db)) as s:
+            r = await s.start_run(spec())
+            await s.finish_run(r.id, "done", {"rows": 1})
+            return r.id
+
+    run_id = run(one_run())
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE runs SET summary = '{not json' WHERE id = ?", (run_id,))
+    for argv in (["runs"], ["report", str(run_id)]):
+        assert main([*argv, "--db", str(db)]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"porscan {argv[0]}: run {run_id} in sqlite:///{db}: its stored summary is not JSON"), line

@@ -26,12 +26,12 @@ import re
 import signal
 import subprocess
 import time
-import tomllib
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Sequence
 
+from ...config.files import read_toml
 from ...errors import ConfigError, UsageError
 from . import poseidon
 from .model import LiabilitiesError, parse_json, show
@@ -63,13 +63,7 @@ def _digests_path() -> Path:
 def load_zk_digests(path: str | Path | None = None) -> tuple[PinnedDigest, ...]:
     """The ``[[okx_v2]]`` entries of ``zk_digests.toml`` (porscan's own unless ``path`` is given)."""
     path = Path(path) if path is not None else _digests_path()
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+    data = read_toml(path)
     entries = data.get("okx_v2", [])
     if not isinstance(entries, list):
         raise ConfigError(f"{path}: okx_v2 must be an array of tables ([[okx_v2]])")

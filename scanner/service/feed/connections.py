@@ -36,9 +36,10 @@ import errno
 import logging
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any, Callable
 
-from aiohttp import web
+from aiohttp import web, web_protocol
 
 from .shapes import dumps
 
@@ -322,3 +323,33 @@ class ConnectionGuard:
 
         loop.set_exception_handler(handle)
         return previous
+
+
+def problem(status: int, message: str) -> web.Response:
+    """The feed's error answer: JSON ``{"error": {"status", "message"}}``, never cached."""
+    return web.Response(status=status, body=dumps({"error": {"status": status, "message": message}}),
+                        content_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+class JsonErrors(web_protocol.RequestHandler):
+    """aiohttp's protocol with its own error answers (a malformed request line, a header over the
+    limit, a handler past its deadline) in the feed's JSON and with its Server header: they were
+    text/plain with ``Server: Python/3.11 aiohttp/...``, the one shape a client could not parse."""
+
+    __slots__ = ()
+
+    def handle_error(self, request, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)  # logs it; raises when an answer went out already
+        said = message if status != 500 and message else HTTPStatus(status).phrase.lower()
+        resp = problem(status, str(said)[:200])
+        resp.headers["Server"] = "porscan"
+        resp.force_close()
+        return resp
+
+
+def json_errors(server: web.Server) -> Callable[[], web_protocol.RequestHandler]:
+    """The protocol factory of ``server`` (an AppRunner's), making :class:`JsonErrors` handlers with
+    the server's own settings."""
+    loop = asyncio.get_running_loop()
+    return lambda: JsonErrors(server, loop=loop, **server._kwargs)

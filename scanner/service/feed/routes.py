@@ -70,6 +70,14 @@ def _date_param(request: web.Request, name: str) -> str | None:
     raise HTTPProblem(400, f"query parameter {name} must be a YYYY-MM-DD date, got {text[:40]!r}")
 
 
+def _date_range(request: web.Request) -> tuple[str | None, str | None]:
+    """``since`` and ``until``; since after until is a 400 (it answered 200 with no points: "no data")."""
+    since, until = _date_param(request, "since"), _date_param(request, "until")
+    if since is not None and until is not None and since > until:
+        raise HTTPProblem(400, f"query parameter since ({since}) is after until ({until})")
+    return since, until
+
+
 def _bool_param(request: web.Request, name: str) -> bool:
     text = (request.query.get(name) or "").lower()
     if text in ("", "0", "false", "no"):
@@ -90,10 +98,9 @@ def _next_link(request: web.Request, limit: int, offset: int, total: int | None,
 
 def _run_id(request: web.Request) -> int:
     text = request.match_info["run_id"]
-    try:
-        value = int(text) if len(text) <= 19 else -1
-    except ValueError:
-        value = -1
+    # ASCII digits only, no leading zero: int() also took "+1", "01", a full-width "１" and "1_0"
+    # (run 10), so one run had many URLs and a typo could name another run
+    value = int(text) if text.isascii() and text.isdigit() and len(text) <= 19 and text[0] != "0" else -1
     if not 0 < value <= MAX_INT_PARAM:  # beyond what the database holds: no such run, not a 500
         raise HTTPProblem(404, f"no run {text[:40]!r}")
     return value

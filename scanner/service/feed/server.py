@@ -46,9 +46,9 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
 from ..schedule.job import parse_ts as _ts
-from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits
+from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits, json_errors, problem
 from .metrics import Metrics as _Metrics, prometheus_label as _esc, prometheus_number as _num
-from .routes import (CACHE_ENTRIES, FeedConfigError, HTTPProblem, ROUTES, Route, _bool_param, _date_param,
+from .routes import (CACHE_ENTRIES, FeedConfigError, HTTPProblem, ROUTES, Route, _bool_param, _date_range,
                      _next_link, _page, _run_id, openapi_document)
 from .shapes import (_duration, alert_json, dumps, failure_json, observation_json, ratio_json,
                      run_json, total_json)
@@ -106,25 +106,29 @@ class FeedServer:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler):
+        resp = await self._answer(request, handler)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers["Server"] = "porscan"  # every answer, a 401 too: no Python and aiohttp versions to fingerprint
+        return resp
+
+    async def _answer(self, request: web.Request, handler) -> web.StreamResponse:
         if self.token is not None and not self._authorized(request.headers.get("Authorization", "")):
-            resp = self._problem(401, "authorization required: send Authorization: Bearer TOKEN")
+            resp = problem(401, "authorization required: send Authorization: Bearer TOKEN")
             resp.headers.add("WWW-Authenticate", 'Bearer realm="porscan"')
             resp.headers.add("WWW-Authenticate", 'Basic realm="porscan", charset="UTF-8"')
             return resp
         try:
             resp = await handler(request)
         except HTTPProblem as exc:
-            resp = self._problem(exc.status, exc.message)
+            resp = problem(exc.status, exc.message)
         except web.HTTPException as exc:
             if exc.status >= 400:
-                resp = self._problem(exc.status, exc.reason)
+                resp = problem(exc.status, exc.reason)
             else:
                 raise
         except Exception:  # noqa: BLE001 - a store error must not leak a trace (or a password)
             log.exception("%s %s failed", request.method, request.path)
-            resp = self._problem(500, "internal error (see the server log)")
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers["Server"] = "porscan"  # not the Python and aiohttp versions: nothing to fingerprint
+            resp = problem(500, "internal error (see the server log)")
         return resp
 
     def _authorized(self, header: str) -> bool:
@@ -137,10 +141,6 @@ class FeedServer:
         if scheme.lower() == "basic":
             return any(hmac.compare_digest(value.encode(), b.encode()) for b in self._basic or ())
         return False
-
-    def _problem(self, status: int, message: str) -> web.Response:
-        return web.Response(status=status, body=dumps({"error": {"status": status, "message": message}}),
-                            content_type="application/json", headers={"Cache-Control": "no-store"})
 
     # ---- caching ---------------------------------------------------------------------------
 
@@ -272,7 +272,7 @@ class FeedServer:
 
     async def _series(self, request):
         exchange, asset = request.match_info["exchange"], request.match_info["asset"]
-        since, until = _date_param(request, "since"), _date_param(request, "until")
+        since, until = _date_range(request)
         points = await self.store.ratio_series(exchange, asset, since, until)
         return {"exchange": exchange, "asset": asset, "since": since, "until": until,
                 "points": [{"date": p.snapshot_date, "run_id": p.run_id, "finished_at": p.finished_at,
@@ -464,7 +464,7 @@ async def serve(db: str | None, host: str = "127.0.0.1", port: int = 8080, token
                            max_line_size=MAX_LINE_SIZE, max_field_size=MAX_FIELD_SIZE)
     await runner.setup()
     assert runner.server is not None  # set by setup()
-    guard.bind(runner.server)
+    guard.bind(json_errors(runner.server))
     loop = asyncio.get_running_loop()
     previous_handler = guard.accept_errors(loop)
     task = None

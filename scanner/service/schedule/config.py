@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, unset_vars
+from chains.secrets import ConfigError as UnsetVariable, display_url, expand_env, unset_vars, url_problem
 
+from ...config.files import read_toml
+from ...config.networks import ENDPOINT_SCHEMES
 from ...errors import ConfigError, PorscanError
 
 log = logging.getLogger("porscan.schedule")
@@ -214,6 +215,9 @@ def _source(file: str, value: Any, where: str, role: str, base_dir: Path, defaul
     if url is not None:
         if not re.match(r"(?i)https?://[^/]", url):
             raise r.error("url", f"must be an http:// or https:// URL, got {display_url(url)!r}")
+        why = url_problem(url, ("http", "https"))
+        if why:  # found by --check, not by the first download; the URL is not quoted (a key may be in it)
+            raise r.error("url", why)
         _check_vars(file, r.where("url"), url)
     else:
         path = str((base_dir / Path(path).expanduser()).resolve()) if not os.path.isabs(path) else path
@@ -245,15 +249,7 @@ def _names(r: _Reader, key: str) -> frozenset[str]:
 def load_config(path: str | os.PathLike) -> ScheduleConfig:
     """Read and check a schedule config; ScheduleConfigError names the file and key of any problem."""
     file = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ScheduleConfigError(f"{file}: no such file") from None
-    except OSError as exc:
-        raise ScheduleConfigError(f"{file}: cannot read: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScheduleConfigError(f"{file}: not valid TOML: {exc}") from None
+    data = read_toml(file, ScheduleConfigError)
     base_dir = Path(file).resolve().parent
     top = _Reader(file, data, "", ("db", "cache_dir", "interval", "workers", "max_download_bytes",
                                    "download_attempts", "download_timeout", "networks_config", "coins_config",
@@ -263,6 +259,9 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
     if db is not None and "://" not in db:
         db = _path(db, base_dir)
     cache_dir = _path(top.get("cache_dir", str), base_dir) or str(_default_cache())
+    blocker = _file_in_the_way(Path(cache_dir))
+    if blocker is not None:  # else every download failed on mkdir, logged as a traceback, and exit 0
+        raise top.error("cache_dir", f"{cache_dir} cannot be a folder: {blocker} is a file")
     interval = parse_duration(top.get("interval", (int, float, str), DEFAULT_INTERVAL), f"{file}: interval")
     if interval <= 0:
         raise top.error("interval", "must be positive")
@@ -285,6 +284,9 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
         url = w.get("url", str, required=True)
         if not re.match(r"(?i)https?://[^/]", url):
             raise w.error("url", f"must be an http:// or https:// URL, got {display_url(url)!r}")
+        why = url_problem(url, ("http", "https"))
+        if why:
+            raise w.error("url", why)
         _check_vars(file, "webhook.url", url)
         headers = w.get("headers", dict, {})
         for k, v in headers.items():
@@ -325,6 +327,9 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
         for j, spec in enumerate(rpc):
             if not isinstance(spec, str) or "=" not in spec:
                 raise r.error(f"rpc[{j}]", "expected \"NETWORK=URL\"")
+            why = url_problem(spec.split("=", 1)[1], ENDPOINT_SCHEMES)
+            if why:
+                raise r.error(f"rpc[{j}]", why)
             _check_vars(file, r.where(f"rpc[{j}]"), spec)
         snapshot = r.get("snapshot_date", (str, date))
         if isinstance(snapshot, date):
@@ -336,12 +341,30 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
                 raise r.error("snapshot_date", f"expected YYYY-MM-DD, got {snapshot!r}") from None
         every = parse_duration(r.get("every", (int, float, str), 0), f"{file}: {r.where('every')}")
         rules = _rules(file, r.get("alerts", dict, {}), f"{prefix}.alerts.", default_rules)
-        jobs.append(ExchangeJob(name, reserves, liabilities, r.get("liabilities_format", str),
+        fmt = r.get("liabilities_format", str)
+        if fmt is not None:  # found by --check, not by the first pass that reads the liabilities
+            from ...pipeline.liabilities import FORMATS
+
+            if fmt not in FORMATS:
+                raise r.error("liabilities_format", f"{fmt!r} is not a liabilities format porscan reads "
+                                                    f"({', '.join(FORMATS)})")
+            if liabilities is None:
+                raise r.error("liabilities_format", "given without liabilities: there is nothing to read with it")
+        jobs.append(ExchangeJob(name, reserves, liabilities, fmt,
                                 _path(r.get("networks_config", str), base_dir) or networks_config,
                                 _path(r.get("coins_config", str), base_dir) or coins_config,
                                 tuple(rpc), _names(r, "networks"), _names(r, "coins"), snapshot, every, rules,
                                 r.get("enabled", bool, True)))
     return ScheduleConfig(file, db, cache_dir, interval, workers, attempts, dl_timeout, webhook, tuple(jobs))
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The nearest existing part of ``folder`` when it is not a folder (nothing is created here:
+    ``--check`` only reads)."""
+    for part in (folder, *folder.parents):
+        if part.exists():
+            return None if part.is_dir() else part
+    return None
 
 
 def _default_cache() -> Path:
