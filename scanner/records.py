@@ -267,14 +267,32 @@ class LiabilityRecord:
 
 @dataclass(frozen=True, slots=True)
 class RatioRecord:
+    """An asset's reserves against its liabilities, as stored per run. The reserves are None when
+    none of the asset's rows could be read (unknown, never zero); ``rows_read``/``rows_expected``
+    are those of the asset's all-network total (None when not known)."""
+
     asset: str
     liabilities: Decimal | None
-    proven_reserves: Decimal
-    with_unproven_reserves: Decimal
+    proven_reserves: Decimal | None
+    with_unproven_reserves: Decimal | None
     proven_ratio: Decimal | None
     with_unproven_ratio: Decimal | None
     provenance: str
     coverage: Decimal | None
+    rows_read: int | None = None
+    rows_expected: int | None = None
+
+    @property
+    def nothing_read(self) -> bool:
+        return bool(self.rows_expected) and self.rows_read == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of a ratio (feed, dashboard): amounts exact, blanks never zeros."""
+        return {"asset": self.asset, "liabilities": _d(self.liabilities),
+                "liabilities_provenance": provenance_name(self.provenance),
+                "proven_reserves": _d(self.proven_reserves), "with_unproven_reserves": _d(self.with_unproven_reserves),
+                "proven_ratio": _d(self.proven_ratio), "with_unproven_ratio": _d(self.with_unproven_ratio),
+                "coverage": _d(self.coverage), "rows_read": self.rows_read, "rows_expected": self.rows_expected}
 
 
 @dataclass(frozen=True, slots=True)

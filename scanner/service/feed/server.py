@@ -370,9 +370,11 @@ class FeedServer:
                 m.add("porscan_coverage_ratio", "Rows read / rows expected", a, q.coverage)
                 t = totals.get(q.asset)
                 if t is not None:
-                    for basis, value in (("onchain", t.onchain), ("published", t.published),
-                                         ("owner_only", t.owner_only), ("key_only", t.key_only),
-                                         ("unverified", t.unverified), ("unread_published", t.unread_published)):
+                    f = t.figures()  # as the report shows them: an unread asset's on-chain figures blank,
+                    # and a blank sample is left out (Prometheus' way of saying unknown), never 0
+                    for basis, value in (("onchain", f.onchain), ("published", f.published),
+                                         ("owner_only", f.owner_only), ("key_only", f.key_only),
+                                         ("unverified", f.unverified), ("unread_published", f.unread_published)):
                         m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs "
                               "them", {**a, "basis": basis}, value)
                     m.add("porscan_rows_expected", "Rows whose balance should be read", a, t.rows_expected)
