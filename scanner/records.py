@@ -138,6 +138,15 @@ class TallyRow(NamedTuple):
                    unbonding=bal.unbonding, balance_status=bal.status)
 
 
+def read_difference(onchain: Decimal | None, published: Decimal, unread_published: Decimal) -> Decimal | None:
+    """On chain less the published amount of the rows that were read: the rows not read are left out
+    of both sides (their published amount is ``unread_published``, never a shortfall), so how much of
+    the figure this covers is its coverage. None when nothing was read."""
+    if onchain is None:
+        return None
+    return EXACT.subtract(onchain, EXACT.subtract(published, unread_published))
+
+
 @dataclass(frozen=True, slots=True)
 class Figures:
     """The figures of an asset, or of an asset on one network, in coin units. The on-chain figures
@@ -150,7 +159,7 @@ class Figures:
     key_only: Decimal | None
     unverified: Decimal | None
     unread_published: Decimal
-    difference: Decimal | None
+    difference: Decimal | None  # read_difference: over the rows read
     rows: int
     rows_expected: int
     rows_read: int
@@ -166,6 +175,11 @@ class Figures:
     def complete(self) -> bool:
         """Every expected row was read (the figures leave out the rows not read)."""
         return self.rows_read >= self.rows_expected
+
+    @property
+    def published_read(self) -> Decimal:
+        """The published amount of the rows that were read (what ``difference`` compares on chain with)."""
+        return EXACT.subtract(self.published, self.unread_published)
 
     @property
     def has_split(self) -> bool:
@@ -238,7 +252,8 @@ class AssetTotal:
             onchain = proven = owner_only = key_only = unverified = difference = None
         else:
             onchain, proven, owner_only, key_only = self.onchain, self.proven, self.owner_only, self.key_only
-            unverified, difference = self.unverified, EXACT.subtract(self.onchain, self.published)
+            unverified = self.unverified
+            difference = read_difference(self.onchain, self.published, self.unread_published)
         return Figures(published=self.published, onchain=onchain, proven=proven, owner_only=owner_only,
                        key_only=key_only, unverified=unverified, unread_published=self.unread_published,
                        difference=difference, rows=self.rows, rows_expected=self.rows_expected,

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping
 
 from .amounts import fmt, shown_fraction
 from .errors import InputError
-from .records import NO_FIGURES, Failure, Figures, ProofCheck, SummaryCheck, provenance_name  # noqa: F401 (NO_FIGURES: part of the model)
+from .records import NO_FIGURES, Failure, Figures, ProofCheck, SummaryCheck, provenance_name, read_difference  # noqa: F401 (NO_FIGURES: part of the model)
 from .window_model import WindowReport
 
 SCAN_SCHEMA = "porscan.scan/1"
@@ -107,13 +107,18 @@ def _record(cls: Any, d: Any, name: str) -> Any:
 
 def _figures(d: Mapping[str, Any], name: str) -> Figures:
     rows = _int(d.get("rows"), f"{name}.rows", 0)
-    return Figures(published=_dec(d.get("published"), f"{name}.published") or Decimal(0),
-                   onchain=_dec(d.get("onchain"), f"{name}.onchain"), proven=_dec(d.get("proven"), f"{name}.proven"),
+    published = _dec(d.get("published"), f"{name}.published") or Decimal(0)
+    onchain = _dec(d.get("onchain"), f"{name}.onchain")
+    unread = _dec(d.get("unread_published"), f"{name}.unread_published") or Decimal(0)
+    _dec(d.get("difference"), f"{name}.difference")  # checked, not kept: derived from the figures
+    return Figures(published=published, onchain=onchain, proven=_dec(d.get("proven"), f"{name}.proven"),
                    owner_only=_dec(d.get("owner_only"), f"{name}.owner_only"),
                    key_only=_dec(d.get("key_only"), f"{name}.key_only"),
                    unverified=_dec(d.get("unverified"), f"{name}.unverified"),
-                   unread_published=_dec(d.get("unread_published"), f"{name}.unread_published") or Decimal(0),
-                   difference=_dec(d.get("difference"), f"{name}.difference"), rows=rows,
+                   unread_published=unread,
+                   # recomputed: reports stored before it was over the rows read counted the rows not
+                   # read as a shortfall
+                   difference=read_difference(onchain, published, unread), rows=rows,
                    rows_expected=_int(d.get("rows_expected"), f"{name}.rows_expected", rows),
                    rows_read=_int(d.get("rows_read"), f"{name}.rows_read", 0),
                    coverage=_dec(d.get("coverage"), f"{name}.coverage"),

@@ -208,8 +208,12 @@ class AssetDiff:
         return exact_sum(p.moved_out for p in self.places)
 
     def change(self, name: str) -> Decimal | None:
-        """B minus A of one figure (proven, onchain, liabilities); None when either is unknown."""
+        """B minus A of one figure (proven, onchain, liabilities); None when either is unknown. The
+        reserves of a side read in part leave out the rows not read: a change to or from them would
+        count those rows as money moved, so it is None too."""
         if self.a is None or self.b is None:
+            return None
+        if name != "liabilities" and not (self.a.complete and self.b.complete):
             return None
         return _sub(getattr(self.a, name), getattr(self.b, name))
 

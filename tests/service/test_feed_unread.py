@@ -69,3 +69,11 @@ def test_the_dashboard_shows_an_unread_asset_as_a_dash(db):
     row = page.split('<td data-label="Asset"><b>TRX</b></td>')[1].split("</tr>")[0]
     cells = dict(re.findall(r'<td data-label="([^"]+)"[^>]*>(.*?)</td>', row))
     assert cells["Proven reserves"] == cells["With unproven reserves"] == "\u2014", cells
+
+
+def test_the_networks_endpoint_differences_are_over_the_rows_read(db):
+    (got,) = _get(db, "/api/v1/runs/2/networks?asset=USDT")
+    (usdt,) = got["assets"]
+    by_network = {n["network"]: n for n in usdt["networks"]}
+    assert by_network["tron"]["difference"] is None and by_network["ethereum"]["difference"] == "0"
+    assert usdt["total"]["difference"] == "0"  # not -4879.44417: tron's rows were not read
