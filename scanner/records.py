@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping, NamedTuple
 
-from .amounts import EXACT, coverage, fmt
+from .amounts import EXACT, coverage, fmt, shown_fraction
 
 
 # provenance: what stands behind a figure
@@ -302,11 +302,14 @@ class RatioRecord:
         return bool(self.rows_expected) and self.rows_read == 0
 
     def to_json(self) -> dict[str, Any]:
-        """The one JSON form of a ratio (feed, dashboard): amounts exact, blanks never zeros."""
+        """The one JSON form of a ratio (feed, dashboard): amounts exact, blanks never zeros; the
+        ratios as the report writes them, shown (``shown_fraction``) and exact (``*_exact``)."""
         return {"asset": self.asset, "liabilities": _d(self.liabilities),
                 "liabilities_provenance": provenance_name(self.provenance),
                 "proven_reserves": _d(self.proven_reserves), "with_unproven_reserves": _d(self.with_unproven_reserves),
-                "proven_ratio": _d(self.proven_ratio), "with_unproven_ratio": _d(self.with_unproven_ratio),
+                "proven_ratio": _d(shown_fraction(self.proven_ratio)),
+                "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
+                "proven_ratio_exact": _d(self.proven_ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),
                 "coverage": _d(self.coverage), "rows_read": self.rows_read, "rows_expected": self.rows_expected}
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..amounts import EXACT, AmountError, exact_sum, fmt, from_base_units, parse_amount, shown_percent
+from ..amounts import EXACT, AmountError, exact_sum, fmt, from_base_units, parse_amount, shown_fraction, shown_percent
 from ..records import BalanceRecord, RowRecord
 from ..report_model import AssetReport, ScanReport
 from .aggregate import canonical_address
@@ -179,7 +179,8 @@ class Side:
 
     def to_json(self) -> dict[str, Any]:
         return {"proven": _d(self.proven), "onchain": _d(self.onchain), "liabilities": _d(self.liabilities),
-                "proven_ratio": _d(self.proven_ratio),
+                # as the report writes it: shown (the one rounding rule) and exact
+                "proven_ratio": _d(shown_fraction(self.proven_ratio)), "proven_ratio_exact": _d(self.proven_ratio),
                 "proven_ratio_shown": None if self.proven_ratio is None else shown_percent(self.proven_ratio),
                 "complete": self.complete}
 

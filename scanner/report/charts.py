@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
-from ..amounts import EXACT, round_to, shown_fraction
+from ..amounts import EXACT, fmt, round_to, shown_fraction
 
 MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
 
@@ -510,6 +510,11 @@ def legend(segments: Sequence[Segment] | Sequence[tuple[str, str]]) -> str:
 # ---------------------------------------------------------------------------------------------
 # porscan's figures as charts (report and dashboard)
 # ---------------------------------------------------------------------------------------------
+def _shown(ratio: Decimal | None) -> str:
+    """A ratio as the report's JSON and the feed write it (``shown_fraction``)."""
+    return MISSING if ratio is None else fmt(shown_fraction(ratio))
+
+
 @dataclass(frozen=True)
 class RatioItem:
     asset: str
@@ -539,10 +544,10 @@ def ratio_chart(items: Sequence[RatioItem], *, layout: Layout = Layout(sublabel_
             why = ", from incomplete reads" if it.partial else ""
             bars = [
                 Bar(it.proven_ratio, strong, "proven", format_ratio(it.proven_ratio) + mark,
-                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({it.proven_ratio}){why}"),
+                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({_shown(it.proven_ratio)}){why}"),
                 Bar(it.with_unproven_ratio, light, "with unproven", format_ratio(it.with_unproven_ratio) + mark,
                     title=f"{it.asset} ratio with unproven amounts: {format_ratio(it.with_unproven_ratio)}"
-                          f" ({it.with_unproven_ratio}){why}"),
+                          f" ({_shown(it.with_unproven_ratio)}){why}"),
             ]
         groups.append(BarGroup(it.asset, bars))
     return bar_chart(groups, axis_max=axis_max, reference=Decimal(1), reference_label="100%",

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from scanner.amounts import fmt, shown_fraction
 from scanner.service.feed.server import FeedServer
 from scanner.storage import open_store
 from support.common import run
@@ -77,3 +79,34 @@ def test_the_networks_endpoint_differences_are_over_the_rows_read(db):
     by_network = {n["network"]: n for n in usdt["networks"]}
     assert by_network["tron"]["difference"] is None and by_network["ethereum"]["difference"] == "0"
     assert usdt["total"]["difference"] == "0"  # not -4879.44417: tron's rows were not read
+
+
+def _sample(text: str, name: str, **labels: str) -> str:
+    """The value text of the one sample of ``name`` with ``labels``."""
+    got = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + "{")
+           and all(f'{k}="{v}"' in line for k, v in labels.items())]
+    assert len(got) == 1, (name, labels, got)
+    return got[0]
+
+
+def test_a_ratio_has_one_shown_form_in_feed_series_metrics_and_dashboard(db):
+    latest, series, text, page = _get(db, LATEST, "/api/v1/exchanges/Sample%20Exchange/series/ETH", "/metrics",
+                                      "/?exchange=Sample%20Exchange")
+    eth = _by_asset(latest)["ETH"]
+    exact = Decimal(eth["proven_ratio_exact"])
+    shown = fmt(shown_fraction(exact))  # the report's "proven_ratio"
+    assert len(eth["proven_ratio_exact"]) > 20 and eth["proven_ratio"] == shown == "1.010254"
+    assert series["points"][-1]["proven_ratio"] == shown
+    assert _sample(text, "porscan_reserve_ratio", asset="ETH", basis="proven") == shown
+    tooltip = re.search(r'title="ratio ([0-9.]+)"', page.split('<b>ETH</b>')[1])
+    assert tooltip and tooltip.group(1) == shown
+    assert eth["proven_ratio_exact"] not in page  # no 34-digit form anywhere on the page
+
+
+def test_metrics_write_amounts_exactly_as_the_report(db):
+    latest, text = _get(db, LATEST, "/metrics")
+    eth = _by_asset(latest)["ETH"]
+    assert _sample(text, "porscan_reserves", asset="ETH", basis="proven") == eth["proven_reserves"] \
+        == "12525.947995944981146826"  # a float would say 12525.947995944982
+    assert _sample(text, "porscan_liabilities", asset="ETH") == eth["liabilities"]
+    assert _sample(text, "porscan_coverage_ratio", asset="USDT") == _by_asset(latest)["USDT"]["coverage"]

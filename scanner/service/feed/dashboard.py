@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ... import __version__
+from ...amounts import fmt, shown_fraction
 from ...report import charts
 from ...report.charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, RatioItem, esc, format_amount,
                               format_count, format_ratio, format_scaled, is_partial, rows_read_text, to_decimal)
@@ -83,7 +84,7 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
         since = (date.fromisoformat(run["snapshot_date"]) - timedelta(days=HISTORY_DAYS)).isoformat()
     for q in latest["ratios"]:
         points = await store.ratio_series(exchange, q["asset"], since=since)
-        data["series"][q["asset"]] = [(p.snapshot_date, p.ratio.proven_ratio) for p in points]
+        data["series"][q["asset"]] = [(p.snapshot_date, shown_fraction(p.ratio.proven_ratio)) for p in points]
     coins = _coins_by_place((await store.get_run(run["id"])).summary)
     assets: dict[str, dict] = {}
     for t in await store.load_totals(run["id"]):
@@ -208,14 +209,14 @@ nav.exchanges a.on { background: #222; color: #fff; border-color: #222; }
 
 
 def _ratio_td(v: Any, partial: bool = False) -> str:
-    """A ratio rounded down (the exact value on hover); ``partial``: from incomplete reads, marked as
-    the terminal and HTML reports mark it."""
+    """A ratio rounded down (as the feed and the report write it, on hover); ``partial``: from
+    incomplete reads, marked as the terminal and HTML reports mark it."""
     d = to_decimal(v)
     if d is None:
         return f'<td class="num">{MISSING}</td>'
     mark = f'\u00a0<span class="incomplete partial-mark">{PARTIAL_MARK}</span>' if partial else ""
     why = " (from incomplete reads)" if partial else ""
-    return (f'<td class="num {"below" if d < 1 else "above"}" title="exact ratio {esc(d)}{why}">'
+    return (f'<td class="num {"below" if d < 1 else "above"}" title="ratio {esc(fmt(shown_fraction(d)))}{why}">'
             f"{esc(format_ratio(d))}{mark}</td>")
 
 

@@ -45,6 +45,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
+from ...amounts import shown_fraction
 from ..schedule.job import parse_ts as _ts
 from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits
 from .metrics import Metrics as _Metrics, prometheus_label as _esc, prometheus_number as _num
@@ -360,8 +361,9 @@ class FeedServer:
                 a = {**ex, "asset": q.asset}
                 prov = q.provenance or "none"
                 for basis, value in (("proven", q.proven_ratio), ("with_unproven", q.with_unproven_ratio)):
+                    # as the report and the feed show it (rounded down), not a float of the exact one
                     m.add("porscan_reserve_ratio", "Reserves / liabilities of the latest finished run",
-                          {**a, "basis": basis, "liabilities_provenance": prov}, value)
+                          {**a, "basis": basis, "liabilities_provenance": prov}, shown_fraction(value))
                 for basis, value in (("proven", q.proven_reserves), ("with_unproven", q.with_unproven_reserves)):
                     m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs them",
                           {**a, "basis": basis}, value)
