@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
-from ..amounts import EXACT, fmt, round_to, shown_fraction
+from ..amounts import EXACT, count_percent, fmt, round_to, shown_fraction
 
 MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
 
@@ -143,8 +143,7 @@ def format_fraction(numerator: int | None, denominator: int | None) -> str:
     incomplete count never shows as 100 %); unknown or zero denominator -> an em dash."""
     if numerator is None or not denominator:
         return MISSING
-    tenths = shown_fraction(Decimal(int(numerator)) / Decimal(int(denominator)), 3).scaleb(2)
-    return (f"{tenths:.0f}" if tenths == tenths.to_integral_value() else f"{tenths:.1f}") + "%"
+    return count_percent(int(numerator), int(denominator))
 
 
 _SCALES = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K"))
