@@ -110,3 +110,10 @@ def test_metrics_write_amounts_exactly_as_the_report(db):
         == "12525.947995944981146826"  # a float would say 12525.947995944982
     assert _sample(text, "porscan_liabilities", asset="ETH") == eth["liabilities"]
     assert _sample(text, "porscan_coverage_ratio", asset="USDT") == _by_asset(latest)["USDT"]["coverage"]
+
+
+def test_the_assets_card_counts_assets_with_liabilities(db):
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    # TRX has a liabilities figure and no ratio (nothing read): it counts
+    assert re.search(r'>Assets</div><div class="big">3</div><div class="small">3 with liabilities<', page), \
+        re.findall(r'>Assets</div>.{0,80}', page)

@@ -231,8 +231,9 @@ def _nav(data: dict) -> str:
 
 def _cards(data: dict) -> str:
     ratios = data["latest"]["ratios"]
-    with_liab = [q for q in ratios if q["proven_ratio"] is not None]
-    below = [q["asset"] for q in with_liab if Decimal(q["proven_ratio"]) < 1]
+    # what the card says: a liabilities figure (an unread asset has one and no ratio)
+    with_liab = [q for q in ratios if q["liabilities"] is not None]
+    below = [q["asset"] for q in ratios if q["proven_ratio"] is not None and Decimal(q["proven_ratio"]) < 1]
     read = sum(a.get("rows_read") or 0 for a in data["assets"])
     expected = sum(a.get("rows_expected") or 0 for a in data["assets"])
     run = data["latest"]["run"]
