@@ -31,7 +31,7 @@ class Metrics:
         self.families: dict[str, tuple[str, list[str]]] = {}
 
     def add(self, name: str, help_text: str, labels: dict, value: Any) -> None:
-        if value is None:
+        if value is None:  # unknown (e.g. not read): no sample, Prometheus' way of saying so, never 0
             return
         fam = self.families.setdefault(name, (help_text, []))
         lab = ",".join(f'{k}="{prometheus_label(v)}"' for k, v in labels.items())

@@ -11,8 +11,7 @@ document, so the two cannot drift apart):
   coverage, snapshot age, scan durations, rows by status, provider errors, open alerts).
 * ``/``: the dashboard (``scanner.service.feed.dashboard``): inline SVG and CSS, no script, no build step.
 
-Amounts are exact decimal strings in JSON (base units too: they outgrow a double), never floats;
-/metrics has floats because Prometheus has nothing else.
+Amounts are exact decimal strings (base units too: they outgrow a double), in /metrics as well.
 
 Caching: every response body is cached in memory under the store's ``feed_state()`` fingerprint (the
 newest run id, finished runs, alerts), checked at most once per ``refresh`` seconds; a new or
@@ -360,8 +359,7 @@ class FeedServer:
             for q in ratios:
                 a = {**ex, "asset": q.asset}
                 prov = q.provenance or "none"
-                for basis, value in (("proven", q.proven_ratio), ("with_unproven", q.with_unproven_ratio)):
-                    # as the report and the feed show it (rounded down), not a float of the exact one
+                for basis, value in (("proven", q.proven_ratio), ("with_unproven", q.with_unproven_ratio)):  # as shown
                     m.add("porscan_reserve_ratio", "Reserves / liabilities of the latest finished run",
                           {**a, "basis": basis, "liabilities_provenance": prov}, shown_fraction(value))
                 for basis, value in (("proven", q.proven_reserves), ("with_unproven", q.with_unproven_reserves)):
@@ -372,11 +370,10 @@ class FeedServer:
                 m.add("porscan_coverage_ratio", "Rows read / rows expected", a, q.coverage)
                 t = totals.get(q.asset)
                 if t is not None:
-                    f = t.figures()  # as the report shows them: an unread asset's on-chain figures blank,
-                    # and a blank sample is left out (Prometheus' way of saying unknown), never 0
-                    for basis, value in (("onchain", f.onchain), ("published", f.published),
-                                         ("owner_only", f.owner_only), ("key_only", f.key_only),
-                                         ("unverified", f.unverified), ("unread_published", f.unread_published)):
+                    f = t.figures()  # as the report shows them: blank (no sample: unknown) when nothing was read
+                    for basis, value in (("onchain", f.onchain), ("published", f.published), ("owner_only", f.owner_only),
+                                         ("key_only", f.key_only), ("unverified", f.unverified),
+                                         ("unread_published", f.unread_published)):
                         m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs "
                               "them", {**a, "basis": basis}, value)
                     m.add("porscan_rows_expected", "Rows whose balance should be read", a, t.rows_expected)
