@@ -301,6 +301,12 @@ class RatioRecord:
     def nothing_read(self) -> bool:
         return bool(self.rows_expected) and self.rows_read == 0
 
+    @property
+    def partial(self) -> bool:
+        """A ratio from incomplete reads (as ``AssetReport.partial``)."""
+        return (self.proven_ratio is not None and self.rows_read is not None and self.rows_expected is not None
+                and self.rows_read < self.rows_expected)
+
     def to_json(self) -> dict[str, Any]:
         """The one JSON form of a ratio (feed, dashboard): amounts exact, blanks never zeros; the
         ratios as the report writes them, shown (``shown_fraction``) and exact (``*_exact``)."""

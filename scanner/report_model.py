@@ -26,6 +26,12 @@ from .window_model import WindowReport
 
 SCAN_SCHEMA = "porscan.scan/1"
 
+# The mark of a ratio computed from incomplete reads, and what it means: the words of every output
+# (terminal, HTML, dashboard, `porscan runs` and `porscan diff`; the JSON's ratio_note).
+PARTIAL_MARK = "*"
+PARTIAL_NOTE = ("* from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
+                "amounts are in the unread column")
+
 
 class ReportError(InputError):
     """A JSON document that is not a readable porscan.scan/1 report."""
@@ -220,11 +226,25 @@ class AssetReport:
         """A ratio computed from incomplete reads (the rows not read are not in the reserves)."""
         return not self.figures.complete and self.proven_ratio is not None
 
+    @property
+    def mark(self) -> str:
+        """What follows a ratio shown as text: `` *`` when it is from incomplete reads."""
+        return f" {PARTIAL_MARK}" if self.partial else ""
+
+    @property
+    def note(self) -> str:
+        """Why the ratio is missing or what it stands on; for a ratio from incomplete reads, that."""
+        if self.ratio_note or not self.partial:
+            return self.ratio_note
+        f = self.figures
+        return (f"from incomplete reads: {f.rows_read:,} of {f.rows_expected:,} rows read; the rows not read are "
+                "not in the reserves")
+
     def to_json(self) -> dict[str, Any]:
         return {"asset": self.asset, **self.figures.to_json(),
                 "liabilities": _d(self.liabilities), "liabilities_provenance": self.liabilities_provenance,
                 "liabilities_source": self.liabilities_source, "liabilities_verified": self.liabilities_verified,
-                "ratio_note": self.ratio_note,
+                "ratio_note": self.note,
                 "proven_ratio": _d(shown_fraction(self.proven_ratio)),
                 "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
                 "proven_ratio_exact": _d(self.proven_ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),

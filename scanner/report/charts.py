@@ -23,6 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
 from ..amounts import EXACT, count_percent, fmt, round_to, shown_fraction
+from ..report_model import PARTIAL_MARK, PARTIAL_NOTE  # noqa: F401 (the partial mark's one home; read from here too)
 
 MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
 
@@ -485,10 +486,6 @@ def wide_or_narrow(wide: str, narrow: str) -> str:
     return f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>'
 
 
-# The mark of a ratio computed from incomplete reads, and what it means: the terminal report's words.
-PARTIAL_MARK = "*"
-PARTIAL_NOTE = ("* from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
-                "amounts are in the unread column")
 
 
 def is_partial(rows_read: int | None, rows_expected: int | None) -> bool:

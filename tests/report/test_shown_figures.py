@@ -43,3 +43,15 @@ def test_a_diff_does_not_count_rows_not_read_as_money_moved():
     assert d.change("liabilities") == 0
     both = AssetDiff("USDT", _side("6739.66995", True), _side("6700", True), ())
     assert both.change("proven") == Decimal("-39.66995")
+
+
+def test_the_json_notes_a_ratio_from_incomplete_reads():
+    from scanner.report_model import AssetReport
+
+    def note(asset: str) -> str:
+        t = _total(asset)
+        return AssetReport(asset=asset, figures=t.figures(), liabilities=Decimal(1),
+                           proven_ratio=t.proven).to_json()["ratio_note"]
+
+    assert note("USDT") == ("from incomplete reads: 4 of 12 rows read; the rows not read are not in the reserves")
+    assert note("ETH") == ""  # read in full

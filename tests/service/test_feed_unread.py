@@ -117,3 +117,17 @@ def test_the_assets_card_counts_assets_with_liabilities(db):
     # TRX has a liabilities figure and no ratio (nothing read): it counts
     assert re.search(r'>Assets</div><div class="big">3</div><div class="small">3 with liabilities<', page), \
         re.findall(r'>Assets</div>.{0,80}', page)
+
+
+def test_the_ratio_history_marks_partial_points_and_labels_the_latest_date(db):
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    wide = page.split('class="chart-wide"><svg')[1].split("</svg>")[0]
+    labels = re.findall(r'class="end-label"[^>]*>([^<]*)<', wide)
+    # TRX had a ratio on 2026-01-01 only: not shown as if it were the latest run's
+    assert "TRX no ratio 2026-01-04" in labels and not any(x.startswith("TRX 1") for x in labels), labels
+    assert "USDT 22.08% *" in labels, labels
+    usdt = wide.split('data-asset="USDT"')[1].split("</g>")[0]
+    assert re.findall(r'<circle class="partial"[^>]*><title>USDT 2026-01-04: 22.08% \* \(from incomplete reads\)',
+                      usdt)
+    caption = page.split('id="history"')[1].split("</p>")[0]
+    assert "none of the asset's rows read" in caption and "Hollow points (*)" in caption

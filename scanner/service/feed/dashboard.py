@@ -68,7 +68,7 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
         with_done = [e.exchange for e in exchanges if e.latest_done_run_id is not None]
         exchange = (with_done or names or [None])[0]
     data: dict[str, Any] = {"exchanges": [(e.exchange, e.latest_snapshot_date) for e in exchanges],
-                            "exchange": exchange, "latest": None, "series": {}, "alerts": [], "assets": [],
+                            "exchange": exchange, "latest": None, "series": {}, "partial": {}, "alerts": [], "assets": [],
                             "known": exchange in names}
     if exchange is None:
         return data
@@ -85,6 +85,7 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
     for q in latest["ratios"]:
         points = await store.ratio_series(exchange, q["asset"], since=since)
         data["series"][q["asset"]] = [(p.snapshot_date, shown_fraction(p.ratio.proven_ratio)) for p in points]
+        data["partial"][q["asset"]] = {p.snapshot_date for p in points if p.ratio.partial}
     coins = _coins_by_place((await store.get_run(run["id"])).summary)
     assets: dict[str, dict] = {}
     for t in await store.load_totals(run["id"]):
@@ -109,10 +110,14 @@ def _nice_step(span: Decimal, count: int = 5) -> Decimal:
 
 
 def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, width: int = 900,
-                        height: int = 300, cap: Decimal = Decimal(3), end_labels: bool = True) -> str:
+                        height: int = 300, cap: Decimal = Decimal(3), end_labels: bool = True,
+                        partial: dict[str, set[str]] | None = None) -> str:
     """Proven reserve ratio per asset over time: one line per asset (gaps where no ratio), the 100 %
-    line dashed, the last value labelled (``end_labels``; a phone's narrow drawing leaves them to the
-    table below). Values above ``cap`` are drawn at the top edge."""
+    line dashed, the latest value labelled (``end_labels``; a phone's narrow drawing leaves them to the
+    table below; an asset without a ratio on its latest date is labelled so, never with an older
+    value). ``partial``: per asset the dates whose ratio is from incomplete reads, drawn as hollow
+    points and marked as the reports mark them. Values above ``cap`` are drawn at the top edge."""
+    partial = partial or {}
     left, right, top, bottom = (62, 150, 14, 30) if end_labels else (44, 8, 14, 30)
     pw, ph = width - left - right, height - top - bottom
     values = [v for pts in series.values() for _, v in pts if v is not None]
@@ -175,14 +180,24 @@ def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, 
             elif r:
                 parts.append(f'<polyline class="line" points="{" ".join(r)}" fill="none" stroke="{colour}" '
                              'stroke-width="2.5" stroke-linejoin="round"/>')
+        marked = partial.get(asset, set())
+        for day, v in pts:  # a ratio from incomplete reads: hollow, with the reports' mark and words
+            if v is not None and day in marked:
+                parts.append(f'<circle class="partial" cx="{x(day):.1f}" cy="{y(v):.1f}" r="4" fill="#fff" '
+                             f'stroke="{colour}" stroke-width="2"><title>{esc(asset)} {esc(day)}: '
+                             f'{esc(format_ratio(v))} {PARTIAL_MARK} (from incomplete reads)</title></circle>')
         last = next(((d, v) for d, v in reversed(pts) if v is not None), None)
+        latest_day = days[-1]  # the latest date drawn: an asset without a point on it has no ratio then
         if last is not None:
+            mark = f" {PARTIAL_MARK}" if last[0] in marked else ""
             lx, ly = x(last[0]), y(last[1])
             parts.append(f'<circle class="last" cx="{lx:.1f}" cy="{ly:.1f}" r="4" fill="{colour}" '
                          f'data-value="{esc(last[1])}"><title>{esc(asset)} {esc(last[0])}: '
-                         f'{esc(format_ratio(last[1]))}</title></circle>')
+                         f'{esc(format_ratio(last[1]))}{mark}</title></circle>')
             if end_labels:
-                labels.append([ly, colour, f"{asset} {format_ratio(last[1])}"])
+                # the latest date's figure: an older one beside the right edge would read as today's
+                text = f"{format_ratio(last[1])}{mark}" if last[0] == latest_day else f"no ratio {latest_day}"
+                labels.append([ly, colour, f"{asset} {text}"])
         parts.append("</g>")
     labels.sort()
     for j in range(1, len(labels)):  # keep end labels apart
@@ -255,12 +270,17 @@ def _history(data: dict) -> str:
     legend = charts.legend([(a, SERIES_COLOURS[i % len(SERIES_COLOURS)]) for i, a in enumerate(series)]
                            + [("100% of liabilities (dashed)", charts.REFERENCE)])
     n = max((len(p) for p in series.values()), default=0)
+    partial = data.get("partial") or {}
     return ('<h2 id="history">Proven reserve ratio over time</h2><div class="card">' + legend
-            + charts.wide_or_narrow(ratio_history_chart(series),
+            + charts.wide_or_narrow(ratio_history_chart(series, partial=partial),
                                     ratio_history_chart(series, width=charts.NARROW_WIDTH, height=220,
-                                                        end_labels=False))
+                                                        end_labels=False, partial=partial))
             + f'<p class="sub">One point per snapshot date (the newest finished run of that date), {n} date(s), '
-              "last 12 months. Gaps: no liabilities figure that day.</p></div>")
+              "last 12 months. Gaps: no ratio that day (no liabilities figure, or none of the asset's rows "
+              "read on chain)."
+            + (f" Hollow points ({PARTIAL_MARK}): from incomplete reads, the rows not read are not in the "
+               "reserves." if any(partial.values()) else "")
+            + "</p></div>")
 
 
 def _partial(q: dict) -> bool:
