@@ -200,6 +200,11 @@ class Custodian:
                    onchain=_dec(d.get("onchain"), f"{name}.onchain"))
 
 
+def _partial_note(f: Figures) -> str:
+    return (f"from incomplete reads: {f.rows_read:,} of {f.rows_expected:,} rows read; the rows not read are not in "
+            "the reserves")
+
+
 @dataclass(frozen=True, slots=True)
 class AssetReport:
     """One asset: reserves against liabilities, the ratios (exact), per network and per custodian."""
@@ -236,9 +241,7 @@ class AssetReport:
         """Why the ratio is missing or what it stands on; for a ratio from incomplete reads, that."""
         if self.ratio_note or not self.partial:
             return self.ratio_note
-        f = self.figures
-        return (f"from incomplete reads: {f.rows_read:,} of {f.rows_expected:,} rows read; the rows not read are "
-                "not in the reserves")
+        return _partial_note(self.figures)
 
     def to_json(self) -> dict[str, Any]:
         return {"asset": self.asset, **self.figures.to_json(),
@@ -260,13 +263,16 @@ class AssetReport:
             exact = d.get(f"{key}_exact")
             return _dec(exact if exact is not None else d.get(key), f"{name}.{key}")
 
-        return cls(asset=asset, figures=_figures(d, name), liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"),
+        figures = _figures(d, name)
+        note = str(d.get("ratio_note") or "")
+        if note == _partial_note(figures):  # derived when written (``note``), not a note of its own
+            note = ""
+        return cls(asset=asset, figures=figures, liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"),
                    liabilities_provenance=provenance_name(_opt_str(d.get("liabilities_provenance"),
                                                                    f"{name}.liabilities_provenance")),
                    liabilities_source=_opt_str(d.get("liabilities_source"), f"{name}.liabilities_source"),
                    liabilities_verified=bool(d.get("liabilities_verified")),
-                   ratio_note=str(d.get("ratio_note") or ""),
-                   proven_ratio=ratio("proven_ratio"), with_unproven_ratio=ratio("with_unproven_ratio"),
+                   ratio_note=note, proven_ratio=ratio("proven_ratio"), with_unproven_ratio=ratio("with_unproven_ratio"),
                    networks=tuple(_record(Place, n, f"{name}.networks") for n in _list(d.get("networks"), f"{name}.networks")),
                    custodians=tuple(_record(Custodian, c, f"{name}.custodians")
                                     for c in _list(d.get("custodians"), f"{name}.custodians")),
