@@ -134,6 +134,14 @@ def shown_percent(value: Decimal, places: int = 2) -> str:
     return f"{pct:.{places}f}%"
 
 
+def count_percent(part: int, whole: int) -> str:
+    """A share of rows (rows read of rows expected, and the like) as every page, alert and the rubric
+    word it: a percent to a tenth, rounded down by the same rule, whole without its ".0"
+    (``50, 62`` -> ``"80.6%"``, ``4999, 5000`` -> ``"99.9%"``, never ``"100%"``)."""
+    tenths = shown_fraction(Decimal(part) / Decimal(whole), 3).scaleb(2)
+    return (f"{tenths:.0f}" if tenths == tenths.to_integral_value() else f"{tenths:.1f}") + "%"
+
+
 def coverage(read: int | None, expected: int | None) -> Decimal | None:
     """Rows read / rows expected as shown; None when nothing was expected (not 0, not 1)."""
     if read is None or not expected:

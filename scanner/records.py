@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping, NamedTuple
 
-from .amounts import EXACT, coverage, fmt
+from .amounts import EXACT, coverage, fmt, shown_fraction
 
 
 # provenance: what stands behind a figure
@@ -138,6 +138,15 @@ class TallyRow(NamedTuple):
                    unbonding=bal.unbonding, balance_status=bal.status)
 
 
+def read_difference(onchain: Decimal | None, published: Decimal, unread_published: Decimal) -> Decimal | None:
+    """On chain less the published amount of the rows that were read: the rows not read are left out
+    of both sides (their published amount is ``unread_published``, never a shortfall), so how much of
+    the figure this covers is its coverage. None when nothing was read."""
+    if onchain is None:
+        return None
+    return EXACT.subtract(onchain, EXACT.subtract(published, unread_published))
+
+
 @dataclass(frozen=True, slots=True)
 class Figures:
     """The figures of an asset, or of an asset on one network, in coin units. The on-chain figures
@@ -150,7 +159,7 @@ class Figures:
     key_only: Decimal | None
     unverified: Decimal | None
     unread_published: Decimal
-    difference: Decimal | None
+    difference: Decimal | None  # read_difference: over the rows read
     rows: int
     rows_expected: int
     rows_read: int
@@ -166,6 +175,11 @@ class Figures:
     def complete(self) -> bool:
         """Every expected row was read (the figures leave out the rows not read)."""
         return self.rows_read >= self.rows_expected
+
+    @property
+    def published_read(self) -> Decimal:
+        """The published amount of the rows that were read (what ``difference`` compares on chain with)."""
+        return EXACT.subtract(self.published, self.unread_published)
 
     @property
     def has_split(self) -> bool:
@@ -238,7 +252,8 @@ class AssetTotal:
             onchain = proven = owner_only = key_only = unverified = difference = None
         else:
             onchain, proven, owner_only, key_only = self.onchain, self.proven, self.owner_only, self.key_only
-            unverified, difference = self.unverified, EXACT.subtract(self.onchain, self.published)
+            unverified = self.unverified
+            difference = read_difference(self.onchain, self.published, self.unread_published)
         return Figures(published=self.published, onchain=onchain, proven=proven, owner_only=owner_only,
                        key_only=key_only, unverified=unverified, unread_published=self.unread_published,
                        difference=difference, rows=self.rows, rows_expected=self.rows_expected,
@@ -267,14 +282,41 @@ class LiabilityRecord:
 
 @dataclass(frozen=True, slots=True)
 class RatioRecord:
+    """An asset's reserves against its liabilities, as stored per run. The reserves are None when
+    none of the asset's rows could be read (unknown, never zero); ``rows_read``/``rows_expected``
+    are those of the asset's all-network total (None when not known)."""
+
     asset: str
     liabilities: Decimal | None
-    proven_reserves: Decimal
-    with_unproven_reserves: Decimal
+    proven_reserves: Decimal | None
+    with_unproven_reserves: Decimal | None
     proven_ratio: Decimal | None
     with_unproven_ratio: Decimal | None
     provenance: str
     coverage: Decimal | None
+    rows_read: int | None = None
+    rows_expected: int | None = None
+
+    @property
+    def nothing_read(self) -> bool:
+        return bool(self.rows_expected) and self.rows_read == 0
+
+    @property
+    def partial(self) -> bool:
+        """A ratio from incomplete reads (as ``AssetReport.partial``)."""
+        return (self.proven_ratio is not None and self.rows_read is not None and self.rows_expected is not None
+                and self.rows_read < self.rows_expected)
+
+    def to_json(self) -> dict[str, Any]:
+        """The one JSON form of a ratio (feed, dashboard): amounts exact, blanks never zeros; the
+        ratios as the report writes them, shown (``shown_fraction``) and exact (``*_exact``)."""
+        return {"asset": self.asset, "liabilities": _d(self.liabilities),
+                "liabilities_provenance": provenance_name(self.provenance),
+                "proven_reserves": _d(self.proven_reserves), "with_unproven_reserves": _d(self.with_unproven_reserves),
+                "proven_ratio": _d(shown_fraction(self.proven_ratio)),
+                "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
+                "proven_ratio_exact": _d(self.proven_ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),
+                "coverage": _d(self.coverage), "rows_read": self.rows_read, "rows_expected": self.rows_expected}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,10 +21,16 @@ from typing import Any, Iterable, Mapping
 
 from .amounts import fmt, shown_fraction
 from .errors import InputError
-from .records import NO_FIGURES, Failure, Figures, ProofCheck, SummaryCheck, provenance_name  # noqa: F401 (NO_FIGURES: part of the model)
+from .records import NO_FIGURES, Failure, Figures, ProofCheck, SummaryCheck, provenance_name, read_difference  # noqa: F401 (NO_FIGURES: part of the model)
 from .window_model import WindowReport
 
 SCAN_SCHEMA = "porscan.scan/1"
+
+# The mark of a ratio computed from incomplete reads, and what it means: the words of every output
+# (terminal, HTML, dashboard, `porscan runs` and `porscan diff`; the JSON's ratio_note).
+PARTIAL_MARK = "*"
+PARTIAL_NOTE = ("* from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
+                "amounts are in the unread column")
 
 
 class ReportError(InputError):
@@ -107,13 +113,18 @@ def _record(cls: Any, d: Any, name: str) -> Any:
 
 def _figures(d: Mapping[str, Any], name: str) -> Figures:
     rows = _int(d.get("rows"), f"{name}.rows", 0)
-    return Figures(published=_dec(d.get("published"), f"{name}.published") or Decimal(0),
-                   onchain=_dec(d.get("onchain"), f"{name}.onchain"), proven=_dec(d.get("proven"), f"{name}.proven"),
+    published = _dec(d.get("published"), f"{name}.published") or Decimal(0)
+    onchain = _dec(d.get("onchain"), f"{name}.onchain")
+    unread = _dec(d.get("unread_published"), f"{name}.unread_published") or Decimal(0)
+    _dec(d.get("difference"), f"{name}.difference")  # checked, not kept: derived from the figures
+    return Figures(published=published, onchain=onchain, proven=_dec(d.get("proven"), f"{name}.proven"),
                    owner_only=_dec(d.get("owner_only"), f"{name}.owner_only"),
                    key_only=_dec(d.get("key_only"), f"{name}.key_only"),
                    unverified=_dec(d.get("unverified"), f"{name}.unverified"),
-                   unread_published=_dec(d.get("unread_published"), f"{name}.unread_published") or Decimal(0),
-                   difference=_dec(d.get("difference"), f"{name}.difference"), rows=rows,
+                   unread_published=unread,
+                   # recomputed: reports stored before it was over the rows read counted the rows not
+                   # read as a shortfall
+                   difference=read_difference(onchain, published, unread), rows=rows,
                    rows_expected=_int(d.get("rows_expected"), f"{name}.rows_expected", rows),
                    rows_read=_int(d.get("rows_read"), f"{name}.rows_read", 0),
                    coverage=_dec(d.get("coverage"), f"{name}.coverage"),
@@ -189,6 +200,11 @@ class Custodian:
                    onchain=_dec(d.get("onchain"), f"{name}.onchain"))
 
 
+def _partial_note(f: Figures) -> str:
+    return (f"from incomplete reads: {f.rows_read:,} of {f.rows_expected:,} rows read; the rows not read are not in "
+            "the reserves")
+
+
 @dataclass(frozen=True, slots=True)
 class AssetReport:
     """One asset: reserves against liabilities, the ratios (exact), per network and per custodian."""
@@ -215,11 +231,23 @@ class AssetReport:
         """A ratio computed from incomplete reads (the rows not read are not in the reserves)."""
         return not self.figures.complete and self.proven_ratio is not None
 
+    @property
+    def mark(self) -> str:
+        """What follows a ratio shown as text: `` *`` when it is from incomplete reads."""
+        return f" {PARTIAL_MARK}" if self.partial else ""
+
+    @property
+    def note(self) -> str:
+        """Why the ratio is missing or what it stands on; for a ratio from incomplete reads, that."""
+        if self.ratio_note or not self.partial:
+            return self.ratio_note
+        return _partial_note(self.figures)
+
     def to_json(self) -> dict[str, Any]:
         return {"asset": self.asset, **self.figures.to_json(),
                 "liabilities": _d(self.liabilities), "liabilities_provenance": self.liabilities_provenance,
                 "liabilities_source": self.liabilities_source, "liabilities_verified": self.liabilities_verified,
-                "ratio_note": self.ratio_note,
+                "ratio_note": self.note,
                 "proven_ratio": _d(shown_fraction(self.proven_ratio)),
                 "with_unproven_ratio": _d(shown_fraction(self.with_unproven_ratio)),
                 "proven_ratio_exact": _d(self.proven_ratio), "with_unproven_ratio_exact": _d(self.with_unproven_ratio),
@@ -235,13 +263,16 @@ class AssetReport:
             exact = d.get(f"{key}_exact")
             return _dec(exact if exact is not None else d.get(key), f"{name}.{key}")
 
-        return cls(asset=asset, figures=_figures(d, name), liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"),
+        figures = _figures(d, name)
+        note = str(d.get("ratio_note") or "")
+        if note == _partial_note(figures):  # derived when written (``note``), not a note of its own
+            note = ""
+        return cls(asset=asset, figures=figures, liabilities=_dec(d.get("liabilities"), f"{name}.liabilities"),
                    liabilities_provenance=provenance_name(_opt_str(d.get("liabilities_provenance"),
                                                                    f"{name}.liabilities_provenance")),
                    liabilities_source=_opt_str(d.get("liabilities_source"), f"{name}.liabilities_source"),
                    liabilities_verified=bool(d.get("liabilities_verified")),
-                   ratio_note=str(d.get("ratio_note") or ""),
-                   proven_ratio=ratio("proven_ratio"), with_unproven_ratio=ratio("with_unproven_ratio"),
+                   ratio_note=note, proven_ratio=ratio("proven_ratio"), with_unproven_ratio=ratio("with_unproven_ratio"),
                    networks=tuple(_record(Place, n, f"{name}.networks") for n in _list(d.get("networks"), f"{name}.networks")),
                    custodians=tuple(_record(Custodian, c, f"{name}.custodians")
                                     for c in _list(d.get("custodians"), f"{name}.custodians")),

@@ -6,12 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..amounts import fmt, shown_percent
 from ..errors import UsageError
 from ..exitcodes import EXIT_OK
+from ..report_model import PARTIAL_MARK, PARTIAL_NOTE
 from .args import RUN_ID
 from .common import add_db_option, consoles, run_async
+
+if TYPE_CHECKING:
+    from ..pipeline.diff import Side
 
 DIFF_HELP = """\
 Compare two stored scans (two rounds of an exchange's reserve file): per asset and network, the
@@ -88,6 +93,13 @@ def _arrow(a, b, shown=fmt) -> str:
     return f"{one(a)} -> {one(b)}"
 
 
+def _ratio(side: Side | None) -> str:
+    """A side's proven ratio as the report shows it, marked when it is from incomplete reads."""
+    if side is None or side.proven_ratio is None:
+        return "-"
+    return shown_percent(side.proven_ratio) + ("" if side.complete else f" {PARTIAL_MARK}")
+
+
 def cmd_diff(args: argparse.Namespace) -> int:
     out, err = consoles()
     diff = run_async(_load(args.db, args.run_a, args.run_b))
@@ -101,17 +113,21 @@ def cmd_diff(args: argparse.Namespace) -> int:
       f"({diff.b.exchange}, {diff.b.snapshot_date or 'no date'})", markup=False)
     if not diff.same_exchange:
         p(f"note: the runs are of different exchanges ({diff.a.exchange} and {diff.b.exchange})", markup=False)
+    partial = False
     for x in diff.assets:
         a, b = x.a, x.b
         p(f"{x.asset}: +{x.added} / -{x.removed} addresses, moved in {fmt(x.moved_in)}, out {fmt(x.moved_out)}",
           markup=False)
         p(f"  proven reserves {_arrow(a and a.proven, b and b.proven)}, on-chain {_arrow(a and a.onchain, b and b.onchain)}",
           markup=False)
+        partial |= any(side is not None and side.proven_ratio is not None and not side.complete for side in (a, b))
         p(f"  liabilities {_arrow(a and a.liabilities, b and b.liabilities)}, proven ratio "
-          f"{_arrow(a and a.proven_ratio, b and b.proven_ratio, shown_percent)}", markup=False)
+          f"{_ratio(a)} -> {_ratio(b)}", markup=False)
         for place in x.places:
             if place.added or place.removed:
                 unknown = f" ({place.unknown_amounts} amounts unknown)" if place.unknown_amounts else ""
                 p(f"  {place.network}: +{len(place.added)} / -{len(place.removed)} "
                   f"(in {fmt(place.moved_in)}, out {fmt(place.moved_out)}){unknown}", markup=False)
+    if partial:
+        p(PARTIAL_NOTE, markup=False)
     return EXIT_OK

@@ -33,6 +33,7 @@ from ..records import AssetTotal, BalanceRecord, RowRecord, TallyRow
 CATEGORIES = ("proven", "owner_only", "key_only", "unverified")
 _CATEGORY_OF = {"verified": 0, "owner_only": 1, "key_only": 2}  # anything else: unverified (3)
 NOT_AGGREGATED = frozenset({"invalid_row", "skipped"})
+UNCONFIGURED = "unconfigured"  # the network of a coin on no configured chain (CoinPlace.network)
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +128,13 @@ class Aggregation:
         coin = self.key_of(t.coin, t.network)
         if status == "invalid_row":
             self.invalid_by_coin[coin] = self.invalid_by_coin.get(coin, 0) + 1
+            if self._place(coin).network != UNCONFIGURED:
+                # a row of a coin porscan reads that could not be read (its amount or address is not
+                # one): expected and not read, so its asset's coverage says so; no amount to sum
+                acc = self.coins.get(coin)
+                if acc is None:
+                    acc = self.coins[coin] = _CoinAcc()
+                acc.rows += 1
             return
         if status in NOT_AGGREGATED:
             return

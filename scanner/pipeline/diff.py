@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from ..amounts import EXACT, AmountError, exact_sum, fmt, from_base_units, parse_amount, shown_percent
+from ..amounts import EXACT, AmountError, exact_sum, fmt, from_base_units, parse_amount, shown_fraction, shown_percent
 from ..records import BalanceRecord, RowRecord
 from ..report_model import AssetReport, ScanReport
 from .aggregate import canonical_address
@@ -179,7 +179,8 @@ class Side:
 
     def to_json(self) -> dict[str, Any]:
         return {"proven": _d(self.proven), "onchain": _d(self.onchain), "liabilities": _d(self.liabilities),
-                "proven_ratio": _d(self.proven_ratio),
+                # as the report writes it: shown (the one rounding rule) and exact
+                "proven_ratio": _d(shown_fraction(self.proven_ratio)), "proven_ratio_exact": _d(self.proven_ratio),
                 "proven_ratio_shown": None if self.proven_ratio is None else shown_percent(self.proven_ratio),
                 "complete": self.complete}
 
@@ -208,8 +209,12 @@ class AssetDiff:
         return exact_sum(p.moved_out for p in self.places)
 
     def change(self, name: str) -> Decimal | None:
-        """B minus A of one figure (proven, onchain, liabilities); None when either is unknown."""
+        """B minus A of one figure (proven, onchain, liabilities); None when either is unknown. The
+        reserves of a side read in part leave out the rows not read: a change to or from them would
+        count those rows as money moved, so it is None too."""
         if self.a is None or self.b is None:
+            return None
+        if name != "liabilities" and not (self.a.complete and self.b.complete):
             return None
         return _sub(getattr(self.a, name), getattr(self.b, name))
 

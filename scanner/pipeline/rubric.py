@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ..amounts import shown_percent
+from ..amounts import count_percent, shown_percent
 from ..records import MERKLE_SUM, SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED
 from ..report_model import Criterion, Rubric, ScanReport
 
@@ -62,7 +62,8 @@ def _coverage(report: ScanReport) -> Criterion:
         return Criterion("coverage", "no rows to read", "-", rule)
     share = Decimal(report.rows_read) / Decimal(report.rows_expected)
     grade = "A" if report.rows_read >= report.rows_expected else _band(share, Decimal(2), Decimal("0.99"), Decimal("0.9"))
-    return Criterion("coverage", f"{report.rows_read:,} of {report.rows_expected:,} rows read ({shown_percent(share)})",
+    return Criterion("coverage", f"{report.rows_read:,} of {report.rows_expected:,} rows read "
+                                 f"({count_percent(report.rows_read, report.rows_expected)})",
                      grade, rule)
 
 
@@ -78,7 +79,7 @@ def _snapshot(report: ScanReport) -> Criterion:
         return Criterion("snapshot", "no rows read", "-", rule)
     share = Decimal(at) / Decimal(read)
     grade = "A" if at == read else _band(share, Decimal(2), Decimal("0.9"), Decimal("0.5"))
-    return Criterion("snapshot", f"{at:,} of {read:,} read rows at the snapshot height ({shown_percent(share)})", grade, rule)
+    return Criterion("snapshot", f"{at:,} of {read:,} read rows at the snapshot height ({count_percent(at, read)})", grade, rule)
 
 
 def _overlap(report: ScanReport) -> Criterion:

@@ -722,14 +722,25 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
     per_asset = [t for t in totals if t.network == "*"]
     proven = {t.asset: t.proven for t in per_asset}
     unproven = {t.asset: exact_sum((t.owner_only, t.key_only, t.unverified)) for t in per_asset}
-    coverage = {t.asset: coverage_of(t.rows_read, t.rows_expected) for t in per_asset}
+    by_asset = {t.asset: t for t in per_asset}
     info: dict[str, dict] = {}
     out: list[RatioRecord] = []
+
+    def record(asset: str, liabilities: Decimal | None, proven_ratio: Decimal | None,
+               with_unproven_ratio: Decimal | None, provenance: str) -> RatioRecord:
+        t = by_asset.get(asset)  # None: no reserve row names the asset (its reserves are none: 0)
+        unread = t is not None and t.nothing_read  # reserves unknown, never zero
+        mine, theirs = proven.get(asset, Decimal(0)), unproven.get(asset, Decimal(0))
+        return RatioRecord(asset=asset, liabilities=liabilities, proven_reserves=None if unread else mine,
+                           with_unproven_reserves=None if unread else EXACT.add(mine, theirs),
+                           proven_ratio=proven_ratio, with_unproven_ratio=with_unproven_ratio, provenance=provenance,
+                           coverage=None if t is None else coverage_of(t.rows_read, t.rows_expected),
+                           rows_read=None if t is None else t.rows_read,
+                           rows_expected=None if t is None else t.rows_expected)
+
     if liab is None:
         for t in per_asset:
-            out.append(RatioRecord(asset=t.asset, liabilities=None, proven_reserves=proven[t.asset],
-                                   with_unproven_reserves=EXACT.add(proven[t.asset], unproven[t.asset]), proven_ratio=None,
-                                   with_unproven_ratio=None, provenance="none", coverage=coverage[t.asset]))
+            out.append(record(t.asset, None, None, None, "none"))
         return out, info
     items = liab.by_asset()
     unread = {t.asset: f"unread: none of its {t.rows_expected} row(s) could be read on chain"
@@ -738,10 +749,7 @@ def _ratios(totals: list[AssetTotal], liab) -> tuple[list[RatioRecord], dict[str
         item = items.get(r.asset)
         info[r.asset] = {"amount": r.liabilities, "provenance": r.provenance, "verified": r.verified, "note": r.note,
                          "source": item.source if item is not None else None}
-        out.append(RatioRecord(asset=r.asset, liabilities=r.liabilities, proven_reserves=r.proven_reserves,
-                               with_unproven_reserves=r.with_unproven_reserves, proven_ratio=r.proven_ratio,
-                               with_unproven_ratio=r.with_unproven_ratio, provenance=r.provenance,
-                               coverage=coverage.get(r.asset)))
+        out.append(record(r.asset, r.liabilities, r.proven_ratio, r.with_unproven_ratio, r.provenance))
     return out, info
 
 

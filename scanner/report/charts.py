@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Mapping, Sequence
 
-from ..amounts import EXACT, round_to, shown_fraction
+from ..amounts import EXACT, count_percent, fmt, round_to, shown_fraction
+from ..report_model import PARTIAL_MARK, PARTIAL_NOTE  # noqa: F401 (the partial mark's one home; read from here too)
 
 MISSING = "\u2014"  # em dash: a figure that is absent (null), never shown as 0
 
@@ -143,8 +144,7 @@ def format_fraction(numerator: int | None, denominator: int | None) -> str:
     incomplete count never shows as 100 %); unknown or zero denominator -> an em dash."""
     if numerator is None or not denominator:
         return MISSING
-    tenths = shown_fraction(Decimal(int(numerator)) / Decimal(int(denominator)), 3).scaleb(2)
-    return (f"{tenths:.0f}" if tenths == tenths.to_integral_value() else f"{tenths:.1f}") + "%"
+    return count_percent(int(numerator), int(denominator))
 
 
 _SCALES = ((Decimal(10) ** 12, "T"), (Decimal(10) ** 9, "B"), (Decimal(10) ** 6, "M"), (Decimal(10) ** 3, "K"))
@@ -486,10 +486,6 @@ def wide_or_narrow(wide: str, narrow: str) -> str:
     return f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>'
 
 
-# The mark of a ratio computed from incomplete reads, and what it means: the terminal report's words.
-PARTIAL_MARK = "*"
-PARTIAL_NOTE = ("* from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
-                "amounts are in the unread column")
 
 
 def is_partial(rows_read: int | None, rows_expected: int | None) -> bool:
@@ -510,6 +506,11 @@ def legend(segments: Sequence[Segment] | Sequence[tuple[str, str]]) -> str:
 # ---------------------------------------------------------------------------------------------
 # porscan's figures as charts (report and dashboard)
 # ---------------------------------------------------------------------------------------------
+def _shown(ratio: Decimal | None) -> str:
+    """A ratio as the report's JSON and the feed write it (``shown_fraction``)."""
+    return MISSING if ratio is None else fmt(shown_fraction(ratio))
+
+
 @dataclass(frozen=True)
 class RatioItem:
     asset: str
@@ -539,10 +540,10 @@ def ratio_chart(items: Sequence[RatioItem], *, layout: Layout = Layout(sublabel_
             why = ", from incomplete reads" if it.partial else ""
             bars = [
                 Bar(it.proven_ratio, strong, "proven", format_ratio(it.proven_ratio) + mark,
-                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({it.proven_ratio}){why}"),
+                    title=f"{it.asset} proven ratio: {format_ratio(it.proven_ratio)} ({_shown(it.proven_ratio)}){why}"),
                 Bar(it.with_unproven_ratio, light, "with unproven", format_ratio(it.with_unproven_ratio) + mark,
                     title=f"{it.asset} ratio with unproven amounts: {format_ratio(it.with_unproven_ratio)}"
-                          f" ({it.with_unproven_ratio}){why}"),
+                          f" ({_shown(it.with_unproven_ratio)}){why}"),
             ]
         groups.append(BarGroup(it.asset, bars))
     return bar_chart(groups, axis_max=axis_max, reference=Decimal(1), reference_label="100%",

@@ -376,7 +376,8 @@ def _alerts(report: dict, assets: list[dict]) -> str:
 
 def _cards(report: dict, assets: list[dict]) -> str:
     ratios = {str(a.get("asset")): _d(a.get("proven_ratio")) for a in assets}
-    with_liab = [a for a in assets if ratios[str(a.get("asset"))] is not None]
+    # what the card says: a liabilities figure (an unread asset has one and no ratio)
+    with_liab = [a for a in assets if a.get("liabilities") is not None]
     below = [asset for asset, r in ratios.items() if r is not None and r < 1]
     ver = _table(report, "verification")
     by_status = _table(ver, "by_status")

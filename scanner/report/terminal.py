@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from ..amounts import fmt, shown_percent
 from ..records import PROVENANCE_NOTES, Figures
-from ..report_model import AssetReport, Place, Rubric, ScanReport, UsdComparison
+from ..report_model import PARTIAL_MARK, PARTIAL_NOTE, AssetReport, Place, Rubric, ScanReport, UsdComparison
 
 if TYPE_CHECKING:
     from ..pipeline.scan import ScanPlan
@@ -61,7 +61,7 @@ def _closed(markup: str) -> str:
 
 def _partial(a: AssetReport) -> str:
     """The mark of a ratio computed from incomplete reads."""
-    return " *" if a.partial else ""
+    return a.mark
 
 
 def _liabilities(a: AssetReport) -> str:
@@ -168,8 +168,7 @@ def render_scan(report: ScanReport, console) -> None:
     else:
         _stacked_assets(report, console)
     if incomplete:
-        console.print("  * from incomplete reads: the rows not read (coverage) are not in the reserves; their published "
-                      "amounts are in the unread column", markup=False)
+        console.print(f"  {PARTIAL_NOTE}", markup=False)
     net = Table(title="Per network", title_justify="left")
     for col in ("asset", "network", "coins", "on chain", "proven", "rows read", "blocks"):
         net.add_column(col)
@@ -293,12 +292,19 @@ def render_runs(runs, console) -> None:
     table = Table(title="Stored runs", title_justify="left")
     for col in ("id", "exchange", "status", "started", "snapshot", "input", "assets below 100%"):
         table.add_column(col)
+    partial = False
     for r in runs:
         low = ""
         if r.status == "done" and r.summary:
             try:
-                low = ", ".join(below(ScanReport.from_json(r.summary), Decimal(1))) or "none"
+                report = ScanReport.from_json(r.summary)
+                marked = [name + (a.mark if (a := report.asset(name)) is not None else "")
+                          for name in below(report, Decimal(1))]
+                partial |= any(m.endswith(PARTIAL_MARK) for m in marked)
+                low = ", ".join(marked) or "none"
             except ReportError:  # a report this version cannot read is named, not fatal to the list
                 low = "? (unreadable report)"
         table.add_row(str(r.id), r.exchange, r.status, r.started_at, r.snapshot_date or "-", r.input_path, low)
     console.print(table)
+    if partial:
+        console.print(f"  {PARTIAL_NOTE}", markup=False)

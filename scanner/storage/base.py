@@ -31,6 +31,10 @@ TOTAL_COLUMNS = ("asset, network, rows_total, rows_expected, rows_read, publishe
                  "key_only, unverified, unread_published, blocks, staked, unbonding, split_unknown, split_unknown_rows")
 RATIO_COLUMNS = ("asset, liabilities, proven_reserves, with_unproven_reserves, proven_ratio, with_unproven_ratio, "
                  "provenance, coverage")
+# a ratio is read with its asset's rows read / expected (the all-network total), which say whether
+# its reserves were read at all: the columns hold "0" for an asset of which nothing was read
+RATIO_SELECT = (", ".join(f"q.{c}" for c in RATIO_COLUMNS.split(", ")) + ", t.rows_read, t.rows_expected")
+RATIO_FROM_TOTALS = "LEFT JOIN asset_totals t ON t.run_id = q.run_id AND t.asset = q.asset AND t.network = '*'"
 ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at, "
                  "resolved_at, notified_at")
 
@@ -269,12 +273,16 @@ class Store(abc.ABC):
                           split_unknown_rows=int(c["split_unknown_rows"]))
 
     def _ratio(self, r: Sequence[Any]) -> RatioRecord:
-        c, d = Row(r, RATIO_NAMES), self._out_dec
+        """A row of ``RATIO_SELECT``."""
+        c, d = Row(r, (*RATIO_NAMES, "rows_read", "rows_expected")), self._out_dec
+        read = None if c["rows_read"] is None else int(c["rows_read"])
+        expected = None if c["rows_expected"] is None else int(c["rows_expected"])
+        unread = bool(expected) and read == 0  # the stored "0" stands for unknown
         return RatioRecord(asset=c["asset"], liabilities=d(c["liabilities"]),
-                           proven_reserves=self._out_dec_req(c["proven_reserves"]),
-                           with_unproven_reserves=self._out_dec_req(c["with_unproven_reserves"]),
+                           proven_reserves=None if unread else self._out_dec_req(c["proven_reserves"]),
+                           with_unproven_reserves=None if unread else self._out_dec_req(c["with_unproven_reserves"]),
                            proven_ratio=d(c["proven_ratio"]), with_unproven_ratio=d(c["with_unproven_ratio"]),
-                           provenance=c["provenance"], coverage=d(c["coverage"]))
+                           provenance=c["provenance"], coverage=d(c["coverage"]), rows_read=read, rows_expected=expected)
 
     def _alert(self, r: Sequence[Any]) -> AlertInfo:
         c, t = Row(r, ALERT_NAMES), self._out_ts
@@ -545,7 +553,10 @@ class Store(abc.ABC):
              [(run_id, i, x.asset, d(x.amount), x.provenance, x.source, x.file, x.detail)
               for i, x in enumerate(liabilities)]),
             (f"INSERT INTO ratios (run_id, seq, {RATIO_COLUMNS}) VALUES ({', '.join(['?'] * 10)})",
-             [(run_id, i, q.asset, d(q.liabilities), d(q.proven_reserves), d(q.with_unproven_reserves),
+             # the reserve columns are NOT NULL (migration 2): an unread asset's are stored as "0" and read
+             # back as None, its total saying that nothing was read (see _ratio)
+             [(run_id, i, q.asset, d(q.liabilities), d(q.proven_reserves or Decimal(0)),
+               d(q.with_unproven_reserves or Decimal(0)),
                d(q.proven_ratio), d(q.with_unproven_ratio), q.provenance, d(q.coverage))
               for i, q in enumerate(ratios)]),
         ])
@@ -564,7 +575,8 @@ class Store(abc.ABC):
         return [self._total(r) for r in rows]
 
     async def load_ratios(self, run_id: int) -> list[RatioRecord]:
-        rows = await self._fetch(f"SELECT {RATIO_COLUMNS} FROM ratios WHERE run_id = ? ORDER BY seq", run_id)
+        rows = await self._fetch(f"SELECT {RATIO_SELECT} FROM ratios q {RATIO_FROM_TOTALS} WHERE q.run_id = ? "
+                                 "ORDER BY q.seq", run_id)
         return [self._ratio(r) for r in rows]
 
     async def load_results(self, run_id: int) -> tuple[list[AssetTotal], list[LiabilityRecord], list[RatioRecord]]:
@@ -614,8 +626,8 @@ class Store(abc.ABC):
                 args.append(self._in_date(_check_date(value, "date")))
         cond = " AND ".join(where)
         rows = await self._fetch(
-            f"SELECT runs.id, {day}, runs.finished_at, {', '.join('q.' + c for c in RATIO_COLUMNS.split(', '))} "
-            f"FROM runs JOIN ratios q ON q.run_id = runs.id WHERE q.asset = ? AND runs.id IN "
+            f"SELECT runs.id, {day}, runs.finished_at, {RATIO_SELECT} "
+            f"FROM runs JOIN ratios q ON q.run_id = runs.id {RATIO_FROM_TOTALS} WHERE q.asset = ? AND runs.id IN "
             f"(SELECT max(id) FROM runs WHERE {cond} GROUP BY {day}) ORDER BY 2 LIMIT ?",
             asset, *args, _limits(limit, 0)[0])
         return [RatioPoint(run_id=int(r[0]), snapshot_date=_required(self._out_date(r[1]), "snapshot date"), finished_at=self._out_ts(r[2]),

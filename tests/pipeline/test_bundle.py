@@ -307,3 +307,48 @@ def test_unknown_or_unfinished_run(scanned, tmp_path, capsys):
     assert main(["bundle", str(run_id), str(tmp_path / "o.zip"), "--db", str(typo)]) == 2
     assert not (tmp_path / "o.zip").exists() and not typo.parent.exists()
     assert not list(tmp_path.glob("*.part"))
+
+
+def _as_written_before(report: dict) -> dict:
+    """The report as porscan wrote it before: differences over every row's published amount, no note
+    on a ratio from incomplete reads, and an unreadable row of a known coin left out of the counts."""
+    from scanner.amounts import coverage, fmt
+
+    invalid: dict[str, int] = {}
+    for f in report["failures"]["rows"]:
+        if f["status"] == "invalid_row":
+            invalid[f["coin"]] = invalid.get(f["coin"], 0) + 1
+    assert invalid  # the sample has one ("12..5")
+    for a in report["assets"]:
+        if a["ratio_note"].startswith("from incomplete reads:"):
+            a["ratio_note"] = ""
+        left_out = 0
+        for n in a["networks"]:
+            k = sum(invalid.get(c, 0) for c in n["coins"])
+            left_out += k
+            n["rows"] -= k
+            n["rows_expected"] -= k
+            n["coverage"] = fmt(coverage(n["rows_read"], n["rows_expected"]))
+        a["rows"] -= left_out
+        a["rows_expected"] -= left_out
+        a["coverage"] = fmt(coverage(a["rows_read"], a["rows_expected"]))
+        a["complete"] = a["rows_read"] >= a["rows_expected"]
+        for fig in [a, *a["networks"]]:
+            if fig["onchain"] is not None:
+                fig["difference"] = fmt(Decimal(fig["onchain"]) - Decimal(fig["published"]))
+    return report
+
+
+def test_a_bundle_written_before_the_figure_rules_changed_still_verifies(scanned, tmp_path, capsys):
+    path = _copy(scanned, tmp_path)
+    report = json.loads(_members(path)["report.json"])
+    older = _as_written_before(json.loads(json.dumps(report)))
+    assert older != report
+    _rewrite(path, "report.json", json.dumps(older).encode(), rehash=True)
+    assert _verify(path, capsys) == (0, [])
+    # a difference of neither rule is still an edit
+    usdt = next(a for a in older["assets"] if a["asset"] == "USDT")
+    usdt["difference"] = "-1"
+    _rewrite(path, "report.json", json.dumps(older).encode(), rehash=True)
+    code, lines = _verify(path, capsys)
+    assert code == 1 and any(ln.startswith("report.json: assets[USDT].difference") for ln in lines), lines

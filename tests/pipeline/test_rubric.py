@@ -74,3 +74,14 @@ def test_the_scan_report_carries_the_rubric_in_terminal_json_and_html(tmp_path):
     assert "quality grade F" in out.getvalue() and "checks" in out.getvalue()
     page = render_html(report.to_json())
     assert 'id="rubric"' in page and "Quality grade F" in page
+
+
+def test_coverage_reads_as_every_page_words_it():
+    """One rule for a share of rows: the rubric's "(80.6%)" is the dashboard's and the report's."""
+    from scanner.report.charts import rows_read_text
+
+    report = scan_report({"assets": [_asset("ETH", "100", "100", read=50, expected=62)]})
+    criteria = {c.name: c.value for c in rubric(report).criteria}
+    assert criteria["coverage"] == "50 of 62 rows read (80.6%)"
+    assert rows_read_text(50, 62).endswith("(80.6%)")
+    assert criteria["snapshot"] == "50 of 50 read rows at the snapshot height (100%)"

@@ -88,3 +88,26 @@ def test_summary_sums_put_base_units_in_coin_units_once_per_decimals():
         agg.add_tally(TallyRow(line, coin, "", "verified", text, units, "", 100, None, None, None, None, None, None,
                                None, None, None, None, None, None))
     assert agg.coin_sums == {"ETH": (Decimal("1.5"), 2), "BTC": (Decimal("0.00000001"), 1)}
+
+
+def test_an_invalid_row_of_a_known_coin_is_expected_and_not_read():
+    """A USDT-TRC20 row whose amount is "12..5" is a row of USDT that could not be read: it counts
+    in USDT's rows expected (coverage 12 of 13), not as complete; one of an unknown coin does not."""
+    from scanner.pipeline.aggregate import Aggregation, CoinPlace
+    from scanner.records import TallyRow
+    from scanner.storage import BalanceRecord, RowRecord
+
+    places = {"USDT-TRC20": CoinPlace("USDT", "tron", 6)}
+    agg = Aggregation(lambda c: places.get(c, CoinPlace(c, "unconfigured", None)))
+    for line in range(1, 13):
+        agg.add_tally(TallyRow.of(RowRecord(line, "USDT-TRC20", "TRON", f"T{line}", 7, "5", 5_000_000, "verified",
+                                            "tron", ""),
+                                  BalanceRecord(line, "USDT-TRC20", "tron", "USDT", f"T{line}", 7, 5_000_000,
+                                                5_000_000, 6, 7, "0xh", True, "match", "", "ep")))
+    agg.add_tally(TallyRow.of(RowRecord(13, "USDT-TRC20", "TRON", "T13", 7, "12..5", None, "invalid_row", "",
+                                        "amount: not a number"), None))
+    agg.add_tally(TallyRow.of(RowRecord(14, "NOPE", "?", "x", 7, "1", None, "invalid_row", "", "coin"), None))
+    star = next(t for t in agg.totals() if t.asset == "USDT" and t.network == "*")
+    assert (star.rows_read, star.rows_expected) == (12, 13) and not star.complete
+    assert star.published == Decimal(60) and star.figures().difference == 0  # no amount to sum for it
+    assert {t.asset for t in agg.totals()} == {"USDT"}

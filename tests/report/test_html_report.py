@@ -374,3 +374,14 @@ def test_chromium_keeps_hostile_strings_inert(report, tmp_path):
     text = page_text(dom)
     for s in INJECTIONS.values():
         assert s in text
+
+
+def test_the_assets_card_counts_assets_with_liabilities():
+    """An asset of which nothing was read has a liabilities figure and no ratio: it counts."""
+    def asset(name, read, ratio):
+        return {"asset": name, "published": "10", "onchain": "10" if read else None, "rows_read": read,
+                "rows_expected": 4, "liabilities": "9", "proven_ratio": ratio, "networks": []}
+
+    r = {"schema": "porscan.scan/1", "run": {"id": 1, "exchange": "X", "status": "done"},
+         "assets": [asset("ETH", 4, "1.1"), asset("TRX", 0, None)]}
+    assert '>Assets</div><div class="big">2</div><div class="small">2 with liabilities<' in render_html(r)

@@ -13,6 +13,7 @@ from decimal import Decimal
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from scanner.amounts import shown_fraction
 from scanner.service.feed.server import FeedConfigError, FeedServer, ROUTES, openapi_document, resolve_token
 from scanner.devnet.feed_sample import populate
 from scanner.storage import open_store
@@ -104,7 +105,8 @@ def test_api(db_url):
         assert {q["asset"] for q in latest["ratios"]} == set(stored) == {"BTC", "ETH", "USDT", "SOL"}
         for q in latest["ratios"]:
             s = stored[q["asset"]]
-            assert isinstance(q["proven_ratio"], str) and Decimal(q["proven_ratio"]) == s.proven_ratio
+            assert isinstance(q["proven_ratio"], str) and Decimal(q["proven_ratio"]) == shown_fraction(s.proven_ratio)
+            assert Decimal(q["proven_ratio_exact"]) == s.proven_ratio
             assert Decimal(q["liabilities"]) == s.liabilities and Decimal(q["proven_reserves"]) == s.proven_reserves
             assert q["liabilities_provenance"] in ("zk-published", "self-reported")
             assert q["rows_read"] <= q["rows_expected"] and Decimal(q["coverage"]) <= 1

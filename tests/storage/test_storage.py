@@ -8,6 +8,7 @@ saved (also concurrently), and a resumed run finds its chunks.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sqlite3
 import subprocess
@@ -201,7 +202,9 @@ def test_exact_amounts_round_trip(url):
               total("BTC", "BTC", Decimal("0"))]
     liabilities = [LiabilityRecord("ETH", FINE, "zk-proven", "okx-v2", "sum_proof_data.json", "total equity"),
                    LiabilityRecord("USDT", Decimal("0.1") + TINY, "self-reported", "csv", "liab.csv", "")]
-    ratios = [ratio(), RatioRecord("BTC", None, Decimal(0), Decimal("0.5"), None, None, "none", None)]
+    # a ratio is read with its asset's all-network rows read / expected (BTC has no such total)
+    ratios = [dataclasses.replace(ratio(), rows_read=2, rows_expected=3),
+              RatioRecord("BTC", None, Decimal(0), Decimal("0.5"), None, None, "none", None)]
 
     async def body():
         async with await open_store(url) as s:
@@ -348,7 +351,8 @@ def test_old_database_upgrades(url):
             assert await s.schema_version() == migrations.LATEST
             assert await all_rows(s, r.id) == [row(1), row(2, "failed")]
             await s.save_results(r.id, [total()], [], [ratio()])
-            assert await s.load_results(r.id) == ([total()], [], [ratio()])
+            assert await s.load_results(r.id) == ([total()], [], [dataclasses.replace(ratio(), rows_read=2,
+                                                                                       rows_expected=3)])
             assert [f.line for f in await s.failures(r.id)] == [2]
             await s._fetch("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'future', ?)",
                            migrations.LATEST + 1, s._in_ts(utc_now()))

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ... import __version__
+from ...amounts import fmt, shown_fraction
 from ...report import charts
 from ...report.charts import (MISSING, PARTIAL_MARK, PARTIAL_NOTE, CoverageItem, RatioItem, esc, format_amount,
                               format_count, format_ratio, format_scaled, is_partial, rows_read_text, to_decimal)
@@ -67,7 +68,7 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
         with_done = [e.exchange for e in exchanges if e.latest_done_run_id is not None]
         exchange = (with_done or names or [None])[0]
     data: dict[str, Any] = {"exchanges": [(e.exchange, e.latest_snapshot_date) for e in exchanges],
-                            "exchange": exchange, "latest": None, "series": {}, "alerts": [], "assets": [],
+                            "exchange": exchange, "latest": None, "series": {}, "partial": {}, "alerts": [], "assets": [],
                             "known": exchange in names}
     if exchange is None:
         return data
@@ -83,7 +84,8 @@ async def gather(feed, exchange: str | None) -> dict[str, Any]:
         since = (date.fromisoformat(run["snapshot_date"]) - timedelta(days=HISTORY_DAYS)).isoformat()
     for q in latest["ratios"]:
         points = await store.ratio_series(exchange, q["asset"], since=since)
-        data["series"][q["asset"]] = [(p.snapshot_date, p.ratio.proven_ratio) for p in points]
+        data["series"][q["asset"]] = [(p.snapshot_date, shown_fraction(p.ratio.proven_ratio)) for p in points]
+        data["partial"][q["asset"]] = {p.snapshot_date for p in points if p.ratio.partial}
     coins = _coins_by_place((await store.get_run(run["id"])).summary)
     assets: dict[str, dict] = {}
     for t in await store.load_totals(run["id"]):
@@ -108,10 +110,14 @@ def _nice_step(span: Decimal, count: int = 5) -> Decimal:
 
 
 def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, width: int = 900,
-                        height: int = 300, cap: Decimal = Decimal(3), end_labels: bool = True) -> str:
+                        height: int = 300, cap: Decimal = Decimal(3), end_labels: bool = True,
+                        partial: dict[str, set[str]] | None = None) -> str:
     """Proven reserve ratio per asset over time: one line per asset (gaps where no ratio), the 100 %
-    line dashed, the last value labelled (``end_labels``; a phone's narrow drawing leaves them to the
-    table below). Values above ``cap`` are drawn at the top edge."""
+    line dashed, the latest value labelled (``end_labels``; a phone's narrow drawing leaves them to the
+    table below; an asset without a ratio on its latest date is labelled so, never with an older
+    value). ``partial``: per asset the dates whose ratio is from incomplete reads, drawn as hollow
+    points and marked as the reports mark them. Values above ``cap`` are drawn at the top edge."""
+    partial = partial or {}
     left, right, top, bottom = (62, 150, 14, 30) if end_labels else (44, 8, 14, 30)
     pw, ph = width - left - right, height - top - bottom
     values = [v for pts in series.values() for _, v in pts if v is not None]
@@ -174,14 +180,24 @@ def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, 
             elif r:
                 parts.append(f'<polyline class="line" points="{" ".join(r)}" fill="none" stroke="{colour}" '
                              'stroke-width="2.5" stroke-linejoin="round"/>')
+        marked = partial.get(asset, set())
+        for day, v in pts:  # a ratio from incomplete reads: hollow, with the reports' mark and words
+            if v is not None and day in marked:
+                parts.append(f'<circle class="partial" cx="{x(day):.1f}" cy="{y(v):.1f}" r="4" fill="#fff" '
+                             f'stroke="{colour}" stroke-width="2"><title>{esc(asset)} {esc(day)}: '
+                             f'{esc(format_ratio(v))} {PARTIAL_MARK} (from incomplete reads)</title></circle>')
         last = next(((d, v) for d, v in reversed(pts) if v is not None), None)
+        latest_day = days[-1]  # the latest date drawn: an asset without a point on it has no ratio then
         if last is not None:
+            mark = f" {PARTIAL_MARK}" if last[0] in marked else ""
             lx, ly = x(last[0]), y(last[1])
             parts.append(f'<circle class="last" cx="{lx:.1f}" cy="{ly:.1f}" r="4" fill="{colour}" '
                          f'data-value="{esc(last[1])}"><title>{esc(asset)} {esc(last[0])}: '
-                         f'{esc(format_ratio(last[1]))}</title></circle>')
+                         f'{esc(format_ratio(last[1]))}{mark}</title></circle>')
             if end_labels:
-                labels.append([ly, colour, f"{asset} {format_ratio(last[1])}"])
+                # the latest date's figure: an older one beside the right edge would read as today's
+                text = f"{format_ratio(last[1])}{mark}" if last[0] == latest_day else f"no ratio {latest_day}"
+                labels.append([ly, colour, f"{asset} {text}"])
         parts.append("</g>")
     labels.sort()
     for j in range(1, len(labels)):  # keep end labels apart
@@ -208,14 +224,14 @@ nav.exchanges a.on { background: #222; color: #fff; border-color: #222; }
 
 
 def _ratio_td(v: Any, partial: bool = False) -> str:
-    """A ratio rounded down (the exact value on hover); ``partial``: from incomplete reads, marked as
-    the terminal and HTML reports mark it."""
+    """A ratio rounded down (as the feed and the report write it, on hover); ``partial``: from
+    incomplete reads, marked as the terminal and HTML reports mark it."""
     d = to_decimal(v)
     if d is None:
         return f'<td class="num">{MISSING}</td>'
     mark = f'\u00a0<span class="incomplete partial-mark">{PARTIAL_MARK}</span>' if partial else ""
     why = " (from incomplete reads)" if partial else ""
-    return (f'<td class="num {"below" if d < 1 else "above"}" title="exact ratio {esc(d)}{why}">'
+    return (f'<td class="num {"below" if d < 1 else "above"}" title="ratio {esc(fmt(shown_fraction(d)))}{why}">'
             f"{esc(format_ratio(d))}{mark}</td>")
 
 
@@ -230,8 +246,9 @@ def _nav(data: dict) -> str:
 
 def _cards(data: dict) -> str:
     ratios = data["latest"]["ratios"]
-    with_liab = [q for q in ratios if q["proven_ratio"] is not None]
-    below = [q["asset"] for q in with_liab if Decimal(q["proven_ratio"]) < 1]
+    # what the card says: a liabilities figure (an unread asset has one and no ratio)
+    with_liab = [q for q in ratios if q["liabilities"] is not None]
+    below = [q["asset"] for q in ratios if q["proven_ratio"] is not None and Decimal(q["proven_ratio"]) < 1]
     read = sum(a.get("rows_read") or 0 for a in data["assets"])
     expected = sum(a.get("rows_expected") or 0 for a in data["assets"])
     run = data["latest"]["run"]
@@ -253,12 +270,17 @@ def _history(data: dict) -> str:
     legend = charts.legend([(a, SERIES_COLOURS[i % len(SERIES_COLOURS)]) for i, a in enumerate(series)]
                            + [("100% of liabilities (dashed)", charts.REFERENCE)])
     n = max((len(p) for p in series.values()), default=0)
+    partial = data.get("partial") or {}
     return ('<h2 id="history">Proven reserve ratio over time</h2><div class="card">' + legend
-            + charts.wide_or_narrow(ratio_history_chart(series),
+            + charts.wide_or_narrow(ratio_history_chart(series, partial=partial),
                                     ratio_history_chart(series, width=charts.NARROW_WIDTH, height=220,
-                                                        end_labels=False))
+                                                        end_labels=False, partial=partial))
             + f'<p class="sub">One point per snapshot date (the newest finished run of that date), {n} date(s), '
-              "last 12 months. Gaps: no liabilities figure that day.</p></div>")
+              "last 12 months. Gaps: no ratio that day (no liabilities figure, or none of the asset's rows "
+              "read on chain)."
+            + (f" Hollow points ({PARTIAL_MARK}): from incomplete reads, the rows not read are not in the "
+               "reserves." if any(partial.values()) else "")
+            + "</p></div>")
 
 
 def _partial(q: dict) -> bool:

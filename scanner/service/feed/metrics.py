@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
+
+from ...amounts import fmt
 
 
 def prometheus_label(v: Any) -> str:
@@ -10,7 +13,14 @@ def prometheus_label(v: Any) -> str:
 
 
 def prometheus_number(v: Any) -> str:
-    f = float(v)  # Prometheus samples are floats by nature
+    """A sample value. Decimals (amounts, and ratios already rounded by the one rule) and integers are
+    written exactly as the report writes them: the text format takes any decimal string, and a scraper
+    parsing it to a float loses digits there, not here. Other values are floats (times, durations)."""
+    if isinstance(v, Decimal) and v.is_finite():
+        return fmt(v)
+    if isinstance(v, int) and not isinstance(v, bool):
+        return str(v)
+    f = float(v)
     return repr(f) if f == f and f not in (float("inf"), float("-inf")) else ("NaN" if f != f else ("+Inf" if f > 0 else "-Inf"))
 
 
@@ -21,7 +31,7 @@ class Metrics:
         self.families: dict[str, tuple[str, list[str]]] = {}
 
     def add(self, name: str, help_text: str, labels: dict, value: Any) -> None:
-        if value is None:
+        if value is None:  # unknown (e.g. not read): no sample, Prometheus' way of saying so, never 0
             return
         fam = self.families.setdefault(name, (help_text, []))
         lab = ",".join(f'{k}="{prometheus_label(v)}"' for k, v in labels.items())

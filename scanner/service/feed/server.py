@@ -11,8 +11,7 @@ document, so the two cannot drift apart):
   coverage, snapshot age, scan durations, rows by status, provider errors, open alerts).
 * ``/``: the dashboard (``scanner.service.feed.dashboard``): inline SVG and CSS, no script, no build step.
 
-Amounts are exact decimal strings in JSON (base units too: they outgrow a double), never floats;
-/metrics has floats because Prometheus has nothing else.
+Amounts are exact decimal strings (base units too: they outgrow a double), in /metrics as well.
 
 Caching: every response body is cached in memory under the store's ``feed_state()`` fingerprint (the
 newest run id, finished runs, alerts), checked at most once per ``refresh`` seconds; a new or
@@ -45,6 +44,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from ... import __version__
+from ...amounts import shown_fraction
 from ..schedule.job import parse_ts as _ts
 from .connections import MAX_FIELD_SIZE, MAX_LINE_SIZE, ConnectionGuard, ConnectionLimits, json_errors, problem
 from .metrics import Metrics as _Metrics, prometheus_label as _esc, prometheus_number as _num
@@ -359,9 +359,9 @@ class FeedServer:
             for q in ratios:
                 a = {**ex, "asset": q.asset}
                 prov = q.provenance or "none"
-                for basis, value in (("proven", q.proven_ratio), ("with_unproven", q.with_unproven_ratio)):
+                for basis, value in (("proven", q.proven_ratio), ("with_unproven", q.with_unproven_ratio)):  # as shown
                     m.add("porscan_reserve_ratio", "Reserves / liabilities of the latest finished run",
-                          {**a, "basis": basis, "liabilities_provenance": prov}, value)
+                          {**a, "basis": basis, "liabilities_provenance": prov}, shown_fraction(value))
                 for basis, value in (("proven", q.proven_reserves), ("with_unproven", q.with_unproven_reserves)):
                     m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs them",
                           {**a, "basis": basis}, value)
@@ -370,9 +370,10 @@ class FeedServer:
                 m.add("porscan_coverage_ratio", "Rows read / rows expected", a, q.coverage)
                 t = totals.get(q.asset)
                 if t is not None:
-                    for basis, value in (("onchain", t.onchain), ("published", t.published),
-                                         ("owner_only", t.owner_only), ("key_only", t.key_only),
-                                         ("unverified", t.unverified), ("unread_published", t.unread_published)):
+                    f = t.figures()  # as the report shows them: blank (no sample: unknown) when nothing was read
+                    for basis, value in (("onchain", f.onchain), ("published", f.published), ("owner_only", f.owner_only),
+                                         ("key_only", f.key_only), ("unverified", f.unverified),
+                                         ("unread_published", f.unread_published)):
                         m.add("porscan_reserves", "On-chain reserves in coin units, by what ownership proof backs "
                               "them", {**a, "basis": basis}, value)
                     m.add("porscan_rows_expected", "Rows whose balance should be read", a, t.rows_expected)

@@ -9,7 +9,7 @@ from typing import Any
 
 
 from ...amounts import coverage, fmt
-from ...records import AssetTotal, provenance_name
+from ...records import AssetTotal, RatioRecord
 from ...report_model import ReportError, ScanReport
 from ..schedule.job import parse_ts as _ts
 
@@ -75,13 +75,10 @@ def coverage_of(read: int | None, expected: int | None) -> str | None:
     return None if value is None else fmt(value)
 
 
-def ratio_json(q, total=None) -> dict:
-    out = {"asset": q.asset, "liabilities": dec(q.liabilities), "liabilities_provenance": provenance_name(q.provenance),
-           "proven_reserves": dec(q.proven_reserves), "with_unproven_reserves": dec(q.with_unproven_reserves),
-           "proven_ratio": dec(q.proven_ratio), "with_unproven_ratio": dec(q.with_unproven_ratio),
-           "coverage": dec(q.coverage), "rows_read": None, "rows_expected": None, "at_snapshot": None}
+def ratio_json(q: RatioRecord, total: AssetTotal | None = None) -> dict:
+    """The ratio's own JSON form, with whether its total was read at the snapshot."""
+    out = {**q.to_json(), "at_snapshot": None}
     if total is not None:
-        out["rows_read"], out["rows_expected"] = total.rows_read, total.rows_expected
         blocks = total.blocks or []
         out["at_snapshot"] = all(b.get("at_snapshot") is not False for b in blocks) if blocks else None
     return out

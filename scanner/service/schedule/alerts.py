@@ -63,10 +63,8 @@ def evaluate(exchange: str, run_id: int, report: ScanReport, rules: Rules) -> li
                                       "threshold": str(y)}))
         z = _threshold(rules.mismatch_above, asset)
         if z is not None:
-            published, unread, onchain = a.figures.published, a.figures.unread_published, a.figures.onchain
-            if onchain is not None:
-                compared = published - unread  # published amount of the rows that were read
-                diff = onchain - compared
+            compared, onchain, diff = a.figures.published_read, a.figures.onchain, a.figures.difference
+            if onchain is not None and diff is not None:
                 rel = abs(diff) / compared if compared > 0 else (Decimal(1) if diff else Decimal(0))
                 if rel > z:
                     out.append(Condition(f"mismatch_above:{asset}", "mismatch_above",

@@ -1,0 +1,133 @@
+"""How the feed, /metrics and the dashboard show an asset of which nothing, or only part, was read
+(stored runs from tests/support/unread_runs.py): unknown is never shown as zero."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from scanner.amounts import fmt, shown_fraction
+from scanner.service.feed.server import FeedServer
+from scanner.storage import open_store
+from support.common import run
+from support.unread_runs import EXCHANGE, store_runs
+
+LATEST = "/api/v1/exchanges/Sample%20Exchange/ratios/latest"
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    url = str(tmp_path_factory.mktemp("unread") / "runs.db")
+    run(store_runs(url))
+    return url
+
+
+def _get(url: str, *paths: str) -> list:
+    async def main():
+        store = await open_store(url)
+        try:
+            async with TestClient(TestServer(FeedServer(store, None).app())) as client:
+                out = []
+                for path in paths:
+                    resp = await client.get(path)
+                    assert resp.status == 200, (path, resp.status)
+                    out.append(await resp.json() if "/api/" in path else await resp.text())
+                return out
+        finally:
+            await store.close()
+
+    return run(main())
+
+
+def _by_asset(latest: dict) -> dict:
+    return {q["asset"]: q for q in latest["ratios"]}
+
+
+def test_an_unread_asset_has_blank_reserves_in_the_feed(db):
+    latest, series = _get(db, LATEST, "/api/v1/exchanges/Sample%20Exchange/series/TRX")
+    trx = _by_asset(latest)["TRX"]
+    assert trx["proven_reserves"] is None and trx["with_unproven_reserves"] is None
+    assert (trx["rows_read"], trx["rows_expected"]) == (0, 4) and trx["liabilities"] == "1697.3123742"
+    first, last = series["points"]
+    assert first["proven_reserves"] == "1885.902638"  # read that day
+    assert last["proven_reserves"] is None and last["with_unproven_reserves"] is None
+    assert _by_asset(latest)["USDT"]["proven_reserves"] == "1860.22578"  # partly read: what was read
+
+
+def test_metrics_leave_out_what_was_not_read(db):
+    (text,) = _get(db, "/metrics")
+    trx = [line for line in text.splitlines() if line.startswith("porscan_reserves{") and 'asset="TRX"' in line]
+    bases = {line.split('basis="')[1].split('"')[0] for line in trx}
+    # no sample is Prometheus' "unknown": the published figures stay, the on-chain ones go
+    assert bases == {"published", "unread_published"}, trx
+    assert f'porscan_reserves{{exchange="{EXCHANGE}",asset="USDT",basis="proven"}}' in text
+
+
+def test_the_dashboard_shows_an_unread_asset_as_a_dash(db):
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    row = page.split('<td data-label="Asset"><b>TRX</b></td>')[1].split("</tr>")[0]
+    cells = dict(re.findall(r'<td data-label="([^"]+)"[^>]*>(.*?)</td>', row))
+    assert cells["Proven reserves"] == cells["With unproven reserves"] == "\u2014", cells
+
+
+def test_the_networks_endpoint_differences_are_over_the_rows_read(db):
+    (got,) = _get(db, "/api/v1/runs/2/networks?asset=USDT")
+    (usdt,) = got["assets"]
+    by_network = {n["network"]: n for n in usdt["networks"]}
+    assert by_network["tron"]["difference"] is None and by_network["ethereum"]["difference"] == "0"
+    assert usdt["total"]["difference"] == "0"  # not -4879.44417: tron's rows were not read
+
+
+def _sample(text: str, name: str, **labels: str) -> str:
+    """The value text of the one sample of ``name`` with ``labels``."""
+    got = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.startswith(name + "{")
+           and all(f'{k}="{v}"' in line for k, v in labels.items())]
+    assert len(got) == 1, (name, labels, got)
+    return got[0]
+
+
+def test_a_ratio_has_one_shown_form_in_feed_series_metrics_and_dashboard(db):
+    latest, series, text, page = _get(db, LATEST, "/api/v1/exchanges/Sample%20Exchange/series/ETH", "/metrics",
+                                      "/?exchange=Sample%20Exchange")
+    eth = _by_asset(latest)["ETH"]
+    exact = Decimal(eth["proven_ratio_exact"])
+    shown = fmt(shown_fraction(exact))  # the report's "proven_ratio"
+    assert len(eth["proven_ratio_exact"]) > 20 and eth["proven_ratio"] == shown == "1.010254"
+    assert series["points"][-1]["proven_ratio"] == shown
+    assert _sample(text, "porscan_reserve_ratio", asset="ETH", basis="proven") == shown
+    tooltip = re.search(r'title="ratio ([0-9.]+)"', page.split('<b>ETH</b>')[1])
+    assert tooltip and tooltip.group(1) == shown
+    assert eth["proven_ratio_exact"] not in page  # no 34-digit form anywhere on the page
+
+
+def test_metrics_write_amounts_exactly_as_the_report(db):
+    latest, text = _get(db, LATEST, "/metrics")
+    eth = _by_asset(latest)["ETH"]
+    assert _sample(text, "porscan_reserves", asset="ETH", basis="proven") == eth["proven_reserves"] \
+        == "12525.947995944981146826"  # a float would say 12525.947995944982
+    assert _sample(text, "porscan_liabilities", asset="ETH") == eth["liabilities"]
+    assert _sample(text, "porscan_coverage_ratio", asset="USDT") == _by_asset(latest)["USDT"]["coverage"]
+
+
+def test_the_assets_card_counts_assets_with_liabilities(db):
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    # TRX has a liabilities figure and no ratio (nothing read): it counts
+    assert re.search(r'>Assets</div><div class="big">3</div><div class="small">3 with liabilities<', page), \
+        re.findall(r'>Assets</div>.{0,80}', page)
+
+
+def test_the_ratio_history_marks_partial_points_and_labels_the_latest_date(db):
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    wide = page.split('class="chart-wide"><svg')[1].split("</svg>")[0]
+    labels = re.findall(r'class="end-label"[^>]*>([^<]*)<', wide)
+    # TRX had a ratio on 2026-01-01 only: not shown as if it were the latest run's
+    assert "TRX no ratio 2026-01-04" in labels and not any(x.startswith("TRX 1") for x in labels), labels
+    assert "USDT 22.08% *" in labels, labels
+    usdt = wide.split('data-asset="USDT"')[1].split("</g>")[0]
+    assert re.findall(r'<circle class="partial"[^>]*><title>USDT 2026-01-04: 22.08% \* \(from incomplete reads\)',
+                      usdt)
+    caption = page.split('id="history"')[1].split("</p>")[0]
+    assert "none of the asset's rows read" in caption and "Hollow points (*)" in caption
