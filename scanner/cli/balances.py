@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from .common import stdout_console, INPUT_HELP, add_display_options, add_network_options, on_input, split_multi
 
 if TYPE_CHECKING:
@@ -33,7 +33,8 @@ examples:
   ALCHEMY_API_KEY=... porscan balances okx_por.csv --network ethereum --cross-check 50
   porscan balances reserves.csv --rpc ethereum=http://127.0.0.1:8545
 
-exit codes: 0 = every supported row read and matched, 1 = a mismatch or an unread row, 2 = usage error
+exit codes: 0 = every supported row read and matched, 1 = a mismatch or an unreadable row, 2 = usage error,
+  3 = nothing failed but a balance could not be read (an incomplete verdict)
 """
 
 
@@ -123,5 +124,8 @@ def _balances(args: argparse.Namespace, source: Input) -> int:
         console.print(f"{len(checks)} rows: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
     else:
         render_balances(summaries, counts, console)
-    bad = counts.get("mismatch", 0) + counts.get("unread", 0) + counts.get("invalid_row", 0)
-    return EXIT_FAILED if bad else EXIT_OK
+    # the shared table: a check that failed on what was read (or a row that cannot be read) is 1; a
+    # balance that could not be read is an incomplete verdict, 3, not a failed one
+    if counts.get("mismatch", 0) + counts.get("invalid_row", 0):
+        return EXIT_FAILED
+    return EXIT_INCOMPLETE if counts.get("unread", 0) else EXIT_OK

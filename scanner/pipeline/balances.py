@@ -61,10 +61,11 @@ class NetworkSummary:
             "unread": self.unread, "matched": self.matched, "mismatched": self.mismatched, "unpublished": self.unpublished,
             "duplicates": self.duplicates,
             "unsupported": self.unsupported,
+            # a coin none of whose rows was read has no on-chain total (null), never 0
             "coins": [{"coin": c, "decimals": self.decimals.get(c),
-                       "onchain_total_base_units": str(self.onchain_total.get(c, 0)),
+                       "onchain_total_base_units": str(self.onchain_total[c]) if c in self.onchain_total else None,
                        "published_total_base_units": str(self.published_total.get(c, 0)),
-                       "onchain_total": _units(self.onchain_total.get(c, 0), self.decimals.get(c)),
+                       "onchain_total": _units(self.onchain_total[c], self.decimals.get(c)) if c in self.onchain_total else None,
                        "published_total": _units(self.published_total.get(c, 0), self.decimals.get(c))} for c in coins],
             "blocks": [{"number": n, "hash": h, "at_snapshot": s} for n, h, s in sorted(self.blocks, key=lambda x: (x[0], str(x[1])))],
             "strategies": sorted(self.strategies), "requests": self.requests, "notes": self.notes[:50],

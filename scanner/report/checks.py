@@ -248,7 +248,8 @@ def render_balances(summaries: dict, counts: dict[str, int], console) -> None:
         for i, c in enumerate(s["coins"]):
             table.add_row(nid if i == 0 else "", c["coin"], f"{s['rows_read']} / {s['rows_expected']}" if i == 0 else "",
                           str(s["unread"]) if i == 0 else "", str(s["mismatched"]) if i == 0 else "",
-                          c["onchain_total"] or c["onchain_total_base_units"], c["published_total"] or c["published_total_base_units"],
+                          c["onchain_total"] or c["onchain_total_base_units"] or "— (unread)",
+                          c["published_total"] or c["published_total_base_units"],
                           blocks if i == 0 else "", ",".join(s["strategies"]) if i == 0 else "")
     console.print(table)
     for nid in sorted(summaries):

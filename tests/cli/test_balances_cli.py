@@ -97,3 +97,20 @@ def test_bad_config_exits_2(setup, tmp_path):
     bad = tmp_path / "n.toml"
     bad.write_text("[networks.x\n")
     assert main(["balances", str(f), "--config", str(bad), "--coins", str(d / "coins.toml")]) == 2
+
+
+def test_a_chain_that_cannot_be_read_has_no_total_and_an_incomplete_exit(setup, capsys):
+    """An endpoint that refuses every request: the coin's on-chain total was '0' in the JSON and the
+    table, and the exit was 1 (failed) where the shared table says 3 (incomplete)."""
+    w, d, f, _ = setup
+    out = d / "down.json"
+    code = main(["balances", str(f), "--coin", "USDT-ERC20", "--config", str(d / "networks.toml"),
+                 "--coins", str(d / "coins.toml"), "--rpc", "testnet=http://127.0.0.1:9", "--json", str(out),
+                 "--no-progress"])
+    assert code == 3
+    rep = json.loads(out.read_text())
+    assert rep["summary"]["by_status"] == {"unread": len(w.token_balances)}
+    (coin,) = next(n for n in rep["networks"] if n["network"] == "testnet")["coins"]
+    assert coin["onchain_total"] is None and coin["onchain_total_base_units"] is None
+    assert coin["published_total_base_units"] == str(sum(w.token_balances.values()))
+    assert "— (unread)" in capsys.readouterr().out
