@@ -273,6 +273,7 @@ def verify_bundle(path: str | os.PathLike, workers: int | None = None) -> Bundle
         report = _read_report(zf, check) if REPORT in intact else None
         if report is not None:
             _check_header(report, check)
+            _check_rubric(report, check)
             if ROWS in intact and BALANCES in intact:
                 _check_totals(zf, report, check)
         _check_inputs(zf, intact, check, workers, report)
@@ -372,6 +373,29 @@ def _differences(theirs: Any, ours: Any, where: str) -> list[tuple[str, Any, Any
 def _brief(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _check_rubric(report: ScanReport, check: BundleCheck) -> None:
+    """The grades against the rubric computed again from the report's figures (which the rows and
+    balances check): a rubric edited to all A, over a run whose checks failed, passed. Grades, not
+    their text: the wording of a value may change between versions, its grade by the rule may not.
+    A criterion a version did not have is left out of the comparison, and then the overall grade."""
+    if report.rubric is None:
+        return
+    from .rubric import rubric
+
+    again = rubric(dataclasses.replace(report, rubric=None))
+    theirs = {c.name: c.grade for c in report.rubric.criteria}
+    ours = {c.name: c.grade for c in again.criteria}
+    for name in sorted(theirs.keys() & ours.keys()):
+        if theirs[name] != ours[name]:
+            check.mismatches.append(f"{REPORT}: rubric criterion {name!r} grade {theirs[name]!r} is not what the "
+                                    f"report's figures give ({ours[name]!r})")
+    if theirs.keys() == ours.keys() and report.rubric.grade != again.grade:
+        check.mismatches.append(f"{REPORT}: rubric grade {report.rubric.grade!r} is not what the report's figures "
+                                f"give ({again.grade!r})")
+    for name in sorted(theirs.keys() - ours.keys()):
+        check.mismatches.append(f"{REPORT}: rubric criterion {name!r} is not one porscan computes")
 
 
 def _check_header(report: ScanReport, check: BundleCheck) -> None:
@@ -562,8 +586,8 @@ def _check_liabilities(zf: zipfile.ZipFile, member: str, report: ScanReport, che
     with tempfile.TemporaryDirectory(prefix="porscan-bundle-") as tmp:
         try:
             liab = load_liabilities(_extracted(zf, member, tmp))
-        except LiabilitiesError as exc:
-            check.mismatches.append(f"{member}: cannot be read as a liabilities file: {exc}")
+        except LiabilitiesError as exc:  # e.g. a zk-STARK v1 sum_values.json without its folder, proofs it cites
+            check.checked.append(f"liability figures not read again: {member} alone cannot be read ({exc})")
             return
     items = {i.asset: i for i in liab.liabilities if i.unit == COIN}
     reported = {a.asset: a for a in report.assets}
@@ -582,6 +606,14 @@ def _check_liabilities(zf: zipfile.ZipFile, member: str, report: ScanReport, che
         if a.liabilities_provenance not in allowed:
             check.mismatches.append(f"{REPORT}: assets[{asset}].liabilities_provenance {a.liabilities_provenance!r} "
                                     f"cannot come from {member}, which gives {item.provenance!r}")
+            continue
+        moved = a.liabilities_provenance != item.provenance  # by porscan's proof check: verified, or failed
+        verified = (a.liabilities_provenance == ZK_VERIFIED) if moved else item.verified
+        for name, theirs_v, ours_v in (("liabilities_source", a.liabilities_source, item.source),
+                                       ("liabilities_verified", a.liabilities_verified, verified)):
+            if theirs_v != ours_v:
+                check.mismatches.append(f"{REPORT}: assets[{asset}].{name} {theirs_v!r} is not what {member} "
+                                        f"gives ({ours_v!r})")
     check.checked.append(f"{len(items)} liability figure(s) of {member} against the report")
 
 

@@ -226,6 +226,29 @@ def test_liability_figure_edit_is_caught_against_the_bundled_file(scanned, tmp_p
     code, lines = _verify(path, capsys)
     assert code == 1 and len(lines) == 1 and lines[0].startswith(
         "report.json: assets[USDT].liabilities_provenance 'zk-verified' cannot come from inputs/liabilities/")
+    for field, value in (("liabilities_verified", True), ("liabilities_source", "okx-zk-stark-v1")):
+        edited = json.loads(json.dumps(doc))
+        next(a for a in edited["assets"] if a["asset"] == "USDT")[field] = value
+        _rewrite(path, "report.json", json.dumps(edited, indent=1).encode(), rehash=True)
+        code, lines = _verify(path, capsys)
+        assert code == 1 and len(lines) == 1 and lines[0].startswith(f"report.json: assets[USDT].{field} {value!r} is not"), lines
+
+
+def test_rubric_edited_to_all_a_is_caught(scanned, tmp_path, capsys):
+    """The grade is computed from the report's figures; an edited grade (all A, over a run whose
+    checks failed) with a re-hashed manifest passed."""
+    path = _copy(scanned, tmp_path)
+    doc = json.loads(_members(path)["report.json"])
+    real = doc["rubric"]["grade"]
+    assert real == "F"  # the sample world fails rows on purpose
+    doc["rubric"]["grade"] = "A"
+    for c in doc["rubric"]["criteria"]:
+        c["grade"] = "A" if c["grade"] != "-" else "-"
+    _rewrite(path, "report.json", json.dumps(doc, indent=1).encode(), rehash=True)
+    code, lines = _verify(path, capsys)
+    assert code == 1
+    assert "report.json: rubric grade 'A' is not what the report's figures give ('F')" in lines
+    assert "report.json: rubric criterion 'checks' grade 'A' is not what the report's figures give ('F')" in lines
 
 
 def test_manifest_hash_edit(scanned, tmp_path, capsys):
