@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..amounts import fmt, shown_fraction
 from ..csvcells import row as csv_row
-from ..errors import UsageError
+from ..errors import StoreError, UsageError
 from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
@@ -319,6 +319,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if not ok:
         return EXIT_USAGE
     run = run_async(_with_store(args.db, lambda s: s.get_run(args.run_id)))
+    if run.damaged:
+        raise StoreError(run.damaged)
     if run.status != "done" or not run.summary:
         err.print(f"porscan report: run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
                   f"{run.input_path}`", markup=False)

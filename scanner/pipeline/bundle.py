@@ -154,6 +154,8 @@ def _input_entry(role: str, path: str | None, sha256: str | None, with_inputs: b
 async def write_bundle(store, run_id: int, out: str | os.PathLike, with_inputs: bool = False) -> dict[str, Any]:
     """Write the bundle of a done run to ``out``; returns its manifest."""
     run = await store.get_run(run_id)
+    if run.damaged:
+        raise BundleError(run.damaged)
     if run.status != "done" or not run.summary:
         raise BundleError(f"run {run.id} is {run.status}: only a finished run can be bundled")
     try:

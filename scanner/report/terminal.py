@@ -294,7 +294,7 @@ def render_runs(runs, console) -> None:
         table.add_column(col)
     partial = False
     for r in runs:
-        low = ""
+        low = "? (damaged row: `porscan report` says why)" if r.damaged else ""
         if r.status == "done" and r.summary:
             try:
                 report = ScanReport.from_json(r.summary)

@@ -223,13 +223,24 @@ class Store(abc.ABC):
 
     def _run(self, r: Sequence[Any]) -> RunInfo:
         c = Row(r, RUN_NAMES)
+        damaged: list[str] = []
+
+        def column(name: str, empty: Any) -> Any:
+            # one damaged run must not hide the others (`porscan runs`, the feed's lists and pages)
+            try:
+                return self._run_json(c, name)
+            except StoreError as exc:
+                damaged.append(str(exc))
+                return empty
+
+        params = column("params", {})
+        summary = None if c["summary"] is None else column("summary", None)
         return RunInfo(id=int(c["id"]), exchange=c["exchange"], status=c["status"],
                        started_at=self._out_ts_req(c["started_at"]), finished_at=self._out_ts(c["finished_at"]),
                        input_path=c["input_path"], input_sha256=c["input_sha256"],
                        liabilities_path=c["liabilities_path"], liabilities_sha256=c["liabilities_sha256"],
-                       params=self._run_json(c, "params"), tool_version=c["tool_version"],
-                       snapshot_date=self._out_date(c["snapshot_date"]),
-                       summary=None if c["summary"] is None else self._run_json(c, "summary"))
+                       params=params, tool_version=c["tool_version"],
+                       snapshot_date=self._out_date(c["snapshot_date"]), summary=summary, damaged="; ".join(damaged))
 
     def _run_json(self, c: Row, column: str) -> Any:
         """A run's JSON column, or a StoreError naming the run, the column and the store: a damaged row

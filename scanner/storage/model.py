@@ -65,6 +65,9 @@ class RunInfo:
     tool_version: str
     snapshot_date: str | None
     summary: dict | None  # JSON stored at finish
+    # why a JSON column of the row could not be read (a hand edit, a disk fault): the run is still
+    # listed and found, with no summary; whatever needs its report names this instead
+    damaged: str = ""
 
 
 # --- feed-side read models (issue 7) ---

@@ -131,3 +131,30 @@ def test_the_ratio_history_marks_partial_points_and_labels_the_latest_date(db):
                       usdt)
     caption = page.split('id="history"')[1].split("</p>")[0]
     assert "none of the asset's rows read" in caption and "Hollow points (*)" in caption
+
+
+def test_a_damaged_stored_run_leaves_the_feed_serving_the_others(db, tmp_path):
+    """A run whose stored summary is not JSON made /, /metrics, /api/v1/runs and the latest ratios
+    answer 500, and that run's own page 404 ('no run'), though it exists."""
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "runs.db"
+    shutil.copy(db, copy)
+    with sqlite3.connect(copy) as c:
+        (last,) = c.execute("SELECT max(id) FROM runs").fetchone()
+        c.execute("UPDATE runs SET summary = '{not json' WHERE id = ?", (last,))
+    runs, one, _latest, _metrics, page = _get(str(copy), "/api/v1/runs", f"/api/v1/runs/{last}", LATEST, "/metrics", "/")
+    listed = {r["id"]: r for r in runs["runs"]} if isinstance(runs, dict) else {r["id"]: r for r in runs}
+    assert listed[last]["damaged"] and len(listed) > 1 and all("damaged" not in r for i, r in listed.items() if i != last)
+    assert one["id"] == last and one["damaged"] and one["verification"] is None
+    assert str(copy) not in one["damaged"]  # the store's path is the server's business
+    assert "Sample Exchange" in page
+
+
+def test_the_dashboard_reads_a_stored_report_of_wrong_shapes_without_failing():
+    """A summary whose "networks" was a number made the dashboard answer 500 (TypeError)."""
+    from scanner.service.feed.dashboard import _coins_by_place
+
+    assert _coins_by_place({"assets": [{"asset": "ETH", "networks": 5}, 7, {"asset": "BTC", "networks": [
+        {"network": "bitcoin", "coins": ["BTC"]}, "x"]}]}) == {("BTC", "bitcoin"): ["BTC"]}

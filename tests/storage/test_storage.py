@@ -627,9 +627,13 @@ def test_a_damaged_stored_summary_is_one_line_naming_the_run(tmp_path, capsys):
             return r.id
 
     run_id = run(one_run())
+    good = run(one_run())
     with sqlite3.connect(db) as c:
         c.execute("UPDATE runs SET summary = '{not json' WHERE id = ?", (run_id,))
-    for argv in (["runs"], ["report", str(run_id)]):
-        assert main([*argv, "--db", str(db)]) == 2
-        (line,) = capsys.readouterr().err.strip().splitlines()
-        assert line.startswith(f"porscan {argv[0]}: run {run_id} in sqlite:///{db}: its stored summary is not JSON"), line
+    assert main(["report", str(run_id), "--db", str(db)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"porscan report: run {run_id} in sqlite:///{db}: its stored summary is not JSON"), line
+    # the list goes on: one damaged row must not hide every other run
+    assert main(["runs", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "damaged row" in out and f"{good} " in out

@@ -53,7 +53,8 @@ def _coins_by_place(summary: Any) -> dict[tuple[str, str], list[str]]:
     for a in assets if isinstance(assets, list) else []:
         if not isinstance(a, dict):
             continue
-        for n in a.get("networks") or []:
+        nets = a.get("networks")
+        for n in nets if isinstance(nets, list) else []:  # a stored report is read, not trusted to be well formed
             if isinstance(n, dict) and isinstance(n.get("coins"), list):
                 out[(str(a.get("asset")), str(n.get("network")))] = [str(c) for c in n["coins"]]
     return out

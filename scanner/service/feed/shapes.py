@@ -30,6 +30,9 @@ def units(v: int | None) -> str | None:
 def stored_report(r) -> ScanReport | None:
     """A done run's stored report, read; None for a run without one (running, failed) or with one
     this version cannot read (logged once per request, never a 500)."""
+    if r.damaged:
+        log.warning("run %s: %s", r.id, r.damaged)
+        return None
     if r.status != "done" or not r.summary:
         return None
     try:
@@ -49,6 +52,8 @@ def run_json(r, full: bool = False) -> dict:
            "balances": dict(report.balance_status) if report else None,
            "stage_seconds": (dict(report.run.stage_seconds) or None) if report else None,
            "resumed": report.run.resumed if report else None}
+    if r.damaged:  # the reason names the store's file: the feed says only that the row cannot be read
+        out["damaged"] = "the stored row of this run cannot be read (the server log says why)"
     if full:
         out["report"] = public_report(report, r.summary)
     return out
