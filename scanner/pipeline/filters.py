@@ -22,23 +22,31 @@ class Filters:
         return ""
 
     def require_a_match(self, head: FileHead, shown: str) -> None:
-        """A UsageError when no row of the file passes the filters: a mistyped ``--coin BTCC`` skipped
-        every row and read as "all checks held: 0 of 0", exit 0, a run stored. Reads up to the first
-        row that passes (the whole file only when none does, to name what the file has)."""
+        """A UsageError when a name the filters list matches no row of the file, or no row passes
+        them all: a mistyped ``--coin BTCC`` skipped every row and read as "all checks held: 0 of 0",
+        exit 0, a run stored; ``--coin ETH,BTCC`` silently checked ETH alone. Reads until every
+        name has been seen and a row passes (the whole file only when one is missing, to name what
+        the file has)."""
         if not self.coins and not self.networks:
             return
         coins: dict[str, int] = {}
         networks: dict[str, int] = {}
+        unseen_coins, unseen_networks = set(self.coins), set(self.networks)
+        passed = False
         for row in iter_rows(head.path, head):
-            if not self.reason(row.coin, row.network):
+            coin, network = row.coin.upper(), row.network.upper()
+            coins[coin] = coins.get(coin, 0) + 1
+            networks[network] = networks.get(network, 0) + 1
+            unseen_coins.discard(coin)
+            unseen_networks.discard(network)
+            passed = passed or not self.reason(row.coin, row.network)
+            if passed and not unseen_coins and not unseen_networks:
                 return
-            coins[row.coin.upper()] = coins.get(row.coin.upper(), 0) + 1
-            networks[row.network.upper()] = networks.get(row.network.upper(), 0) + 1
-        if self.coins and not self.coins & coins.keys():
-            raise UsageError(f"--coin {','.join(sorted(self.coins))} matches no row of {shown} "
+        if unseen_coins:
+            raise UsageError(f"--coin {','.join(sorted(unseen_coins))} matches no row of {shown} "
                              f"(its coins: {_most(coins)})")
-        if self.networks and not self.networks & networks.keys():
-            raise UsageError(f"--network {','.join(sorted(self.networks))} matches no row of {shown} "
+        if unseen_networks:
+            raise UsageError(f"--network {','.join(sorted(unseen_networks))} matches no row of {shown} "
                              f"(its networks: {_most(networks)})")
         raise UsageError(f"--coin {','.join(sorted(self.coins))} with --network {','.join(sorted(self.networks))} "
                          f"matches no row of {shown}")

@@ -104,6 +104,8 @@ def test_filters_mark_rows_skipped(tmp_path):
     (["verify", "--network", "ETHX,SOL"], "porscan verify: --network ETHX,SOL matches no row of {p} (its networks: "
                                           "ETH, BTC, TRON)"),
     (["verify", "--coin", "ETH", "--network", "TRON"], "porscan verify: --coin ETH with --network TRON matches no row"),
+    (["verify", "--coin", "ETH,BTCC"], "porscan verify: --coin BTCC matches no row of {p} (its coins: ETH,"),
+    (["scan", "--network", "eth,TRONX", "--dry"], "porscan scan: --network TRONX matches no row of {p} (its networks: "),
     (["verify", "--coin", ""], "porscan verify: --coin '': names nothing"),
     (["verify", "--coin", ",,,"], "porscan verify: --coin ',,,': names nothing"),
     (["verify", "--network", " "], "porscan verify: --network ' ': names nothing"),
