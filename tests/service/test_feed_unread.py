@@ -127,8 +127,10 @@ def test_the_ratio_history_marks_partial_points_and_labels_the_latest_date(db):
     assert "TRX no ratio 2026-01-04" in labels and not any(x.startswith("TRX 1") for x in labels), labels
     assert "USDT 22.08% *" in labels, labels
     usdt = wide.split('data-asset="USDT"')[1].split("</g>")[0]
-    assert re.findall(r'<circle class="partial"[^>]*><title>USDT 2026-01-04: 22.08% \* \(from incomplete reads\)',
-                      usdt)
+    # the latest point is partial: drawn once, hollow (a filled "last" dot over it hid the hollow one)
+    (dot,) = re.findall(r'<circle class="[^"]*"[^>]*><title>USDT 2026-01-04: 22.08% \* \(from incomplete reads\)', usdt)
+    assert 'class="last partial"' in dot and 'fill="#fff"' in dot
+    assert len(re.findall(r"<title>USDT 2026-01-04", usdt)) == 1
     caption = page.split('id="history"')[1].split("</p>")[0]
     assert "none of the asset's rows read" in caption and "Hollow points (*)" in caption
 

@@ -182,19 +182,23 @@ def ratio_history_chart(series: dict[str, list[tuple[str, Decimal | None]]], *, 
                 parts.append(f'<polyline class="line" points="{" ".join(r)}" fill="none" stroke="{colour}" '
                              'stroke-width="2.5" stroke-linejoin="round"/>')
         marked = partial.get(asset, set())
+        last = next(((d, v) for d, v in reversed(pts) if v is not None), None)
         for day, v in pts:  # a ratio from incomplete reads: hollow, with the reports' mark and words
-            if v is not None and day in marked:
+            if v is not None and day in marked and (last is None or day != last[0]):  # the last one: below
                 parts.append(f'<circle class="partial" cx="{x(day):.1f}" cy="{y(v):.1f}" r="4" fill="#fff" '
                              f'stroke="{colour}" stroke-width="2"><title>{esc(asset)} {esc(day)}: '
                              f'{esc(format_ratio(v))} {PARTIAL_MARK} (from incomplete reads)</title></circle>')
-        last = next(((d, v) for d, v in reversed(pts) if v is not None), None)
         latest_day = days[-1]  # the latest date drawn: an asset without a point on it has no ratio then
         if last is not None:
-            mark = f" {PARTIAL_MARK}" if last[0] in marked else ""
+            hollow = last[0] in marked  # drawn once, hollow like the other partial points, not filled over one
+            mark = f" {PARTIAL_MARK}" if hollow else ""
             lx, ly = x(last[0]), y(last[1])
-            parts.append(f'<circle class="last" cx="{lx:.1f}" cy="{ly:.1f}" r="4" fill="{colour}" '
+            look = f'class="last partial" fill="#fff" stroke="{colour}" stroke-width="2"' if hollow \
+                else f'class="last" fill="{colour}"'
+            parts.append(f'<circle {look} cx="{lx:.1f}" cy="{ly:.1f}" r="4" '
                          f'data-value="{esc(last[1])}"><title>{esc(asset)} {esc(last[0])}: '
-                         f'{esc(format_ratio(last[1]))}{mark}</title></circle>')
+                         f'{esc(format_ratio(last[1]))}{mark}{" (from incomplete reads)" if hollow else ""}'
+                         f'</title></circle>')
             if end_labels:
                 # the latest date's figure: an older one beside the right edge would read as today's
                 text = f"{format_ratio(last[1])}{mark}" if last[0] == latest_day else f"no ratio {latest_day}"
