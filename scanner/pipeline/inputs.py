@@ -101,8 +101,19 @@ def _why(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
+# A copy (of stdin, a FIFO, a .gz or .zip) stops while this much room is left on its disk: an input
+# that never ends (`verify /dev/zero`, a stalled pipe's producer gone wild) filled the disk, and
+# every other program on the machine with it. Checked every _ROOM_EVERY bytes written.
+DISK_RESERVE = 256 << 20
+_ROOM_EVERY = 64 << 20
+
+
 def _copy(src, dst_path: str, label: str, bad: str) -> None:
     """Stream ``src`` into a new file; a read error is ``bad`` input, a write error is the disk's."""
+    import shutil
+
+    folder = os.path.dirname(dst_path)
+    written = 0
     with open(dst_path, "wb") as dst:
         while True:
             try:
@@ -114,8 +125,11 @@ def _copy(src, dst_path: str, label: str, bad: str) -> None:
             try:
                 dst.write(block)
             except OSError as exc:
-                raise IngestError(f"{label}: cannot write a temporary copy to {os.path.dirname(dst_path)}: "
-                                  f"{_why(exc)}") from exc
+                raise IngestError(f"{label}: cannot write a temporary copy to {folder}: {_why(exc)}") from exc
+            written += len(block)
+            if written % _ROOM_EVERY < len(block) and shutil.disk_usage(folder).free < DISK_RESERVE:
+                raise IngestError(f"{label}: stopped copying it to {folder} after {written >> 20} MiB: less than "
+                                  f"{DISK_RESERVE >> 20} MiB left on that disk (set TMPDIR to a roomier one)")
 
 
 def _gunzip(raw: _HashingReader, dst_path: str, label: str) -> str:

@@ -172,6 +172,27 @@ def test_bad_gzip_is_one_ingest_error(tmp_path, data, fragment):
     assert str(exc.value).startswith(f"{p}: ") and "\n" not in str(exc.value)
 
 
+def test_a_copy_stops_before_the_disk_is_full(tmp_path, monkeypatch):
+    """Endless stdin (`verify /dev/zero`) was copied until the disk was full; the copy now stops with
+    room to spare, one line, and the temporary folder is removed."""
+    import shutil
+
+    import scanner.pipeline.inputs as inputs
+
+    monkeypatch.setattr(inputs, "_ROOM_EVERY", 1 << 20)
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: real(p)._replace(free=inputs.DISK_RESERVE - 1))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR read again
+    endless = io.BytesIO(b"0" * (3 << 20))
+    with pytest.raises(IngestError, match=r"^<stdin>: stopped copying it to .* after 1 MiB: less than 256 MiB left"), \
+            open_input("-", stdin=endless):
+        pass
+    assert not list(tmp_path.glob("porscan-input-*"))
+
+
 def _zip(path, members: dict[str, str]) -> bytes:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         for name, text in members.items():
