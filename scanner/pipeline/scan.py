@@ -301,6 +301,8 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
     resumed = False
     if opts.resume is not None:
         run = await store.get_run(opts.resume)
+        if run.damaged:  # its stored options cannot be read back: nothing to check a resume against
+            raise ScanError(f"{run.damaged}; start anew with --fresh")
         if run.input_sha256 != spec.input_sha256:
             raise ScanError(f"run {run.id} read a different file (sha256 {run.input_sha256[:12]}...), not {opts.given}")
         if run.status == "done":
@@ -315,6 +317,8 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
         resumed = True
     else:
         found = None if opts.fresh else await store.find_resumable(spec)
+        if found is not None and found.damaged:
+            raise ScanError(f"{found.damaged}; start anew with --fresh")
         if found is not None:
             run = await store.resume_run(found.id)
             resumed = True

@@ -637,3 +637,27 @@ def test_a_damaged_stored_summary_is_one_line_naming_the_run(tmp_path, capsys):
     assert main(["runs", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "damaged row" in out and f"{good} " in out
+
+
+def test_a_run_whose_stored_options_are_damaged_is_not_resumed(tmp_path, capsys):
+    """Its options cannot be read back, so a resume has nothing to be checked against: it stops,
+    naming the run, instead of reporting every option as changed (or mixing two runs)."""
+    from scanner.cli.main import main
+    from scanner.devnet import samplegen as g
+
+    db = tmp_path / "runs.db"
+    addr, sig = g.evm_sign_okx_fast(g.seeded_key(1, "damaged"))
+    reserves = tmp_path / "r.csv"
+    reserves.write_text(f"{g.OKX11_HEADER}\nETH,ETH,100,{addr},1,I am an OKX address,{sig},,\n")
+
+    async def one_run():
+        async with await open_store(str(db)) as s:
+            return (await s.start_run(spec())).id
+
+    run_id = run(one_run())
+    with sqlite3.connect(db) as c:
+        c.execute("UPDATE runs SET params = '{not json' WHERE id = ?", (run_id,))
+    assert main(["scan", str(reserves), "--resume", str(run_id), "--db", str(db), "-q"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"porscan scan: run {run_id} in sqlite:///{db}: its stored params is not JSON"), line
+    assert line.endswith("start anew with --fresh")
