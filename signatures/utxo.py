@@ -246,7 +246,7 @@ def _verify_single(claim: Claim, params: UtxoParams, addr: UtxoAddress) -> Verdi
 # on a P2PKH address does not. (The key's form is already bound: it decides the hash compared.)
 _HEADERS: dict[str, range | tuple[int, ...]] = {
     "p2pkh": range(27, 35),
-    "p2sh-p2wpkh": (*range(31, 35), *range(35, 39)),
+    "p2sh-p2wpkh": range(31, 39),
     "p2wpkh": (*range(31, 35), *range(39, 43)),
 }
 

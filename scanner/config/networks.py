@@ -165,7 +165,6 @@ def _network_problems(nid: str, spec: dict) -> list[str]:
         for flag in ("archive", "balance_history"):
             if flag in e and not isinstance(e[flag], bool):  # bool("no") is True
                 problems.append(f"network {nid}: endpoint {label}: {flag}: {e[flag]!r} is not true or false")
-    for i, e in enumerate(endpoints):
         url = e.get("url")
         where = f"network {nid}: endpoint {e.get('label') or i}: url"
         if not isinstance(url, str):
