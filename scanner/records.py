@@ -298,10 +298,6 @@ class RatioRecord:
     rows_expected: int | None = None
 
     @property
-    def nothing_read(self) -> bool:
-        return bool(self.rows_expected) and self.rows_read == 0
-
-    @property
     def partial(self) -> bool:
         """A ratio from incomplete reads (as ``AssetReport.partial``)."""
         return (self.proven_ratio is not None and self.rows_read is not None and self.rows_expected is not None

@@ -486,8 +486,6 @@ def wide_or_narrow(wide: str, narrow: str) -> str:
     return f'<div class="chart-wide">{wide}</div><div class="chart-narrow">{narrow}</div>'
 
 
-
-
 def is_partial(rows_read: int | None, rows_expected: int | None) -> bool:
     """Whether figures come from incomplete reads (some expected rows were not read)."""
     return rows_read is not None and rows_expected is not None and rows_read < rows_expected
