@@ -156,11 +156,12 @@ def parse_block(reply: Any) -> SlotBlock | None:
     if int(block_hash, 16) == 0:
         return None
     state_root = message.get("state_root")
-    return SlotBlock(slot, state_root if isinstance(state_root, str) else "",
-                     _uint(payload.get("block_number"), "block_number"), block_hash.lower(),
-                     _uint(payload.get("timestamp"), "timestamp"),
-                     reply.get("finalized") if isinstance(reply.get("finalized"), bool) else None,
-                     reply.get("execution_optimistic") if isinstance(reply.get("execution_optimistic"), bool) else None)
+    return SlotBlock(slot=slot, state_root=state_root if isinstance(state_root, str) else "",
+                     block_number=_uint(payload.get("block_number"), "block_number"), block_hash=block_hash.lower(),
+                     timestamp=_uint(payload.get("timestamp"), "timestamp"),
+                     finalized=reply.get("finalized") if isinstance(reply.get("finalized"), bool) else None,
+                     optimistic=(reply.get("execution_optimistic")
+                                 if isinstance(reply.get("execution_optimistic"), bool) else None))
 
 
 def parse_validator(item: Any) -> Validator:
@@ -173,8 +174,10 @@ def parse_validator(item: Any) -> Validator:
     status = item.get("status")
     if status not in STATUSES:
         raise ValueError(f"unknown validator status {str(status)[:40]!r}")
-    return Validator(pubkey.lower(), _uint(item.get("index"), "index"), _uint(item.get("balance"), "balance"),
-                     _uint(item["validator"].get("effective_balance"), "effective_balance"), str(status))
+    return Validator(pubkey=pubkey.lower(), index=_uint(item.get("index"), "index"),
+                     balance_gwei=_uint(item.get("balance"), "balance"),
+                     effective_gwei=_uint(item["validator"].get("effective_balance"), "effective_balance"),
+                     status=str(status))
 
 
 def _error_message(exc: RefusedError) -> tuple[int | None, str]:

@@ -529,11 +529,13 @@ class SubstrateAdapter(OneEndpoint):
                 continue
             st = staking.get(a)
             if isinstance(st, tuple):
-                acct = SubstrateAccount(data.free, data.reserved, data.frozen, st[0], st[1])
+                acct = SubstrateAccount(free=data.free, reserved=data.reserved, frozen=data.frozen, staked=st[0],
+                                        unbonding=st[1])
             elif isinstance(st, str):
                 acct = SubstrateAccount(data.free, data.reserved, data.frozen, staking_error=st)
             elif self.staking:
-                acct = SubstrateAccount(data.free, data.reserved, data.frozen, 0, 0)  # not bonded
+                acct = SubstrateAccount(free=data.free, reserved=data.reserved, frozen=data.frozen, staked=0,
+                                        unbonding=0)  # not bonded
             else:
                 acct = SubstrateAccount(data.free, data.reserved, data.frozen)
             out[a] = (data.total, None, acct)

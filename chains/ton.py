@@ -170,7 +170,7 @@ def parse_account_info(result: Any) -> Read:
     except ValueError as exc:
         return Read(None, f"getAddressInformation: {exc}")
     utime = result.get("sync_utime")
-    return Read(balance, None, seqno, root, utime if type(utime) is int else None)
+    return Read(amount=balance, error=None, seqno=seqno, root_hash=root, utime=utime if type(utime) is int else None)
 
 
 def account_state(result: Any) -> str | None:
@@ -363,7 +363,7 @@ class TonAdapter(OneEndpoint):
             return Read(None, f"get_wallet_data of {wallet.friendly}: {exc}")
         if s1 != s2 and self.seqno_param:  # both were asked at one block: a different one is a wrong answer
             return Read(None, f"jetton wallet address read at block {s1}, its data at block {s2}")
-        return Read(balance, None, s2, root2 if s1 != s2 else root2 or root1)
+        return Read(amount=balance, error=None, seqno=s2, root_hash=root2 if s1 != s2 else root2 or root1)
 
     async def _undeployed(self, wallet: TonAccount, seqno: int, failed: GetMethodFailed) -> Read:
         """0 only when the wallet account is proven uninitialized at that block (never deployed)."""
@@ -380,7 +380,7 @@ class TonAdapter(OneEndpoint):
         except ValueError as exc:
             return Read(None, f"{why}; {exc}")
         if state == "uninitialized" and at == failed.seqno:
-            return Read(0, None, at, root or failed.root)  # never deployed: holds no jettons
+            return Read(amount=0, error=None, seqno=at, root_hash=root or failed.root)  # never deployed: holds no jettons
         return Read(None, f"{why}; account state {state!r} at block {at}")
 
     async def balances(self, asset: Asset, addresses: Sequence[str], height: int | None) -> BalanceBatch:

@@ -318,30 +318,30 @@ def resolve_name(coin: str, network: str, address: str, keyed_by_network: bool =
         chain = chain_alias(key) if key else None
         asset, hinted_chain = (fitting[0][0], fitting[0][1]) if fitting else (name, None)
         chain = chain or hinted_chain or (chain_alias(network) if network else None)
-        return Resolution(scheme, asset.upper(), chain.id if chain else "", "table")
+        return Resolution(scheme=scheme, asset=asset.upper(), chain=chain.id if chain else "", how="table")
     if fitting:
         asset, chain, hinted = fitting[0]
-        return Resolution(hinted, asset.upper(), chain.id if chain else "", "name",
-                          "" if chain else f"chain of {name!r} known by its signature rule only, not as a network")
+        return Resolution(scheme=hinted, asset=asset.upper(), chain=chain.id if chain else "", how="name",
+                          note="" if chain else f"chain of {name!r} known by its signature rule only, not as a network")
     # A name that names a chain (a key of the table: TON, LTC, TRX, USDT-TRC20; or a chain hint in
     # the name), on an address of another format, is a contradiction, not a name to guess from the
     # network column or the address: the named chain's rule is applied, and it fails on the address.
     # Guessing would verify a Tron key for a row that claims TON while its balance is read on TON.
     if scheme is not None and scheme.family not in _ALSO_TOKEN_NAMES:
         chain = chain_alias(key)
-        return Resolution(scheme, name.upper(), chain.id if chain else "", "table")
+        return Resolution(scheme=scheme, asset=name.upper(), chain=chain.id if chain else "", how="table")
     if hints:
         asset, chain, hinted = hints[0]
-        return Resolution(hinted, asset.upper(), chain.id if chain else "", "name")
+        return Resolution(scheme=hinted, asset=asset.upper(), chain=chain.id if chain else "", how="name")
     if network:
         chain = chain_alias(network)
         if chain is not None and fits(chain.scheme, shape):
-            return Resolution(chain.scheme, name.upper(), chain.id, "name")
+            return Resolution(scheme=chain.scheme, asset=name.upper(), chain=chain.id, how="name")
     by_shape = _SHAPE_SCHEMES.get(shape)
     if by_shape is not None:
         shape_scheme, chain_id = by_shape
         where = f"chain {chain_id}" if chain_id else "an EVM chain; the name does not say which"
-        return Resolution(shape_scheme, name.upper(), chain_id, "address",
-                          f"coin name {name!r} names no chain; resolved by address format only ({where})")
-    return Resolution(None, name.upper(), "", "",
+        return Resolution(scheme=shape_scheme, asset=name.upper(), chain=chain_id, how="address",
+                          note=f"coin name {name!r} names no chain; resolved by address format only ({where})")
+    return Resolution(scheme=None, asset=name.upper(), chain="", how="",
                       reason=f"coin name {name!r} names no chain porscan knows and the address format does not tell one")

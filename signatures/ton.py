@@ -186,7 +186,7 @@ def read_boc(boc: bytes) -> Boc:
         refs = tuple(take(size) for _ in range(d1 & 0x07))
         if any(r >= n_cells for r in refs):
             raise EncodingError("BOC ref out of range")
-        cells.append(BocCell(d1, bits, data, refs))
+        cells.append(BocCell(d1=d1, bits=bits, data=data, refs=refs))
     if pos != len(boc):
         raise EncodingError("trailing bytes in BOC")
     return Boc(tuple(cells), roots, n_absent)
@@ -337,7 +337,7 @@ def parse_ton_address(text: str) -> TonAddress:
     stripped. Raises :class:`EncodingError` on anything else."""
     raw = _RAW_RE.fullmatch(text)
     if raw:
-        return TonAddress(int(raw.group(1)), bytes.fromhex(raw.group(2)), None, False)
+        return TonAddress(workchain=int(raw.group(1)), hash_part=bytes.fromhex(raw.group(2)), bounceable=None, testnet=False)
     if _URLSAFE_RE.fullmatch(text):
         body = base64.urlsafe_b64decode(text)
     elif _STANDARD_RE.fullmatch(text):
@@ -355,7 +355,7 @@ def parse_ton_address(text: str) -> TonAddress:
     workchain = int.from_bytes(body[1:2], "big", signed=True)
     if workchain not in _WORKCHAINS:
         raise EncodingError(f"unknown TON workchain {workchain}")
-    return TonAddress(workchain, body[2:34], tag == _TAG_BOUNCEABLE, testnet)
+    return TonAddress(workchain=workchain, hash_part=body[2:34], bounceable=tag == _TAG_BOUNCEABLE, testnet=testnet)
 
 
 def format_ton_address(

@@ -51,7 +51,7 @@ class CoinTarget:
     decimals: int
 
     def to_asset(self) -> Asset:
-        return Asset(self.network, self.asset, self.decimals, self.contract)
+        return Asset(network=self.network, symbol=self.asset, decimals=self.decimals, contract=self.contract)
 
 
 def _load(path: Path) -> dict:
@@ -214,9 +214,11 @@ def load_networks(path: Path | None = None) -> dict[str, Network]:
                 eps.append(ep)
                 ep_opts.append(dict(e))
             options = {k: v for k, v in spec.items() if k not in _NETWORK_KEYS}
-            out[nid] = Network(nid, spec.get("kind", "evm"), spec.get("chain_id"), spec.get("native_symbol", nid.upper()),
-                               int(spec.get("native_decimals", 18)), tuple(eps), spec.get("multicall3"), tuple(skipped),
-                               options, tuple(ep_opts))
+            out[nid] = Network(id=nid, kind=spec.get("kind", "evm"), chain_id=spec.get("chain_id"),
+                               native_symbol=spec.get("native_symbol", nid.upper()),
+                               native_decimals=int(spec.get("native_decimals", 18)), endpoints=tuple(eps),
+                               multicall3=spec.get("multicall3"), skipped_endpoints=tuple(skipped),
+                               options=options, endpoint_options=tuple(ep_opts))
         except NetConfigError:
             raise
         except (KeyError, TypeError, ValueError) as exc:
@@ -359,7 +361,8 @@ class CoinTargets(dict):
         same = {(t.contract, t.decimals): t for t in self.values() if t.network == chain and t.asset == asset}
         if len(same) == 1:
             (found,) = same.values()
-            return (CoinTarget(key, found.network, found.asset, found.contract, found.decimals),
+            return (CoinTarget(coin=key, network=found.network, asset=found.asset, contract=found.contract,
+                               decimals=found.decimals),
                     f"{said} read as {found.coin} ({found.asset} on {found.network}), {how}")
         if len(same) > 1:
             keys = ", ".join(sorted(t.coin for t in same.values()))
@@ -367,7 +370,7 @@ class CoinTargets(dict):
                           f"say which {said} is there")
         natives = {t.decimals for t in self.values() if t.network == chain and t.contract is None}
         if native is not None and asset == native and len(natives) == 1:
-            return (CoinTarget(key, chain, asset, None, natives.pop()),
+            return (CoinTarget(coin=key, network=chain, asset=asset, contract=None, decimals=natives.pop()),
                     f"{said} read as {chain}'s own coin {asset}, {how}")
         return None, f"no token contract for {asset} on {chain} in scanner/config/coins.toml"
 
@@ -441,8 +444,9 @@ def load_coins(path: Path | None = None) -> CoinTargets:
         raise NetConfigError("\n".join(bad))
     for key, spec in data.items():
         try:
-            out[key.upper()] = CoinTarget(key.upper(), spec["network"], spec["asset"], spec.get("contract") or None,
-                                          int(spec["decimals"]))
+            out[key.upper()] = CoinTarget(coin=key.upper(), network=spec["network"], asset=spec["asset"],
+                                          contract=spec.get("contract") or None,
+                                          decimals=int(spec["decimals"]))
         except (KeyError, TypeError, ValueError) as exc:
             raise NetConfigError(f"{path}: coin {key}: {exc!r}") from exc
     return out
@@ -470,7 +474,9 @@ def with_overrides(networks: dict[str, Network], overrides: list[str]) -> dict[s
             raise NetConfigError(f"--rpc {nid}=...: no network {nid!r} in networks.toml "
                                  f"(known: {', '.join(sorted(out)) or 'none'})")
         replaced = tuple(f"{e.label} (replaced by --rpc {nid}=...)" for e in base.endpoints)
-        out[nid] = Network(base.id, base.kind, base.chain_id, base.native_symbol, base.native_decimals, (ep,),
-                           base.multicall3, replaced + base.skipped_endpoints, base.options,
-                           ({"label": ep.label, "url": url},))
+        out[nid] = Network(id=base.id, kind=base.kind, chain_id=base.chain_id, native_symbol=base.native_symbol,
+                           native_decimals=base.native_decimals, endpoints=(ep,),
+                           multicall3=base.multicall3, skipped_endpoints=replaced + base.skipped_endpoints,
+                           options=base.options,
+                           endpoint_options=({"label": ep.label, "url": url},))
     return out

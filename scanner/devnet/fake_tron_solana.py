@@ -503,7 +503,7 @@ class FakeSolana:
                           unparsed: bool = False) -> str:
         program = self.mints[mint][1]
         addr = address or associated_token_account(owner, mint, program)
-        self.token_accounts[addr] = SplAccount(mint, owner, amount, program, unparsed)
+        self.token_accounts[addr] = SplAccount(mint=mint, owner=owner, amount=amount, program=program, unparsed=unparsed)
         return addr
 
     def add_program_account(self, address: str, program: str, lamports: int, data: bytes) -> None:

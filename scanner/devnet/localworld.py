@@ -184,8 +184,9 @@ def build_local_exchange(folder: str | Path, seed: int = 7, scale: int = 1, bitc
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    world = LocalExchange(folder, folder / "reserves.csv", folder / "liabilities.csv", folder / "networks.toml",
-                          folder / "coins.toml", {}, [])
+    world = LocalExchange(folder=folder, reserves=folder / "reserves.csv", liabilities=folder / "liabilities.csv",
+                          networks=folder / "networks.toml",
+                          coins=folder / "coins.toml", expected={}, nodes=[])
     try:
         eth = Anvil.start()
         world.nodes.append(eth)

@@ -108,7 +108,8 @@ async def check_balances(rows: Iterable[ReserveRow | RowError], coins: Mapping[s
     the network column says the chain."""
     checks: list[BalanceRecord] = []
     summaries: dict[str, NetworkSummary] = {}
-    planner = BalancePlanner(FileContext(coins, networks, SummaryHeights(file_heights or {}), keyed_by_network))
+    planner = BalancePlanner(FileContext(coins=coins, networks=networks, head=SummaryHeights(file_heights or {}),
+                                         keyed_by_network=keyed_by_network))
     for row in rows:
         if isinstance(row, RowError):
             checks.append(_unread_record(row.line, row.coin, row.network, "", row.address, None, "invalid_row",

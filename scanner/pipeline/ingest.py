@@ -81,8 +81,10 @@ class ReserveRow(NamedTuple):
     custodian: str = ""  # third-party custodian named by an address list; "" = the exchange itself
 
     def claim(self) -> Claim:
-        return Claim(self.coin, self.network, self.address, self.message, self.signature1,
-                     self.signature2, self.script_or_pubkey, self.eoa1, self.eoa2, self.type)
+        return Claim(coin=self.coin, network=self.network, address=self.address, message=self.message,
+                     signature1=self.signature1,
+                     signature2=self.signature2, script_or_pubkey=self.script_or_pubkey, eoa1=self.eoa1,
+                     eoa2=self.eoa2, type=self.type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,15 +305,19 @@ def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = 
         (coin, network, height_text, address, amount_text, message, sig1, sig2, script, eoa1, eoa2, typ,
          status, custodian) = getter(cells)
         if n < min_fields:
-            return RowError(path, lineno, "row", f"row has {n} fields, layout {name} needs at least {min_fields}",
-                            coin, network, address)
+            return RowError(path=path, line=lineno, field="row",
+                            message=f"row has {n} fields, layout {name} needs at least {min_fields}",
+                            coin=coin, network=network, address=address)
         if n > width and any(cells[width:]):
-            return RowError(path, lineno, "row", f"row has {n} fields, header has {width} (unquoted comma?)",
-                            coin, network, address)
+            return RowError(path=path, line=lineno, field="row",
+                            message=f"row has {n} fields, header has {width} (unquoted comma?)",
+                            coin=coin, network=network, address=address)
         if not coin:
-            return RowError(path, lineno, "coin", "coin is empty", coin, network, address, amount_text)
+            return RowError(path=path, line=lineno, field="coin", message="coin is empty", coin=coin, network=network,
+                            address=address, amount_text=amount_text)
         if not address:
-            return RowError(path, lineno, "address", "address is empty", coin, network, address, amount_text)
+            return RowError(path=path, line=lineno, field="address", message="address is empty", coin=coin,
+                            network=network, address=address, amount_text=amount_text)
         if sig1 == NONE_PUBLISHED:
             sig1 = ""
         if sig2 == NONE_PUBLISHED:
@@ -322,15 +328,18 @@ def row_parser(layout: Layout, path: str = "", heights: dict[str, int] | None = 
             try:
                 amount = parse_amount(amount_text)
             except AmountError as exc:
-                return RowError(path, lineno, "amount", str(exc), coin, network, address, amount_text)
+                return RowError(path=path, line=lineno, field="amount", message=str(exc), coin=coin, network=network,
+                                address=address, amount_text=amount_text)
             if base_units and amount != amount.to_integral_value():
-                return RowError(path, lineno, "amount", f"{amount_text!r} is not an integer of base units (7-column layout)",
-                                coin, network, address, amount_text)
+                return RowError(path=path, line=lineno, field="amount",
+                                message=f"{amount_text!r} is not an integer of base units (7-column layout)",
+                                coin=coin, network=network, address=address, amount_text=amount_text)
         if height_text:
             try:
                 height = parse_height(height_text)
             except ValueError as exc:
-                return RowError(path, lineno, "snapshot_height", str(exc), coin, network, address, amount_text)
+                return RowError(path=path, line=lineno, field="snapshot_height", message=str(exc), coin=coin,
+                                network=network, address=address, amount_text=amount_text)
         else:
             height = None
         if height is None and heights:
@@ -446,14 +455,15 @@ def _summary_row(cells: list[str], cols: dict[str, int], lineno: int, path: str,
     try:
         amount = parse_amount(amount_text)
     except AmountError as exc:
-        head.summary_errors.append(RowError(path, lineno, "amount", str(exc), coin))
+        head.summary_errors.append(RowError(path=path, line=lineno, field="amount", message=str(exc), coin=coin))
         amount = Decimal(0)
     try:
         height = parse_height(get("snapshot_height"))
     except ValueError as exc:
-        head.summary_errors.append(RowError(path, lineno, "snapshot_height", str(exc), coin))
+        head.summary_errors.append(RowError(path=path, line=lineno, field="snapshot_height", message=str(exc), coin=coin))
         height = None
-    return SummaryRow(lineno, coin, aggregate, height, amount, amount_text)
+    return SummaryRow(line=lineno, coin=coin, aggregate=aggregate, snapshot_height=height, amount=amount,
+                      amount_text=amount_text)
 
 
 def iter_lines(path: str, offset: int, length: int, first_line: int) -> Iterator[tuple[int, str]]:

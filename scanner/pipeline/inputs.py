@@ -189,16 +189,16 @@ def _from_stream(stream: BinaryIO, original: str, label: str, tmp: str) -> Input
     if kind == "gzip":
         dst = os.path.join(tmp, _plain_name(original, kind))
         digest = _gunzip(raw, dst, label)
-        return Input(dst, original, digest, "gzip")
+        return Input(path=dst, original=original, source_sha256=digest, compressed="gzip")
     if kind == "zip":  # a zip's directory is at its end: keep the archive, then take its member out
         archive = os.path.join(tmp, "input.zip")
         _copy(raw, archive, label, "cannot read")
         dst, member = _unzip(archive, tmp, label)
         os.unlink(archive)  # the member is all that is read from here on; half the disk back
-        return Input(dst, original, raw.hasher.hexdigest(), "zip", member)
+        return Input(path=dst, original=original, source_sha256=raw.hasher.hexdigest(), compressed="zip", member=member)
     dst = os.path.join(tmp, _plain_name(original, None))
     _copy(raw, dst, label, "cannot read")
-    return Input(dst, original, raw.hasher.hexdigest(), None)
+    return Input(path=dst, original=original, source_sha256=raw.hasher.hexdigest(), compressed=None)
 
 
 @contextmanager
@@ -234,20 +234,21 @@ def open_input(spec: str | os.PathLike, stdin: BinaryIO | None = None) -> Iterat
             raise IngestError(f"{original}: named like a {named} file but {what}, not {named} data")
         if kind is None:
             stack.close()  # no descriptor held while the file is read by path
-            yield Input(original, original, None, None)
+            yield Input(path=original, original=original, source_sha256=None, compressed=None)
             return
         tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="porscan-input-"))
         if kind == "gzip":
             fh.seek(0)
             dst = os.path.join(tmp, _plain_name(original, kind))
-            src = Input(dst, original, _gunzip(_HashingReader(fh), dst, original), "gzip")
+            src = Input(path=dst, original=original, source_sha256=_gunzip(_HashingReader(fh), dst, original),
+                        compressed="gzip")
         else:
             try:
                 digest = sha256_file(original)
             except OSError as exc:
                 raise IngestError(f"{original}: cannot read: {_why(exc)}") from exc
             dst, member = _unzip(original, tmp, original)
-            src = Input(dst, original, digest, "zip", member)
+            src = Input(path=dst, original=original, source_sha256=digest, compressed="zip", member=member)
         fh.close()
         yield src
 

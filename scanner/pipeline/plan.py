@@ -80,7 +80,7 @@ def route_by_shape(coin: str, written: str, address: str, coins: Mapping[str, Co
             return Route(coin)
         b = beacons[0]
         key = f"{written}@{b.id.upper()}"
-        return Route(key, CoinTarget(key, b.id, target.asset, None, target.decimals))
+        return Route(key, CoinTarget(coin=key, network=b.id, asset=target.asset, contract=None, decimals=target.decimals))
     if shape == "account" and net.kind == "beacon":
         chain = EXECUTION_CHAIN_OF_BEACON.get(str(net.options.get("genesis_validators_root", "")).lower())
         execution = [n for n in networks.values() if n.kind == "evm" and chain is not None and n.chain_id == chain]
@@ -90,12 +90,13 @@ def route_by_shape(coin: str, written: str, address: str, coins: Mapping[str, Co
         e = execution[0]
         key = f"{written}@{e.id.upper()}"
         if target.asset == e.native_symbol:
-            return Route(key, CoinTarget(key, e.id, target.asset, None, e.native_decimals))
+            return Route(key, CoinTarget(coin=key, network=e.id, asset=target.asset, contract=None,
+                                         decimals=e.native_decimals))
         same = {(t.contract, t.decimals) for t in list(coins.values())
                 if t.network == e.id and t.asset == target.asset and t.contract}
         if len(same) == 1:
             ((contract, decimals),) = same
-            return Route(key, CoinTarget(key, e.id, target.asset, contract, decimals))
+            return Route(key, CoinTarget(coin=key, network=e.id, asset=target.asset, contract=contract, decimals=decimals))
         return Route(coin, network=e.id, why=(
             f"{written} at a 20-byte address is an account on {e.id}, not a validator key: "
             + (f"no {target.asset} token contract on {e.id} in scanner/config/coins.toml" if not same else
@@ -312,7 +313,7 @@ class FileContext:
     def place(self, coin: str) -> CoinPlace:
         target = self.coins.get(coin)
         if target is not None:
-            return CoinPlace(target.asset, target.network, target.decimals, target.contract)
+            return CoinPlace(asset=target.asset, network=target.network, decimals=target.decimals, contract=target.contract)
         return CoinPlace(coin, "unconfigured", None)
 
 

@@ -174,9 +174,9 @@ def load_price_config(path: Path | None = None) -> PriceConfig:
         if not _is_int(spec.get("decimals"), 0, 77):
             problems.append(f"{where}.decimals: {spec.get('decimals')!r} is not 0..77")
         if not bad:
-            feeds[asset.upper()] = FeedConfig(asset.upper(), spec["network"], spec["address"].strip(),
-                                              spec.get("decimals", 0), str(spec.get("pair", "")),
-                                              str(spec.get("source", "")))
+            feeds[asset.upper()] = FeedConfig(asset=asset.upper(), network=spec["network"], address=spec["address"].strip(),
+                                              decimals=spec.get("decimals", 0), pair=str(spec.get("pair", "")),
+                                              source=str(spec.get("source", "")))
     apis: list[HttpApiConfig] = []
     skipped: list[str] = []
     for label, spec in (data.get("http_apis") or {}).items():

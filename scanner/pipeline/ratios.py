@@ -72,18 +72,25 @@ def reserve_ratios(proven_reserves: Mapping[str, Decimal], unproven: Mapping[str
         total = EXACT.add(proven, extra)
         item = by_asset.get(asset)
         if item is None:
-            out.append(Ratio(asset, None, proven, total, None, None, NO_LIABILITY,
+            out.append(Ratio(asset=asset, liabilities=None, proven_reserves=proven, with_unproven_reserves=total,
+                             proven_ratio=None, with_unproven_ratio=None, provenance=NO_LIABILITY,
                              note="no liability figure for this asset"))
             continue
         if item.unit != COIN:
-            out.append(Ratio(asset, None, proven, total, None, None, item.provenance, item.verified,
+            out.append(Ratio(asset=asset, liabilities=None, proven_reserves=proven, with_unproven_reserves=total,
+                             proven_ratio=None, with_unproven_ratio=None, provenance=item.provenance,
+                             verified=item.verified,
                              note=f"liability is in {item.unit} units ({item.amount}), not coin units"))
             continue
         if asset in unread:  # a ratio from nothing would read as insolvency
-            out.append(Ratio(asset, item.amount, proven, total, None, None, item.provenance, item.verified,
+            out.append(Ratio(asset=asset, liabilities=item.amount, proven_reserves=proven,
+                             with_unproven_reserves=total, proven_ratio=None, with_unproven_ratio=None,
+                             provenance=item.provenance, verified=item.verified,
                              note=unread[asset]))
             continue
         note = "liabilities are zero" if item.amount == 0 else ""
-        out.append(Ratio(asset, item.amount, proven, total, ratio(proven, item.amount),
-                         ratio(total, item.amount), item.provenance, item.verified, note))
+        out.append(Ratio(asset=asset, liabilities=item.amount, proven_reserves=proven, with_unproven_reserves=total,
+                         proven_ratio=ratio(proven, item.amount),
+                         with_unproven_ratio=ratio(total, item.amount), provenance=item.provenance,
+                         verified=item.verified, note=note))
     return out

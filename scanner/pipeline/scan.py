@@ -176,7 +176,7 @@ class _Context:
     def _place(self, coin: str) -> CoinPlace:
         target = self.coins.get(coin)
         if target is not None:
-            return CoinPlace(target.asset, target.network, target.decimals, target.contract)
+            return CoinPlace(asset=target.asset, network=target.network, decimals=target.decimals, contract=target.contract)
         info = self.book.get(coin)
         if info is not None:
             return CoinPlace(info.asset, "unconfigured", info.decimals)
@@ -359,7 +359,7 @@ async def finish_scan(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, not
     await store.finish_run(run.id, "done", report.to_json(), finished)
     run = await store.get_run(run.id)
     seconds["store"] = time.perf_counter() - t
-    return ScanOutcome(run, report, resumed, seconds)
+    return ScanOutcome(run=run, report=report, resumed=resumed, stage_seconds=seconds)
 
 
 async def _record_failure(store: Store, run_id: int, exc: BaseException) -> None:

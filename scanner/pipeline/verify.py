@@ -293,8 +293,9 @@ def process_chunk(task: ChunkTask, progress: Progress | None = None) -> ChunkRes
         split = task.plan.split(records)
         if split is not None:
             planned, records = split
-    return ChunkResult(task.first_line, task.length, n, tallies,
-                       ",\n".join(out_rows).encode(), fail_buf.getvalue(), invalid, records, planned)
+    return ChunkResult(first_line=task.first_line, length=task.length, rows=n, tallies=tallies,
+                       row_json=",\n".join(out_rows).encode(), failures_csv=fail_buf.getvalue(),
+                       invalid_lines=invalid, records=records, planned=planned)
 
 
 @dataclass(slots=True)
@@ -365,8 +366,10 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                 if on_progress:
                     on_progress(length, 0)
                 continue
-            yield ChunkTask(head.path, off, length, first, head.layout, heights, filters, want_rows, want_failures,
-                            decimals, want_records, verify, want_tallies, plan)
+            yield ChunkTask(path=head.path, offset=off, length=length, first_line=first, layout=head.layout,
+                            heights=heights, filters=filters, want_rows=want_rows, want_failures=want_failures,
+                            decimals=decimals, want_records=want_records, verify=verify, want_tallies=want_tallies,
+                            plan=plan)
 
     tasks = make_tasks()
     tallies: dict[tuple[str, str], Tally] = {}
@@ -436,7 +439,8 @@ def run_verify(head: FileHead, *, workers: int | None = None, filters: Filters =
                     consume(result(window.pop(0)))
             for fut in window:
                 consume(result(fut))
-    return VerifyOutcome(head, rows, tallies, hasher.hexdigest() if hasher else "", samples)
+    return VerifyOutcome(head=head, rows=rows, tallies=tallies, sha256=hasher.hexdigest() if hasher else "",
+                         invalid_samples=samples)
 
 
 # Chunks handed to the workers ahead of the one consumed: 3 to 8 per worker, about 32 MiB of input

@@ -188,9 +188,11 @@ class Worker:
             return  # delivered again after its save: nothing to do
         ctx = await self._context(job.run_id, chunk.inputs)
         head = ctx.head
-        task = ChunkTask(head.path, chunk.offset, chunk.length, chunk.first_line, head.layout, head.heights,
-                         Filters(frozenset(chunk.inputs.coins), frozenset(chunk.inputs.networks)), False, False,
-                         ctx.decimals_map(), want_records=True, want_tallies=False)
+        task = ChunkTask(path=head.path, offset=chunk.offset, length=chunk.length, first_line=chunk.first_line,
+                         layout=head.layout, heights=head.heights,
+                         filters=Filters(frozenset(chunk.inputs.coins), frozenset(chunk.inputs.networks)),
+                         want_rows=False, want_failures=False, decimals=ctx.decimals_map(), want_records=True,
+                         want_tallies=False)
         async with self._cores:
             if self.processes > 1:
                 if self._pool is None:
