@@ -50,8 +50,9 @@ class Segment:
     colour: str
 
 
-# How on-chain reserves split by what the row's signature proved (issue 6, scope 2), plus the
-# published amount of rows that could not be read. Same order and colours everywhere.
+# How on-chain reserves split by what the row's signature proved, plus the published amount of rows
+# that could not be read: the chart, the HTML report and the dashboard show one split, in the same
+# order and colours, so a reader never compares two legends.
 RESERVE_SEGMENTS: tuple[Segment, ...] = (
     Segment("proven", "proven (verified rows)", OK),
     Segment("owner_only", "owner-only", "#4575b4"),

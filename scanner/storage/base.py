@@ -600,7 +600,7 @@ class Store(abc.ABC):
                                                detail=r["detail"]))
         return await self.load_totals(run_id), liabilities, await self.load_ratios(run_id)
 
-    # ---- feed queries (issue 7) ----------------------------------------------------------------
+    # ---- feed queries --------------------------------------------------------------------------
 
     async def exchanges(self) -> list[ExchangeInfo]:
         names = ("exchange", "runs", "done_runs", "latest_run_id", "latest_done_run_id", "latest_snapshot_date")
@@ -732,7 +732,7 @@ class Store(abc.ABC):
         rows = await self._fetch(sql + " ORDER BY id DESC LIMIT ? OFFSET ?", *args, *_limits(limit, offset))
         return [self._alert(r) for r in rows]
 
-    # ---- feed server and scheduled job (issue 7): additions ------------------------------------
+    # ---- feed server and scheduled job ------------------------------------------------------
 
     async def feed_state(self) -> tuple:
         """A cheap fingerprint of what the feed shows: it changes whenever a run starts, finishes or

@@ -13,7 +13,7 @@ from ..records import AssetTotal, BalanceRecord, Failure, LiabilityRecord, Ratio
 RUN_STATUSES = ("running", "done", "failed")
 STAGE_VERIFY = "verify"
 STAGE_BALANCES = "balances"
-# what the feed lists as a run's failures (issue 7), by stage
+# what the feed lists as a run's failures, by stage
 FAILED_ROW_STATUSES = ("failed", "invalid_row")
 FAILED_BALANCE_STATUSES = ("mismatch", "unread", "invalid_row")
 
@@ -70,7 +70,7 @@ class RunInfo:
     damaged: str = ""
 
 
-# --- feed-side read models (issue 7) ---
+# --- feed-side read models ---
 
 @dataclass(frozen=True, slots=True)
 class ExchangeInfo:
