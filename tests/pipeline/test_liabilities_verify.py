@@ -117,3 +117,39 @@ def test_scan_labels_figures_by_what_porscan_verified(zk, tmp_path, capsys):
         assert "liabilities proof(s) failed" in capsys.readouterr().out
     finally:
         w.stop()
+
+
+def _labels(folder):
+    """Each figure's provenance after porscan's checks, as `scan --liabilities FOLDER` sets them."""
+    from scanner.pipeline.liabilities import load_liabilities
+    from scanner.pipeline.liabilities.check import apply_checks, check_proofs
+
+    liab = apply_checks(load_liabilities(folder), check_proofs(folder))
+    return {i.asset: i.provenance for i in liab.liabilities}, liab
+
+
+def test_only_the_coins_the_verified_config_constrains_are_zk_verified(zk, tmp_path):
+    """A config.json dropped into trunk/ claiming every coin is constrained: porscan verified the
+    proofs with the set's own config (21 main coins), so LTC (not among them) is not zk-verified."""
+    folder = tmp_path / "sum_proof_data"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", folder)
+    config = json.loads((folder / "config.derived.json").read_text())
+    (folder / "trunk" / "config.json").write_text(json.dumps({**config, "main_coins_num": len(config["coins"])}))
+    labels, liab = _labels(folder)
+    assert labels["BTC"] == "zk-verified" and labels["TRX"] == "zk-verified"
+    assert labels["LTC"] == "self-reported", labels["LTC"]
+    assert sum(p == "zk-verified" for p in labels.values()) == 21
+    (verified_set,) = [p for p in liab.proofs if p.kind == "okx-zk-stark-v1-sum-set"]
+    assert not verified_set.detail["config"].startswith("/")  # the report never names the machine's folders
+
+
+def test_another_verified_set_in_the_folder_does_not_verify_these_figures(zk, tmp_path):
+    """The figures come from a trunk whose own proof porscan did not check; a verified set elsewhere
+    in the folder says nothing about them."""
+    folder = tmp_path / "sum_proof_data"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", folder / "old" / "sum_proof_data")
+    (folder / "trunk").mkdir(parents=True)
+    shutil.copy(zk / "ca9f1b4" / "sum_proof_data" / "config.derived.json", folder)
+    shutil.copy(zk / "ca9f1b4" / "sum_proof_data" / "trunk" / "sum_values.json", folder / "trunk")
+    labels, _ = _labels(folder)
+    assert "zk-verified" not in labels.values(), labels

@@ -203,26 +203,46 @@ def _text_proof(p: Path, head: str, rel) -> list[ProofCheck]:
 
 # ------------------------------------------------------------------------------- figures relabelled
 
+def _set_of(liab: LiabilitySet, checks: list[ProofCheck]) -> ProofCheck | None:
+    """The verified v1 sum proof set the figures were read from: the one whose trunk proof's
+    mtree_root is that of the trunk/sum_proof.json beside the sum values (another set in the same
+    folder, verified or not, proves nothing about these figures)."""
+    root = str(liab.meta.get("mtree_root") or "").lower().removeprefix("0x")
+    if not root:
+        return None
+    return next((c for c in checks if c.kind == SET_KIND and c.status == VERIFIED
+                 and c.detail.get("trunk_mtree_root") == root), None)
+
+
 def apply_checks(liab: LiabilitySet, checks: list[ProofCheck]) -> LiabilitySet:
     """The set with what the checks established: a zk figure whose proof porscan verified is
     zk-verified; one whose proof failed is self-reported, with a warning naming the failure (a number
     a broken proof stands behind is only the exchange's word)."""
     failed = [c for c in checks if c.status == FAILED]
     warnings = list(liab.warnings)
-    verified_sets = any(c.kind == SET_KIND and c.status == VERIFIED for c in checks)
+    verified_set = _set_of(liab, checks)
     v2_verified = any(c.kind == "okx-v2-global" and c.status == VERIFIED for c in checks)
+    # the coins the verified proofs constrain one by one, by the config porscan verified them with:
+    # the parser's own reading of main_coins_num (from whichever config it found) does not decide
+    proven = {str(c).upper() for c in verified_set.detail.get("proven_coins", ())} if verified_set else set()
     items = []
     for item in liab.liabilities:
         if item.provenance == ZK_PUBLISHED and failed:
             item = dataclasses.replace(item, provenance=SELF_REPORTED, verified=False,
                                        detail=f"{item.detail}; its proof failed: {failed[0].file}")
-        elif item.provenance == ZK_PUBLISHED and item.source == "okx-zk-stark-v1" and verified_sets:
-            item = dataclasses.replace(item, provenance=ZK_VERIFIED, verified=True)
+        elif item.provenance == ZK_PUBLISHED and item.source == "okx-zk-stark-v1" and verified_set:
+            if item.asset in proven:
+                item = dataclasses.replace(item, provenance=ZK_VERIFIED, verified=True)
+            else:
+                item = dataclasses.replace(item, provenance=SELF_REPORTED, verified=False,
+                                           detail=f"{item.detail}; not among the {len(proven)} coins the verified "
+                                                  f"proofs constrain one by one ({verified_set.file}: main_coins_num "
+                                                  f"{verified_set.detail.get('main_coins_num')})")
         items.append(item)
     if failed:
         warnings.insert(0, f"{len(failed)} liabilities proof(s) failed porscan's check (first: {failed[0].file}: "
                            f"{failed[0].reason}): their figures are labelled self-reported")
-    if verified_sets:  # the "not verified" caveat the v1 parser writes no longer holds
+    if verified_set:  # the "not verified" caveat the v1 parser writes no longer holds
         warnings = [w for w in warnings if "does not verify the STARK sum proof" not in w]
     meta = dict(liab.meta)
     if meta.get("totals_provenance") == ZK_PUBLISHED:

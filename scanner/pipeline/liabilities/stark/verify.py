@@ -324,7 +324,7 @@ def _verify(folder: Path, config: StarkV1Config) -> dict[str, Any]:
         if (combined + o.tc[1] - int.from_bytes(l_leaf, "big")) % P:
             raise SumProofInvalid(f"{where}: the linear combination l(x) does not match the opened trace values")
     return {"steps": steps, "uts": uts, "users": users - 1, "total_value": total,
-            "coins": coins, "main_coins_num": main}
+            "coins": coins, "main_coins_num": main, "mtree_root": m_root.hex()}
 
 
 def proof_folder(folder_or_file: str | Path) -> Path:
