@@ -153,3 +153,18 @@ def test_another_verified_set_in_the_folder_does_not_verify_these_figures(zk, tm
     shutil.copy(zk / "ca9f1b4" / "sum_proof_data" / "trunk" / "sum_values.json", folder / "trunk")
     labels, _ = _labels(folder)
     assert "zk-verified" not in labels.values(), labels
+
+
+def test_a_set_whose_trunk_proof_was_left_out_fails(zk, tmp_path, capsys):
+    """trunk/sum_values.json without trunk/sum_proof.json: the trunk sums are bound to no proof. The
+    set was not recognised and its batches passed as lone proofs (exit 0, figures zk-published)."""
+    folder = tmp_path / "sum_proof_data"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", folder)
+    (folder / "trunk" / "sum_proof.json").unlink()
+    code, doc, text = _verify(folder, tmp_path, capsys)
+    assert code == 1, text.out
+    failed = [p for p in doc["proofs"] if p["status"] == "failed"]
+    assert any(p["kind"] == "okx-zk-stark-v1-sum" and p["file"].endswith("trunk") and "sum_proof.json: missing" in p["reason"]
+               for p in failed), failed
+    labels, _ = _labels(folder)
+    assert set(labels.values()) == {"self-reported"}, labels

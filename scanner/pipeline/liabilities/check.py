@@ -54,10 +54,16 @@ def _walk(root: Path) -> Iterator[Path]:
 
 
 def _v1_sets(root: Path) -> list[Path]:
-    """Folders of v1 sum proof sets under ``root`` (the folder itself, or any below it)."""
+    """Folders of v1 sum proof sets under ``root`` (the folder itself, or any below it).
+
+    A ``trunk/`` with sum values but no proof, or beside ``batches/``, is a set too: checked as one,
+    its missing trunk proof fails it (found only by ``trunk/sum_proof.json``, a set whose trunk proof
+    was left out passed as a handful of lone batches while its trunk sums went unchecked)."""
     if root.is_file():
         return []
-    return sorted({p.parent.parent for p in root.rglob("trunk/sum_proof.json")})
+    found = {p.parent.parent for name in ("sum_proof.json", "sum_values.json") for p in root.rglob(f"trunk/{name}")}
+    found |= {t.parent for t in root.rglob("trunk") if t.is_dir() and (t.parent / "batches").is_dir()}
+    return sorted(found)
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -84,6 +84,8 @@ CONFIG_NAMES = ("config.json", "config.derived.json")
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise SumProofInvalid(f"{path}: missing") from None
     except (OSError, ValueError) as exc:
         raise SumProofInvalid(f"{path}: cannot read as JSON: {exc}") from exc
 
