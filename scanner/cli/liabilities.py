@@ -20,7 +20,8 @@ Verify the liabilities proofs an exchange publishes, with porscan's own code.
 PATH is a file or a folder; proofs are recognised by their content:
   OKX zk-STARK v1 sum proof sets (sum_proof_data/ with trunk/ and batches/): proof of work, FRI,
     Merkle branches, trace constraints, every batch and the trunk, batch sums = trunk sums
-  OKX v1 user inclusion proofs (Keccak), bound to the sum proofs' roots when the set is beside them
+  OKX v1 user inclusion proofs (Keccak), bound to the roots of the sum proof set beside them (a path to
+    other roots fails; without a set, not_verified: its roots are bound to nothing)
   OKX v2 sum_proof_data.json: the circuit digest against the pinned one; the plonky2 proof itself only
     with --zk-verifier (OKX's zk-por-cli), else not_verified, said plainly
   OKX v2 user inclusion proofs (Poseidon over Goldilocks), bound to the v2 proof's root

@@ -29,9 +29,12 @@ def _verify(path, tmp_path, capsys, *extra):
     return code, json.loads(out.read_text()) if out.exists() else None, text
 
 
-def test_every_proof_of_the_vectors_verifies(zk, tmp_path, capsys):
+def test_every_proof_of_the_vectors_is_checked(zk, tmp_path, capsys):
+    """Every sum proof and the set verify, and so do the 60 inclusion proofs bound to the set. The
+    vectors' three other inclusion proofs hold only to their own roots: user_11, of another run,
+    lies beside the set and fails; the two lone ones are bound to no sum proof (not verified)."""
     code, doc, text = _verify(zk, tmp_path, capsys)
-    assert code == 0, text.out
+    assert code == 1, text.out
     assert doc["schema"] == "porscan.liabilities-verify/1"
     kinds = {}
     for p in doc["proofs"]:
@@ -39,9 +42,27 @@ def test_every_proof_of_the_vectors_verifies(zk, tmp_path, capsys):
         assert not p["file"].startswith("/")  # named relative to the path given, never the machine's folders
     assert kinds["okx-zk-stark-v1-sum"] == ["verified"] * 9  # the set's 5 and the 4 lone batches
     assert kinds["okx-zk-stark-v1-sum-set"] == ["verified"]
-    assert kinds["okx-zk-stark-v1-inclusion"] == ["verified"] * 63
-    assert doc["counts"] == {"verified": 73, "failed": 0, "not_verified": 0}
-    assert "73 verified, 0 failed" in text.out
+    unbound = {p["file"].split("/", 1)[1]: p["status"] for p in doc["proofs"]
+               if p["kind"] == "okx-zk-stark-v1-inclusion" and p["status"] != "verified"}
+    assert unbound == {"ca9f1b4/user_11_inclusion_proof.json": "failed",
+                       "10c2099/user_3_inclusion_proof.json": "not_verified",
+                       "9c9b54f/user_14_inclusion_proof.json": "not_verified"}
+    assert doc["counts"] == {"verified": 70, "failed": 1, "not_verified": 2}
+    assert "70 verified, 1 failed" in text.out
+
+
+def test_an_inclusion_proof_of_another_round_beside_a_set_fails(zk, tmp_path, capsys):
+    """user_11_inclusion_proof.json holds to its own roots, which are not the set's: it was
+    reported verified ("roots not compared with any sum proof (none given)") beside the set."""
+    folder = tmp_path / "round"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", folder / "sum_proof_data")
+    shutil.copy(zk / "ca9f1b4" / "user_11_inclusion_proof.json", folder)
+    code, doc, text = _verify(folder, tmp_path, capsys)
+    assert code == 1, text.out
+    (proof,) = [p for p in doc["proofs"] if p["kind"] == "okx-zk-stark-v1-inclusion"]
+    assert proof["status"] == "failed" and "not the trunk root of the sum proof set" in proof["reason"]
+    alone = _verify(folder / "user_11_inclusion_proof.json", tmp_path, capsys)[1]
+    assert [p["status"] for p in alone["proofs"]] == ["not_verified"]  # bound to nothing: not verified either
 
 
 def test_a_changed_sum_fails_with_its_file_named(zk, tmp_path, capsys):
@@ -63,6 +84,7 @@ def test_a_changed_sum_fails_with_its_file_named(zk, tmp_path, capsys):
 def test_an_inclusion_proof_names_a_root_the_sum_proofs_do_not_have(zk, tmp_path, capsys):
     folder = tmp_path / "set"
     shutil.copytree(zk / "ca9f1b4", folder)
+    (folder / "user_11_inclusion_proof.json").unlink()  # of another run: it fails beside this set too
     proof = folder / "inclusion_proof_data" / "a0" / "user_0_inclusion_proof.json"
     data = json.loads(proof.read_text())
     data["batch_inclusion_proof"]["batch_mtree_root"] = "00" * 32

@@ -7,7 +7,8 @@ still found:
 * a folder holding ``trunk/sum_proof.json`` (and ``batches/*/sum_proof.json``): an OKX zk-STARK v1 sum
   proof set, verified in full (``stark``); its trunk and batch roots bind the v1 inclusion proofs;
 * JSON with ``batch_inclusion_proof``: an OKX v1 user inclusion proof (``inclusion``), bound to the
-  roots of a sum proof set found beside it (the one whose trunk root it names);
+  roots of a sum proof set found beside it (the one whose trunk root it names); one whose roots are
+  those of no set given fails when a set lies in a folder above it, else is ``not_verified``;
 * JSON with ``proof.public_inputs``: an OKX v2 sum proof: circuit digest pinned, the plonky2 proof
   itself only with ``--zk-verifier`` (``okx_v2_global``), else ``not_verified``; its root binds:
 * JSON with ``sum_tree_siblings``: an OKX v2 user inclusion proof (Poseidon, ``inclusion``);
@@ -146,8 +147,8 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         trunk = data.get("trunk_inclusion_proof")
         named_root = str((trunk if isinstance(trunk, dict) else {}).get("trunk_mtree_root") or "").lower().removeprefix("0x")
         chosen = next(((s, r) for s, r in set_roots if r.trunk_root == named_root), None)
-        if chosen is None:  # of no set given here: its own path checked; the record says it is bound to no sum proof
-            out.append(named(verify_v1_inclusion(p)))
+        if chosen is None:
+            out.append(_unbound_v1(named(verify_v1_inclusion(p)), [s for s in sets if s.parent in p.parents], rel))
         else:
             s, r = chosen
             try:
@@ -171,6 +172,23 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         checks = [verify_v2_inclusion(p, r) for r in roots]
         out.append(named(next((c for c in checks if c.status == VERIFIED), checks[0])))
     return out
+
+
+def _unbound_v1(check: ProofCheck, beside: list[Path], rel) -> ProofCheck:
+    """A v1 inclusion proof whose trunk root is that of no sum proof set given. A path that folds to
+    roots nothing binds proves no inclusion in any liabilities (anyone can build such a tree), so it
+    is not ``verified``: ``failed`` when a set lies beside it (the proof is of another round or its
+    roots were changed), else ``not_verified``."""
+    if check.status != VERIFIED:
+        return check
+    root = check.detail.get("trunk_root", "")
+    if beside:
+        return dataclasses.replace(check, status=FAILED, reason=(
+            f"{check.file}: $.trunk_inclusion_proof: field trunk_mtree_root: {root} is not the trunk root of the "
+            f"sum proof set beside it ({', '.join(rel(s) for s in beside)}): the path holds, but to other roots"))
+    return dataclasses.replace(check, status=NOT_VERIFIED, reason=(
+        f"{check.file}: the path folds to trunk root {root}, but no zk-STARK v1 sum proof set (sum_proof_data/ with "
+        "trunk/ and batches/) was given with it: the roots are bound to nothing porscan checked"))
 
 
 def _lone_sum_proof(p: Path, base: Path, named, rel) -> ProofCheck:
