@@ -25,7 +25,8 @@ PATH is a file or a folder; proofs are recognised by their content:
   OKX v2 sum_proof_data.json: the circuit digest against the pinned one; the plonky2 proof itself only
     with --zk-verifier (OKX's zk-por-cli), else not_verified, said plainly
   OKX v2 user inclusion proofs (Poseidon over Goldilocks), bound to the v2 proof's root
-  OKX Merkle v1 proof files and Merkle v2 full trees (every node hash recomputed)
+  OKX Merkle v2 full trees (every node hash recomputed) and Merkle v1 proof files (the user's leaf
+    and every node on its path to the root)
   Binance's CexAssetsInfo: not_verified (no verifier for its proofs here)
 
 statuses: verified (porscan recomputed what the proof binds and it held), failed (the reason names the

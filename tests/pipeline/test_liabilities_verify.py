@@ -190,3 +190,22 @@ def test_a_set_whose_trunk_proof_was_left_out_fails(zk, tmp_path, capsys):
                for p in failed), failed
     labels, _ = _labels(folder)
     assert set(labels.values()) == {"self-reported"}, labels
+
+
+def test_merkle_reasons_say_what_was_recomputed_and_name_no_machine_folder(tmp_path, capsys):
+    """A v1 Merkle proof file holds one user's path: its record said "every node hash recomputed".
+    A broken Merkle file's reason carried the scanning machine's full path."""
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    shutil.copy(shared_path("okx", "merkle_proof_file.json"), folder)
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    (proof,) = doc["proofs"]
+    assert code == 0 and proof["status"] == "verified"
+    assert "every node hash" not in proof["reason"] and "path" in proof["reason"]
+    data = json.loads((folder / "merkle_proof_file.json").read_text())
+    data["self"] = "gone"
+    (folder / "merkle_proof_file.json").write_text(json.dumps(data))
+    code, doc, text = _verify(folder, tmp_path, capsys)
+    (proof,) = doc["proofs"]
+    assert code == 1 and proof["status"] == "failed" and "$.self" in proof["reason"]
+    assert str(tmp_path) not in proof["reason"] and str(tmp_path) not in text.out

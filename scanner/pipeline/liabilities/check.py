@@ -93,8 +93,11 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
     def rel(p: Path | str) -> str:
         return _relative(Path(p), base)
 
+    def bare(reason: str) -> str:  # a reason quoting a path as given names it below the path given
+        return reason.replace(str(base) + os.sep, "")
+
     def named(check: ProofCheck) -> ProofCheck:
-        return dataclasses.replace(check, file=rel(check.file), reason=check.reason.replace(str(base) + os.sep, ""))
+        return dataclasses.replace(check, file=rel(check.file), reason=bare(check.reason))
 
     sets = _v1_sets(root)
     set_roots: list[tuple[Path, Any]] = []
@@ -116,7 +119,7 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         if not head:
             continue
         if head[:1] not in "{[":
-            out.extend(_text_proof(p, head, rel))
+            out.extend(_text_proof(p, head, rel, bare))
             continue
         try:
             if p.stat().st_size > MAX_JSON_BYTES:
@@ -124,7 +127,7 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
             data = parse_json(p)
         except (LiabilitiesError, OSError) as exc:
             if p.suffix.lower() == ".json":
-                out.append(ProofCheck(file=rel(p), kind="unknown", status=FAILED, reason=f"cannot read: {exc}"))
+                out.append(ProofCheck(file=rel(p), kind="unknown", status=FAILED, reason=bare(f"cannot read: {exc}")))
             continue
         if not isinstance(data, dict):
             continue
@@ -137,7 +140,7 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         elif isinstance(data.get("proof"), dict) and "public_inputs" in data["proof"]:
             v2_sums.append(p)
         elif "self" in data and "path" in data:
-            out.extend(_merkle(p, rel))
+            out.extend(_merkle(p, rel, bare))
         elif "CexAssetsInfo" in data:
             out.append(ProofCheck(file=rel(p), kind="binance-zk", status=NOT_VERIFIED,
                                   reason="porscan has no verifier for Binance's zk proofs: the figures are the proof's "
@@ -162,7 +165,7 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         try:
             roots.append(v2_sum_proof_root(p))
         except LiabilitiesError as exc:
-            out.append(ProofCheck(file=rel(p), kind="okx-v2-inclusion", status=FAILED, reason=str(exc)))
+            out.append(ProofCheck(file=rel(p), kind="okx-v2-inclusion", status=FAILED, reason=bare(str(exc))))
     for p in v2_incl:
         if not roots:
             out.append(ProofCheck(file=rel(p), kind="okx-v2-inclusion", status=NOT_VERIFIED,
@@ -204,25 +207,28 @@ def _lone_sum_proof(p: Path, base: Path, named, rel) -> ProofCheck:
                              "cannot be checked without the coin order it was made with")
 
 
-def _merkle(p: Path, rel) -> list[ProofCheck]:
+def _merkle(p: Path, rel, bare) -> list[ProofCheck]:
     from . import load_liabilities
 
     try:
         s = load_liabilities(p)
     except LiabilitiesError as exc:
-        return [ProofCheck(file=rel(p), kind="okx-merkle", status=FAILED, reason=str(exc))]
+        return [ProofCheck(file=rel(p), kind="okx-merkle", status=FAILED, reason=bare(str(exc)))]
     if s.liabilities and all(item.verified for item in s.liabilities):
+        # a v1 proof file holds one user's path: the siblings' subtrees are not in it, so not every node
+        what = ("the user's leaf and every node on its path to the root recomputed (the siblings' subtrees are "
+                "not in the file)" if s.liabilities[0].source == "okx-merkle-v1-proof" else "every node hash recomputed")
         return [ProofCheck(file=rel(p), kind="okx-merkle", status=VERIFIED,
-                           reason=f"every node hash recomputed; {len(s.liabilities)} asset root sum(s)")]
+                           reason=f"{what}; {len(s.liabilities)} asset root sum(s)")]
     return [ProofCheck(file=rel(p), kind="okx-merkle", status=FAILED,
-                       reason="; ".join(s.warnings[:3]) or "a node hash does not match its children")]
+                       reason=bare("; ".join(s.warnings[:3]) or "a node hash does not match its children"))]
 
 
-def _text_proof(p: Path, head: str, rel) -> list[ProofCheck]:
+def _text_proof(p: Path, head: str, rel, bare) -> list[ProofCheck]:
     from .merkle import is_tree_line
 
     first = next((line for line in head.splitlines() if line.strip() and not line.startswith("#")), "")
-    return _merkle(p, rel) if is_tree_line(first) else []
+    return _merkle(p, rel, bare) if is_tree_line(first) else []
 
 
 # ------------------------------------------------------------------------------- figures relabelled
