@@ -209,3 +209,31 @@ def test_merkle_reasons_say_what_was_recomputed_and_name_no_machine_folder(tmp_p
     (proof,) = doc["proofs"]
     assert code == 1 and proof["status"] == "failed" and "$.self" in proof["reason"]
     assert str(tmp_path) not in proof["reason"] and str(tmp_path) not in text.out
+
+
+def test_a_fifo_is_passed_over_and_a_file_that_cannot_be_read_fails(tmp_path):
+    """A FIFO in the folder made `liabilities verify` hang on open(); a dangling link (or, for a user
+    other than root, an unreadable file) was passed over silently: 'no liabilities proof found', exit 0."""
+    import os
+    import subprocess
+    import sys
+
+    from support.common import ROOT
+
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    shutil.copy(shared_path("okx", "merkle_proof_file.json"), folder)
+    os.mkfifo(folder / "pipe")
+    out = tmp_path / "proofs.json"
+
+    def verify():
+        proc = subprocess.run([sys.executable, "-m", "scanner", "liabilities", "verify", str(folder), "--json", str(out)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        return proc.returncode, json.loads(out.read_text())
+
+    code, doc = verify()
+    assert code == 0 and doc["counts"] == {"verified": 1, "failed": 0, "not_verified": 0}
+    (folder / "sum_proof_data.json").symlink_to(tmp_path / "gone.json")
+    code, doc = verify()
+    failed = [p for p in doc["proofs"] if p["status"] == "failed"]
+    assert code == 1 and [p["file"] for p in failed] == ["okx/sum_proof_data.json"] and "cannot read" in failed[0]["reason"]

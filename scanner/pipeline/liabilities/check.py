@@ -37,11 +37,9 @@ SET_KIND = "okx-zk-stark-v1-sum-set"
 
 
 def _json_head(path: Path) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(_SNIFF).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
-    except OSError:
-        return ""
+    """The first bytes of a file as text (OSError when it cannot be read: the caller says so)."""
+    with open(path, "rb") as fh:
+        return fh.read(_SNIFF).decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
 
 
 def _walk(root: Path) -> Iterator[Path]:
@@ -115,7 +113,16 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
     for p in _walk(root):
         if any(part in inside_sets for part in p.parents):
             continue  # a set's own files: checked with the set
-        head = _json_head(p)
+        if not p.is_file() and not p.is_symlink():
+            continue  # a FIFO, socket or device: opening it could block, and it holds no published file
+        try:
+            head = _json_head(p)
+        except OSError as exc:
+            # recognised by content, a file that cannot be read could be any proof: passing over it
+            # silently gave "no liabilities proof found" and exit 0 for a folder of unreadable proofs
+            out.append(ProofCheck(file=rel(p), kind="unknown", status=FAILED,
+                                  reason=f"cannot read ({exc.strerror or exc}): porscan cannot tell whether it holds a proof"))
+            continue
         if not head:
             continue
         if head[:1] not in "{[":
