@@ -137,6 +137,16 @@ def test_a_sum_outside_the_field_fails(batch):
     _failed(batch, "$.BTC", "[0, p)")
 
 
+def test_a_total_value_wrapped_past_p_fails(batch):
+    """Two coins past main_coins_num moved so that their sum gains p (one set to p - 1, every value
+    still in [0, p)): the constraints see total_value mod p only, so the proof held and porscan
+    reported 'coin sums add up to total_value' for a total above p."""
+    config = _config(batch)
+    a, b = config.total_only_coins[:2]
+    _edit(batch / "sum_values.json", lambda d: d.update({a: P - 1, b: d[b] + d[a] + 1, "total_value": d["total_value"] + P}))
+    _failed(batch, "$.total_value", "[0, p)")
+
+
 def test_coins_past_main_coins_num_are_bound_only_through_total_value(batch):
     """The documented limit of the construction: moving value between two coins past the first
     main_coins_num leaves every constraint true. porscan says so in the set record; here it shows."""

@@ -147,7 +147,9 @@ def read_sum_values(folder: Path, config: StarkV1Config) -> list[int]:
         if not isinstance(v, int) or isinstance(v, bool):
             raise SumProofInvalid(f"{file}: $.{coin} is not an integer")
         values.append(v)
-    for coin, v in zip(config.coins, values):
+    # total_value too: the proof binds it only mod p, so a total of p or more (non-main coins wrapped
+    # past p, which no constraint ties one by one) is a figure the proof does not stand behind
+    for coin, v in zip((*config.coins, "total_value"), values):
         if not 0 <= v < P:
             raise SumProofInvalid(f"{file}: $.{coin} = {v} is not a field element in [0, p)")
     if sum(values[:-1]) != values[-1]:
