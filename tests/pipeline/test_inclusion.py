@@ -470,6 +470,9 @@ def test_global_proof_with_a_verifier_binary(tmp_path):
     said_err = _fake_verifier(tmp_path, 'echo "Execution result: Err(InvalidProof)"; exit 0')
     rejected = check_v2_global(path, said_err)
     assert rejected.failed and "rejected" in rejected.reason and rejected.detail["verifier"]["exit_code"] == 0
+    # exit 0 without zk-por-cli's result line (a wrong binary, /bin/true) was taken as verified
+    silent = check_v2_global(path, _fake_verifier(tmp_path, "echo done; exit 0"))
+    assert silent.status == "not_verified" and "Execution result: Ok" in silent.reason
     crashed = check_v2_global(path, _fake_verifier(tmp_path, "echo boom >&2; exit 101"))
     assert crashed.failed and "exit code 101" in crashed.reason
     slow = check_v2_global(path, _fake_verifier(tmp_path, "sleep 30 & sleep 30"), timeout=0.5)  # a child too
