@@ -493,3 +493,18 @@ def test_zk_digest_file_errors_name_the_file_and_entry(tmp_path):
                    '[[okx_v2]]\nconfiguration = "y"\nrounds = [1]\nroot_vd_digest = ["1", "2", "3", "4"]\n')
     with pytest.raises(ConfigError, match="already pinned by x"):
         load_zk_digests(bad)
+
+
+def test_v2_inclusion_names_the_round_whose_root_it_reaches(v2_tree, tmp_path):
+    """With two rounds' sum proofs in the folder, a verified inclusion proof said only 'reach the
+    global proof's root': not which round's."""
+    from scanner.pipeline.liabilities.check import check_proofs
+
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    _write(folder, "round-1-sum_proof_data.json", {"proof": {"public_inputs": [900, 100, 1, 2, 3, 4]}})
+    _write(folder, "round-2-sum_proof_data.json", {"proof": {"public_inputs": [900, 100, *v2_tree.root]}})
+    _write(folder, "u_inclusion_proof.json", v2_tree.proof(0))
+    (check,) = [c for c in check_proofs(folder) if c.kind == V2_KIND]
+    assert check.status == "verified", check.reason
+    assert check.detail["sum_proof"] == "okx/round-2-sum_proof_data.json" and "round-2" in check.reason

@@ -166,11 +166,11 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
             except (LiabilitiesError, ValueError):
                 coins = None  # the set's own check names its config problem; the proof's embedded list is used
             out.append(named(verify_v1_inclusion(p, config=coins, trunk_root=r.trunk_root, batch_roots=r.batch_roots)))
-    roots = []
+    roots: list[tuple[Path, Any]] = []
     for p in v2_sums:
         out.append(named(check_v2_global(p, zk_verifier)))
         try:
-            roots.append(v2_sum_proof_root(p))
+            roots.append((p, v2_sum_proof_root(p)))
         except LiabilitiesError as exc:
             out.append(ProofCheck(file=rel(p), kind="okx-v2-inclusion", status=FAILED, reason=bare(str(exc))))
     for p in v2_incl:
@@ -179,8 +179,12 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
                                   reason="no OKX v2 sum proof (sum_proof_data.json) given beside it: no root to "
                                          "verify the path against"))
             continue
-        checks = [verify_v2_inclusion(p, r) for r in roots]
-        out.append(named(next((c for c in checks if c.status == VERIFIED), checks[0])))
+        checks = [(s, verify_v2_inclusion(p, r)) for s, r in roots]
+        s, check = next(((s, c) for s, c in checks if c.status == VERIFIED), checks[0])
+        if check.status == VERIFIED:  # which sum proof (round) the path reaches: several may be given
+            check = dataclasses.replace(check, reason=f"{check.reason} (the root of {rel(s)})",
+                                        detail={**check.detail, "sum_proof": rel(s)})
+        out.append(named(check))
     return out
 
 
