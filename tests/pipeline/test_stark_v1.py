@@ -214,6 +214,12 @@ def test_steps_not_a_power_of_two(batch):
     _failed(batch, "$.steps", "power of two")
 
 
+def test_a_doubled_steps_names_the_fri_entries_it_lacks(batch):
+    """The reason said "expected 4 layers and the final values ..., got 4": a count that matched."""
+    _edit(batch / "sum_proof.json", lambda d: d.update(steps=d["steps"] * 2))
+    _failed(batch, "expected 5 entries (4 layers and the final values", "got 4")
+
+
 def test_the_later_five_quotient_layout_is_not_verified_rather_than_failed(batch):
     _edit(batch / "sum_proof.json", lambda d: d["mtree_entries_data"].__setitem__(0, d["mtree_entries_data"][0] + "00" * 32))
     check = verify_sum_proof(batch, _config(batch))
