@@ -188,8 +188,11 @@ def test_a_set_whose_trunk_proof_was_left_out_fails(zk, tmp_path, capsys):
     failed = [p for p in doc["proofs"] if p["status"] == "failed"]
     assert any(p["kind"] == "okx-zk-stark-v1-sum" and p["file"].endswith("trunk") and "sum_proof.json: missing" in p["reason"]
                for p in failed), failed
-    labels, _ = _labels(folder)
+    labels, liab = _labels(folder)
     assert set(labels.values()) == {"self-reported"}, labels
+    # porscan did check the set (and it failed): the parser's "does not verify" caveat is not repeated
+    assert any("failed porscan's check" in w for w in liab.warnings)
+    assert not any("does not verify the STARK sum proof" in w for w in liab.warnings), liab.warnings
 
 
 def test_merkle_reasons_say_what_was_recomputed_and_name_no_machine_folder(tmp_path, capsys):
@@ -237,3 +240,16 @@ def test_a_fifo_is_passed_over_and_a_file_that_cannot_be_read_fails(tmp_path):
     code, doc = verify()
     failed = [p for p in doc["proofs"] if p["status"] == "failed"]
     assert code == 1 and [p["file"] for p in failed] == ["okx/sum_proof_data.json"] and "cannot read" in failed[0]["reason"]
+
+
+def test_a_failed_set_is_not_also_said_to_be_unverified_by_porscan(zk, tmp_path):
+    """A batch with a broken proof of work: the report said both that the proof failed porscan's
+    check and "porscan does not verify the STARK sum proof itself"."""
+    folder = tmp_path / "sum_proof_data"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", folder)
+    proof = folder / "batches" / "a0" / "sum_proof.json"
+    proof.write_text(json.dumps(json.loads(proof.read_text()) | {"pow_nonce": "00" * 32}))
+    labels, liab = _labels(folder)
+    assert set(labels.values()) == {"self-reported"}
+    assert any("failed porscan's check" in w for w in liab.warnings)
+    assert not any("does not verify the STARK sum proof" in w for w in liab.warnings), liab.warnings

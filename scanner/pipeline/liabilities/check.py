@@ -283,7 +283,9 @@ def apply_checks(liab: LiabilitySet, checks: list[ProofCheck]) -> LiabilitySet:
     if failed:
         warnings.insert(0, f"{len(failed)} liabilities proof(s) failed porscan's check (first: {failed[0].file}: "
                            f"{failed[0].reason}): their figures are labelled self-reported")
-    if verified_set:  # the "not verified" caveat the v1 parser writes no longer holds
+    # the v1 parser's caveat ("porscan does not verify the STARK sum proof itself") no longer holds once
+    # porscan checked the set, whichever way it went: a failed set has its own warning above
+    if verified_set or any(c.kind == SET_KIND and c.status == FAILED for c in checks):
         warnings = [w for w in warnings if "does not verify the STARK sum proof" not in w]
     meta = dict(liab.meta)
     if meta.get("totals_provenance") == ZK_PUBLISHED:
