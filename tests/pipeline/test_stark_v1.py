@@ -137,6 +137,14 @@ def test_a_sum_outside_the_field_fails(batch):
     _failed(batch, "$.BTC", "[0, p)")
 
 
+def test_a_sum_values_key_given_twice_fails(batch):
+    """{"BTC": 1, ..., "BTC": <the proven sum>}: json keeps the last, so the proof verified while the
+    file's first BTC figure (the one a reader sees first) was another number."""
+    path = batch / "sum_values.json"
+    path.write_text('{"BTC": 1, ' + path.read_text().lstrip()[1:])
+    _failed(batch, "sum_values.json", "duplicate key 'BTC'")
+
+
 def test_a_total_value_wrapped_past_p_fails(batch):
     """Two coins past main_coins_num moved so that their sum gains p (one set to p - 1, every value
     still in [0, p)): the constraints see total_value mod p only, so the proof held and porscan

@@ -81,9 +81,18 @@ class StarkV1Config:
 CONFIG_NAMES = ("config.json", "config.derived.json")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json keeps the last silently: a reader of the file may take the first
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_bytes())
+        return json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
     except FileNotFoundError:
         raise SumProofInvalid(f"{path}: missing") from None
     except (OSError, ValueError) as exc:
