@@ -27,6 +27,8 @@ PATH is a file or a folder; proofs are recognised by their content:
   OKX v2 user inclusion proofs (Poseidon over Goldilocks), bound to the v2 proof's root
   OKX Merkle v2 full trees (every node hash recomputed) and Merkle v1 proof files (the user's leaf
     and every node on its path to the root)
+  OKX Merkle v2 user files (user_info_file.json): hashes and sums, and each leaf among the leaves of
+    a full tree given with it
   Binance's CexAssetsInfo: not_verified (no verifier for its proofs here)
 
 statuses: verified (porscan recomputed what the proof binds and it held), failed (the reason names the

@@ -253,3 +253,34 @@ def test_a_failed_set_is_not_also_said_to_be_unverified_by_porscan(zk, tmp_path)
     assert set(labels.values()) == {"self-reported"}
     assert any("failed porscan's check" in w for w in liab.warnings)
     assert not any("does not verify the STARK sum proof" in w for w in liab.warnings), liab.warnings
+
+
+def test_a_merkle_v2_user_file_is_checked_against_the_tree_beside_it(tmp_path, capsys):
+    """user_info_file.json was passed over: alone it read "no liabilities proof found", and a user
+    file with a changed balance went unremarked beside the tree."""
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    shutil.copy(shared_path("okx", "user_info_file.json"), folder)
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    assert code == 0 and [(p["kind"], p["status"]) for p in doc["proofs"]] == [("okx-merkle-v2-user", "not_verified")]
+    shutil.copy(shared_path("okx", "full-liabilities-merkle-tree.txt"), folder)
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    assert code == 0 and doc["counts"] == {"verified": 2, "failed": 0, "not_verified": 0}
+    (user,) = [p for p in doc["proofs"] if p["kind"] == "okx-merkle-v2-user"]
+    assert user["detail"] == {"leaves": 2, "tree": "okx/full-liabilities-merkle-tree.txt"}
+    for change in (lambda d: d["nodes"][0]["balances"].update(BTC="0.0000488"),  # a leaf's balance
+                   lambda d: d.update(nonce="0" + d["nonce"][1:]),  # the nonce
+                   lambda d: d["nodes"].pop()):  # a leaf left out: the totals no longer add up
+        data = json.loads(shared_path("okx", "user_info_file.json").read_text())
+        change(data)
+        (folder / "user_info_file.json").write_text(json.dumps(data))
+        code, doc, _ = _verify(folder, tmp_path, capsys)
+        (user,) = [p for p in doc["proofs"] if p["kind"] == "okx-merkle-v2-user"]
+        assert code == 1 and user["status"] == "failed", user
+    # a well-formed user file whose leaves the tree does not hold (another user's tree)
+    (folder / "user_info_file.json").write_text(shared_path("okx", "user_info_file.json").read_text())
+    tree = folder / "full-liabilities-merkle-tree.txt"
+    tree.write_text("".join(line for line in tree.read_text().splitlines(keepends=True) if not line.startswith("ea62bd")))
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    (user,) = [p for p in doc["proofs"] if p["kind"] == "okx-merkle-v2-user"]
+    assert code == 1 and user["status"] == "failed" and "not all among the leaves" in user["reason"]

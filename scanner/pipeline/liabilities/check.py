@@ -13,6 +13,8 @@ still found:
   itself only with ``--zk-verifier`` (``okx_v2_global``), else ``not_verified``; its root binds:
 * JSON with ``sum_tree_siblings``: an OKX v2 user inclusion proof (Poseidon, ``inclusion``);
 * OKX Merkle v1 proof files and Merkle v2 full trees: every node's hash recomputed (``merkle``);
+* an OKX Merkle v2 user file (``user_info_file.json``): its hashes and sums recomputed, and each of its
+  leaves found, balances and all, among the leaves of a full tree given with it that rebuilds;
 * Binance's ``CexAssetsInfo``: ``not_verified`` (porscan has no verifier for its zk proofs).
 
 Other files are passed over. ``file`` in each record is relative to the path given (the report
@@ -29,6 +31,7 @@ from typing import Any, Iterator
 from ...errors import InputError
 from .model import (SELF_REPORTED, ZK_PUBLISHED, ZK_VERIFIED, LiabilitiesError, LiabilitySet,
                     parse_json)
+from .merkle import looks_like_v2_user
 from .proofs import FAILED, NOT_VERIFIED, VERIFIED, ProofCheck
 
 _SNIFF = 4096
@@ -110,6 +113,8 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
     v2_sums: list[Path] = []
     v1_incl: list[tuple[Path, dict[str, Any]]] = []
     v2_incl: list[Path] = []
+    trees: list[tuple[Path, ProofCheck]] = []  # Merkle v2 full trees and their checks
+    merkle_users: list[tuple[Path, dict[str, Any]]] = []
     for p in _walk(root):
         if any(part in inside_sets for part in p.parents):
             continue  # a set's own files: checked with the set
@@ -126,7 +131,9 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         if not head:
             continue
         if head[:1] not in "{[":
-            out.extend(_text_proof(p, head, rel, bare))
+            found = _text_proof(p, head, rel, bare)
+            trees.extend((p, c) for c in found)
+            out.extend(found)
             continue
         try:
             if p.stat().st_size > MAX_JSON_BYTES:
@@ -148,6 +155,8 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
             v2_sums.append(p)
         elif "self" in data and "path" in data:
             out.extend(_merkle(p, rel, bare))
+        elif looks_like_v2_user(data):
+            merkle_users.append((p, data))
         elif "CexAssetsInfo" in data:
             out.append(ProofCheck(file=rel(p), kind="binance-zk", status=NOT_VERIFIED,
                                   reason="porscan has no verifier for Binance's zk proofs: the figures are the proof's "
@@ -166,6 +175,7 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
             except (LiabilitiesError, ValueError):
                 coins = None  # the set's own check names its config problem; the proof's embedded list is used
             out.append(named(verify_v1_inclusion(p, config=coins, trunk_root=r.trunk_root, batch_roots=r.batch_roots)))
+    out.extend(_merkle_users(merkle_users, trees, rel, bare))
     roots: list[tuple[Path, Any]] = []
     for p in v2_sums:
         out.append(named(check_v2_global(p, zk_verifier)))
@@ -185,6 +195,51 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
             check = dataclasses.replace(check, reason=f"{check.reason} (the root of {rel(s)})",
                                         detail={**check.detail, "sum_proof": rel(s)})
         out.append(named(check))
+    return out
+
+
+def _merkle_users(users: list[tuple[Path, dict[str, Any]]], trees: list[tuple[Path, ProofCheck]], rel,
+                  bare) -> list[ProofCheck]:
+    """OKX Merkle v2 user files: their own hashes, then their leaves among a full tree's leaves. Passed
+    over before, a folder of them read "no liabilities proof found"."""
+    from .merkle import V2_USER_KIND, tree_leaves, v2_user_leaves
+
+    checked: list[tuple[Path, dict[str, tuple[str, ...]] | None, str]] = []
+    for p, data in users:
+        try:
+            checked.append((p, v2_user_leaves(data, str(p)), ""))
+        except LiabilitiesError as exc:
+            checked.append((p, None, bare(str(exc))))
+    wanted = {h for _, leaves, _ in checked if leaves for h in leaves}
+    found: list[tuple[Path, ProofCheck, dict[str, tuple[str, ...]]]] = []
+    for t, tree_check in trees:
+        try:
+            found.append((t, tree_check, tree_leaves(t, wanted)))
+        except (LiabilitiesError, OSError):
+            continue  # the tree's own record names what is wrong with it
+    out = []
+    for p, leaves, problem in checked:
+        def record(status: str, reason: str, detail: dict[str, Any] | None = None, p: Path = p) -> ProofCheck:
+            return ProofCheck(file=rel(p), kind=V2_USER_KIND, status=status, reason=reason, detail=detail or {})
+
+        if leaves is None:
+            out.append(record(FAILED, problem))
+            continue
+        holding = [(t, c) for t, c, held in found if all(held.get(h) == v for h, v in leaves.items())]
+        if not found:
+            out.append(record(NOT_VERIFIED, f"{rel(p)}: its hashes and sums hold, but no Merkle v2 full tree "
+                                            "(full-liabilities-merkle-tree.txt) was given with it: its leaves are bound "
+                                            "to nothing porscan checked"))
+        elif not holding:
+            out.append(record(FAILED, f"{rel(p)}: $.nodes: its {len(leaves)} leaves (hash and balances) are not all "
+                                      f"among the leaves of {', '.join(rel(t) for t, *_ in found)}"))
+        elif not any(c.status == VERIFIED for _, c in holding):
+            out.append(record(FAILED, f"{rel(p)}: its leaves are in {rel(holding[0][0])}, whose tree does not rebuild"))
+        else:
+            t = next(t for t, c in holding if c.status == VERIFIED)
+            out.append(record(VERIFIED, f"user hash from nonce and totalBalances, {len(leaves)} leaf hash(es) and their "
+                                        f"sum recomputed; every leaf is a leaf of {rel(t)}, whose tree rebuilds",
+                              {"leaves": len(leaves), "tree": rel(t)}))
     return out
 
 
