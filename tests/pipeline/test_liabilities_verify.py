@@ -284,3 +284,16 @@ def test_a_merkle_v2_user_file_is_checked_against_the_tree_beside_it(tmp_path, c
     code, doc, _ = _verify(folder, tmp_path, capsys)
     (user,) = [p for p in doc["proofs"] if p["kind"] == "okx-merkle-v2-user"]
     assert code == 1 and user["status"] == "failed" and "not all among the leaves" in user["reason"]
+
+
+def test_a_proof_put_inside_a_set_folder_is_still_checked(zk, tmp_path, capsys):
+    """Every file under trunk/ and batches/ was skipped as the set's own: an inclusion proof (here a
+    tampered one) filed in a batch folder was neither verified nor failed, just not listed."""
+    folder = tmp_path / "round"
+    shutil.copytree(zk / "ca9f1b4" / "sum_proof_data", folder / "sum_proof_data")
+    data = json.loads((zk / "ca9f1b4" / "inclusion_proof_data" / "a0" / "user_3_inclusion_proof.json").read_text())
+    data["batch_inclusion_proof"]["total_value"] += 1
+    (folder / "sum_proof_data" / "batches" / "a0" / "user_3_inclusion_proof.json").write_text(json.dumps(data))
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    (proof,) = [p for p in doc["proofs"] if p["kind"] == "okx-zk-stark-v1-inclusion"]
+    assert code == 1 and proof["status"] == "failed" and proof["file"].endswith("batches/a0/user_3_inclusion_proof.json")

@@ -37,6 +37,8 @@ from .proofs import FAILED, NOT_VERIFIED, VERIFIED, ProofCheck
 _SNIFF = 4096
 MAX_JSON_BYTES = 512 * 1024 * 1024  # a proof file larger than this is not read whole (a v2 proof is ~1-10 MB)
 SET_KIND = "okx-zk-stark-v1-sum-set"
+# what a v1 set's trunk/ and batches/*/ hold: the proof, its sums, and the prover's own tree files
+_SET_FILES = frozenset({"sum_proof.json", "sum_values.json", "mtree.json", "mtree_entries_data.json"})
 
 
 def _json_head(path: Path) -> str:
@@ -116,8 +118,8 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
     trees: list[tuple[Path, ProofCheck]] = []  # Merkle v2 full trees and their checks
     merkle_users: list[tuple[Path, dict[str, Any]]] = []
     for p in _walk(root):
-        if any(part in inside_sets for part in p.parents):
-            continue  # a set's own files: checked with the set
+        if p.name in _SET_FILES and any(part in inside_sets for part in p.parents):
+            continue  # a set's own files: checked with the set (any other file there is looked at like all others)
         if not p.is_file() and not p.is_symlink():
             continue  # a FIFO, socket or device: opening it could block, and it holds no published file
         try:
