@@ -47,6 +47,8 @@ def test_every_proof_of_the_vectors_is_checked(zk, tmp_path, capsys):
     assert unbound == {"ca9f1b4/user_11_inclusion_proof.json": "failed",
                        "10c2099/user_3_inclusion_proof.json": "not_verified",
                        "9c9b54f/user_14_inclusion_proof.json": "not_verified"}
+    lone = next(p for p in doc["proofs"] if p["file"].endswith("10c2099/user_3_inclusion_proof.json"))
+    assert "none of the 1 zk-STARK v1 sum proof set(s) given has that trunk root" in lone["reason"]  # not "none given"
     assert doc["counts"] == {"verified": 70, "failed": 1, "not_verified": 2}
     assert "70 verified, 1 failed" in text.out
 

@@ -169,7 +169,8 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         named_root = str((trunk if isinstance(trunk, dict) else {}).get("trunk_mtree_root") or "").lower().removeprefix("0x")
         chosen = next(((s, r) for s, r in set_roots if r.trunk_root == named_root), None)
         if chosen is None:
-            out.append(_unbound_v1(named(verify_v1_inclusion(p)), [s for s in sets if s.parent in p.parents], rel))
+            out.append(_unbound_v1(named(verify_v1_inclusion(p)), [s for s in sets if s.parent in p.parents], rel,
+                                   given=len(sets)))
         else:
             s, r = chosen
             try:
@@ -245,7 +246,7 @@ def _merkle_users(users: list[tuple[Path, dict[str, Any]]], trees: list[tuple[Pa
     return out
 
 
-def _unbound_v1(check: ProofCheck, beside: list[Path], rel) -> ProofCheck:
+def _unbound_v1(check: ProofCheck, beside: list[Path], rel, given: int = 0) -> ProofCheck:
     """A v1 inclusion proof whose trunk root is that of no sum proof set given. A path that folds to
     roots nothing binds proves no inclusion in any liabilities (anyone can build such a tree), so it
     is not ``verified``: ``failed`` when a set lies beside it (the proof is of another round or its
@@ -257,9 +258,11 @@ def _unbound_v1(check: ProofCheck, beside: list[Path], rel) -> ProofCheck:
         return dataclasses.replace(check, status=FAILED, reason=(
             f"{check.file}: $.trunk_inclusion_proof: field trunk_mtree_root: {root} is not the trunk root of the "
             f"sum proof set beside it ({', '.join(rel(s) for s in beside)}): the path holds, but to other roots"))
+    where = (f"none of the {given} zk-STARK v1 sum proof set(s) given has that trunk root, and none lies in a folder "
+             "above it" if given else "no zk-STARK v1 sum proof set (sum_proof_data/ with trunk/ and batches/) was given "
+             "with it")
     return dataclasses.replace(check, status=NOT_VERIFIED, reason=(
-        f"{check.file}: the path folds to trunk root {root}, but no zk-STARK v1 sum proof set (sum_proof_data/ with "
-        "trunk/ and batches/) was given with it: the roots are bound to nothing porscan checked"))
+        f"{check.file}: the path folds to trunk root {root}, but {where}: the roots are bound to nothing porscan checked"))
 
 
 def _lone_sum_proof(p: Path, base: Path, named, rel) -> ProofCheck:
