@@ -508,3 +508,17 @@ def test_v2_inclusion_names_the_round_whose_root_it_reaches(v2_tree, tmp_path):
     (check,) = [c for c in check_proofs(folder) if c.kind == V2_KIND]
     assert check.status == "verified", check.reason
     assert check.detail["sum_proof"] == "okx/round-2-sum_proof_data.json" and "round-2" in check.reason
+
+
+def test_a_verifier_run_record_names_the_proof_below_the_path_given(tmp_path):
+    """The zk verifier's recorded command line carried the proof's absolute path into the report."""
+    from scanner.pipeline.liabilities.check import check_proofs
+
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    path = _write(folder, "sum_proof_data.json", _global_proof(508787475, load_zk_digests()[0].digest))
+    verifier = _fake_verifier(tmp_path, 'read enter; echo "Execution result: Ok(())"')
+    (check,) = check_proofs(path, zk_verifier=verifier)
+    assert check.status == "verified", check.reason
+    assert check.detail["verifier"]["command"][1:] == ["verify-global", "--proof-path", "sum_proof_data.json"]
+    assert str(folder) not in json.dumps(check.to_json())

@@ -99,8 +99,18 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
     def bare(reason: str) -> str:  # a reason quoting a path as given names it below the path given
         return reason.replace(str(base) + os.sep, "")
 
+    def bare_values(value: Any) -> Any:  # the same in a record's detail (a zk verifier's command line)
+        if isinstance(value, str):
+            return bare(value)
+        if isinstance(value, list):
+            return [bare_values(v) for v in value]
+        if isinstance(value, dict):
+            return {k: bare_values(v) for k, v in value.items()}
+        return value
+
     def named(check: ProofCheck) -> ProofCheck:
-        return dataclasses.replace(check, file=rel(check.file), reason=bare(check.reason))
+        return dataclasses.replace(check, file=rel(check.file), reason=bare(check.reason),
+                                   detail=bare_values(dict(check.detail)))
 
     sets = _v1_sets(root)
     set_roots: list[tuple[Path, Any]] = []
