@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from .. import __version__
+from ..errors import InputError
 from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .args import bounded_int
 from .common import consoles
@@ -39,7 +40,7 @@ examples:
   porscan liabilities verify okx-por-2024-06/ --json proofs.json
   porscan liabilities verify sum_proof_data.json --zk-verifier ./zk-por-cli
 
-exit codes: 0 = no proof failed, 1 = a proof failed, 2 = usage error or unreadable PATH
+exit codes: 0 = no proof failed, 1 = a proof failed, 2 = usage error, unreadable PATH or no proof under it
 """
 
 
@@ -82,7 +83,9 @@ def cmd_liabilities_verify(args: argparse.Namespace) -> int:
         if c.status != "verified":
             out.print(f"  {c.status}: {c.file}: {c.reason}", markup=False, overflow="fold")
     if not checks:
-        out.print(f"no liabilities proof found under {args.path}", markup=False)
+        # nothing checked is no pass: exit 0 here let a mistyped folder (or an empty download) read as
+        # "no proof failed" to a script
+        raise InputError(f"{args.path}: no liabilities proof found (nothing was checked)")
     out.print(f"proofs: {len(checks)} checked, {counts.get('verified', 0)} verified, {counts.get('failed', 0)} failed, "
               f"{counts.get('not_verified', 0)} not verified by porscan", markup=False)
     return EXIT_FAILED if counts.get("failed") else EXIT_OK

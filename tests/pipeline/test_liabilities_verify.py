@@ -299,3 +299,13 @@ def test_a_proof_put_inside_a_set_folder_is_still_checked(zk, tmp_path, capsys):
     code, doc, _ = _verify(folder, tmp_path, capsys)
     (proof,) = [p for p in doc["proofs"] if p["kind"] == "okx-zk-stark-v1-inclusion"]
     assert code == 1 and proof["status"] == "failed" and proof["file"].endswith("batches/a0/user_3_inclusion_proof.json")
+
+
+def test_a_folder_with_no_proof_is_not_a_pass(tmp_path, capsys):
+    """An empty (or mistyped) folder read "no liabilities proof found" and exited 0, as if no proof failed."""
+    empty = tmp_path / "download"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("nothing here\n")
+    assert main(["liabilities", "verify", str(empty)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no liabilities proof found" in err[0]
