@@ -8,6 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from .. import __version__
+from ..errors import InputError
 from ..exitcodes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from .args import bounded_int
 from .common import consoles
@@ -20,11 +21,15 @@ Verify the liabilities proofs an exchange publishes, with porscan's own code.
 PATH is a file or a folder; proofs are recognised by their content:
   OKX zk-STARK v1 sum proof sets (sum_proof_data/ with trunk/ and batches/): proof of work, FRI,
     Merkle branches, trace constraints, every batch and the trunk, batch sums = trunk sums
-  OKX v1 user inclusion proofs (Keccak), bound to the sum proofs' roots when the set is beside them
+  OKX v1 user inclusion proofs (Keccak), bound to the roots of the sum proof set beside them (a path to
+    other roots fails; without a set, not_verified: its roots are bound to nothing)
   OKX v2 sum_proof_data.json: the circuit digest against the pinned one; the plonky2 proof itself only
     with --zk-verifier (OKX's zk-por-cli), else not_verified, said plainly
   OKX v2 user inclusion proofs (Poseidon over Goldilocks), bound to the v2 proof's root
-  OKX Merkle v1 proof files and Merkle v2 full trees (every node hash recomputed)
+  OKX Merkle v2 full trees (every node hash recomputed) and Merkle v1 proof files (the user's leaf
+    and every node on its path to the root)
+  OKX Merkle v2 user files (user_info_file.json): hashes and sums, and each leaf among the leaves of
+    a full tree given with it
   Binance's CexAssetsInfo: not_verified (no verifier for its proofs here)
 
 statuses: verified (porscan recomputed what the proof binds and it held), failed (the reason names the
@@ -35,7 +40,7 @@ examples:
   porscan liabilities verify okx-por-2024-06/ --json proofs.json
   porscan liabilities verify sum_proof_data.json --zk-verifier ./zk-por-cli
 
-exit codes: 0 = no proof failed, 1 = a proof failed, 2 = usage error or unreadable PATH
+exit codes: 0 = no proof failed, 1 = a proof failed, 2 = usage error, unreadable PATH or no proof under it
 """
 
 
@@ -78,7 +83,9 @@ def cmd_liabilities_verify(args: argparse.Namespace) -> int:
         if c.status != "verified":
             out.print(f"  {c.status}: {c.file}: {c.reason}", markup=False, overflow="fold")
     if not checks:
-        out.print(f"no liabilities proof found under {args.path}", markup=False)
+        # nothing checked is no pass: exit 0 here let a mistyped folder (or an empty download) read as
+        # "no proof failed" to a script
+        raise InputError(f"{args.path}: no liabilities proof found (nothing was checked)")
     out.print(f"proofs: {len(checks)} checked, {counts.get('verified', 0)} verified, {counts.get('failed', 0)} failed, "
               f"{counts.get('not_verified', 0)} not verified by porscan", markup=False)
     return EXIT_FAILED if counts.get("failed") else EXIT_OK

@@ -22,7 +22,7 @@ from ..amounts import EXACT, fmt
 from ..config.assets import OWN_ISSUED
 from ..errors import UsageError
 from ..report_model import AssetReport, UsdAsset, UsdComparison
-from .liabilities.model import COIN, USD_SCALED, LiabilitySet
+from .liabilities.model import COIN, PROVENANCE_RANK, USD_SCALED, LiabilitySet
 
 
 class Quote(Protocol):
@@ -152,4 +152,8 @@ def _liabilities_total(liab: LiabilitySet | None, rows: list[UsdAsset], scale: U
     total = Decimal(0)
     for v in priced:
         total = EXACT.add(total, v)
-    return total, "sum of per-asset liabilities x price", provenance, unpriced
+    # a sum is only as proven as its weakest figure: the first figure's label (a merkle-sum BTC) was
+    # shown for a total that also held self-reported figures
+    summed = [i.provenance for i in liab.liabilities if i.asset in valued]
+    weakest = max(summed, key=lambda p: PROVENANCE_RANK.get(p, len(PROVENANCE_RANK)), default=provenance)
+    return total, "sum of per-asset liabilities x price", weakest, unpriced

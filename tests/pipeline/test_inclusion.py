@@ -470,6 +470,9 @@ def test_global_proof_with_a_verifier_binary(tmp_path):
     said_err = _fake_verifier(tmp_path, 'echo "Execution result: Err(InvalidProof)"; exit 0')
     rejected = check_v2_global(path, said_err)
     assert rejected.failed and "rejected" in rejected.reason and rejected.detail["verifier"]["exit_code"] == 0
+    # exit 0 without zk-por-cli's result line (a wrong binary, /bin/true) was taken as verified
+    silent = check_v2_global(path, _fake_verifier(tmp_path, "echo done; exit 0"))
+    assert silent.status == "not_verified" and "Execution result: Ok" in silent.reason
     crashed = check_v2_global(path, _fake_verifier(tmp_path, "echo boom >&2; exit 101"))
     assert crashed.failed and "exit code 101" in crashed.reason
     slow = check_v2_global(path, _fake_verifier(tmp_path, "sleep 30 & sleep 30"), timeout=0.5)  # a child too
@@ -490,3 +493,32 @@ def test_zk_digest_file_errors_name_the_file_and_entry(tmp_path):
                    '[[okx_v2]]\nconfiguration = "y"\nrounds = [1]\nroot_vd_digest = ["1", "2", "3", "4"]\n')
     with pytest.raises(ConfigError, match="already pinned by x"):
         load_zk_digests(bad)
+
+
+def test_v2_inclusion_names_the_round_whose_root_it_reaches(v2_tree, tmp_path):
+    """With two rounds' sum proofs in the folder, a verified inclusion proof said only 'reach the
+    global proof's root': not which round's."""
+    from scanner.pipeline.liabilities.check import check_proofs
+
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    _write(folder, "round-1-sum_proof_data.json", {"proof": {"public_inputs": [900, 100, 1, 2, 3, 4]}})
+    _write(folder, "round-2-sum_proof_data.json", {"proof": {"public_inputs": [900, 100, *v2_tree.root]}})
+    _write(folder, "u_inclusion_proof.json", v2_tree.proof(0))
+    (check,) = [c for c in check_proofs(folder) if c.kind == V2_KIND]
+    assert check.status == "verified", check.reason
+    assert check.detail["sum_proof"] == "okx/round-2-sum_proof_data.json" and "round-2" in check.reason
+
+
+def test_a_verifier_run_record_names_the_proof_below_the_path_given(tmp_path):
+    """The zk verifier's recorded command line carried the proof's absolute path into the report."""
+    from scanner.pipeline.liabilities.check import check_proofs
+
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    path = _write(folder, "sum_proof_data.json", _global_proof(508787475, load_zk_digests()[0].digest))
+    verifier = _fake_verifier(tmp_path, 'read enter; echo "Execution result: Ok(())"')
+    (check,) = check_proofs(path, zk_verifier=verifier)
+    assert check.status == "verified", check.reason
+    assert check.detail["verifier"]["command"][1:] == ["verify-global", "--proof-path", "sum_proof_data.json"]
+    assert str(folder) not in json.dumps(check.to_json())

@@ -137,6 +137,24 @@ def test_a_sum_outside_the_field_fails(batch):
     _failed(batch, "$.BTC", "[0, p)")
 
 
+def test_a_sum_values_key_given_twice_fails(batch):
+    """{"BTC": 1, ..., "BTC": <the proven sum>}: json keeps the last, so the proof verified while the
+    file's first BTC figure (the one a reader sees first) was another number."""
+    path = batch / "sum_values.json"
+    path.write_text('{"BTC": 1, ' + path.read_text().lstrip()[1:])
+    _failed(batch, "sum_values.json", "duplicate key 'BTC'")
+
+
+def test_a_total_value_wrapped_past_p_fails(batch):
+    """Two coins past main_coins_num moved so that their sum gains p (one set to p - 1, every value
+    still in [0, p)): the constraints see total_value mod p only, so the proof held and porscan
+    reported 'coin sums add up to total_value' for a total above p."""
+    config = _config(batch)
+    a, b = config.total_only_coins[:2]
+    _edit(batch / "sum_values.json", lambda d: d.update({a: P - 1, b: d[b] + d[a] + 1, "total_value": d["total_value"] + P}))
+    _failed(batch, "$.total_value", "[0, p)")
+
+
 def test_coins_past_main_coins_num_are_bound_only_through_total_value(batch):
     """The documented limit of the construction: moving value between two coins past the first
     main_coins_num leaves every constraint true. porscan says so in the set record; here it shows."""
@@ -202,6 +220,12 @@ def test_uts_other_than_okx_uses_is_rejected(batch, uts):
 def test_steps_not_a_power_of_two(batch):
     _edit(batch / "sum_proof.json", lambda d: d.update(steps=d["steps"] + 16))
     _failed(batch, "$.steps", "power of two")
+
+
+def test_a_doubled_steps_names_the_fri_entries_it_lacks(batch):
+    """The reason said "expected 4 layers and the final values ..., got 4": a count that matched."""
+    _edit(batch / "sum_proof.json", lambda d: d.update(steps=d["steps"] * 2))
+    _failed(batch, "expected 5 entries (4 layers and the final values", "got 4")
 
 
 def test_the_later_five_quotient_layout_is_not_verified_rather_than_failed(batch):

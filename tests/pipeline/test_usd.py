@@ -50,6 +50,20 @@ def test_coin_liabilities_are_valued_at_each_price_and_the_ratio_is_exact():
     assert (btc.price_source, btc.price_label, btc.price_block) == ("oracle", "chainlink-eth-usd", 22_800_000)
 
 
+def test_a_sum_of_coin_liabilities_carries_its_weakest_figure_s_provenance():
+    """BTC recomputed from a Merkle root, ETH typed into a file: the USD total was labelled with the
+    first figure's provenance (merkle-sum) though half of it is only the exchange's word."""
+    liab = LiabilitySet(liabilities=(Liability("BTC", D("1"), "merkle-sum", "simple+okx-merkle-v2-tree", "l.csv", verified=True),
+                                     Liability("ETH", D("10"), "self-reported", "simple", "l.csv")),
+                        totals={}, warnings=(), file_sha256="00", format="simple")
+    prices = {"BTC": Q("BTC", D("60000")), "ETH": Q("ETH", D("3000"))}
+    usd = compare_usd([_asset("BTC", "2"), _asset("ETH", "10")], liab, prices)
+    assert usd.liabilities == D("90000") and usd.liabilities_provenance == "self-reported"
+    only_btc = compare_usd([_asset("BTC", "2")], LiabilitySet(liabilities=liab.liabilities[:1], totals={}, warnings=(),
+                                                               file_sha256="00", format="simple"), prices)
+    assert only_btc.liabilities_provenance == "merkle-sum"
+
+
 def test_an_unread_or_unpriced_asset_is_left_out_and_named_never_zero():
     usd = compare_usd([_asset("BTC", None, read=0), _asset("ETH", "10"), _asset("DOGE", "5")],
                       _liab(("ETH", "10", COIN)), {"ETH": Q("ETH", D("3000")), "BTC": Q("BTC", D("60000"))})

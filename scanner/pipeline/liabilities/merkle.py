@@ -279,3 +279,64 @@ def parse_v2_tree(path: Path, file: str) -> Parsed:
     meta = {"root_hash": r_hash, "root_height": str(r_height), "parents_checked": str(checked),
             "padding_nodes": str(padding), "leaves": str(leaves)}
     return Parsed(items=liabilities, warnings=warnings, meta=meta)
+
+
+# ---------------------------------------------------- v2: a user's file, bound to the full tree's leaves
+
+V2_USER_KIND = "okx-merkle-v2-user"
+
+
+def looks_like_v2_user(data: Any) -> bool:
+    return isinstance(data, dict) and {"hash", "nodes", "nonce", "totalBalances"} <= data.keys()
+
+
+def v2_user_leaves(data: dict, file: str) -> dict[str, tuple[str, ...]]:
+    """Check an OKX Merkle v2 ``user_info_file.json`` on its own (spec 4.2) and return its leaves
+    (node hash -> balance texts, the tree's asset order). ``LiabilitiesError`` names the first rule
+    that does not hold: the user hash is ``SHA256(nonce ‖ compact JSON of totalBalances)``, each
+    node's ``SHA256(user hash ‖ balances)``, and the nodes add up to ``totalBalances``."""
+    user_hash, nonce, total = data.get("hash"), data.get("nonce"), data.get("totalBalances")
+    if not isinstance(user_hash, str) or not _HASH.fullmatch(user_hash):
+        raise LiabilitiesError(file, "$", "hash", f"{show(user_hash)} is not 64 hex digits")
+    if not isinstance(nonce, str) or not nonce:
+        raise LiabilitiesError(file, "$", "nonce", f"{show(nonce)} is not a nonce string")
+    if not isinstance(total, dict) or not total:
+        raise LiabilitiesError(file, "$", "totalBalances", "missing or not an object")
+    keys = list(total)
+    sums = {k: _signed_balance(v, file, "$.totalBalances", k) for k, v in total.items()}
+    # OKX's Go code hashes the marshalled struct: compact JSON, strings as written, in this order
+    text = "{" + ",".join(f'"{k}":"{total[k]}"' for k in keys) + "}"
+    if hashlib.sha256((nonce + text).encode()).hexdigest() != user_hash.lower():
+        raise LiabilitiesError(file, "$", "hash", "is not SHA256(nonce || totalBalances as written)")
+    nodes = data.get("nodes")
+    if not isinstance(nodes, list) or not nodes:
+        raise LiabilitiesError(file, "$", "nodes", "missing or empty")
+    leaves: dict[str, tuple[str, ...]] = {}
+    added = dict.fromkeys(keys, Decimal(0))
+    for i, node in enumerate(nodes):
+        where = jpath("$.nodes", i)
+        bal = node.get("balances") if isinstance(node, dict) else None
+        h = node.get("hash") if isinstance(node, dict) else None
+        if not isinstance(bal, dict) or list(bal) != keys:
+            raise LiabilitiesError(file, where, "balances", f"not an object with the assets {keys} of totalBalances")
+        if not isinstance(h, str) or not _HASH.fullmatch(h):
+            raise LiabilitiesError(file, where, "hash", f"{show(h)} is not 64 hex digits")
+        for k in keys:
+            added[k] += _signed_balance(bal[k], file, jpath(where, "balances"), k)
+        texts = tuple(bal[k] for k in keys)
+        if hashlib.sha256((user_hash.lower() + "".join(texts)).encode()).hexdigest() != h.lower():
+            raise LiabilitiesError(file, where, "hash", "is not SHA256(user hash || its balances)")
+        leaves[h.lower()] = texts
+    for k in keys:
+        if added[k] != sums[k]:
+            raise LiabilitiesError(file, "$.totalBalances", k, f"{total[k]} is not the sum of the nodes' {k} ({added[k]})")
+    return leaves
+
+
+def tree_leaves(path: Path, wanted: set[str]) -> dict[str, tuple[str, ...]]:
+    """The full tree's height-1 lines whose hash is in ``wanted``: hash -> balance texts (streamed)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for _line, h, height, bal in _tree_nodes(path, str(path)):
+        if height == 1 and h in wanted:
+            found[h] = tuple(t for _, t in bal.values())
+    return found

@@ -12,10 +12,11 @@ porscan does not verify plonky2 proofs. It checks what binds the proof to a know
 
 A failed check gives ``failed``. Otherwise, with ``zk_verifier`` (a ``zk-por-cli`` binary) porscan
 runs ``<zk_verifier> verify-global --proof-path <file>`` and records the binary's SHA-256, the exit code
-and the output's tail: exit 0 with ``Execution result: Ok`` (or no such line) gives ``verified``; a
-non-zero exit or ``Execution result: Err`` gives ``failed`` (zk-por-cli exits 0 on a failed proof and
-says so only in that line). Without a verifier the result is ``not_verified``, saying which digest
-checks held and that the proof itself was not checked.
+and the output's tail: exit 0 with ``Execution result: Ok`` gives ``verified``; a non-zero exit or
+``Execution result: Err`` gives ``failed`` (zk-por-cli exits 0 on a failed proof and says so only in
+that line); exit 0 without the line is ``not_verified`` (every zk-por-cli with verify-global prints it,
+so a program that does not said nothing about the proof). Without a verifier the result is
+``not_verified``, saying which digest checks held and that the proof itself was not checked.
 """
 
 from __future__ import annotations
@@ -149,7 +150,8 @@ def _run_verifier(zk_verifier: Path, proof: Path, timeout: float) -> tuple[str |
     said = _RESULT_LINE.findall(output)
     if proc.returncode != 0 or "Err" in said:
         return FAILED, record
-    return VERIFIED, record
+    # zk-por-cli prints the line whatever the outcome: exit 0 alone (a wrong binary, /bin/true) is no answer
+    return (VERIFIED if "Ok" in said else NOT_VERIFIED), record
 
 
 def check_v2_global(sum_proof_path: str | Path, zk_verifier: str | Path | None = None, *,
@@ -240,6 +242,10 @@ def check_v2_global(sum_proof_path: str | Path, zk_verifier: str | Path | None =
     if status == FAILED:
         return failed(f"zk verifier {zk_verifier} rejected the proof (exit code {record['exit_code']}); {summary}",
                       detail)
+    if status == NOT_VERIFIED:
+        return ProofCheck(file=file, kind=KIND, status=NOT_VERIFIED, detail=detail,
+                          reason=f"{file}: zk verifier {zk_verifier} exited 0 without zk-por-cli's 'Execution result: Ok' "
+                                 f"line: it said nothing about the proof; {summary}")
     return ProofCheck(file=file, kind=KIND, status=VERIFIED, detail=detail,
                       reason=f"zk verifier {zk_verifier} (sha256 {record['sha256'][:16]}…) accepted the proof; "
                              f"{summary}")

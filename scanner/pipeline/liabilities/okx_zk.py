@@ -109,7 +109,9 @@ def parse_zk_v1(path: Path) -> Parsed:
     is_trunk = main_path.parent.name == "trunk"
     if not is_trunk:
         warnings.append(f"{file} is not a trunk/sum_values.json: a batch holds only part of the users")
-    coins, main_num, cfg_file = _config(main_path.parent)
+    # the set's own folder first, where porscan's STARK verifier reads it (stark.load_config): a
+    # config.json in trunk/ must not decide which coins are labelled as constrained
+    coins, main_num, cfg_file = _config(root or main_path.parent)
     if cfg_file and coins is not None:
         read.append(Path(cfg_file))
         for coin in values:

@@ -64,8 +64,9 @@ def verify_low_degree(root: bytes, domain_size: int, proof: object, max_degree: 
     power-of-two domain) are those of a polynomial of degree < ``max_degree``."""
     layers = layer_count(max_degree)
     if not isinstance(proof, list) or len(proof) != layers + 1:
-        raise FriError(f"low_degree_proof: expected {layers} layers and the final values "
-                       f"(degree bound {max_degree}), got {len(proof) if isinstance(proof, list) else 'no list'}")
+        # counted as the list is: the layers plus the final values (a doubled steps read "expected 4, got 4")
+        raise FriError(f"low_degree_proof: expected {layers + 1} entries ({layers} layers and the final values, "
+                       f"degree bound {max_degree}), got {len(proof) if isinstance(proof, list) else 'no list'}")
     size = domain_size
     g = root_of_unity(size)
     samples: list[int] = []

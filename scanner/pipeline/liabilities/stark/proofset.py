@@ -75,8 +75,10 @@ def verify_sum_proof_set(sum_proof_data_dir: str | Path, workers: int | None = N
 
 def _set_check(root: Path, config: StarkV1Config, batches: list[Path], trunk: Path | None,
                checks: list[ProofCheck]) -> ProofCheck:
+    # the config file by name only (load_config reads it from the set's own folder): the record goes
+    # into reports, which never carry the scanning machine's folders
     detail = {"batches": [b.name for b in batches], "main_coins_num": config.main_coins_num,
-              "config": config.source, "proven_coins": list(config.proven_coins),
+              "config": Path(config.source).name if config.source else "", "proven_coins": list(config.proven_coins),
               "total_only_coins": list(config.total_only_coins),
               "holes_closed": ["uts bounded to 16 (a*) / 32 (b*, trunk)", "FRI row checks actually run",
                                "entry and branch shapes checked against the config",
@@ -105,6 +107,8 @@ def _set_check(root: Path, config: StarkV1Config, batches: list[Path], trunk: Pa
             return ProofCheck(file=str(root), kind=SET_KIND, status=FAILED, detail=detail,
                               reason=f"{trunk / 'sum_values.json'}: $.{name} = {trunk_sums[i]}, but the batches' "
                                      f"sum_values.json add up to {added} (mod p)")
+    # the trunk root names the set the figures of a trunk/sum_values.json belong to (apply_checks)
+    detail["trunk_mtree_root"] = checks[-1].detail.get("mtree_root", "")
     proven = ", ".join(config.proven_coins)
     return ProofCheck(file=str(root), kind=SET_KIND, status=VERIFIED, detail=detail,
                       reason=(f"{len(batches)} batch proofs and the trunk verify and the batch sums equal the trunk's; "

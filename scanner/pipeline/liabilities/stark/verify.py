@@ -81,9 +81,20 @@ class StarkV1Config:
 CONFIG_NAMES = ("config.json", "config.derived.json")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:  # json keeps the last silently: a reader of the file may take the first
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
 def _read_json(path: Path) -> Any:
     try:
-        return json.loads(path.read_bytes())
+        return json.loads(path.read_bytes(), object_pairs_hook=_unique_keys)
+    except FileNotFoundError:
+        raise SumProofInvalid(f"{path}: missing") from None
     except (OSError, ValueError) as exc:
         raise SumProofInvalid(f"{path}: cannot read as JSON: {exc}") from exc
 
@@ -145,7 +156,9 @@ def read_sum_values(folder: Path, config: StarkV1Config) -> list[int]:
         if not isinstance(v, int) or isinstance(v, bool):
             raise SumProofInvalid(f"{file}: $.{coin} is not an integer")
         values.append(v)
-    for coin, v in zip(config.coins, values):
+    # total_value too: the proof binds it only mod p, so a total of p or more (non-main coins wrapped
+    # past p, which no constraint ties one by one) is a figure the proof does not stand behind
+    for coin, v in zip((*config.coins, "total_value"), values):
         if not 0 <= v < P:
             raise SumProofInvalid(f"{file}: $.{coin} = {v} is not a field element in [0, p)")
     if sum(values[:-1]) != values[-1]:
@@ -324,7 +337,7 @@ def _verify(folder: Path, config: StarkV1Config) -> dict[str, Any]:
         if (combined + o.tc[1] - int.from_bytes(l_leaf, "big")) % P:
             raise SumProofInvalid(f"{where}: the linear combination l(x) does not match the opened trace values")
     return {"steps": steps, "uts": uts, "users": users - 1, "total_value": total,
-            "coins": coins, "main_coins_num": main}
+            "coins": coins, "main_coins_num": main, "mtree_root": m_root.hex()}
 
 
 def proof_folder(folder_or_file: str | Path) -> Path:
