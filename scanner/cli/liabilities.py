@@ -26,6 +26,8 @@ PATH is a file or a folder; proofs are recognised by their content:
   OKX v2 sum_proof_data.json: the circuit digest against the pinned one; the plonky2 proof itself only
     with --zk-verifier (OKX's zk-por-cli), else not_verified, said plainly
   OKX v2 user inclusion proofs (Poseidon over Goldilocks), bound to the v2 proof's root
+  an inclusion proof (v1 or v2) whose path holds to the roots of a sum proof that failed its own
+    check fails too: it places the user in liabilities nothing proves
   OKX Merkle v2 full trees (every node hash recomputed) and Merkle v1 proof files (the user's leaf
     and every node on its path to the root)
   OKX Merkle v2 user files (user_info_file.json): hashes and sums, and each leaf among the leaves of

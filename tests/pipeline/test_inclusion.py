@@ -502,12 +502,33 @@ def test_v2_inclusion_names_the_round_whose_root_it_reaches(v2_tree, tmp_path):
 
     folder = tmp_path / "okx"
     folder.mkdir()
-    _write(folder, "round-1-sum_proof_data.json", {"proof": {"public_inputs": [900, 100, 1, 2, 3, 4]}})
-    _write(folder, "round-2-sum_proof_data.json", {"proof": {"public_inputs": [900, 100, *v2_tree.root]}})
+    pinned = load_zk_digests()[0]
+    one, two = _global_proof(508787475, pinned.digest), _global_proof(508787475, pinned.digest)
+    two["proof"]["public_inputs"] = [900, 100, *v2_tree.root]
+    _write(folder, "round-1-sum_proof_data.json", one)
+    _write(folder, "round-2-sum_proof_data.json", two)
     _write(folder, "u_inclusion_proof.json", v2_tree.proof(0))
     (check,) = [c for c in check_proofs(folder) if c.kind == V2_KIND]
     assert check.status == "verified", check.reason
     assert check.detail["sum_proof"] == "okx/round-2-sum_proof_data.json" and "round-2" in check.reason
+
+
+def test_v2_inclusion_to_the_root_of_a_failed_sum_proof_fails(v2_tree, tmp_path):
+    """A sum proof whose circuit digest is none porscan pinned fails its own check; an inclusion
+    proof whose path holds to its root was still 'verified' beside it."""
+    from scanner.pipeline.liabilities.check import check_proofs
+
+    folder = tmp_path / "okx"
+    folder.mkdir()
+    forged = _global_proof(508787475, (1, 2, 3, 4))
+    forged["proof"]["public_inputs"] = [900, 100, *v2_tree.root]
+    _write(folder, "sum_proof_data.json", forged)
+    _write(folder, "u_inclusion_proof.json", v2_tree.proof(0))
+    checks = check_proofs(folder)
+    (global_check,) = [c for c in checks if c.kind == GLOBAL_KIND]
+    (check,) = [c for c in checks if c.kind == V2_KIND]
+    assert global_check.status == "failed"
+    assert check.status == "failed" and "that sum proof failed porscan's check" in check.reason, check.reason
 
 
 def test_a_verifier_run_record_names_the_proof_below_the_path_given(tmp_path):

@@ -309,3 +309,24 @@ def test_a_folder_with_no_proof_is_not_a_pass(tmp_path, capsys):
     assert main(["liabilities", "verify", str(empty)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no liabilities proof found" in err[0]
+
+
+def test_an_inclusion_proof_to_the_roots_of_a_failed_set_fails(zk, tmp_path, capsys):
+    """The round's own inclusion proofs beside a set whose batch proof is broken (proof of work):
+    their paths still hold to the set's roots, and were listed 'verified' beside the set's 'failed',
+    though the liabilities they place the user in are proven by nothing."""
+    folder = tmp_path / "round"
+    shutil.copytree(zk / "ca9f1b4", folder)
+    (folder / "user_11_inclusion_proof.json").unlink()  # of another run: it fails beside any set
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    inclusion = [p for p in doc["proofs"] if p["kind"] == "okx-zk-stark-v1-inclusion"]
+    assert code == 0 and inclusion and {p["status"] for p in inclusion} == {"verified"}
+    proof = folder / "sum_proof_data" / "batches" / "a0" / "sum_proof.json"
+    proof.write_text(json.dumps(json.loads(proof.read_text()) | {"pow_nonce": "00" * 32}))
+    code, doc, _ = _verify(folder, tmp_path, capsys)
+    assert code == 1
+    (the_set,) = [p for p in doc["proofs"] if p["kind"] == "okx-zk-stark-v1-sum-set"]
+    assert the_set["status"] == "failed"
+    inclusion = [p for p in doc["proofs"] if p["kind"] == "okx-zk-stark-v1-inclusion"]
+    assert len(inclusion) == 60 and {p["status"] for p in inclusion} == {"failed"}
+    assert all("that sum proof failed porscan's check" in p["reason"] for p in inclusion)

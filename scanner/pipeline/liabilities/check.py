@@ -114,8 +114,13 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
 
     sets = _v1_sets(root)
     set_roots: list[tuple[Path, Any]] = []
+    set_failed: dict[Path, ProofCheck] = {}  # a set whose own check failed: its roots bind nothing proven
     for s in sets:
-        out.extend(named(c) for c in verify_sum_proof_set(s, workers=workers))
+        set_checks = [named(c) for c in verify_sum_proof_set(s, workers=workers)]
+        out.extend(set_checks)
+        bad = next((c for c in set_checks if c.kind == SET_KIND and c.status == FAILED), None)
+        if bad is not None:
+            set_failed[s] = bad
         try:
             set_roots.append((s, v1_roots(s)))
         except LiabilitiesError as exc:
@@ -187,11 +192,16 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
                 coins: Any = list(load_config(s).coins)
             except (LiabilitiesError, ValueError):
                 coins = None  # the set's own check names its config problem; the proof's embedded list is used
-            out.append(named(verify_v1_inclusion(p, config=coins, trunk_root=r.trunk_root, batch_roots=r.batch_roots)))
+            check = named(verify_v1_inclusion(p, config=coins, trunk_root=r.trunk_root, batch_roots=r.batch_roots))
+            out.append(_of_failed_root(check, rel(s), set_failed.get(s)))
     out.extend(_merkle_users(merkle_users, trees, rel, bare))
     roots: list[tuple[Path, Any]] = []
+    global_failed: dict[Path, ProofCheck] = {}
     for p in v2_sums:
-        out.append(named(check_v2_global(p, zk_verifier)))
+        global_check = named(check_v2_global(p, zk_verifier))
+        out.append(global_check)
+        if global_check.status == FAILED:
+            global_failed[p] = global_check
         try:
             roots.append((p, v2_sum_proof_root(p)))
         except LiabilitiesError as exc:
@@ -207,8 +217,19 @@ def check_proofs(path: str | Path, *, zk_verifier: str | Path | None = None, wor
         if check.status == VERIFIED:  # which sum proof (round) the path reaches: several may be given
             check = dataclasses.replace(check, reason=f"{check.reason} (the root of {rel(s)})",
                                         detail={**check.detail, "sum_proof": rel(s)})
-        out.append(named(check))
+        out.append(_of_failed_root(named(check), rel(s), global_failed.get(s)))
     return out
+
+
+def _of_failed_root(check: ProofCheck, source: str, source_failed: ProofCheck | None) -> ProofCheck:
+    """An inclusion proof whose path holds to the roots of a sum proof that failed its own check:
+    the path proves inclusion in liabilities nothing stands behind (its 'verified' sat beside the sum
+    proof's 'failed' in one listing), so it fails too, naming the sum proof's failure."""
+    if check.status != VERIFIED or source_failed is None:
+        return check
+    return dataclasses.replace(check, status=FAILED, reason=(
+        f"{check.file}: the path holds to the root of {source}, but that sum proof failed porscan's check "
+        f"({source_failed.reason}): it proves inclusion in nothing verified"))
 
 
 def _merkle_users(users: list[tuple[Path, dict[str, Any]]], trees: list[tuple[Path, ProofCheck]], rel,
