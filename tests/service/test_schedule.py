@@ -242,6 +242,21 @@ def test_rules():
     assert not evaluate("X", 1, _report(proven_ratio=None), Rules(proven_ratio_below={"*": Decimal(1)}))
 
 
+def test_a_ratio_from_incomplete_reads_says_so_and_no_ratio_decides_nothing():
+    """The alert for a ratio read from part of the rows named neither the rows read nor that it is a
+    lower bound; an asset with no ratio or nothing read is undecided (its alert is kept, not resolved)."""
+    from scanner.service.schedule.alerts import undecided
+
+    rules = Rules(proven_ratio_below={"*": Decimal(1)}, mismatch_above={"*": Decimal(0)})
+    (c,) = [c for c in evaluate("X", 7, _report(), rules) if c.rule == "proven_ratio_below"]
+    assert "from incomplete reads: 9 of 10 rows read" in c.message, c.message
+    assert (c.detail["rows_read"], c.detail["rows_expected"], c.detail["complete"]) == (9, 10, False)
+    assert not undecided(_report(), rules)
+    unread = _report(onchain=None, proven_ratio=None, rows_read=0, unread_published="1000")
+    assert not evaluate("X", 7, unread, rules)
+    assert undecided(unread, rules) == {"proven_ratio_below:USDT", "mismatch_above:USDT"}
+
+
 # ------------------------------------------------------------------------------------- downloads
 
 def _cfg(tmp_path, text: str):
@@ -411,6 +426,39 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     assert main(["schedule", "--once", "--force", "--exchange", "Sample", str(cfg_path)]) == EXIT_ALERTS
     assert len(_stored(cfg, lambda s: s.list_runs())) == 2
     assert [(e["key"], e["event"]) for e in http.received[n:]] == [("proven_ratio_below:USDT", "opened")]
+
+
+def test_a_chain_down_keeps_its_alert_open_and_is_scanned_again(world, tmp_path, http, monkeypatch):
+    """The Ethereum endpoint down during a pass: USDT (all on Ethereum here) is read from nothing, so
+    its ratio alert is not resolved (it was, announced as "condition cleared"), the summary says how
+    many balances are unread, and the next pass scans again although the inputs did not change (it
+    skipped them, keeping the gap until a new file was published)."""
+    monkeypatch.setenv("PORSCAN_HOOK_SECRET", "hook-secret-1234567")
+    cfg_path = _job_config(tmp_path, world, http)
+    eth = world.nodes[0].url
+    down = write(tmp_path / "nets-down.toml", world.networks.read_text().replace(eth, f"http://127.0.0.1:{closed_port()}"))
+    cfg = load_config(cfg_path)
+    down_cfg = load_config(write(tmp_path / "down.toml", cfg_path.read_text().replace(str(world.networks), str(down))))
+
+    first = run(run_pass(cfg, only={"Sample"}))
+    assert first.results[0].status == "scanned" and first.exit_code == EXIT_ALERTS
+    opened = [(e["key"], e["event"]) for e in http.received]
+    assert opened == [("proven_ratio_below:USDT", "opened")]
+
+    during = run(run_pass(down_cfg, force=True, only={"Sample"}))
+    (r,) = during.results
+    assert r.status == "scanned" and "balance(s) unread" in r.message, r.message
+    assert r.alerts_open == 1 and during.exit_code == EXIT_ALERTS
+    assert [(e["key"], e["event"]) for e in http.received] == opened  # nothing resolved from nothing
+    (alert,) = _stored(cfg, lambda s: s.list_alerts("Sample", open_only=True))
+    assert alert.key == "proven_ratio_below:USDT"
+
+    after = run(run_pass(cfg, only={"Sample"}))  # the endpoint is back; the file did not change
+    (r,) = after.results
+    assert r.status == "scanned" and "unread" not in r.message, r.message
+    assert len(_stored(cfg, lambda s: s.list_runs("Sample"))) == 3
+    assert run(run_pass(cfg, only={"Sample"})).results[0].status == "skipped"  # complete now: skipped
+    assert [(e["key"], e["event"]) for e in http.received] == opened
 
 
 def _stored(cfg, read):

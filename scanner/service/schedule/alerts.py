@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import AbstractSet
 
 from chains.secrets import scrub, secrets_in
 
@@ -47,10 +48,17 @@ def evaluate(exchange: str, run_id: int, report: ScanReport, rules: Rules) -> li
         x = _threshold(rules.proven_ratio_below, asset)
         ratio = a.proven_ratio
         if x is not None and ratio is not None and ratio < x:
+            # a ratio from incomplete reads says so, as it does in every report: the rows not read
+            # are not in the reserves, so the figure is a lower bound
+            partial = f", from incomplete reads: {a.figures.rows_read:,} of {a.figures.rows_expected:,} rows read" \
+                if a.partial else ""
             out.append(Condition(f"proven_ratio_below:{asset}", "proven_ratio_below",
-                                 f"{exchange}: {asset} proven reserve ratio {_pct(ratio)} is below {_pct(x)} ({tag})",
+                                 f"{exchange}: {asset} proven reserve ratio {_pct(ratio)} is below {_pct(x)} "
+                                 f"({tag}{partial})",
                                  {**base, "rule": "proven_ratio_below", "asset": asset, "value": fmt(ratio),
-                                  "threshold": str(x), "provenance": a.liabilities_provenance}))
+                                  "threshold": str(x), "provenance": a.liabilities_provenance,
+                                  "rows_read": a.figures.rows_read, "rows_expected": a.figures.rows_expected,
+                                  "complete": a.complete}))
         y = _threshold(rules.coverage_below, asset)
         expected, read = a.figures.rows_expected, a.figures.rows_read
         if y is not None and expected:
@@ -79,6 +87,21 @@ def evaluate(exchange: str, run_id: int, report: ScanReport, rules: Rules) -> li
         out.append(Condition("failed_signatures_above", "failed_signatures_above",
                              f"{exchange}: {failed} row(s) failed ownership verification, more than {n} ({tag})",
                              {**base, "rule": "failed_signatures_above", "value": failed, "threshold": n}))
+    return out
+
+
+def undecided(report: ScanReport, rules: Rules) -> set[str]:
+    """The keys of the conditions a run cannot judge: a ratio rule on an asset with no ratio (nothing
+    read, no liabilities figure), a mismatch rule on an asset of which nothing was read. An open
+    alert of such a key stays open: a read that failed says nothing about the condition, so it must
+    not resolve it (a chain whose endpoint was down resolved its asset's ratio alert)."""
+    out: set[str] = set()
+    for a in report.assets:
+        if _threshold(rules.proven_ratio_below, a.asset) is not None and a.proven_ratio is None:
+            out.add(f"proven_ratio_below:{a.asset}")
+        if _threshold(rules.mismatch_above, a.asset) is not None and (a.figures.onchain is None
+                                                                       or a.figures.difference is None):
+            out.add(f"mismatch_above:{a.asset}")
     return out
 
 
@@ -142,12 +165,14 @@ def alert_payload(event: str, alert) -> dict:
 
 
 async def reconcile_alerts(store, exchange: str, conditions: list[Condition], managed: set[str],
-                           notifier: Notifier, run_id: int | None, assets: set[str] | None = None) -> int:
+                           notifier: Notifier, run_id: int | None, assets: set[str] | None = None,
+                           undecided: AbstractSet[str] = frozenset()) -> int:
     """Open (once) every condition that holds, resolve the open alerts of the ``managed`` rules that
     no longer hold, and deliver what has not been delivered. Returns the number still open.
 
     ``assets``: the assets the run reports. An alert about an asset the run does not report stays
-    open: an asset that vanished from the file is not a condition cleared."""
+    open: an asset that vanished from the file is not a condition cleared. ``undecided``: the keys
+    the run could not judge (see :func:`undecided`); their open alerts stay open too."""
     current = {c.key for c in conditions}
     for c in conditions:
         alert, new = await store.raise_alert(exchange, c.key, c.message, c.detail, run_id)
@@ -156,6 +181,8 @@ async def reconcile_alerts(store, exchange: str, conditions: list[Condition], ma
     for a in await store.list_alerts(exchange, open_only=True, limit=10_000):
         rule, _, asset = a.key.partition(":")
         if asset and assets is not None and asset not in assets:
+            continue
+        if a.key in undecided:
             continue
         if rule in managed and a.key not in current:
             if await store.resolve_alert(exchange, a.key):

@@ -6,7 +6,7 @@ A TOML file lists the exchanges to watch. For each one, a pass of the job
    the cache folder with TLS verification on, a size limit, an optional sha256 checksum, a conditional
    GET when the server gives an ETag / Last-Modified, and retries for transient errors);
 2. skips the scan when both files have the same sha256 as the exchange's newest finished run (the
-   inputs did not change), else runs ``porscan scan`` on them (``scanner.pipeline.scan.run_scan``: stored,
+   inputs did not change) and that run read every balance it tried, else runs ``porscan scan`` on them (``scanner.pipeline.scan.run_scan``: stored,
    tagged with the exchange name and snapshot date, resumed if an earlier pass was interrupted);
 3. evaluates the alert rules on the exchange's newest finished run: proven ratio below X (per asset or
    all), coverage below Y, more than N failed signatures, published vs on-chain mismatch above Z, and
@@ -38,7 +38,8 @@ from chains.secrets import scrub, secrets_in
 from ...exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 from ...report_model import ScanReport
 
-from .alerts import Condition, Notifier, alert_payload, evaluate, reconcile_alerts, _pct  # noqa: F401 (re-exported)
+from .alerts import (Condition, Notifier, alert_payload, evaluate, reconcile_alerts, undecided,  # noqa: F401 (re-exported)
+                     _pct)
 from .config import (DEFAULT_INTERVAL, JOB_FAILED_KEY, RULES, ExchangeJob, Rules, ScheduleConfig, ScheduleConfigError,  # noqa: F401
                      Source, SourceError, Webhook, expand, load_config, parse_duration)
 from .fetch import Fetched, fetch_source  # noqa: F401 (re-exported)
@@ -143,8 +144,14 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
             liabilities = (await fetch_source(job.liabilities, name, cfg, session)
                            if job.liabilities is not None else None)
             liab_sha = liabilities.sha256 if liabilities else None
+            # a run that left balances unread (an endpoint down, erroring, on another chain) is scanned
+            # again although its inputs did not change: skipping it kept its gaps, and the alerts they
+            # hid, until the exchange published a new file
+            unread = _unread_balances(last)
+            if unread:
+                log.info("%s: run %d left %d balance(s) unread: scanning again", name, last.id, unread)
             if (not force and last is not None and last.input_sha256 == reserves.sha256
-                    and last.liabilities_sha256 == liab_sha):
+                    and last.liabilities_sha256 == liab_sha and not unread):
                 result.status, result.run_id = "skipped", last.id
                 result.message = f"inputs unchanged since run {last.id} (sha256 {reserves.sha256[:12]}...)"
                 log.info("%s: skipped: %s", name, result.message)
@@ -161,6 +168,9 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
                 outcome = await run_scan(opts, _LogUI(name))
                 result.status, result.run_id = "scanned", outcome.run.id
                 result.message = f"run {outcome.run.id} done in {time.perf_counter() - t:.1f} s"
+                missed = _unread_balances(outcome.run)
+                if missed:  # the summary line says how complete the run is, as every report does
+                    result.message += f"; {missed} balance(s) unread (scanned again on the next pass)"
                 log.info("%s: %s", name, result.message)
                 last = outcome.run
         if job.rules.job_failed:
@@ -169,7 +179,8 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
             report = ScanReport.from_json(last.summary)
             conditions = evaluate(name, last.id, report, job.rules)
             result.alerts_open = await reconcile_alerts(store, name, conditions, managed, notifier, last.id,
-                                                        {a.asset for a in report.assets})
+                                                        {a.asset for a in report.assets},
+                                                        undecided(report, job.rules))
         else:
             result.alerts_open = len(await store.list_alerts(name, open_only=True, limit=10_000))
     except (SourceError, ScanError, StoreError) as exc:
@@ -184,6 +195,15 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
         log.exception("%s: job failed", name)
         await _job_failed(store, job, result, notifier)
     return result
+
+
+def _unread_balances(run) -> int:
+    """Balance reads of a finished run that failed (status ``unread``: tried and not answered), 0
+    without a run or a summary. Rows porscan cannot read at all (``unsupported``: no endpoint) are not
+    counted: scanning again would not read them."""
+    if run is None or not run.summary:
+        return 0
+    return int(ScanReport.from_json(run.summary).balance_status.get("unread", 0))
 
 
 async def _job_failed(store, job: ExchangeJob, result: ExchangeResult, notifier: Notifier) -> None:
