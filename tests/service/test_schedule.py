@@ -38,6 +38,8 @@ class LocalHTTP:
         app = web.Application()
         app.router.add_get("/files/{name}", self._file)
         app.router.add_post("/hook", self._hook)
+        app.router.add_route("*", "/any", self._any)
+        app.router.add_route("*", "/moved", self._moved)
         self._server = ServedApp(app).start()
         self.port = self._server.port
         self.url = self._server.url
@@ -68,6 +70,14 @@ class LocalHTTP:
         self.received.append(await request.json())
         self.headers.append(dict(request.headers))
         return web.json_response({"ok": True})
+
+    async def _any(self, request):
+        """A webhook that answers any method 200 (many do): records what came."""
+        self.received.append({"method": request.method, "body": (await request.read()).decode()})
+        return web.json_response({"ok": True})
+
+    async def _moved(self, request):
+        raise web.HTTPFound("/any")
 
     def close(self):
         self._server.stop()
@@ -326,6 +336,24 @@ def test_url_password_is_scrubbed_in_every_form(monkeypatch):
         text = scrub(f"401 for user analyst: you sent Basic {basic}; password {pw}; pair analyst:{pw}", secrets)
         assert pw not in text and basic not in text, text
         assert "analyst" in text  # a user name alone is not a secret
+
+
+def test_a_redirecting_webhook_is_not_delivered(tmp_path, http, caplog):
+    """A webhook answering 302: aiohttp followed it as a GET without the body, the 200 counted as
+    delivered, so the alert was marked notified and never reached anyone. Now it is a failed delivery
+    (retried on the next pass), and nothing is sent to where it points."""
+    from scanner.service.schedule.alerts import Notifier
+    from scanner.service.schedule.config import Webhook
+    import aiohttp
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            n = Notifier(Webhook(f"{http.url}/moved", {}, timeout=5, attempts=2, backoff=0.01), session)
+            return await n.send({"event": "opened", "key": "job_failed", "exchange": "X"}), n.failures
+
+    assert run(go()) == (False, 1)
+    assert http.received == []
+    assert "redirects are not followed" in caplog.text
 
 
 # ------------------------------------------------------------------------------------- the whole job

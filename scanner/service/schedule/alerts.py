@@ -138,11 +138,17 @@ class Notifier:
                                                retry=retry_if_exception_type(_Transient), reraise=True):
                 with attempt:
                     try:
+                        # redirects are not followed: aiohttp turns a POST redirected by 301/302/303
+                        # into a GET without the body, whose 200 counted as delivered (the alert was
+                        # marked notified and never sent), and it would carry the headers' secrets on
                         async with self.session.post(expand(w.url), data=body, headers=headers,
-                                                     timeout=timeout) as resp:
+                                                     timeout=timeout, allow_redirects=False) as resp:
                             await resp.read()
                             if resp.status in (408, 429) or resp.status >= 500:
                                 raise _Transient(f"HTTP {resp.status}")
+                            if 300 <= resp.status < 400:
+                                raise SourceError(f"HTTP {resp.status}: the webhook redirects; redirects are not "
+                                                  "followed (configure the URL it redirects to)")
                             if resp.status >= 300:
                                 raise SourceError(f"HTTP {resp.status}")
                     except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
