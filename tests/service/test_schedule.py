@@ -356,6 +356,44 @@ def test_a_redirecting_webhook_is_not_delivered(tmp_path, http, caplog):
     assert "redirects are not followed" in caplog.text
 
 
+def test_a_resolution_the_webhook_missed_is_sent_on_the_next_pass(tmp_path, http):
+    """The webhook down (500) when a condition cleared: the "resolved" event was lost for good (the
+    receiver kept the incident open); "opened" was retried, "resolved" was not. Now it is sent on the
+    next pass, once."""
+    import aiohttp
+
+    from scanner.service.schedule.alerts import Condition, Notifier, reconcile_alerts
+    from scanner.service.schedule.config import Webhook
+    from scanner.storage import open_store
+
+    async def body():
+        store = await open_store(str(tmp_path / "alerts.db"))
+        try:
+            async with aiohttp.ClientSession() as session:
+                def notifier():
+                    return Notifier(Webhook(f"{http.url}/hook", {}, timeout=5, attempts=1, backoff=0.01), session)
+
+                managed = {"proven_ratio_below"}
+                low = [Condition("proven_ratio_below:BTC", "proven_ratio_below", "BTC low", {})]
+                assert await reconcile_alerts(store, "X", low, managed, notifier(), None, {"BTC"}) == 1
+                http.fail_next["/hook"] = [500]
+                down = notifier()
+                assert await reconcile_alerts(store, "X", [], managed, down, None, {"BTC"}) == 0
+                assert down.failures == 1
+                for _ in range(2):  # the webhook is back: sent once, not again
+                    back = notifier()
+                    assert await reconcile_alerts(store, "X", [], managed, back, None, {"BTC"}) == 0
+                    assert back.failures == 0
+                (alert,) = await store.list_alerts("X")
+                assert alert.resolved_at and alert.resolved_notified_at
+        finally:
+            await store.close()
+
+    run(body())
+    assert [(e["key"], e["event"]) for e in http.received] == [("proven_ratio_below:BTC", "opened"),
+                                                               ("proven_ratio_below:BTC", "resolved")]
+
+
 # ------------------------------------------------------------------------------------- the whole job
 
 @pytest.fixture(scope="module")

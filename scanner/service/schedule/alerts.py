@@ -193,11 +193,22 @@ async def reconcile_alerts(store, exchange: str, conditions: list[Condition], ma
         if rule in managed and a.key not in current:
             if await store.resolve_alert(exchange, a.key):
                 log.info("resolved %s: %s (condition cleared)", exchange, a.key)
-                resolved = next((x for x in await store.list_alerts(exchange, limit=50) if x.id == a.id), a)
-                await notifier.send(alert_payload("resolved", resolved))
-    still_open = await store.list_alerts(exchange, open_only=True, limit=10_000)
-    for a in still_open:
+    await deliver_pending(store, exchange, notifier)
+    return len(await store.list_alerts(exchange, open_only=True, limit=10_000))
+
+
+async def deliver_pending(store, exchange: str, notifier: Notifier) -> None:
+    """Send every event of the exchange's alerts the webhook has not had, in the order they happened,
+    and record each one delivered. A "resolved" sent while the webhook was down was lost before (the
+    receiver kept the incident open forever); now it is sent again on the next pass, like "opened".
+    An alert opened and resolved while the webhook was down is sent as both. Stops at the first
+    failure: a later event must not arrive before an earlier one."""
+    for a in await store.undelivered_alerts(exchange):
         if a.notified_at is None:
-            if await notifier.send(alert_payload("opened", a)):
-                await store.mark_alert_notified(a.id)
-    return len(still_open)
+            if not await notifier.send(alert_payload("opened", a)):
+                return
+            await store.mark_alert_notified(a.id, "opened")
+        if a.resolved_at is not None and a.resolved_notified_at is None:
+            if not await notifier.send(alert_payload("resolved", a)):
+                return
+            await store.mark_alert_notified(a.id, "resolved")

@@ -38,8 +38,8 @@ from chains.secrets import scrub, secrets_in
 from ...exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 from ...report_model import ScanReport
 
-from .alerts import (Condition, Notifier, alert_payload, evaluate, reconcile_alerts, undecided,  # noqa: F401 (re-exported)
-                     _pct)
+from .alerts import (Condition, Notifier, alert_payload, deliver_pending, evaluate, reconcile_alerts,  # noqa: F401
+                     undecided, _pct)
 from .config import (DEFAULT_INTERVAL, JOB_FAILED_KEY, RULES, ExchangeJob, Rules, ScheduleConfig, ScheduleConfigError,  # noqa: F401
                      Source, SourceError, Webhook, expand, load_config, parse_duration)
 from .fetch import Fetched, fetch_source  # noqa: F401 (re-exported)
@@ -214,9 +214,7 @@ async def _job_failed(store, job: ExchangeJob, result: ExchangeResult, notifier:
             alert, new = await store.raise_alert(job.name, cond.key, cond.message, cond.detail, None)
             if new:
                 log.warning("ALERT %s: %s", job.name, cond.message)
-        for a in await store.list_alerts(job.name, open_only=True, limit=10_000):
-            if a.notified_at is None and await notifier.send(alert_payload("opened", a)):
-                await store.mark_alert_notified(a.id)
+        await deliver_pending(store, job.name, notifier)
         result.alerts_open = len(await store.list_alerts(job.name, open_only=True, limit=10_000))
     except Exception:  # noqa: BLE001 - the store itself may be what failed
         log.exception("%s: could not record the failure alert", job.name)
@@ -225,9 +223,7 @@ async def _job_failed(store, job: ExchangeJob, result: ExchangeResult, notifier:
 async def _resolve_job_failed(store, exchange: str, notifier: Notifier) -> None:
     if await store.resolve_alert(exchange, JOB_FAILED_KEY):
         log.info("resolved %s: %s (the job ran again)", exchange, JOB_FAILED_KEY)
-        alerts = [a for a in await store.list_alerts(exchange, limit=50) if a.key == JOB_FAILED_KEY]
-        if alerts:
-            await notifier.send(alert_payload("resolved", alerts[0]))
+    await deliver_pending(store, exchange, notifier)
 
 
 def summarize(result: PassResult) -> str:
