@@ -310,6 +310,56 @@ def test_download_limits_checksum_and_conditional_get(tmp_path, http):
     assert _fetch(cfg2).sha256 == good and http.hits["/files/flaky.csv"] == 3
 
 
+def test_an_https_source_redirected_to_http_is_refused(tmp_path):
+    """An https reserve URL answering 302 to a plain http:// URL: aiohttp followed it and the file,
+    covered by no TLS, was scanned. Now the download is refused, naming why; nothing is cached."""
+    import shutil
+    import ssl
+    import subprocess
+
+    import aiohttp
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+
+    async def go():
+        async def plain_file(request):
+            return web.Response(body=b"coin,network,address\n")
+
+        async def moved(request):
+            raise web.HTTPFound(f"http://127.0.0.1:{plain_port}/f.csv")
+
+        plain, secure = web.Application(), web.Application()
+        plain.router.add_get("/f.csv", plain_file)
+        secure.router.add_get("/f.csv", moved)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert, key)
+        runners = [web.AppRunner(plain), web.AppRunner(secure)]
+        for r in runners:
+            await r.setup()
+        sites = [web.TCPSite(runners[0], "127.0.0.1", 0), web.TCPSite(runners[1], "127.0.0.1", 0, ssl_context=server_tls)]
+        for site in sites:
+            await site.start()
+        plain_port, tls_port = (site._server.sockets[0].getsockname()[1] for site in sites)
+        try:
+            cfg = _cfg(tmp_path, f'[[exchange]]\nname = "A"\nreserves = "https://127.0.0.1:{tls_port}/f.csv"\n')
+            client_tls = ssl.create_default_context(cafile=str(cert))
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls)) as session:
+                j = cfg.exchanges[0]
+                return await fetch_source(j.reserves, j.name, cfg, session)
+        finally:
+            for r in runners:
+                await r.cleanup()
+
+    with pytest.raises(SourceError, match=r"redirected to a plain http:// URL; refused"):
+        run(go())
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
 def test_secrets_stay_out_of_logs(tmp_path, http, monkeypatch, caplog):
     secret = "k3y-VERY-secret-99"
     monkeypatch.setenv("PORSCAN_SRC_KEY", secret)
