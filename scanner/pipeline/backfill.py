@@ -322,6 +322,11 @@ async def fetch(reference: str, cache: Path) -> Path:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300)) as session:
             async with session.get(url) as resp:
+                # aiohttp follows a redirect from https to plain http: the file, covered by no TLS, was
+                # scanned as if verified. Refused before its body is read, at any hop.
+                if any(r.url.scheme != "https" for r in (*resp.history, resp)):
+                    raise UsageError(f"{shown}: redirected to a plain http:// URL; refused (only https, TLS "
+                                     "verified)")
                 if resp.status != 200:
                     raise UsageError(f"{shown}: HTTP {resp.status}")
                 with open(partial, "wb") as fh:
