@@ -119,6 +119,26 @@ def test_the_assets_card_counts_assets_with_liabilities(db):
         re.findall(r'>Assets</div>.{0,80}', page)
 
 
+def test_the_below_card_names_an_asset_without_a_ratio(db):
+    """TRX has liabilities and nothing read: the card counted only the ratios there were, so an asset
+    of unknown ratio read as one at or above 100%. It is named now."""
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    card = re.search(r'>Proven ratio below 100%</div><div class="big">([^<]*)</div><div class="small">([^<]*)<', page)
+    assert card, re.findall(r'>Proven ratio below 100%</div>.{0,120}', page)
+    assert card.group(1) == "1" and card.group(2) == "USDT; no ratio: TRX not read", card.groups()
+
+
+def test_the_below_card_of_a_run_without_ratios_is_absent_not_zero():
+    """A run with no liabilities: "0" and "none" below 100% (as if every asset were covered) came
+    from no ratio at all; the figure is absent and says why, in every output that shows it."""
+    from scanner.report.charts import MISSING, below_card
+
+    assert below_card([], [], 0) == (MISSING, "no ratio: no liabilities")
+    assert below_card([], ["BTC", "USDT"], 0) == (MISSING, "no ratio: BTC, USDT not read")
+    assert below_card([], [], 2) == ("0", "none")
+    assert below_card(["ETH *"], ["BTC"], 2) == ("1", "ETH *; no ratio: BTC not read")
+
+
 def test_the_ratio_history_marks_partial_points_and_labels_the_latest_date(db):
     (page,) = _get(db, "/?exchange=Sample%20Exchange")
     wide = page.split('class="chart-wide"><svg')[1].split("</svg>")[0]
