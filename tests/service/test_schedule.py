@@ -134,9 +134,17 @@ BASE = '[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n'
      "'nope' is not a liabilities format porscan reads"),
     (BASE + 'liabilities_format = "simple"\n', "exchange[0] (OKX).liabilities_format", "given without liabilities"),
     ("[[exchange]\n", "", "not valid TOML"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nheaders = { "Bad Name" = "v" }\n' + BASE,
+     "webhook.headers.'Bad Name'", "not an HTTP header name"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nheaders = { X-Token = "${PORSCAN_TEST_NEWLINE}" }\n' + BASE,
+     "webhook.headers.X-Token", "line break"),
+    ('[webhook]\nurl = "https://hooks.example/x"\ntimeout = 0\n' + BASE, "webhook.timeout", "longer than 0"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nbackoff = -1\n' + BASE, "webhook.backoff", "negative"),
+    ('download_timeout = "0s"\n' + BASE, "download_timeout", "longer than 0"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
     monkeypatch.delenv("PORSCAN_TEST_UNSET", raising=False)
+    monkeypatch.setenv("PORSCAN_TEST_NEWLINE", "LITERAL-token\n")  # a token read from a file, newline and all
     cfg = write(tmp_path / "sched.toml", text)
     with pytest.raises(ScheduleConfigError) as err:
         load_config(cfg)
@@ -404,6 +412,25 @@ def test_a_redirecting_webhook_is_not_delivered(tmp_path, http, caplog):
     assert run(go()) == (False, 1)
     assert http.received == []
     assert "redirects are not followed" in caplog.text
+
+
+def test_a_header_aiohttp_refuses_is_a_failed_delivery_not_a_failed_scan(http, caplog):
+    """A webhook header value with a line break (a variable changed after the config was checked):
+    aiohttp's ValueError escaped the notifier, failing the exchange whose scan had succeeded, with a
+    'scheduled scan failed' alert and two tracebacks. Now it is a delivery that failed."""
+    import aiohttp
+
+    from scanner.service.schedule.alerts import Notifier
+    from scanner.service.schedule.config import Webhook
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            n = Notifier(Webhook(f"{http.url}/hook", {"X-Token": "tok\n"}, timeout=5, attempts=1), session)
+            return await n.send({"event": "opened", "key": "job_failed", "exchange": "X"}), n.failures
+
+    assert run(go()) == (False, 1)
+    assert "request refused before sending" in caplog.text and "Traceback" not in caplog.text
+    assert http.received == []
 
 
 def test_a_resolution_the_webhook_missed_is_sent_on_the_next_pass(tmp_path, http):

@@ -155,6 +155,9 @@ class Notifier:
                         raise _Transient(scrub(_describe(exc), self.secrets)) from None
                     except aiohttp.ClientError as exc:
                         raise SourceError(scrub(_describe(exc), self.secrets)) from None
+                    except ValueError as exc:  # a header aiohttp refuses (a variable changed since the config
+                        # was checked): a failed delivery, not a failure of the exchange's scan
+                        raise SourceError(f"request refused before sending: {type(exc).__name__}") from None
         except (_Transient, SourceError) as exc:
             self.failures += 1
             log.error("webhook %s: %s alert %s for %s not delivered: %s", w.display, payload.get("event"),
