@@ -158,6 +158,12 @@ class Store(abc.ABC):
         raise StoreError("a transaction shared with a job queue needs a PostgreSQL store")
 
     @abc.abstractmethod
+    def hold(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """``async with store.hold(name) as held``: an exclusive hold on ``name`` across every process
+        using this store, True when taken, False (at once, no waiting) when another holder has it.
+        Released on exit, and by the system when the holder dies (a SIGKILLed process holds nothing)."""
+
+    @abc.abstractmethod
     async def schema_version(self) -> int:
         """The highest migration applied."""
 

@@ -433,6 +433,31 @@ def test_a_header_aiohttp_refuses_is_a_failed_delivery_not_a_failed_scan(http, c
     assert http.received == []
 
 
+def test_an_exchange_another_pass_is_running_is_left_to_it(tmp_path):
+    """Two passes at once on one store (cron while `serve --schedule` runs): both downloaded into the
+    same cache file (the second died on FileNotFoundError, alerted as a failed scan) and resumed the
+    same run. The exchange another pass holds is now left to it, and the other exchanges run."""
+    from scanner.storage import open_store
+
+    cfg = load_config(write(tmp_path / "sched.toml", f'db = "{tmp_path / "runs.db"}"\ncache_dir = "cache"\n'
+                            + BASE + '[[exchange]]\nname = "HTX"\nreserves = "missing.csv"\n'))
+
+    async def body():
+        store = await open_store(cfg.db_url())
+        try:
+            async with store.hold("schedule exchange: OKX") as held:  # the other pass
+                assert held
+                return await run_pass(cfg)
+        finally:
+            await store.close()
+
+    result = run(body())
+    status = {r.exchange: r for r in result.results}
+    assert status["OKX"].status == "busy" and "another schedule pass" in status["OKX"].message
+    assert status["HTX"].status == "failed" and "missing.csv" in status["HTX"].message
+    assert not _stored(cfg, lambda s: s.list_alerts("OKX"))  # nothing alerted for the busy exchange
+
+
 def test_a_resolution_the_webhook_missed_is_sent_on_the_next_pass(tmp_path, http):
     """The webhook down (500) when a condition cleared: the "resolved" event was lost for good (the
     receiver kept the incident open); "opened" was retried, "resolved" was not. Now it is sent on the

@@ -497,6 +497,19 @@ def test_undelivered_alert_events_opened_then_resolved(url):
     run(body())
 
 
+def test_a_hold_is_exclusive_across_stores_and_released(url):
+    """``hold``: one holder per name among every store on the database; another name is free."""
+    async def body():
+        async with await open_store(url) as a, await open_store(url) as b:
+            async with a.hold("schedule exchange: OKX") as first:
+                assert first
+                async with b.hold("schedule exchange: OKX") as second, b.hold("schedule exchange: HTX") as other:
+                    assert not second and other
+            async with b.hold("schedule exchange: OKX") as again:
+                assert again
+    run(body())
+
+
 def test_redact_url():
     assert redact_url("postgresql://scan:s3cret@db.example:5432/por") == "postgresql://scan:***@db.example:5432/por"
     assert redact_url("postgresql://scan@db/por") == "postgresql://scan@db/por"

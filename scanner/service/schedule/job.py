@@ -52,7 +52,7 @@ log = logging.getLogger("porscan.schedule")
 @dataclass
 class ExchangeResult:
     exchange: str
-    status: str  # scanned | skipped | not_due | failed | disabled
+    status: str  # scanned | skipped | not_due | busy (another pass holds it) | failed | disabled
     message: str = ""
     run_id: int | None = None
     alerts_open: int = 0
@@ -126,6 +126,28 @@ async def run_pass(cfg: ScheduleConfig, *, force: bool = False, only: set[str] |
 
 async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, notifier: Notifier, force: bool,
                         today: str | None) -> ExchangeResult:
+    """One exchange's job, held for this process: two passes at once on one store (cron while
+    ``serve --schedule`` runs, a pass longer than the interval) each downloaded into the same cache
+    file (the second died on a FileNotFoundError, alerted as a failed scan), resumed the same run
+    twice and could deliver an alert twice. The second one now leaves the exchange to the first."""
+    from ...storage import StoreError
+
+    try:
+        async with store.hold(f"schedule exchange: {job.name}") as held:
+            if held:
+                return await _run_held(job, cfg, store, session, notifier, force, today)
+    except StoreError as exc:
+        result = ExchangeResult(job.name, "failed", str(exc))
+        log.error("%s: job failed: %s", job.name, result.message)
+        return result
+    result = ExchangeResult(job.name, "busy", "another schedule pass is running this exchange; left to it")
+    log.warning("%s: %s", job.name, result.message)
+    result.alerts_open = len(await store.list_alerts(job.name, open_only=True, limit=10_000))
+    return result
+
+
+async def _run_held(job: ExchangeJob, cfg: ScheduleConfig, store, session, notifier: Notifier, force: bool,
+                    today: str | None) -> ExchangeResult:
     from ...pipeline.scan import ScanError, ScanOptions, run_scan
     from ...storage import StoreError
 
