@@ -610,6 +610,9 @@ def test_a_chain_down_keeps_its_alert_open_and_is_scanned_again(world, tmp_path,
 
     first = run(run_pass(cfg, only={"Sample"}))
     assert first.results[0].status == "scanned" and first.exit_code == EXIT_ALERTS
+    # the run names where its file came from, not the cache copy it read
+    (stored,) = _stored(cfg, lambda s: s.list_runs("Sample"))
+    assert stored.input_path == f"{http.url}/files/reserves.csv", stored.input_path
     opened = [(e["key"], e["event"]) for e in http.received]
     assert opened == [("proven_ratio_below:USDT", "opened")]
 

@@ -178,7 +178,9 @@ async def _run_held(job: ExchangeJob, cfg: ScheduleConfig, store, session, notif
                 result.message = f"inputs unchanged since run {last.id} (sha256 {reserves.sha256[:12]}...)"
                 log.info("%s: skipped: %s", name, result.message)
             else:
-                opts = ScanOptions(file=reserves.path, liabilities=liabilities.path if liabilities else None,
+                # a downloaded file is named by its URL as shown (the cache path said nowhere where it came from)
+                opts = ScanOptions(file=reserves.path, source=job.reserves.display if job.reserves.url else None,
+                                   liabilities=liabilities.path if liabilities else None,
                                    liabilities_format=job.liabilities_format, db=cfg.db_url(), exchange=name,
                                    snapshot_date=job.snapshot_date or today
                                    or datetime.now(timezone.utc).date().isoformat(),
