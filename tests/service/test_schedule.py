@@ -185,6 +185,32 @@ def test_an_interval_that_would_be_ignored_is_refused(tmp_path, capsys, argv, sa
     assert not (tmp_path / "x.db").exists()
 
 
+def test_serve_runs_the_job_on_the_store_it_shows(tmp_path, capsys, monkeypatch):
+    """`serve --db A --schedule CFG`: a config naming no db had the job write to the default store, so
+    the dashboard on A never showed its runs; a config naming another db did the same. Now the job
+    writes to A, and a config naming another store is refused."""
+    import scanner.service.feed.server as server
+    from scanner.cli.main import main
+
+    seen = {}
+
+    async def fake_serve(db, host, port, token, schedule=None, **kw):
+        seen.update(db=db, job_db=schedule.db_url())
+
+    monkeypatch.setattr(server, "serve", fake_serve)
+    feed_db = str(tmp_path / "feed.db")
+    plain = write(tmp_path / "plain.toml", BASE)
+    assert main(["serve", "--db", feed_db, "--schedule", str(plain)]) == 0
+    assert seen == {"db": feed_db, "job_db": feed_db}
+    same = write(tmp_path / "same.toml", 'db = "feed.db"\n' + BASE)  # the same file, named relatively
+    assert main(["serve", "--db", f"sqlite:///{feed_db}", "--schedule", str(same)]) == 0
+    other = write(tmp_path / "other.toml", 'db = "postgresql://u:LITERALSECRETPW@db/porscan"\n' + BASE)
+    assert main(["serve", "--db", feed_db, "--schedule", str(other)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"porscan serve: --db {feed_db}: the schedule config's db is postgresql://u:***@db/porscan")
+    assert "LITERALSECRETPW" not in line
+
+
 def test_bad_config_cli_exit_2(tmp_path, capsys):
     from scanner.cli.main import main
 
