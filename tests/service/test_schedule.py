@@ -211,6 +211,36 @@ def test_serve_runs_the_job_on_the_store_it_shows(tmp_path, capsys, monkeypatch)
     assert "LITERALSECRETPW" not in line
 
 
+def test_a_stop_during_a_pass_ends_the_loop_at_once(tmp_path, monkeypatch):
+    """SIGTERM (systemd stop) or Ctrl-C during a pass of `porscan schedule` (no --once) was waited for
+    until the pass ended: a long scan or a slow webhook held the process past the stop timeout (then
+    SIGKILL). Now the pass is cancelled (its scan resumes on the next pass) and the loop returns."""
+    import time
+
+    import scanner.service.schedule.job as job
+
+    cancelled = []
+
+    async def slow_pass(cfg, **kw):
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    monkeypatch.setattr(job, "run_pass", slow_pass)
+    cfg = load_config(write(tmp_path / "sched.toml", BASE))
+
+    async def body():
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+        t = time.monotonic()
+        await asyncio.wait_for(job.schedule_loop(cfg, 3600, stop=stop), 10)
+        return time.monotonic() - t
+
+    assert run(body()) < 5 and cancelled == [True]
+
+
 def test_bad_config_cli_exit_2(tmp_path, capsys):
     from scanner.cli.main import main
 

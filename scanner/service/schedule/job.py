@@ -250,6 +250,25 @@ async def _resolve_job_failed(store, exchange: str, notifier: Notifier) -> None:
     await deliver_pending(store, exchange, notifier)
 
 
+async def _until_stopped(work, stop: asyncio.Event | None):
+    """``work``'s result, or None when ``stop`` is set first (the work is cancelled then). SIGTERM
+    (systemd stop) and Ctrl-C only set ``stop``: waited for at the end of the pass, a long scan or a
+    slow webhook held the process past the service manager's stop timeout, and Ctrl-C did nothing."""
+    task = asyncio.ensure_future(work)
+    if stop is None:
+        return await task
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
+
+
 def summarize(result: PassResult) -> str:
     lines = []
     for r in result.results:
@@ -267,7 +286,10 @@ async def schedule_loop(cfg: ScheduleConfig, interval: float | None = None, on_p
     while stop is None or not stop.is_set():
         t = time.monotonic()
         try:
-            result = await run_pass(cfg)
+            result = await _until_stopped(run_pass(cfg), stop)
+            if result is None:  # stopped during the pass: its scan was interrupted and resumes next time
+                log.info("schedule stopped during a pass; an interrupted scan resumes on the next pass")
+                return
             log.info("schedule pass done (exit code %d):\n%s", result.exit_code, summarize(result))
             if on_pass is not None:
                 on_pass(result)
