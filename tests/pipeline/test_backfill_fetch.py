@@ -67,3 +67,42 @@ def test_a_round_redirected_from_https_to_http_is_refused(tmp_path, trusted_tls)
         run(go("moved.csv"))
     (kept,) = (tmp_path / "cache").iterdir()  # the good download only
     assert kept.name.endswith("-f.csv")
+
+
+def test_a_download_stops_while_its_disk_keeps_room(tmp_path, trusted_tls, monkeypatch):
+    """An https round whose answer never ends (or outgrows the disk) was written until the cache's
+    disk was full, and every other program's with it. It stops now, as a copy of stdin does, while
+    256 MiB are still free; nothing is kept."""
+    import shutil
+    from collections import namedtuple
+
+    import scanner.pipeline.inputs as inputs
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(inputs, "_ROOM_EVERY", 1 << 20)  # look at every MiB (64 MiB in use)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, (1 << 30) - (100 << 20), 100 << 20))
+
+    async def go():
+        async def endless(request):
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            for _ in range(64):
+                await resp.write(b"x" * (1 << 20))
+            return resp
+
+        app = web.Application()
+        app.router.add_get("/big.csv", endless)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=trusted_tls)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            return await fetch(f"https://127.0.0.1:{port}/big.csv?key=LITERALKEY", tmp_path / "cache")
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(UsageError, match=r"big.csv\?\*\*\*: download stopped after \d+ MiB: less than 256 MiB left") as err:
+        run(go())
+    assert "LITERALKEY" not in str(err.value)
+    assert not list((tmp_path / "cache").iterdir())
