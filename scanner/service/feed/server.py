@@ -339,7 +339,10 @@ class FeedServer:
                 ages.append((e.exchange, None))
                 continue
             run, ratios = got
-            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else _ts(run.finished_at)
+            # a run without a snapshot date has no snapshot age (no sample: Prometheus' unknown); the age
+            # of its scan, given here before, made an old snapshot look fresh (that is
+            # porscan_last_scan_finished_timestamp_seconds)
+            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else None
             ages.append((e.exchange, snap))
             m.add("porscan_latest_run_id", "Id of the latest finished run", ex, run.id)
             if _ts(run.finished_at) is not None:
