@@ -659,12 +659,13 @@ def test_a_chain_down_keeps_its_alert_open_and_is_scanned_again(world, tmp_path,
     skipped them, keeping the gap until a new file was published)."""
     monkeypatch.setenv("PORSCAN_HOOK_SECRET", "hook-secret-1234567")
     cfg_path = _job_config(tmp_path, world, http)
+    cfg_path.write_text(cfg_path.read_text().replace('snapshot_date = "2025-05-01"\n', ""))  # the pass's date
     eth = world.nodes[0].url
     down = write(tmp_path / "nets-down.toml", world.networks.read_text().replace(eth, f"http://127.0.0.1:{closed_port()}"))
     cfg = load_config(cfg_path)
     down_cfg = load_config(write(tmp_path / "down.toml", cfg_path.read_text().replace(str(world.networks), str(down))))
 
-    first = run(run_pass(cfg, only={"Sample"}))
+    first = run(run_pass(cfg, only={"Sample"}, today="2025-05-01"))
     assert first.results[0].status == "scanned" and first.exit_code == EXIT_ALERTS
     # the run names where its file came from, not the cache copy it read
     (stored,) = _stored(cfg, lambda s: s.list_runs("Sample"))
@@ -672,7 +673,7 @@ def test_a_chain_down_keeps_its_alert_open_and_is_scanned_again(world, tmp_path,
     opened = [(e["key"], e["event"]) for e in http.received]
     assert opened == [("proven_ratio_below:USDT", "opened")]
 
-    during = run(run_pass(down_cfg, force=True, only={"Sample"}))
+    during = run(run_pass(down_cfg, force=True, only={"Sample"}, today="2025-05-02"))
     (r,) = during.results
     assert r.status == "scanned" and "balance(s) unread" in r.message, r.message
     assert r.alerts_open == 1 and during.exit_code == EXIT_ALERTS
@@ -680,10 +681,11 @@ def test_a_chain_down_keeps_its_alert_open_and_is_scanned_again(world, tmp_path,
     (alert,) = _stored(cfg, lambda s: s.list_alerts("Sample", open_only=True))
     assert alert.key == "proven_ratio_below:USDT"
 
-    after = run(run_pass(cfg, only={"Sample"}))  # the endpoint is back; the file did not change
+    after = run(run_pass(cfg, only={"Sample"}, today="2025-05-03"))  # the endpoint is back; the file did not change
     (r,) = after.results
     assert r.status == "scanned" and "unread" not in r.message, r.message
-    assert len(_stored(cfg, lambda s: s.list_runs("Sample"))) == 3
+    # one snapshot, one date: the files scanned again keep the date of their first run
+    assert [x.snapshot_date for x in _stored(cfg, lambda s: s.list_runs("Sample"))] == ["2025-05-01"] * 3
     assert run(run_pass(cfg, only={"Sample"})).results[0].status == "skipped"  # complete now: skipped
     assert [(e["key"], e["event"]) for e in http.received] == opened
 

@@ -178,11 +178,15 @@ async def _run_held(job: ExchangeJob, cfg: ScheduleConfig, store, session, notif
                 result.message = f"inputs unchanged since run {last.id} (sha256 {reserves.sha256[:12]}...)"
                 log.info("%s: skipped: %s", name, result.message)
             else:
+                # the same files scanned again (balances left unread, --force) are the same snapshot: a
+                # later pass gave them the day it ran, a second point of the series for one snapshot
+                same_snapshot = (last.snapshot_date if last is not None and last.input_sha256 == reserves.sha256
+                                 and last.liabilities_sha256 == liab_sha else None)
                 # a downloaded file is named by its URL as shown (the cache path said nowhere where it came from)
                 opts = ScanOptions(file=reserves.path, source=job.reserves.display if job.reserves.url else None,
                                    liabilities=liabilities.path if liabilities else None,
                                    liabilities_format=job.liabilities_format, db=cfg.db_url(), exchange=name,
-                                   snapshot_date=job.snapshot_date or today
+                                   snapshot_date=job.snapshot_date or same_snapshot or today
                                    or datetime.now(timezone.utc).date().isoformat(),
                                    networks_path=job.networks_config, coins_path=job.coins_config,
                                    rpc=tuple(expand(s) for s in job.rpc), networks=job.networks, coins=job.coins,
