@@ -67,3 +67,32 @@ def test_diff_marks_the_side_read_in_part(db, capsys):
     assert "liabilities 8424.59 -> 8424.59, proven ratio 79.99% -> 22.08% *" in lines
     assert "liabilities 12398.80319635 -> 12398.80319635, proven ratio 101.62% -> 101.02%" in lines
     assert lines[-1] == " ".join(PARTIAL_NOTE.split())
+
+
+@pytest.mark.parametrize("input_path, said", [
+    ("/data/okx rounds/2026-01 reserves.csv",
+     "finish it with `porscan scan --resume 1 '/data/okx rounds/2026-01 reserves.csv'`"),
+    ("https://por.example/okx/reserves.csv", "the schedule or backfill that started it resumes it on its next pass"),
+])
+def test_report_of_an_unfinished_run_is_one_line_that_can_be_followed(tmp_path, capsys, monkeypatch, input_path, said):
+    """`porscan report` of a running or failed run printed its advice through rich, wrapped at 80
+    columns into two lines, with an unquoted path (spaces broke the command) and, for a scheduled
+    run of a URL, a `porscan scan` of that URL, which scan does not read."""
+    from scanner.storage import RunSpec, open_store
+
+    monkeypatch.setenv("COLUMNS", "80")
+    db = str(tmp_path / "runs.db")
+
+    async def store():
+        s = await open_store(db)
+        try:
+            await s.start_run(RunSpec(exchange="OKX", input_path=input_path, input_sha256="a" * 64,
+                                      liabilities_path=None, liabilities_sha256=None, params={},
+                                      tool_version="test", snapshot_date="2026-01-04"))
+        finally:
+            await s.close()
+
+    run(store())
+    assert main(["report", "1", "--db", db]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"porscan report: run 1 is running, not done; {said}", line
