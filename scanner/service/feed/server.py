@@ -339,10 +339,7 @@ class FeedServer:
                 ages.append((e.exchange, None))
                 continue
             run, ratios = got
-            # a run without a snapshot date has no snapshot age (no sample: Prometheus' unknown); the age
-            # of its scan, given here before, made an old snapshot look fresh (that is
-            # porscan_last_scan_finished_timestamp_seconds)
-            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else None
+            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else None  # else unknown, not the scan's age
             ages.append((e.exchange, snap))
             m.add("porscan_latest_run_id", "Id of the latest finished run", ex, run.id)
             if _ts(run.finished_at) is not None:
