@@ -7,6 +7,7 @@ import sys
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..errors import UsageError
 from .args import COUNT
 
 if TYPE_CHECKING:
@@ -115,6 +116,19 @@ def min_ratio_arg(text: str | None, err) -> tuple[bool, Decimal | None]:
 
 
 INPUT_HELP = "published reserve file: CSV, .gz, .zip (one CSV member) or - for stdin"
+
+
+def unfinished_run(run: Any, what: str = "") -> UsageError:
+    """The one line for a command that needs a finished run and got another: how to finish it. A
+    run of a downloaded file (schedule, backfill) is named by its URL, which `porscan scan` does not
+    read: the job that started it resumes it. The path is quoted for a shell (it may hold spaces)."""
+    import shlex
+
+    if "://" in (run.input_path or ""):
+        how = "the schedule or backfill that started it resumes it on its next pass"
+    else:
+        how = f"finish it with `porscan scan --resume {run.id} {shlex.quote(run.input_path)}`{what}"
+    return UsageError(f"run {run.id} is {run.status}, not done; {how}")
 
 
 def add_db_option(p: argparse.ArgumentParser) -> None:

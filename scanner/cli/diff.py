@@ -13,7 +13,7 @@ from ..errors import UsageError
 from ..exitcodes import EXIT_OK
 from ..report_model import PARTIAL_MARK, PARTIAL_NOTE
 from .args import RUN_ID
-from .common import add_db_option, consoles, run_async
+from .common import add_db_option, consoles, run_async, unfinished_run
 
 if TYPE_CHECKING:
     from ..pipeline.diff import Side
@@ -75,8 +75,7 @@ async def _load(db: str | None, id_a: int, id_b: int):
         runs = [await store.get_run(i) for i in (id_a, id_b)]
         for run in runs:
             if run.status != "done" or not run.summary:
-                raise UsageError(f"run {run.id} is {run.status}, not done; finish it with "
-                                 f"`porscan scan --resume {run.id} {run.input_path}`")
+                raise unfinished_run(run)
         reports = [ScanReport.from_json(r.summary) for r in runs]
         books = [await _book(store, r.id) for r in runs]
         refs = [RunRef(id=r.id, exchange=r.exchange, snapshot_date=r.snapshot_date, input_sha256=r.input_sha256)

@@ -15,7 +15,7 @@ from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
 from .window import window_arg
-from .common import add_db_option, add_display_options, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, RichUI, run_async, split_multi
+from .common import unfinished_run, add_db_option, add_display_options, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, RichUI, run_async, split_multi
 
 SCAN_HELP = """\
 The whole job in one command: verify every row's ownership proof, read every balance at the
@@ -321,8 +321,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     run = run_async(_with_store(args.db, lambda s: s.get_run(args.run_id)))
     if run.damaged:
         raise StoreError(run.damaged)
-    if run.status != "done" or not run.summary:
-        err.print(f"porscan report: run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
-                  f"{run.input_path}`", markup=False)
-        return EXIT_USAGE
+    if run.status != "done" or not run.summary:  # one line through the one handler (rich wrapped it at 80)
+        raise unfinished_run(run)
     return emit(ScanReport.from_json(run.summary), args, out, err, min_ratio, db=args.db)

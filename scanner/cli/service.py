@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -123,6 +124,17 @@ def _interval(text: str | None, parse_duration) -> float | None:
     return seconds
 
 
+def _store_key(db: str) -> str:
+    """A store named two ways (a relative path, an absolute one, ``sqlite:///``) compares equal."""
+    from pathlib import Path
+
+    if db.lower().startswith("sqlite:///"):
+        db = db[len("sqlite:///"):] or db
+    elif "://" in db:
+        return db
+    return str(Path(db).expanduser().resolve())
+
+
 def _db_label(cfg) -> str:
     from chains.secrets import display_url
 
@@ -166,6 +178,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"porscan serve: --port {args.port} is not a port number", file=sys.stderr)
         return EXIT_USAGE
     db = args.db or (cfg.db_url() if cfg is not None and cfg.db else None) or default_db()
+    if cfg is not None:
+        # the job must write where the feed reads: with --db and a config naming no db, the job wrote
+        # to the default store and the dashboard never showed its runs
+        if cfg.db is None:
+            cfg = dataclasses.replace(cfg, db=db)
+        elif _store_key(cfg.db_url() or "") != _store_key(db):
+            from chains.secrets import display_url
+
+            raise UsageError(f"--db {display_url(db)}: the schedule config's db is {display_url(cfg.db)}: the feed "
+                             "would not show the job's runs; give the same store (or leave one out)")
 
     async def run() -> None:
         await serve(db, args.host, args.port, token, schedule=cfg, interval=interval, stop=_stop_on_signals())

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import UsageError
 from ..exitcodes import EXIT_INCOMPLETE, EXIT_OK
 from .args import RUN_ID, bounded_int
-from .common import add_db_option, add_network_options, consoles, run_async
+from .common import add_db_option, add_network_options, consoles, run_async, unfinished_run
 
 WINDOW_HELP = """\
 Is a reserve there only around the snapshot? For every wallet of a stored run read at its snapshot
@@ -82,8 +82,7 @@ async def _window(args: argparse.Namespace):
     try:
         run = await store.get_run(args.run_id)
         if run.status != "done" or not run.summary:
-            raise UsageError(f"run {run.id} is {run.status}; finish it with `porscan scan --resume {run.id} "
-                             f"{run.input_path}` first")
+            raise unfinished_run(run, " first")
         options = {k: v for k, v in (("force_strategy", args.strategy), ("cross_check", args.cross_check)) if v}
         window = await window_of_run(store, run.id, args.window, coins, networks, top_n=args.top,
                                      adapter_options=options)

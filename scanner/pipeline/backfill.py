@@ -37,6 +37,8 @@ from ..errors import PorscanError, UsageError
 from ..exitcodes import EXIT_FAILED, EXIT_INCOMPLETE, EXIT_OK, EXIT_USAGE
 from ..report_model import ScanReport
 from ..storage import RunInfo, Store, StoreError, open_store
+from .ingest import IngestError
+from .inputs import check_room
 from .scan import NullUI, ScanError, ScanOptions, ScanOutcome, ScanUI, _load_context, _params, _proven, _run, verdict
 
 FIELDS = ("exchange", "round", "file", "liabilities", "options")
@@ -322,12 +324,24 @@ async def fetch(reference: str, cache: Path) -> Path:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_read=300)) as session:
             async with session.get(url) as resp:
+                # aiohttp follows a redirect from https to plain http: the file, covered by no TLS, was
+                # scanned as if verified. Refused before its body is read, at any hop.
+                if any(r.url.scheme != "https" for r in (*resp.history, resp)):
+                    raise UsageError(f"{shown}: redirected to a plain http:// URL; refused (only https, TLS "
+                                     "verified)")
                 if resp.status != 200:
                     raise UsageError(f"{shown}: HTTP {resp.status}")
+                written = 0
                 with open(partial, "wb") as fh:
                     async for chunk in resp.content.iter_chunked(_DOWNLOAD_CHUNK):
                         fh.write(chunk)
+                        written += len(chunk)
+                        # an answer that never ends filled the cache's disk (and every other program's)
+                        check_room(str(cache), written, len(chunk), f"{shown}: download stopped",
+                                   "give --cache a roomier folder")
         os.replace(partial, target)
+    except IngestError as exc:
+        raise UsageError(str(exc)) from exc
     except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
         raise UsageError(f"{shown}: cannot download: {scrub(f'{type(exc).__name__}: {exc}', secrets)}") from None
     finally:

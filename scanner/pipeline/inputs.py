@@ -110,8 +110,6 @@ _ROOM_EVERY = 64 << 20
 
 def _copy(src, dst_path: str, label: str, bad: str) -> None:
     """Stream ``src`` into a new file; a read error is ``bad`` input, a write error is the disk's."""
-    import shutil
-
     folder = os.path.dirname(dst_path)
     written = 0
     with open(dst_path, "wb") as dst:
@@ -127,9 +125,18 @@ def _copy(src, dst_path: str, label: str, bad: str) -> None:
             except OSError as exc:
                 raise IngestError(f"{label}: cannot write a temporary copy to {folder}: {_why(exc)}") from exc
             written += len(block)
-            if written % _ROOM_EVERY < len(block) and shutil.disk_usage(folder).free < DISK_RESERVE:
-                raise IngestError(f"{label}: stopped copying it to {folder} after {written >> 20} MiB: less than "
-                                  f"{DISK_RESERVE >> 20} MiB left on that disk (set TMPDIR to a roomier one)")
+            check_room(folder, written, len(block), f"{label}: stopped copying it to {folder}",
+                       "set TMPDIR to a roomier one")
+
+
+def check_room(folder: str, written: int, block: int, what: str, hint: str) -> None:
+    """IngestError when the disk of ``folder`` has less than DISK_RESERVE free, looked at each time
+    ``written`` crosses a multiple of _ROOM_EVERY (``block``: the bytes just written)."""
+    import shutil
+
+    if written % _ROOM_EVERY < block and shutil.disk_usage(folder).free < DISK_RESERVE:
+        raise IngestError(f"{what} after {written >> 20} MiB: less than {DISK_RESERVE >> 20} MiB left on that disk "
+                          f"({hint})")
 
 
 def _gunzip(raw: _HashingReader, dst_path: str, label: str) -> str:

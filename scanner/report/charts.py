@@ -129,6 +129,20 @@ def format_count(n: int | None) -> str:
     return format(int(n), ",d")
 
 
+def below_card(below: Sequence[str], no_ratio: Sequence[str], ratios: int) -> tuple[str, str]:
+    """How many assets' proven ratio is below 100%, and which: the figure and its text (HTML report,
+    dashboard, ``porscan runs``). ``ratios``: the assets with a ratio; ``no_ratio``: those with a
+    liabilities figure but no ratio (nothing read). A count over no ratio at all is absent, not
+    "0, none" (which read as every asset at or above 100%, a verdict from nothing); an asset left
+    without its ratio is named, never counted as fine."""
+    if not ratios:
+        return MISSING, ("no ratio: " + ", ".join(no_ratio) + " not read" if no_ratio else "no ratio: no liabilities")
+    text = ", ".join(below) or "none"
+    if no_ratio:
+        text += "; no ratio: " + ", ".join(no_ratio) + " not read"
+    return format_count(len(below)), text
+
+
 def format_ratio(ratio: str | Decimal | None, places: int = 2) -> str:
     """A reserve ratio as a percentage rounded *down* (``"0.99999"`` -> ``"99.99%"``, never a
     flattering ``"100.00%"``): the shown figure never exceeds the real one. The rounding is

@@ -379,13 +379,15 @@ def _cards(report: dict, assets: list[dict]) -> str:
     # what the card says: a liabilities figure (an unread asset has one and no ratio)
     with_liab = [a for a in assets if a.get("liabilities") is not None]
     below = [asset for asset, r in ratios.items() if r is not None and r < 1]
+    no_ratio = [str(a.get("asset")) for a in with_liab if ratios.get(str(a.get("asset"))) is None]
+    below_figure, below_text = charts.below_card(below, no_ratio, sum(r is not None for r in ratios.values()))
     ver = _table(report, "verification")
     by_status = _table(ver, "by_status")
     read = sum(_int(a.get("rows_read")) or 0 for a in assets)
     expected = sum(_int(a.get("rows_expected")) or 0 for a in assets)
     cards = [
         ("Assets", format_count(len(assets)), f"{len(with_liab)} with liabilities"),
-        ("Proven ratio below 100%", format_count(len(below)), ", ".join(below) or "none"),
+        ("Proven ratio below 100%", below_figure, below_text),
         ("Rows verified", format_count(_int(by_status.get("verified"))), f"of {format_count(_int(ver.get('rows')))} rows"),
         ("Balances read", charts.format_fraction(read, expected) if expected else MISSING,
          rows_read_text(read, expected) if expected else ""),

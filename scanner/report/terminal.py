@@ -15,6 +15,7 @@ from rich.markup import escape
 from ..amounts import fmt, shown_percent
 from ..records import PROVENANCE_NOTES, Figures
 from ..report_model import PARTIAL_MARK, PARTIAL_NOTE, AssetReport, Place, Rubric, ScanReport, UsdComparison
+from .charts import MISSING, below_card
 
 if TYPE_CHECKING:
     from ..pipeline.scan import ScanPlan
@@ -301,7 +302,10 @@ def render_runs(runs, console) -> None:
                 marked = [name + (a.mark if (a := report.asset(name)) is not None else "")
                           for name in below(report, Decimal(1))]
                 partial |= any(m.endswith(PARTIAL_MARK) for m in marked)
-                low = ", ".join(marked) or "none"
+                no_ratio = [a.asset for a in report.assets if a.liabilities is not None and a.proven_ratio is None]
+                figure, low = below_card(marked, no_ratio, sum(a.proven_ratio is not None for a in report.assets))
+                if figure == MISSING:  # the column lists names: "-" as the other absent columns
+                    low = f"- ({low})"
             except ReportError:  # a report this version cannot read is named, not fatal to the list
                 low = "? (unreadable report)"
         table.add_row(str(r.id), r.exchange, r.status, r.started_at, r.snapshot_date or "-", r.input_path, low)

@@ -36,7 +36,7 @@ RATIO_COLUMNS = ("asset, liabilities, proven_reserves, with_unproven_reserves, p
 RATIO_SELECT = (", ".join(f"q.{c}" for c in RATIO_COLUMNS.split(", ")) + ", t.rows_read, t.rows_expected")
 RATIO_FROM_TOTALS = "LEFT JOIN asset_totals t ON t.run_id = q.run_id AND t.asset = q.asset AND t.network = '*'"
 ALERT_COLUMNS = ("id, exchange, key, message, detail, first_run_id, last_run_id, opened_at, last_seen_at, "
-                 "resolved_at, notified_at")
+                 "resolved_at, notified_at, resolved_notified_at")
 
 
 # The fields of a TallyRow and the columns they are read from: a row's from verifications, then its
@@ -156,6 +156,12 @@ class Store(abc.ABC):
         enqueue commits with the run row, or neither does). PostgreSQL only: SQLite has one writer
         thread and no connection to share."""
         raise StoreError("a transaction shared with a job queue needs a PostgreSQL store")
+
+    @abc.abstractmethod
+    def hold(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """``async with store.hold(name) as held``: an exclusive hold on ``name`` across every process
+        using this store, True when taken, False (at once, no waiting) when another holder has it.
+        Released on exit, and by the system when the holder dies (a SIGKILLed process holds nothing)."""
 
     @abc.abstractmethod
     async def schema_version(self) -> int:
@@ -301,7 +307,7 @@ class Store(abc.ABC):
                          detail=self._out_json(c["detail"]), first_run_id=c["first_run_id"],
                          last_run_id=c["last_run_id"], opened_at=self._out_ts_req(c["opened_at"]),
                          last_seen_at=self._out_ts_req(c["last_seen_at"]), resolved_at=t(c["resolved_at"]),
-                         notified_at=t(c["notified_at"]))
+                         notified_at=t(c["notified_at"]), resolved_notified_at=t(c["resolved_notified_at"]))
 
     def _out_dec_req(self, v: Any) -> Decimal:
         return _required(self._out_dec(v), "amount")
@@ -716,8 +722,20 @@ class Store(abc.ABC):
                                  "AND resolved_at IS NULL RETURNING id", self._in_ts(utc_now()), exchange, key)
         return bool(rows)
 
-    async def mark_alert_notified(self, alert_id: int) -> None:
-        await self._fetch("UPDATE alerts SET notified_at = ? WHERE id = ?", self._in_ts(utc_now()), alert_id)
+    async def mark_alert_notified(self, alert_id: int, event: str = "opened") -> None:
+        """Record that the alert's ``event`` ("opened" or "resolved") reached the webhook."""
+        column = {"opened": "notified_at", "resolved": "resolved_notified_at"}.get(event)
+        if column is None:
+            raise StoreError(f"an alert event is 'opened' or 'resolved', not {event!r}")
+        await self._fetch(f"UPDATE alerts SET {column} = ? WHERE id = ?", self._in_ts(utc_now()), alert_id)
+
+    async def undelivered_alerts(self, exchange: str) -> list[AlertInfo]:
+        """The exchange's alerts with an event not yet delivered: open and not announced, or resolved
+        and the resolution not announced; oldest first (the order they happened)."""
+        rows = await self._fetch(
+            f"SELECT {ALERT_COLUMNS} FROM alerts WHERE exchange = ? AND (notified_at IS NULL OR "
+            "(resolved_at IS NOT NULL AND resolved_notified_at IS NULL)) ORDER BY id", exchange)
+        return [self._alert(r) for r in rows]
 
     async def list_alerts(self, exchange: str | None = None, open_only: bool = False, limit: int = 50,
                           offset: int = 0) -> list[AlertInfo]:

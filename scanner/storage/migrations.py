@@ -199,6 +199,13 @@ DROP INDEX balances_address;
         # by equality only, which a hash index answers. SQLite keeps its B-tree. On a store holding
         # many runs, the first open after this migration spends the time of one index build.
         Migration(8, "address lookups through a hash index", d["address_index"]),
+        # when the "resolved" event of an alert reached the webhook: without it a resolution announced
+        # while the webhook was down was never sent again. Alerts resolved before count as delivered
+        # (nothing old is sent again when a store is upgraded).
+        Migration(9, "resolved alert deliveries", f"""
+ALTER TABLE alerts ADD COLUMN resolved_notified_at {d['ts']};
+UPDATE alerts SET resolved_notified_at = resolved_at WHERE resolved_at IS NOT NULL;
+"""),
     ]
 
 

@@ -131,4 +131,5 @@ class AlertInfo:
     opened_at: str
     last_seen_at: str
     resolved_at: str | None
-    notified_at: str | None
+    notified_at: str | None  # the "opened" event reached the webhook
+    resolved_notified_at: str | None = None  # the "resolved" event reached the webhook

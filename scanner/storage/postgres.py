@@ -130,6 +130,31 @@ class PostgresStore(Store):
         rows = await self._fetch("SELECT max(version) FROM schema_migrations")
         return int(rows[0][0] or 0)
 
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[bool]:
+        """A session-level advisory lock keyed by the name's hash, on a connection kept for the hold:
+        the server drops it when that session ends (the holder died or lost its connection)."""
+        if self._pool is None:
+            raise StoreError(f"{self.url} is closed")
+        pool, key = self._pool, f"porscan hold: {name}"
+        try:
+            c = await pool.acquire()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            raise self._error(exc) from None
+        try:
+            try:
+                got = bool(await c.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key))
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                raise self._error(exc) from None
+            try:
+                yield got
+            finally:
+                if got:
+                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+                        await c.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+        finally:
+            await pool.release(c)
+
     def _acquire(self, pool: asyncpg.Pool | None = None):
         if self._pool is None:
             raise StoreError(f"{self.url} is closed")

@@ -9,13 +9,17 @@ Amounts are TEXT (exact integer or decimal strings); booleans 0/1; times ISO 860
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Sequence
+from typing import AsyncIterator, Sequence
 
 from .migrations import SQLITE, pending, tracking_table
 from .base import Store, iso_utc, utc_now
@@ -71,6 +75,29 @@ class SqliteStore(Store):
             conn.execute(f"PRAGMA {pragma}")
         self._conn = conn
         self._migrate(upto_version)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, name: str) -> AsyncIterator[bool]:
+        """An exclusive ``flock`` on a file per name beside the database (``<db>.locks/``): the kernel
+        drops it when the holder dies. An in-memory store has one process: always held."""
+        if self.path == ":memory:":
+            yield True
+            return
+        folder = Path(self.path + ".locks")
+        try:
+            folder.mkdir(exist_ok=True)
+            fd = os.open(folder / hashlib.sha256(name.encode()).hexdigest()[:32], os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot create a lock file in {folder}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)  # releases the lock
 
     @property
     def _db(self) -> sqlite3.Connection:

@@ -119,6 +119,55 @@ def test_the_assets_card_counts_assets_with_liabilities(db):
         re.findall(r'>Assets</div>.{0,80}', page)
 
 
+def test_the_below_card_names_an_asset_without_a_ratio(db):
+    """TRX has liabilities and nothing read: the card counted only the ratios there were, so an asset
+    of unknown ratio read as one at or above 100%. It is named now."""
+    (page,) = _get(db, "/?exchange=Sample%20Exchange")
+    card = re.search(r'>Proven ratio below 100%</div><div class="big">([^<]*)</div><div class="small">([^<]*)<', page)
+    assert card, re.findall(r'>Proven ratio below 100%</div>.{0,120}', page)
+    assert card.group(1) == "1" and card.group(2) == "USDT; no ratio: TRX not read", card.groups()
+
+
+def test_the_below_card_of_a_run_without_ratios_is_absent_not_zero():
+    """A run with no liabilities: "0" and "none" below 100% (as if every asset were covered) came
+    from no ratio at all; the figure is absent and says why, in every output that shows it."""
+    from scanner.report.charts import MISSING, below_card
+
+    assert below_card([], [], 0) == (MISSING, "no ratio: no liabilities")
+    assert below_card([], ["BTC", "USDT"], 0) == (MISSING, "no ratio: BTC, USDT not read")
+    assert below_card([], [], 2) == ("0", "none")
+    assert below_card(["ETH *"], ["BTC"], 2) == ("1", "ETH *; no ratio: BTC not read")
+
+
+def test_a_run_without_a_snapshot_date_has_no_snapshot_age(tmp_path):
+    """A scan given no snapshot date: /metrics gave the age of the scan as its snapshot age (an old
+    snapshot looked minutes old to an alert on staleness). Now there is no sample (unknown)."""
+    from scanner.report_model import AssetReport, RunHeader, ScanReport
+    from scanner.storage import RunSpec
+    from support.unread_runs import latest_totals
+
+    url = str(tmp_path / "runs.db")
+
+    async def store_one():
+        s = await open_store(url)
+        try:
+            r = await s.start_run(RunSpec(exchange="Undated", input_path="reserves.csv", input_sha256="a" * 64,
+                                          liabilities_path=None, liabilities_sha256=None, params={},
+                                          tool_version="test", snapshot_date=None))
+            assets = tuple(AssetReport(asset=t.asset, figures=t.figures()) for t in latest_totals() if t.network == "*")
+            report = ScanReport(tool_version="test", run=RunHeader(id=r.id, exchange="Undated", status="done",
+                                                                   started_at=r.started_at, snapshot_date=None),
+                                inputs=(), rows=44, by_status={}, balance_status={}, assets=assets)
+            await s.finish_run(r.id, "done", report.to_json())
+        finally:
+            await s.close()
+
+    run(store_one())
+    (text,) = _get(url, "/metrics")
+    assert 'porscan_last_scan_finished_timestamp_seconds{exchange="Undated"}' in text
+    assert "porscan_snapshot_age_seconds{" not in text, [x for x in text.splitlines() if "snapshot_age" in x]
+
+
 def test_the_ratio_history_marks_partial_points_and_labels_the_latest_date(db):
     (page,) = _get(db, "/?exchange=Sample%20Exchange")
     wide = page.split('class="chart-wide"><svg')[1].split("</svg>")[0]

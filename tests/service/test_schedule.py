@@ -38,6 +38,8 @@ class LocalHTTP:
         app = web.Application()
         app.router.add_get("/files/{name}", self._file)
         app.router.add_post("/hook", self._hook)
+        app.router.add_route("*", "/any", self._any)
+        app.router.add_route("*", "/moved", self._moved)
         self._server = ServedApp(app).start()
         self.port = self._server.port
         self.url = self._server.url
@@ -68,6 +70,14 @@ class LocalHTTP:
         self.received.append(await request.json())
         self.headers.append(dict(request.headers))
         return web.json_response({"ok": True})
+
+    async def _any(self, request):
+        """A webhook that answers any method 200 (many do): records what came."""
+        self.received.append({"method": request.method, "body": (await request.read()).decode()})
+        return web.json_response({"ok": True})
+
+    async def _moved(self, request):
+        raise web.HTTPFound("/any")
 
     def close(self):
         self._server.stop()
@@ -124,9 +134,17 @@ BASE = '[[exchange]]\nname = "OKX"\nreserves = "r.csv"\n'
      "'nope' is not a liabilities format porscan reads"),
     (BASE + 'liabilities_format = "simple"\n', "exchange[0] (OKX).liabilities_format", "given without liabilities"),
     ("[[exchange]\n", "", "not valid TOML"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nheaders = { "Bad Name" = "v" }\n' + BASE,
+     "webhook.headers.'Bad Name'", "not an HTTP header name"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nheaders = { X-Token = "${PORSCAN_TEST_NEWLINE}" }\n' + BASE,
+     "webhook.headers.X-Token", "line break"),
+    ('[webhook]\nurl = "https://hooks.example/x"\ntimeout = 0\n' + BASE, "webhook.timeout", "longer than 0"),
+    ('[webhook]\nurl = "https://hooks.example/x"\nbackoff = -1\n' + BASE, "webhook.backoff", "negative"),
+    ('download_timeout = "0s"\n' + BASE, "download_timeout", "longer than 0"),
 ])
 def test_bad_config_names_file_and_key(tmp_path, monkeypatch, text, key, what):
     monkeypatch.delenv("PORSCAN_TEST_UNSET", raising=False)
+    monkeypatch.setenv("PORSCAN_TEST_NEWLINE", "LITERAL-token\n")  # a token read from a file, newline and all
     cfg = write(tmp_path / "sched.toml", text)
     with pytest.raises(ScheduleConfigError) as err:
         load_config(cfg)
@@ -165,6 +183,62 @@ def test_an_interval_that_would_be_ignored_is_refused(tmp_path, capsys, argv, sa
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line == f"porscan {argv[0]}: {said}" or line.startswith(f"porscan {argv[0]}: {said}"), line
     assert not (tmp_path / "x.db").exists()
+
+
+def test_serve_runs_the_job_on_the_store_it_shows(tmp_path, capsys, monkeypatch):
+    """`serve --db A --schedule CFG`: a config naming no db had the job write to the default store, so
+    the dashboard on A never showed its runs; a config naming another db did the same. Now the job
+    writes to A, and a config naming another store is refused."""
+    import scanner.service.feed.server as server
+    from scanner.cli.main import main
+
+    seen = {}
+
+    async def fake_serve(db, host, port, token, schedule=None, **kw):
+        seen.update(db=db, job_db=schedule.db_url())
+
+    monkeypatch.setattr(server, "serve", fake_serve)
+    feed_db = str(tmp_path / "feed.db")
+    plain = write(tmp_path / "plain.toml", BASE)
+    assert main(["serve", "--db", feed_db, "--schedule", str(plain)]) == 0
+    assert seen == {"db": feed_db, "job_db": feed_db}
+    same = write(tmp_path / "same.toml", 'db = "feed.db"\n' + BASE)  # the same file, named relatively
+    assert main(["serve", "--db", f"sqlite:///{feed_db}", "--schedule", str(same)]) == 0
+    other = write(tmp_path / "other.toml", 'db = "postgresql://u:LITERALSECRETPW@db/porscan"\n' + BASE)
+    assert main(["serve", "--db", feed_db, "--schedule", str(other)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"porscan serve: --db {feed_db}: the schedule config's db is postgresql://u:***@db/porscan")
+    assert "LITERALSECRETPW" not in line
+
+
+def test_a_stop_during_a_pass_ends_the_loop_at_once(tmp_path, monkeypatch):
+    """SIGTERM (systemd stop) or Ctrl-C during a pass of `porscan schedule` (no --once) was waited for
+    until the pass ended: a long scan or a slow webhook held the process past the stop timeout (then
+    SIGKILL). Now the pass is cancelled (its scan resumes on the next pass) and the loop returns."""
+    import time
+
+    import scanner.service.schedule.job as job
+
+    cancelled = []
+
+    async def slow_pass(cfg, **kw):
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    monkeypatch.setattr(job, "run_pass", slow_pass)
+    cfg = load_config(write(tmp_path / "sched.toml", BASE))
+
+    async def body():
+        stop = asyncio.Event()
+        asyncio.get_running_loop().call_later(0.2, stop.set)
+        t = time.monotonic()
+        await asyncio.wait_for(job.schedule_loop(cfg, 3600, stop=stop), 10)
+        return time.monotonic() - t
+
+    assert run(body()) < 5 and cancelled == [True]
 
 
 def test_bad_config_cli_exit_2(tmp_path, capsys):
@@ -242,6 +316,21 @@ def test_rules():
     assert not evaluate("X", 1, _report(proven_ratio=None), Rules(proven_ratio_below={"*": Decimal(1)}))
 
 
+def test_a_ratio_from_incomplete_reads_says_so_and_no_ratio_decides_nothing():
+    """The alert for a ratio read from part of the rows named neither the rows read nor that it is a
+    lower bound; an asset with no ratio or nothing read is undecided (its alert is kept, not resolved)."""
+    from scanner.service.schedule.alerts import undecided
+
+    rules = Rules(proven_ratio_below={"*": Decimal(1)}, mismatch_above={"*": Decimal(0)})
+    (c,) = [c for c in evaluate("X", 7, _report(), rules) if c.rule == "proven_ratio_below"]
+    assert "from incomplete reads: 9 of 10 rows read" in c.message, c.message
+    assert (c.detail["rows_read"], c.detail["rows_expected"], c.detail["complete"]) == (9, 10, False)
+    assert not undecided(_report(), rules)
+    unread = _report(onchain=None, proven_ratio=None, rows_read=0, unread_published="1000")
+    assert not evaluate("X", 7, unread, rules)
+    assert undecided(unread, rules) == {"proven_ratio_below:USDT", "mismatch_above:USDT"}
+
+
 # ------------------------------------------------------------------------------------- downloads
 
 def _cfg(tmp_path, text: str):
@@ -285,6 +374,56 @@ def test_download_limits_checksum_and_conditional_get(tmp_path, http):
     assert _fetch(cfg2).sha256 == good and http.hits["/files/flaky.csv"] == 3
 
 
+def test_an_https_source_redirected_to_http_is_refused(tmp_path):
+    """An https reserve URL answering 302 to a plain http:// URL: aiohttp followed it and the file,
+    covered by no TLS, was scanned. Now the download is refused, naming why; nothing is cached."""
+    import shutil
+    import ssl
+    import subprocess
+
+    import aiohttp
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+
+    async def go():
+        async def plain_file(request):
+            return web.Response(body=b"coin,network,address\n")
+
+        async def moved(request):
+            raise web.HTTPFound(f"http://127.0.0.1:{plain_port}/f.csv")
+
+        plain, secure = web.Application(), web.Application()
+        plain.router.add_get("/f.csv", plain_file)
+        secure.router.add_get("/f.csv", moved)
+        server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        server_tls.load_cert_chain(cert, key)
+        runners = [web.AppRunner(plain), web.AppRunner(secure)]
+        for r in runners:
+            await r.setup()
+        sites = [web.TCPSite(runners[0], "127.0.0.1", 0), web.TCPSite(runners[1], "127.0.0.1", 0, ssl_context=server_tls)]
+        for site in sites:
+            await site.start()
+        plain_port, tls_port = (site._server.sockets[0].getsockname()[1] for site in sites)
+        try:
+            cfg = _cfg(tmp_path, f'[[exchange]]\nname = "A"\nreserves = "https://127.0.0.1:{tls_port}/f.csv"\n')
+            client_tls = ssl.create_default_context(cafile=str(cert))
+            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls)) as session:
+                j = cfg.exchanges[0]
+                return await fetch_source(j.reserves, j.name, cfg, session)
+        finally:
+            for r in runners:
+                await r.cleanup()
+
+    with pytest.raises(SourceError, match=r"redirected to a plain http:// URL; refused"):
+        run(go())
+    assert not [p for p in (tmp_path / "cache").rglob("*") if p.is_file()]
+
+
 def test_secrets_stay_out_of_logs(tmp_path, http, monkeypatch, caplog):
     secret = "k3y-VERY-secret-99"
     monkeypatch.setenv("PORSCAN_SRC_KEY", secret)
@@ -311,6 +450,106 @@ def test_url_password_is_scrubbed_in_every_form(monkeypatch):
         text = scrub(f"401 for user analyst: you sent Basic {basic}; password {pw}; pair analyst:{pw}", secrets)
         assert pw not in text and basic not in text, text
         assert "analyst" in text  # a user name alone is not a secret
+
+
+def test_a_redirecting_webhook_is_not_delivered(tmp_path, http, caplog):
+    """A webhook answering 302: aiohttp followed it as a GET without the body, the 200 counted as
+    delivered, so the alert was marked notified and never reached anyone. Now it is a failed delivery
+    (retried on the next pass), and nothing is sent to where it points."""
+    from scanner.service.schedule.alerts import Notifier
+    from scanner.service.schedule.config import Webhook
+    import aiohttp
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            n = Notifier(Webhook(f"{http.url}/moved", {}, timeout=5, attempts=2, backoff=0.01), session)
+            return await n.send({"event": "opened", "key": "job_failed", "exchange": "X"}), n.failures
+
+    assert run(go()) == (False, 1)
+    assert http.received == []
+    assert "redirects are not followed" in caplog.text
+
+
+def test_a_header_aiohttp_refuses_is_a_failed_delivery_not_a_failed_scan(http, caplog):
+    """A webhook header value with a line break (a variable changed after the config was checked):
+    aiohttp's ValueError escaped the notifier, failing the exchange whose scan had succeeded, with a
+    'scheduled scan failed' alert and two tracebacks. Now it is a delivery that failed."""
+    import aiohttp
+
+    from scanner.service.schedule.alerts import Notifier
+    from scanner.service.schedule.config import Webhook
+
+    async def go():
+        async with aiohttp.ClientSession() as session:
+            n = Notifier(Webhook(f"{http.url}/hook", {"X-Token": "tok\n"}, timeout=5, attempts=1), session)
+            return await n.send({"event": "opened", "key": "job_failed", "exchange": "X"}), n.failures
+
+    assert run(go()) == (False, 1)
+    assert "request refused before sending" in caplog.text and "Traceback" not in caplog.text
+    assert http.received == []
+
+
+def test_an_exchange_another_pass_is_running_is_left_to_it(tmp_path):
+    """Two passes at once on one store (cron while `serve --schedule` runs): both downloaded into the
+    same cache file (the second died on FileNotFoundError, alerted as a failed scan) and resumed the
+    same run. The exchange another pass holds is now left to it, and the other exchanges run."""
+    from scanner.storage import open_store
+
+    cfg = load_config(write(tmp_path / "sched.toml", f'db = "{tmp_path / "runs.db"}"\ncache_dir = "cache"\n'
+                            + BASE + '[[exchange]]\nname = "HTX"\nreserves = "missing.csv"\n'))
+
+    async def body():
+        store = await open_store(cfg.db_url())
+        try:
+            async with store.hold("schedule exchange: OKX") as held:  # the other pass
+                assert held
+                return await run_pass(cfg)
+        finally:
+            await store.close()
+
+    result = run(body())
+    status = {r.exchange: r for r in result.results}
+    assert status["OKX"].status == "busy" and "another schedule pass" in status["OKX"].message
+    assert status["HTX"].status == "failed" and "missing.csv" in status["HTX"].message
+    assert not _stored(cfg, lambda s: s.list_alerts("OKX"))  # nothing alerted for the busy exchange
+
+
+def test_a_resolution_the_webhook_missed_is_sent_on_the_next_pass(tmp_path, http):
+    """The webhook down (500) when a condition cleared: the "resolved" event was lost for good (the
+    receiver kept the incident open); "opened" was retried, "resolved" was not. Now it is sent on the
+    next pass, once."""
+    import aiohttp
+
+    from scanner.service.schedule.alerts import Condition, Notifier, reconcile_alerts
+    from scanner.service.schedule.config import Webhook
+    from scanner.storage import open_store
+
+    async def body():
+        store = await open_store(str(tmp_path / "alerts.db"))
+        try:
+            async with aiohttp.ClientSession() as session:
+                def notifier():
+                    return Notifier(Webhook(f"{http.url}/hook", {}, timeout=5, attempts=1, backoff=0.01), session)
+
+                managed = {"proven_ratio_below"}
+                low = [Condition("proven_ratio_below:BTC", "proven_ratio_below", "BTC low", {})]
+                assert await reconcile_alerts(store, "X", low, managed, notifier(), None, {"BTC"}) == 1
+                http.fail_next["/hook"] = [500]
+                down = notifier()
+                assert await reconcile_alerts(store, "X", [], managed, down, None, {"BTC"}) == 0
+                assert down.failures == 1
+                for _ in range(2):  # the webhook is back: sent once, not again
+                    back = notifier()
+                    assert await reconcile_alerts(store, "X", [], managed, back, None, {"BTC"}) == 0
+                    assert back.failures == 0
+                (alert,) = await store.list_alerts("X")
+                assert alert.resolved_at and alert.resolved_notified_at
+        finally:
+            await store.close()
+
+    run(body())
+    assert [(e["key"], e["event"]) for e in http.received] == [("proven_ratio_below:BTC", "opened"),
+                                                               ("proven_ratio_below:BTC", "resolved")]
 
 
 # ------------------------------------------------------------------------------------- the whole job
@@ -411,6 +650,44 @@ def test_schedule_twice_skips_unchanged_inputs_and_alerts_once(world, tmp_path, 
     assert main(["schedule", "--once", "--force", "--exchange", "Sample", str(cfg_path)]) == EXIT_ALERTS
     assert len(_stored(cfg, lambda s: s.list_runs())) == 2
     assert [(e["key"], e["event"]) for e in http.received[n:]] == [("proven_ratio_below:USDT", "opened")]
+
+
+def test_a_chain_down_keeps_its_alert_open_and_is_scanned_again(world, tmp_path, http, monkeypatch):
+    """The Ethereum endpoint down during a pass: USDT (all on Ethereum here) is read from nothing, so
+    its ratio alert is not resolved (it was, announced as "condition cleared"), the summary says how
+    many balances are unread, and the next pass scans again although the inputs did not change (it
+    skipped them, keeping the gap until a new file was published)."""
+    monkeypatch.setenv("PORSCAN_HOOK_SECRET", "hook-secret-1234567")
+    cfg_path = _job_config(tmp_path, world, http)
+    cfg_path.write_text(cfg_path.read_text().replace('snapshot_date = "2025-05-01"\n', ""))  # the pass's date
+    eth = world.nodes[0].url
+    down = write(tmp_path / "nets-down.toml", world.networks.read_text().replace(eth, f"http://127.0.0.1:{closed_port()}"))
+    cfg = load_config(cfg_path)
+    down_cfg = load_config(write(tmp_path / "down.toml", cfg_path.read_text().replace(str(world.networks), str(down))))
+
+    first = run(run_pass(cfg, only={"Sample"}, today="2025-05-01"))
+    assert first.results[0].status == "scanned" and first.exit_code == EXIT_ALERTS
+    # the run names where its file came from, not the cache copy it read
+    (stored,) = _stored(cfg, lambda s: s.list_runs("Sample"))
+    assert stored.input_path == f"{http.url}/files/reserves.csv", stored.input_path
+    opened = [(e["key"], e["event"]) for e in http.received]
+    assert opened == [("proven_ratio_below:USDT", "opened")]
+
+    during = run(run_pass(down_cfg, force=True, only={"Sample"}, today="2025-05-02"))
+    (r,) = during.results
+    assert r.status == "scanned" and "balance(s) unread" in r.message, r.message
+    assert r.alerts_open == 1 and during.exit_code == EXIT_ALERTS
+    assert [(e["key"], e["event"]) for e in http.received] == opened  # nothing resolved from nothing
+    (alert,) = _stored(cfg, lambda s: s.list_alerts("Sample", open_only=True))
+    assert alert.key == "proven_ratio_below:USDT"
+
+    after = run(run_pass(cfg, only={"Sample"}, today="2025-05-03"))  # the endpoint is back; the file did not change
+    (r,) = after.results
+    assert r.status == "scanned" and "unread" not in r.message, r.message
+    # one snapshot, one date: the files scanned again keep the date of their first run
+    assert [x.snapshot_date for x in _stored(cfg, lambda s: s.list_runs("Sample"))] == ["2025-05-01"] * 3
+    assert run(run_pass(cfg, only={"Sample"})).results[0].status == "skipped"  # complete now: skipped
+    assert [(e["key"], e["event"]) for e in http.received] == opened
 
 
 def _stored(cfg, read):

@@ -478,6 +478,38 @@ def test_alerts_once_per_condition(url):
 
 # ------------------------------------------------------------------------------- URLs and errors
 
+def test_undelivered_alert_events_opened_then_resolved(url):
+    """Each alert event is recorded delivered on its own: a resolution the webhook missed is still
+    undelivered after the alert closed (it was not recorded at all, so never sent again)."""
+    async def body():
+        async with await open_store(url) as s:
+            a, _ = await s.raise_alert("okx", "job_failed", "failed")
+            assert [x.id for x in await s.undelivered_alerts("okx")] == [a.id]
+            await s.mark_alert_notified(a.id)
+            assert await s.undelivered_alerts("okx") == []
+            assert await s.resolve_alert("okx", "job_failed")
+            (x,) = await s.undelivered_alerts("okx")
+            assert x.id == a.id and x.notified_at and x.resolved_at and x.resolved_notified_at is None
+            await s.mark_alert_notified(a.id, "resolved")
+            assert await s.undelivered_alerts("okx") == []
+            with pytest.raises(StoreError, match="'opened' or 'resolved'"):
+                await s.mark_alert_notified(a.id, "closed")
+    run(body())
+
+
+def test_a_hold_is_exclusive_across_stores_and_released(url):
+    """``hold``: one holder per name among every store on the database; another name is free."""
+    async def body():
+        async with await open_store(url) as a, await open_store(url) as b:
+            async with a.hold("schedule exchange: OKX") as first:
+                assert first
+                async with b.hold("schedule exchange: OKX") as second, b.hold("schedule exchange: HTX") as other:
+                    assert not second and other
+            async with b.hold("schedule exchange: OKX") as again:
+                assert again
+    run(body())
+
+
 def test_redact_url():
     assert redact_url("postgresql://scan:s3cret@db.example:5432/por") == "postgresql://scan:***@db.example:5432/por"
     assert redact_url("postgresql://scan@db/por") == "postgresql://scan@db/por"

@@ -254,13 +254,15 @@ def _cards(data: dict) -> str:
     # what the card says: a liabilities figure (an unread asset has one and no ratio)
     with_liab = [q for q in ratios if q["liabilities"] is not None]
     below = [q["asset"] for q in ratios if q["proven_ratio"] is not None and Decimal(q["proven_ratio"]) < 1]
+    no_ratio = [q["asset"] for q in with_liab if q["proven_ratio"] is None]
+    below_figure, below_text = charts.below_card(below, no_ratio, sum(q["proven_ratio"] is not None for q in ratios))
     read = sum(a.get("rows_read") or 0 for a in data["assets"])
     expected = sum(a.get("rows_expected") or 0 for a in data["assets"])
     run = data["latest"]["run"]
     cards = [
         ("Snapshot", run.get("snapshot_date") or MISSING, f"run #{run['id']}"),
         ("Assets", format_count(len(ratios)), f"{len(with_liab)} with liabilities"),
-        ("Proven ratio below 100%", format_count(len(below)), ", ".join(below) or "none"),
+        ("Proven ratio below 100%", below_figure, below_text),
         ("Balances read", charts.format_fraction(read, expected) if expected else MISSING,
          rows_read_text(read, expected) if expected else ""),
         ("Open alerts", format_count(data.get("open_alerts", 0)), "see below"),

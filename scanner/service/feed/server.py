@@ -339,7 +339,7 @@ class FeedServer:
                 ages.append((e.exchange, None))
                 continue
             run, ratios = got
-            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else _ts(run.finished_at)
+            snap = _ts(run.snapshot_date + "T00:00:00+00:00") if run.snapshot_date else None  # else unknown, not the scan's age
             ages.append((e.exchange, snap))
             m.add("porscan_latest_run_id", "Id of the latest finished run", ex, run.id)
             if _ts(run.finished_at) is not None:

@@ -8,6 +8,7 @@ import json
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import AbstractSet
 
 from chains.secrets import scrub, secrets_in
 
@@ -47,10 +48,17 @@ def evaluate(exchange: str, run_id: int, report: ScanReport, rules: Rules) -> li
         x = _threshold(rules.proven_ratio_below, asset)
         ratio = a.proven_ratio
         if x is not None and ratio is not None and ratio < x:
+            # a ratio from incomplete reads says so, as it does in every report: the rows not read
+            # are not in the reserves, so the figure is a lower bound
+            partial = f", from incomplete reads: {a.figures.rows_read:,} of {a.figures.rows_expected:,} rows read" \
+                if a.partial else ""
             out.append(Condition(f"proven_ratio_below:{asset}", "proven_ratio_below",
-                                 f"{exchange}: {asset} proven reserve ratio {_pct(ratio)} is below {_pct(x)} ({tag})",
+                                 f"{exchange}: {asset} proven reserve ratio {_pct(ratio)} is below {_pct(x)} "
+                                 f"({tag}{partial})",
                                  {**base, "rule": "proven_ratio_below", "asset": asset, "value": fmt(ratio),
-                                  "threshold": str(x), "provenance": a.liabilities_provenance}))
+                                  "threshold": str(x), "provenance": a.liabilities_provenance,
+                                  "rows_read": a.figures.rows_read, "rows_expected": a.figures.rows_expected,
+                                  "complete": a.complete}))
         y = _threshold(rules.coverage_below, asset)
         expected, read = a.figures.rows_expected, a.figures.rows_read
         if y is not None and expected:
@@ -79,6 +87,21 @@ def evaluate(exchange: str, run_id: int, report: ScanReport, rules: Rules) -> li
         out.append(Condition("failed_signatures_above", "failed_signatures_above",
                              f"{exchange}: {failed} row(s) failed ownership verification, more than {n} ({tag})",
                              {**base, "rule": "failed_signatures_above", "value": failed, "threshold": n}))
+    return out
+
+
+def undecided(report: ScanReport, rules: Rules) -> set[str]:
+    """The keys of the conditions a run cannot judge: a ratio rule on an asset with no ratio (nothing
+    read, no liabilities figure), a mismatch rule on an asset of which nothing was read. An open
+    alert of such a key stays open: a read that failed says nothing about the condition, so it must
+    not resolve it (a chain whose endpoint was down resolved its asset's ratio alert)."""
+    out: set[str] = set()
+    for a in report.assets:
+        if _threshold(rules.proven_ratio_below, a.asset) is not None and a.proven_ratio is None:
+            out.add(f"proven_ratio_below:{a.asset}")
+        if _threshold(rules.mismatch_above, a.asset) is not None and (a.figures.onchain is None
+                                                                       or a.figures.difference is None):
+            out.add(f"mismatch_above:{a.asset}")
     return out
 
 
@@ -115,17 +138,26 @@ class Notifier:
                                                retry=retry_if_exception_type(_Transient), reraise=True):
                 with attempt:
                     try:
+                        # redirects are not followed: aiohttp turns a POST redirected by 301/302/303
+                        # into a GET without the body, whose 200 counted as delivered (the alert was
+                        # marked notified and never sent), and it would carry the headers' secrets on
                         async with self.session.post(expand(w.url), data=body, headers=headers,
-                                                     timeout=timeout) as resp:
+                                                     timeout=timeout, allow_redirects=False) as resp:
                             await resp.read()
                             if resp.status in (408, 429) or resp.status >= 500:
                                 raise _Transient(f"HTTP {resp.status}")
+                            if 300 <= resp.status < 400:
+                                raise SourceError(f"HTTP {resp.status}: the webhook redirects; redirects are not "
+                                                  "followed (configure the URL it redirects to)")
                             if resp.status >= 300:
                                 raise SourceError(f"HTTP {resp.status}")
                     except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
                         raise _Transient(scrub(_describe(exc), self.secrets)) from None
                     except aiohttp.ClientError as exc:
                         raise SourceError(scrub(_describe(exc), self.secrets)) from None
+                    except ValueError as exc:  # a header aiohttp refuses (a variable changed since the config
+                        # was checked): a failed delivery, not a failure of the exchange's scan
+                        raise SourceError(f"request refused before sending: {type(exc).__name__}") from None
         except (_Transient, SourceError) as exc:
             self.failures += 1
             log.error("webhook %s: %s alert %s for %s not delivered: %s", w.display, payload.get("event"),
@@ -142,12 +174,14 @@ def alert_payload(event: str, alert) -> dict:
 
 
 async def reconcile_alerts(store, exchange: str, conditions: list[Condition], managed: set[str],
-                           notifier: Notifier, run_id: int | None, assets: set[str] | None = None) -> int:
+                           notifier: Notifier, run_id: int | None, assets: set[str] | None = None,
+                           undecided: AbstractSet[str] = frozenset()) -> int:
     """Open (once) every condition that holds, resolve the open alerts of the ``managed`` rules that
     no longer hold, and deliver what has not been delivered. Returns the number still open.
 
     ``assets``: the assets the run reports. An alert about an asset the run does not report stays
-    open: an asset that vanished from the file is not a condition cleared."""
+    open: an asset that vanished from the file is not a condition cleared. ``undecided``: the keys
+    the run could not judge (see :func:`undecided`); their open alerts stay open too."""
     current = {c.key for c in conditions}
     for c in conditions:
         alert, new = await store.raise_alert(exchange, c.key, c.message, c.detail, run_id)
@@ -157,14 +191,27 @@ async def reconcile_alerts(store, exchange: str, conditions: list[Condition], ma
         rule, _, asset = a.key.partition(":")
         if asset and assets is not None and asset not in assets:
             continue
+        if a.key in undecided:
+            continue
         if rule in managed and a.key not in current:
             if await store.resolve_alert(exchange, a.key):
                 log.info("resolved %s: %s (condition cleared)", exchange, a.key)
-                resolved = next((x for x in await store.list_alerts(exchange, limit=50) if x.id == a.id), a)
-                await notifier.send(alert_payload("resolved", resolved))
-    still_open = await store.list_alerts(exchange, open_only=True, limit=10_000)
-    for a in still_open:
+    await deliver_pending(store, exchange, notifier)
+    return len(await store.list_alerts(exchange, open_only=True, limit=10_000))
+
+
+async def deliver_pending(store, exchange: str, notifier: Notifier) -> None:
+    """Send every event of the exchange's alerts the webhook has not had, in the order they happened,
+    and record each one delivered. A "resolved" sent while the webhook was down was lost before (the
+    receiver kept the incident open forever); now it is sent again on the next pass, like "opened".
+    An alert opened and resolved while the webhook was down is sent as both. Stops at the first
+    failure: a later event must not arrive before an earlier one."""
+    for a in await store.undelivered_alerts(exchange):
         if a.notified_at is None:
-            if await notifier.send(alert_payload("opened", a)):
-                await store.mark_alert_notified(a.id)
-    return len(still_open)
+            if not await notifier.send(alert_payload("opened", a)):
+                return
+            await store.mark_alert_notified(a.id, "opened")
+        if a.resolved_at is not None and a.resolved_notified_at is None:
+            if not await notifier.send(alert_payload("resolved", a)):
+                return
+            await store.mark_alert_notified(a.id, "resolved")

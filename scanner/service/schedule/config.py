@@ -105,6 +105,9 @@ class ScheduleConfig:
         return None if self.db is None else expand(self.db)
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+
+
 def expand(text: str) -> str:
     """``${VAR}`` -> the environment variable's value (checked to be set when the config loads)."""
     try:
@@ -275,6 +278,8 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
     if attempts < 1:
         raise top.error("download_attempts", "must be at least 1")
     dl_timeout = parse_duration(top.get("download_timeout", (int, float, str), 600), f"{file}: download_timeout")
+    if dl_timeout <= 0:  # aiohttp reads a total of 0 as no limit
+        raise top.error("download_timeout", "must be longer than 0")
     networks_config = _path(top.get("networks_config", str), base_dir)
     coins_config = _path(top.get("coins_config", str), base_dir)
     webhook = None
@@ -290,14 +295,26 @@ def load_config(path: str | os.PathLike) -> ScheduleConfig:
         _check_vars(file, "webhook.url", url)
         headers = w.get("headers", dict, {})
         for k, v in headers.items():
+            if not _HEADER_NAME.fullmatch(k):
+                raise w.error(f"headers.{k!r}", "not an HTTP header name (letters, digits and !#$%&'*+.^_`|~-)")
             if not isinstance(v, str):
                 raise w.error(f"headers.{k}", "expected a string")
             _check_vars(file, f"webhook.headers.{k}", v)
+            # a token read from a file often ends in a newline: aiohttp refuses the header at every
+            # delivery (a ValueError that failed the exchange's job). Found here, the value not shown.
+            if re.search(r"[\x00-\x08\x0a-\x1f\x7f]", expand(v)):
+                raise w.error(f"headers.{k}", "the value" + (" (after ${VAR})" if "${" in v else "")
+                              + " holds a line break or another control character")
         attempts_w = w.get("attempts", int, 5)
         if attempts_w < 1:
             raise w.error("attempts", "must be at least 1")
-        webhook = Webhook(url, dict(headers), parse_duration(w.get("timeout", (int, float, str), 10), f"{file}: webhook.timeout"),
-                          attempts_w, float(w.get("backoff", (int, float), 1.0)))
+        hook_timeout = parse_duration(w.get("timeout", (int, float, str), 10), f"{file}: webhook.timeout")
+        if hook_timeout <= 0:  # aiohttp reads a total of 0 as no limit: a webhook that never answers held the pass
+            raise w.error("timeout", "must be longer than 0")
+        backoff = w.get("backoff", (int, float), 1.0)
+        if backoff < 0:
+            raise w.error("backoff", "cannot be negative")
+        webhook = Webhook(url, dict(headers), hook_timeout, attempts_w, float(backoff))
     default_rules = _rules(file, top.get("alerts", dict, {}), "alerts.", None)
     raw_exchanges = top.get("exchange", list, [])
     if not raw_exchanges:

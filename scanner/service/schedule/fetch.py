@@ -106,6 +106,12 @@ async def _download(src: Source, target: Path, meta: dict, cfg: ScheduleConfig, 
     timeout = aiohttp.ClientTimeout(total=cfg.download_timeout, sock_connect=30, sock_read=60)
     try:
         async with session.get(expand(str(src.url)), headers=headers, timeout=timeout, allow_redirects=True) as resp:
+            # an https source redirected to plain http (at any hop) is refused before its body is read:
+            # aiohttp follows the downgrade, and the file was taken though no TLS covered it
+            if urlsplit(str(src.url)).scheme.lower() == "https" and any(
+                    r.url.scheme != "https" for r in (*resp.history, resp)):
+                raise SourceError(f"{src.role} {src.display}: redirected to a plain http:// URL; refused (an "
+                                  "https source is read over TLS only)")
             if resp.status == 304 and meta:
                 return None
             if resp.status in (408, 429) or resp.status >= 500:

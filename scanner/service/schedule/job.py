@@ -6,7 +6,7 @@ A TOML file lists the exchanges to watch. For each one, a pass of the job
    the cache folder with TLS verification on, a size limit, an optional sha256 checksum, a conditional
    GET when the server gives an ETag / Last-Modified, and retries for transient errors);
 2. skips the scan when both files have the same sha256 as the exchange's newest finished run (the
-   inputs did not change), else runs ``porscan scan`` on them (``scanner.pipeline.scan.run_scan``: stored,
+   inputs did not change) and that run read every balance it tried, else runs ``porscan scan`` on them (``scanner.pipeline.scan.run_scan``: stored,
    tagged with the exchange name and snapshot date, resumed if an earlier pass was interrupted);
 3. evaluates the alert rules on the exchange's newest finished run: proven ratio below X (per asset or
    all), coverage below Y, more than N failed signatures, published vs on-chain mismatch above Z, and
@@ -38,7 +38,8 @@ from chains.secrets import scrub, secrets_in
 from ...exitcodes import EXIT_ALERTS, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE  # noqa: F401 (re-exported)
 from ...report_model import ScanReport
 
-from .alerts import Condition, Notifier, alert_payload, evaluate, reconcile_alerts, _pct  # noqa: F401 (re-exported)
+from .alerts import (Condition, Notifier, alert_payload, deliver_pending, evaluate, reconcile_alerts,  # noqa: F401
+                     undecided, _pct)
 from .config import (DEFAULT_INTERVAL, JOB_FAILED_KEY, RULES, ExchangeJob, Rules, ScheduleConfig, ScheduleConfigError,  # noqa: F401
                      Source, SourceError, Webhook, expand, load_config, parse_duration)
 from .fetch import Fetched, fetch_source  # noqa: F401 (re-exported)
@@ -51,7 +52,7 @@ log = logging.getLogger("porscan.schedule")
 @dataclass
 class ExchangeResult:
     exchange: str
-    status: str  # scanned | skipped | not_due | failed | disabled
+    status: str  # scanned | skipped | not_due | busy (another pass holds it) | failed | disabled
     message: str = ""
     run_id: int | None = None
     alerts_open: int = 0
@@ -125,6 +126,28 @@ async def run_pass(cfg: ScheduleConfig, *, force: bool = False, only: set[str] |
 
 async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, notifier: Notifier, force: bool,
                         today: str | None) -> ExchangeResult:
+    """One exchange's job, held for this process: two passes at once on one store (cron while
+    ``serve --schedule`` runs, a pass longer than the interval) each downloaded into the same cache
+    file (the second died on a FileNotFoundError, alerted as a failed scan), resumed the same run
+    twice and could deliver an alert twice. The second one now leaves the exchange to the first."""
+    from ...storage import StoreError
+
+    try:
+        async with store.hold(f"schedule exchange: {job.name}") as held:
+            if held:
+                return await _run_held(job, cfg, store, session, notifier, force, today)
+    except StoreError as exc:
+        result = ExchangeResult(job.name, "failed", str(exc))
+        log.error("%s: job failed: %s", job.name, result.message)
+        return result
+    result = ExchangeResult(job.name, "busy", "another schedule pass is running this exchange; left to it")
+    log.warning("%s: %s", job.name, result.message)
+    result.alerts_open = len(await store.list_alerts(job.name, open_only=True, limit=10_000))
+    return result
+
+
+async def _run_held(job: ExchangeJob, cfg: ScheduleConfig, store, session, notifier: Notifier, force: bool,
+                    today: str | None) -> ExchangeResult:
     from ...pipeline.scan import ScanError, ScanOptions, run_scan
     from ...storage import StoreError
 
@@ -143,15 +166,27 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
             liabilities = (await fetch_source(job.liabilities, name, cfg, session)
                            if job.liabilities is not None else None)
             liab_sha = liabilities.sha256 if liabilities else None
+            # a run that left balances unread (an endpoint down, erroring, on another chain) is scanned
+            # again although its inputs did not change: skipping it kept its gaps, and the alerts they
+            # hid, until the exchange published a new file
+            unread = _unread_balances(last)
+            if unread:
+                log.info("%s: run %d left %d balance(s) unread: scanning again", name, last.id, unread)
             if (not force and last is not None and last.input_sha256 == reserves.sha256
-                    and last.liabilities_sha256 == liab_sha):
+                    and last.liabilities_sha256 == liab_sha and not unread):
                 result.status, result.run_id = "skipped", last.id
                 result.message = f"inputs unchanged since run {last.id} (sha256 {reserves.sha256[:12]}...)"
                 log.info("%s: skipped: %s", name, result.message)
             else:
-                opts = ScanOptions(file=reserves.path, liabilities=liabilities.path if liabilities else None,
+                # the same files scanned again (balances left unread, --force) are the same snapshot: a
+                # later pass gave them the day it ran, a second point of the series for one snapshot
+                same_snapshot = (last.snapshot_date if last is not None and last.input_sha256 == reserves.sha256
+                                 and last.liabilities_sha256 == liab_sha else None)
+                # a downloaded file is named by its URL as shown (the cache path said nowhere where it came from)
+                opts = ScanOptions(file=reserves.path, source=job.reserves.display if job.reserves.url else None,
+                                   liabilities=liabilities.path if liabilities else None,
                                    liabilities_format=job.liabilities_format, db=cfg.db_url(), exchange=name,
-                                   snapshot_date=job.snapshot_date or today
+                                   snapshot_date=job.snapshot_date or same_snapshot or today
                                    or datetime.now(timezone.utc).date().isoformat(),
                                    networks_path=job.networks_config, coins_path=job.coins_config,
                                    rpc=tuple(expand(s) for s in job.rpc), networks=job.networks, coins=job.coins,
@@ -161,6 +196,9 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
                 outcome = await run_scan(opts, _LogUI(name))
                 result.status, result.run_id = "scanned", outcome.run.id
                 result.message = f"run {outcome.run.id} done in {time.perf_counter() - t:.1f} s"
+                missed = _unread_balances(outcome.run)
+                if missed:  # the summary line says how complete the run is, as every report does
+                    result.message += f"; {missed} balance(s) unread (scanned again on the next pass)"
                 log.info("%s: %s", name, result.message)
                 last = outcome.run
         if job.rules.job_failed:
@@ -169,7 +207,8 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
             report = ScanReport.from_json(last.summary)
             conditions = evaluate(name, last.id, report, job.rules)
             result.alerts_open = await reconcile_alerts(store, name, conditions, managed, notifier, last.id,
-                                                        {a.asset for a in report.assets})
+                                                        {a.asset for a in report.assets},
+                                                        undecided(report, job.rules))
         else:
             result.alerts_open = len(await store.list_alerts(name, open_only=True, limit=10_000))
     except (SourceError, ScanError, StoreError) as exc:
@@ -186,6 +225,15 @@ async def _run_exchange(job: ExchangeJob, cfg: ScheduleConfig, store, session, n
     return result
 
 
+def _unread_balances(run) -> int:
+    """Balance reads of a finished run that failed (status ``unread``: tried and not answered), 0
+    without a run or a summary. Rows porscan cannot read at all (``unsupported``: no endpoint) are not
+    counted: scanning again would not read them."""
+    if run is None or not run.summary:
+        return 0
+    return int(ScanReport.from_json(run.summary).balance_status.get("unread", 0))
+
+
 async def _job_failed(store, job: ExchangeJob, result: ExchangeResult, notifier: Notifier) -> None:
     try:
         if job.rules.job_failed:
@@ -194,9 +242,7 @@ async def _job_failed(store, job: ExchangeJob, result: ExchangeResult, notifier:
             alert, new = await store.raise_alert(job.name, cond.key, cond.message, cond.detail, None)
             if new:
                 log.warning("ALERT %s: %s", job.name, cond.message)
-        for a in await store.list_alerts(job.name, open_only=True, limit=10_000):
-            if a.notified_at is None and await notifier.send(alert_payload("opened", a)):
-                await store.mark_alert_notified(a.id)
+        await deliver_pending(store, job.name, notifier)
         result.alerts_open = len(await store.list_alerts(job.name, open_only=True, limit=10_000))
     except Exception:  # noqa: BLE001 - the store itself may be what failed
         log.exception("%s: could not record the failure alert", job.name)
@@ -205,9 +251,26 @@ async def _job_failed(store, job: ExchangeJob, result: ExchangeResult, notifier:
 async def _resolve_job_failed(store, exchange: str, notifier: Notifier) -> None:
     if await store.resolve_alert(exchange, JOB_FAILED_KEY):
         log.info("resolved %s: %s (the job ran again)", exchange, JOB_FAILED_KEY)
-        alerts = [a for a in await store.list_alerts(exchange, limit=50) if a.key == JOB_FAILED_KEY]
-        if alerts:
-            await notifier.send(alert_payload("resolved", alerts[0]))
+    await deliver_pending(store, exchange, notifier)
+
+
+async def _until_stopped(work, stop: asyncio.Event | None):
+    """``work``'s result, or None when ``stop`` is set first (the work is cancelled then). SIGTERM
+    (systemd stop) and Ctrl-C only set ``stop``: waited for at the end of the pass, a long scan or a
+    slow webhook held the process past the service manager's stop timeout, and Ctrl-C did nothing."""
+    task = asyncio.ensure_future(work)
+    if stop is None:
+        return await task
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    return None
 
 
 def summarize(result: PassResult) -> str:
@@ -227,7 +290,10 @@ async def schedule_loop(cfg: ScheduleConfig, interval: float | None = None, on_p
     while stop is None or not stop.is_set():
         t = time.monotonic()
         try:
-            result = await run_pass(cfg)
+            result = await _until_stopped(run_pass(cfg), stop)
+            if result is None:  # stopped during the pass: its scan was interrupted and resumes next time
+                log.info("schedule stopped during a pass; an interrupted scan resumes on the next pass")
+                return
             log.info("schedule pass done (exit code %d):\n%s", result.exit_code, summarize(result))
             if on_pass is not None:
                 on_pass(result)

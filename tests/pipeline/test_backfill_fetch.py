@@ -1,0 +1,108 @@
+"""``porscan backfill``'s download of an https round (``scanner.pipeline.backfill.fetch``) against a
+local TLS server whose certificate the client is made to trust."""
+
+from __future__ import annotations
+
+import shutil
+import ssl
+import subprocess
+
+import pytest
+from aiohttp import web
+
+from scanner.errors import UsageError
+from scanner.pipeline.backfill import fetch
+from support.common import run
+
+
+@pytest.fixture
+def trusted_tls(tmp_path, monkeypatch):
+    """A server TLS context for 127.0.0.1 and aiohttp's default verifying context trusting it (the
+    download opens its own session with that default)."""
+    import aiohttp.connector
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    monkeypatch.setattr(aiohttp.connector, "_SSL_CONTEXT_VERIFIED", ssl.create_default_context(cafile=str(cert)))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server
+
+
+def test_a_round_redirected_from_https_to_http_is_refused(tmp_path, trusted_tls):
+    """An https round answering 302 to a plain http:// URL was downloaded and scanned; now the
+    download fails naming why, and nothing is cached. A plain https download still works."""
+    body = b"coin,network,address\n"
+
+    async def go(path: str):
+        async def plain_file(request):
+            return web.Response(body=body)
+
+        async def moved(request):
+            raise web.HTTPFound(f"http://127.0.0.1:{ports[0]}/f.csv")
+
+        plain, secure = web.Application(), web.Application()
+        plain.router.add_get("/f.csv", plain_file)
+        secure.router.add_get("/moved.csv", moved)
+        secure.router.add_get("/f.csv", plain_file)
+        runners = [web.AppRunner(plain), web.AppRunner(secure)]
+        for r in runners:
+            await r.setup()
+        sites = [web.TCPSite(runners[0], "127.0.0.1", 0), web.TCPSite(runners[1], "127.0.0.1", 0, ssl_context=trusted_tls)]
+        for site in sites:
+            await site.start()
+        ports = [site._server.sockets[0].getsockname()[1] for site in sites]
+        try:
+            return await fetch(f"https://127.0.0.1:{ports[1]}/{path}", tmp_path / "cache")
+        finally:
+            for r in runners:
+                await r.cleanup()
+
+    assert run(go("f.csv")).read_bytes() == body
+    with pytest.raises(UsageError, match=r"moved.csv: redirected to a plain http:// URL; refused"):
+        run(go("moved.csv"))
+    (kept,) = (tmp_path / "cache").iterdir()  # the good download only
+    assert kept.name.endswith("-f.csv")
+
+
+def test_a_download_stops_while_its_disk_keeps_room(tmp_path, trusted_tls, monkeypatch):
+    """An https round whose answer never ends (or outgrows the disk) was written until the cache's
+    disk was full, and every other program's with it. It stops now, as a copy of stdin does, while
+    256 MiB are still free; nothing is kept."""
+    import shutil
+    from collections import namedtuple
+
+    import scanner.pipeline.inputs as inputs
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(inputs, "_ROOM_EVERY", 1 << 20)  # look at every MiB (64 MiB in use)
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(1 << 30, (1 << 30) - (100 << 20), 100 << 20))
+
+    async def go():
+        async def endless(request):
+            resp = web.StreamResponse()
+            await resp.prepare(request)
+            for _ in range(64):
+                await resp.write(b"x" * (1 << 20))
+            return resp
+
+        app = web.Application()
+        app.router.add_get("/big.csv", endless)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=trusted_tls)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        try:
+            return await fetch(f"https://127.0.0.1:{port}/big.csv?key=LITERALKEY", tmp_path / "cache")
+        finally:
+            await runner.cleanup()
+
+    with pytest.raises(UsageError, match=r"big.csv\?\*\*\*: download stopped after \d+ MiB: less than 256 MiB left") as err:
+        run(go())
+    assert "LITERALKEY" not in str(err.value)
+    assert not list((tmp_path / "cache").iterdir())
