@@ -6,8 +6,9 @@ A TOML file lists the exchanges to watch. For each one, a pass of the job
    the cache folder with TLS verification on, a size limit, an optional sha256 checksum, a conditional
    GET when the server gives an ETag / Last-Modified, and retries for transient errors);
 2. skips the scan when both files have the same sha256 as the exchange's newest finished run (the
-   inputs did not change) and that run read every balance it tried, else runs ``porscan scan`` on them (``scanner.pipeline.scan.run_scan``: stored,
-   tagged with the exchange name and snapshot date, resumed if an earlier pass was interrupted);
+   inputs did not change) and that run read every balance it tried, else runs ``porscan scan`` on
+   them (``scanner.pipeline.scan.run_scan``: stored, tagged with the exchange name and snapshot date,
+   resumed if an earlier pass was interrupted);
 3. evaluates the alert rules on the exchange's newest finished run: proven ratio below X (per asset or
    all), coverage below Y, more than N failed signatures, published vs on-chain mismatch above Z, and
    the job itself failing (source unreachable, bad checksum, scan error). Each condition is one alert in
