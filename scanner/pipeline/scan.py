@@ -15,8 +15,10 @@ one store; the plan (plan.py), balances (balances.py) and aggregation (aggregate
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import hashlib
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,6 +56,7 @@ from .verify import Filters, row_records, run_verify, status_column_skip
 # the longer path, and verification fills their waits.
 VERIFY_NICE = 10
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
+SAVE_WAIT_SECONDS = 1.0  # how often verification's thread, waiting for a chunk's store, checks the scan still runs
 FAILURES_LISTED = 1000  # failed, mismatched and unread rows written into the report (the store keeps all)
 
 
@@ -408,9 +411,24 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
         if held is not None:
             held.add_rows(records)
 
+    stop = threading.Event()  # this stage has ended (cancelled, failed): the thread stores no more chunks
+
     def on_chunk(res) -> None:
         records = row_records(res)
-        asyncio.run_coroutine_threadsafe(save(str(res.first_line), records), loop).result()
+        if stop.is_set():
+            raise asyncio.CancelledError("the scan stopped")
+        saved = asyncio.run_coroutine_threadsafe(save(str(res.first_line), records), loop)
+        # Not a bare result(): a SIGTERM's KeyboardInterrupt can leave asyncio.run with this save never
+        # run and the loop closed; the thread then waited forever and the process, having printed
+        # "interrupted", never exited. Looked at once a second, only while a save takes that long.
+        while True:
+            try:
+                saved.result(timeout=SAVE_WAIT_SECONDS)
+                break
+            except concurrent.futures.TimeoutError:
+                if stop.is_set() or loop.is_closed() or not loop.is_running():
+                    saved.cancel()
+                    raise asyncio.CancelledError("the scan stopped") from None
         if stored is not None and records:
             loop.call_soon_threadsafe(stored.advance, records[-1].line)
 
@@ -418,10 +436,13 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
         loop.call_soon_threadsafe(ui.advance, nbytes)
 
     filters = Filters(ctx.opts.coins, ctx.opts.networks)
-    await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
-                            chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
-                            on_chunk=on_chunk, on_progress=on_progress, hash_input=False,  # hashed at start
-                            nice=nice, want_tallies=False)
+    try:
+        await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
+                                chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
+                                on_chunk=on_chunk, on_progress=on_progress, hash_input=False,  # hashed at start
+                                nice=nice, want_tallies=False)
+    finally:
+        stop.set()
     ui.end_stage()
 
 

@@ -677,3 +677,55 @@ def test_dry_run_writes_the_plan_as_json_and_nothing_else(world, tmp_path, capsy
     evm = [n for n in plan["networks"] if n["kind"] == "evm"]
     assert evm and all(isinstance(n["requests"], int) and n["requests"] > 0 for n in evm)
     assert all(n["reads"].startswith(("at snapshot", "latest")) and n["reads"] in shown for n in plan["networks"])
+
+
+# A scan's loop gone (a SIGTERM's KeyboardInterrupt leaves asyncio.run without shutting its threads
+# down) while verification's thread waits for the loop to store a chunk: the thread must end by
+# itself, or the process never exits. Run in a child process: a thread that waits forever hangs it.
+_LOOP_GONE = r"""
+import asyncio, os, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+from scanner.pipeline.scan import NullUI, ScanOptions, _load_context, _stage_verify
+
+ctx = _load_context(ScanOptions(file=sys.argv[1], networks_path=sys.argv[2], workers=1, chunk_bytes=1024))
+entered = asyncio.Event()
+
+class Store:
+    async def done_chunks(self, run_id, stage):
+        return set()
+
+    async def save_rows(self, run_id, key, records):
+        entered.set()
+        await asyncio.sleep(3600)  # the loop never gets to finish it
+
+class Run:
+    id = 1
+
+loop = asyncio.new_event_loop()
+loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="verify-thread"))
+loop.create_task(_stage_verify(ctx, Store(), Run(), NullUI()))
+loop.run_until_complete(entered.wait())
+loop.close()  # as asyncio.run's close does when a KeyboardInterrupt escapes it: no task is run again
+deadline = time.monotonic() + 10
+while any(t.name.startswith("verify-thread") for t in threading.enumerate()) and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("ended" if time.monotonic() < deadline else "still waiting", flush=True)
+os._exit(0)  # not joined at exit: a thread still waiting would hang this process
+"""
+
+
+def test_verification_thread_ends_when_the_scan_loop_is_gone(tmp_path):
+    """SIGTERM at the wrong moment printed "interrupted" and then never exited: the verification
+    thread waited forever for a chunk's store on a loop that had been closed."""
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        + "".join(f"ETH,0x{i:040x},100,1,-,-\n" for i in range(200)))
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
+    try:
+        done = subprocess.run([sys.executable, "-c", _LOOP_GONE, str(reserves), str(networks)], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not exit: the verification thread still waits for the closed loop")
+    assert done.stdout.strip() == "ended", done.stderr[-2000:]
