@@ -30,6 +30,10 @@ from chains.secrets import scrub, userinfo_secrets
 from .model import StoreError, canonical_json, redact_url
 
 _MIGRATION_LOCK = 0x706F7273  # pg_advisory_xact_lock key: one migrator at a time
+# What the driver raises for a database or connection fault. InternalClientError is not an
+# InterfaceError: a connection broken mid-operation (the server restarted, pg_terminate_backend) can
+# surface as one, and escaped as a traceback with exit code 1 instead of one line and 2.
+DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -98,7 +102,7 @@ class PostgresStore(Store):
             store._writers = asyncpg.create_pool(url, min_size=0, max_size=max_connections, timeout=timeout,
                                                  init=_init_writer)
             await store._writers
-        except (OSError, asyncio.TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (*DB_ERRORS, asyncio.TimeoutError, ValueError) as exc:
             raise StoreError(f"cannot connect to the PostgreSQL store {store.url}: {store._scrub(exc)}") from None
         try:
             await store._migrate(upto_version)
@@ -123,7 +127,7 @@ class PostgresStore(Store):
                 for m in pending(POSTGRES, applied, upto_version, self.url):
                     await c.execute(m.sql)
                     await c.execute("INSERT INTO schema_migrations VALUES ($1, $2, now())", m.version, m.name)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     async def schema_version(self) -> int:
@@ -142,7 +146,7 @@ class PostgresStore(Store):
                 return await pinned.fetch(numbered(sql), *args)
             async with self._acquire() as c:
                 return await c.fetch(numbered(sql), *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     @contextlib.asynccontextmanager
@@ -162,7 +166,7 @@ class PostgresStore(Store):
                             self._pinned.reset(token)
                 finally:
                     await _init_connection(c)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     async def _transaction(self, steps: Sequence[tuple[str, Sequence[tuple]]]) -> None:
@@ -171,7 +175,7 @@ class PostgresStore(Store):
                 for sql, arg_list in steps:
                     if arg_list:
                         await c.executemany(numbered(sql), arg_list)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     def _encode_chunk(self, run_id: int, kind: str, records: Sequence) -> list[tuple]:
@@ -192,7 +196,7 @@ class PostgresStore(Store):
                         await c.copy_records_to_table(table, records=values, columns=columns)
                     except asyncpg.UniqueViolationError as exc:
                         raise self._overlap(run_id, stage, chunk_key, exc) from None
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
         if not saved:
             await self._chunk_refused(run_id, stage, chunk_key)

@@ -510,6 +510,31 @@ def test_postgres_errors_name_the_database(postgres_server):
     assert "pw123456" not in str(e.value)
 
 
+def test_a_connection_broken_mid_operation_is_a_store_error(postgres_db, monkeypatch):
+    """PostgreSQL restarted (or pg_terminate_backend) mid-scan: asyncpg may report the broken connection
+    as an InternalClientError ("cannot switch to state 15; another operation is in progress"), which
+    escaped as a traceback with exit code 1 (a failed check). It is a StoreError naming the database."""
+    import asyncpg
+
+    from scanner.storage import open_store
+
+    async def broken(self, *args, **kwargs):
+        raise asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+
+    async def go():
+        async with await open_store(postgres_db) as store:
+            info = await store.start_run(spec())
+            monkeypatch.setattr(asyncpg.connection.Connection, "fetchval", broken)
+            monkeypatch.setattr(asyncpg.connection.Connection, "fetch", broken)
+            with pytest.raises(StoreError, match="another operation"):
+                await store.save_rows(info.id, "1", [row(1)])
+            with pytest.raises(StoreError, match="another operation"):
+                await store.get_run(info.id)
+            monkeypatch.undo()
+
+    run(go())
+
+
 def test_default_and_bare_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("PORSCAN_DB", str(tmp_path / "home" / "porscan.db"))
 
