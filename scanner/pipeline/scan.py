@@ -304,6 +304,7 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
     resumed = False
     if opts.resume is not None:
         run = await store.get_run(opts.resume)
+        await _claim(store, run.id)
         if run.damaged:  # its stored options cannot be read back: nothing to check a resume against
             raise ScanError(f"{run.damaged}; start anew with --fresh")
         if run.input_sha256 != spec.input_sha256:
@@ -320,6 +321,8 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
         resumed = True
     else:
         found = None if opts.fresh else await store.find_resumable(spec)
+        if found is not None:
+            await _claim(store, found.id)
         if found is not None and found.damaged:
             raise ScanError(f"{found.damaged}; start anew with --fresh")
         if found is not None:
@@ -327,12 +330,22 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
             resumed = True
         else:
             run = await store.start_run(spec)
+            await _claim(store, run.id)  # seen as live by a scan of the same inputs started now
     if resumed:
         ui.note(f"resuming run {run.id} (started {run.started_at})")
         if opts.snapshot_date and opts.snapshot_date != run.snapshot_date:
             await store.set_snapshot_date(run.id, opts.snapshot_date)
             run = await store.get_run(run.id)
     return run, resumed
+
+
+async def _claim(store: Store, run_id: int) -> None:
+    """Hold the run for this process: a second scan of the same inputs started while the first runs
+    resumed its run, wrote beside it and read the same nodes at the same time (two Knots dumps at
+    once left rows unread), and both then finished it."""
+    if not await store.claim_run(run_id):
+        raise ScanError(f"run {run_id} is being scanned by another porscan process now: wait for it to end "
+                        "(the same command then resumes it if it was interrupted), or start a separate run with --fresh")
 
 
 async def finish_scan(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, notes: list[str], resumed: bool,

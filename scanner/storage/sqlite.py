@@ -9,6 +9,8 @@ Amounts are TEXT (exact integer or decimal strings); booleans 0/1; times ISO 860
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +35,7 @@ class SqliteStore(Store):
         self.url = f"sqlite:///{path}"
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porscan-sqlite")
+        self._claims: int | None = None  # fd of the runs' lock file, once a run is claimed
 
     @classmethod
     async def open(cls, path: str, upto_version: int | None = None) -> "SqliteStore":
@@ -166,7 +169,26 @@ class SqliteStore(Store):
     def _out_date(self, v):
         return v
 
+    async def claim_run(self, run_id: int) -> bool:
+        """A POSIX lock on byte ``run_id`` of ``<db>-runs.lock`` beside the database: the kernel drops
+        it when the process ends. Not a lock on the database file: SQLite's own locks live there, and
+        closing another descriptor of it would drop them."""
+        if self.path == ":memory:":
+            return True
+        try:
+            if self._claims is None:
+                self._claims = os.open(f"{self.path}-runs.lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.lockf(self._claims, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, run_id)
+        except (BlockingIOError, PermissionError):  # held: EAGAIN, or EACCES on some systems
+            return False
+        except OSError as exc:
+            raise StoreError(f"{self.url}: cannot lock run {run_id} in {self.path}-runs.lock: {exc}") from exc
+        return True
+
     async def close(self) -> None:
+        if self._claims is not None:
+            os.close(self._claims)
+            self._claims = None
         if self._thread is None:
             return
         if self._conn is not None:

@@ -4,6 +4,7 @@ the dry run, stored runs, the report command, and SIGKILL-and-resume equality.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -729,3 +730,60 @@ def test_verification_thread_ends_when_the_scan_loop_is_gone(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail("the process did not exit: the verification thread still waits for the closed loop")
     assert done.stdout.strip() == "ended", done.stderr[-2000:]
+
+
+_HOLD_RUN = r"""
+import asyncio, sys
+from scanner.storage import open_store
+
+async def main(url, run_id):
+    store = await open_store(url)
+    print(await store.claim_run(run_id), flush=True)
+    sys.stdin.readline()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def test_a_run_another_process_is_scanning_is_not_resumed_beside_it(tmp_path, monkeypatch):
+    """Two `porscan scan` of the same inputs at once: the second resumed the run the first was still
+    scanning (both wrote into it, both read the same nodes, both finished it). Now it says so in one
+    line, and resumes the run once the other process is gone."""
+    import scanner.pipeline.scan as scan_mod
+    from scanner.storage import open_store
+
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        f"ETH,0x{'ab' * 20},100,1,-,-\n")
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
+    db = str(tmp_path / "runs.db")
+    opts = scan_mod.ScanOptions(file=str(reserves), db=db, networks_path=str(networks), workers=1)
+
+    async def boom(*_args, **_kwargs):
+        raise RuntimeError("interrupted half-way")
+
+    monkeypatch.setattr(scan_mod, "_stage_balances", boom)
+    with pytest.raises(RuntimeError):
+        run(scan_mod.run_scan(opts))
+    monkeypatch.undo()
+
+    async def runs():
+        async with await open_store(db) as s:
+            return await s.list_runs()
+    (unfinished,) = run(runs())
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_RUN, db, str(unfinished.id)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        with pytest.raises(scan_mod.ScanError, match=f"run {unfinished.id} is being scanned by another porscan process"):
+            run(scan_mod.run_scan(opts))
+        with pytest.raises(scan_mod.ScanError, match="another porscan process"):
+            run(scan_mod.run_scan(dataclasses.replace(opts, resume=unfinished.id)))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [r.status for r in run(runs())] == ["failed"]  # nothing was written beside the other process
+    outcome = run(scan_mod.run_scan(opts))
+    assert outcome.resumed and outcome.run.id == unfinished.id and outcome.run.status == "done"
