@@ -205,7 +205,18 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
             for coin, height, items in jobs:
                 await run_group(coin, height, items)
 
-        await asyncio.gather(*(run_network(jobs) for jobs in by_network.values()))
+        tasks = [asyncio.ensure_future(run_network(jobs)) for jobs in by_network.values()]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # One network failed (a slice that could not be saved): the others are stopped before the
+            # adapters close under them. A bare gather left them reading on closed sessions; those reads
+            # failed ("Session is closed"), were recorded as unread and saved with their checkpoints,
+            # so a resumed run never read them again.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         for nid, ad in adapters.items():
             summaries[nid].requests = ad.requests
             for label, errs in ad.provider_errors().items():
