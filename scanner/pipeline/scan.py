@@ -34,7 +34,7 @@ from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
 from ..amounts import EXACT, coverage as coverage_of, exact_sum, rounding_slack
 from ..config.assets import AssetBook, config_dir, default_book
-from .balances import SLICE, network_slices, read_groups
+from .balances import NOTES_KEPT, SLICE, network_slices, read_groups
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from .inputs import guess_exchange  # noqa: F401 (its callers import it from here too)
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
@@ -601,14 +601,23 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
     total = sum(len(v) for v in groups.values())
     ui.stage("balances", total)
 
-    summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
-                                  adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False)
+    async def network_read(nid: str, s) -> None:
+        # stored, not only shown: a run interrupted after this network was read, resumed, reads nothing
+        # more there and still says how it was read (the block and method of a UTXO read, a read at the
+        # latest block); before, its report lost those notes. A process that read there adds its own to
+        # what an earlier one said about the rows it had read.
+        if s.rows:
+            said = (await store.balance_notes(run.id)).get(nid, [])
+            await store.save_balance_notes(run.id, nid, (said + [n for n in s.notes if n not in said])[:NOTES_KEPT])
+
+    await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
+                      adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False,
+                      on_network=network_read)
     plan.close()
     ui.end_stage()
     notes = [f"{nid}: {n}" for nid, n in sorted(height_notes.items())]
-    for nid in sorted(summaries):
-        s = summaries[nid]
-        notes.extend(f"{nid}: {n}" for n in s.notes[:20])
+    for nid, said in (await store.balance_notes(run.id)).items():
+        notes.extend(f"{nid}: {n}" for n in said)
     return notes
 
 

@@ -787,3 +787,40 @@ def test_a_run_another_process_is_scanning_is_not_resumed_beside_it(tmp_path, mo
     assert [r.status for r in run(runs())] == ["failed"]  # nothing was written beside the other process
     outcome = run(scan_mod.run_scan(opts))
     assert outcome.resumed and outcome.run.id == unfinished.id and outcome.run.status == "done"
+
+
+def test_a_resumed_run_still_says_how_its_earlier_reads_were_made(tmp_path, monkeypatch):
+    """What a network's reads said (the block and method of a UTXO read, a read at the latest block
+    instead of the snapshot) was kept only in the memory of the process that read: a run interrupted
+    after its reads and resumed read nothing more and its report lost those notes. They are stored."""
+    import scanner.pipeline.scan as scan_mod
+    from chains.memory import MemoryAdapter
+    from scanner.pipeline import adapters
+
+    address = "0x" + "ab" * 20
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        f"ETH,{address},100,1,-,-\n")
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "mem"\nurl = "http://127.0.0.1:9"\n')
+    said = "FAKE-memory: read at block 100 0xabab via a test method"
+
+    class Noting(MemoryAdapter):
+        async def balances(self, asset, addresses, height):
+            batch = await super().balances(asset, addresses, height)
+            return dataclasses.replace(batch, notes=(said,))
+
+    monkeypatch.setitem(adapters.FACTORIES, "evm", lambda net, **_: Noting("ethereum", {address: 10**18}))
+    opts = scan_mod.ScanOptions(file=str(reserves), db=str(tmp_path / "runs.db"), networks_path=str(networks), workers=1)
+
+    async def killed(*_args, **_kwargs):
+        raise RuntimeError("killed after the reads")
+
+    with monkeypatch.context() as m:
+        m.setattr(scan_mod, "finish_scan", killed)
+        with pytest.raises(RuntimeError):
+            run(scan_mod.run_scan(opts))
+    outcome = run(scan_mod.run_scan(opts))
+    assert outcome.resumed
+    assert f"ethereum: {said}" in outcome.report.notes
