@@ -316,6 +316,8 @@ class BitcoinCoreAdapter:
         chain = info.get("chain")
         if chain not in CORE_CHAIN_NAMES[self.node_chain]:
             raise AdapterError(f"node is on chain {chain!r}, network {self.network} expects {self.node_chain}")
+        if self.allow_rollback and self.mode in ("auto", "rollback") and await self._undo_left_rollback(notes):
+            info = await self.client.call("getblockchaininfo", [])
         tip = int(info["blocks"])
         at_snapshot = height is not None
         h = tip if height is None else height
@@ -441,6 +443,36 @@ class BitcoinCoreAdapter:
         if sum(totals.values()) != btc_to_sats(res.get("total_amount", 0)):
             raise AdapterError("scantxoutset total does not equal the sum of its unspents")
         return totals
+
+    async def _undo_left_rollback(self, notes: list[str]) -> bool:
+        """Undo a rollback of porscan's that a killed run left: the network off and the block after the
+        active tip invalid, as _rollback_scan leaves the node between its invalidateblock and its
+        reconsiderblock. Left alone, the next read found the tip at the snapshot, read it there and left
+        the node off the network, on a fork it would never leave. True when it undid one."""
+        net = await self.client.call("getnetworkinfo", [])
+        if net.get("networkactive", True):
+            return False  # _rollback_scan turns the network off first: with it on, no rollback of ours is left
+        tips = await self.client.call("getchaintips", [])
+        active = next((t for t in tips if t.get("status") == "active"), None)
+        if active is None:
+            return False
+        for t in tips:
+            branch = int(t.get("branchlen", 0))
+            if t.get("status") != "invalid" or branch < 1:
+                continue
+            first = t["hash"]  # the branch's first block: walk back from its tip to the block after the fork
+            for _ in range(branch - 1):
+                first = (await self.client.call("getblockheader", [first]))["previousblockhash"]
+            if (await self.client.call("getblockheader", [first])).get("previousblockhash") != active["hash"]:
+                continue  # invalid blocks forking below the tip: not what a rollback of ours leaves
+            await self.slow.call("reconsiderblock", [first])
+            await self.client.call("setnetworkactive", [True])
+            log.warning("%s: undid a rollback an earlier run left (reconsiderblock %s; setnetworkactive true)",
+                        self.label, first)
+            notes.append(f"{self.label}: a rollback left by an earlier run (network off, block {first} invalid) "
+                         "undone before reading")
+            return True
+        return False
 
     async def _rollback_scan(self, wanted: set[str], block: BlockRef, tip: int) -> dict[str, int]:
         nxt = await self.client.call("getblockhash", [block.number + 1])

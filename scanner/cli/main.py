@@ -102,7 +102,11 @@ def _terminated(signum: int, frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         return
-    raise KeyboardInterrupt
+    # Whatever SIGINT does now: under asyncio.run, cancel the command's task, which unwinds (the run
+    # stored as interrupted, the store closed) and then ends in KeyboardInterrupt; elsewhere, raise it.
+    # A KeyboardInterrupt raised here instead landed in whichever event-loop task was running (a
+    # balance read), stopped the loop there, and printed that task's traceback after "interrupted".
+    signal.raise_signal(signal.SIGINT)
 
 
 _MAIN_PID = 0

@@ -80,6 +80,10 @@ def _units(units: int, decimals: int | None) -> str | None:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+# what a network's reads said, kept per network for a scan's report (one-process and distributed alike)
+NOTES_KEPT = 20
+
+
 def slice_key(coin: str, height: int | None, index: int) -> str:
     """Checkpoint key of one slice of a (coin, height) group: stable for the same file and SLICE."""
     return f"{coin}@{'latest' if height is None else height}#{index}"
@@ -150,11 +154,16 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
                       on_progress: Callable[[int], None] | None = None,
                       on_plan: Callable[[int], None] | None = None,
                       summaries: dict[str, NetworkSummary] | None = None,
-                      slice_rows: int = SLICE, per_wallet: bool = True) -> dict[str, NetworkSummary]:
+                      slice_rows: int = SLICE, per_wallet: bool = True,
+                      on_network: Callable[[str, NetworkSummary], Awaitable[None]] | None = None
+                      ) -> dict[str, NetworkSummary]:
     """Read every group in slices of ``slice_rows`` rows; each slice's checks go to ``on_slice(key, checks)``
     (a checkpoint for ``porscan scan``). Slices whose key is in ``done`` are not read again. Networks
     run concurrently; a network's groups run one after the other. ``per_wallet`` False: the summaries
-    keep no per-wallet on-chain totals (:attr:`NetworkSummary.per_wallet`)."""
+    keep no per-wallet on-chain totals (:attr:`NetworkSummary.per_wallet`). ``on_network(network, summary)``
+    is awaited after each slice saved and once the network's groups are all read, its summary then
+    complete (a scan stores what its reads said, so that a resumed run that reads nothing more there
+    still says it)."""
     summaries = {} if summaries is None else summaries
     todo = {k: v for k, v in groups.items()}
     total = sum(len(v) for v in todo.values())
@@ -194,6 +203,8 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
                 out: list[BalanceRecord] = []
                 _record(part, batch, coin, target, height, s, out, failure)
                 await on_slice(key, out)
+                if on_network is not None:  # what was said so far, kept with the slice: a kill keeps it
+                    await on_network(target.network, s)
                 if on_progress:
                     on_progress(len(part))
 
@@ -201,16 +212,29 @@ async def read_groups(groups: Groups, coins: Mapping[str, CoinTarget], networks:
         for (coin, height), items in todo.items():
             by_network[coins[coin].network].append((coin, height, items))
 
-        async def run_network(jobs) -> None:
+        async def run_network(nid: str, jobs) -> None:
             for coin, height, items in jobs:
                 await run_group(coin, height, items)
-
-        await asyncio.gather(*(run_network(jobs) for jobs in by_network.values()))
-        for nid, ad in adapters.items():
-            summaries[nid].requests = ad.requests
+            s, ad = summaries[nid], adapters[nid]
+            s.requests = ad.requests
             for label, errs in ad.provider_errors().items():
                 if errs:
-                    summaries[nid].notes.append(f"provider errors on {label}: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
+                    s.notes.append(f"provider errors on {label}: " + ", ".join(f"{k} {v}" for k, v in sorted(errs.items())))
+            if on_network is not None:
+                await on_network(nid, s)
+
+        tasks = [asyncio.ensure_future(run_network(nid, jobs)) for nid, jobs in by_network.items()]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            # One network failed (a slice that could not be saved): the others are stopped before the
+            # adapters close under them. A bare gather left them reading on closed sessions; those reads
+            # failed ("Session is closed"), were recorded as unread and saved with their checkpoints,
+            # so a resumed run never read them again.
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
     finally:
         for ad in adapters.values():
             await ad.close()

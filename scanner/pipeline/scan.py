@@ -15,8 +15,10 @@ one store; the plan (plan.py), balances (balances.py) and aggregation (aggregate
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import hashlib
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from ..errors import UsageError
 from .aggregate import Aggregation, CoinPlace
 from ..amounts import EXACT, coverage as coverage_of, exact_sum, rounding_slack
 from ..config.assets import AssetBook, config_dir, default_book
-from .balances import SLICE, network_slices, read_groups
+from .balances import NOTES_KEPT, SLICE, network_slices, read_groups
 from .ingest import FileHead, IngestError, read_head, sha256_file
 from .inputs import guess_exchange  # noqa: F401 (its callers import it from here too)
 from ..config.networks import (CoinTargets, NetConfigError, Network, RuleDecimals, check_coins, load_coins,
@@ -54,6 +56,7 @@ from .verify import Filters, row_records, run_verify, status_column_skip
 # the longer path, and verification fills their waits.
 VERIFY_NICE = 10
 UNSUPPORTED_KEY = "unsupported"  # balances checkpoint of rows no adapter can read
+SAVE_WAIT_SECONDS = 1.0  # how often verification's thread, waiting for a chunk's store, checks the scan still runs
 FAILURES_LISTED = 1000  # failed, mismatched and unread rows written into the report (the store keeps all)
 
 
@@ -301,6 +304,7 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
     resumed = False
     if opts.resume is not None:
         run = await store.get_run(opts.resume)
+        await _claim(store, run.id)
         if run.damaged:  # its stored options cannot be read back: nothing to check a resume against
             raise ScanError(f"{run.damaged}; start anew with --fresh")
         if run.input_sha256 != spec.input_sha256:
@@ -317,6 +321,8 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
         resumed = True
     else:
         found = None if opts.fresh else await store.find_resumable(spec)
+        if found is not None:
+            await _claim(store, found.id)
         if found is not None and found.damaged:
             raise ScanError(f"{found.damaged}; start anew with --fresh")
         if found is not None:
@@ -324,12 +330,22 @@ async def open_run(ctx: _Context, store: Store, ui: ScanUI) -> tuple[RunInfo, bo
             resumed = True
         else:
             run = await store.start_run(spec)
+            await _claim(store, run.id)  # seen as live by a scan of the same inputs started now
     if resumed:
         ui.note(f"resuming run {run.id} (started {run.started_at})")
         if opts.snapshot_date and opts.snapshot_date != run.snapshot_date:
             await store.set_snapshot_date(run.id, opts.snapshot_date)
             run = await store.get_run(run.id)
     return run, resumed
+
+
+async def _claim(store: Store, run_id: int) -> None:
+    """Hold the run for this process: a second scan of the same inputs started while the first runs
+    resumed its run, wrote beside it and read the same nodes at the same time (two Knots dumps at
+    once left rows unread), and both then finished it."""
+    if not await store.claim_run(run_id):
+        raise ScanError(f"run {run_id} is being scanned by another porscan process now: wait for it to end "
+                        "(the same command then resumes it if it was interrupted), or start a separate run with --fresh")
 
 
 async def finish_scan(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, notes: list[str], resumed: bool,
@@ -408,9 +424,24 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
         if held is not None:
             held.add_rows(records)
 
+    stop = threading.Event()  # this stage has ended (cancelled, failed): the thread stores no more chunks
+
     def on_chunk(res) -> None:
         records = row_records(res)
-        asyncio.run_coroutine_threadsafe(save(str(res.first_line), records), loop).result()
+        if stop.is_set():
+            raise asyncio.CancelledError("the scan stopped")
+        saved = asyncio.run_coroutine_threadsafe(save(str(res.first_line), records), loop)
+        # Not a bare result(): a SIGTERM's KeyboardInterrupt can leave asyncio.run with this save never
+        # run and the loop closed; the thread then waited forever and the process, having printed
+        # "interrupted", never exited. Looked at once a second, only while a save takes that long.
+        while True:
+            try:
+                saved.result(timeout=SAVE_WAIT_SECONDS)
+                break
+            except concurrent.futures.TimeoutError:
+                if stop.is_set() or loop.is_closed() or not loop.is_running():
+                    saved.cancel()
+                    raise asyncio.CancelledError("the scan stopped") from None
         if stored is not None and records:
             loop.call_soon_threadsafe(stored.advance, records[-1].line)
 
@@ -418,10 +449,13 @@ async def _stage_verify(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI, n
         loop.call_soon_threadsafe(ui.advance, nbytes)
 
     filters = Filters(ctx.opts.coins, ctx.opts.networks)
-    await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
-                            chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
-                            on_chunk=on_chunk, on_progress=on_progress, hash_input=False,  # hashed at start
-                            nice=nice, want_tallies=False)
+    try:
+        await asyncio.to_thread(run_verify, head, workers=ctx.opts.workers, filters=filters, decimals=ctx.decimals_map(),
+                                chunk_bytes=ctx.opts.chunk_bytes, want_records=True, skip_chunks=done,
+                                on_chunk=on_chunk, on_progress=on_progress, hash_input=False,  # hashed at start
+                                nice=nice, want_tallies=False)
+    finally:
+        stop.set()
     ui.end_stage()
 
 
@@ -567,14 +601,23 @@ async def _stage_balances(ctx: _Context, store: Store, run: RunInfo, ui: ScanUI,
     total = sum(len(v) for v in groups.values())
     ui.stage("balances", total)
 
-    summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
-                                  adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False)
+    async def network_read(nid: str, s) -> None:
+        # stored, not only shown: a run interrupted after this network was read, resumed, reads nothing
+        # more there and still says how it was read (the block and method of a UTXO read, a read at the
+        # latest block); before, its report lost those notes. A process that read there adds its own to
+        # what an earlier one said about the rows it had read.
+        if s.rows:
+            said = (await store.balance_notes(run.id)).get(nid, [])
+            await store.save_balance_notes(run.id, nid, (said + [n for n in s.notes if n not in said])[:NOTES_KEPT])
+
+    await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, slice_rows=ctx.opts.slice_rows,
+                      adapter_options=ctx.opts.adapter_options, on_progress=ui.advance, per_wallet=False,
+                      on_network=network_read)
     plan.close()
     ui.end_stage()
     notes = [f"{nid}: {n}" for nid, n in sorted(height_notes.items())]
-    for nid in sorted(summaries):
-        s = summaries[nid]
-        notes.extend(f"{nid}: {n}" for n in s.notes[:20])
+    for nid, said in (await store.balance_notes(run.id)).items():
+        notes.extend(f"{nid}: {n}" for n in said)
     return notes
 
 

@@ -339,6 +339,12 @@ class Store(abc.ABC):
             spec.liabilities_sha256, self._in_json(spec.params), key, spec.tool_version, self._in_date(snapshot))
         return self._run(rows[0])
 
+    @abc.abstractmethod
+    async def claim_run(self, run_id: int) -> bool:
+        """Hold the run for this process until the store is closed; False when another live process
+        holds it (a scan resuming a run that another one is scanning now would write and read beside
+        it). The hold dies with its process, even by SIGKILL: nothing is left to clear."""
+
     async def get_run(self, run_id: int) -> RunInfo:
         rows = await self._fetch(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", run_id)
         if not rows:

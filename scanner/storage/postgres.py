@@ -30,6 +30,11 @@ from chains.secrets import scrub, userinfo_secrets
 from .model import StoreError, canonical_json, redact_url
 
 _MIGRATION_LOCK = 0x706F7273  # pg_advisory_xact_lock key: one migrator at a time
+_RUN_LOCKS = 0x72756E73  # pg_try_advisory_lock(_RUN_LOCKS, run id): the process scanning a run
+# What the driver raises for a database or connection fault. InternalClientError is not an
+# InterfaceError: a connection broken mid-operation (the server restarted, pg_terminate_backend) can
+# surface as one, and escaped as a traceback with exit code 1 instead of one line and 2.
+DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError, OSError)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -84,6 +89,8 @@ class PostgresStore(Store):
         self._secrets = userinfo_secrets(url)  # the password in every form an error could echo
         self._pool: asyncpg.Pool | None = None
         self._writers: asyncpg.Pool | None = None  # chunk saves (COPY); connected on the first save
+        self._claims: asyncpg.Connection | None = None  # holds the advisory locks of the runs claimed
+        self._dsn = url
         # the connection of an open ``transaction()`` in this task: the store's own statements join it
         self._pinned: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
             f"porscan_pg_{id(self)}", default=None)
@@ -98,7 +105,7 @@ class PostgresStore(Store):
             store._writers = asyncpg.create_pool(url, min_size=0, max_size=max_connections, timeout=timeout,
                                                  init=_init_writer)
             await store._writers
-        except (OSError, asyncio.TimeoutError, ValueError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (*DB_ERRORS, asyncio.TimeoutError, ValueError) as exc:
             raise StoreError(f"cannot connect to the PostgreSQL store {store.url}: {store._scrub(exc)}") from None
         try:
             await store._migrate(upto_version)
@@ -123,7 +130,7 @@ class PostgresStore(Store):
                 for m in pending(POSTGRES, applied, upto_version, self.url):
                     await c.execute(m.sql)
                     await c.execute("INSERT INTO schema_migrations VALUES ($1, $2, now())", m.version, m.name)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     async def schema_version(self) -> int:
@@ -167,7 +174,7 @@ class PostgresStore(Store):
                 return await pinned.fetch(numbered(sql), *args)
             async with self._acquire() as c:
                 return await c.fetch(numbered(sql), *args)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     @contextlib.asynccontextmanager
@@ -187,7 +194,7 @@ class PostgresStore(Store):
                             self._pinned.reset(token)
                 finally:
                     await _init_connection(c)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     async def _transaction(self, steps: Sequence[tuple[str, Sequence[tuple]]]) -> None:
@@ -196,7 +203,7 @@ class PostgresStore(Store):
                 for sql, arg_list in steps:
                     if arg_list:
                         await c.executemany(numbered(sql), arg_list)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
 
     def _encode_chunk(self, run_id: int, kind: str, records: Sequence) -> list[tuple]:
@@ -217,7 +224,7 @@ class PostgresStore(Store):
                         await c.copy_records_to_table(table, records=values, columns=columns)
                     except asyncpg.UniqueViolationError as exc:
                         raise self._overlap(run_id, stage, chunk_key, exc) from None
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+        except DB_ERRORS as exc:
             raise self._error(exc) from None
         if not saved:
             await self._chunk_refused(run_id, stage, chunk_key)
@@ -256,7 +263,25 @@ class PostgresStore(Store):
     def _out_date(self, v):
         return None if v is None else v.isoformat()
 
+    async def claim_run(self, run_id: int) -> bool:
+        """A session advisory lock on a connection of its own, outside the pools (a pooled connection
+        is reset and shared): the server drops it when this process's connection goes."""
+        if self._pool is None:
+            raise StoreError(f"{self.url} is closed")
+        try:
+            if self._claims is None:
+                self._claims = await asyncpg.connect(self._dsn, timeout=15)
+            return bool(await self._claims.fetchval("SELECT pg_try_advisory_lock($1, $2)", _RUN_LOCKS, run_id))
+        except (*DB_ERRORS, asyncio.TimeoutError) as exc:
+            raise self._error(exc) from None
+
     async def close(self) -> None:
+        if self._claims is not None:
+            claims, self._claims = self._claims, None
+            try:
+                await asyncio.wait_for(claims.close(), 10)
+            except (*DB_ERRORS, asyncio.TimeoutError):
+                claims.terminate()
         pools = [p for p in (self._writers, self._pool) if p is not None]
         self._pool = self._writers = None
         for pool in pools:

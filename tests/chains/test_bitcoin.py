@@ -388,6 +388,26 @@ def test_rollback_cleanup_failure_keeps_the_first_error_and_the_network_on(knots
     assert knots.rpc("getbestblockhash") == tip_hash
 
 
+def test_a_rollback_left_by_a_killed_run_is_undone_before_the_next_read(knots, world):
+    """A scan SIGKILLed during an invalidateblock rollback left the node at the snapshot, its next block
+    invalid and its network off. The next run found the tip at the snapshot, read it there and left the
+    node so (on mainnet: off the network, on a fork it would never leave). Now the adapter of an
+    endpoint that allows rollbacks undoes such a rollback of porscan's first, then reads as usual."""
+    tip_hash = knots.rpc("getbestblockhash")
+    nxt = knots.rpc("getblockhash", world.snapshot + 1)
+    knots.rpc("setnetworkactive", False)  # what _rollback_scan does before its scan, the kill came then
+    knots.rpc("invalidateblock", nxt)
+    try:
+        assert knots.rpc("getblockcount") == world.snapshot
+        batch = run(read(core(knots, allow_rollback=True), world.addresses, world.snapshot))
+        assert_exact(batch, world)
+        assert knots.rpc("getbestblockhash") == tip_hash and knots.rpc("getnetworkinfo")["networkactive"]
+        assert any("undone" in n for n in batch.notes), batch.notes
+    finally:
+        knots.rpc("reconsiderblock", nxt)
+        knots.rpc("setnetworkactive", True)
+
+
 def test_dump_timeout_starts_no_second_dump(knots, world, monkeypatch):
     from chains.jsonrpc import TransportError
 

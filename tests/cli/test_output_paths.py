@@ -98,3 +98,42 @@ def test_sigterm_mid_run_exits_130_and_leaves_no_copy_or_worker(tmp_path):
     assert "interrupted" in err and "Traceback" not in err
     assert not any(tmp.iterdir()), list(tmp.iterdir())
     assert not (alive := still_running(kids)), f"workers {alive} outlived the interrupted run"
+
+
+_TERM_IN_A_TASK = r"""
+import asyncio, os, signal, sys
+import scanner.cli.main as cli
+from scanner.cli.common import run_async
+
+cli._MAIN_PID = os.getpid()
+signal.signal(signal.SIGTERM, cli._terminated)
+cleaned = []
+
+async def reader():  # what a balance read does: runs in a task of its own when the signal lands
+    os.kill(os.getpid(), signal.SIGTERM)
+    for _ in range(1000):
+        await asyncio.sleep(0)
+
+async def scan():
+    asyncio.ensure_future(reader())  # a task nobody awaits, as a client library's writer task
+    try:
+        await asyncio.sleep(30)
+    finally:
+        cleaned.append(True)  # the scan's own clean-up ran (the run stored as interrupted, the store closed)
+
+try:
+    run_async(scan())
+except KeyboardInterrupt:
+    print("interrupted", bool(cleaned), flush=True)
+"""
+
+
+def test_sigterm_landing_in_a_task_unwinds_the_scan_without_a_traceback():
+    """SIGTERM while a task of the scan's event loop ran (a balance read) raised KeyboardInterrupt inside
+    that task: the loop stopped there, the scan's clean-up was skipped, and 'Task exception was never
+    retrieved' printed a traceback after 'interrupted'. Now SIGTERM does what Ctrl-C does under asyncio:
+    the scan is cancelled, unwinds, and the process ends as interrupted."""
+    done = subprocess.run([sys.executable, "-c", _TERM_IN_A_TASK], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.stdout.strip() == "interrupted True", (done.stdout, done.stderr[-2000:])
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]

@@ -4,6 +4,7 @@ the dry run, stored runs, the report command, and SIGKILL-and-resume equality.""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -677,3 +678,149 @@ def test_dry_run_writes_the_plan_as_json_and_nothing_else(world, tmp_path, capsy
     evm = [n for n in plan["networks"] if n["kind"] == "evm"]
     assert evm and all(isinstance(n["requests"], int) and n["requests"] > 0 for n in evm)
     assert all(n["reads"].startswith(("at snapshot", "latest")) and n["reads"] in shown for n in plan["networks"])
+
+
+# A scan's loop gone (a SIGTERM's KeyboardInterrupt leaves asyncio.run without shutting its threads
+# down) while verification's thread waits for the loop to store a chunk: the thread must end by
+# itself, or the process never exits. Run in a child process: a thread that waits forever hangs it.
+_LOOP_GONE = r"""
+import asyncio, os, sys, threading, time
+from concurrent.futures import ThreadPoolExecutor
+from scanner.pipeline.scan import NullUI, ScanOptions, _load_context, _stage_verify
+
+ctx = _load_context(ScanOptions(file=sys.argv[1], networks_path=sys.argv[2], workers=1, chunk_bytes=1024))
+entered = asyncio.Event()
+
+class Store:
+    async def done_chunks(self, run_id, stage):
+        return set()
+
+    async def save_rows(self, run_id, key, records):
+        entered.set()
+        await asyncio.sleep(3600)  # the loop never gets to finish it
+
+class Run:
+    id = 1
+
+loop = asyncio.new_event_loop()
+loop.set_default_executor(ThreadPoolExecutor(1, thread_name_prefix="verify-thread"))
+loop.create_task(_stage_verify(ctx, Store(), Run(), NullUI()))
+loop.run_until_complete(entered.wait())
+loop.close()  # as asyncio.run's close does when a KeyboardInterrupt escapes it: no task is run again
+deadline = time.monotonic() + 10
+while any(t.name.startswith("verify-thread") for t in threading.enumerate()) and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("ended" if time.monotonic() < deadline else "still waiting", flush=True)
+os._exit(0)  # not joined at exit: a thread still waiting would hang this process
+"""
+
+
+def test_verification_thread_ends_when_the_scan_loop_is_gone(tmp_path):
+    """SIGTERM at the wrong moment printed "interrupted" and then never exited: the verification
+    thread waited forever for a chunk's store on a loop that had been closed."""
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        + "".join(f"ETH,0x{i:040x},100,1,-,-\n" for i in range(200)))
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
+    try:
+        done = subprocess.run([sys.executable, "-c", _LOOP_GONE, str(reserves), str(networks)], capture_output=True,
+                              text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process did not exit: the verification thread still waits for the closed loop")
+    assert done.stdout.strip() == "ended", done.stderr[-2000:]
+
+
+_HOLD_RUN = r"""
+import asyncio, sys
+from scanner.storage import open_store
+
+async def main(url, run_id):
+    store = await open_store(url)
+    print(await store.claim_run(run_id), flush=True)
+    sys.stdin.readline()
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def test_a_run_another_process_is_scanning_is_not_resumed_beside_it(tmp_path, monkeypatch):
+    """Two `porscan scan` of the same inputs at once: the second resumed the run the first was still
+    scanning (both wrote into it, both read the same nodes, both finished it). Now it says so in one
+    line, and resumes the run once the other process is gone."""
+    import scanner.pipeline.scan as scan_mod
+    from scanner.storage import open_store
+
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        f"ETH,0x{'ab' * 20},100,1,-,-\n")
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
+    db = str(tmp_path / "runs.db")
+    opts = scan_mod.ScanOptions(file=str(reserves), db=db, networks_path=str(networks), workers=1)
+
+    async def boom(*_args, **_kwargs):
+        raise RuntimeError("interrupted half-way")
+
+    monkeypatch.setattr(scan_mod, "_stage_balances", boom)
+    with pytest.raises(RuntimeError):
+        run(scan_mod.run_scan(opts))
+    monkeypatch.undo()
+
+    async def runs():
+        async with await open_store(db) as s:
+            return await s.list_runs()
+    (unfinished,) = run(runs())
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_RUN, db, str(unfinished.id)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+        with pytest.raises(scan_mod.ScanError, match=f"run {unfinished.id} is being scanned by another porscan process"):
+            run(scan_mod.run_scan(opts))
+        with pytest.raises(scan_mod.ScanError, match="another porscan process"):
+            run(scan_mod.run_scan(dataclasses.replace(opts, resume=unfinished.id)))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [r.status for r in run(runs())] == ["failed"]  # nothing was written beside the other process
+    outcome = run(scan_mod.run_scan(opts))
+    assert outcome.resumed and outcome.run.id == unfinished.id and outcome.run.status == "done"
+
+
+def test_a_resumed_run_still_says_how_its_earlier_reads_were_made(tmp_path, monkeypatch):
+    """What a network's reads said (the block and method of a UTXO read, a read at the latest block
+    instead of the snapshot) was kept only in the memory of the process that read: a run interrupted
+    after its reads and resumed read nothing more and its report lost those notes. They are stored."""
+    import scanner.pipeline.scan as scan_mod
+    from chains.memory import MemoryAdapter
+    from scanner.pipeline import adapters
+
+    address = "0x" + "ab" * 20
+    reserves = tmp_path / "reserves.csv"
+    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
+                        f"ETH,{address},100,1,-,-\n")
+    networks = tmp_path / "networks.toml"
+    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
+                        '[[networks.ethereum.endpoints]]\nlabel = "mem"\nurl = "http://127.0.0.1:9"\n')
+    said = "FAKE-memory: read at block 100 0xabab via a test method"
+
+    class Noting(MemoryAdapter):
+        async def balances(self, asset, addresses, height):
+            batch = await super().balances(asset, addresses, height)
+            return dataclasses.replace(batch, notes=(said,))
+
+    monkeypatch.setitem(adapters.FACTORIES, "evm", lambda net, **_: Noting("ethereum", {address: 10**18}))
+    opts = scan_mod.ScanOptions(file=str(reserves), db=str(tmp_path / "runs.db"), networks_path=str(networks), workers=1)
+
+    async def killed(*_args, **_kwargs):
+        raise RuntimeError("killed after the reads")
+
+    with monkeypatch.context() as m:
+        m.setattr(scan_mod, "finish_scan", killed)
+        with pytest.raises(RuntimeError):
+            run(scan_mod.run_scan(opts))
+    outcome = run(scan_mod.run_scan(opts))
+    assert outcome.resumed
+    assert f"ethereum: {said}" in outcome.report.notes

@@ -382,3 +382,52 @@ def test_distributed_needs_a_file_workers_can_read(world, tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"porscan scan: --distributed: workers read the input at its path, so give a plain CSV file, not {packed}"]
+
+
+def test_the_coordinator_waits_for_the_balance_jobs_to_end_before_it_reads_their_notes():
+    """A balance job saves what its reads said after its last slice: the coordinator, done as soon as
+    every slice was in the store, read the notes before the job saved them, and the report now and
+    then lacked the last network's notes (TRON's 'read at the latest state, NOT at snapshot block')."""
+    from scanner.pipeline.distributed import JobCounts, QueuedJob
+    from scanner.pipeline.distributed.coordinator import _wait
+    from scanner.pipeline.scan import NullUI
+
+    class Store:
+        async def done_chunks(self, run_id, kind):
+            return {"TRX@1#0"}  # every slice saved ...
+
+    class Queue:
+        polls = 0
+
+        async def counts(self, run_id, kind):
+            self.polls += 1  # ... while the job runs on for two more looks, saving its notes
+            return JobCounts(running=1, workers=1) if self.polls <= 2 else JobCounts()
+
+    class Run:
+        id = 1
+
+    queue = Queue()
+    job = QueuedJob(kind="balances", run_id=1, key="tron", body=b"{}")
+
+    async def go():
+        changed = asyncio.Event()
+        changed.set()  # no poll interval to wait out in the test
+        await _wait(Store(), queue, Run(), "balances", [(job, {"TRX@1#0"})], NullUI(), _Always(changed),
+                    settle=True)
+
+    asyncio.run(go())
+    assert queue.polls == 3
+
+
+class _Always:
+    """An event that is always set (clear() does nothing): each look follows the last at once."""
+
+    def __init__(self, event: asyncio.Event) -> None:
+        self.event = event
+
+    def clear(self) -> None:
+        pass
+
+    async def wait(self) -> bool:
+        await asyncio.sleep(0)
+        return True

@@ -542,6 +542,72 @@ def test_postgres_errors_name_the_database(postgres_server):
     assert "pw123456" not in str(e.value)
 
 
+def test_a_connection_broken_mid_operation_is_a_store_error(postgres_db, monkeypatch):
+    """PostgreSQL restarted (or pg_terminate_backend) mid-scan: asyncpg may report the broken connection
+    as an InternalClientError ("cannot switch to state 15; another operation is in progress"), which
+    escaped as a traceback with exit code 1 (a failed check). It is a StoreError naming the database."""
+    import asyncpg
+
+    from scanner.storage import open_store
+
+    async def broken(self, *args, **kwargs):
+        raise asyncpg.exceptions.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+
+    async def go():
+        async with await open_store(postgres_db) as store:
+            info = await store.start_run(spec())
+            monkeypatch.setattr(asyncpg.connection.Connection, "fetchval", broken)
+            monkeypatch.setattr(asyncpg.connection.Connection, "fetch", broken)
+            with pytest.raises(StoreError, match="another operation"):
+                await store.save_rows(info.id, "1", [row(1)])
+            with pytest.raises(StoreError, match="another operation"):
+                await store.get_run(info.id)
+            monkeypatch.undo()
+
+    run(go())
+
+
+_HOLD_RUN = r"""
+import asyncio, sys
+from scanner.storage import open_store
+
+async def main(url, run_id):
+    store = await open_store(url)
+    print(await store.claim_run(run_id), flush=True)
+    sys.stdin.readline()  # held until told to go, then the process ends without closing anything
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+def test_a_run_is_held_by_one_live_process(url):
+    """Two `porscan scan` of the same inputs at once: the second resumed the run the first was still
+    scanning, both wrote into it and read the same nodes (a Knots dump each: rows left unread). A run
+    is now held by the process scanning it, released when that process ends, even by SIGKILL."""
+    from scanner.storage import open_store
+
+    async def start():
+        async with await open_store(url) as store:
+            return (await store.start_run(spec())).id
+
+    run_id = run(start())
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_RUN, url, str(run_id)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "True"
+
+        async def claim(run_id: int) -> bool:
+            async with await open_store(url) as store:
+                return await store.claim_run(run_id)
+
+        assert run(claim(run_id)) is False  # another process scans it now
+        assert run(claim(run_id + 1)) is True  # another run is free
+    finally:
+        holder.kill()  # no clean-up: what a SIGKILL leaves
+        holder.wait()
+    assert run(claim(run_id)) is True  # the holder is gone: its run can be resumed
+
+
 def test_default_and_bare_paths(tmp_path, monkeypatch):
     monkeypatch.setenv("PORSCAN_DB", str(tmp_path / "home" / "porscan.db"))
 

@@ -98,7 +98,7 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
             for network, keys in sorted(network_slices(plan.groups, ctx.coins, ctx.opts.slice_rows).items())]
     async with store.transaction() as conn:
         await queue.enqueue(conn, [job for job, keys in jobs if not keys <= done])
-    await _wait(store, queue, run, STAGE_BALANCES, jobs, ui, changed)
+    await _wait(store, queue, run, STAGE_BALANCES, jobs, ui, changed, settle=True)
     # the notes of a one-process scan, in its order: the plan's, then each network's reads' (saved by the workers)
     notes = [f"{nid}: {n}" for nid, n in sorted(plan.height_notes.items())]
     for nid, said in (await store.balance_notes(run.id)).items():
@@ -107,9 +107,11 @@ async def _balances(ctx, store: Store, queue: JobQueue, run: RunInfo, inputs: Ru
 
 
 async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Sequence[tuple[QueuedJob, set[str]]],
-                ui: ScanUI, changed: asyncio.Event) -> None:
+                ui: ScanUI, changed: asyncio.Event, settle: bool = False) -> None:
     """Until the checkpoints of every job (``jobs``: each with the checkpoint keys it saves) are in the
-    store; progress in checkpoints. Looks again when ``changed`` is set (the queue's notifications),
+    store and, with ``settle``, the jobs have left the queue: a balance job saves what its reads said
+    after its last slice, and the coordinator read the notes before that (a report without the last
+    network's notes, now and then); progress in checkpoints. Looks again when ``changed`` is set (the queue's notifications),
     else every POLL_SECONDS. A failed job fails the run with its error; a job that left the
     queue with checkpoints missing (not seen in practice: a save commits before its job is
     acknowledged) is enqueued again, which at-least-once delivery allows."""
@@ -117,7 +119,7 @@ async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Se
     seen = len(keys & await store.done_chunks(run.id, kind))
     ui.stage(f"{kind} (distributed)", len(keys), seen)
     workers = -1
-    while seen < len(keys):
+    while True:
         changed.clear()  # before the reads: a change while they run makes the next look immediate
         counts = await queue.counts(run.id, kind)
         if counts.failed:
@@ -135,9 +137,10 @@ async def _wait(store: Store, queue: JobQueue, run: RunInfo, kind: str, jobs: Se
         if counts.workers != workers and counts.running:
             workers = counts.workers
             ui.note(f"{kind}: {workers} worker(s) busy with run {run.id}")
-        if seen < len(keys):
-            try:
-                await asyncio.wait_for(changed.wait(), POLL_SECONDS)
-            except asyncio.TimeoutError:
-                pass
+        if seen >= len(keys) and not (settle and counts.active):
+            break
+        try:
+            await asyncio.wait_for(changed.wait(), POLL_SECONDS)
+        except asyncio.TimeoutError:
+            pass
     ui.end_stage()

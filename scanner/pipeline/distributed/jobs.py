@@ -27,6 +27,7 @@ from multiprocessing import get_context
 from typing import Any
 
 from ...storage import Store
+from ..balances import NOTES_KEPT
 from ..plan import BalancePlan, BalancePlanner
 from ..spool import SpoolBudget
 from . import STAGE_BALANCES, STAGE_VERIFY, JobQueue, JobRefused, QueuedJob, WorkerOptions
@@ -35,7 +36,6 @@ CONTEXTS_KEPT = 4  # runs whose context (config, file head) a worker keeps
 # rows of a run's plan a worker holds in memory (the rest on disk, scanner/pipeline/spool.py): a machine
 # runs several workers, each with the whole plan, and a ten-million-row run's would not fit them all
 PLAN_ROWS_HELD = 200_000
-NOTES_KEPT = 20  # a network's balance notes kept for the report, as many as a one-process scan shows
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,11 +233,17 @@ class Worker:
 
         # per_wallet False, as in a one-process scan: the aggregation counts wallets once; a set of every
         # wallet read here held a gigabyte on a network of 7.5 million addresses
-        summaries = await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, per_wallet=False,
-                                      slice_rows=reads.inputs.slice_rows, adapter_options=dict(reads.inputs.adapter_options))
-        if read:  # a job delivered again after its last save read nothing: the notes stored are its own
-            for nid, s in summaries.items():
-                await self.store.save_balance_notes(job.run_id, nid, s.notes[:NOTES_KEPT])
+        async def network_read(nid: str, s) -> None:
+            # a job delivered again after its last save reads nothing: the notes stored stay; a job taken
+            # over from a dead worker adds what its own reads said to what that worker's said
+            if read:
+                said = (await self.store.balance_notes(job.run_id)).get(nid, [])
+                await self.store.save_balance_notes(job.run_id, nid,
+                                                    (said + [n for n in s.notes if n not in said])[:NOTES_KEPT])
+
+        await read_groups(groups, ctx.coins, ctx.networks, on_slice=save, done=done, per_wallet=False,
+                          slice_rows=reads.inputs.slice_rows, adapter_options=dict(reads.inputs.adapter_options),
+                          on_network=network_read)
         self.done[STAGE_BALANCES] += 1
 
 
