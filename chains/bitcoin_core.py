@@ -21,6 +21,10 @@ Otherwise the adapter raises :class:`AdapterError` saying what to do. Every resu
 block number and hash actually read; a read at the tip when no height was asked is marked
 ``at_snapshot=False``. Amounts are exact: the CSV holds satoshis, JSON amounts are parsed as
 ``Decimal``.
+
+Why one file: the three ways share the node checks (chain, tip, pruning) and the choice between
+them, and the rollback's undo of a killed run's rollback must read the same node state the rollback
+leaves; split, the state one half leaves would be described only in the other.
 """
 
 from __future__ import annotations
