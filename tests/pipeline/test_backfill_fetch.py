@@ -3,16 +3,14 @@ local TLS server whose certificate the client is made to trust."""
 
 from __future__ import annotations
 
-import shutil
 import ssl
-import subprocess
 
 import pytest
 from aiohttp import web
 
 from scanner.errors import UsageError
 from scanner.pipeline.backfill import fetch
-from support.common import run
+from support.common import run, self_signed_cert
 
 
 @pytest.fixture
@@ -21,12 +19,7 @@ def trusted_tls(tmp_path, monkeypatch):
     download opens its own session with that default)."""
     import aiohttp.connector
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    cert, key = self_signed_cert(tmp_path)
     monkeypatch.setattr(aiohttp.connector, "_SSL_CONTEXT_VERIFIED", ssl.create_default_context(cafile=str(cert)))
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(cert, key)

@@ -553,12 +553,11 @@ def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, bal
     assert scan_exit_code(report, None if min_ratio is None else Decimal(min_ratio)) == code
 
 
-def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
-    """An unexpected error in a stage left the run 'running' forever. Now it is 'failed' with the
-    reason, and the same command resumes it."""
-
+def _run_left_failed(tmp_path, monkeypatch, why: str):
+    """The options of a one-row scan whose balance stage raised ``why``: its run is stored 'failed'
+    (and resumable) with the stage still patched to fail; the caller's ``monkeypatch.undo()`` lets the
+    next scan finish it."""
     import scanner.pipeline.scan as scan_mod
-    from scanner.storage import open_store
 
     reserves = tmp_path / "reserves.csv"
     reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
@@ -566,15 +565,26 @@ def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
     networks = tmp_path / "networks.toml"
     networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
                         '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
-    db = str(tmp_path / "runs.db")
-    opts = scan_mod.ScanOptions(file=str(reserves), db=db, networks_path=str(networks), workers=1)
+    opts = scan_mod.ScanOptions(file=str(reserves), db=str(tmp_path / "runs.db"), networks_path=str(networks), workers=1)
 
     async def boom(*_args, **_kwargs):
-        raise RuntimeError("adapter bug")
+        raise RuntimeError(why)
 
     monkeypatch.setattr(scan_mod, "_stage_balances", boom)
     with pytest.raises(RuntimeError):
         run(scan_mod.run_scan(opts))
+    return opts
+
+
+def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
+    """An unexpected error in a stage left the run 'running' forever. Now it is 'failed' with the
+    reason, and the same command resumes it."""
+
+    import scanner.pipeline.scan as scan_mod
+    from scanner.storage import open_store
+
+    opts = _run_left_failed(tmp_path, monkeypatch, "adapter bug")
+    db = opts.db
 
     async def runs():
         async with await open_store(db) as s:
@@ -752,21 +762,8 @@ def test_a_run_another_process_is_scanning_is_not_resumed_beside_it(tmp_path, mo
     import scanner.pipeline.scan as scan_mod
     from scanner.storage import open_store
 
-    reserves = tmp_path / "reserves.csv"
-    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
-                        f"ETH,0x{'ab' * 20},100,1,-,-\n")
-    networks = tmp_path / "networks.toml"
-    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
-                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
-    db = str(tmp_path / "runs.db")
-    opts = scan_mod.ScanOptions(file=str(reserves), db=db, networks_path=str(networks), workers=1)
-
-    async def boom(*_args, **_kwargs):
-        raise RuntimeError("interrupted half-way")
-
-    monkeypatch.setattr(scan_mod, "_stage_balances", boom)
-    with pytest.raises(RuntimeError):
-        run(scan_mod.run_scan(opts))
+    opts = _run_left_failed(tmp_path, monkeypatch, "interrupted half-way")
+    db = opts.db
     monkeypatch.undo()
 
     async def runs():

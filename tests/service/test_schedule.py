@@ -377,18 +377,13 @@ def test_download_limits_checksum_and_conditional_get(tmp_path, http):
 def test_an_https_source_redirected_to_http_is_refused(tmp_path):
     """An https reserve URL answering 302 to a plain http:// URL: aiohttp followed it and the file,
     covered by no TLS, was scanned. Now the download is refused, naming why; nothing is cached."""
-    import shutil
     import ssl
-    import subprocess
 
     import aiohttp
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is not installed")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    from support.common import self_signed_cert
+
+    cert, key = self_signed_cert(tmp_path)
 
     async def go():
         async def plain_file(request):

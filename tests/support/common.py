@@ -117,6 +117,21 @@ def still_running(pids: list[int], within: float = 5) -> list[int]:
     return alive
 
 
+def self_signed_cert(folder: Path) -> tuple[Path, Path]:
+    """A certificate and key for https://127.0.0.1 (openssl; the test skips without it): the servers of
+    the download tests, with a client context trusting exactly this certificate."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
 def need_anvil() -> None:
     """Skip (locally) or fail (under CI, where scripts/node-tools.sh installs it) without anvil."""
     from scanner.devnet.localnodes import anvil_binary
