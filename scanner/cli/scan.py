@@ -15,7 +15,8 @@ from ..report_model import ScanReport
 from ..exitcodes import EXIT_OK, EXIT_USAGE
 from .args import RUN_ID, bounded_int
 from .window import window_arg
-from .common import unfinished_run, add_db_option, add_display_options, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg, on_input, RichUI, run_async, split_multi
+from .common import (add_db_option, add_display_options, add_network_options, chunk_bytes_arg, consoles, min_ratio_arg,
+                     on_input, RichUI, run_async, split_multi, unfinished_run)
 
 SCAN_HELP = """\
 The whole job in one command: verify every row's ownership proof, read every balance at the
