@@ -10,7 +10,7 @@ from aiohttp import web
 
 from scanner.errors import UsageError
 from scanner.pipeline.backfill import fetch
-from support.common import run, self_signed_cert
+from support.common import local_sites, run, self_signed_cert
 
 
 @pytest.fixture
@@ -32,6 +32,8 @@ def test_a_round_redirected_from_https_to_http_is_refused(tmp_path, trusted_tls)
     body = b"coin,network,address\n"
 
     async def go(path: str):
+        ports: list[int] = []  # plain, https: the https server redirects to the plain one
+
         async def plain_file(request):
             return web.Response(body=body)
 
@@ -42,18 +44,9 @@ def test_a_round_redirected_from_https_to_http_is_refused(tmp_path, trusted_tls)
         plain.router.add_get("/f.csv", plain_file)
         secure.router.add_get("/moved.csv", moved)
         secure.router.add_get("/f.csv", plain_file)
-        runners = [web.AppRunner(plain), web.AppRunner(secure)]
-        for r in runners:
-            await r.setup()
-        sites = [web.TCPSite(runners[0], "127.0.0.1", 0), web.TCPSite(runners[1], "127.0.0.1", 0, ssl_context=trusted_tls)]
-        for site in sites:
-            await site.start()
-        ports = [site._server.sockets[0].getsockname()[1] for site in sites]
-        try:
+        async with local_sites((plain, None), (secure, trusted_tls)) as found:
+            ports[:] = found
             return await fetch(f"https://127.0.0.1:{ports[1]}/{path}", tmp_path / "cache")
-        finally:
-            for r in runners:
-                await r.cleanup()
 
     assert run(go("f.csv")).read_bytes() == body
     with pytest.raises(UsageError, match=r"moved.csv: redirected to a plain http:// URL; refused"):
@@ -85,15 +78,8 @@ def test_a_download_stops_while_its_disk_keeps_room(tmp_path, trusted_tls, monke
 
         app = web.Application()
         app.router.add_get("/big.csv", endless)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=trusted_tls)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
+        async with local_sites((app, trusted_tls)) as (port,):
             return await fetch(f"https://127.0.0.1:{port}/big.csv?key=LITERALKEY", tmp_path / "cache")
-        finally:
-            await runner.cleanup()
 
     with pytest.raises(UsageError, match=r"big.csv\?\*\*\*: download stopped after \d+ MiB: less than 256 MiB left") as err:
         run(go())

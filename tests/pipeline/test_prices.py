@@ -18,7 +18,7 @@ from scanner.config.networks import load_networks
 from scanner.pipeline.liabilities import load_liabilities
 from scanner.pipeline.prices import (HTTP_API, ORACLE, PUBLISHED, HttpApiConfig, PriceConfig, PriceQuote, Snapshot,
                                      choose, iso, load_price_config, price_book, published_prices, value_at)
-from support.common import shared_path
+from support.common import local_sites, shared_path
 
 KEY = "fake-key-7Hq2x9"
 TS = 1_700_000_000  # the snapshot time asked for
@@ -48,15 +48,8 @@ class FakeHistory:
 
 async def _with_fake(fn):
     fake = FakeHistory()
-    runner = web.AppRunner(fake.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with local_sites((fake.app, None)) as (port,):
         return await fn(f"http://127.0.0.1:{port}", fake), fake
-    finally:
-        await runner.cleanup()
 
 
 def _api(base: str) -> HttpApiConfig:

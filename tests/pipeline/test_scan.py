@@ -553,10 +553,9 @@ def test_exit_codes_tell_an_outage_from_a_failed_check(assets, verification, bal
     assert scan_exit_code(report, None if min_ratio is None else Decimal(min_ratio)) == code
 
 
-def _run_left_failed(tmp_path, monkeypatch, why: str):
-    """The options of a one-row scan whose balance stage raised ``why``: its run is stored 'failed'
-    (and resumable) with the stage still patched to fail; the caller's ``monkeypatch.undo()`` lets the
-    next scan finish it."""
+def _one_row_scan(tmp_path, label: str):
+    """The options of a scan of one ETH row (0xabab..., at block 100) on one endpoint ``label`` that
+    answers nothing (127.0.0.1:9): the tests give it a failing stage or an adapter of their own."""
     import scanner.pipeline.scan as scan_mod
 
     reserves = tmp_path / "reserves.csv"
@@ -564,8 +563,24 @@ def _run_left_failed(tmp_path, monkeypatch, why: str):
                         f"ETH,0x{'ab' * 20},100,1,-,-\n")
     networks = tmp_path / "networks.toml"
     networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
-                        '[[networks.ethereum.endpoints]]\nlabel = "down"\nurl = "http://127.0.0.1:9"\n')
-    opts = scan_mod.ScanOptions(file=str(reserves), db=str(tmp_path / "runs.db"), networks_path=str(networks), workers=1)
+                        f'[[networks.ethereum.endpoints]]\nlabel = "{label}"\nurl = "http://127.0.0.1:9"\n')
+    return scan_mod.ScanOptions(file=str(reserves), db=str(tmp_path / "runs.db"), networks_path=str(networks), workers=1)
+
+
+async def _list_runs(db: str):
+    from scanner.storage import open_store
+
+    async with await open_store(db) as s:
+        return await s.list_runs()
+
+
+def _run_left_failed(tmp_path, monkeypatch, why: str):
+    """The options of a one-row scan whose balance stage raised ``why``: its run is stored 'failed'
+    (and resumable) with the stage still patched to fail; the caller's ``monkeypatch.undo()`` lets the
+    next scan finish it."""
+    import scanner.pipeline.scan as scan_mod
+
+    opts = _one_row_scan(tmp_path, "down")
 
     async def boom(*_args, **_kwargs):
         raise RuntimeError(why)
@@ -581,15 +596,11 @@ def test_a_run_that_dies_is_stored_as_failed_and_resumes(tmp_path, monkeypatch):
     reason, and the same command resumes it."""
 
     import scanner.pipeline.scan as scan_mod
-    from scanner.storage import open_store
 
     opts = _run_left_failed(tmp_path, monkeypatch, "adapter bug")
     db = opts.db
 
-    async def runs():
-        async with await open_store(db) as s:
-            return await s.list_runs()
-    (failed_run,) = run(runs())
+    (failed_run,) = run(_list_runs(db))
     assert failed_run.status == "failed" and "adapter bug" in failed_run.summary["error"]
     monkeypatch.undo()
     outcome = run(scan_mod.run_scan(opts))
@@ -760,16 +771,12 @@ def test_a_run_another_process_is_scanning_is_not_resumed_beside_it(tmp_path, mo
     scanning (both wrote into it, both read the same nodes, both finished it). Now it says so in one
     line, and resumes the run once the other process is gone."""
     import scanner.pipeline.scan as scan_mod
-    from scanner.storage import open_store
 
     opts = _run_left_failed(tmp_path, monkeypatch, "interrupted half-way")
     db = opts.db
     monkeypatch.undo()
 
-    async def runs():
-        async with await open_store(db) as s:
-            return await s.list_runs()
-    (unfinished,) = run(runs())
+    (unfinished,) = run(_list_runs(db))
     holder = subprocess.Popen([sys.executable, "-c", _HOLD_RUN, db, str(unfinished.id)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
@@ -781,7 +788,7 @@ def test_a_run_another_process_is_scanning_is_not_resumed_beside_it(tmp_path, mo
     finally:
         holder.kill()
         holder.wait()
-    assert [r.status for r in run(runs())] == ["failed"]  # nothing was written beside the other process
+    assert [r.status for r in run(_list_runs(db))] == ["failed"]  # nothing was written beside the other process
     outcome = run(scan_mod.run_scan(opts))
     assert outcome.resumed and outcome.run.id == unfinished.id and outcome.run.status == "done"
 
@@ -795,12 +802,6 @@ def test_a_resumed_run_still_says_how_its_earlier_reads_were_made(tmp_path, monk
     from scanner.pipeline import adapters
 
     address = "0x" + "ab" * 20
-    reserves = tmp_path / "reserves.csv"
-    reserves.write_text("coin,address,snapshot height,balance,message,signature\n"
-                        f"ETH,{address},100,1,-,-\n")
-    networks = tmp_path / "networks.toml"
-    networks.write_text('[networks.ethereum]\nkind = "evm"\nchain_id = 1\nnative_symbol = "ETH"\nnative_decimals = 18\n'
-                        '[[networks.ethereum.endpoints]]\nlabel = "mem"\nurl = "http://127.0.0.1:9"\n')
     said = "FAKE-memory: read at block 100 0xabab via a test method"
 
     class Noting(MemoryAdapter):
@@ -809,7 +810,7 @@ def test_a_resumed_run_still_says_how_its_earlier_reads_were_made(tmp_path, monk
             return dataclasses.replace(batch, notes=(said,))
 
     monkeypatch.setitem(adapters.FACTORIES, "evm", lambda net, **_: Noting("ethereum", {address: 10**18}))
-    opts = scan_mod.ScanOptions(file=str(reserves), db=str(tmp_path / "runs.db"), networks_path=str(networks), workers=1)
+    opts = _one_row_scan(tmp_path, "mem")
 
     async def killed(*_args, **_kwargs):
         raise RuntimeError("killed after the reads")

@@ -381,38 +381,30 @@ def test_an_https_source_redirected_to_http_is_refused(tmp_path):
 
     import aiohttp
 
-    from support.common import self_signed_cert
+    from support.common import local_sites, self_signed_cert
 
     cert, key = self_signed_cert(tmp_path)
-
     async def go():
+        ports: list[int] = []  # plain, https: the https server redirects to the plain one
+
         async def plain_file(request):
             return web.Response(body=b"coin,network,address\n")
 
         async def moved(request):
-            raise web.HTTPFound(f"http://127.0.0.1:{plain_port}/f.csv")
+            raise web.HTTPFound(f"http://127.0.0.1:{ports[0]}/f.csv")
 
         plain, secure = web.Application(), web.Application()
         plain.router.add_get("/f.csv", plain_file)
         secure.router.add_get("/f.csv", moved)
         server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         server_tls.load_cert_chain(cert, key)
-        runners = [web.AppRunner(plain), web.AppRunner(secure)]
-        for r in runners:
-            await r.setup()
-        sites = [web.TCPSite(runners[0], "127.0.0.1", 0), web.TCPSite(runners[1], "127.0.0.1", 0, ssl_context=server_tls)]
-        for site in sites:
-            await site.start()
-        plain_port, tls_port = (site._server.sockets[0].getsockname()[1] for site in sites)
-        try:
-            cfg = _cfg(tmp_path, f'[[exchange]]\nname = "A"\nreserves = "https://127.0.0.1:{tls_port}/f.csv"\n')
+        async with local_sites((plain, None), (secure, server_tls)) as found:
+            ports[:] = found
+            cfg = _cfg(tmp_path, f'[[exchange]]\nname = "A"\nreserves = "https://127.0.0.1:{ports[1]}/f.csv"\n')
             client_tls = ssl.create_default_context(cafile=str(cert))
             async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=client_tls)) as session:
                 j = cfg.exchanges[0]
                 return await fetch_source(j.reserves, j.name, cfg, session)
-        finally:
-            for r in runners:
-                await r.cleanup()
 
     with pytest.raises(SourceError, match=r"redirected to a plain http:// URL; refused"):
         run(go())

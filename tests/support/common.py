@@ -4,6 +4,7 @@ one way to run a coroutine, and the anvil requirement."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -115,6 +116,26 @@ def still_running(pids: list[int], within: float = 5) -> list[int]:
         time.sleep(0.1)
         alive = [p for p in pids if os.path.exists(f"/proc/{p}") and "Z" not in open(f"/proc/{p}/stat").read().split()[2]]
     return alive
+
+
+@contextlib.asynccontextmanager
+async def local_sites(*apps):
+    """aiohttp applications served on free loopback ports, each ``(app, ssl_context or None)``; yields
+    the ports in order and stops every server on exit (the download tests' http and https peers)."""
+    from aiohttp import web
+
+    runners = [web.AppRunner(app) for app, _tls in apps]
+    try:
+        ports = []
+        for runner, (_app, tls) in zip(runners, apps):
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+            await site.start()
+            ports.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        yield ports
+    finally:
+        for runner in runners:
+            await runner.cleanup()
 
 
 def self_signed_cert(folder: Path) -> tuple[Path, Path]:
