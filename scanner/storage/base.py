@@ -14,7 +14,7 @@ import abc
 import asyncio
 from datetime import date, datetime, timezone
 from decimal import Decimal
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, AsyncIterator, Iterable, Sequence, TypeVar
 
 from .migrations import BALANCE_COLUMNS, VERIFICATION_COLUMNS
@@ -339,11 +339,19 @@ class Store(abc.ABC):
             spec.liabilities_sha256, self._in_json(spec.params), key, spec.tool_version, self._in_date(snapshot))
         return self._run(rows[0])
 
-    @abc.abstractmethod
+    _claims: AsyncExitStack  # the holds claim_run keeps; each backend closes it with the store
+
     async def claim_run(self, run_id: int) -> bool:
-        """Hold the run for this process until the store is closed; False when another live process
-        holds it (a scan resuming a run that another one is scanning now would write and read beside
-        it). The hold dies with its process, even by SIGKILL: nothing is left to clear."""
+        """Hold the run for this process until the store is closed (the :meth:`hold` of ``run <id>``);
+        False when another live process holds it (a scan resuming a run that another one is scanning
+        now would write and read beside it). The hold dies with its process, even by SIGKILL: nothing
+        is left to clear."""
+        claim = self.hold(f"run {run_id}")
+        if not await claim.__aenter__():
+            await claim.__aexit__(None, None, None)
+            return False
+        self._claims.push_async_exit(claim)
+        return True
 
     async def get_run(self, run_id: int) -> RunInfo:
         rows = await self._fetch(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", run_id)

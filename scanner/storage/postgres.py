@@ -30,7 +30,6 @@ from chains.secrets import scrub, userinfo_secrets
 from .model import StoreError, canonical_json, redact_url
 
 _MIGRATION_LOCK = 0x706F7273  # pg_advisory_xact_lock key: one migrator at a time
-_RUN_LOCKS = 0x72756E73  # pg_try_advisory_lock(_RUN_LOCKS, run id): the process scanning a run
 # What the driver raises for a database or connection fault. InternalClientError is not an
 # InterfaceError: a connection broken mid-operation (the server restarted, pg_terminate_backend) can
 # surface as one, and escaped as a traceback with exit code 1 instead of one line and 2.
@@ -89,7 +88,7 @@ class PostgresStore(Store):
         self._secrets = userinfo_secrets(url)  # the password in every form an error could echo
         self._pool: asyncpg.Pool | None = None
         self._writers: asyncpg.Pool | None = None  # chunk saves (COPY); connected on the first save
-        self._claims: asyncpg.Connection | None = None  # holds the advisory locks of the runs claimed
+        self._claims = contextlib.AsyncExitStack()  # the holds of the runs claimed (claim_run)
         self._dsn = url
         # the connection of an open ``transaction()`` in this task: the store's own statements join it
         self._pinned: contextvars.ContextVar[asyncpg.Connection | None] = contextvars.ContextVar(
@@ -139,28 +138,28 @@ class PostgresStore(Store):
 
     @contextlib.asynccontextmanager
     async def hold(self, name: str) -> AsyncIterator[bool]:
-        """A session-level advisory lock keyed by the name's hash, on a connection kept for the hold:
-        the server drops it when that session ends (the holder died or lost its connection)."""
+        """A session-level advisory lock keyed by the name's hash, on a connection of its own outside
+        the pools (a pooled connection is reset when returned, and a hold as long as a scan would take
+        a place in the pool): the server drops it when that session ends (the holder died or lost its
+        connection)."""
         if self._pool is None:
             raise StoreError(f"{self.url} is closed")
-        pool, key = self._pool, f"porscan hold: {name}"
         try:
-            c = await pool.acquire()
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+            c = await asyncpg.connect(self._dsn, timeout=15)
+        except (*DB_ERRORS, asyncio.TimeoutError) as exc:
             raise self._error(exc) from None
         try:
             try:
-                got = bool(await c.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))", key))
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as exc:
+                got = bool(await c.fetchval("SELECT pg_try_advisory_lock(hashtextextended($1, 0))",
+                                            f"porscan hold: {name}"))
+            except DB_ERRORS as exc:
                 raise self._error(exc) from None
-            try:
-                yield got
-            finally:
-                if got:
-                    with contextlib.suppress(asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-                        await c.execute("SELECT pg_advisory_unlock(hashtextextended($1, 0))", key)
+            yield got
         finally:
-            await pool.release(c)
+            try:  # the session's end drops its lock
+                await asyncio.wait_for(c.close(), 10)
+            except (*DB_ERRORS, asyncio.TimeoutError):
+                c.terminate()
 
     def _acquire(self, pool: asyncpg.Pool | None = None):
         if self._pool is None:
@@ -263,25 +262,8 @@ class PostgresStore(Store):
     def _out_date(self, v):
         return None if v is None else v.isoformat()
 
-    async def claim_run(self, run_id: int) -> bool:
-        """A session advisory lock on a connection of its own, outside the pools (a pooled connection
-        is reset and shared): the server drops it when this process's connection goes."""
-        if self._pool is None:
-            raise StoreError(f"{self.url} is closed")
-        try:
-            if self._claims is None:
-                self._claims = await asyncpg.connect(self._dsn, timeout=15)
-            return bool(await self._claims.fetchval("SELECT pg_try_advisory_lock($1, $2)", _RUN_LOCKS, run_id))
-        except (*DB_ERRORS, asyncio.TimeoutError) as exc:
-            raise self._error(exc) from None
-
     async def close(self) -> None:
-        if self._claims is not None:
-            claims, self._claims = self._claims, None
-            try:
-                await asyncio.wait_for(claims.close(), 10)
-            except (*DB_ERRORS, asyncio.TimeoutError):
-                claims.terminate()
+        await self._claims.aclose()
         pools = [p for p in (self._writers, self._pool) if p is not None]
         self._pool = self._writers = None
         for pool in pools:

@@ -37,7 +37,7 @@ class SqliteStore(Store):
         self.url = f"sqlite:///{path}"
         self._conn: sqlite3.Connection | None = None
         self._thread: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="porscan-sqlite")
-        self._claims: int | None = None  # fd of the runs' lock file, once a run is claimed
+        self._claims = contextlib.AsyncExitStack()  # the holds of the runs claimed (claim_run)
 
     @classmethod
     async def open(cls, path: str, upto_version: int | None = None) -> "SqliteStore":
@@ -194,30 +194,8 @@ class SqliteStore(Store):
     def _out_date(self, v):
         return v
 
-    async def claim_run(self, run_id: int) -> bool:
-        """A POSIX lock on byte ``run_id`` of ``<db>.locks/runs`` (the folder of :meth:`hold`'s locks):
-        the kernel drops it when the process ends. A POSIX lock, not hold's flock: the process that
-        holds a run may claim it again (a schedule resumes its own run on a later pass), which a second
-        flock of the file would refuse. Not a lock on the database file: SQLite's own locks live there,
-        and closing another descriptor of it would drop them."""
-        if self.path == ":memory:":
-            return True
-        where = Path(self.path + ".locks") / "runs"
-        try:
-            if self._claims is None:
-                where.parent.mkdir(exist_ok=True)
-                self._claims = os.open(where, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.lockf(self._claims, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, run_id)
-        except (BlockingIOError, PermissionError):  # held: EAGAIN, or EACCES on some systems
-            return False
-        except OSError as exc:
-            raise StoreError(f"{self.url}: cannot lock run {run_id} in {where}: {exc}") from exc
-        return True
-
     async def close(self) -> None:
-        if self._claims is not None:
-            os.close(self._claims)
-            self._claims = None
+        await self._claims.aclose()
         if self._thread is None:
             return
         if self._conn is not None:
